@@ -1,0 +1,37 @@
+# Masthead: `make run` serves on the embedded default, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test worker migrate lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+migrate: $(STAMP)
+	$(BIN)/flask --app wsgi db-upgrade
+
+run: migrate
+	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
+
+worker: migrate
+	$(BIN)/flask --app wsgi worker
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/referrals.py
+	$(BIN)/python bench/send.py
+
+clean:
+	rm -rf $(VENV) instance/masthead.db instance/outbox

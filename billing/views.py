@@ -1,0 +1,5 @@
+"""HTTP views of the billing domain."""
+
+from flask import Blueprint
+
+bp = Blueprint("billing", __name__)

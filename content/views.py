@@ -1,0 +1,5 @@
+"""HTTP views of the content domain."""
+
+from flask import Blueprint
+
+bp = Blueprint("content", __name__)

@@ -1,0 +1,88 @@
+"""The application factory: a short list of named steps."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from growth import jobs, mailer
+from growth.config import Config
+from growth.db import db
+from growth.errors import register_errorhandlers
+from growth.extensions import csrf, limiter
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAINS = ("referrals", "billing", "content")
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the Masthead app from a Config (the environment's when None)."""
+    config = config or Config.from_env()
+    config.validate()
+    app = Flask("masthead", template_folder=str(ROOT / "templates"), instance_path=str(config.instance_path))
+    configure(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_domains(app)
+    return app
+
+
+def configure(app: Flask, config: Config) -> None:
+    """Flask settings derived from our Config; proxies trusted only as configured."""
+    app.config["MASTHEAD"] = config
+    app.config["SECRET_KEY"] = config.secret_key
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = config.base_url.startswith("https://")
+    app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
+    app.config["WTF_CSRF_TIME_LIMIT"] = None
+    app.config["RATELIMIT_STORAGE_URI"] = config.redis_url or "memory://"
+    app.config["RATELIMIT_KEY_PREFIX"] = config.extra.get("ratelimit_prefix", "masthead")
+    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    app.config["RATELIMIT_ENABLED"] = config.extra.get("ratelimit", "on") != "off"
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if config.trusted_proxy_count > 0:
+        n = config.trusted_proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    if not app.debug:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register_extensions(app: Flask) -> None:
+    """Database, CSRF, rate limits, queue and mailer."""
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    jobs.init_app(app)
+    mailer.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """The growth core's pages and API; public JSON and one-click endpoints skip CSRF."""
+    from growth.views import admin, api, public
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
+    csrf.exempt(public.bp)
+    csrf.exempt(api.bp)
+
+
+def register_commands(app: Flask) -> None:
+    """flask --app wsgi <command>."""
+    from growth.cli import commands
+
+    for command in commands:
+        app.cli.add_command(command)
+
+
+def register_domains(app: Flask) -> None:
+    """Each domain plugs in through its own init_app (blueprints, signals, commands)."""
+    for name in DOMAINS:
+        importlib.import_module(name).init_app(app)

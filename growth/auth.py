@@ -1,0 +1,128 @@
+"""Operators: passwords (argon2), bearer tokens (stored hashed), session login, guards."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import g, redirect, request, session, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from growth.db import db, utcnow
+from growth.errors import Conflict, Forbidden, Unauthorized, ValidationFailed
+from growth.models import ApiToken, Operator
+
+ROLES = ("admin", "creator")
+TOKEN_PREFIX = "mh_"
+_hasher = PasswordHasher()
+
+
+def create_operator(session: Session, email: str, password: str, role: str = "admin") -> Operator:
+    """A new operator with an argon2id password hash."""
+    from growth.subscribers import normalize_email
+
+    if role not in ROLES:
+        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}", code="invalid_role")
+    if len(password) < 10:
+        raise ValidationFailed("password must have at least 10 characters", code="weak_password")
+    _, key = normalize_email(email)
+    if session.scalars(select(Operator).where(Operator.email == key)).first():
+        raise Conflict(f"operator {key} exists", code="operator_exists")
+    operator = Operator(email=key, password_hash=_hasher.hash(password), role=role)
+    session.add(operator)
+    session.flush()
+    return operator
+
+
+def authenticate(session: Session, email: str, password: str) -> Operator | None:
+    """The operator with these credentials, or None (same work either way)."""
+    operator = session.scalars(select(Operator).where(Operator.email == email.strip().lower())).first()
+    if operator is None:
+        _hasher.hash(password)  # spend the same time as a real check
+        return None
+    try:
+        _hasher.verify(operator.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if _hasher.check_needs_rehash(operator.password_hash):
+        operator.password_hash = _hasher.hash(password)
+    operator.last_login_at = utcnow()
+    return operator
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, operator: Operator) -> str:
+    """A new bearer token; only its hash is stored, the token itself is shown once."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(operator_id=operator.id, token_hash=_digest(token), prefix=token[:10]))
+    session.flush()
+    return token
+
+
+def operator_for_token(session: Session, token: str) -> Operator | None:
+    """The operator a live bearer token belongs to."""
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    row.last_used_at = utcnow()
+    return row.operator
+
+
+def current_operator() -> Operator | None:
+    """The operator of this request: bearer token first, then the login session."""
+    if "operator" in g:
+        return g.operator  # type: ignore[no-any-return]
+    operator = None
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        operator = operator_for_token(db.session, header[7:].strip())
+    elif session.get("operator_id"):
+        operator = db.session.get(Operator, session["operator_id"])
+    g.operator = operator
+    return operator
+
+
+def api_auth(role: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Guard a JSON endpoint: 401 without credentials, 403 without the role."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            operator = current_operator()
+            if operator is None:
+                raise Unauthorized("A valid bearer token is required.")
+            if role and operator.role != role and operator.role != "admin":
+                raise Forbidden(f"This needs the {role} role.")
+            return view(*args, **kwargs)
+
+        wrapper.masthead_auth = True  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def login_required(role: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Guard an admin page: redirect to the login page without a session."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            operator = current_operator()
+            if operator is None:
+                return redirect(url_for("admin.login", next=request.full_path))
+            if role and operator.role != role and operator.role != "admin":
+                raise Forbidden(f"This needs the {role} role.")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,89 @@
+"""Command-line tools: migrations, operators, tokens, the worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from growth import auth
+from growth.db import commit, db
+from growth.errors import DomainError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(database_url: str):  # type: ignore[no-untyped-def]
+    """Alembic's config pointed at our migrations and the given database."""
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def upgrade_database(database_url: str, revision: str = "heads") -> None:
+    """Apply every migration to the database."""
+    from alembic import command
+
+    command.upgrade(alembic_config(database_url), revision)
+
+
+@click.command("db-upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Apply migrations to DATABASE_URL."""
+    upgrade_database(current_app.config["MASTHEAD"].database_url)
+    click.echo("database is up to date")
+
+
+@click.command("create-operator")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", type=click.Choice(auth.ROLES), default="admin", show_default=True)
+@with_appcontext
+def create_operator(email: str, password: str, role: str) -> None:
+    """Create an operator who can log in at /admin/login."""
+    try:
+        operator = auth.create_operator(db.session, email, password, role)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    commit()
+    click.echo(f"operator {operator.email} ({operator.role}) created")
+
+
+@click.command("create-token")
+@click.argument("email")
+@with_appcontext
+def create_token(email: str) -> None:
+    """Create an API bearer token for an operator; the token is the last line printed."""
+    from sqlalchemy import select
+
+    from growth.models import Operator
+
+    operator = db.session.scalars(select(Operator).where(Operator.email == email.strip().lower())).first()
+    if operator is None:
+        raise click.ClickException(f"no operator {email}")
+    token = auth.create_token(db.session, operator)
+    commit()
+    click.echo(f"token for {operator.email} (shown once, stored hashed):")
+    click.echo(token)
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@with_appcontext
+def worker(burst: bool) -> None:
+    """Run an RQ worker for email sends and webhook processing (needs REDIS_URL)."""
+    queue = current_app.extensions.get("masthead_queue")
+    if queue is None:
+        raise click.ClickException("REDIS_URL is not set: jobs already run in process")
+    from rq import SimpleWorker
+
+    SimpleWorker([queue], connection=queue.connection).work(burst=burst)
+
+
+commands = [db_upgrade, create_operator, create_token, worker]

@@ -1,0 +1,167 @@
+"""One typed configuration object, built from the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain postgresql:// URLs and drive them with psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting Masthead reads; see README for each variable."""
+
+    env: str = "development"
+    instance_path: Path = Path("instance")
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:5000"
+    publication_name: str = "Masthead"
+    publication_address: str = ""
+    mail_backend: str = "outbox"
+    outbox_dir: Path = Path("instance/outbox")
+    mail_from: str = "Masthead <newsletter@localhost>"
+    sendgrid_api_key: str | None = None
+    sendgrid_api_host: str = "https://api.sendgrid.com"
+    sendgrid_webhook_public_key: str | None = None
+    trusted_proxy_count: int = 0
+    signup_rate_limit: str = "10/minute"
+    cors_origins: tuple[str, ...] = ()
+    confirm_token_max_age: int = 7 * 24 * 3600
+    confirmation_resend_seconds: int = 600
+    queue_async: bool = True
+    # engagement
+    engaged_window_days: int = 30
+    nurture_min_value: int = 3
+    lapsed_after_days: int = 90
+    sunset_days: int = 180
+    sunset_grace_days: int = 14
+    soft_bounce_threshold: int = 3
+    scanner_click_seconds: int = 10
+    # referrals
+    referral_max_per_ip_per_day: int = 3
+    referral_hold_days: int = 0
+    referral_horizon_days: int = 30
+    # billing
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None
+    stripe_automatic_tax: bool = False
+    # content
+    pitch_cooldown_days: int = 7
+    send_batch_size: int = 1000
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Config:
+        """Build the config from environment variables; overrides win."""
+        env = dict(os.environ if environ is None else environ)
+        instance = Path(env.get("MASTHEAD_INSTANCE", "instance")).resolve()
+        mode = env.get("MASTHEAD_ENV", "development")
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'masthead.db'}"
+        values: dict[str, object] = dict(
+            env=mode,
+            instance_path=instance,
+            database_url=normalise_database_url(database_url),
+            redis_url=env.get("REDIS_URL") or None,
+            secret_key=env.get("SECRET_KEY", ""),
+            base_url=env.get("BASE_URL", f"http://127.0.0.1:{env.get('PORT', '5000')}").rstrip("/"),
+            publication_name=env.get("PUBLICATION_NAME", "Masthead"),
+            publication_address=env.get("PUBLICATION_ADDRESS", ""),
+            mail_backend=env.get("MAIL_BACKEND", "outbox"),
+            outbox_dir=Path(env.get("OUTBOX_DIR") or instance / "outbox"),
+            mail_from=env.get("MAIL_FROM", "Masthead <newsletter@localhost>"),
+            sendgrid_api_key=env.get("SENDGRID_API_KEY") or None,
+            sendgrid_api_host=env.get("SENDGRID_API_HOST", "https://api.sendgrid.com"),
+            sendgrid_webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
+            trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
+            signup_rate_limit=env.get("SIGNUP_RATE_LIMIT", "10/minute"),
+            cors_origins=tuple(
+                o.strip().rstrip("/") for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()
+            ),
+            queue_async=_bool(env.get("QUEUE_ASYNC"), True),
+            engaged_window_days=_int(env, "ENGAGED_WINDOW_DAYS", 30),
+            nurture_min_value=_int(env, "NURTURE_MIN_VALUE", 3),
+            lapsed_after_days=_int(env, "LAPSED_AFTER_DAYS", 90),
+            sunset_days=_int(env, "SUNSET_DAYS", 180),
+            sunset_grace_days=_int(env, "SUNSET_GRACE_DAYS", 14),
+            soft_bounce_threshold=_int(env, "SOFT_BOUNCE_THRESHOLD", 3),
+            scanner_click_seconds=_int(env, "SCANNER_CLICK_SECONDS", 10),
+            referral_max_per_ip_per_day=_int(env, "REFERRAL_MAX_PER_IP_PER_DAY", 3),
+            referral_hold_days=_int(env, "REFERRAL_HOLD_DAYS", 0),
+            referral_horizon_days=_int(env, "REFERRAL_HORIZON_DAYS", 30),
+            stripe_secret_key=env.get("STRIPE_SECRET_KEY") or None,
+            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+            stripe_api_base=env.get("STRIPE_API_BASE") or None,
+            stripe_automatic_tax=_bool(env.get("STRIPE_AUTOMATIC_TAX")),
+            pitch_cooldown_days=_int(env, "PITCH_COOLDOWN_DAYS", 7),
+            send_batch_size=_int(env, "SEND_BATCH_SIZE", 1000),
+        )
+        values.update(overrides)
+        config = cls(**values)  # type: ignore[arg-type]
+        return config.with_secret_key()
+
+    def replace(self, **changes: object) -> Config:
+        """A copy with some settings changed."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def with_secret_key(self) -> Config:
+        """Fail loudly in production without SECRET_KEY; elsewhere keep one in instance/."""
+        if self.secret_key:
+            return self
+        if self.is_production:
+            raise ConfigError("SECRET_KEY is required when MASTHEAD_ENV=production")
+        key_file = self.instance_path / "secret_key"
+        if key_file.exists():
+            key = key_file.read_text().strip()
+        else:
+            self.instance_path.mkdir(parents=True, exist_ok=True)
+            key = secrets.token_urlsafe(48)
+            key_file.write_text(key)
+            key_file.chmod(0o600)
+        return dataclasses.replace(self, secret_key=key)
+
+    def validate(self) -> None:
+        """Check combinations that cannot work."""
+        if self.mail_backend not in {"outbox", "sendgrid"}:
+            raise ConfigError("MAIL_BACKEND must be 'outbox' or 'sendgrid'")
+        if self.mail_backend == "sendgrid" and not self.sendgrid_api_key:
+            raise ConfigError("MAIL_BACKEND=sendgrid needs SENDGRID_API_KEY")
+        if self.is_production and self.base_url.startswith("http://127.0.0.1"):
+            raise ConfigError("BASE_URL must be set in production")

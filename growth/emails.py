@@ -1,0 +1,95 @@
+"""Composing subscriber emails from templates and queueing them as deliveries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, render_template
+from sqlalchemy.orm import Session
+
+from growth import jobs, links
+from growth.models import Delivery, DeliveryKind, DeliveryState, Newsletter, Subscriber
+
+# Other domains add blocks to every email (the referral block, for one) through these.
+ContextProvider = Callable[[Session, Subscriber], dict[str, Any]]
+_context_providers: list[ContextProvider] = []
+
+
+def register_context_provider(provider: ContextProvider) -> None:
+    """Add variables to the context of every subscriber email."""
+    if provider not in _context_providers:
+        _context_providers.append(provider)
+
+
+def list_headers(subscriber: Subscriber, newsletter: Newsletter | None) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe headers for list mail."""
+    return {
+        "List-Unsubscribe": f"<{links.unsubscribe_url(subscriber, newsletter)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def email_context(session: Session, subscriber: Subscriber, newsletter: Newsletter | None) -> dict:
+    """What every subscriber email may use: names, links and the domains' blocks."""
+    config = current_app.config["MASTHEAD"]
+    context: dict[str, Any] = {
+        "subscriber": subscriber,
+        "newsletter": newsletter,
+        "publication": config.publication_name,
+        "publication_address": config.publication_address,
+        "manage_url": links.manage_url(subscriber),
+        "unsubscribe_url": links.unsubscribe_url(subscriber, newsletter),
+        "referral_url": links.referral_url(subscriber),
+        "base_url": config.base_url,
+    }
+    for provider in _context_providers:
+        context.update(provider(session, subscriber))
+    return context
+
+
+def queue_email(
+    session: Session,
+    subscriber: Subscriber,
+    template: str,
+    *,
+    kind: str = DeliveryKind.TRANSACTIONAL,
+    newsletter: Newsletter | None = None,
+    list_mail: bool = True,
+    **extra: Any,
+) -> Delivery:
+    """Render templates/email/<template>.{subject,txt,html} and queue the delivery."""
+    context = email_context(session, subscriber, newsletter)
+    context.update(extra)
+    subject = render_template(f"email/{template}.subject.txt", **context).strip()
+    text = render_template(f"email/{template}.txt", **context)
+    html = render_template(f"email/{template}.html", **context)
+    headers = list_headers(subscriber, newsletter) if list_mail else {}
+    from_email = None
+    if newsletter is not None and newsletter.sender_name:
+        from email.utils import formataddr, parseaddr
+
+        from_email = formataddr(
+            (newsletter.sender_name, parseaddr(current_app.config["MASTHEAD"].mail_from)[1])
+        )
+    delivery = Delivery(
+        subscriber_id=subscriber.id,
+        newsletter_id=newsletter.id if newsletter else None,
+        kind=kind,
+        template=template,
+        state=DeliveryState.QUEUED,
+        to_email=subscriber.email,
+        subject=subject,
+        message={
+            "to_name": subscriber.name,
+            "text": text,
+            "html": html,
+            "headers": headers,
+            "from_email": from_email,
+            "reply_to": newsletter.reply_to if newsletter else None,
+        },
+    )
+    session.add(delivery)
+    session.flush()
+    jobs.enqueue("send_delivery", delivery.id)
+    return delivery

@@ -1,0 +1,44 @@
+"""Absolute, signed links that go into emails."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from growth.models import Newsletter, Subscriber
+from growth.tokens import make_token
+
+
+def absolute(path: str) -> str:
+    """BASE_URL + path."""
+    return current_app.config["MASTHEAD"].base_url + path
+
+
+def confirm_token(subscriber: Subscriber) -> str:
+    """Token of the double opt-in link; bound to the address it was sent to."""
+    return make_token("confirm", {"s": subscriber.id, "e": subscriber.email_normalized})
+
+
+def confirm_url(subscriber: Subscriber) -> str:
+    return absolute(f"/confirm/{confirm_token(subscriber)}")
+
+
+def unsubscribe_token(subscriber: Subscriber, newsletter: Newsletter | None) -> str:
+    """One token per (subscriber, newsletter); None means every newsletter."""
+    return make_token("unsubscribe", {"s": subscriber.id, "n": newsletter.id if newsletter else None})
+
+
+def unsubscribe_url(subscriber: Subscriber, newsletter: Newsletter | None) -> str:
+    return absolute(f"/unsubscribe/{unsubscribe_token(subscriber, newsletter)}")
+
+
+def manage_token(subscriber: Subscriber) -> str:
+    """Token of the subscriber's own pages under /me/."""
+    return make_token("manage", {"s": subscriber.id})
+
+
+def manage_url(subscriber: Subscriber) -> str:
+    return absolute(f"/me/{manage_token(subscriber)}")
+
+
+def referral_url(subscriber: Subscriber) -> str:
+    return absolute(f"/r/{subscriber.referral_code}")

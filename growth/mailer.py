@@ -1,0 +1,249 @@
+"""The mail gateway: one Mailer, two backends (a local outbox of .eml files, or SendGrid)."""
+
+from __future__ import annotations
+
+import email.policy
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from pathlib import Path
+from typing import Any, Protocol
+
+from flask import Flask, current_app
+
+from growth.db import commit, db, utcnow
+from growth.jobs import task
+from growth.models import Delivery, DeliveryKind, DeliveryState, Status, Subscriber
+
+log = logging.getLogger(__name__)
+
+# No folding: a link in a text/plain part must never be broken across lines.
+EML_POLICY = email.policy.SMTP.clone(max_line_length=0)
+
+
+class SendError(Exception):
+    """The provider refused or failed a message."""
+
+    def __init__(self, message: str, *, transient: bool, status: int | None = None):
+        super().__init__(message)
+        self.transient = transient
+        self.status = status
+
+
+@dataclass
+class OutgoingMessage:
+    """One rendered email to one recipient."""
+
+    to_email: str
+    subject: str
+    text: str
+    html: str | None = None
+    to_name: str | None = None
+    from_email: str | None = None
+    reply_to: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    custom_args: dict[str, str] = field(default_factory=dict)
+    categories: list[str] = field(default_factory=list)
+    template: str = "message"
+
+
+class MailBackend(Protocol):
+    name: str
+
+    def send(self, message: OutgoingMessage) -> str:
+        """Send one message; return the provider's message id."""
+
+
+class OutboxBackend:
+    """Writes each message as an RFC 5322 .eml file into OUTBOX_DIR (local runs and tests)."""
+
+    name = "outbox"
+
+    def __init__(self, directory: Path, mail_from: str):
+        self.directory = Path(directory)
+        self.mail_from = mail_from
+
+    def build(self, message: OutgoingMessage) -> EmailMessage:
+        """The RFC 5322 message, with a UTF-8 text part that is never folded."""
+        msg = EmailMessage(policy=EML_POLICY)
+        msg["From"] = message.from_email or self.mail_from
+        msg["To"] = formataddr((message.to_name or "", message.to_email))
+        msg["Subject"] = message.subject
+        msg["Date"] = format_datetime(utcnow())
+        msg["Message-ID"] = make_msgid(domain="masthead.local")
+        msg["X-Masthead-Kind"] = message.template
+        if message.reply_to:
+            msg["Reply-To"] = message.reply_to
+        for name, value in message.headers.items():
+            msg[name] = value
+        msg.set_content(message.text, subtype="plain", charset="utf-8", cte="8bit")
+        if message.html:
+            msg.add_alternative(message.html, subtype="html", charset="utf-8", cte="8bit")
+        return msg
+
+    def send(self, message: OutgoingMessage) -> str:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        msg = self.build(message)
+        message_id = msg["Message-ID"].strip("<>")
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
+        delivery = message.custom_args.get("delivery_id", "x")
+        path = self.directory / f"{stamp}-{delivery}-{message.template}.eml"
+        path.write_bytes(msg.as_bytes(policy=EML_POLICY))
+        log.info("outbox: wrote %s to %s (%s)", message.template, message.to_email, path)
+        return message_id
+
+
+class SendGridBackend:
+    """SendGrid v3 Mail Send through the official SDK."""
+
+    name = "sendgrid"
+
+    def __init__(self, api_key: str, host: str, mail_from: str):
+        from sendgrid import SendGridAPIClient
+
+        self.client = SendGridAPIClient(api_key=api_key, host=host)
+        self.mail_from = mail_from
+
+    @staticmethod
+    def address(value: str) -> dict[str, str]:
+        """A SendGrid address object from 'Name <email>'."""
+        name, addr = parseaddr(value)
+        return {"email": addr, "name": name} if name else {"email": addr}
+
+    def payload(self, message: OutgoingMessage) -> dict[str, Any]:
+        """The v3 Mail Send body for one message."""
+        to: dict[str, str] = {"email": message.to_email}
+        if message.to_name:
+            to["name"] = message.to_name
+        content = [{"type": "text/plain", "value": message.text}]
+        if message.html:
+            content.append({"type": "text/html", "value": message.html})
+        body: dict[str, Any] = {
+            "personalizations": [{"to": [to]}],
+            "from": self.address(message.from_email or self.mail_from),
+            "subject": message.subject,
+            "content": content,
+            "headers": {"X-Masthead-Kind": message.template, **message.headers},
+            "custom_args": {k: str(v) for k, v in message.custom_args.items()},
+            # We send our own List-Unsubscribe headers; SendGrid's link would be a second one.
+            "tracking_settings": {"subscription_tracking": {"enable": False}},
+        }
+        if message.reply_to:
+            body["reply_to"] = self.address(message.reply_to)
+        if message.categories:
+            body["categories"] = message.categories
+        return body
+
+    def post(self, body: dict[str, Any]) -> str:
+        """POST a Mail Send body; return SendGrid's X-Message-Id."""
+        from python_http_client.exceptions import HTTPError
+
+        try:
+            response = self.client.send(body)
+        except HTTPError as exc:
+            status = getattr(exc, "status_code", None)
+            transient = status is None or status == 429 or status >= 500
+            raise SendError(f"SendGrid answered {status}", transient=transient, status=status) from exc
+        except OSError as exc:
+            raise SendError(f"SendGrid unreachable: {exc}", transient=True) from exc
+        headers = {k.lower(): v for k, v in dict(response.headers or {}).items()}
+        return str(headers.get("x-message-id") or uuid.uuid4())
+
+    def send(self, message: OutgoingMessage) -> str:
+        return self.post(self.payload(message))
+
+
+def build_backend(app: Flask) -> MailBackend:
+    """The backend MAIL_BACKEND names."""
+    config = app.config["MASTHEAD"]
+    if config.mail_backend == "sendgrid":
+        return SendGridBackend(config.sendgrid_api_key, config.sendgrid_api_host, config.mail_from)
+    return OutboxBackend(config.outbox_dir, config.mail_from)
+
+
+def init_app(app: Flask) -> None:
+    """Build the backend once, in the factory."""
+    app.extensions["masthead_mailer"] = build_backend(app)
+
+
+def get_backend() -> MailBackend:
+    """The app's mail backend."""
+    return current_app.extensions["masthead_mailer"]  # type: ignore[no-any-return]
+
+
+def may_receive(subscriber: Subscriber, kind: str) -> bool:
+    """Only active subscribers get list mail; transactional mail never goes to the suppressed."""
+    if kind == DeliveryKind.TRANSACTIONAL:
+        return subscriber.status not in {Status.BOUNCED, Status.COMPLAINED, Status.ERASED}
+    return subscriber.status == Status.ACTIVE
+
+
+def message_for(delivery: Delivery) -> OutgoingMessage:
+    """Rebuild the stored message of a delivery."""
+    stored = delivery.message or {}
+    return OutgoingMessage(
+        to_email=delivery.to_email,
+        to_name=stored.get("to_name"),
+        subject=delivery.subject,
+        text=stored.get("text", ""),
+        html=stored.get("html"),
+        from_email=stored.get("from_email"),
+        reply_to=stored.get("reply_to"),
+        headers=dict(stored.get("headers", {})),
+        custom_args={
+            "delivery_id": str(delivery.id),
+            "subscriber_id": str(delivery.subscriber_id),
+            "kind": delivery.kind,
+            "template": delivery.template,
+            **({"send_id": str(delivery.send_id)} if delivery.send_id else {}),
+        },
+        categories=[delivery.template],
+        template=delivery.template,
+    )
+
+
+@task("send_delivery")
+def send_delivery(delivery_id: int) -> str:
+    """Send one queued delivery exactly once; returns its final state.
+
+    The row is marked `sending` and committed before the provider is called, so a worker
+    that dies mid-request leaves it `sending` (shown as unknown), never sent twice by itself.
+    """
+    session = db.session
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None:
+        log.warning("delivery %s vanished before sending", delivery_id)
+        return "missing"
+    if delivery.state != DeliveryState.QUEUED:
+        return delivery.state
+    subscriber = session.get(Subscriber, delivery.subscriber_id)
+    if subscriber is None or not may_receive(subscriber, delivery.kind):
+        delivery.state = DeliveryState.SKIPPED
+        delivery.error = "recipient may not receive this mail"
+        commit()
+        return delivery.state
+    backend = get_backend()
+    delivery.state = DeliveryState.SENDING
+    delivery.attempts += 1
+    delivery.provider = backend.name
+    commit()
+    try:
+        provider_id = backend.send(message_for(delivery))
+    except SendError as exc:
+        delivery.state = DeliveryState.QUEUED if exc.transient else DeliveryState.FAILED
+        delivery.error = str(exc)
+        commit()
+        if exc.transient:
+            raise
+        return delivery.state
+    delivery.state = DeliveryState.SENT
+    delivery.provider_message_id = provider_id
+    delivery.sent_at = utcnow()
+    commit()
+    return delivery.state
+
+
+LINK_RE = re.compile(r"https?://\S+")

@@ -1,0 +1,248 @@
+"""Core models: newsletters, subscribers, their memberships, events, consent, deliveries, operators."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from growth.db import Base, UTCDateTime, utcnow
+
+
+class Status(enum.StrEnum):
+    """May we email them? Only ACTIVE receives list mail."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    INACTIVE = "inactive"
+    ERASED = "erased"
+
+
+SUPPRESSED_STATUSES = frozenset({Status.BOUNCED, Status.COMPLAINED})
+
+
+class Stage(enum.StrEnum):
+    """Where a subscriber is in the funnel."""
+
+    SIGNED_UP = "signed_up"
+    CONFIRMED = "confirmed"
+    ENGAGED = "engaged"
+    NURTURED = "nurtured"
+    PAYING = "paying"
+    LAPSED = "lapsed"
+    CHURNED = "churned"
+
+
+class MembershipStatus(enum.StrEnum):
+    """A subscriber's standing on one newsletter."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class DeliveryKind(enum.StrEnum):
+    """What a delivery is, for counting value emails against pitches."""
+
+    TRANSACTIONAL = "transactional"
+    VALUE = "value"
+    PITCH = "pitch"
+
+
+class DeliveryState(enum.StrEnum):
+    """Where a delivery is on its way out."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+
+
+def _str_enum(e: type[enum.StrEnum]) -> String:
+    return String(max(len(m.value) for m in e) + 4)
+
+
+class Newsletter(Base):
+    """A list a subscriber can join; a publication has one default newsletter."""
+
+    __tablename__ = "newsletters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    is_default: Mapped[bool] = mapped_column(default=False)
+    sender_name: Mapped[str | None] = mapped_column(String(200))
+    reply_to: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Subscriber(Base):
+    """A reader; `status` says whether we may email them, `stage` where they are in the funnel."""
+
+    __tablename__ = "subscribers"
+    __table_args__ = (
+        Index("ix_subscribers_status_stage", "status", "stage"),
+        Index("ix_subscribers_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    # Normalised (email-validator, then lower-cased): the identity two signups collide on.
+    email_normalized: Mapped[str | None] = mapped_column(String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(_str_enum(Status), default=Status.PENDING)
+    stage: Mapped[str] = mapped_column(_str_enum(Stage), default=Stage.SIGNED_UP)
+    referral_code: Mapped[str] = mapped_column(String(32), unique=True)
+    referrer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
+    )
+    source: Mapped[str | None] = mapped_column(String(100))
+    utm_source: Mapped[str | None] = mapped_column(String(200))
+    utm_medium: Mapped[str | None] = mapped_column(String(200))
+    utm_campaign: Mapped[str | None] = mapped_column(String(200))
+    referrer_url: Mapped[str | None] = mapped_column(String(2000))
+    landing_url: Mapped[str | None] = mapped_column(String(2000))
+    signup_ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    confirmation_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    status_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    stage_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="subscriber", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Subscriber {self.id} {self.status}/{self.stage}>"
+
+
+class Membership(Base):
+    """A subscriber on one newsletter."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("subscriber_id", "newsletter_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    newsletter_id: Mapped[int] = mapped_column(
+        ForeignKey("newsletters.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(_str_enum(MembershipStatus), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="memberships")
+    newsletter: Mapped[Newsletter] = relationship()
+
+
+class SubscriberEvent(Base):
+    """One change of a subscriber's status or stage: the history reports are built from."""
+
+    __tablename__ = "subscriber_events"
+    __table_args__ = (Index("ix_subscriber_events_subscriber_at", "subscriber_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(16))  # "status" or "stage"
+    from_value: Mapped[str | None] = mapped_column(String(32))
+    to_value: Mapped[str] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class Consent(Base):
+    """Proof of opt-in: who agreed, when, from where, through which form."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(32))  # signup, confirm, resubscribe
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    form: Mapped[str | None] = mapped_column(String(100))
+    newsletter_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class Delivery(Base):
+    """One message to one subscriber; (send, subscriber) is unique so a retry cannot double it."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("send_id", "subscriber_id"),
+        Index("ix_deliveries_subscriber_kind", "subscriber_id", "kind"),
+        Index("ix_deliveries_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    newsletter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("newsletters.id", ondelete="SET NULL")
+    )
+    # A bulk send of a post (content domain); NULL for one-off messages.
+    send_id: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(_str_enum(DeliveryKind))
+    template: Mapped[str] = mapped_column(String(64))  # confirmation, welcome, post, ...
+    state: Mapped[str] = mapped_column(_str_enum(DeliveryState), default=DeliveryState.QUEUED)
+    to_email: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    provider: Mapped[str | None] = mapped_column(String(32))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Operator(Base):
+    """Someone who runs the publication: an admin or a creator."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="admin")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """A bearer token for the operator API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    operator: Mapped[Operator] = relationship()

@@ -1,0 +1,99 @@
+"""Request validation with JSON Schema; the same schemas feed the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from jsonschema import Draft202012Validator
+
+from growth.errors import InvalidRequest
+from growth.openapi import spec
+
+_validators: dict[int, Draft202012Validator] = {}
+
+
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """The request's JSON object, checked against `schema`; 400 when malformed or incomplete."""
+    payload = request.get_json(silent=True)
+    if payload is None:
+        raise InvalidRequest("The body must be a JSON object.", code="malformed_json")
+    validate(schema, payload)
+    return payload  # type: ignore[no-any-return]
+
+
+def validate(schema: dict[str, Any], payload: Any) -> None:
+    """Raise InvalidRequest naming the first problem."""
+    validator = _validators.get(id(schema))
+    if validator is None:
+        validator = _validators[id(schema)] = Draft202012Validator(schema)
+    error = next(iter(sorted(validator.iter_errors(payload), key=lambda e: list(e.path))), None)
+    if error is not None:
+        where = ".".join(str(p) for p in error.path)
+        missing = error.validator == "required"
+        raise InvalidRequest(
+            f"{where + ': ' if where else ''}{error.message}",
+            code="missing_field" if missing else "invalid_field",
+        )
+
+
+def _str(max_length: int) -> dict[str, Any]:
+    return {"type": ["string", "null"], "maxLength": max_length}
+
+
+SIGNUP = spec.schema(
+    "SignupRequest",
+    {
+        "type": "object",
+        "required": ["email"],
+        "additionalProperties": True,
+        "properties": {
+            "email": {"type": "string", "minLength": 1, "maxLength": 320},
+            "name": _str(200),
+            "newsletters": {"type": "array", "items": {"type": "string", "maxLength": 64}, "maxItems": 50},
+            "source": _str(100),
+            "ref": _str(32),
+            "utm_source": _str(200),
+            "utm_medium": _str(200),
+            "utm_campaign": _str(200),
+            "referrer_url": _str(2000),
+            "landing_url": _str(2000),
+        },
+    },
+)
+
+SIGNUP_ACCEPTED = spec.schema(
+    "SignupAccepted",
+    {"type": "object", "required": ["status"], "properties": {"status": {"const": "pending"}}},
+)
+
+SUBSCRIBER = spec.schema(
+    "Subscriber",
+    {
+        "type": "object",
+        "required": ["id", "email", "status", "stage", "referral_code", "created_at", "confirmed_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "email": {"type": "string"},
+            "status": {"enum": ["pending", "active", "unsubscribed", "bounced", "complained", "inactive", "erased"]},
+            "stage": {"enum": ["signed_up", "confirmed", "engaged", "nurtured", "paying", "lapsed", "churned"]},
+            "referral_code": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+)
+
+SUBSCRIBER_PAGE = spec.schema(
+    "SubscriberPage",
+    {
+        "type": "object",
+        "required": ["subscribers", "page", "total"],
+        "properties": {
+            "subscribers": {"type": "array", "items": {"$ref": "#/components/schemas/Subscriber"}},
+            "page": {"type": "integer"},
+            "per_page": {"type": "integer"},
+            "total": {"type": "integer"},
+        },
+    },
+)

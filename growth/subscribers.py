@@ -1,0 +1,456 @@
+"""State changes of subscribers: signup, double opt-in, unsubscribe, status and stage.
+
+Functions take the session first, may flush, and never commit: the caller owns the unit of work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from growth import emails, signals
+from growth.errors import NotFound, ValidationFailed
+from growth.models import (
+    SUPPRESSED_STATUSES,
+    Consent,
+    DeliveryKind,
+    Membership,
+    MembershipStatus,
+    Newsletter,
+    Stage,
+    Status,
+    Subscriber,
+    SubscriberEvent,
+)
+
+log = logging.getLogger(__name__)
+
+REFERRAL_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: codes are read aloud
+REFERRAL_CODE_LENGTH = 10  # 32^10 ≈ 1e15: unguessable at any list size
+
+
+def normalize_email(raw: str) -> tuple[str, str]:
+    """Validate an address; return (as given but normalised, identity key lower-cased)."""
+    try:
+        result = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationFailed(str(exc), code="invalid_email") from exc
+    return result.normalized, result.normalized.lower()
+
+
+def new_referral_code() -> str:
+    """A short, unguessable referral code."""
+    return "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(REFERRAL_CODE_LENGTH))
+
+
+def default_newsletter(session: Session) -> Newsletter:
+    """The publication's default newsletter, created on first use."""
+    newsletter = session.scalars(select(Newsletter).where(Newsletter.is_default)).first()
+    if newsletter is None:
+        newsletter = Newsletter(slug="main", name="Newsletter", is_default=True)
+        session.add(newsletter)
+        session.flush()
+    return newsletter
+
+
+def resolve_newsletters(session: Session, slugs: Iterable[str] | None) -> list[Newsletter]:
+    """Newsletters by slug (the default one when none is named); unknown slugs are an error."""
+    wanted = [s for s in (slugs or []) if s]
+    if not wanted:
+        return [default_newsletter(session)]
+    found = {n.slug: n for n in session.scalars(select(Newsletter).where(Newsletter.slug.in_(wanted)))}
+    missing = [s for s in wanted if s not in found]
+    if missing:
+        raise ValidationFailed(f"Unknown newsletter: {', '.join(missing)}", code="unknown_newsletter")
+    return [found[s] for s in dict.fromkeys(wanted)]
+
+
+def find_by_email(session: Session, raw_email: str) -> Subscriber | None:
+    """The subscriber with this address, if any."""
+    _, key = normalize_email(raw_email)
+    return session.scalars(select(Subscriber).where(Subscriber.email_normalized == key)).first()
+
+
+def set_status(
+    session: Session, subscriber: Subscriber, new: str, now: dt.datetime, reason: str | None = None
+) -> bool:
+    """Change the status and record the event; False when nothing changed."""
+    return _change(session, subscriber, "status", new, now, reason)
+
+
+def set_stage(
+    session: Session, subscriber: Subscriber, new: str, now: dt.datetime, reason: str | None = None
+) -> bool:
+    """Change the funnel stage and record the event; False when nothing changed."""
+    return _change(session, subscriber, "stage", new, now, reason)
+
+
+def _change(
+    session: Session, subscriber: Subscriber, field_name: str, new: str, now: dt.datetime, reason: str | None
+) -> bool:
+    old = getattr(subscriber, field_name)
+    if old == new:
+        return False
+    setattr(subscriber, field_name, str(new))
+    setattr(subscriber, f"{field_name}_changed_at", now)
+    session.add(
+        SubscriberEvent(
+            subscriber_id=subscriber.id,
+            field=field_name,
+            from_value=old,
+            to_value=str(new),
+            at=now,
+            reason=reason,
+        )
+    )
+    signals.subscriber_changed.send(
+        subscriber, session=session, field=field_name, old=old, new=str(new), now=now
+    )
+    return True
+
+
+@dataclass
+class SignupRequest:
+    """A validated signup from the form, the embed or the API."""
+
+    email: str
+    name: str | None = None
+    newsletters: list[str] = field(default_factory=list)
+    source: str | None = None
+    ref: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    referrer_url: str | None = None
+    landing_url: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    form: str = "api"
+
+
+@dataclass
+class SignupResult:
+    subscriber: Subscriber
+    created: bool
+    confirmation_queued: bool
+
+
+def signup(
+    session: Session, req: SignupRequest, now: dt.datetime, resend_after: int = 600
+) -> SignupResult:
+    """Sign an address up (pending) and queue the confirmation; safe to repeat and to race.
+
+    A known address gets no new row; a pending or returning one gets the confirmation again at
+    most once per `resend_after` seconds; a suppressed one (bounced, complained) gets nothing.
+    """
+    display, key = normalize_email(req.email)
+    newsletters = resolve_newsletters(session, req.newsletters)
+    subscriber = session.scalars(select(Subscriber).where(Subscriber.email_normalized == key)).first()
+    created = False
+    if subscriber is None:
+        subscriber, created = _insert_subscriber(session, req, display, key, now)
+    if subscriber.status == Status.ERASED:  # cannot happen by key (erased rows lose it); be safe
+        return SignupResult(subscriber, False, False)
+
+    session.add(
+        Consent(
+            subscriber_id=subscriber.id,
+            action="signup",
+            at=now,
+            ip=req.ip,
+            user_agent=(req.user_agent or "")[:500] or None,
+            form=req.form or req.source,
+            newsletter_ids=[n.id for n in newsletters],
+        )
+    )
+    if created:
+        for field_name, value in (("status", Status.PENDING), ("stage", Stage.SIGNED_UP)):
+            session.add(
+                SubscriberEvent(
+                    subscriber_id=subscriber.id, field=field_name, from_value=None,
+                    to_value=str(value), at=now, reason="signup",
+                )
+            )
+        signals.subscriber_signed_up.send(
+            subscriber, session=session, ref=req.ref, ip=req.ip, user_agent=req.user_agent, now=now
+        )
+    if subscriber.status in SUPPRESSED_STATUSES:
+        log.info("signup for suppressed subscriber %s: no mail", subscriber.id)
+        return SignupResult(subscriber, created, False)
+
+    wants_new_list = _add_pending_memberships(session, subscriber, newsletters, now)
+    if subscriber.status == Status.ACTIVE and not wants_new_list:
+        return SignupResult(subscriber, created, False)
+    queued = _queue_confirmation(session, subscriber, now, resend_after)
+    return SignupResult(subscriber, created, queued)
+
+
+def _insert_subscriber(
+    session: Session, req: SignupRequest, display: str, key: str, now: dt.datetime
+) -> tuple[Subscriber, bool]:
+    """Insert under the unique constraint; a racing signup that won is returned instead."""
+    referrer = None
+    if req.ref:
+        referrer = session.scalars(
+            select(Subscriber).where(Subscriber.referral_code == req.ref.strip().lower())
+        ).first()
+    for _attempt in range(5):
+        subscriber = Subscriber(
+            email=display,
+            email_normalized=key,
+            name=(req.name or "").strip() or None,
+            status=Status.PENDING,
+            stage=Stage.SIGNED_UP,
+            status_changed_at=now,
+            stage_changed_at=now,
+            referral_code=new_referral_code(),
+            referrer_id=referrer.id if referrer and referrer.status != Status.ERASED else None,
+            source=req.source or ("referral" if referrer else req.form),
+            utm_source=req.utm_source,
+            utm_medium=req.utm_medium,
+            utm_campaign=req.utm_campaign,
+            referrer_url=req.referrer_url,
+            landing_url=req.landing_url,
+            signup_ip=req.ip,
+            created_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(subscriber)
+                session.flush()
+            return subscriber, True
+        except IntegrityError:
+            existing = session.scalars(
+                select(Subscriber).where(Subscriber.email_normalized == key)
+            ).first()
+            if existing is not None:
+                return existing, False
+            # otherwise a referral code collided: draw another
+    raise RuntimeError("could not allocate a referral code")
+
+
+def _add_pending_memberships(
+    session: Session, subscriber: Subscriber, newsletters: list[Newsletter], now: dt.datetime
+) -> bool:
+    """Ask for each newsletter not already active; True when one awaits confirmation."""
+    current = {m.newsletter_id: m for m in subscriber.memberships}
+    waiting = False
+    for newsletter in newsletters:
+        membership = current.get(newsletter.id)
+        if membership is None:
+            membership = Membership(
+                subscriber_id=subscriber.id, newsletter_id=newsletter.id, status="pending", created_at=now
+            )
+            subscriber.memberships.append(membership)
+            waiting = True
+        elif membership.status != MembershipStatus.ACTIVE:
+            membership.status = MembershipStatus.PENDING
+            waiting = True
+        elif subscriber.status != Status.ACTIVE:
+            waiting = True
+    session.flush()
+    return waiting
+
+
+def _queue_confirmation(
+    session: Session, subscriber: Subscriber, now: dt.datetime, resend_after: int
+) -> bool:
+    """Queue the confirmation unless one went out within `resend_after` seconds (atomically)."""
+    cutoff = now - dt.timedelta(seconds=resend_after)
+    claimed = session.execute(
+        update(Subscriber)
+        .where(
+            Subscriber.id == subscriber.id,
+            or_(Subscriber.confirmation_sent_at.is_(None), Subscriber.confirmation_sent_at <= cutoff),
+        )
+        .values(confirmation_sent_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        return False
+    subscriber.confirmation_sent_at = now
+    from growth.links import confirm_url
+
+    emails.queue_email(
+        session,
+        subscriber,
+        "confirmation",
+        kind=DeliveryKind.TRANSACTIONAL,
+        list_mail=False,
+        confirm_url=confirm_url(subscriber),
+    )
+    log.info("confirmation link for subscriber %s: %s", subscriber.id, confirm_url(subscriber))
+    return True
+
+
+def subscriber_for_token(session: Session, payload: dict) -> Subscriber:
+    """The subscriber a signed link names; erased or re-addressed subscribers match no link."""
+    subscriber = session.get(Subscriber, payload.get("s")) if isinstance(payload, dict) else None
+    if subscriber is None or subscriber.status == Status.ERASED:
+        raise NotFound("This link no longer leads anywhere.", code="unknown_subscriber")
+    if "e" in payload and payload["e"] != subscriber.email_normalized:
+        raise NotFound("This link no longer leads anywhere.", code="unknown_subscriber")
+    return subscriber
+
+
+@dataclass
+class ConfirmResult:
+    subscriber: Subscriber
+    newly_confirmed: bool
+
+
+def confirm(
+    session: Session,
+    subscriber: Subscriber,
+    now: dt.datetime,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> ConfirmResult:
+    """Complete double opt-in: pending newsletters become active, the subscriber active.
+
+    Confirming twice changes nothing and sends nothing.
+    """
+    pending = [m for m in subscriber.memberships if m.status == MembershipStatus.PENDING]
+    if subscriber.status == Status.ACTIVE and not pending:
+        return ConfirmResult(subscriber, False)
+    if not pending and not any(m.status == MembershipStatus.ACTIVE for m in subscriber.memberships):
+        pending = _add_default_membership(session, subscriber, now)
+    for membership in pending:
+        membership.status = MembershipStatus.ACTIVE
+        membership.confirmed_at = now
+    first_time = subscriber.confirmed_at is None
+    if first_time:
+        subscriber.confirmed_at = now
+    became_active = set_status(session, subscriber, Status.ACTIVE, now, reason="confirmed")
+    if subscriber.stage == Stage.SIGNED_UP:
+        set_stage(session, subscriber, Stage.CONFIRMED, now, reason="confirmed")
+    subscriber.unsubscribed_at = None
+    session.add(
+        Consent(
+            subscriber_id=subscriber.id,
+            action="confirm",
+            at=now,
+            ip=ip,
+            user_agent=(user_agent or "")[:500] or None,
+            form="confirmation_link",
+            newsletter_ids=[m.newsletter_id for m in pending],
+        )
+    )
+    session.flush()
+    if became_active:
+        newsletter = pending[0].newsletter if pending else None
+        emails.queue_email(session, subscriber, "welcome", kind=DeliveryKind.TRANSACTIONAL, newsletter=newsletter)
+    signals.subscriber_confirmed.send(subscriber, session=session, first_time=first_time, ip=ip, now=now)
+    return ConfirmResult(subscriber, became_active or bool(pending))
+
+
+def _add_default_membership(session: Session, subscriber: Subscriber, now: dt.datetime) -> list[Membership]:
+    newsletter = default_newsletter(session)
+    existing = next((m for m in subscriber.memberships if m.newsletter_id == newsletter.id), None)
+    if existing is None:
+        existing = Membership(subscriber_id=subscriber.id, newsletter_id=newsletter.id, created_at=now)
+        subscriber.memberships.append(existing)
+    existing.status = MembershipStatus.PENDING
+    session.flush()
+    return [existing]
+
+
+def unsubscribe(
+    session: Session,
+    subscriber: Subscriber,
+    now: dt.datetime,
+    newsletter_id: int | None = None,
+    reason: str = "unsubscribe_link",
+) -> list[int]:
+    """Leave one newsletter (or all when None); with none left, status becomes unsubscribed.
+
+    Returns the ids of the newsletters left. Takes effect at once; repeating it is harmless.
+    """
+    left = []
+    for membership in subscriber.memberships:
+        if newsletter_id is not None and membership.newsletter_id != newsletter_id:
+            continue
+        if membership.status != MembershipStatus.UNSUBSCRIBED:
+            membership.status = MembershipStatus.UNSUBSCRIBED
+            membership.unsubscribed_at = now
+            left.append(membership.newsletter_id)
+    remaining = [m for m in subscriber.memberships if m.status != MembershipStatus.UNSUBSCRIBED]
+    if not remaining and subscriber.status in {Status.ACTIVE, Status.PENDING, Status.INACTIVE}:
+        set_status(session, subscriber, Status.UNSUBSCRIBED, now, reason=reason)
+        subscriber.unsubscribed_at = now
+    session.flush()
+    return left
+
+
+def set_memberships(
+    session: Session, subscriber: Subscriber, newsletter_ids: set[int], now: dt.datetime
+) -> None:
+    """From the subscriber's own page (a signed link proves the address): keep exactly these."""
+    if subscriber.status in {Status.PENDING}:
+        raise ValidationFailed("Confirm your subscription first.", code="not_confirmed")
+    known = {n.id for n in session.scalars(select(Newsletter))}
+    wanted = newsletter_ids & known
+    current = {m.newsletter_id: m for m in subscriber.memberships}
+    for nid in wanted:
+        membership = current.get(nid)
+        if membership is None:
+            membership = Membership(subscriber_id=subscriber.id, newsletter_id=nid, created_at=now)
+            subscriber.memberships.append(membership)
+        if membership.status != MembershipStatus.ACTIVE:
+            membership.status = MembershipStatus.ACTIVE
+            membership.confirmed_at = now
+    for nid, membership in current.items():
+        if nid not in wanted and membership.status != MembershipStatus.UNSUBSCRIBED:
+            membership.status = MembershipStatus.UNSUBSCRIBED
+            membership.unsubscribed_at = now
+    session.flush()
+    if wanted:
+        if subscriber.status != Status.ACTIVE:
+            session.add(Consent(subscriber_id=subscriber.id, action="resubscribe", at=now, form="manage_page", newsletter_ids=sorted(wanted)))
+        set_status(session, subscriber, Status.ACTIVE, now, reason="manage_page")
+        subscriber.unsubscribed_at = None
+    else:
+        unsubscribe(session, subscriber, now, reason="manage_page")
+
+
+def pause(session: Session, subscriber: Subscriber, now: dt.datetime, days: int | None) -> None:
+    """Pause list mail for `days` (None resumes); status stays as it is."""
+    subscriber.paused_until = now + dt.timedelta(days=days) if days else None
+    session.flush()
+
+
+def is_paused(subscriber: Subscriber, now: dt.datetime) -> bool:
+    return subscriber.paused_until is not None and subscriber.paused_until > now
+
+
+def erase(session: Session, subscriber: Subscriber, now: dt.datetime) -> None:
+    """Remove personal data, keep the anonymous row so counts stay true. Final."""
+    set_status(session, subscriber, Status.ERASED, now, reason="erasure")
+    subscriber.email = f"erased-{subscriber.id}@erased.invalid"
+    subscriber.email_normalized = None
+    subscriber.name = None
+    subscriber.signup_ip = None
+    subscriber.referrer_url = None
+    subscriber.landing_url = None
+    for consent in session.scalars(select(Consent).where(Consent.subscriber_id == subscriber.id)):
+        consent.ip = None
+        consent.user_agent = None
+    for membership in subscriber.memberships:
+        membership.status = MembershipStatus.UNSUBSCRIBED
+        membership.unsubscribed_at = membership.unsubscribed_at or now
+    session.flush()
+
+
+def get_subscriber(session: Session, subscriber_id: int) -> Subscriber:
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        raise NotFound("No such subscriber.")
+    return subscriber

@@ -1,0 +1,1 @@
+"""Blueprints of the growth core: public pages, the JSON API, the operator pages."""

@@ -1,0 +1,94 @@
+"""Operator pages: login, the dashboard, subscribers, the local outbox."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired
+
+from growth.auth import authenticate, current_operator, login_required
+from growth.db import commit, db
+from growth.models import Subscriber
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired()])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():  # type: ignore[no-untyped-def]
+    """Session login (CSRF-protected)."""
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        operator = authenticate(db.session, form.email.data or "", form.password.data or "")
+        if operator is not None:
+            session.clear()
+            session["operator_id"] = operator.id
+            commit()
+            target = request.args.get("next") or ""
+            if not target.startswith("/") or target.startswith("//"):
+                target = url_for("admin.dashboard")
+            return redirect(target)
+        error = "Wrong email or password."
+    return render_template("admin/login.html", form=form, error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout():  # type: ignore[no-untyped-def]
+    session.clear()
+    return redirect(url_for("admin.login"))
+
+
+@bp.get("/")
+@login_required()
+def dashboard():  # type: ignore[no-untyped-def]
+    """Counts by status and stage, the newest subscribers."""
+    by_status = dict(db.session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status)).all())
+    by_stage = dict(db.session.execute(select(Subscriber.stage, func.count()).group_by(Subscriber.stage)).all())
+    newest = db.session.scalars(select(Subscriber).order_by(Subscriber.id.desc()).limit(25)).all()
+    return render_template(
+        "admin/dashboard.html", operator=current_operator(), by_status=by_status, by_stage=by_stage, newest=newest,
+        base_url=current_app.config["MASTHEAD"].base_url,
+    )
+
+
+def _outbox_files() -> list[Path]:
+    directory = Path(current_app.config["MASTHEAD"].outbox_dir)
+    if not directory.exists():
+        return []
+    return sorted(directory.glob("*.eml"), reverse=True)
+
+
+@bp.get("/outbox")
+@login_required()
+def outbox():  # type: ignore[no-untyped-def]
+    """The local outbox: every message the outbox backend wrote."""
+    items = []
+    for path in _outbox_files()[:200]:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        items.append({"name": path.name, "to": msg["To"], "subject": msg["Subject"], "kind": msg["X-Masthead-Kind"], "date": msg["Date"]})
+    return render_template("admin/outbox.html", items=items, backend=current_app.config["MASTHEAD"].mail_backend)
+
+
+@bp.get("/outbox/<name>")
+@login_required()
+def outbox_message(name: str):  # type: ignore[no-untyped-def]
+    """One message of the outbox, headers and text."""
+    match = next((p for p in _outbox_files() if p.name == name), None)
+    if match is None:
+        abort(404)
+    msg = email.message_from_bytes(match.read_bytes(), policy=email.policy.default)
+    body = msg.get_body(preferencelist=("plain",))
+    return render_template(
+        "admin/outbox_message.html", name=name, headers=list(msg.items()), text=body.get_content() if body else ""
+    )

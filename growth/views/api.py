@@ -1,0 +1,115 @@
+"""The JSON API under /api/v1: public signup, operator endpoints, the OpenAPI document."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import func, select
+
+from growth import schemas, subscribers
+from growth.auth import api_auth
+from growth.db import commit, db, utcnow
+from growth.errors import InvalidRequest
+from growth.extensions import signup_limit
+from growth.models import Status, Subscriber
+from growth.openapi import spec
+from growth.views.common import is_bot, signup_request
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+PER_PAGE = 50
+
+
+def subscriber_json(s: Subscriber) -> dict:
+    """The public shape of a subscriber in the API."""
+    return {
+        "id": s.id,
+        "email": s.email,
+        "name": s.name,
+        "status": s.status,
+        "stage": s.stage,
+        "referral_code": s.referral_code,
+        "source": s.source,
+        "created_at": s.created_at.isoformat(),
+        "confirmed_at": s.confirmed_at.isoformat() if s.confirmed_at else None,
+    }
+
+
+def _cors_headers(response):  # type: ignore[no-untyped-def]
+    origin = request.headers.get("Origin", "").rstrip("/")
+    if origin and origin in current_app.config["MASTHEAD"].cors_origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+@bp.route("/subscribers", methods=["OPTIONS"], provide_automatic_options=False)
+def signup_preflight():  # type: ignore[no-untyped-def]
+    """CORS preflight for sites in CORS_ORIGINS."""
+    return _cors_headers(current_app.response_class(status=204))
+
+
+@bp.post("/subscribers")
+@spec.operation(
+    "/api/v1/subscribers", "post", summary="Sign up (double opt-in follows)", auth=False,
+    request="SignupRequest", response="SignupAccepted", status=202, errors=(400, 422, 429),
+    tags=("subscribers",),
+)
+@signup_limit
+def create_subscriber():  # type: ignore[no-untyped-def]
+    """Public signup: 202 pending for new and known addresses alike (no enumeration)."""
+    data = schemas.json_body(schemas.SIGNUP)
+    if not is_bot(data):
+        subscribers.signup(
+            db.session,
+            signup_request(data, form=data.get("source") or "api"),
+            utcnow(),
+            resend_after=current_app.config["MASTHEAD"].confirmation_resend_seconds,
+        )
+        commit()
+    return _cors_headers(jsonify({"status": "pending"})), 202
+
+
+@bp.get("/subscribers")
+@spec.operation(
+    "/api/v1/subscribers", "get", summary="List subscribers", response="SubscriberPage",
+    parameters=[
+        {"name": "status", "in": "query", "schema": {"type": "string"}},
+        {"name": "email", "in": "query", "schema": {"type": "string"}, "description": "exact, normalised"},
+        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+    ],
+    tags=("subscribers",),
+)
+@api_auth()
+def list_subscribers():  # type: ignore[no-untyped-def]
+    """Operators page through subscribers, filtered by status or exact email."""
+    query = select(Subscriber)
+    status = request.args.get("status")
+    if status:
+        if status not in set(Status):
+            raise InvalidRequest(f"unknown status {status!r}", code="invalid_status")
+        query = query.where(Subscriber.status == status)
+    email = request.args.get("email")
+    if email:
+        _, key = subscribers.normalize_email(email)
+        query = query.where(Subscriber.email_normalized == key)
+    try:
+        page = int(request.args.get("page", "1"))
+    except ValueError as exc:
+        raise InvalidRequest("page must be a positive integer", code="invalid_page") from exc
+    if page < 1:
+        raise InvalidRequest("page must be a positive integer", code="invalid_page")
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(query.order_by(Subscriber.id).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
+    return jsonify(
+        {"subscribers": [subscriber_json(s) for s in rows], "page": page, "per_page": PER_PAGE, "total": total}
+    )
+
+
+@bp.get("/openapi.json")
+@spec.operation("/api/v1/openapi.json", "get", summary="This document", auth=False, errors=())
+def openapi():  # type: ignore[no-untyped-def]
+    """The OpenAPI 3.1 document of every JSON endpoint."""
+    return jsonify(spec.document(current_app.config["MASTHEAD"].base_url))

@@ -1,0 +1,36 @@
+"""Small helpers shared by the growth views."""
+
+from __future__ import annotations
+
+from flask import request
+
+from growth.extensions import client_ip
+from growth.subscribers import SignupRequest
+
+SIGNUP_FIELDS = (
+    "name", "source", "ref", "utm_source", "utm_medium", "utm_campaign", "referrer_url", "landing_url",
+)
+HONEYPOT_FIELD = "website"
+
+
+def signup_request(data: dict, form: str) -> SignupRequest:
+    """A SignupRequest from form or JSON data plus who is asking."""
+    newsletters = data.get("newsletters") or []
+    if isinstance(newsletters, str):
+        newsletters = [newsletters]
+    values = {k: (str(data[k]).strip() or None) if data.get(k) is not None else None for k in SIGNUP_FIELDS}
+    if not values["ref"]:
+        values["ref"] = request.cookies.get("mh_ref") or None
+    return SignupRequest(
+        email=str(data.get("email", "")),
+        newsletters=list(newsletters),
+        ip=client_ip(),
+        user_agent=request.headers.get("User-Agent"),
+        form=form,
+        **values,
+    )
+
+
+def is_bot(data: dict) -> bool:
+    """The honeypot: a field people never see, so never fill."""
+    return bool(str(data.get(HONEYPOT_FIELD) or "").strip())

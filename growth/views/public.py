@@ -1,0 +1,170 @@
+"""Public pages: subscribe form and embed, one-click confirm, one-click unsubscribe, /me."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, render_template, request
+from sqlalchemy import select
+
+from growth import links, subscribers
+from growth.db import commit, db, utcnow
+from growth.errors import DomainError, ValidationFailed
+from growth.extensions import client_ip, signup_limit
+from growth.models import MembershipStatus, Newsletter
+from growth.tokens import InvalidToken, read_token
+from growth.views.common import is_bot, signup_request
+
+bp = Blueprint("public", __name__)
+
+
+def _newsletters() -> list[Newsletter]:
+    subscribers.default_newsletter(db.session)
+    return list(db.session.scalars(select(Newsletter).order_by(Newsletter.is_default.desc(), Newsletter.id)))
+
+
+@bp.get("/subscribe")
+def subscribe_form():  # type: ignore[no-untyped-def]
+    """The signup form."""
+    newsletters = _newsletters()
+    commit()
+    return render_template("growth/subscribe.html", newsletters=newsletters, values=request.args, error=None)
+
+
+@bp.post("/subscribe")
+@signup_limit
+def subscribe():  # type: ignore[no-untyped-def]
+    """Form signup (also the target of the embeddable form on other sites)."""
+    data = request.form.to_dict()
+    data["newsletters"] = request.form.getlist("newsletters")
+    if is_bot(data):
+        return render_template("growth/check_inbox.html"), 200
+    try:
+        subscribers.signup(
+            db.session,
+            signup_request(data, form=data.get("form") or "subscribe_page"),
+            utcnow(),
+            resend_after=current_app.config["MASTHEAD"].confirmation_resend_seconds,
+        )
+    except ValidationFailed as exc:
+        db.session.rollback()
+        newsletters = _newsletters()
+        return render_template(
+            "growth/subscribe.html", newsletters=newsletters, values=data, error=exc.message
+        ), 422
+    commit()
+    return render_template("growth/check_inbox.html"), 200
+
+
+@bp.get("/embed.html")
+def embed_snippet():  # type: ignore[no-untyped-def]
+    """The snippet an operator pastes into another site, shown with a live preview."""
+    snippet = render_template("growth/embed_snippet.html", base_url=current_app.config["MASTHEAD"].base_url)
+    return render_template("growth/embed.html", snippet=snippet)
+
+
+@bp.get("/confirm/<token>")
+def confirm(token: str):  # type: ignore[no-untyped-def]
+    """One click confirms: no second button."""
+    config = current_app.config["MASTHEAD"]
+    try:
+        payload = read_token("confirm", token, max_age=config.confirm_token_max_age)
+        subscriber = subscribers.subscriber_for_token(db.session, payload)
+    except (InvalidToken, DomainError) as exc:
+        return render_template("growth/link_problem.html", message=exc.message, code=exc.code), 400
+    result = subscribers.confirm(
+        db.session, subscriber, utcnow(), ip=client_ip(), user_agent=request.headers.get("User-Agent")
+    )
+    commit()
+    return render_template(
+        "growth/confirmed.html",
+        subscriber=subscriber,
+        newly=result.newly_confirmed,
+        referral_url=links.referral_url(subscriber),
+        manage_url=links.manage_url(subscriber),
+    )
+
+
+def _unsubscribe_target(token: str):  # type: ignore[no-untyped-def]
+    payload = read_token("unsubscribe", token)
+    subscriber = subscribers.subscriber_for_token(db.session, payload)
+    newsletter = db.session.get(Newsletter, payload["n"]) if payload.get("n") else None
+    return subscriber, newsletter
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe_page(token: str):  # type: ignore[no-untyped-def]
+    """A page with one confirm button, and 'leave everything'."""
+    try:
+        subscriber, newsletter = _unsubscribe_target(token)
+    except DomainError as exc:
+        return render_template("growth/link_problem.html", message=exc.message, code=exc.code), 400
+    return render_template(
+        "growth/unsubscribe.html", subscriber=subscriber, newsletter=newsletter, token=token, done=False
+    )
+
+
+@bp.post("/unsubscribe/<token>")
+def unsubscribe(token: str):  # type: ignore[no-untyped-def]
+    """RFC 8058 one-click: no cookie, login or CSRF token; takes effect at once."""
+    try:
+        subscriber, newsletter = _unsubscribe_target(token)
+    except DomainError as exc:
+        return render_template("growth/link_problem.html", message=exc.message, code=exc.code), 400
+    everything = request.form.get("scope") == "all" or newsletter is None
+    subscribers.unsubscribe(
+        db.session, subscriber, utcnow(), newsletter_id=None if everything else newsletter.id,
+        reason="one_click" if "List-Unsubscribe" in request.form else "unsubscribe_page",
+    )
+    commit()
+    if request.form.get("List-Unsubscribe") == "One-Click":
+        return Response("Unsubscribed.\n", status=200, mimetype="text/plain")
+    return render_template(
+        "growth/unsubscribe.html", subscriber=subscriber, newsletter=None if everything else newsletter,
+        token=token, done=True, manage_url=links.manage_url(subscriber),
+    )
+
+
+def _manage_subscriber(token: str):  # type: ignore[no-untyped-def]
+    return subscribers.subscriber_for_token(db.session, read_token("manage", token))
+
+
+@bp.route("/me/<token>", methods=["GET", "POST"])
+def manage(token: str):  # type: ignore[no-untyped-def]
+    """The subscriber's own page: their newsletters, pause, leave."""
+    try:
+        subscriber = _manage_subscriber(token)
+    except DomainError as exc:
+        return render_template("growth/link_problem.html", message=exc.message, code=exc.code), 400
+    now = utcnow()
+    message = None
+    if request.method == "POST":
+        action = request.form.get("action")
+        try:
+            if action == "newsletters":
+                ids = {int(v) for v in request.form.getlist("newsletter") if v.isdigit()}
+                subscribers.set_memberships(db.session, subscriber, ids, now)
+                message = "Your newsletters are saved."
+            elif action == "pause":
+                days = int(request.form.get("days", "30"))
+                subscribers.pause(db.session, subscriber, now, min(max(days, 1), 365))
+                message = f"Paused for {days} days."
+            elif action == "resume":
+                subscribers.pause(db.session, subscriber, now, None)
+                message = "Welcome back: mail resumes with the next issue."
+            elif action == "leave":
+                subscribers.unsubscribe(db.session, subscriber, now, reason="manage_page")
+                message = "You have left every newsletter."
+        except ValidationFailed as exc:
+            db.session.rollback()
+            message = exc.message
+        commit()
+    active = {m.newsletter_id for m in subscriber.memberships if m.status == MembershipStatus.ACTIVE}
+    return render_template(
+        "growth/manage.html",
+        subscriber=subscriber,
+        newsletters=_newsletters(),
+        active=active,
+        paused=subscribers.is_paused(subscriber, now),
+        message=message,
+        token=token,
+        referral_url=links.referral_url(subscriber),
+    )

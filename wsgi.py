@@ -1,0 +1,5 @@
+"""WSGI entry point: `flask --app wsgi run`, gunicorn wsgi:app."""
+
+from growth import create_app
+
+app = create_app()
