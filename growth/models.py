@@ -246,3 +246,47 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     operator: Mapped[Operator] = relationship()
+
+
+class EmailEventType(enum.StrEnum):
+    """SendGrid Event Webhook types we store."""
+
+    PROCESSED = "processed"
+    DELIVERED = "delivered"
+    DEFERRED = "deferred"
+    OPEN = "open"
+    CLICK = "click"
+    BOUNCE = "bounce"
+    DROPPED = "dropped"
+    SPAMREPORT = "spamreport"
+    UNSUBSCRIBE = "unsubscribe"
+    GROUP_UNSUBSCRIBE = "group_unsubscribe"
+    GROUP_RESUBSCRIBE = "group_resubscribe"
+    WEB_VISIT = "web_visit"  # a visit through one of the subscriber's signed links
+
+
+class EmailEvent(Base):
+    """One provider event (or web visit), stored once; engagement is computed from these."""
+
+    __tablename__ = "email_events"
+    __table_args__ = (
+        Index("ix_email_events_subscriber_at", "subscriber_id", "at"),
+        Index("ix_email_events_delivery", "delivery_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SendGrid's sg_event_id (or our own id for web visits): a redelivered batch changes nothing.
+    event_id: Mapped[str] = mapped_column(String(200), unique=True)
+    type: Mapped[str] = mapped_column(String(32))
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"))
+    email: Mapped[str | None] = mapped_column(String(320))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    url: Mapped[str | None] = mapped_column(String(2000))
+    reason: Mapped[str | None] = mapped_column(Text)
+    bounce_type: Mapped[str | None] = mapped_column(String(32))
+    # Apple Mail Privacy Protection opens, security-scanner clicks: kept, never engagement.
+    is_machine: Mapped[bool] = mapped_column(default=False)
+    is_scanner: Mapped[bool] = mapped_column(default=False)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,8 +2,10 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 01:39:19.570581
+Create Date: 2026-11-25 01:41:17.057799
 """
+import datetime
+
 from alembic import op
 import sqlalchemy as sa
 import growth.db
@@ -25,7 +27,7 @@ def upgrade() -> None:
     sa.Column('is_default', sa.Boolean(), nullable=False),
     sa.Column('sender_name', sa.String(length=200), nullable=True),
     sa.Column('reply_to', sa.String(length=320), nullable=True),
-    sa.Column('created_at', growth.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', growth.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_newsletters')),
     sa.UniqueConstraint('slug', name=op.f('uq_newsletters_slug'))
     )
@@ -34,8 +36,8 @@ def upgrade() -> None:
     sa.Column('email', sa.String(length=320), nullable=False),
     sa.Column('password_hash', sa.String(length=200), nullable=False),
     sa.Column('role', sa.String(length=16), nullable=False),
-    sa.Column('created_at', growth.db.UTCDateTime(), nullable=False),
-    sa.Column('last_login_at', growth.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', growth.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', growth.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_operators')),
     sa.UniqueConstraint('email', name=op.f('uq_operators_email'))
     )
@@ -55,13 +57,13 @@ def upgrade() -> None:
     sa.Column('referrer_url', sa.String(length=2000), nullable=True),
     sa.Column('landing_url', sa.String(length=2000), nullable=True),
     sa.Column('signup_ip', sa.String(length=64), nullable=True),
-    sa.Column('created_at', growth.db.UTCDateTime(), nullable=False),
-    sa.Column('confirmed_at', growth.db.UTCDateTime(), nullable=True),
-    sa.Column('unsubscribed_at', growth.db.UTCDateTime(), nullable=True),
-    sa.Column('confirmation_sent_at', growth.db.UTCDateTime(), nullable=True),
-    sa.Column('paused_until', growth.db.UTCDateTime(), nullable=True),
-    sa.Column('status_changed_at', growth.db.UTCDateTime(), nullable=True),
-    sa.Column('stage_changed_at', growth.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', growth.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('confirmed_at', growth.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('unsubscribed_at', growth.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('confirmation_sent_at', growth.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('paused_until', growth.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('status_changed_at', growth.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('stage_changed_at', growth.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['referrer_id'], ['subscribers.id'], name=op.f('fk_subscribers_referrer_id_subscribers'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscribers')),
     sa.UniqueConstraint('email_normalized', name=op.f('uq_subscribers_email_normalized')),
@@ -77,9 +79,9 @@ def upgrade() -> None:
     sa.Column('operator_id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('prefix', sa.String(length=16), nullable=False),
-    sa.Column('created_at', growth.db.UTCDateTime(), nullable=False),
-    sa.Column('last_used_at', growth.db.UTCDateTime(), nullable=True),
-    sa.Column('revoked_at', growth.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', growth.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', growth.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', growth.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['operator_id'], ['operators.id'], name=op.f('fk_api_tokens_operator_id_operators'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
@@ -88,7 +90,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('subscriber_id', sa.Integer(), nullable=False),
     sa.Column('action', sa.String(length=32), nullable=False),
-    sa.Column('at', growth.db.UTCDateTime(), nullable=False),
+    sa.Column('at', growth.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('ip', sa.String(length=64), nullable=True),
     sa.Column('user_agent', sa.String(length=500), nullable=True),
     sa.Column('form', sa.String(length=100), nullable=True),
@@ -114,8 +116,8 @@ def upgrade() -> None:
     sa.Column('provider_message_id', sa.String(length=200), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('created_at', growth.db.UTCDateTime(), nullable=False),
-    sa.Column('sent_at', growth.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', growth.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', growth.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['newsletter_id'], ['newsletters.id'], name=op.f('fk_deliveries_newsletter_id_newsletters'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['subscriber_id'], ['subscribers.id'], name=op.f('fk_deliveries_subscriber_id_subscribers'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_deliveries')),
@@ -131,9 +133,9 @@ def upgrade() -> None:
     sa.Column('subscriber_id', sa.Integer(), nullable=False),
     sa.Column('newsletter_id', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('created_at', growth.db.UTCDateTime(), nullable=False),
-    sa.Column('confirmed_at', growth.db.UTCDateTime(), nullable=True),
-    sa.Column('unsubscribed_at', growth.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', growth.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('confirmed_at', growth.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('unsubscribed_at', growth.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['newsletter_id'], ['newsletters.id'], name=op.f('fk_memberships_newsletter_id_newsletters'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['subscriber_id'], ['subscribers.id'], name=op.f('fk_memberships_subscriber_id_subscribers'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_memberships')),
@@ -148,7 +150,7 @@ def upgrade() -> None:
     sa.Column('field', sa.String(length=16), nullable=False),
     sa.Column('from_value', sa.String(length=32), nullable=True),
     sa.Column('to_value', sa.String(length=32), nullable=False),
-    sa.Column('at', growth.db.UTCDateTime(), nullable=False),
+    sa.Column('at', growth.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('reason', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['subscriber_id'], ['subscribers.id'], name=op.f('fk_subscriber_events_subscriber_id_subscribers'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscriber_events'))
@@ -156,19 +158,48 @@ def upgrade() -> None:
     with op.batch_alter_table('subscriber_events', schema=None) as batch_op:
         batch_op.create_index('ix_subscriber_events_subscriber_at', ['subscriber_id', 'at'], unique=False)
 
+    op.create_table('email_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sa.String(length=200), nullable=False),
+    sa.Column('type', sa.String(length=32), nullable=False),
+    sa.Column('subscriber_id', sa.Integer(), nullable=True),
+    sa.Column('delivery_id', sa.Integer(), nullable=True),
+    sa.Column('email', sa.String(length=320), nullable=True),
+    sa.Column('at', growth.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('url', sa.String(length=2000), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('bounce_type', sa.String(length=32), nullable=True),
+    sa.Column('is_machine', sa.Boolean(), nullable=False),
+    sa.Column('is_scanner', sa.Boolean(), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=True),
+    sa.Column('received_at', growth.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['delivery_id'], ['deliveries.id'], name=op.f('fk_email_events_delivery_id_deliveries'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['subscriber_id'], ['subscribers.id'], name=op.f('fk_email_events_subscriber_id_subscribers'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_email_events')),
+    sa.UniqueConstraint('event_id', name=op.f('uq_email_events_event_id'))
+    )
+    with op.batch_alter_table('email_events', schema=None) as batch_op:
+        batch_op.create_index('ix_email_events_delivery', ['delivery_id'], unique=False)
+        batch_op.create_index('ix_email_events_subscriber_at', ['subscriber_id', 'at'], unique=False)
+
+    # A publication has a default newsletter from the start.
     newsletters = sa.table(
         "newsletters",
         sa.column("slug", sa.String), sa.column("name", sa.String), sa.column("description", sa.Text),
         sa.column("is_default", sa.Boolean), sa.column("created_at", growth.db.UTCDateTime()),
     )
-    import datetime as _dt
     op.bulk_insert(newsletters, [{"slug": "main", "name": "Newsletter", "description": "",
-                                  "is_default": True, "created_at": _dt.datetime.now(_dt.UTC)}])
+                                  "is_default": True, "created_at": datetime.datetime.now(datetime.UTC)}])
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('email_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_email_events_subscriber_at')
+        batch_op.drop_index('ix_email_events_delivery')
+
+    op.drop_table('email_events')
     with op.batch_alter_table('subscriber_events', schema=None) as batch_op:
         batch_op.drop_index('ix_subscriber_events_subscriber_at')
 
