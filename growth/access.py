@@ -25,3 +25,26 @@ def paying_tiers(session: Session, subscriber_ids: Iterable[int] | None = None) 
     if _tier_lookup is None:
         return {}
     return _tier_lookup(session, subscriber_ids)
+
+
+# (session) -> {subscriber_id: {currency: paid cents}} from the revenue ledger
+RevenueLookup = Callable[[Session], dict[int, dict[str, int]]]
+_revenue_lookup: RevenueLookup | None = None
+
+
+def register_revenue_lookup(lookup: RevenueLookup) -> None:
+    """Billing calls this in its init_app."""
+    global _revenue_lookup
+    _revenue_lookup = lookup
+
+
+def revenue_by_subscriber(session: Session) -> dict[int, dict[str, int]]:
+    """Paid revenue per subscriber and currency; empty without billing."""
+    if _revenue_lookup is None:
+        return {}
+    return _revenue_lookup(session)
+
+
+def has_billing() -> bool:
+    """Whether a billing domain answers the lookups."""
+    return _revenue_lookup is not None

@@ -6,6 +6,7 @@ open, or a web visit through the subscriber's signed links.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 from sqlalchemy import and_, func, or_, select
@@ -34,3 +35,22 @@ def engaged_value_counts(session: Session, subscriber_ids: Iterable[int] | None 
             return {}
         query = query.where(Delivery.subscriber_id.in_(ids))
     return {sid: n for sid, n in session.execute(query)}
+
+
+def record_web_visit(
+    session: Session, subscriber_id: int, url: str, now: dt.datetime, delivery_id: int | None = None
+) -> EmailEvent:
+    """A visit through one of the subscriber's signed links: human engagement."""
+    import uuid
+
+    event = EmailEvent(
+        event_id=f"web-{uuid.uuid4().hex}",
+        type=EmailEventType.WEB_VISIT,
+        subscriber_id=subscriber_id,
+        delivery_id=delivery_id,
+        at=now,
+        url=url[:2000],
+    )
+    session.add(event)
+    session.flush()
+    return event
