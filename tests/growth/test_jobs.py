@@ -1,0 +1,51 @@
+"""Background jobs: after commit only; through RQ on Redis when REDIS_URL is set."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import select
+
+from growth.models import Delivery
+from tests.growth.helpers import signup
+
+REDIS_URL = os.environ.get("REDIS_URL")
+
+
+def test_rolled_back_request_sends_nothing(app, session, outbox):
+    from growth import jobs
+    from growth.db import db, utcnow
+    from growth.subscribers import SignupRequest
+    from growth.subscribers import signup as do_signup
+
+    with app.test_request_context():
+        do_signup(db.session, SignupRequest(email="rb@example.com"), utcnow())
+        assert len(jobs.g.pending_jobs) == 1  # queued, not sent: the unit of work is open
+        db.session.rollback()
+        jobs.discard_pending()
+        jobs.dispatch_pending()
+    assert list(outbox.glob("*.eml")) == []
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL")
+def test_jobs_go_through_rq_and_a_worker_runs_them(app_factory, session, outbox):
+    from rq import SimpleWorker
+
+    app = app_factory(queue_async=True)
+    queue = app.extensions["masthead_queue"]
+    queue.empty()
+    app.test_client().post("/api/v1/subscribers", json={"email": "rq@example.com"})
+    delivery = session.scalars(select(Delivery)).one()
+    assert delivery.state == "queued" and len(queue) == 1
+    with app.app_context():
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    session.expire_all()
+    assert session.get(Delivery, delivery.id).state == "sent"
+
+
+def test_without_redis_jobs_run_in_process(app_factory, session, outbox):
+    app = app_factory(redis_url=None)
+    assert "masthead_queue" not in app.extensions
+    signup(app.test_client(), "inproc@example.com")
+    assert session.scalars(select(Delivery)).one().state == "sent"
