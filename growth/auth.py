@@ -10,7 +10,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import g, redirect, request, session, url_for
+from flask import redirect, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -79,15 +79,16 @@ def operator_for_token(session: Session, token: str) -> Operator | None:
 
 def current_operator() -> Operator | None:
     """The operator of this request: bearer token first, then the login session."""
-    if "operator" in g:
-        return g.operator  # type: ignore[no-any-return]
+    cache_key = "masthead.operator"
+    if cache_key in request.environ:
+        return request.environ[cache_key]  # type: ignore[no-any-return]
     operator = None
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         operator = operator_for_token(db.session, header[7:].strip())
     elif session.get("operator_id"):
         operator = db.session.get(Operator, session["operator_id"])
-    g.operator = operator
+    request.environ[cache_key] = operator
     return operator
 
 

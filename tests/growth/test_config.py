@@ -1,0 +1,49 @@
+"""The typed config built from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from growth.config import Config, ConfigError
+
+
+def test_defaults_are_the_embedded_ones(tmp_path):
+    config = Config.from_env({"MASTHEAD_INSTANCE": str(tmp_path)})
+    assert config.database_url == f"sqlite:///{tmp_path / 'masthead.db'}"
+    assert config.redis_url is None and config.mail_backend == "outbox"
+    assert config.outbox_dir == tmp_path / "outbox"
+    assert config.signup_rate_limit == "10/minute" and config.trusted_proxy_count == 0
+    assert config.base_url == "http://127.0.0.1:5000"
+
+
+def test_secret_key_is_generated_once_for_local_runs(tmp_path):
+    first = Config.from_env({"MASTHEAD_INSTANCE": str(tmp_path)})
+    second = Config.from_env({"MASTHEAD_INSTANCE": str(tmp_path)})
+    assert first.secret_key and first.secret_key == second.secret_key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_production_requires_secret_key(tmp_path):
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        Config.from_env({"MASTHEAD_INSTANCE": str(tmp_path), "MASTHEAD_ENV": "production"})
+    config = Config.from_env({"MASTHEAD_ENV": "production", "SECRET_KEY": "s", "BASE_URL": "https://news.example"})
+    config.validate()
+
+
+def test_postgresql_url_uses_psycopg3_and_env_is_read(tmp_path):
+    config = Config.from_env({
+        "MASTHEAD_INSTANCE": str(tmp_path), "DATABASE_URL": "postgresql://u@db/x", "PORT": "8080",
+        "CORS_ORIGINS": "https://a.example/, https://b.example", "TRUSTED_PROXY_COUNT": "2",
+        "SIGNUP_RATE_LIMIT": "5/hour", "REDIS_URL": "redis://r:6379/0",
+    })
+    assert config.database_url == "postgresql+psycopg://u@db/x"
+    assert config.base_url == "http://127.0.0.1:8080"
+    assert config.cors_origins == ("https://a.example", "https://b.example")
+    assert (config.trusted_proxy_count, config.signup_rate_limit, config.redis_url) == (2, "5/hour", "redis://r:6379/0")
+
+
+def test_bad_values_fail_loudly(tmp_path):
+    with pytest.raises(ConfigError):
+        Config.from_env({"MASTHEAD_INSTANCE": str(tmp_path), "TRUSTED_PROXY_COUNT": "x"})
+    with pytest.raises(ConfigError):
+        Config.from_env({"MASTHEAD_INSTANCE": str(tmp_path), "MAIL_BACKEND": "sendgrid"}).validate()
