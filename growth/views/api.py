@@ -108,6 +108,32 @@ def list_subscribers():  # type: ignore[no-untyped-def]
     )
 
 
+@bp.get("/subscribers/<int:subscriber_id>")
+@spec.operation(
+    "/api/v1/subscribers/<subscriber_id>", "get", summary="One subscriber", response="Subscriber",
+    errors=(404,), tags=("subscribers",),
+)
+@api_auth()
+def get_subscriber(subscriber_id: int):  # type: ignore[no-untyped-def]
+    """One subscriber by id."""
+    return jsonify(subscriber_json(subscribers.get_subscriber(db.session, subscriber_id)))
+
+
+@bp.delete("/subscribers/<int:subscriber_id>")
+@spec.operation(
+    "/api/v1/subscribers/<subscriber_id>", "delete",
+    summary="Erase a subscriber's personal data (final; counts keep an anonymous row)",
+    response="Subscriber", errors=(404,), tags=("subscribers",),
+)
+@api_auth(role="admin")
+def erase_subscriber(subscriber_id: int):  # type: ignore[no-untyped-def]
+    """Erasure on request: personal data removed, status erased."""
+    subscriber = subscribers.get_subscriber(db.session, subscriber_id)
+    subscribers.erase(db.session, subscriber, utcnow())
+    commit()
+    return jsonify(subscriber_json(subscriber))
+
+
 @bp.get("/openapi.json")
 @spec.operation("/api/v1/openapi.json", "get", summary="This document", auth=False, errors=())
 def openapi():  # type: ignore[no-untyped-def]

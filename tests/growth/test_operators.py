@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from growth import auth
 from growth.errors import Conflict, ValidationFailed
 from growth.models import ApiToken, Operator
-from tests.growth.helpers import signup, signup_and_confirm
+from tests.growth.helpers import link_in, messages, signup, signup_and_confirm
 
 
 @pytest.fixture
@@ -109,3 +109,35 @@ def test_revoked_token_is_refused(client, session, token):
     row.revoked_at = utcnow()
     session.commit()
     assert client.get("/api/v1/subscribers", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_get_and_erase_subscriber(client, session, outbox, token):
+    signup_and_confirm(client, outbox, "forget.me@example.com", name="Forget")
+    headers = {"Authorization": f"Bearer {token}"}
+    listed = client.get("/api/v1/subscribers", headers=headers).get_json()["subscribers"][0]
+    one = client.get(f"/api/v1/subscribers/{listed['id']}", headers=headers)
+    assert one.status_code == 200 and one.get_json()["email"] == "forget.me@example.com"
+    assert client.get("/api/v1/subscribers/999999", headers=headers).status_code == 404
+    erased = client.delete(f"/api/v1/subscribers/{listed['id']}", headers=headers).get_json()
+    assert erased["status"] == "erased" and "forget" not in erased["email"] and erased["name"] is None
+    from growth.models import Consent, Subscriber
+
+    session.expire_all()
+    row = session.get(Subscriber, listed["id"])
+    assert row.email_normalized is None and row.signup_ip is None
+    assert all(c.ip is None and c.user_agent is None for c in session.scalars(select(Consent)))
+    # old links lead nowhere; the same address may sign up afresh as a new subscriber
+    [welcome] = messages(outbox, "welcome")
+    assert client.get(link_in(welcome, "/me/")).status_code == 400
+    assert signup(client, "forget.me@example.com").status_code == 202
+    assert session.scalar(select(func.count()).select_from(Subscriber)) == 2
+
+
+def test_creator_cannot_erase(client, session, outbox):
+    operator = auth.create_operator(session, "creator@example.com", "long enough pw", "creator")
+    creator_token = auth.create_token(session, operator)
+    session.commit()
+    signup(client, "keep@example.com")
+    sub_id = client.get("/api/v1/subscribers", headers={"Authorization": f"Bearer {creator_token}"}).get_json()["subscribers"][0]["id"]
+    response = client.delete(f"/api/v1/subscribers/{sub_id}", headers={"Authorization": f"Bearer {creator_token}"})
+    assert response.status_code == 403 and response.get_json()["error"]["code"] == "forbidden"
