@@ -70,3 +70,35 @@ def test_forwarded_for_is_trusted_only_behind_configured_proxies(app_factory, se
                  headers={"X-Forwarded-For": "203.0.113.51"}, environ_base={"REMOTE_ADDR": "10.0.0.2"})
     ips = [c.ip for c in session.scalars(select(Consent).order_by(Consent.id))]
     assert ips == ["10.0.0.2", "203.0.113.51"]
+
+
+def test_rate_limits_are_stored_in_redis_when_configured(app):
+    from growth.extensions import limiter
+    from tests.conftest import REDIS_URL
+
+    storage = type(limiter.storage).__name__
+    assert storage == ("RedisStorage" if REDIS_URL else "MemoryStorage")
+
+
+def test_embed_snippet_fills_in_where_the_reader_came_from(client):
+    page = client.get("/embed.html")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'action="http://masthead.test/subscribe"' in html
+    for field in ("utm_source", "utm_medium", "utm_campaign", "referrer_url", "landing_url", "website"):
+        assert f'name="{field}"' in html
+    assert "document.referrer" in html and "location.href" in html
+
+
+def test_embedded_form_posts_are_recorded_with_their_origin(client, session):
+    from sqlalchemy import select
+
+    from growth.models import Subscriber
+
+    response = client.post("/subscribe", data={
+        "email": "embed@example.com", "form": "embed", "utm_source": "partner",
+        "referrer_url": "https://partner.example/post", "landing_url": "https://blog.example/?utm_source=partner",
+    })
+    assert response.status_code == 200
+    sub = session.scalars(select(Subscriber)).one()
+    assert (sub.source, sub.utm_source, sub.referrer_url) == ("embed", "partner", "https://partner.example/post")
