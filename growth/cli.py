@@ -86,4 +86,28 @@ def worker(burst: bool) -> None:
     SimpleWorker([queue], connection=queue.connection).work(burst=burst)
 
 
-commands = [db_upgrade, create_operator, create_token, worker]
+@click.command("import-subscribers")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--confirmed", is_flag=True, help="They opted in elsewhere: import as active, send nothing.")
+@click.option("--newsletter", "newsletters", multiple=True, help="Newsletter slug (repeatable).")
+@with_appcontext
+def import_subscribers(csv_file, confirmed: bool, newsletters: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Import subscribers from a CSV file with an email column."""
+    from growth import imports
+    from growth.db import utcnow
+
+    try:
+        report = imports.import_subscribers(
+            db.session, imports.parse_csv(csv_file.read()), utcnow(), confirmed=confirmed,
+            newsletter_slugs=list(newsletters), label=f"csv:{csv_file.name}",
+        )
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    commit()
+    click.echo(f"created {report.created}, already known {report.existing}, invalid {len(report.invalid)}, "
+               f"confirmations queued {report.confirmations_queued}")
+    for row in report.invalid[:50]:
+        click.echo(f"  line {row['line']}: {row['email']!r}: {row['reason']}")
+
+
+commands = [db_upgrade, create_operator, create_token, worker, import_subscribers]

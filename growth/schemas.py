@@ -97,3 +97,28 @@ SUBSCRIBER_PAGE = spec.schema(
         },
     },
 )
+
+IMPORT_CSV = spec.schema(
+    "ImportCsv",
+    {"type": "string", "description": "UTF-8 CSV with a header row; columns: email, name, source, utm_*"},
+)
+
+IMPORT_REPORT = spec.schema(
+    "ImportReport",
+    {
+        "type": "object",
+        "required": ["created", "existing", "invalid", "confirmations_queued"],
+        "properties": {
+            "created": {"type": "integer"},
+            "existing": {"type": "integer", "description": "known addresses, left unchanged"},
+            "invalid": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"line": {"type": "integer"}, "email": {"type": "string"}, "reason": {"type": "string"}},
+                },
+            },
+            "confirmations_queued": {"type": "integer"},
+        },
+    },
+)

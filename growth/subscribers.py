@@ -189,7 +189,7 @@ def signup(
     wants_new_list = _add_pending_memberships(session, subscriber, newsletters, now)
     if subscriber.status == Status.ACTIVE and not wants_new_list:
         return SignupResult(subscriber, created, False)
-    queued = _queue_confirmation(session, subscriber, now, resend_after)
+    queued = queue_confirmation(session, subscriber, now, resend_after)
     return SignupResult(subscriber, created, queued)
 
 
@@ -260,10 +260,13 @@ def _add_pending_memberships(
     return waiting
 
 
-def _queue_confirmation(
+def queue_confirmation(
     session: Session, subscriber: Subscriber, now: dt.datetime, resend_after: int
 ) -> bool:
-    """Queue the confirmation unless one went out within `resend_after` seconds (atomically)."""
+    """Queue the confirmation unless one went out within `resend_after` seconds (atomically).
+
+    Returns whether it was queued.
+    """
     cutoff = now - dt.timedelta(seconds=resend_after)
     claimed = session.execute(
         update(Subscriber)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import func, select
 
-from growth import schemas, subscribers
+from growth import imports, schemas, subscribers
 from growth.auth import api_auth
 from growth.db import commit, db, utcnow
 from growth.errors import InvalidRequest
@@ -132,6 +132,37 @@ def erase_subscriber(subscriber_id: int):  # type: ignore[no-untyped-def]
     subscribers.erase(db.session, subscriber, utcnow())
     commit()
     return jsonify(subscriber_json(subscriber))
+
+
+@bp.post("/subscribers/import")
+@spec.operation(
+    "/api/v1/subscribers/import", "post",
+    summary="Import subscribers from CSV (header with an email column; name, source, utm_* optional)",
+    request="ImportCsv", request_content_type="text/csv", response="ImportReport",
+    parameters=[
+        {"name": "confirmed", "in": "query", "schema": {"type": "boolean"},
+         "description": "true: they opted in elsewhere, import as active; else pending + confirmation email"},
+        {"name": "newsletters", "in": "query", "schema": {"type": "string"}, "description": "comma-separated slugs"},
+    ],
+    errors=(400, 422), tags=("subscribers",),
+)
+@api_auth(role="admin")
+def import_csv():  # type: ignore[no-untyped-def]
+    """Bulk import; known addresses are left as they are, invalid rows reported by line."""
+    upload = request.files.get("file")
+    raw = upload.read() if upload else request.get_data()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("The CSV must be UTF-8.", code="bad_encoding") from exc
+    slugs = [s for s in request.args.get("newsletters", "").split(",") if s.strip()]
+    report = imports.import_subscribers(
+        db.session, imports.parse_csv(text), utcnow(),
+        confirmed=request.args.get("confirmed", "").lower() in {"1", "true", "yes"},
+        newsletter_slugs=slugs, label="csv:api",
+    )
+    commit()
+    return jsonify(report.as_dict())
 
 
 @bp.get("/openapi.json")
