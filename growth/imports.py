@@ -67,16 +67,18 @@ def import_subscribers(
     """Create the new addresses of `rows`; report the known and the invalid ones."""
     newsletters = subscribers.resolve_newsletters(session, newsletter_slugs)
     report = ImportReport()
-    seen: set[str] = set()
+    valid: list[tuple[dict[str, str], str, str]] = []
     for line, row in enumerate(rows, start=2):  # line 1 is the header
         try:
             display, key = subscribers.normalize_email(row.get("email", ""))
         except ValidationFailed as exc:
             report.invalid.append({"line": line, "email": row.get("email", ""), "reason": exc.message})
             continue
-        if key in seen or session.scalars(select(Subscriber.id).where(Subscriber.email_normalized == key)).first():
+        valid.append((row, display, key))
+    seen = _known_addresses(session, [key for _, _, key in valid])
+    for row, display, key in valid:
+        if key in seen:
             report.existing += 1
-            seen.add(key)
             continue
         seen.add(key)
         subscriber = _create(session, row, display, key, now, confirmed, newsletters, label)
@@ -84,6 +86,15 @@ def import_subscribers(
         if not confirmed and subscribers.queue_confirmation(session, subscriber, now, resend_after=0):
             report.confirmations_queued += 1
     return report
+
+
+def _known_addresses(session: Session, keys: list[str], chunk: int = 1000) -> set[str]:
+    """The addresses among `keys` that are already stored (one query per thousand)."""
+    known: set[str] = set()
+    for start in range(0, len(keys), chunk):
+        part = keys[start : start + chunk]
+        known.update(session.scalars(select(Subscriber.email_normalized).where(Subscriber.email_normalized.in_(part))))
+    return known
 
 
 def _create(session, row, display, key, now, confirmed, newsletters, label):  # type: ignore[no-untyped-def]
