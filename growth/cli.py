@@ -98,14 +98,20 @@ def import_subscribers(csv_file, confirmed: bool, newsletters: tuple[str, ...]) 
 
     try:
         report = imports.import_subscribers(
-            db.session, imports.parse_csv(csv_file.read()), utcnow(), confirmed=confirmed,
-            newsletter_slugs=list(newsletters), label=f"csv:{csv_file.name}",
+            db.session,
+            imports.parse_csv(csv_file.read()),
+            utcnow(),
+            confirmed=confirmed,
+            newsletter_slugs=list(newsletters),
+            label=f"csv:{csv_file.name}",
         )
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     commit()
-    click.echo(f"created {report.created}, already known {report.existing}, invalid {len(report.invalid)}, "
-               f"confirmations queued {report.confirmations_queued}")
+    click.echo(
+        f"created {report.created}, already known {report.existing}, invalid {len(report.invalid)}, "
+        f"confirmations queued {report.confirmations_queued}"
+    )
     for row in report.invalid[:50]:
         click.echo(f"  line {row['line']}: {row['email']!r}: {row['reason']}")
 

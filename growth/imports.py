@@ -46,7 +46,9 @@ def parse_csv(text: str) -> list[dict[str, str]]:
     """Rows of a CSV with a header naming at least `email` (case-insensitive)."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if not reader.fieldnames or "email" not in {f.strip().lower() for f in reader.fieldnames}:
-        raise InvalidRequest("The CSV needs a header row with an 'email' column.", code="missing_email_column")
+        raise InvalidRequest(
+            "The CSV needs a header row with an 'email' column.", code="missing_email_column"
+        )
     rows = []
     for row in reader:
         rows.append({(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k})
@@ -93,7 +95,9 @@ def _known_addresses(session: Session, keys: list[str], chunk: int = 1000) -> se
     known: set[str] = set()
     for start in range(0, len(keys), chunk):
         part = keys[start : start + chunk]
-        known.update(session.scalars(select(Subscriber.email_normalized).where(Subscriber.email_normalized.in_(part))))
+        known.update(
+            session.scalars(select(Subscriber.email_normalized).where(Subscriber.email_normalized.in_(part)))
+        )
     return known
 
 
@@ -119,15 +123,34 @@ def _create(session, row, display, key, now, confirmed, newsletters, label):  # 
     session.add(subscriber)
     session.flush()
     for field_name, value in (("status", status), ("stage", stage)):
-        session.add(SubscriberEvent(subscriber_id=subscriber.id, field=field_name, from_value=None,
-                                    to_value=str(value), at=now, reason="import"))
+        session.add(
+            SubscriberEvent(
+                subscriber_id=subscriber.id,
+                field=field_name,
+                from_value=None,
+                to_value=str(value),
+                at=now,
+                reason="import",
+            )
+        )
     for newsletter in newsletters:
-        session.add(Membership(
-            subscriber_id=subscriber.id, newsletter_id=newsletter.id,
-            status=MembershipStatus.ACTIVE if confirmed else MembershipStatus.PENDING,
-            created_at=now, confirmed_at=now if confirmed else None,
-        ))
-    session.add(Consent(subscriber_id=subscriber.id, action="import_confirmed" if confirmed else "import",
-                        at=now, form=label, newsletter_ids=[n.id for n in newsletters]))
+        session.add(
+            Membership(
+                subscriber_id=subscriber.id,
+                newsletter_id=newsletter.id,
+                status=MembershipStatus.ACTIVE if confirmed else MembershipStatus.PENDING,
+                created_at=now,
+                confirmed_at=now if confirmed else None,
+            )
+        )
+    session.add(
+        Consent(
+            subscriber_id=subscriber.id,
+            action="import_confirmed" if confirmed else "import",
+            at=now,
+            form=label,
+            newsletter_ids=[n.id for n in newsletters],
+        )
+    )
     session.flush()
     return subscriber

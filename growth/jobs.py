@@ -47,7 +47,9 @@ def dispatch_pending() -> None:
         if queue is not None:
             from rq import Retry
 
-            queue.enqueue(run_task, name, *args, job_timeout=600, retry=Retry(max=5, interval=[10, 30, 60, 300, 900]))
+            queue.enqueue(
+                run_task, name, *args, job_timeout=600, retry=Retry(max=5, interval=[10, 30, 60, 300, 900])
+            )
         else:
             try:
                 run_task(name, *args)
@@ -92,6 +94,4 @@ def init_app(app: Flask) -> None:
 
     connection = Redis.from_url(config.redis_url)
     app.extensions["masthead_redis"] = connection
-    app.extensions["masthead_queue"] = Queue(
-        "masthead", connection=connection, is_async=config.queue_async
-    )
+    app.extensions["masthead_queue"] = Queue("masthead", connection=connection, is_async=config.queue_async)

@@ -70,7 +70,9 @@ class ApiSpec:
             if request:
                 op["requestBody"] = {
                     "required": True,
-                    "content": {request_content_type: {"schema": {"$ref": f"#/components/schemas/{request}"}}},
+                    "content": {
+                        request_content_type: {"schema": {"$ref": f"#/components/schemas/{request}"}}
+                    },
                 }
             ok: dict[str, Any] = {"description": "OK"}
             if response:

@@ -75,8 +75,12 @@ SUBSCRIBER = spec.schema(
         "properties": {
             "id": {"type": "integer"},
             "email": {"type": "string"},
-            "status": {"enum": ["pending", "active", "unsubscribed", "bounced", "complained", "inactive", "erased"]},
-            "stage": {"enum": ["signed_up", "confirmed", "engaged", "nurtured", "paying", "lapsed", "churned"]},
+            "status": {
+                "enum": ["pending", "active", "unsubscribed", "bounced", "complained", "inactive", "erased"]
+            },
+            "stage": {
+                "enum": ["signed_up", "confirmed", "engaged", "nurtured", "paying", "lapsed", "churned"]
+            },
             "referral_code": {"type": "string"},
             "created_at": {"type": "string", "format": "date-time"},
             "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
@@ -115,7 +119,11 @@ IMPORT_REPORT = spec.schema(
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "properties": {"line": {"type": "integer"}, "email": {"type": "string"}, "reason": {"type": "string"}},
+                    "properties": {
+                        "line": {"type": "integer"},
+                        "email": {"type": "string"},
+                        "reason": {"type": "string"},
+                    },
                 },
             },
             "confirmations_queued": {"type": "integer"},

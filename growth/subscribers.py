@@ -143,9 +143,7 @@ class SignupResult:
     confirmation_queued: bool
 
 
-def signup(
-    session: Session, req: SignupRequest, now: dt.datetime, resend_after: int = 600
-) -> SignupResult:
+def signup(session: Session, req: SignupRequest, now: dt.datetime, resend_after: int = 600) -> SignupResult:
     """Sign an address up (pending) and queue the confirmation; safe to repeat and to race.
 
     A known address gets no new row; a pending or returning one gets the confirmation again at
@@ -175,8 +173,12 @@ def signup(
         for field_name, value in (("status", Status.PENDING), ("stage", Stage.SIGNED_UP)):
             session.add(
                 SubscriberEvent(
-                    subscriber_id=subscriber.id, field=field_name, from_value=None,
-                    to_value=str(value), at=now, reason="signup",
+                    subscriber_id=subscriber.id,
+                    field=field_name,
+                    from_value=None,
+                    to_value=str(value),
+                    at=now,
+                    reason="signup",
                 )
             )
         signals.subscriber_signed_up.send(
@@ -228,9 +230,7 @@ def _insert_subscriber(
                 session.flush()
             return subscriber, True
         except IntegrityError:
-            existing = session.scalars(
-                select(Subscriber).where(Subscriber.email_normalized == key)
-            ).first()
+            existing = session.scalars(select(Subscriber).where(Subscriber.email_normalized == key)).first()
             if existing is not None:
                 return existing, False
             # otherwise a referral code collided: draw another
@@ -260,9 +260,7 @@ def _add_pending_memberships(
     return waiting
 
 
-def queue_confirmation(
-    session: Session, subscriber: Subscriber, now: dt.datetime, resend_after: int
-) -> bool:
+def queue_confirmation(session: Session, subscriber: Subscriber, now: dt.datetime, resend_after: int) -> bool:
     """Queue the confirmation unless one went out within `resend_after` seconds (atomically).
 
     Returns whether it was queued.
@@ -350,7 +348,9 @@ def confirm(
     session.flush()
     if became_active:
         newsletter = pending[0].newsletter if pending else None
-        emails.queue_email(session, subscriber, "welcome", kind=DeliveryKind.TRANSACTIONAL, newsletter=newsletter)
+        emails.queue_email(
+            session, subscriber, "welcome", kind=DeliveryKind.TRANSACTIONAL, newsletter=newsletter
+        )
     signals.subscriber_confirmed.send(subscriber, session=session, first_time=first_time, ip=ip, now=now)
     return ConfirmResult(subscriber, became_active or bool(pending))
 
@@ -417,7 +417,15 @@ def set_memberships(
     session.flush()
     if wanted:
         if subscriber.status != Status.ACTIVE:
-            session.add(Consent(subscriber_id=subscriber.id, action="resubscribe", at=now, form="manage_page", newsletter_ids=sorted(wanted)))
+            session.add(
+                Consent(
+                    subscriber_id=subscriber.id,
+                    action="resubscribe",
+                    at=now,
+                    form="manage_page",
+                    newsletter_ids=sorted(wanted),
+                )
+            )
         set_status(session, subscriber, Status.ACTIVE, now, reason="manage_page")
         subscriber.unsubscribed_at = None
     else:

@@ -84,7 +84,9 @@ def app_factory(database_url: str, tmp_path: Path, connection):  # type: ignore[
     def build(**overrides: object) -> Flask:
         other = create_app(make_config(database_url, tmp_path / uuid.uuid4().hex[:6], **overrides))
         other.config["TESTING"] = True
-        db.bind_to(sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False))
+        db.bind_to(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        )
         return other
 
     return build

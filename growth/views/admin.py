@@ -53,11 +53,19 @@ def logout():  # type: ignore[no-untyped-def]
 @login_required()
 def dashboard():  # type: ignore[no-untyped-def]
     """Counts by status and stage, the newest subscribers."""
-    by_status = dict(db.session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status)).all())
-    by_stage = dict(db.session.execute(select(Subscriber.stage, func.count()).group_by(Subscriber.stage)).all())
+    by_status = dict(
+        db.session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status)).all()
+    )
+    by_stage = dict(
+        db.session.execute(select(Subscriber.stage, func.count()).group_by(Subscriber.stage)).all()
+    )
     newest = db.session.scalars(select(Subscriber).order_by(Subscriber.id.desc()).limit(25)).all()
     return render_template(
-        "admin/dashboard.html", operator=current_operator(), by_status=by_status, by_stage=by_stage, newest=newest,
+        "admin/dashboard.html",
+        operator=current_operator(),
+        by_status=by_status,
+        by_stage=by_stage,
+        newest=newest,
         base_url=current_app.config["MASTHEAD"].base_url,
     )
 
@@ -76,8 +84,18 @@ def outbox():  # type: ignore[no-untyped-def]
     items = []
     for path in _outbox_files()[:200]:
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        items.append({"name": path.name, "to": msg["To"], "subject": msg["Subject"], "kind": msg["X-Masthead-Kind"], "date": msg["Date"]})
-    return render_template("admin/outbox.html", items=items, backend=current_app.config["MASTHEAD"].mail_backend)
+        items.append(
+            {
+                "name": path.name,
+                "to": msg["To"],
+                "subject": msg["Subject"],
+                "kind": msg["X-Masthead-Kind"],
+                "date": msg["Date"],
+            }
+        )
+    return render_template(
+        "admin/outbox.html", items=items, backend=current_app.config["MASTHEAD"].mail_backend
+    )
 
 
 @bp.get("/outbox/<name>")
@@ -90,5 +108,8 @@ def outbox_message(name: str):  # type: ignore[no-untyped-def]
     msg = email.message_from_bytes(match.read_bytes(), policy=email.policy.default)
     body = msg.get_body(preferencelist=("plain",))
     return render_template(
-        "admin/outbox_message.html", name=name, headers=list(msg.items()), text=body.get_content() if body else ""
+        "admin/outbox_message.html",
+        name=name,
+        headers=list(msg.items()),
+        text=body.get_content() if body else "",
     )

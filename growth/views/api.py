@@ -53,8 +53,14 @@ def signup_preflight():  # type: ignore[no-untyped-def]
 
 @bp.post("/subscribers")
 @spec.operation(
-    "/api/v1/subscribers", "post", summary="Sign up (double opt-in follows)", auth=False,
-    request="SignupRequest", response="SignupAccepted", status=202, errors=(400, 422, 429),
+    "/api/v1/subscribers",
+    "post",
+    summary="Sign up (double opt-in follows)",
+    auth=False,
+    request="SignupRequest",
+    response="SignupAccepted",
+    status=202,
+    errors=(400, 422, 429),
     tags=("subscribers",),
 )
 @signup_limit
@@ -74,7 +80,10 @@ def create_subscriber():  # type: ignore[no-untyped-def]
 
 @bp.get("/subscribers")
 @spec.operation(
-    "/api/v1/subscribers", "get", summary="List subscribers", response="SubscriberPage",
+    "/api/v1/subscribers",
+    "get",
+    summary="List subscribers",
+    response="SubscriberPage",
     parameters=[
         {"name": "status", "in": "query", "schema": {"type": "string"}},
         {"name": "email", "in": "query", "schema": {"type": "string"}, "description": "exact, normalised"},
@@ -104,14 +113,23 @@ def list_subscribers():  # type: ignore[no-untyped-def]
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(query.order_by(Subscriber.id).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
     return jsonify(
-        {"subscribers": [subscriber_json(s) for s in rows], "page": page, "per_page": PER_PAGE, "total": total}
+        {
+            "subscribers": [subscriber_json(s) for s in rows],
+            "page": page,
+            "per_page": PER_PAGE,
+            "total": total,
+        }
     )
 
 
 @bp.get("/subscribers/<int:subscriber_id>")
 @spec.operation(
-    "/api/v1/subscribers/<subscriber_id>", "get", summary="One subscriber", response="Subscriber",
-    errors=(404,), tags=("subscribers",),
+    "/api/v1/subscribers/<subscriber_id>",
+    "get",
+    summary="One subscriber",
+    response="Subscriber",
+    errors=(404,),
+    tags=("subscribers",),
 )
 @api_auth()
 def get_subscriber(subscriber_id: int):  # type: ignore[no-untyped-def]
@@ -121,9 +139,12 @@ def get_subscriber(subscriber_id: int):  # type: ignore[no-untyped-def]
 
 @bp.delete("/subscribers/<int:subscriber_id>")
 @spec.operation(
-    "/api/v1/subscribers/<subscriber_id>", "delete",
+    "/api/v1/subscribers/<subscriber_id>",
+    "delete",
     summary="Erase a subscriber's personal data (final; counts keep an anonymous row)",
-    response="Subscriber", errors=(404,), tags=("subscribers",),
+    response="Subscriber",
+    errors=(404,),
+    tags=("subscribers",),
 )
 @api_auth(role="admin")
 def erase_subscriber(subscriber_id: int):  # type: ignore[no-untyped-def]
@@ -136,15 +157,28 @@ def erase_subscriber(subscriber_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/subscribers/import")
 @spec.operation(
-    "/api/v1/subscribers/import", "post",
+    "/api/v1/subscribers/import",
+    "post",
     summary="Import subscribers from CSV (header with an email column; name, source, utm_* optional)",
-    request="ImportCsv", request_content_type="text/csv", response="ImportReport",
+    request="ImportCsv",
+    request_content_type="text/csv",
+    response="ImportReport",
     parameters=[
-        {"name": "confirmed", "in": "query", "schema": {"type": "boolean"},
-         "description": "true: they opted in elsewhere, import as active; else pending + confirmation email"},
-        {"name": "newsletters", "in": "query", "schema": {"type": "string"}, "description": "comma-separated slugs"},
+        {
+            "name": "confirmed",
+            "in": "query",
+            "schema": {"type": "boolean"},
+            "description": "true: they opted in elsewhere (import as active); else pending + confirmation",
+        },
+        {
+            "name": "newsletters",
+            "in": "query",
+            "schema": {"type": "string"},
+            "description": "comma-separated slugs",
+        },
     ],
-    errors=(400, 422), tags=("subscribers",),
+    errors=(400, 422),
+    tags=("subscribers",),
 )
 @api_auth(role="admin")
 def import_csv():  # type: ignore[no-untyped-def]
@@ -157,9 +191,12 @@ def import_csv():  # type: ignore[no-untyped-def]
         raise InvalidRequest("The CSV must be UTF-8.", code="bad_encoding") from exc
     slugs = [s for s in request.args.get("newsletters", "").split(",") if s.strip()]
     report = imports.import_subscribers(
-        db.session, imports.parse_csv(text), utcnow(),
+        db.session,
+        imports.parse_csv(text),
+        utcnow(),
         confirmed=request.args.get("confirmed", "").lower() in {"1", "true", "yes"},
-        newsletter_slugs=slugs, label="csv:api",
+        newsletter_slugs=slugs,
+        label="csv:api",
     )
     commit()
     return jsonify(report.as_dict())

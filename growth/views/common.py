@@ -8,7 +8,14 @@ from growth.extensions import client_ip
 from growth.subscribers import SignupRequest
 
 SIGNUP_FIELDS = (
-    "name", "source", "ref", "utm_source", "utm_medium", "utm_campaign", "referrer_url", "landing_url",
+    "name",
+    "source",
+    "ref",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "referrer_url",
+    "landing_url",
 )
 HONEYPOT_FIELD = "website"
 

@@ -111,15 +111,22 @@ def unsubscribe(token: str):  # type: ignore[no-untyped-def]
         return render_template("growth/link_problem.html", message=exc.message, code=exc.code), 400
     everything = request.form.get("scope") == "all" or newsletter is None
     subscribers.unsubscribe(
-        db.session, subscriber, utcnow(), newsletter_id=None if everything else newsletter.id,
+        db.session,
+        subscriber,
+        utcnow(),
+        newsletter_id=None if everything else newsletter.id,
         reason="one_click" if "List-Unsubscribe" in request.form else "unsubscribe_page",
     )
     commit()
     if request.form.get("List-Unsubscribe") == "One-Click":
         return Response("Unsubscribed.\n", status=200, mimetype="text/plain")
     return render_template(
-        "growth/unsubscribe.html", subscriber=subscriber, newsletter=None if everything else newsletter,
-        token=token, done=True, manage_url=links.manage_url(subscriber),
+        "growth/unsubscribe.html",
+        subscriber=subscriber,
+        newsletter=None if everything else newsletter,
+        token=token,
+        done=True,
+        manage_url=links.manage_url(subscriber),
     )
 
 

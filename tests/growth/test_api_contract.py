@@ -46,14 +46,22 @@ def test_signup_rate_limit_is_shared_by_form_and_api(app_factory):
     app = app_factory(signup_rate_limit="3/minute")
     client = app.test_client()
     env = {"REMOTE_ADDR": "198.51.100.7"}
-    assert client.post("/api/v1/subscribers", json={"email": "r1@example.com"}, environ_base=env).status_code == 202
+    assert (
+        client.post("/api/v1/subscribers", json={"email": "r1@example.com"}, environ_base=env).status_code
+        == 202
+    )
     assert client.post("/subscribe", data={"email": "r2@example.com"}, environ_base=env).status_code == 200
-    assert client.post("/api/v1/subscribers", json={"email": "r3@example.com"}, environ_base=env).status_code == 202
+    assert (
+        client.post("/api/v1/subscribers", json={"email": "r3@example.com"}, environ_base=env).status_code
+        == 202
+    )
     limited = client.post("/api/v1/subscribers", json={"email": "r4@example.com"}, environ_base=env)
     assert limited.status_code == 429
     assert limited.get_json()["error"]["code"] == "rate_limited"
     assert client.post("/subscribe", data={"email": "r5@example.com"}, environ_base=env).status_code == 429
-    other_ip = client.post("/api/v1/subscribers", json={"email": "r6@example.com"}, environ_base={"REMOTE_ADDR": "198.51.100.8"})
+    other_ip = client.post(
+        "/api/v1/subscribers", json={"email": "r6@example.com"}, environ_base={"REMOTE_ADDR": "198.51.100.8"}
+    )
     assert other_ip.status_code == 202
 
 
@@ -63,11 +71,19 @@ def test_forwarded_for_is_trusted_only_behind_configured_proxies(app_factory, se
     from growth.models import Consent
 
     spoofed = app_factory(trusted_proxy_count=0).test_client()
-    spoofed.post("/api/v1/subscribers", json={"email": "p1@example.com"},
-                 headers={"X-Forwarded-For": "203.0.113.50"}, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    spoofed.post(
+        "/api/v1/subscribers",
+        json={"email": "p1@example.com"},
+        headers={"X-Forwarded-For": "203.0.113.50"},
+        environ_base={"REMOTE_ADDR": "10.0.0.2"},
+    )
     proxied = app_factory(trusted_proxy_count=1).test_client()
-    proxied.post("/api/v1/subscribers", json={"email": "p2@example.com"},
-                 headers={"X-Forwarded-For": "203.0.113.51"}, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    proxied.post(
+        "/api/v1/subscribers",
+        json={"email": "p2@example.com"},
+        headers={"X-Forwarded-For": "203.0.113.51"},
+        environ_base={"REMOTE_ADDR": "10.0.0.2"},
+    )
     ips = [c.ip for c in session.scalars(select(Consent).order_by(Consent.id))]
     assert ips == ["10.0.0.2", "203.0.113.51"]
 
@@ -95,10 +111,20 @@ def test_embedded_form_posts_are_recorded_with_their_origin(client, session):
 
     from growth.models import Subscriber
 
-    response = client.post("/subscribe", data={
-        "email": "embed@example.com", "form": "embed", "utm_source": "partner",
-        "referrer_url": "https://partner.example/post", "landing_url": "https://blog.example/?utm_source=partner",
-    })
+    response = client.post(
+        "/subscribe",
+        data={
+            "email": "embed@example.com",
+            "form": "embed",
+            "utm_source": "partner",
+            "referrer_url": "https://partner.example/post",
+            "landing_url": "https://blog.example/?utm_source=partner",
+        },
+    )
     assert response.status_code == 200
     sub = session.scalars(select(Subscriber)).one()
-    assert (sub.source, sub.utm_source, sub.referrer_url) == ("embed", "partner", "https://partner.example/post")
+    assert (sub.source, sub.utm_source, sub.referrer_url) == (
+        "embed",
+        "partner",
+        "https://partner.example/post",
+    )

@@ -26,20 +26,32 @@ def test_secret_key_is_generated_once_for_local_runs(tmp_path):
 def test_production_requires_secret_key(tmp_path):
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         Config.from_env({"MASTHEAD_INSTANCE": str(tmp_path), "MASTHEAD_ENV": "production"})
-    config = Config.from_env({"MASTHEAD_ENV": "production", "SECRET_KEY": "s", "BASE_URL": "https://news.example"})
+    config = Config.from_env(
+        {"MASTHEAD_ENV": "production", "SECRET_KEY": "s", "BASE_URL": "https://news.example"}
+    )
     config.validate()
 
 
 def test_postgresql_url_uses_psycopg3_and_env_is_read(tmp_path):
-    config = Config.from_env({
-        "MASTHEAD_INSTANCE": str(tmp_path), "DATABASE_URL": "postgresql://u@db/x", "PORT": "8080",
-        "CORS_ORIGINS": "https://a.example/, https://b.example", "TRUSTED_PROXY_COUNT": "2",
-        "SIGNUP_RATE_LIMIT": "5/hour", "REDIS_URL": "redis://r:6379/0",
-    })
+    config = Config.from_env(
+        {
+            "MASTHEAD_INSTANCE": str(tmp_path),
+            "DATABASE_URL": "postgresql://u@db/x",
+            "PORT": "8080",
+            "CORS_ORIGINS": "https://a.example/, https://b.example",
+            "TRUSTED_PROXY_COUNT": "2",
+            "SIGNUP_RATE_LIMIT": "5/hour",
+            "REDIS_URL": "redis://r:6379/0",
+        }
+    )
     assert config.database_url == "postgresql+psycopg://u@db/x"
     assert config.base_url == "http://127.0.0.1:8080"
     assert config.cors_origins == ("https://a.example", "https://b.example")
-    assert (config.trusted_proxy_count, config.signup_rate_limit, config.redis_url) == (2, "5/hour", "redis://r:6379/0")
+    assert (config.trusted_proxy_count, config.signup_rate_limit, config.redis_url) == (
+        2,
+        "5/hour",
+        "redis://r:6379/0",
+    )
 
 
 def test_bad_values_fail_loudly(tmp_path):

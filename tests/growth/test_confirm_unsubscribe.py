@@ -28,7 +28,10 @@ def test_confirm_link_confirms_in_one_click_and_shows_referral_link(client, sess
     assert b"<form" not in page.data.split(b"<main")[1]  # no second button to press
     [welcome] = messages(outbox, "welcome")
     assert f"http://masthead.test/r/{sub.referral_code}" in welcome.get_body(("plain",)).get_content()
-    events = [(e.field, e.from_value, e.to_value) for e in session.scalars(select(SubscriberEvent).order_by(SubscriberEvent.id))]
+    events = [
+        (e.field, e.from_value, e.to_value)
+        for e in session.scalars(select(SubscriberEvent).order_by(SubscriberEvent.id))
+    ]
     assert ("status", "pending", "active") in events and ("stage", "signed_up", "confirmed") in events
 
 
@@ -85,13 +88,20 @@ def test_one_click_post_unsubscribes_without_cookie_or_csrf(app, client, session
     [welcome] = messages(outbox, "welcome")
     url = welcome["List-Unsubscribe"].strip("<>").removeprefix("http://masthead.test")
     fresh = app.test_client(use_cookies=False)
-    response = fresh.post(url, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+    response = fresh.post(
+        url, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 200
     sub = only(session)
     assert sub.status == "unsubscribed" and sub.unsubscribed_at is not None
     assert all(m.status == "unsubscribed" for m in sub.memberships)
     # repeating it is harmless
-    assert fresh.post(url, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded").status_code == 200
+    assert (
+        fresh.post(
+            url, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+        ).status_code
+        == 200
+    )
 
 
 def test_unsubscribe_from_one_newsletter_keeps_the_others(client, session, outbox):
@@ -137,7 +147,10 @@ def test_manage_page_newsletters_pause_and_leave(client, session, outbox):
     weekly = session.scalars(select(Newsletter).where(Newsletter.slug == "weekly")).one()
     main = session.scalars(select(Newsletter).where(Newsletter.slug == "main")).one()
     client.post(path, data={"action": "newsletters", "newsletter": [str(weekly.id), str(main.id)]})
-    assert {m.newsletter_id for m in session.scalars(select(Membership)) if m.status == "active"} == {weekly.id, main.id}
+    assert {m.newsletter_id for m in session.scalars(select(Membership)) if m.status == "active"} == {
+        weekly.id,
+        main.id,
+    }
     client.post(path, data={"action": "pause", "days": "30"})
     assert only(session).paused_until is not None
     client.post(path, data={"action": "resume"})

@@ -9,7 +9,13 @@ from growth import auth
 from growth.models import Consent, Subscriber, SubscriberEvent
 from tests.growth.helpers import messages, signup_and_confirm
 
-CSV = "Email,Name,utm_source\nana@example.com,Ana,podcast\nnot-an-email,Bad,\nBEN@example.com,Ben,\nana@example.com,Ana again,\n"
+CSV = (
+    "Email,Name,utm_source\n"
+    "ana@example.com,Ana,podcast\n"
+    "not-an-email,Bad,\n"
+    "BEN@example.com,Ben,\n"
+    "ana@example.com,Ana again,\n"
+)
 
 
 @pytest.fixture
@@ -21,7 +27,11 @@ def admin(session) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def post_csv(client, headers, body: str, query: str = ""):  # type: ignore[no-untyped-def]
-    return client.post(f"/api/v1/subscribers/import{query}", data=body.encode(), headers={**headers, "Content-Type": "text/csv"})
+    return client.post(
+        f"/api/v1/subscribers/import{query}",
+        data=body.encode(),
+        headers={**headers, "Content-Type": "text/csv"},
+    )
 
 
 def test_import_confirmed_creates_active_and_reports_invalid_lines(client, session, outbox, admin):
@@ -32,7 +42,11 @@ def test_import_confirmed_creates_active_and_reports_invalid_lines(client, sessi
     assert [(r["line"], r["email"]) for r in report["invalid"]] == [(3, "not-an-email")]
     rows = {s.email_normalized: s for s in session.scalars(select(Subscriber))}
     assert set(rows) == {"ana@example.com", "ben@example.com"}
-    assert (rows["ana@example.com"].status, rows["ana@example.com"].stage, rows["ana@example.com"].source) == ("active", "confirmed", "import")
+    assert (
+        rows["ana@example.com"].status,
+        rows["ana@example.com"].stage,
+        rows["ana@example.com"].source,
+    ) == ("active", "confirmed", "import")
     assert rows["ana@example.com"].utm_source == "podcast" and rows["ana@example.com"].name == "Ana"
     assert {c.action for c in session.scalars(select(Consent))} == {"import_confirmed"}
     assert session.scalar(select(func.count()).select_from(SubscriberEvent)) == 4
@@ -65,7 +79,9 @@ def test_import_never_resurrects_an_unsubscribed_reader(client, session, outbox,
 
 def test_import_errors(client, session, admin):
     assert post_csv(client, admin, "name\nAna\n").get_json()["error"]["code"] == "missing_email_column"
-    bad = client.post("/api/v1/subscribers/import", data=b"email\n\xff\xfe\n", headers={**admin, "Content-Type": "text/csv"})
+    bad = client.post(
+        "/api/v1/subscribers/import", data=b"email\n\xff\xfe\n", headers={**admin, "Content-Type": "text/csv"}
+    )
     assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "bad_encoding"
     unknown = post_csv(client, admin, "email\na@example.com\n", "?newsletters=nope")
     assert unknown.status_code == 422

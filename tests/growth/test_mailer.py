@@ -19,11 +19,13 @@ def test_outbox_writes_rfc5322_with_unbroken_links_and_kind(client, session, out
     signup(client, "long.address.for.testing.links@example.com", name=long_name.strip())
     [path] = list(outbox.glob("*.eml"))
     raw = path.read_bytes()
-    assert b"Content-Type: text/plain; charset=\"utf-8\"" in raw
+    assert b'Content-Type: text/plain; charset="utf-8"' in raw
     assert b"X-Masthead-Kind: confirmation" in raw
     assert b"Content-Transfer-Encoding: 8bit" in raw
     # in the raw text/plain part, the link stands whole on its own line (no folding, no QP)
-    text_part = raw.decode().split('Content-Type: text/plain; charset="utf-8"')[1].split("Content-Type: text/html")[0]
+    text_part = (
+        raw.decode().split('Content-Type: text/plain; charset="utf-8"')[1].split("Content-Type: text/html")[0]
+    )
     [link_line] = [line for line in text_part.splitlines() if "/confirm/" in line]
     assert link_line.startswith("http://masthead.test/confirm/") and " " not in link_line
     assert client.get(link_line.removeprefix("http://masthead.test")).status_code == 200
@@ -38,7 +40,9 @@ def test_confirmation_link_is_logged(client, outbox, caplog):
 
 
 def test_sendgrid_payload_shape(app_factory, session, fake_sendgrid):
-    app = app_factory(mail_backend="sendgrid", sendgrid_api_key="SG.test", sendgrid_api_host=fake_sendgrid.url)
+    app = app_factory(
+        mail_backend="sendgrid", sendgrid_api_key="SG.test", sendgrid_api_host=fake_sendgrid.url
+    )
     client = app.test_client()
     client.post("/api/v1/subscribers", json={"email": "sg@example.com", "name": "Sam"})
     [body] = fake_sendgrid.requests
@@ -49,8 +53,10 @@ def test_sendgrid_payload_shape(app_factory, session, fake_sendgrid):
     delivery = session.scalars(select(Delivery)).one()
     sub = session.scalars(select(Subscriber)).one()
     assert body["custom_args"] == {
-        "delivery_id": str(delivery.id), "subscriber_id": str(sub.id),
-        "kind": "transactional", "template": "confirmation",
+        "delivery_id": str(delivery.id),
+        "subscriber_id": str(sub.id),
+        "kind": "transactional",
+        "template": "confirmation",
     }
     assert body["headers"]["X-Masthead-Kind"] == "confirmation"
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
@@ -58,12 +64,16 @@ def test_sendgrid_payload_shape(app_factory, session, fake_sendgrid):
 
 
 def test_sendgrid_list_mail_carries_one_click_headers(app_factory, session, fake_sendgrid, outbox):
-    app = app_factory(mail_backend="sendgrid", sendgrid_api_key="SG.test", sendgrid_api_host=fake_sendgrid.url)
+    app = app_factory(
+        mail_backend="sendgrid", sendgrid_api_key="SG.test", sendgrid_api_host=fake_sendgrid.url
+    )
     client = app.test_client()
     client.post("/api/v1/subscribers", json={"email": "w@example.com"})
     import re
 
-    link = re.search(r"http://masthead\.test(/confirm/\S+)", fake_sendgrid.requests[0]["content"][0]["value"]).group(1)
+    link = re.search(
+        r"http://masthead\.test(/confirm/\S+)", fake_sendgrid.requests[0]["content"][0]["value"]
+    ).group(1)
     client.get(link)
     welcome = fake_sendgrid.requests[-1]
     assert welcome["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -71,7 +81,9 @@ def test_sendgrid_list_mail_carries_one_click_headers(app_factory, session, fake
 
 
 def test_permanent_sendgrid_error_marks_failed(app_factory, session, fake_sendgrid):
-    app = app_factory(mail_backend="sendgrid", sendgrid_api_key="SG.test", sendgrid_api_host=fake_sendgrid.url)
+    app = app_factory(
+        mail_backend="sendgrid", sendgrid_api_key="SG.test", sendgrid_api_host=fake_sendgrid.url
+    )
     fake_sendgrid.fail_next.append(400)
     app.test_client().post("/api/v1/subscribers", json={"email": "f@example.com"})
     delivery = session.scalars(select(Delivery)).one()
@@ -81,7 +93,9 @@ def test_permanent_sendgrid_error_marks_failed(app_factory, session, fake_sendgr
 
 @pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="with Redis, RQ retries the job instead")
 def test_transient_error_leaves_delivery_queued_for_retry(app_factory, session, fake_sendgrid):
-    app = app_factory(mail_backend="sendgrid", sendgrid_api_key="SG.test", sendgrid_api_host=fake_sendgrid.url)
+    app = app_factory(
+        mail_backend="sendgrid", sendgrid_api_key="SG.test", sendgrid_api_host=fake_sendgrid.url
+    )
     fake_sendgrid.fail_next.append(503)
     app.test_client().post("/api/v1/subscribers", json={"email": "t@example.com"})
     delivery = session.scalars(select(Delivery)).one()

@@ -23,7 +23,9 @@ def token(session) -> str:  # type: ignore[no-untyped-def]
 
 def test_cli_creates_operator_and_token(app, session, connection):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["create-operator", "Boss@Example.com", "--password", "a long password", "--role", "creator"])
+    result = runner.invoke(
+        args=["create-operator", "Boss@Example.com", "--password", "a long password", "--role", "creator"]
+    )
     assert result.exit_code == 0, result.output
     operator = session.scalars(select(Operator)).one()
     assert (operator.email, operator.role) == ("boss@example.com", "creator")
@@ -53,11 +55,18 @@ def test_login_needs_csrf_and_right_password(client, session):
     assert client.get("/admin/").status_code == 302
     page = client.get("/admin/login")
     csrf = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1).decode()
-    no_csrf = client.post("/admin/login", data={"email": "op@example.com", "password": "correct horse battery"})
+    no_csrf = client.post(
+        "/admin/login", data={"email": "op@example.com", "password": "correct horse battery"}
+    )
     assert no_csrf.status_code in (400, 401) and client.get("/admin/").status_code == 302
-    wrong = client.post("/admin/login", data={"email": "op@example.com", "password": "nope", "csrf_token": csrf})
+    wrong = client.post(
+        "/admin/login", data={"email": "op@example.com", "password": "nope", "csrf_token": csrf}
+    )
     assert wrong.status_code == 401
-    ok = client.post("/admin/login", data={"email": "op@example.com", "password": "correct horse battery", "csrf_token": csrf})
+    ok = client.post(
+        "/admin/login",
+        data={"email": "op@example.com", "password": "correct horse battery", "csrf_token": csrf},
+    )
     assert ok.status_code == 302
     dashboard = client.get("/admin/")
     assert dashboard.status_code == 200 and b"Dashboard" in dashboard.data
@@ -138,6 +147,10 @@ def test_creator_cannot_erase(client, session, outbox):
     creator_token = auth.create_token(session, operator)
     session.commit()
     signup(client, "keep@example.com")
-    sub_id = client.get("/api/v1/subscribers", headers={"Authorization": f"Bearer {creator_token}"}).get_json()["subscribers"][0]["id"]
-    response = client.delete(f"/api/v1/subscribers/{sub_id}", headers={"Authorization": f"Bearer {creator_token}"})
+    sub_id = client.get(
+        "/api/v1/subscribers", headers={"Authorization": f"Bearer {creator_token}"}
+    ).get_json()["subscribers"][0]["id"]
+    response = client.delete(
+        f"/api/v1/subscribers/{sub_id}", headers={"Authorization": f"Bearer {creator_token}"}
+    )
     assert response.status_code == 403 and response.get_json()["error"]["code"] == "forbidden"
