@@ -24,7 +24,6 @@ from growth.models import (
     DeliveryKind,
     EmailEvent,
     EmailEventType,
-    Stage,
     Status,
     Subscriber,
 )
@@ -249,15 +248,9 @@ def recompute_stages(session: Session, now: dt.datetime, policy: stages.Policy) 
             if set_stage(
                 session, snap.subscriber, target, now, reason=f"engagement:{snap.engagement}"
             ):
-                moved[target] = moved.get(target, 0) + 1
+                moved[str(target)] = moved.get(str(target), 0) + 1
         session.flush()
     return moved
-
-
-def stage_counts(session: Session) -> dict[str, int]:
-    """Subscribers per stage (for the CLI's report)."""
-    rows = session.execute(select(Subscriber.stage, func.count()).group_by(Subscriber.stage))
-    return {stage: n for stage, n in rows if stage in set(Stage)}
 
 
 @task("process_sendgrid_events")

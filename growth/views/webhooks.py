@@ -146,7 +146,8 @@ def engagement_run(now_text: str | None) -> None:
     commit()
     done = sunset.run_sunset(db.session, now, config)
     commit()
-    click.echo(f"stages moved: {moved or 'none'}")
+    summary = ", ".join(f"{n} to {stage}" for stage, n in sorted(moved.items())) or "none"
+    click.echo(f"stages moved: {summary}")
     click.echo(
         f"sunset: {done['notified']} re-engagement emails, {done['inactivated']} set inactive"
     )
