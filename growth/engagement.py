@@ -223,10 +223,16 @@ def chunks_of(session: Session, query: Any) -> Iterator[list[Subscriber]]:
         after = chunk[-1].id
 
 
-def recompute_stages(session: Session, now: dt.datetime, policy: stages.Policy) -> dict[str, int]:
-    """Move every confirmed subscriber to the stage the rules give; returns transitions per stage.
+def recompute_stages(
+    session: Session,
+    now: dt.datetime,
+    policy: stages.Policy,
+    subscriber_ids: Iterable[int] | None = None,
+) -> dict[str, int]:
+    """Move confirmed subscribers (all, or these) to the stage the rules give.
 
-    Billing's stages (paying, churned) and unconfirmed signups are never touched.
+    Returns transitions per target stage. Billing's stages (paying, churned) and unconfirmed
+    signups are never touched.
     """
     from growth.subscribers import set_stage
 
@@ -235,6 +241,8 @@ def recompute_stages(session: Session, now: dt.datetime, policy: stages.Policy) 
         Subscriber.status != Status.ERASED,
         Subscriber.stage.not_in([str(s) for s in stages.FOREIGN_STAGES]),
     )
+    if subscriber_ids is not None:
+        query = query.where(Subscriber.id.in_(list(subscriber_ids)))
     for chunk in chunks_of(session, query):
         for snap in snapshots(session, chunk, now, policy.engaged_window_days):
             target = stages.next_stage(
@@ -245,9 +253,8 @@ def recompute_stages(session: Session, now: dt.datetime, policy: stages.Policy) 
                 now,
                 policy,
             )
-            if set_stage(
-                session, snap.subscriber, target, now, reason=f"engagement:{snap.engagement}"
-            ):
+            reason = f"engagement:{snap.engagement}"
+            if set_stage(session, snap.subscriber, target, now, reason=reason):
                 moved[str(target)] = moved.get(str(target), 0) + 1
         session.flush()
     return moved

@@ -20,12 +20,12 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sendgrid.helpers.eventwebhook.eventwebhook_header import EventWebhookHeader
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from growth import jobs
-from growth.engagement import bring_back
+from growth import jobs, stages
+from growth.engagement import bring_back, recompute_stages
 from growth.errors import DomainError, Forbidden, InvalidRequest
 from growth.models import Delivery, EmailEvent, EmailEventType, Status, Subscriber
 
@@ -106,16 +106,21 @@ def receive_webhook(
 # --- the job: store once, then act -----------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
     """The thresholds processing uses (from Config)."""
 
     soft_bounce_threshold: int = 3
     scanner_click_seconds: int = 10
+    policy: stages.Policy = stages.Policy()
 
     @classmethod
     def from_config(cls, config: Any) -> Settings:
-        return cls(config.soft_bounce_threshold, config.scanner_click_seconds)
+        return cls(
+            config.soft_bounce_threshold,
+            config.scanner_click_seconds,
+            stages.Policy.from_config(config),
+        )
 
 
 def _valid(raw: Any) -> bool:
@@ -201,7 +206,15 @@ def process_events(
     for row, raw, delivery in stored:
         _apply(session, row, raw, delivery, now, settings)
     session.flush()
+    # Readers move up the funnel as they read, not only when the nightly run comes.
+    readers = {r.subscriber_id for r, _, _ in stored if r.subscriber_id and _is_engagement(r)}
+    if readers:
+        recompute_stages(session, now, settings.policy, readers)
     return counts
+
+
+def _is_engagement(row: EmailEvent) -> bool:
+    return stages.Fact(row.type, row.at, row.is_machine, row.is_scanner).is_human
 
 
 def _existing_ids(session: Session, ids: list[str]) -> set[str]:
@@ -324,6 +337,20 @@ def _flag_scanner_clicks(
         )
         for row in clicks:
             row.is_scanner = row.id in flagged
+
+
+def forget_erased(
+    subscriber: Subscriber, *, session: Session, field: str, new: str, **_: Any
+) -> None:
+    """On erasure, drop the address SendGrid's events carry (in email, reason and payload)."""
+    if field != "status" or new != Status.ERASED:
+        return
+    session.execute(
+        update(EmailEvent)
+        .where(EmailEvent.subscriber_id == subscriber.id)
+        .values(email=None, reason=None, payload=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # --- effects -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import click
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask.cli import with_appcontext
 
-from growth import engagement, events, links, stages, sunset
+from growth import engagement, events, links, signals, stages, sunset
 from growth.auth import api_auth
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError
@@ -23,6 +23,12 @@ from growth.tokens import read_token
 log = logging.getLogger(__name__)
 
 bp = Blueprint("engagement", __name__, cli_group=None)
+
+
+@bp.record_once
+def _connect_signals(_state) -> None:  # type: ignore[no-untyped-def]
+    signals.subscriber_changed.connect(events.forget_erased)
+
 
 _NO_KEY = object()
 

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from growth.db import utcnow
 from growth.events import count_soft_failures, scanner_clicks
 from growth.models import EmailEvent, Membership, Newsletter, Subscriber, SubscriberEvent
 from tests.fakes.engagement_data import LINKS, T0, custom_args, make_delivery, make_subscriber
@@ -39,9 +40,10 @@ def status_of(session, sub: Subscriber) -> str:  # type: ignore[no-untyped-def]
 
 
 def last_reason(session, sub: Subscriber) -> str | None:  # type: ignore[no-untyped-def]
+    """Why the status last changed."""
     rows = session.scalars(
         select(SubscriberEvent)
-        .where(SubscriberEvent.subscriber_id == sub.id)
+        .where(SubscriberEvent.subscriber_id == sub.id, SubscriberEvent.field == "status")
         .order_by(SubscriberEvent.id)
     ).all()
     return rows[-1].reason if rows else None
@@ -259,3 +261,35 @@ def test_a_human_click_brings_an_inactive_subscriber_back_a_scanner_click_does_n
     post(event("click", "sleepy@example.com", TS + 4000, url=LINKS[0], **custom_args(delivery)))
     assert status_of(session, sub) == "active"
     assert last_reason(session, sub) == "click"
+
+
+def test_a_readers_click_moves_their_stage_at_once(post, session):
+    now = utcnow()
+    sub = make_subscriber(session, "fresh@example.com", confirmed_at=now - dt.timedelta(days=3))
+    delivery = make_delivery(session, sub, now - dt.timedelta(hours=2))
+    ts = int(now.timestamp()) - 3600
+    post(event("open", "fresh@example.com", ts, sg_machine_open=True, **custom_args(delivery)))
+    session.expire_all()
+    assert session.get(Subscriber, sub.id).stage == "confirmed"  # a machine open proves nothing
+    post(event("click", "fresh@example.com", ts + 60, url=LINKS[0], **custom_args(delivery)))
+    session.expire_all()
+    assert session.get(Subscriber, sub.id).stage == "engaged"
+
+
+def test_erasure_drops_the_address_from_stored_events(post, session):
+    from growth.subscribers import erase
+
+    sub = make_subscriber(session, "forget@example.com")
+    post(
+        event(
+            "bounce",
+            "forget@example.com",
+            TS,
+            type="blocked",
+            reason="550 <forget@example.com> full",
+        )
+    )
+    erase(session, sub, utcnow())
+    session.expire_all()
+    [row] = session.scalars(select(EmailEvent)).all()
+    assert (row.email, row.reason, row.payload, row.type) == (None, None, None, "bounce")
