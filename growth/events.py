@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
+import functools
 import html
 import json
 import logging
@@ -21,7 +22,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sendgrid.helpers.eventwebhook.eventwebhook_header import EventWebhookHeader
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from growth import jobs, stages
@@ -154,6 +155,11 @@ def _int_arg(raw: dict[str, Any], key: str) -> int | None:
 def _email_key(raw_email: Any) -> str | None:
     if not isinstance(raw_email, str) or not raw_email.strip():
         return None
+    return _normalized(raw_email)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalized(raw_email: str) -> str:
     from growth.subscribers import normalize_email
 
     try:
@@ -174,14 +180,11 @@ def process_events(
         log.warning(
             "SendGrid webhook: %d events without id, type or timestamp ignored", counts["ignored"]
         )
-    known = _existing_ids(session, [e["sg_event_id"] for e in valid])
-    deliveries, by_email = _targets(session, valid)
-    stored: list[tuple[EmailEvent, dict[str, Any], Delivery | None]] = []
-    for raw in valid:
-        if raw["sg_event_id"] in known:
-            counts["duplicate"] += 1
-            continue
-        known.add(raw["sg_event_id"])
+    known = _existing_ids(session, [e["sg_event_id"] for e in valid])  # a replay stops here
+    unique = list({e["sg_event_id"]: e for e in valid if e["sg_event_id"] not in known}.values())
+    deliveries, by_email = _targets(session, unique)
+    values = []
+    for raw in unique:
         delivery = deliveries.get(_int_arg(raw, "delivery_id") or -1)
         if (
             delivery is not None
@@ -192,40 +195,71 @@ def process_events(
         subscriber_id = (
             delivery.subscriber_id if delivery else by_email.get(_email_key(raw.get("email")) or "")
         )
-        row = _row(raw, delivery, subscriber_id, now)
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:  # another worker stored it a moment ago
-            counts["duplicate"] += 1
-            continue
-        counts["stored"] += 1
-        stored.append((row, raw, delivery))
-    _flag_scanner_clicks(session, {d.id: d for _, _, d in stored if d is not None}, settings)
-    for row, raw, delivery in stored:
-        _apply(session, row, raw, delivery, now, settings)
+        values.append(_row_values(raw, delivery, subscriber_id, now))
+    stored = _insert_new(session, values)
+    counts["stored"] = len(stored)
+    counts["duplicate"] = len(valid) - len(stored)
+    _flag_scanner_clicks(session, stored, deliveries, settings)
+    subscribers = _load_subscribers(session, {r.subscriber_id for r in stored if r.subscriber_id})
+    soft: set[int] = set()
+    for row in stored:
+        subscriber = subscribers.get(row.subscriber_id or -1)
+        if subscriber is not None:
+            _apply(session, row, subscriber, deliveries.get(row.delivery_id or -1), now, soft)
+    for subscriber_id in sorted(soft):
+        if soft_failures(session, subscriber_id) >= settings.soft_bounce_threshold:
+            suppress(
+                session, subscribers[subscriber_id], Status.BOUNCED, now, "repeated_soft_bounces"
+            )
     session.flush()
     # Readers move up the funnel as they read, not only when the nightly run comes.
-    readers = {r.subscriber_id for r, _, _ in stored if r.subscriber_id and _is_engagement(r)}
+    readers = {r.subscriber_id for r in stored if r.subscriber_id and _is_engagement(r)}
     if readers:
         recompute_stages(session, now, settings.policy, readers)
     return counts
 
 
-def _is_engagement(row: EmailEvent) -> bool:
-    return stages.Fact(row.type, row.at, row.is_machine, row.is_scanner).is_human
+def _insert_new(session: Session, values: list[dict[str, Any]]) -> list[EmailEvent]:
+    """INSERT ... ON CONFLICT (event_id) DO NOTHING: the rows this call stored, in time order.
+
+    The unique index decides, so two workers on the same batch store each event once.
+    """
+    if not values:
+        return []
+    dialect = session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    statement = (
+        insert(EmailEvent)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(EmailEvent.id)
+    )
+    # executemany with RETURNING: SQLAlchemy sends it as a few multi-row INSERTs.
+    ids = list(session.scalars(statement, values))
+    if not ids:
+        return []
+    rows = session.scalars(select(EmailEvent).where(EmailEvent.id.in_(ids))).all()
+    return sorted(rows, key=lambda r: (r.at, r.id))
 
 
 def _existing_ids(session: Session, ids: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
         found.update(
-            session.scalars(
-                select(EmailEvent.event_id).where(EmailEvent.event_id.in_(ids[start : start + 500]))
-            )
+            session.scalars(select(EmailEvent.event_id).where(EmailEvent.event_id.in_(chunk)))
         )
     return found
+
+
+def _load_subscribers(session: Session, ids: set[int | None]) -> dict[int, Subscriber]:
+    wanted = sorted(i for i in ids if i is not None)
+    if not wanted:
+        return {}
+    return {s.id: s for s in session.scalars(select(Subscriber).where(Subscriber.id.in_(wanted)))}
+
+
+def _is_engagement(row: EmailEvent) -> bool:
+    return stages.Fact(row.type, row.at, row.is_machine, row.is_scanner).is_human
 
 
 def _targets(
@@ -250,24 +284,25 @@ def _targets(
     return deliveries, by_email
 
 
-def _row(
+def _row_values(
     raw: dict[str, Any], delivery: Delivery | None, subscriber_id: int | None, now: dt.datetime
-) -> EmailEvent:
+) -> dict[str, Any]:
     kind = raw["event"]
-    return EmailEvent(
-        event_id=raw["sg_event_id"],
-        type=kind,
-        subscriber_id=subscriber_id,
-        delivery_id=delivery.id if delivery else None,
-        email=_text(raw, "email", 320),
-        at=dt.datetime.fromtimestamp(raw["timestamp"], dt.UTC),
-        url=_text(raw, "url", 2000),
-        reason=_text(raw, "reason", 2000) or _text(raw, "response", 2000),
-        bounce_type=_text(raw, "type", 32) if kind == EmailEventType.BOUNCE else None,
-        is_machine=kind == EmailEventType.OPEN and raw.get("sg_machine_open") is True,
-        payload=raw,
-        received_at=now,
-    )
+    return {
+        "event_id": raw["sg_event_id"],
+        "type": kind,
+        "subscriber_id": subscriber_id,
+        "delivery_id": delivery.id if delivery else None,
+        "email": _text(raw, "email", 320),
+        "at": dt.datetime.fromtimestamp(raw["timestamp"], dt.UTC),
+        "url": _text(raw, "url", 2000),
+        "reason": _text(raw, "reason", 2000) or _text(raw, "response", 2000),
+        "bounce_type": _text(raw, "type", 32) if kind == EmailEventType.BOUNCE else None,
+        "is_machine": kind == EmailEventType.OPEN and raw.get("sg_machine_open") is True,
+        "is_scanner": False,
+        "payload": raw,
+        "received_at": now,
+    }
 
 
 # --- security scanners ---------------------------------------------------------------------
@@ -312,22 +347,37 @@ def scanner_clicks(
 
 
 def _flag_scanner_clicks(
-    session: Session, deliveries: dict[int, Delivery], settings: Settings
+    session: Session, stored: list[EmailEvent], deliveries: dict[int, Delivery], settings: Settings
 ) -> None:
-    """Re-judge every click of the deliveries this batch touched (events come out of order)."""
-    for delivery in deliveries.values():
-        rows = list(
-            session.scalars(
-                select(EmailEvent).where(
-                    EmailEvent.delivery_id == delivery.id,
-                    EmailEvent.type.in_([EmailEventType.CLICK, EmailEventType.DELIVERED]),
-                )
-            )
+    """Re-judge every click of the messages this batch brought clicks or deliveries for.
+
+    Events come out of order: a late `delivered` or the last click of a burst changes the verdict
+    on clicks stored earlier.
+    """
+    touched = sorted(
+        {
+            r.delivery_id
+            for r in stored
+            if r.delivery_id and r.type in (EmailEventType.CLICK, EmailEventType.DELIVERED)
+        }
+    )
+    if not touched:
+        return
+    rows = session.scalars(
+        select(EmailEvent).where(
+            EmailEvent.delivery_id.in_(touched),
+            EmailEvent.type.in_([EmailEventType.CLICK, EmailEventType.DELIVERED]),
         )
-        clicks = [r for r in rows if r.type == EmailEventType.CLICK]
-        if not clicks:
+    ).all()
+    by_delivery: dict[int, list[EmailEvent]] = {}
+    for row in rows:
+        by_delivery.setdefault(row.delivery_id or -1, []).append(row)
+    for delivery_id, events in by_delivery.items():
+        delivery = deliveries.get(delivery_id)
+        clicks = [r for r in events if r.type == EmailEventType.CLICK]
+        if delivery is None or not clicks:
             continue
-        delivered = [r.at for r in rows if r.type == EmailEventType.DELIVERED]
+        delivered = [r.at for r in events if r.type == EmailEventType.DELIVERED]
         delivered_at = min(delivered) if delivered else delivery.sent_at
         flagged = scanner_clicks(
             [(r.id, r.at, r.url) for r in clicks],
@@ -371,24 +421,19 @@ def suppress(
 def _apply(
     session: Session,
     row: EmailEvent,
-    raw: dict[str, Any],
+    subscriber: Subscriber,
     delivery: Delivery | None,
     now: dt.datetime,
-    settings: Settings,
+    soft: set[int],
 ) -> None:
+    """The effect of one newly stored event; soft failures are collected into `soft`."""
     from growth.subscribers import unsubscribe
 
-    if row.subscriber_id is None:
-        return
-    subscriber = session.get(Subscriber, row.subscriber_id)
-    if subscriber is None:
-        return
     kind = row.type
     if kind == EmailEventType.BOUNCE and (row.bounce_type or "bounce").lower() != "blocked":
         suppress(session, subscriber, Status.BOUNCED, now, "hard_bounce")
     elif kind in (EmailEventType.BOUNCE, EmailEventType.DEFERRED):
-        if soft_failures(session, subscriber.id) >= settings.soft_bounce_threshold:
-            suppress(session, subscriber, Status.BOUNCED, now, "repeated_soft_bounces")
+        soft.add(subscriber.id)
     elif kind == EmailEventType.SPAMREPORT:
         suppress(session, subscriber, Status.COMPLAINED, now, "spam_report")
     elif kind == EmailEventType.DROPPED:

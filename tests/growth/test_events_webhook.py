@@ -203,3 +203,17 @@ def test_body_is_verified_exactly_as_sent(hook, signer, session):
     body = json.dumps([event("open", "ana@example.com", TS)], indent=2).encode()
     response = hook.post("/webhooks/sendgrid", data=body, headers=signer.sign(body))
     assert response.status_code == 200 and len(stored(session)) == 1
+
+
+def test_an_event_twice_in_one_batch_is_stored_once(hook, signer, session):
+    sub = make_subscriber(session, "ana@example.com")
+    twice = event("spamreport", "ana@example.com", TS)
+    body, headers = signer.signed([twice, dict(twice)])
+    assert hook.post("/webhooks/sendgrid", data=body, headers=headers).status_code == 200
+    assert len(stored(session)) == 1
+    changes = session.scalars(
+        select(SubscriberEvent).where(
+            SubscriberEvent.subscriber_id == sub.id, SubscriberEvent.field == "status"
+        )
+    ).all()
+    assert [c.to_value for c in changes] == ["complained"]
