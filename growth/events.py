@@ -144,11 +144,12 @@ def _text(raw: dict[str, Any], key: str, limit: int) -> str | None:
 
 
 def _int_arg(raw: dict[str, Any], key: str) -> int | None:
+    """A custom arg that is an id (custom args come back as strings)."""
     value = raw.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, str) and value.isdigit() and len(value) < 12:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
     return None
 
 
@@ -252,10 +253,12 @@ def _existing_ids(session: Session, ids: list[str]) -> set[str]:
 
 
 def _load_subscribers(session: Session, ids: set[int | None]) -> dict[int, Subscriber]:
+    """The subscribers to act on, locked (in id order, so workers cannot deadlock) until commit."""
     wanted = sorted(i for i in ids if i is not None)
     if not wanted:
         return {}
-    return {s.id: s for s in session.scalars(select(Subscriber).where(Subscriber.id.in_(wanted)))}
+    query = select(Subscriber).where(Subscriber.id.in_(wanted)).order_by(Subscriber.id)
+    return {s.id: s for s in session.scalars(query.with_for_update())}
 
 
 def _is_engagement(row: EmailEvent) -> bool:

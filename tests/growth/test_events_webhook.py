@@ -217,3 +217,15 @@ def test_an_event_twice_in_one_batch_is_stored_once(hook, signer, session):
         )
     ).all()
     assert [c.to_value for c in changes] == ["complained"]
+
+
+def test_nonsense_custom_args_fall_back_to_the_address(hook, signer, session):
+    sub = make_subscriber(session, "ana@example.com")
+    batch = [
+        event("open", "ana@example.com", TS, delivery_id="99999999999999999999"),
+        event("open", "ana@example.com", TS + 1, delivery_id="-3"),
+        event("open", "ana@example.com", TS + 2, delivery_id=True),
+    ]
+    body, headers = signer.signed(batch)
+    assert hook.post("/webhooks/sendgrid", data=body, headers=headers).status_code == 200
+    assert [(r.subscriber_id, r.delivery_id) for r in stored(session)] == [(sub.id, None)] * 3
