@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from growth.models import EmailEvent, Subscriber, SubscriberEvent
+from tests.conftest import REDIS_URL
 from tests.fakes.engagement_data import T0, custom_args, make_delivery, make_subscriber
 from tests.fakes.sendgrid_webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSigner, event
 
@@ -229,3 +230,25 @@ def test_nonsense_custom_args_fall_back_to_the_address(hook, signer, session):
     body, headers = signer.signed(batch)
     assert hook.post("/webhooks/sendgrid", data=body, headers=headers).status_code == 200
     assert [(r.subscriber_id, r.delivery_id) for r in stored(session)] == [(sub.id, None)] * 3
+
+
+@pytest.mark.skipif(
+    not REDIS_URL, reason="needs Redis: without it the batch is processed in process"
+)
+def test_with_redis_the_request_only_queues_the_batch(app_factory, signer, session):
+    from growth.jobs import run_task
+
+    other = app_factory(sendgrid_webhook_public_key=signer.public_key, queue_async=True)
+    queue = other.extensions["masthead_queue"]
+    queue.empty()
+    sub = make_subscriber(session, "ana@example.com")
+    body, headers = signer.signed([event("spamreport", "ana@example.com", TS)])
+    response = other.test_client().post("/webhooks/sendgrid", data=body, headers=headers)
+    assert response.status_code == 200 and stored(session) == []  # answered before processing
+    [job] = queue.jobs
+    queue.empty()
+    assert job.func is run_task and job.args[0] == "process_sendgrid_events"
+    with other.app_context():
+        run_task(*job.args)  # what the worker does, on the arguments that went through Redis
+    assert len(stored(session)) == 1
+    assert session.get(Subscriber, sub.id).status == "complained"
