@@ -118,6 +118,7 @@ class SubscriberEngagement:
             "subscriber_id": self.subscriber.id,
             "status": self.subscriber.status,
             "stage": self.subscriber.stage,
+            "stage_changed_at": iso(self.subscriber.stage_changed_at),
             "engagement": str(s.engagement),
             "last_engagement_at": iso(s.last_engagement_at),
             "last_machine_open_at": iso(s.last_machine_open_at),

@@ -202,3 +202,15 @@ def next_stage(
     ):
         return Stage.LAPSED
     return current
+
+
+def time_in_stages(
+    transitions: Iterable[tuple[dt.datetime, str]], now: dt.datetime
+) -> dict[str, dt.timedelta]:
+    """Total time spent in each stage, from (at, new stage) transitions; the last runs to `now`."""
+    ordered = sorted(t for t in transitions if t[0] <= now)
+    ends = [at for at, _ in ordered[1:]] + [now]
+    spent: dict[str, dt.timedelta] = {}
+    for (start, stage), end in zip(ordered, ends, strict=False):
+        spent[stage] = spent.get(stage, dt.timedelta()) + (end - start)
+    return spent

@@ -94,6 +94,7 @@ ENGAGEMENT_SUMMARY = spec.schema(
             "subscriber_id": {"type": "integer"},
             "status": {"type": "string"},
             "stage": {"type": "string"},
+            "stage_changed_at": {"type": ["string", "null"], "format": "date-time"},
             "engagement": {"enum": [str(e) for e in stages.Engagement]},
             "last_engagement_at": {"type": ["string", "null"], "format": "date-time"},
             "last_machine_open_at": {"type": ["string", "null"], "format": "date-time"},

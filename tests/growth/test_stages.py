@@ -15,6 +15,7 @@ from growth.stages import (
     next_stage,
     score,
     summarize,
+    time_in_stages,
 )
 from growth.sunset import Action, NoticeState, sunset_action
 
@@ -144,3 +145,19 @@ def test_next_stage(current, engagement, value, since, expected):
 )
 def test_sunset_action(engagement, since, notice, last_human, expected):
     assert sunset_action(engagement, since, notice, last_human, NOW, 180, 14) == expected
+
+
+def test_time_in_stages_by_hand():
+    # confirmed for 10 days, engaged 5, nurtured 20, lapsed 15, engaged again up to now (10):
+    # confirmed 10, engaged 5 + 10 = 15, nurtured 20, lapsed 15. A future row is ignored.
+    transitions = [
+        (days_ago(60), "confirmed"),
+        (days_ago(50), "engaged"),
+        (days_ago(45), "nurtured"),
+        (days_ago(25), "lapsed"),
+        (days_ago(10), "engaged"),
+        (NOW + dt.timedelta(days=1), "churned"),
+    ]
+    spent = {k: v.days for k, v in time_in_stages(transitions, NOW).items()}
+    assert spent == {"confirmed": 10, "engaged": 15, "nurtured": 20, "lapsed": 15}
+    assert time_in_stages([], NOW) == {}
