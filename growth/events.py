@@ -433,6 +433,9 @@ def _apply(
     from growth.subscribers import unsubscribe
 
     kind = row.type
+    if subscriber.status == Status.ERASED:  # a late event of an erased reader: keep no address
+        row.email = row.reason = row.payload = None
+        return
     if kind == EmailEventType.BOUNCE and (row.bounce_type or "bounce").lower() != "blocked":
         suppress(session, subscriber, Status.BOUNCED, now, "hard_bounce")
     elif kind in (EmailEventType.BOUNCE, EmailEventType.DEFERRED):

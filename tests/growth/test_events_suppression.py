@@ -185,10 +185,15 @@ def test_group_resubscribe_is_recorded_but_does_not_resubscribe(post, session):
     assert status_of(session, sub) == "unsubscribed"
 
 
-def test_erased_subscribers_are_never_touched(post, session):
-    sub = make_subscriber(session, "erased@example.com", status="erased")
-    post(event("spamreport", "erased@example.com", TS))
+def test_erased_subscribers_are_never_touched_and_late_events_keep_no_address(post, session):
+    sub = make_subscriber(session, "erased@example.com")
+    delivery = make_delivery(session, sub, T0)
+    sub.status = "erased"
+    session.flush()
+    post(event("spamreport", "erased@example.com", TS, **custom_args(delivery)))
     assert status_of(session, sub) == "erased"
+    [row] = session.scalars(select(EmailEvent)).all()
+    assert (row.subscriber_id, row.email, row.payload) == (sub.id, None, None)
 
 
 def test_machine_opens_are_flagged_and_kept(post, session):
