@@ -25,34 +25,28 @@ log = logging.getLogger(__name__)
 bp = Blueprint("engagement", __name__, cli_group=None)
 
 
+KEY = "masthead_sendgrid_webhook_key"
+
+
 @bp.record_once
-def _connect_signals(_state) -> None:  # type: ignore[no-untyped-def]
+def _setup(state) -> None:  # type: ignore[no-untyped-def]
+    """Parse the webhook key once, at startup (a bad key is logged now, not at the first POST)."""
+    raw = state.app.config["MASTHEAD"].sendgrid_webhook_public_key
+    key = None
+    if raw:
+        try:
+            key = events.load_public_key(raw)
+        except ValueError:
+            log.error("SENDGRID_WEBHOOK_PUBLIC_KEY is malformed: every webhook will be refused")
+    state.app.extensions[KEY] = key
     signals.subscriber_changed.connect(events.forget_erased)
-
-
-_NO_KEY = object()
-
-
-def webhook_public_key():  # type: ignore[no-untyped-def]
-    """The configured verification key, parsed once per app; None when missing or malformed."""
-    cached = current_app.extensions.get("masthead_sendgrid_webhook_key", _NO_KEY)
-    if cached is _NO_KEY:
-        raw = current_app.config["MASTHEAD"].sendgrid_webhook_public_key
-        cached = None
-        if raw:
-            try:
-                cached = events.load_public_key(raw)
-            except ValueError:
-                log.error("SENDGRID_WEBHOOK_PUBLIC_KEY is malformed: every webhook will be refused")
-        current_app.extensions["masthead_sendgrid_webhook_key"] = cached
-    return cached
 
 
 @bp.post("/webhooks/sendgrid")
 def sendgrid_events():  # type: ignore[no-untyped-def]
     """SendGrid Event Webhook: 403 unless signed, 400 unless a JSON array; processed in a job."""
     received = events.receive_webhook(
-        webhook_public_key(),
+        current_app.extensions.get(KEY),
         request.get_data(),
         request.headers.get(events.SIGNATURE_HEADER),
         request.headers.get(events.TIMESTAMP_HEADER),
