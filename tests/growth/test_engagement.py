@@ -124,3 +124,15 @@ def test_no_list_mail_reaches_anyone_not_active(session, outbox, kind):
     states = {s: session.get(Delivery, d.id).state for s, d in deliveries.items()}
     assert states == {s: ("sent" if s == Status.ACTIVE else "skipped") for s in Status}
     assert [m["To"] for m in read_outbox(outbox)] == ["active@example.com"]
+
+
+def test_erasure_keeps_no_address_or_text_in_sent_mail(session):
+    """Foundation fix: erase() left the address and the rendered email on deliveries."""
+    from growth.subscribers import erase
+
+    sub = make_subscriber(session, "forget-me@example.com")
+    delivery = make_delivery(session, sub, utcnow())
+    erase(session, sub, utcnow())
+    session.expire_all()
+    delivery = session.get(Delivery, delivery.id)
+    assert delivery.to_email == f"erased-{sub.id}@erased.invalid" and delivery.message is None
