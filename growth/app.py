@@ -65,13 +65,15 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """The growth core's pages and API; public JSON and one-click endpoints skip CSRF."""
-    from growth.views import admin, api, public
+    from growth.views import admin, api, public, webhooks
 
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     csrf.exempt(public.bp)
     csrf.exempt(api.bp)
+    app.register_blueprint(webhooks.bp)
+    csrf.exempt(webhooks.bp)
 
 
 def register_commands(app: Flask) -> None:

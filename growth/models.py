@@ -290,3 +290,21 @@ class EmailEvent(Base):
     is_scanner: Mapped[bool] = mapped_column(default=False)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SunsetNotice(Base):
+    """The one re-engagement email of a silent spell (unique per spell: a rerun sends no second)."""
+
+    __tablename__ = "sunset_notices"
+    __table_args__ = (UniqueConstraint("subscriber_id", "disengaged_since"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    # When the silent spell began (see growth.stages): identifies the spell.
+    disengaged_since: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL")
+    )
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    kept_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    inactivated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)

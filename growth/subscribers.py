@@ -21,6 +21,7 @@ from growth.errors import NotFound, ValidationFailed
 from growth.models import (
     SUPPRESSED_STATUSES,
     Consent,
+    Delivery,
     DeliveryKind,
     Membership,
     MembershipStatus,
@@ -457,6 +458,13 @@ def erase(session: Session, subscriber: Subscriber, now: dt.datetime) -> None:
     for membership in subscriber.memberships:
         membership.status = MembershipStatus.UNSUBSCRIBED
         membership.unsubscribed_at = membership.unsubscribed_at or now
+    # Sent mail kept the address and the rendered text (with the name): keep only the counts.
+    session.execute(
+        update(Delivery)
+        .where(Delivery.subscriber_id == subscriber.id)
+        .values(to_email=subscriber.email, message=None)
+        .execution_options(synchronize_session=False)
+    )
     session.flush()
 
 
