@@ -91,9 +91,8 @@ def load(session: Session, start: dt.datetime | None, end: dt.datetime | None) -
         visits = visits.where(ReferralVisit.at >= start)
     if end is not None:
         visits = visits.where(ReferralVisit.at < end)
-    data.visit_counts = dict(
-        session.execute(visits.group_by(ReferralVisit.referrer_id)).tuples().all()
-    )
+    grouped = session.execute(visits.group_by(ReferralVisit.referrer_id))
+    data.visit_counts = {referrer: count for referrer, count in grouped}
     return data
 
 

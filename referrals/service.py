@@ -253,7 +253,7 @@ def grant_milestones(
             emails.queue_email(
                 session,
                 referrer,
-                "referrals/reward",
+                "referral_reward",
                 kind=DeliveryKind.TRANSACTIONAL,
                 list_mail=False,
                 milestone=milestone,

@@ -23,6 +23,9 @@ def by_email(session, email: str) -> Subscriber:  # type: ignore[no-untyped-def]
 def join(client, outbox: Path, email: str, ip: str = "198.51.100.1", **extra):  # type: ignore[no-untyped-def]
     """Sign up through the API (with `ref` or not) and click the confirmation link."""
     env = {"REMOTE_ADDR": ip}
+    outbox = Path(
+        client.application.config["MASTHEAD"].outbox_dir
+    )  # apps from app_factory have their own
     response = client.post("/api/v1/subscribers", json={"email": email, **extra}, environ_base=env)
     assert response.status_code == 202
     mails = [m for m in messages(outbox, "confirmation") if email.lower() in str(m["To"]).lower()]
