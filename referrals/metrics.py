@@ -10,11 +10,12 @@ nothing under it is None.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 import statistics
 from collections import Counter, defaultdict, deque
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Collection, Container, Iterable, Mapping
 from typing import Any
 
 import networkx as nx
@@ -24,6 +25,7 @@ WEEK = 7 * DAY
 # 1970-01-01 was a Thursday; weeks start on Monday, three days earlier.
 _MONDAY_OFFSET = 3 * DAY
 CYCLE_BUCKETS = ((0, 1), (1, 3), (3, 7), (7, 14), (14, 30), (30, None))
+_BUCKET_EDGES = [hi for _lo, hi in CYCLE_BUCKETS if hi is not None]
 
 Edges = Iterable[tuple[int, int]]
 
@@ -35,6 +37,21 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 def _inside(t: float | None, start: float | None, end: float | None) -> bool:
     return t is not None and (start is None or t >= start) and (end is None or t < end)
+
+
+# Hot loops at a million readers avoid a function call per element: they compare against
+# bounds (open ends are infinities) and read missing times as NaN, which no comparison admits.
+_NAN = math.nan
+
+
+def _bounds(start: float | None, end: float | None) -> tuple[float, float]:
+    return (-math.inf if start is None else start, math.inf if end is None else end)
+
+
+def _count_between(times: Collection[float], lo: float, hi: float) -> int:
+    if lo == -math.inf and hi == math.inf:
+        return len(times)
+    return sum(1 for t in times if lo <= t < hi)
 
 
 def _ts(moment: dt.datetime) -> float:
@@ -94,8 +111,9 @@ def k_factor(
     invite_rate = share_rate x visits_per_sharer. For a process that has run its course, k is
     the mean number of offspring.
     """
-    n = sum(1 for t in confirmed_at.values() if _inside(t, start, end))
-    r = sum(1 for _u, v in edges if _inside(confirmed_at.get(v), start, end))
+    lo, hi = _bounds(start, end)
+    n = _count_between(confirmed_at.values(), lo, hi)
+    r = sum(1 for _u, v in edges if lo <= confirmed_at.get(v, _NAN) < hi)
     visits = sum(visit_counts.values())
     sharers = sum(1 for c in visit_counts.values() if c > 0)
     return {
@@ -121,19 +139,18 @@ def cohort_k(
     its k is None (it would read low), its referrals so far are still shown."""
     cohorts = Cohorts(period)
     horizon = horizon_days * DAY
+    lo, hi = _bounds(start, end)
+    # Group by day first (a few hundred distinct days), then days into cohorts.
+    by_day = Counter(int(t // DAY) for t in confirmed_at.values() if lo <= t < hi)
+    day_cohort = {d: cohorts.start(d * DAY) for d in by_day}
     size: Counter[float] = Counter()
-    cohort_of: dict[int, float] = {}
-    for node, t in confirmed_at.items():
-        if _inside(t, start, end):
-            c = cohorts.start(t)
-            cohort_of[node] = c
-            size[c] += 1
+    for d, count in by_day.items():
+        size[day_cohort[d]] += count
     referrals: Counter[float] = Counter()
     for u, v in edges:
-        c = cohort_of.get(u)
-        tv = confirmed_at.get(v)
-        if c is not None and tv is not None and tv - confirmed_at[u] <= horizon:
-            referrals[c] += 1
+        tu = confirmed_at.get(u, _NAN)
+        if lo <= tu < hi and confirmed_at.get(v, _NAN) - tu <= horizon:
+            referrals[day_cohort[int(tu // DAY)]] += 1
     now_ts = _ts(now)
     out = []
     for c in sorted(size):
@@ -165,8 +182,9 @@ def quality_k(
     """
     cutoff = _ts(now) - horizon_days * DAY
     end = cutoff if end is None else min(end, cutoff)
-    n = sum(1 for t in confirmed_at.values() if _inside(t, start, end))
-    q = sum(1 for _u, v in edges if v in good and _inside(confirmed_at.get(v), start, end))
+    lo, hi = _bounds(start, end)
+    n = _count_between(confirmed_at.values(), lo, hi)
+    q = sum(1 for _u, v in edges if lo <= confirmed_at.get(v, _NAN) < hi and v in good)
     return ratio(q, n)
 
 
@@ -179,10 +197,11 @@ def concentration(
 ) -> dict[str, Any]:
     """Share of the window's referrals made by the top `top_fraction` of referrers (at least one
     referrer), and K without them (their referrals and themselves left out)."""
+    lo, hi = _bounds(start, end)
     per_referrer: Counter[int] = Counter(
-        u for u, v in edges if _inside(confirmed_at.get(v), start, end)
+        u for u, v in edges if lo <= confirmed_at.get(v, _NAN) < hi
     )
-    n = sum(1 for t in confirmed_at.values() if _inside(t, start, end))
+    n = _count_between(confirmed_at.values(), lo, hi)
     total = sum(per_referrer.values())
     top_n = math.ceil(len(per_referrer) * top_fraction) if per_referrer else 0
     top = per_referrer.most_common(top_n)
@@ -213,40 +232,34 @@ def viral_cycle_time(
     cohorts = Cohorts(period)
     horizon = horizon_days * DAY
     now_ts = _ts(now)
+    lo, hi = _bounds(start, end)
     window: list[float] = []
     mature: list[float] = []
-    ends: dict[float, float] = {}
+    day_mature: dict[int, bool] = {}  # referrer's confirmation day -> is its cohort mature?
     for u, v in edges:
         tu, tv = confirmed_at.get(u), confirmed_at.get(v)
         if tu is None or tv is None:
             continue
         delay = max(tv - tu, 0.0) / DAY
-        if _inside(tv, start, end):
+        if lo <= tv < hi:
             window.append(delay)
-        c = cohorts.start(tu)
-        cohort_end = ends.get(c)
-        if cohort_end is None:
-            cohort_end = ends[c] = cohorts.end(c)
-        if cohort_end + horizon <= now_ts:
+        d = int(tu // DAY)
+        is_mature = day_mature.get(d)
+        if is_mature is None:
+            is_mature = day_mature[d] = cohorts.end(cohorts.start(d * DAY)) + horizon <= now_ts
+        if is_mature:
             mature.append(delay)
-    buckets = Counter(_bucket(d) for d in mature)
+    buckets = Counter(bisect.bisect_right(_BUCKET_EDGES, d) for d in mature)
     return {
         "median": statistics.median(window) if window else None,
         "mean": statistics.fmean(window) if window else None,
         "mature_referrals": len(mature),
         "mature_median": statistics.median(mature) if mature else None,
         "distribution": [
-            {"from_days": lo, "to_days": hi, "share": ratio(buckets[(lo, hi)], len(mature))}
-            for lo, hi in CYCLE_BUCKETS
+            {"from_days": lo, "to_days": hi, "share": ratio(buckets[i], len(mature))}
+            for i, (lo, hi) in enumerate(CYCLE_BUCKETS)
         ],
     }
-
-
-def _bucket(days: float) -> tuple[int, int | None]:
-    for lo, hi in CYCLE_BUCKETS:
-        if hi is None or days < hi:
-            return (lo, hi)
-    return CYCLE_BUCKETS[-1]
 
 
 # The forest: generations, cascades, downstream ------------------------------------------------
@@ -288,17 +301,18 @@ def generations(depths: Iterable[int]) -> dict[str, Any]:
     }
 
 
-def cascades(roots: Iterable[int]) -> dict[str, Any]:
+def cascades(roots: Iterable[int], alone: int = 0) -> dict[str, Any]:
     """Each root's tree size from every node's root; amplification = nodes per root.
 
-    For a branching process with mean offspring K < 1 amplification tends to 1 / (1 - K).
+    `alone` counts further readers in trees of one that are not listed in `roots`. For a
+    branching process with mean offspring K < 1 amplification tends to 1 / (1 - K).
     """
     sizes = Counter(roots)
-    n = sum(sizes.values())
-    largest = max(sizes.values()) if sizes else None
+    n = sum(sizes.values()) + alone
+    largest = max(sizes.values()) if sizes else (1 if alone else None)
     return {
-        "amplification": ratio(n, len(sizes)),
-        "roots": len(sizes),
+        "amplification": ratio(n, len(sizes) + alone),
+        "roots": len(sizes) + alone,
         "largest_cascade": largest,
         "cascades_beyond_root": sum(1 for s in sizes.values() if s > 1),
     }
@@ -406,7 +420,7 @@ def forecast(
 def inflow_and_churn(
     confirmed_at: Mapping[int, float],
     unsubscribed_at: Mapping[int, float],
-    roots: Container[int],
+    referred: Container[int],
     now: dt.datetime,
     period_days: float,
     lookback: int = 3,
@@ -416,16 +430,18 @@ def inflow_and_churn(
     now_ts = _ts(now)
     span = period_days * DAY
     since = now_ts - lookback * span
-    inflow = sum(1 for node, t in confirmed_at.items() if since <= t < now_ts and node in roots)
-    last = now_ts - span
-    base = sum(
-        1
-        for node, t in confirmed_at.items()
-        if t < last and unsubscribed_at.get(node, math.inf) >= last
+    inflow = sum(
+        1 for node, t in confirmed_at.items() if since <= t < now_ts and node not in referred
     )
+    last = now_ts - span
+    # base: confirmed before the last period and still there when it began
+    gone_before = sum(
+        1 for node, t in unsubscribed_at.items() if t < last and confirmed_at.get(node, _NAN) < last
+    )
+    base = sum(1 for t in confirmed_at.values() if t < last) - gone_before
     left = sum(
         1
         for node, t in unsubscribed_at.items()
-        if last <= t < now_ts and confirmed_at.get(node, math.inf) < last
+        if last <= t < now_ts and confirmed_at.get(node, _NAN) < last
     )
     return (inflow / lookback if confirmed_at else None), ratio(left, base)

@@ -42,7 +42,9 @@ class ReferralVisit(Base):
     """One visit to /r/<code>; bots and the referrer's own visits are kept but not counted."""
 
     __tablename__ = "referral_visits"
-    __table_args__ = (Index("ix_referral_visits_referrer_at", "referrer_id", "at"),)
+    __table_args__ = (
+        Index("ix_referral_visits_referrer_counted_at", "referrer_id", "counted", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     referrer_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))

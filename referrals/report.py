@@ -7,6 +7,9 @@ referrals count), so no tree is rebuilt here; `build_graph` builds the networkx 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import math
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,8 +30,22 @@ PERIOD_DAYS = {"week": 7, "month": 30}
 def _epoch(column: Any, dialect: str) -> Any:
     """Epoch seconds computed by the database: far cheaper than a million datetime objects."""
     if dialect == "sqlite":
+        if sqlite3.sqlite_version_info >= (3, 38, 0):
+            return func.unixepoch(column)
         return cast(func.strftime("%s", column), Float)
     return cast(extract("epoch", column), Float)
+
+
+def _raw_rows(session: Session, statement: Any) -> Any:
+    """Run a parameter-free statement on the DBAPI cursor of the session's connection.
+
+    At a million rows SQLAlchemy's per-row result handling costs more than the query itself.
+    """
+    connection = session.connection()
+    sql = statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+    cursor = connection.connection.cursor()
+    cursor.execute(str(sql))
+    return cursor
 
 
 @dataclass
@@ -51,41 +68,53 @@ def load(session: Session, start: dt.datetime | None, end: dt.datetime | None) -
     """Confirmed subscribers, the stored forest and the window's counted visits."""
     dialect = session.get_bind().dialect.name
     data = ReferralData()
-    rows = session.execute(
-        select(
-            Subscriber.id,
-            _epoch(Subscriber.confirmed_at, dialect),
-            _epoch(Subscriber.unsubscribed_at, dialect),
-            Subscriber.status,
-            Subscriber.stage,
-        ).where(Subscriber.confirmed_at.is_not(None))
-    )
-    confirmed_at, unsubscribed_at, good = data.confirmed_at, data.unsubscribed_at, data.good
-    active = Status.ACTIVE
-    for sid, confirmed, unsubscribed, status, stage in rows:
-        confirmed_at[sid] = confirmed
-        if unsubscribed is not None:
-            unsubscribed_at[sid] = unsubscribed
-        if status == active and stage in GOOD_STAGES:
-            good.add(sid)
-    for sid, parent, root, depth, direct, downstream in session.execute(
-        select(
-            ReferralNode.subscriber_id,
-            ReferralNode.parent_id,
-            ReferralNode.root_id,
-            ReferralNode.depth,
-            ReferralNode.direct_count,
-            ReferralNode.downstream_count,
+    data.confirmed_at = dict(
+        _raw_rows(
+            session,
+            select(Subscriber.id, _epoch(Subscriber.confirmed_at, dialect)).where(
+                Subscriber.confirmed_at.is_not(None)
+            ),
         )
-    ):
+    )
+    data.unsubscribed_at = dict(
+        _raw_rows(
+            session,
+            select(Subscriber.id, _epoch(Subscriber.unsubscribed_at, dialect)).where(
+                Subscriber.unsubscribed_at.is_not(None), Subscriber.confirmed_at.is_not(None)
+            ),
+        )
+    )
+    data.good = {
+        sid
+        for (sid,) in _raw_rows(
+            session,
+            select(Subscriber.id).where(
+                Subscriber.status == str(Status.ACTIVE),
+                Subscriber.stage.in_([str(s) for s in GOOD_STAGES]),
+                Subscriber.confirmed_at.is_not(None),
+            ),
+        )
+    }
+    confirmed_at, parents, depths, roots = data.confirmed_at, data.parent, data.depth, data.root
+    direct, downstream_counts = data.direct, data.downstream
+    nodes = select(
+        ReferralNode.subscriber_id,
+        ReferralNode.parent_id,
+        ReferralNode.root_id,
+        ReferralNode.depth,
+        ReferralNode.direct_count,
+        ReferralNode.downstream_count,
+    )
+    for sid, parent, root, depth, direct_count, downstream in _raw_rows(session, nodes):
         if parent is not None:
-            data.parent[sid] = parent
-            data.edges.append((parent, sid))
-        data.depth[sid], data.root[sid] = depth, root
-        if direct:
-            data.direct[sid] = direct
+            parents[sid] = parent
+        if sid in confirmed_at:  # a referrer who never confirmed shares a link, but is no reader
+            depths[sid], roots[sid] = depth, root
+        if direct_count:
+            direct[sid] = direct_count
         if downstream:
-            data.downstream[sid] = downstream
+            downstream_counts[sid] = downstream
+    data.edges = list(zip(parents.values(), parents.keys(), strict=True))
     visits = select(ReferralVisit.referrer_id, func.count()).where(ReferralVisit.counted.is_(True))
     if start is not None:
         visits = visits.where(ReferralVisit.at >= start)
@@ -121,21 +150,24 @@ def compute(
     confirmed_at, edges = data.confirmed_at, data.edges
     # Edges into readers who are no longer confirmed (erased rows keep confirmed_at) are kept.
     k = metrics.k_factor(edges, confirmed_at, data.visit_counts, s, e)
-    in_window = [
-        sid for sid, t in confirmed_at.items() if (s is None or t >= s) and (e is None or t < e)
-    ]
     depth, root = data.depth, data.root
-    gens = metrics.generations(depth.get(sid, 0) for sid in in_window)
-    casc = metrics.cascades(root.get(sid, sid) for sid in in_window)
+    if s is None and e is None:
+        # every reader: those outside any tree are roots of one, counted without a loop
+        alone = len(confirmed_at) - len(depth)
+        gens = metrics.generations(itertools.chain(depth.values(), itertools.repeat(0, alone)))
+        casc = metrics.cascades(root.values(), alone=alone)
+    else:
+        lo, hi = s if s is not None else -math.inf, e if e is not None else math.inf
+        in_window = [sid for sid, t in confirmed_at.items() if lo <= t < hi]
+        gens = metrics.generations(depth.get(sid, 0) for sid in in_window)
+        casc = metrics.cascades(root.get(sid, sid) for sid in in_window)
     cycle = metrics.viral_cycle_time(edges, confirmed_at, now, horizon_days, cohort, s, e)
     period_days = PERIOD_DAYS[cohort]
-    roots = {sid for sid in confirmed_at if depth.get(sid, 0) == 0}
     inflow, churn = metrics.inflow_and_churn(
-        confirmed_at, data.unsubscribed_at, roots, now, period_days
+        confirmed_at, data.unsubscribed_at, data.parent, now, period_days
     )
-    current = sum(1 for sid in confirmed_at if sid not in data.unsubscribed_at)
+    current = len(confirmed_at) - sum(1 for sid in data.unsubscribed_at if sid in confirmed_at)
     tops = metrics.top_referrers(data.direct, data.downstream, top)
-    wanted = {row["subscriber_id"] for rows in tops.values() for row in rows}
     return {
         **k,
         "cohort_k": metrics.cohort_k(edges, confirmed_at, now, horizon_days, cohort, s, e),
@@ -149,7 +181,6 @@ def compute(
         "amplification": casc["amplification"],
         "cascades": casc,
         "top_referrers": tops,
-        "_wanted": wanted,
         "forecast": {
             "period": cohort,
             "inflow_per_period": inflow,
@@ -166,7 +197,7 @@ def compute(
 
 def join_revenue(session: Session, data: ReferralData, result: dict[str, Any]) -> None:
     """Add each top referrer's downstream revenue when billing answers (none otherwise)."""
-    wanted = result.pop("_wanted")
+    wanted = {row["subscriber_id"] for rows in result["top_referrers"].values() for row in rows}
     revenue = access.revenue_by_subscriber(session)
     per = metrics.downstream_revenue(data.parent, revenue, wanted) if revenue else {}
     for rows in result["top_referrers"].values():

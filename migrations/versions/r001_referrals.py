@@ -83,7 +83,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_referral_visits'))
     )
     with op.batch_alter_table('referral_visits', schema=None) as batch_op:
-        batch_op.create_index('ix_referral_visits_referrer_at', ['referrer_id', 'at'], unique=False)
+        batch_op.create_index('ix_referral_visits_referrer_counted_at', ['referrer_id', 'counted', 'at'], unique=False)
 
     op.create_table('referrals',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -119,7 +119,7 @@ def downgrade() -> None:
 
     op.drop_table('referrals')
     with op.batch_alter_table('referral_visits', schema=None) as batch_op:
-        batch_op.drop_index('ix_referral_visits_referrer_at')
+        batch_op.drop_index('ix_referral_visits_referrer_counted_at')
 
     op.drop_table('referral_visits')
     with op.batch_alter_table('referral_reward_grants', schema=None) as batch_op:

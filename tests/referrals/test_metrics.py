@@ -151,6 +151,13 @@ def test_tree_positions_generations_and_cascades():
         "largest_cascade": 5,
         "cascades_beyond_root": 2,
     }
+    # readers alone in trees of one may be counted rather than listed: 3 in one tree + 2 alone
+    assert metrics.cascades([1, 1, 1], alone=2) == {
+        "amplification": 5 / 3,
+        "roots": 3,
+        "largest_cascade": 3,
+        "cascades_beyond_root": 1,
+    }
     assert metrics.generations([]) == {
         "generation_counts": {},
         "max_generation": None,
@@ -203,9 +210,9 @@ def test_forecast_and_its_inputs():
     now = T0 + dt.timedelta(days=90)
     confirmed = {1: day(0), 2: day(70), 3: day(80), 4: day(85), 5: day(89)}
     unsubscribed = {1: day(75)}
-    # last 3 periods of 30 days = days 0..90: roots 1, 2, 3, 5 (4 is referred) -> 4 / 3 per period.
+    # last 3 periods of 30 days = days 0..90: 1, 2, 3, 5 not referred (4 is) -> 4 / 3 per period.
     # before day 60 only 1 was confirmed; it left on day 75: churn 1 / 1.
-    inflow, churn = metrics.inflow_and_churn(confirmed, unsubscribed, {1, 2, 3, 5}, now, 30)
+    inflow, churn = metrics.inflow_and_churn(confirmed, unsubscribed, {4}, now, 30)
     assert inflow == pytest.approx(4 / 3) and churn == 1.0
 
 

@@ -11,7 +11,7 @@ from growth import access, auth, links
 from growth.db import utcnow
 from referrals import service
 from referrals.models import RewardGrant
-from tests.referrals.helpers import by_email, join, operator_token, refer
+from tests.referrals.helpers import BROWSER, by_email, join, operator_token, refer
 
 REPORT_KEYS = {
     "k_factor",
@@ -217,6 +217,16 @@ def test_report_endpoint_validates_and_answers_with_every_figure(
     join(client, outbox, "ana@example.com")
     refer(client, session, outbox, "ana@example.com", "bo@example.com", ip="192.0.2.1")
     refer(client, session, outbox, "bo@example.com", "cy@example.com", ip="192.0.2.2")
+    # one counted visit on each of Ana's and Bo's links, and a link-preview bot that does not count
+    for code in (
+        by_email(session, "ana@example.com").referral_code,
+        by_email(session, "bo@example.com").referral_code,
+    ):
+        client.get(f"/r/{code}", headers={"User-Agent": BROWSER})
+    client.get(
+        f"/r/{by_email(session, 'ana@example.com').referral_code}",
+        headers={"User-Agent": "Slackbot 1.0"},
+    )
     for bad in ("from=yesterday", "cohort=year", "from=2026-02-01&to=2026-01-01", "market=-5"):
         response = client.get(f"/api/v1/reports/referrals?{bad}", headers=headers)
         assert response.status_code == 400 and "error" in response.get_json(), bad
@@ -230,7 +240,9 @@ def test_report_endpoint_validates_and_answers_with_every_figure(
     assert data["k_factor"] == pytest.approx(2 / 3)
     assert data["generation_counts"] == {"0": 1, "1": 1, "2": 1} and data["max_generation"] == 2
     assert data["referred_share"] == pytest.approx(2 / 3) and data["amplification"] == 3.0
-    assert data["conversion_rate"] is None  # no visits through /r/ in this test: nothing under it
+    # 2 counted visits from 2 sharers among 3 readers; 2 referrals per 2 visits
+    assert (data["share_rate"], data["visits_per_sharer"]) == (pytest.approx(2 / 3), 1.0)
+    assert (data["invite_rate"], data["conversion_rate"]) == (pytest.approx(2 / 3), 1.0)
     assert data["cohort_k"][0]["mature"] is False and data["cohort_k"][0]["k"] is None
     top = data["top_referrers"]["by_downstream"]
     ana, bo = by_email(session, "ana@example.com"), by_email(session, "bo@example.com")
@@ -244,6 +256,7 @@ def test_report_endpoint_validates_and_answers_with_every_figure(
         "/api/v1/reports/referrals?from=2001-01-01&to=2001-01-31", headers=headers
     ).get_json()
     assert empty["k_factor"] is None and empty["referred_share"] is None
+    assert empty["conversion_rate"] is None and empty["amplification"] is None
 
 
 def test_top_referrers_join_downstream_revenue_when_billing_answers(client, session, outbox):

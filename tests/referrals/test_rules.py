@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from growth import subscribers
 from growth.db import utcnow
 from referrals import fraud, metrics, report, service
-from referrals.models import GrantStatus, ReferralNode, RewardGrant
+from referrals.models import AddressKey, GrantStatus, ReferralNode, RewardGrant
 from tests.growth.helpers import messages
 from tests.referrals.helpers import by_email, join, refer
 
@@ -202,3 +204,30 @@ def check_forest(session) -> None:  # type: ignore[no-untyped-def]
             else (0, node, 0, 0)
         )
         assert got == (depth[node], root[node], downstream[node], graph.out_degree(node)), node
+
+
+def test_held_referrals_count_by_themselves_once_the_hold_has_passed(app_factory, session, outbox):
+    app = app_factory(referral_hold_days=2)
+    client = app.test_client()
+    join(client, outbox, "ana@example.com")
+    held = refer(client, session, outbox, "ana@example.com", "bo@example.com")
+    with app.app_context():
+        assert service.release_due(session, held.hold_until - dt.timedelta(seconds=1)) == 0
+        assert held.status == "held"
+        result = app.test_cli_runner().invoke(args=["referrals-release"])
+    # the hold has not passed now either (it ends in two days)
+    assert result.exit_code == 0 and "0 held referrals counted" in result.output
+    with app.app_context():
+        assert service.release_due(session, held.hold_until) == 1
+    session.expire_all()
+    assert held.status == "counted"
+    assert session.get(ReferralNode, held.referrer_id).direct_count == 1
+
+
+def test_erasure_forgets_the_address_hash(client, session, outbox):
+    join(client, outbox, "bo@example.com")
+    bo = by_email(session, "bo@example.com")
+    assert session.get(AddressKey, bo.id) is not None
+    subscribers.erase(session, bo, utcnow())
+    session.flush()
+    assert session.get(AddressKey, bo.id) is None
