@@ -55,7 +55,7 @@ class ReferralData:
     confirmed_at: dict[int, float] = field(default_factory=dict)
     unsubscribed_at: dict[int, float] = field(default_factory=dict)
     good: set[int] = field(default_factory=set)
-    parent: dict[int, int | None] = field(default_factory=dict)
+    parent: dict[int, int] = field(default_factory=dict)  # referred -> referrer (counted)
     edges: list[tuple[int, int]] = field(default_factory=list)
     depth: dict[int, int] = field(default_factory=dict)
     root: dict[int, int] = field(default_factory=dict)

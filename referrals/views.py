@@ -9,7 +9,7 @@ from growth import links, subscribers
 from growth.auth import current_operator, login_required
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, NotFound
-from growth.extensions import client_ip
+from growth.extensions import client_ip, limiter
 from growth.models import Newsletter
 from growth.subscribers import default_newsletter
 from growth.tokens import make_token, read_token
@@ -19,6 +19,8 @@ bp = Blueprint("referrals", __name__)
 
 REF_COOKIE = "mh_ref"
 REF_COOKIE_MAX_AGE = 30 * 24 * 3600
+# Each visit writes a row: one client may not flood a referrer's visit counts.
+VISIT_RATE_LIMIT = "60/minute"
 # Set when a reader opens their own hub, so their later clicks on their own link are not counted.
 SELF_COOKIE = "mh_self"
 SELF_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -36,6 +38,7 @@ def _visitor_id() -> int | None:
 
 
 @bp.get("/r/<code>")
+@limiter.limit(VISIT_RATE_LIMIT)
 def referral_landing(code: str):  # type: ignore[no-untyped-def]
     """The subscribe form naming the referrer; the visit is kept and the code remembered 30 days."""
     referrer = service.record_visit(

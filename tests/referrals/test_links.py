@@ -139,3 +139,13 @@ def test_every_email_carries_the_link_and_progress_to_the_next_milestone(client,
         "2 more friends to the sticker pack." in html
         and f'href="http://masthead.test/r/{ana.referral_code}"' in html
     )
+
+
+def test_one_client_cannot_flood_a_referrers_visits(client, session, outbox):
+    join(client, outbox, "ana@example.com")
+    code = by_email(session, "ana@example.com").referral_code
+    answers = [
+        client.get(f"/r/{code}", headers={"User-Agent": BROWSER}).status_code for _ in range(61)
+    ]
+    assert answers[:60] == [200] * 60 and answers[60] == 429
+    assert len(visits(session)) == 60
