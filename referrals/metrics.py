@@ -134,9 +134,11 @@ def cohort_k(
     start: float | None = None,
     end: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Per confirmation cohort: referrals confirmed within the horizon of the referrer's own
-    confirmation, over the cohort's size. A cohort whose horizon has not passed is immature:
-    its k is None (it would read low), its referrals so far are still shown."""
+    """Per signup cohort: referrals confirmed within the horizon of the referrer's own
+    confirmation, over the cohort's size. A signup counts when it completes, so readers are
+    grouped by the week (from Monday) or calendar month of their confirmation. A cohort whose
+    horizon has not passed is immature: its k is None (it would read low), its referrals so
+    far are still shown."""
     cohorts = Cohorts(period)
     horizon = horizon_days * DAY
     lo, hi = _bounds(start, end)
