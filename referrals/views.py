@@ -125,6 +125,14 @@ def _int_field(name: str) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
+def _milestone_form() -> dict[str, object]:
+    data: dict[str, object] = {
+        k: request.form.get(k, "") for k in ("reward_name", "description", "fulfilment_note")
+    }
+    data["referrals_required"] = _int_field("referrals_required")
+    return data
+
+
 @bp.route("/admin/referrals", methods=["GET", "POST"])
 @login_required()
 def admin():  # type: ignore[no-untyped-def]
@@ -147,21 +155,16 @@ def admin():  # type: ignore[no-untyped-def]
                     f"Referral {referral_id} {'approved' if action == 'approve' else 'rejected'}."
                 )
             elif action == "add_milestone":
-                data = {
-                    k: request.form.get(k, "")
-                    for k in ("reward_name", "description", "fulfilment_note")
-                }
-                data["referrals_required"] = _int_field("referrals_required")  # type: ignore[assignment]
+                data = _milestone_form()
                 milestone = service.save_milestone(db.session, data)
                 message = f"Milestone at {milestone.referrals_required} referrals added."
-            elif action == "toggle_milestone":
+            elif action == "edit_milestone":
                 milestone_id = _int_field("milestone_id")
-                current = next(
-                    (m for m in service.milestones(db.session) if m.id == milestone_id), None
-                )
-                if current is None:
+                if milestone_id is None:
                     raise NotFound("No such milestone.")
-                service.save_milestone(db.session, {"active": not current.active}, current.id)
+                data = _milestone_form()
+                data["active"] = request.form.get("active") == "on"
+                service.save_milestone(db.session, data, milestone_id)
                 message = "Milestone saved."
             elif action == "fulfil":
                 grant_id = _int_field("grant_id")

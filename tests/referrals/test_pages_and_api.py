@@ -104,6 +104,23 @@ def test_admin_page_approves_configures_and_fulfils(app_factory, session, outbox
         },
     )
     assert "Milestone at 1 referrals added." in added.get_data(as_text=True)
+    milestone = service.milestones(session)[0]
+    edited = client.post(
+        "/admin/referrals",
+        data={
+            "action": "edit_milestone",
+            "milestone_id": str(milestone.id),
+            "referrals_required": "1",
+            "reward_name": "sticker pack",
+            "description": "Five stickers",
+            "fulfilment_note": "A5 envelope",
+            "active": "on",
+            "csrf_token": token,
+        },
+    )
+    assert "Milestone saved." in edited.get_data(as_text=True)
+    session.expire_all()
+    assert (milestone.description, milestone.active) == ("Five stickers", True)
     duplicate = client.post(
         "/admin/referrals",
         data={

@@ -231,3 +231,19 @@ def test_erasure_forgets_the_address_hash(client, session, outbox):
     subscribers.erase(session, bo, utcnow())
     session.flush()
     assert session.get(AddressKey, bo.id) is None
+
+
+def test_inactive_milestones_are_neither_granted_nor_promised(client, session, outbox):
+    join(client, outbox, "ana@example.com")
+    service.save_milestone(
+        session, {"referrals_required": 1, "reward_name": "old", "active": False}
+    )
+    service.save_milestone(session, {"referrals_required": 2, "reward_name": "new"})
+    refer(client, session, outbox, "ana@example.com", "bo@example.com")
+    assert session.scalars(select(RewardGrant)).all() == []
+    progress = service.progress(session, by_email(session, "ana@example.com"))
+    assert (progress.counted, progress.next_milestone.reward_name, progress.remaining) == (
+        1,
+        "new",
+        1,
+    )
