@@ -9,7 +9,7 @@ from sqlalchemy import select
 from growth import subscribers
 from growth.db import utcnow
 from referrals import fraud, metrics, report, service
-from referrals.models import AddressKey, GrantStatus, ReferralNode, RewardGrant
+from referrals.models import AddressKey, GrantStatus, Referral, ReferralNode, RewardGrant
 from tests.growth.helpers import messages
 from tests.referrals.helpers import by_email, join, refer
 
@@ -30,7 +30,7 @@ def test_a_referral_counts_only_when_the_referred_reader_confirms(client, sessio
     code = by_email(session, "ana@example.com").referral_code
     client.post("/api/v1/subscribers", json={"email": "bo@example.com", "ref": code})
     bo = by_email(session, "bo@example.com")
-    [row] = [r for r in session.scalars(select(service.Referral))]
+    [row] = [r for r in session.scalars(select(Referral))]
     assert (row.referrer_id, row.referred_id, row.status) == (bo.referrer_id, bo.id, "pending")
     assert session.get(ReferralNode, bo.referrer_id) is None
 
@@ -132,9 +132,7 @@ def test_milestone_rewards_are_granted_once_with_an_email_and_flagged_after_a_la
     service.reject(
         session,
         session.scalars(
-            select(service.Referral).where(
-                service.Referral.referred_id == by_email(session, "cy@example.com").id
-            )
+            select(Referral).where(Referral.referred_id == by_email(session, "cy@example.com").id)
         )
         .one()
         .id,
@@ -180,9 +178,7 @@ def test_stored_forest_matches_the_networkx_graph_through_holds_and_rejections(
         )
         # rejecting c later detaches c and e again
         c_referral = session.scalars(
-            select(service.Referral).where(
-                service.Referral.referred_id == by_email(session, "c@example.com").id
-            )
+            select(Referral).where(Referral.referred_id == by_email(session, "c@example.com").id)
         ).one()
         service.reject(session, c_referral.id, "ops", utcnow())
         check_forest(session)
