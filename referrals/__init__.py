@@ -1,10 +1,21 @@
-"""The referrals domain."""
+"""The referrals domain: links, attribution, fraud rules, milestone rewards, the referral graph."""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the referrals domain's blueprints, signal handlers and commands."""
-    from referrals import views
+    """Register the referrals domain's blueprints, signal handlers, email block and commands."""
+    from growth import emails, signals
+    from growth.extensions import csrf
+    from referrals import api, cli, service, views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+    # weak=False: the handlers are module functions, but say plainly they live as long as the app.
+    signals.subscriber_signed_up.connect(service.on_signed_up, weak=False)
+    signals.subscriber_confirmed.connect(service.on_confirmed, weak=False)
+    signals.subscriber_changed.connect(service.on_changed, weak=False)
+    emails.register_context_provider(service.email_context)
+    for command in cli.commands:
+        app.cli.add_command(command)

@@ -1,1 +1,153 @@
-"""Models of the referrals domain."""
+"""Models of the referrals domain: visits, referrals, the precomputed tree, milestones, grants."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from growth.db import Base, UTCDateTime, utcnow
+
+
+class ReferralStatus(enum.StrEnum):
+    """Where a referral stands: it counts only once the referred reader confirms and passes."""
+
+    PENDING = "pending"  # the referred reader has not confirmed yet
+    HELD = "held"  # passed the rules, waits for an operator (REFERRAL_HOLD_DAYS > 0)
+    COUNTED = "counted"
+    REJECTED = "rejected"
+
+
+class RejectReason(enum.StrEnum):
+    """Why a referral did not count; kept on the row."""
+
+    SELF = "self_referral"
+    DISPOSABLE = "disposable_domain"
+    RETURNING = "previously_subscribed"
+    IP_LIMIT = "ip_daily_limit"
+    OPERATOR = "operator"
+
+
+class GrantStatus(enum.StrEnum):
+    """A reward on its way to the reader."""
+
+    GRANTED = "granted"
+    FULFILLED = "fulfilled"
+    FLAGGED = "flagged"  # a referral behind it was rejected later: an operator should look
+
+
+class ReferralVisit(Base):
+    """One visit to /r/<code>; bots and the referrer's own visits are kept but not counted."""
+
+    __tablename__ = "referral_visits"
+    __table_args__ = (
+        Index("ix_referral_visits_referrer_counted_at", "referrer_id", "counted", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referrer_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    is_bot: Mapped[bool] = mapped_column(default=False)
+    is_self: Mapped[bool] = mapped_column(default=False)
+    counted: Mapped[bool] = mapped_column(default=True)
+
+
+class Referral(Base):
+    """A reader signed up through someone's link; one referrer per referred reader."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        UniqueConstraint("referred_id"),
+        UniqueConstraint("referrer_id", "referred_id"),
+        Index("ix_referrals_referrer_status", "referrer_id", "status"),
+        Index("ix_referrals_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referrer_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    referred_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default=ReferralStatus.PENDING)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    hold_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    counted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(320))
+
+
+class ReferralNode(Base):
+    """A subscriber's place in the counted-referral forest, kept current as referrals count.
+
+    Subscribers without a row are roots of a one-node tree. `downstream_count` is the number of
+    counted descendants, so the report at a million subscribers reads it instead of walking trees.
+    """
+
+    __tablename__ = "referral_nodes"
+    __table_args__ = (
+        Index("ix_referral_nodes_parent", "parent_id"),
+        Index("ix_referral_nodes_downstream", "downstream_count"),
+    )
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"))
+    root_id: Mapped[int] = mapped_column()
+    depth: Mapped[int] = mapped_column(default=0)
+    direct_count: Mapped[int] = mapped_column(default=0)
+    downstream_count: Mapped[int] = mapped_column(default=0)
+    leaderboard_opt_in: Mapped[bool] = mapped_column(default=False)
+
+
+class AddressKey(Base):
+    """A keyed hash of each subscriber's folded address, so aliases of past readers are known."""
+
+    __tablename__ = "referral_address_keys"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Milestone(Base):
+    """A reward for reaching a number of counted referrals."""
+
+    __tablename__ = "referral_milestones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referrals_required: Mapped[int] = mapped_column(unique=True)
+    reward_name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    fulfilment_note: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RewardGrant(Base):
+    """A milestone reached by one referrer: granted once, enforced by the unique constraint."""
+
+    __tablename__ = "referral_reward_grants"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "milestone_id"),
+        Index("ix_referral_reward_grants_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    milestone_id: Mapped[int] = mapped_column(
+        ForeignKey("referral_milestones.id", ondelete="CASCADE")
+    )
+    status: Mapped[str] = mapped_column(String(16), default=GrantStatus.GRANTED)
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fulfilled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    flag_reason: Mapped[str | None] = mapped_column(String(200))
+
+    milestone: Mapped[Milestone] = relationship()

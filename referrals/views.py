@@ -1,39 +1,184 @@
-"""HTTP views of the referrals domain."""
+"""HTML views of the referrals domain: the referral landing, the reader's hub, the admin page."""
 
 from __future__ import annotations
 
-from flask import Blueprint, make_response, render_template
+from flask import Blueprint, current_app, make_response, render_template, request
 from sqlalchemy import select
 
-from growth.db import commit, db
-from growth.models import Newsletter, Status, Subscriber
+from growth import links, subscribers
+from growth.auth import current_operator, login_required
+from growth.db import commit, db, utcnow
+from growth.errors import DomainError, NotFound
+from growth.extensions import client_ip, limiter
+from growth.models import Newsletter
 from growth.subscribers import default_newsletter
+from growth.tokens import make_token, read_token
+from referrals import service
 
 bp = Blueprint("referrals", __name__)
 
 REF_COOKIE = "mh_ref"
 REF_COOKIE_MAX_AGE = 30 * 24 * 3600
+# Each visit writes a row: one client may not flood a referrer's visit counts.
+VISIT_RATE_LIMIT = "60/minute"
+# Set when a reader opens their own hub, so their later clicks on their own link are not counted.
+SELF_COOKIE = "mh_self"
+SELF_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def _visitor_id() -> int | None:
+    raw = request.cookies.get(SELF_COOKIE)
+    if not raw:
+        return None
+    try:
+        payload = read_token("referral-self", raw)
+    except DomainError:
+        return None
+    return payload.get("s") if isinstance(payload, dict) else None
 
 
 @bp.get("/r/<code>")
+@limiter.limit(VISIT_RATE_LIMIT)
 def referral_landing(code: str):  # type: ignore[no-untyped-def]
-    """The subscribe form naming the referrer; the code is remembered for 30 days."""
-    referrer = db.session.scalars(select(Subscriber).where(Subscriber.referral_code == code.lower())).first()
-    if referrer is not None and referrer.status == Status.ERASED:
-        referrer = None
+    """The subscribe form naming the referrer; the visit is kept and the code remembered 30 days."""
+    referrer = service.record_visit(
+        db.session,
+        code[:64],
+        client_ip(),
+        request.headers.get("User-Agent"),
+        utcnow(),
+        _visitor_id(),
+    )
     default_newsletter(db.session)
     newsletters = list(db.session.scalars(select(Newsletter).order_by(Newsletter.id)))
     commit()
-    inviter = (referrer.name or "").split(" ")[0] if referrer and referrer.name else "a friend"
+    inviter = None
+    if referrer is not None:
+        inviter = (referrer.name or "").split(" ")[0] or "a friend"
     response = make_response(
         render_template(
             "growth/subscribe.html",
             newsletters=newsletters,
             values={"ref": referrer.referral_code if referrer else ""},
             error=None,
-            inviter=inviter if referrer else None,
+            inviter=inviter,
         )
     )
     if referrer is not None:
-        response.set_cookie(REF_COOKIE, referrer.referral_code, max_age=REF_COOKIE_MAX_AGE, httponly=True, samesite="Lax")
+        response.set_cookie(
+            REF_COOKIE,
+            referrer.referral_code,
+            max_age=REF_COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="Lax",
+        )
     return response
+
+
+@bp.route("/me/<token>/referrals", methods=["GET", "POST"])
+def hub(token: str):  # type: ignore[no-untyped-def]
+    """The reader's referral hub: link, share buttons, progress, the opt-in leaderboard."""
+    try:
+        subscriber = subscribers.subscriber_for_token(db.session, read_token("manage", token))
+    except DomainError as exc:
+        return render_template("growth/link_problem.html", message=exc.message, code=exc.code), 400
+    message = None
+    if request.method == "POST":
+        opt_in = request.form.get("leaderboard") == "on"
+        service.set_leaderboard_opt_in(db.session, subscriber, opt_in)
+        commit()
+        message = "You are on the leaderboard." if opt_in else "You are off the leaderboard."
+    progress = service.progress(db.session, subscriber)
+    publication = _publication()
+    url = links.referral_url(subscriber)
+    response = make_response(
+        render_template(
+            "referrals/hub.html",
+            referral_url=url,
+            share_subject=f"{publication} is worth your inbox",
+            share_text=f"I read {publication} and think you'd like it too: {url}",
+            progress=progress,
+            sentence=service.progress_sentence(progress),
+            milestones=service.milestones(db.session, active_only=True),
+            leaderboard=service.leaderboard(db.session),
+            on_leaderboard=service.is_on_leaderboard(db.session, subscriber),
+            manage_url=links.manage_url(subscriber),
+            message=message,
+        )
+    )
+    response.set_cookie(
+        SELF_COOKIE,
+        make_token("referral-self", {"s": subscriber.id}),
+        max_age=SELF_COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def _publication() -> str:
+    return str(current_app.config["MASTHEAD"].publication_name)
+
+
+def _int_field(name: str) -> int | None:
+    raw = (request.form.get(name) or "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
+def _milestone_form() -> dict[str, object]:
+    data: dict[str, object] = {
+        k: request.form.get(k, "") for k in ("reward_name", "description", "fulfilment_note")
+    }
+    data["referrals_required"] = _int_field("referrals_required")
+    return data
+
+
+@bp.route("/admin/referrals", methods=["GET", "POST"])
+@login_required()
+def admin():  # type: ignore[no-untyped-def]
+    """Held referrals to decide, milestones to configure, rewards to send."""
+    message = error = None
+    if request.method == "POST":
+        action = request.form.get("action")
+        operator = current_operator()
+        who = operator.email if operator else "operator"
+        now = utcnow()
+        try:
+            if action in {"approve", "reject"}:
+                referral_id = _int_field("referral_id")
+                if referral_id is None:
+                    raise NotFound("No such referral.")
+                (service.approve if action == "approve" else service.reject)(
+                    db.session, referral_id, who, now
+                )
+                message = (
+                    f"Referral {referral_id} {'approved' if action == 'approve' else 'rejected'}."
+                )
+            elif action == "add_milestone":
+                data = _milestone_form()
+                milestone = service.save_milestone(db.session, data)
+                message = f"Milestone at {milestone.referrals_required} referrals added."
+            elif action == "edit_milestone":
+                milestone_id = _int_field("milestone_id")
+                if milestone_id is None:
+                    raise NotFound("No such milestone.")
+                data = _milestone_form()
+                data["active"] = request.form.get("active") == "on"
+                service.save_milestone(db.session, data, milestone_id)
+                message = "Milestone saved."
+            elif action == "fulfil":
+                grant_id = _int_field("grant_id")
+                service.mark_fulfilled(db.session, grant_id or 0, now)
+                message = "Marked as sent."
+            commit()
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.message
+    return render_template(
+        "referrals/admin.html",
+        held=service.held_referrals(db.session),
+        milestones=service.milestones(db.session),
+        grants=service.grants(db.session),
+        message=message,
+        error=error,
+    ), (422 if error else 200)

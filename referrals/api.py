@@ -1,0 +1,272 @@
+"""The referral JSON API under /api/v1: held referrals, milestones, fulfilment, the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, current_app, jsonify, request
+
+from growth import schemas as growth_schemas
+from growth.auth import api_auth, current_operator
+from growth.db import commit, db, utcnow
+from growth.errors import InvalidRequest
+from growth.models import Subscriber
+from growth.openapi import spec
+from referrals import report, schemas, service
+from referrals.models import Milestone, Referral, RewardGrant
+
+bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1")
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def referral_json(r: Referral) -> dict:
+    return {
+        "id": r.id,
+        "referrer_id": r.referrer_id,
+        "referred_id": r.referred_id,
+        "status": r.status,
+        "reason": r.reason,
+        "created_at": _iso(r.created_at),
+        "confirmed_at": _iso(r.confirmed_at),
+        "hold_until": _iso(r.hold_until),
+        "decided_by": r.decided_by,
+    }
+
+
+def milestone_json(m: Milestone) -> dict:
+    return {
+        "id": m.id,
+        "referrals_required": m.referrals_required,
+        "reward_name": m.reward_name,
+        "description": m.description,
+        "fulfilment_note": m.fulfilment_note,
+        "active": m.active,
+    }
+
+
+def grant_json(g: RewardGrant, subscriber) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "id": g.id,
+        "subscriber_id": g.subscriber_id,
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "milestone_id": g.milestone_id,
+        "reward_name": g.milestone.reward_name,
+        "fulfilment_note": g.milestone.fulfilment_note,
+        "status": g.status,
+        "flag_reason": g.flag_reason,
+        "granted_at": _iso(g.granted_at),
+        "fulfilled_at": _iso(g.fulfilled_at),
+    }
+
+
+def _operator_email() -> str:
+    operator = current_operator()
+    return operator.email if operator else "operator"
+
+
+@bp.get("/referrals/held")
+@spec.operation(
+    "/api/v1/referrals/held",
+    "get",
+    summary="Referrals held for review",
+    response="ReferralList",
+    errors=(),
+    tags=("referrals",),
+)
+@api_auth()
+def list_held():  # type: ignore[no-untyped-def]
+    """Held referrals, oldest first."""
+    return jsonify(
+        {"referrals": [referral_json(r) for r, _a, _b in service.held_referrals(db.session)]}
+    )
+
+
+@bp.post("/referrals/<int:referral_id>/approve")
+@spec.operation(
+    "/api/v1/referrals/<referral_id>/approve",
+    "post",
+    summary="Approve a held referral",
+    response="Referral",
+    errors=(404, 409),
+    tags=("referrals",),
+)
+@api_auth()
+def approve(referral_id: int):  # type: ignore[no-untyped-def]
+    """Count a held referral (and grant the milestones it completes)."""
+    referral = service.approve(db.session, referral_id, _operator_email(), utcnow())
+    commit()
+    return jsonify(referral_json(referral))
+
+
+@bp.post("/referrals/<int:referral_id>/reject")
+@spec.operation(
+    "/api/v1/referrals/<referral_id>/reject",
+    "post",
+    summary="Reject a referral",
+    response="Referral",
+    errors=(404, 409),
+    tags=("referrals",),
+)
+@api_auth()
+def reject(referral_id: int):  # type: ignore[no-untyped-def]
+    """Reject a held or counted referral; grants it supported are flagged."""
+    referral = service.reject(db.session, referral_id, _operator_email(), utcnow())
+    commit()
+    return jsonify(referral_json(referral))
+
+
+@bp.get("/referrals/milestones")
+@spec.operation(
+    "/api/v1/referrals/milestones",
+    "get",
+    summary="Milestones",
+    response="MilestoneList",
+    errors=(),
+    tags=("referrals",),
+)
+@api_auth()
+def list_milestones():  # type: ignore[no-untyped-def]
+    return jsonify({"milestones": [milestone_json(m) for m in service.milestones(db.session)]})
+
+
+@bp.post("/referrals/milestones")
+@spec.operation(
+    "/api/v1/referrals/milestones",
+    "post",
+    summary="Add a milestone",
+    request="MilestoneCreate",
+    response="Milestone",
+    status=201,
+    errors=(400, 409, 422),
+    tags=("referrals",),
+)
+@api_auth()
+def create_milestone():  # type: ignore[no-untyped-def]
+    milestone = service.save_milestone(
+        db.session, growth_schemas.json_body(schemas.MILESTONE_CREATE)
+    )
+    commit()
+    return jsonify(milestone_json(milestone)), 201
+
+
+@bp.patch("/referrals/milestones/<int:milestone_id>")
+@spec.operation(
+    "/api/v1/referrals/milestones/<milestone_id>",
+    "patch",
+    summary="Change a milestone",
+    request="MilestoneUpdate",
+    response="Milestone",
+    errors=(400, 404, 409, 422),
+    tags=("referrals",),
+)
+@api_auth()
+def update_milestone(milestone_id: int):  # type: ignore[no-untyped-def]
+    milestone = service.save_milestone(
+        db.session, growth_schemas.json_body(schemas.MILESTONE_UPDATE), milestone_id
+    )
+    commit()
+    return jsonify(milestone_json(milestone))
+
+
+@bp.get("/referrals/grants")
+@spec.operation(
+    "/api/v1/referrals/grants",
+    "get",
+    summary="Rewards to fulfil",
+    response="RewardGrantList",
+    parameters=[
+        {"name": "status", "in": "query", "schema": {"enum": ["granted", "fulfilled", "flagged"]}}
+    ],
+    errors=(422,),
+    tags=("referrals",),
+)
+@api_auth()
+def list_grants():  # type: ignore[no-untyped-def]
+    rows = service.grants(db.session, request.args.get("status") or None)
+    return jsonify({"grants": [grant_json(g, s) for g, s in rows]})
+
+
+@bp.post("/referrals/grants/<int:grant_id>/fulfil")
+@spec.operation(
+    "/api/v1/referrals/grants/<grant_id>/fulfil",
+    "post",
+    summary="Mark a reward as sent",
+    response="RewardGrant",
+    errors=(404,),
+    tags=("referrals",),
+)
+@api_auth()
+def fulfil(grant_id: int):  # type: ignore[no-untyped-def]
+    grant = service.mark_fulfilled(db.session, grant_id, utcnow())
+    commit()
+    subscriber = db.session.get(Subscriber, grant.subscriber_id)
+    return jsonify(grant_json(grant, subscriber))
+
+
+def parse_report_args(args) -> dict:  # type: ignore[no-untyped-def]
+    """from/to ISO dates (inclusive), cohort week|month, market a positive integer."""
+    out: dict = {}
+    for key, name in (("from", "start"), ("to", "end")):
+        raw = args.get(key)
+        try:
+            out[name] = dt.date.fromisoformat(raw) if raw else None
+        except ValueError as exc:
+            raise InvalidRequest(
+                f"{key} must be an ISO date (YYYY-MM-DD)", code="invalid_date"
+            ) from exc
+    if out["start"] and out["end"] and out["start"] > out["end"]:
+        raise InvalidRequest("from must not be after to", code="invalid_range")
+    out["cohort"] = args.get("cohort") or "month"
+    if out["cohort"] not in {"week", "month"}:
+        raise InvalidRequest("cohort must be week or month", code="invalid_cohort")
+    market = args.get("market")
+    if market:
+        if not market.isdigit() or int(market) < 1:
+            raise InvalidRequest("market must be a positive integer", code="invalid_market")
+        out["market"] = int(market)
+    return out
+
+
+@bp.get("/reports/referrals")
+@spec.operation(
+    "/api/v1/reports/referrals",
+    "get",
+    summary="The referral report: k-factor, cohorts, cascades, forecast",
+    response="ReferralReport",
+    parameters=[
+        {
+            "name": "from",
+            "in": "query",
+            "schema": {"type": "string", "format": "date"},
+            "description": "inclusive",
+        },
+        {
+            "name": "to",
+            "in": "query",
+            "schema": {"type": "string", "format": "date"},
+            "description": "inclusive",
+        },
+        {
+            "name": "cohort",
+            "in": "query",
+            "schema": {"enum": ["week", "month"], "default": "month"},
+        },
+        {
+            "name": "market",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1},
+            "description": "market size for the logistic forecast",
+        },
+    ],
+    tags=("reports",),
+)
+@api_auth()
+def referral_report():  # type: ignore[no-untyped-def]
+    """Every referral figure for a window, computed from the stored forest."""
+    args = parse_report_args(request.args)
+    horizon = current_app.config["MASTHEAD"].referral_horizon_days
+    return jsonify(report.referral_report(db.session, utcnow(), horizon_days=horizon, **args))

@@ -1,0 +1,51 @@
+"""Pure checks behind the referral rules: address folding, disposable domains, crawlers, hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+from disposable_email_domains import blocklist
+
+# Mailbox providers that ignore dots in the local part (and map googlemail to gmail).
+_DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+# Link-preview fetchers, crawlers and scripted clients: they open links, they are not readers.
+_CRAWLER = re.compile(
+    r"bot\b|bot/|crawl|spider|slurp|facebookexternalhit|facebookcatalog|meta-externalagent|"
+    r"twitterbot|linkedinbot|whatsapp|telegrambot|slackbot|slack-imgproxy|discordbot|skypeuripreview|"
+    r"pinterest|redditbot|applebot|bingpreview|embedly|iframely|vkshare|quora link preview|"
+    r"google-pagerenderer|googleother|headlesschrome|phantomjs|preview|curl/|wget/|python-requests|"
+    r"python-urllib|go-http-client|okhttp|java/|libwww|httpclient|axios/|node-fetch",
+    re.IGNORECASE,
+)
+
+
+def fold_address(email: str) -> str:
+    """The mailbox an address reaches: lower-cased, `+tag` dropped, Gmail dots removed."""
+    local, _, domain = email.strip().lower().rpartition("@")
+    if not local:
+        return email.strip().lower()
+    local = local.split("+", 1)[0]
+    if domain in _DOTLESS:
+        domain = _DOTLESS[domain]
+        local = local.replace(".", "")
+    return f"{local}@{domain}"
+
+
+def is_disposable(email: str) -> bool:
+    """Whether the address's domain (or a parent domain) is a known throwaway provider."""
+    domain = email.strip().lower().rpartition("@")[2]
+    parts = domain.split(".")
+    return any(".".join(parts[i:]) in blocklist for i in range(len(parts) - 1))
+
+
+def is_crawler(user_agent: str | None) -> bool:
+    """Link-preview bots, crawlers and scripts by user agent; no user agent at all counts too."""
+    return not user_agent or not user_agent.strip() or bool(_CRAWLER.search(user_agent))
+
+
+def keyed_hash(secret: str, value: str, purpose: str) -> str:
+    """An HMAC-SHA256 of a value (client IP, folded address): comparable, not reversible."""
+    return hmac.new(f"{purpose}:{secret}".encode(), value.encode(), hashlib.sha256).hexdigest()

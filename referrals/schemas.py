@@ -1,0 +1,257 @@
+"""JSON Schemas of the referral API; they validate requests and feed the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from growth.openapi import spec
+
+NUM = {"type": ["number", "null"]}
+INT_OR_NULL = {"type": ["integer", "null"]}
+
+
+def _obj(required: list[str], properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties, **extra}
+
+
+REFERRAL = spec.schema(
+    "Referral",
+    _obj(
+        ["id", "referrer_id", "referred_id", "status", "reason", "created_at", "confirmed_at"],
+        {
+            "id": {"type": "integer"},
+            "referrer_id": {"type": "integer"},
+            "referred_id": {"type": "integer"},
+            "status": {"enum": ["pending", "held", "counted", "rejected"]},
+            "reason": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
+            "hold_until": {"type": ["string", "null"], "format": "date-time"},
+            "decided_by": {"type": ["string", "null"]},
+        },
+    ),
+)
+
+REFERRAL_LIST = spec.schema(
+    "ReferralList",
+    _obj(
+        ["referrals"],
+        {"referrals": {"type": "array", "items": {"$ref": "#/components/schemas/Referral"}}},
+    ),
+)
+
+MILESTONE = spec.schema(
+    "Milestone",
+    _obj(
+        ["id", "referrals_required", "reward_name", "description", "fulfilment_note", "active"],
+        {
+            "id": {"type": "integer"},
+            "referrals_required": {"type": "integer", "minimum": 1},
+            "reward_name": {"type": "string"},
+            "description": {"type": "string"},
+            "fulfilment_note": {"type": "string"},
+            "active": {"type": "boolean"},
+        },
+    ),
+)
+
+MILESTONE_LIST = spec.schema(
+    "MilestoneList",
+    _obj(
+        ["milestones"],
+        {"milestones": {"type": "array", "items": {"$ref": "#/components/schemas/Milestone"}}},
+    ),
+)
+
+_MILESTONE_FIELDS = {
+    "referrals_required": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+    "reward_name": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": {"type": "string", "maxLength": 5000},
+    "fulfilment_note": {"type": "string", "maxLength": 5000},
+    "active": {"type": "boolean"},
+}
+
+MILESTONE_CREATE = spec.schema(
+    "MilestoneCreate",
+    _obj(["referrals_required", "reward_name"], _MILESTONE_FIELDS, additionalProperties=False),
+)
+MILESTONE_UPDATE = spec.schema(
+    "MilestoneUpdate", _obj([], _MILESTONE_FIELDS, additionalProperties=False)
+)
+
+GRANT = spec.schema(
+    "RewardGrant",
+    _obj(
+        ["id", "subscriber_id", "email", "milestone_id", "reward_name", "status", "granted_at"],
+        {
+            "id": {"type": "integer"},
+            "subscriber_id": {"type": "integer"},
+            "email": {"type": "string"},
+            "name": {"type": ["string", "null"]},
+            "milestone_id": {"type": "integer"},
+            "reward_name": {"type": "string"},
+            "fulfilment_note": {"type": "string"},
+            "status": {"enum": ["granted", "fulfilled", "flagged"]},
+            "flag_reason": {"type": ["string", "null"]},
+            "granted_at": {"type": "string", "format": "date-time"},
+            "fulfilled_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    ),
+)
+
+GRANT_LIST = spec.schema(
+    "RewardGrantList",
+    _obj(
+        ["grants"],
+        {"grants": {"type": "array", "items": {"$ref": "#/components/schemas/RewardGrant"}}},
+    ),
+)
+
+_TOP_ROW = _obj(
+    ["subscriber_id", "direct", "downstream", "downstream_revenue"],
+    {
+        "subscriber_id": {"type": "integer"},
+        "direct": {"type": "integer"},
+        "downstream": {"type": "integer"},
+        "downstream_revenue": {
+            "type": ["object", "null"],
+            "additionalProperties": {"type": "integer"},
+            "description": "paid cents per currency of every reader below; null without billing",
+        },
+    },
+)
+
+REPORT = spec.schema(
+    "ReferralReport",
+    _obj(
+        [
+            "k_factor",
+            "share_rate",
+            "visits_per_sharer",
+            "invite_rate",
+            "conversion_rate",
+            "cohort_k",
+            "quality_k",
+            "concentration",
+            "viral_cycle_time_days",
+            "referred_share",
+            "max_generation",
+            "generation_counts",
+            "amplification",
+            "top_referrers",
+            "forecast",
+        ],
+        {
+            "from": {"type": ["string", "null"], "format": "date"},
+            "to": {"type": ["string", "null"], "format": "date"},
+            "cohort": {"enum": ["week", "month"]},
+            "horizon_days": {"type": "integer"},
+            "generated_at": {"type": "string", "format": "date-time"},
+            "k_factor": {
+                **NUM,
+                "description": "counted referrals per confirmed subscriber in the window",
+            },
+            "share_rate": {
+                **NUM,
+                "description": "share of confirmed subscribers with a counted visit",
+            },
+            "visits_per_sharer": NUM,
+            "invite_rate": {**NUM, "description": "counted visits per confirmed subscriber"},
+            "conversion_rate": {**NUM, "description": "counted referrals per counted visit"},
+            "cohort_k": {
+                "type": "array",
+                "items": _obj(
+                    ["cohort", "size", "referrals", "k", "mature"],
+                    {
+                        "cohort": {"type": "string", "format": "date"},
+                        "size": {"type": "integer"},
+                        "referrals": {"type": "integer"},
+                        "k": NUM,
+                        "mature": {"type": "boolean"},
+                    },
+                ),
+            },
+            "quality_k": NUM,
+            "concentration": _obj(
+                ["top_referrers", "top_share", "k_without_top"],
+                {"top_referrers": {"type": "integer"}, "top_share": NUM, "k_without_top": NUM},
+            ),
+            "viral_cycle_time_days": {**NUM, "description": "median delay, days"},
+            "viral_cycle_time": _obj(
+                ["median", "mean", "mature_referrals", "mature_median", "distribution"],
+                {
+                    "median": NUM,
+                    "mean": NUM,
+                    "mature_referrals": {"type": "integer"},
+                    "mature_median": NUM,
+                    "distribution": {
+                        "type": "array",
+                        "items": _obj(
+                            ["from_days", "to_days", "share"],
+                            {
+                                "from_days": {"type": "integer"},
+                                "to_days": INT_OR_NULL,
+                                "share": NUM,
+                            },
+                        ),
+                    },
+                },
+            ),
+            "referred_share": NUM,
+            "max_generation": INT_OR_NULL,
+            "generation_counts": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "depth below the root -> subscribers",
+            },
+            "amplification": NUM,
+            "cascades": _obj(
+                ["amplification", "roots", "largest_cascade", "cascades_beyond_root"],
+                {
+                    "amplification": NUM,
+                    "roots": {"type": "integer"},
+                    "largest_cascade": INT_OR_NULL,
+                    "cascades_beyond_root": {"type": "integer"},
+                },
+            ),
+            "top_referrers": _obj(
+                ["by_direct", "by_downstream"],
+                {
+                    "by_direct": {"type": "array", "items": _TOP_ROW},
+                    "by_downstream": {"type": "array", "items": _TOP_ROW},
+                },
+            ),
+            "forecast": _obj(
+                [
+                    "period",
+                    "inflow_per_period",
+                    "churn_rate",
+                    "current",
+                    "cycle_days",
+                    "market",
+                    "periods",
+                ],
+                {
+                    "period": {"enum": ["week", "month"]},
+                    "inflow_per_period": NUM,
+                    "churn_rate": NUM,
+                    "current": {"type": "integer"},
+                    "cycle_days": NUM,
+                    "market": INT_OR_NULL,
+                    "periods": {
+                        "type": "array",
+                        "items": _obj(
+                            ["period", "steady", "skok", "logistic"],
+                            {
+                                "period": {"type": "integer"},
+                                "steady": NUM,
+                                "skok": NUM,
+                                "logistic": NUM,
+                            },
+                        ),
+                    },
+                },
+            ),
+        },
+    ),
+)

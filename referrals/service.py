@@ -1,0 +1,502 @@
+"""Referral state changes: visits, attribution, the rules, holds, milestone rewards.
+
+Services take the session first, may flush, never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from growth import emails, links
+from growth.errors import Conflict, NotFound, ValidationFailed
+from growth.models import DeliveryKind, Status, Subscriber
+from referrals import fraud, tree
+from referrals.models import (
+    AddressKey,
+    GrantStatus,
+    Milestone,
+    Referral,
+    ReferralNode,
+    ReferralStatus,
+    ReferralVisit,
+    RejectReason,
+    RewardGrant,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _secret() -> str:
+    return str(current_app.config["SECRET_KEY"])
+
+
+def hash_ip(ip: str | None) -> str | None:
+    """The client IP as a keyed hash: enough to compare, nothing to leak."""
+    return fraud.keyed_hash(_secret(), ip, "ip") if ip and ip != "unknown" else None
+
+
+def address_key(email: str) -> str:
+    return fraud.keyed_hash(_secret(), fraud.fold_address(email), "address")
+
+
+def referrer_for_code(session: Session, code: str) -> Subscriber | None:
+    """The subscriber a referral code belongs to; None for unknown codes and erased readers."""
+    referrer = session.scalars(
+        select(Subscriber).where(Subscriber.referral_code == code.strip().lower())
+    ).first()
+    return None if referrer is None or referrer.status == Status.ERASED else referrer
+
+
+def record_visit(
+    session: Session,
+    code: str,
+    ip: str | None,
+    user_agent: str | None,
+    now: dt.datetime,
+    visitor_id: int | None = None,
+) -> Subscriber | None:
+    """Keep a visit to /r/<code>; crawlers and the referrer's own visits are kept, not counted."""
+    referrer = referrer_for_code(session, code)
+    if referrer is None:
+        return None
+    ip_hash = hash_ip(ip)
+    is_bot = fraud.is_crawler(user_agent)
+    is_self = visitor_id == referrer.id or (
+        ip_hash is not None and ip_hash == hash_ip(referrer.signup_ip)
+    )
+    session.add(
+        ReferralVisit(
+            referrer_id=referrer.id,
+            at=now,
+            ip_hash=ip_hash,
+            user_agent=(user_agent or "")[:500] or None,
+            is_bot=is_bot,
+            is_self=is_self,
+            counted=not (is_bot or is_self),
+        )
+    )
+    session.flush()
+    return referrer
+
+
+def on_signed_up(
+    subscriber: Subscriber,
+    *,
+    session: Session,
+    ip: str | None = None,
+    now: dt.datetime,
+    **_: object,
+) -> None:
+    """A new subscriber: remember their folded address; a referred one gets a pending referral."""
+    if subscriber.email_normalized:
+        session.add(
+            AddressKey(
+                subscriber_id=subscriber.id,
+                key=address_key(subscriber.email_normalized),
+                created_at=now,
+            )
+        )
+    if subscriber.referrer_id is not None and subscriber.referrer_id != subscriber.id:
+        try:
+            with session.begin_nested():
+                session.add(
+                    Referral(
+                        referrer_id=subscriber.referrer_id,
+                        referred_id=subscriber.id,
+                        status=ReferralStatus.PENDING,
+                        ip_hash=hash_ip(ip),
+                        created_at=now,
+                    )
+                )
+                session.flush()
+        except IntegrityError:  # a replayed signal: the referral is already there
+            log.info("referral for subscriber %s already recorded", subscriber.id)
+    session.flush()
+
+
+def on_changed(
+    subscriber: Subscriber, *, session: Session, field: str, new: str, **_: object
+) -> None:
+    """Erasure removes the address hash too: an erased reader is forgotten, also here."""
+    if field == "status" and new == Status.ERASED:
+        session.execute(delete(AddressKey).where(AddressKey.subscriber_id == subscriber.id))
+
+
+def on_confirmed(
+    subscriber: Subscriber, *, session: Session, first_time: bool, now: dt.datetime, **_: object
+) -> None:
+    """The referred reader confirmed: apply the rules, then count, hold or reject."""
+    if not first_time:
+        return
+    referral = session.scalars(
+        select(Referral).where(
+            Referral.referred_id == subscriber.id, Referral.status == ReferralStatus.PENDING
+        )
+    ).first()
+    if referral is None:
+        return
+    config = current_app.config["MASTHEAD"]
+    tree.ensure_node(
+        session, referral.referrer_id
+    )  # locks the referrer: the rules and counts agree
+    referral.confirmed_at = now
+    reason = rejection_reason(
+        session, referral, subscriber, now, config.referral_max_per_ip_per_day
+    )
+    if reason is not None:
+        referral.status, referral.reason, referral.decided_at = ReferralStatus.REJECTED, reason, now
+        log.info("referral %s rejected: %s", referral.id, reason)
+    elif config.referral_hold_days > 0:
+        referral.status = ReferralStatus.HELD
+        referral.hold_until = now + dt.timedelta(days=config.referral_hold_days)
+    else:
+        count_referral(session, referral, now)
+    session.flush()
+
+
+def rejection_reason(
+    session: Session,
+    referral: Referral,
+    referred: Subscriber,
+    now: dt.datetime,
+    max_per_ip_per_day: int,
+) -> str | None:
+    """The first rule the referral breaks, or None when it may count."""
+    referrer = session.get(Subscriber, referral.referrer_id)
+    address = referred.email_normalized or ""
+    if (
+        referrer is not None
+        and referrer.email_normalized
+        and (fraud.fold_address(referrer.email_normalized) == fraud.fold_address(address))
+    ):
+        return RejectReason.SELF
+    if fraud.is_disposable(address):
+        return RejectReason.DISPOSABLE
+    folded = fraud.fold_address(address)
+    earlier = session.scalar(
+        select(func.count())
+        .select_from(AddressKey)
+        .where(AddressKey.key == address_key(address), AddressKey.subscriber_id != referred.id)
+    ) or session.scalar(
+        select(func.count())
+        .select_from(Subscriber)
+        .where(Subscriber.email_normalized == folded, Subscriber.id != referred.id)
+    )
+    if earlier:
+        return RejectReason.RETURNING
+    if referral.ip_hash is not None:
+        day = now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        same_ip_today = session.scalar(
+            select(func.count())
+            .select_from(Referral)
+            .where(
+                Referral.referrer_id == referral.referrer_id,
+                Referral.ip_hash == referral.ip_hash,
+                Referral.status.in_([ReferralStatus.COUNTED, ReferralStatus.HELD]),
+                Referral.confirmed_at >= day,
+                Referral.confirmed_at < day + dt.timedelta(days=1),
+                Referral.id != referral.id,
+            )
+        )
+        if (same_ip_today or 0) >= max_per_ip_per_day:
+            return RejectReason.IP_LIMIT
+    return None
+
+
+def count_referral(session: Session, referral: Referral, now: dt.datetime) -> None:
+    """Count it: extend the tree, then grant every milestone now reached."""
+    referral.status, referral.counted_at = ReferralStatus.COUNTED, now
+    session.flush()
+    direct = tree.attach(session, referral.referred_id, referral.referrer_id)
+    grant_milestones(session, referral.referrer_id, direct, now)
+
+
+def grant_milestones(
+    session: Session, referrer_id: int, counted: int, now: dt.datetime
+) -> list[RewardGrant]:
+    """Grant each reached milestone once; the unique constraint settles concurrent confirmations."""
+    granted = []
+    reached = session.scalars(
+        select(Milestone)
+        .where(Milestone.active.is_(True), Milestone.referrals_required <= counted)
+        .order_by(Milestone.referrals_required)
+    ).all()
+    have = set(
+        session.scalars(
+            select(RewardGrant.milestone_id).where(RewardGrant.subscriber_id == referrer_id)
+        )
+    )
+    for milestone in reached:
+        if milestone.id in have:
+            continue
+        grant = RewardGrant(subscriber_id=referrer_id, milestone_id=milestone.id, granted_at=now)
+        try:
+            with session.begin_nested():
+                session.add(grant)
+                session.flush()
+        except IntegrityError:
+            log.info("milestone %s already granted to %s", milestone.id, referrer_id)
+            continue
+        referrer = session.get(Subscriber, referrer_id)
+        if referrer is not None and referrer.status not in {
+            Status.ERASED,
+            Status.BOUNCED,
+            Status.COMPLAINED,
+        }:
+            emails.queue_email(
+                session,
+                referrer,
+                "referral_reward",
+                kind=DeliveryKind.TRANSACTIONAL,
+                list_mail=False,
+                milestone=milestone,
+                counted=counted,
+            )
+        granted.append(grant)
+    return granted
+
+
+def get_referral(session: Session, referral_id: int) -> Referral:
+    referral = session.get(Referral, referral_id)
+    if referral is None:
+        raise NotFound("No such referral.", code="unknown_referral")
+    return referral
+
+
+def approve(session: Session, referral_id: int, operator: str, now: dt.datetime) -> Referral:
+    """An operator lets a held referral count."""
+    referral = get_referral(session, referral_id)
+    if referral.status != ReferralStatus.HELD:
+        raise Conflict(
+            f"Only held referrals can be approved; this one is {referral.status}.", code="not_held"
+        )
+    tree.ensure_node(session, referral.referrer_id)
+    referral.decided_at, referral.decided_by = now, operator
+    count_referral(session, referral, now)
+    return referral
+
+
+def reject(session: Session, referral_id: int, operator: str, now: dt.datetime) -> Referral:
+    """An operator rejects a held or counted referral; grants it no longer supports get flagged."""
+    referral = get_referral(session, referral_id)
+    if referral.status not in {ReferralStatus.HELD, ReferralStatus.COUNTED, ReferralStatus.PENDING}:
+        raise Conflict("This referral is already rejected.", code="already_rejected")
+    was_counted = referral.status == ReferralStatus.COUNTED
+    referral.status, referral.reason = ReferralStatus.REJECTED, RejectReason.OPERATOR
+    referral.decided_at, referral.decided_by = now, operator
+    session.flush()
+    if was_counted:
+        tree.detach(session, referral.referred_id)
+        left = (
+            session.scalar(
+                select(ReferralNode.direct_count).where(
+                    ReferralNode.subscriber_id == referral.referrer_id
+                )
+            )
+            or 0
+        )
+        for grant in session.scalars(
+            select(RewardGrant)
+            .join(Milestone)
+            .where(
+                RewardGrant.subscriber_id == referral.referrer_id,
+                Milestone.referrals_required > left,
+                RewardGrant.status != GrantStatus.FLAGGED,
+            )
+        ):
+            grant.status = GrantStatus.FLAGGED
+            grant.flag_reason = f"referral {referral.id} rejected; {left} counted referrals left"
+    session.flush()
+    return referral
+
+
+def release_due(session: Session, now: dt.datetime) -> int:
+    """Held referrals whose hold has passed without a decision count now."""
+    due = session.scalars(
+        select(Referral)
+        .where(Referral.status == ReferralStatus.HELD, Referral.hold_until <= now)
+        .order_by(Referral.id)
+    ).all()
+    for referral in due:
+        tree.ensure_node(session, referral.referrer_id)
+        count_referral(session, referral, now)
+    return len(due)
+
+
+def held_referrals(session: Session) -> list[tuple[Referral, Subscriber, Subscriber]]:
+    """Held referrals with both readers, oldest first."""
+    from sqlalchemy.orm import aliased
+
+    referrer, referred = aliased(Subscriber), aliased(Subscriber)
+    rows = session.execute(
+        select(Referral, referrer, referred)
+        .join(referrer, referrer.id == Referral.referrer_id)
+        .join(referred, referred.id == Referral.referred_id)
+        .where(Referral.status == ReferralStatus.HELD)
+        .order_by(Referral.id)
+    ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+# Milestones and fulfilment -----------------------------------------------------------------
+
+
+def milestones(session: Session, active_only: bool = False) -> list[Milestone]:
+    query = select(Milestone).order_by(Milestone.referrals_required)
+    if active_only:
+        query = query.where(Milestone.active.is_(True))
+    return list(session.scalars(query))
+
+
+def save_milestone(session: Session, data: dict, milestone_id: int | None = None) -> Milestone:
+    """Create or change a milestone; one milestone per referral count."""
+    milestone = Milestone() if milestone_id is None else session.get(Milestone, milestone_id)
+    if milestone is None:
+        raise NotFound("No such milestone.", code="unknown_milestone")
+    required = data.get("referrals_required", milestone.referrals_required)
+    if not isinstance(required, int) or isinstance(required, bool) or required < 1:
+        raise ValidationFailed(
+            "referrals_required must be a positive whole number.", code="invalid_count"
+        )
+    name = str(data.get("reward_name", milestone.reward_name) or "").strip()
+    if not name:
+        raise ValidationFailed("A milestone needs a reward name.", code="missing_reward_name")
+    clash = session.scalars(
+        select(Milestone).where(
+            Milestone.referrals_required == required, Milestone.id != milestone_id
+        )
+    ).first()
+    if clash is not None:
+        raise Conflict(
+            f"A milestone at {required} referrals exists already.", code="duplicate_milestone"
+        )
+    milestone.referrals_required, milestone.reward_name = required, name[:200]
+    milestone.description = str(data.get("description", milestone.description) or "")
+    milestone.fulfilment_note = str(data.get("fulfilment_note", milestone.fulfilment_note) or "")
+    milestone.active = bool(
+        data.get("active", True if milestone.active is None else milestone.active)
+    )
+    if milestone_id is None:
+        session.add(milestone)
+    session.flush()
+    return milestone
+
+
+def grants(session: Session, status: str | None = None) -> list[tuple[RewardGrant, Subscriber]]:
+    """The fulfilment list: grants with their readers, newest first."""
+    query = select(RewardGrant, Subscriber).join(
+        Subscriber, Subscriber.id == RewardGrant.subscriber_id
+    )
+    if status:
+        if status not in set(GrantStatus):
+            raise ValidationFailed(f"unknown grant status {status!r}", code="invalid_status")
+        query = query.where(RewardGrant.status == status)
+    return [(g, s) for g, s in session.execute(query.order_by(RewardGrant.id.desc()))]
+
+
+def mark_fulfilled(session: Session, grant_id: int, now: dt.datetime) -> RewardGrant:
+    grant = session.get(RewardGrant, grant_id)
+    if grant is None:
+        raise NotFound("No such grant.", code="unknown_grant")
+    grant.status, grant.fulfilled_at = GrantStatus.FULFILLED, now
+    session.flush()
+    return grant
+
+
+# The subscriber's side -----------------------------------------------------------------------
+
+
+@dataclass
+class Progress:
+    """A reader's counted referrals and the next milestone."""
+
+    counted: int
+    next_milestone: Milestone | None
+    remaining: int | None
+
+
+def progress(session: Session, subscriber: Subscriber) -> Progress:
+    counted = (
+        session.scalar(
+            select(ReferralNode.direct_count).where(ReferralNode.subscriber_id == subscriber.id)
+        )
+        or 0
+    )
+    upcoming = session.scalars(
+        select(Milestone)
+        .where(Milestone.active.is_(True), Milestone.referrals_required > counted)
+        .order_by(Milestone.referrals_required)
+        .limit(1)
+    ).first()
+    return Progress(counted, upcoming, upcoming.referrals_required - counted if upcoming else None)
+
+
+def progress_sentence(p: Progress) -> str:
+    """'2 more friends to the sticker pack.'"""
+    if p.next_milestone is None or p.remaining is None:
+        return ""
+    friends = "friend" if p.remaining == 1 else "friends"
+    return f"{p.remaining} more {friends} to the {p.next_milestone.reward_name}."
+
+
+def set_leaderboard_opt_in(session: Session, subscriber: Subscriber, opt_in: bool) -> None:
+    tree.ensure_node(session, subscriber.id)
+    node = session.get(ReferralNode, subscriber.id, populate_existing=True)
+    assert node is not None
+    node.leaderboard_opt_in = opt_in
+    session.flush()
+
+
+def leaderboard(session: Session, limit: int = 10) -> list[tuple[str, int]]:
+    """Opted-in referrers by counted referrals, shown by first name or 'anonymous'."""
+    rows = session.execute(
+        select(Subscriber.name, ReferralNode.direct_count)
+        .join(Subscriber, Subscriber.id == ReferralNode.subscriber_id)
+        .where(
+            ReferralNode.leaderboard_opt_in.is_(True),
+            ReferralNode.direct_count > 0,
+            Subscriber.status != Status.ERASED,
+        )
+        .order_by(ReferralNode.direct_count.desc(), ReferralNode.subscriber_id)
+        .limit(limit)
+    )
+    return [((name or "").split(" ")[0] or "anonymous", count) for name, count in rows]
+
+
+def is_on_leaderboard(session: Session, subscriber: Subscriber) -> bool:
+    return bool(
+        session.scalar(
+            select(ReferralNode.leaderboard_opt_in).where(
+                ReferralNode.subscriber_id == subscriber.id
+            )
+        )
+    )
+
+
+def email_context(session: Session, subscriber: Subscriber) -> dict[str, str]:
+    """referral_block / referral_block_html for every email: the link and the progress."""
+    from markupsafe import escape
+
+    publication = current_app.config["MASTHEAD"].publication_name
+    url = links.referral_url(subscriber)
+    p = progress(session, subscriber)
+    counted = (
+        f"You have brought {p.counted} friend{'' if p.counted == 1 else 's'} so far. "
+        if p.counted
+        else ""
+    )
+    sentence = progress_sentence(p)
+    text = f"Share {publication} with a friend: {url}\n{counted}{sentence}".rstrip()
+    html = (
+        f"<p>Share {escape(publication)} with a friend: "
+        f'<a href="{escape(url)}">{escape(url)}</a><br>'
+        f"{escape(counted)}{escape(sentence)}</p>"
+    )
+    return {"referral_block": text, "referral_block_html": html}

@@ -1,0 +1,311 @@
+"""The reader's hub, the admin page, the JSON API, the report and the CLI."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from growth import access, auth, links
+from growth.db import utcnow
+from referrals import service
+from referrals.models import RewardGrant
+from tests.referrals.helpers import BROWSER, by_email, join, operator_token, refer
+
+REPORT_KEYS = {
+    "k_factor",
+    "share_rate",
+    "visits_per_sharer",
+    "invite_rate",
+    "conversion_rate",
+    "cohort_k",
+    "quality_k",
+    "concentration",
+    "viral_cycle_time_days",
+    "referred_share",
+    "max_generation",
+    "generation_counts",
+    "amplification",
+    "top_referrers",
+    "forecast",
+}
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_hub_shows_link_share_buttons_progress_and_the_opt_in_leaderboard(client, session, outbox):
+    join(client, outbox, "ana@example.com", name="Ana Lima")
+    join(client, outbox, "zed@example.com")
+    ana, zed = by_email(session, "ana@example.com"), by_email(session, "zed@example.com")
+    service.save_milestone(session, {"referrals_required": 3, "reward_name": "sticker pack"})
+    refer(client, session, outbox, "ana@example.com", "bo@example.com", ip="192.0.2.1")
+    refer(client, session, outbox, "zed@example.com", "cy@example.com", ip="192.0.2.2")
+    page = client.get(f"/me/{links.manage_token(ana)}/referrals")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f"http://masthead.test/r/{ana.referral_code}" in html
+    assert "2 more friends to the sticker pack." in html
+    for network in ("mailto:", "x.com/intent", "facebook.com/sharer", "linkedin.com", "wa.me"):
+        assert network in html
+    assert "Nobody is on the leaderboard yet." in html
+    # Ana opts in: her first name shows; Zed opts in without a name: "anonymous"
+    done = client.post(
+        f"/me/{links.manage_token(ana)}/referrals",
+        data={"leaderboard": "on", "csrf_token": csrf_of(html)},
+    )
+    assert done.status_code == 200 and "You are on the leaderboard." in done.get_data(as_text=True)
+    service.set_leaderboard_opt_in(session, zed, True)
+    assert service.leaderboard(session) == [("Ana", 1), ("anonymous", 1)]
+    assert "Lima" not in client.get(f"/me/{links.manage_token(zed)}/referrals").get_data(
+        as_text=True
+    )
+
+
+def test_hub_with_a_bad_token_is_a_friendly_400(client):
+    assert client.get("/me/forged/referrals").status_code == 400
+
+
+def test_admin_page_approves_configures_and_fulfils(app_factory, session, outbox):
+    app = app_factory(referral_hold_days=2)
+    client = app.test_client()
+    auth.create_operator(session, "ops@example.com", "correct horse battery staple")
+    join(client, outbox, "ana@example.com")
+    held = refer(client, session, outbox, "ana@example.com", "bo@example.com")
+    assert client.get("/admin/referrals").status_code == 302  # login first
+    login = client.get("/admin/login").get_data(as_text=True)
+    client.post(
+        "/admin/login",
+        data={
+            "email": "ops@example.com",
+            "password": "correct horse battery staple",
+            "csrf_token": csrf_of(login),
+        },
+    )
+    page = client.get("/admin/referrals").get_data(as_text=True)
+    assert "bo@example.com" in page and "Held for review (1)" in page
+    token = csrf_of(page)
+    added = client.post(
+        "/admin/referrals",
+        data={
+            "action": "add_milestone",
+            "referrals_required": "1",
+            "reward_name": "sticker pack",
+            "fulfilment_note": "A5 envelope",
+            "csrf_token": token,
+        },
+    )
+    assert "Milestone at 1 referrals added." in added.get_data(as_text=True)
+    milestone = service.milestones(session)[0]
+    edited = client.post(
+        "/admin/referrals",
+        data={
+            "action": "edit_milestone",
+            "milestone_id": str(milestone.id),
+            "referrals_required": "1",
+            "reward_name": "sticker pack",
+            "description": "Five stickers",
+            "fulfilment_note": "A5 envelope",
+            "active": "on",
+            "csrf_token": token,
+        },
+    )
+    assert "Milestone saved." in edited.get_data(as_text=True)
+    session.expire_all()
+    assert (milestone.description, milestone.active) == ("Five stickers", True)
+    duplicate = client.post(
+        "/admin/referrals",
+        data={
+            "action": "add_milestone",
+            "referrals_required": "1",
+            "reward_name": "again",
+            "csrf_token": token,
+        },
+    )
+    assert duplicate.status_code == 422
+    approved = client.post(
+        "/admin/referrals",
+        data={"action": "approve", "referral_id": str(held.id), "csrf_token": token},
+    )
+    html = approved.get_data(as_text=True)
+    assert "Held for review (0)" in html and "sticker pack" in html and "A5 envelope" in html
+    grant = session.scalars(select(RewardGrant)).one()
+    client.post(
+        "/admin/referrals",
+        data={"action": "fulfil", "grant_id": str(grant.id), "csrf_token": token},
+    )
+    session.expire_all()
+    assert session.get(RewardGrant, grant.id).status == "fulfilled"
+
+
+def test_api_needs_a_token_and_manages_holds_milestones_and_grants(app_factory, session, outbox):
+    app = app_factory(referral_hold_days=1)
+    client = app.test_client()
+    assert client.get("/api/v1/referrals/held").status_code == 401
+    headers = bearer(operator_token(session))
+    created = client.post(
+        "/api/v1/referrals/milestones",
+        json={"referrals_required": 1, "reward_name": "mug"},
+        headers=headers,
+    )
+    assert created.status_code == 201
+    milestone = created.get_json()
+    assert (
+        client.post(
+            "/api/v1/referrals/milestones", json={"reward_name": "x"}, headers=headers
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post(
+            "/api/v1/referrals/milestones",
+            json={"referrals_required": 1, "reward_name": "again"},
+            headers=headers,
+        ).get_json()["error"]["code"]
+        == "duplicate_milestone"
+    )
+    patched = client.patch(
+        f"/api/v1/referrals/milestones/{milestone['id']}",
+        json={"description": "A big one"},
+        headers=headers,
+    )
+    assert patched.get_json()["description"] == "A big one"
+    assert (
+        client.patch("/api/v1/referrals/milestones/999999", json={}, headers=headers).status_code
+        == 404
+    )
+    join(client, outbox, "ana@example.com")
+    first = refer(client, session, outbox, "ana@example.com", "bo@example.com", ip="192.0.2.1")
+    second = refer(client, session, outbox, "ana@example.com", "cy@example.com", ip="192.0.2.2")
+    held = client.get("/api/v1/referrals/held", headers=headers).get_json()["referrals"]
+    assert [r["id"] for r in held] == [first.id, second.id]
+    approved = client.post(f"/api/v1/referrals/{first.id}/approve", headers=headers).get_json()
+    assert (approved["status"], approved["decided_by"]) == ("counted", "ops@example.com")
+    again = client.post(f"/api/v1/referrals/{first.id}/approve", headers=headers)
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "not_held"
+    assert (
+        client.post(f"/api/v1/referrals/{second.id}/reject", headers=headers).get_json()["reason"]
+        == "operator"
+    )
+    assert client.post("/api/v1/referrals/999999/approve", headers=headers).status_code == 404
+    [grant] = client.get("/api/v1/referrals/grants?status=granted", headers=headers).get_json()[
+        "grants"
+    ]
+    assert (grant["email"], grant["reward_name"]) == ("ana@example.com", "mug")
+    fulfilled = client.post(
+        f"/api/v1/referrals/grants/{grant['id']}/fulfil", headers=headers
+    ).get_json()
+    assert fulfilled["status"] == "fulfilled" and fulfilled["fulfilled_at"]
+    assert client.get("/api/v1/referrals/grants?status=lost", headers=headers).status_code == 422
+
+
+def test_every_referral_route_is_in_the_openapi_document(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    for path in (
+        "/api/v1/referrals/held",
+        "/api/v1/referrals/{referral_id}/approve",
+        "/api/v1/referrals/{referral_id}/reject",
+        "/api/v1/referrals/milestones",
+        "/api/v1/referrals/milestones/{milestone_id}",
+        "/api/v1/referrals/grants",
+        "/api/v1/referrals/grants/{grant_id}/fulfil",
+        "/api/v1/reports/referrals",
+    ):
+        assert path in doc["paths"], path
+    report_schema = doc["components"]["schemas"]["ReferralReport"]
+    assert set(report_schema["required"]) >= REPORT_KEYS
+    assert set(report_schema["properties"]) >= REPORT_KEYS
+
+
+def test_report_endpoint_validates_and_answers_with_every_figure(
+    app_factory, client, session, outbox
+):
+    # another app: a request to `app` inside the session fixture's app context shares its `g`
+    assert app_factory().test_client().get("/api/v1/reports/referrals").status_code == 401
+    headers = bearer(operator_token(session))
+    join(client, outbox, "ana@example.com")
+    refer(client, session, outbox, "ana@example.com", "bo@example.com", ip="192.0.2.1")
+    refer(client, session, outbox, "bo@example.com", "cy@example.com", ip="192.0.2.2")
+    # one counted visit on each of Ana's and Bo's links, and a link-preview bot that does not count
+    for code in (
+        by_email(session, "ana@example.com").referral_code,
+        by_email(session, "bo@example.com").referral_code,
+    ):
+        client.get(f"/r/{code}", headers={"User-Agent": BROWSER})
+    client.get(
+        f"/r/{by_email(session, 'ana@example.com').referral_code}",
+        headers={"User-Agent": "Slackbot 1.0"},
+    )
+    for bad in ("from=yesterday", "cohort=year", "from=2026-02-01&to=2026-01-01", "market=-5"):
+        response = client.get(f"/api/v1/reports/referrals?{bad}", headers=headers)
+        assert response.status_code == 400 and "error" in response.get_json(), bad
+    today = utcnow().date().isoformat()
+    data = client.get(
+        f"/api/v1/reports/referrals?from={today}&to={today}&cohort=week&market=1000",
+        headers=headers,
+    ).get_json()
+    assert set(data) >= REPORT_KEYS
+    # three readers confirmed today: Ana (root), Bo (1), Cy (2): 2 referrals over 3 readers
+    assert data["k_factor"] == pytest.approx(2 / 3)
+    assert data["generation_counts"] == {"0": 1, "1": 1, "2": 1} and data["max_generation"] == 2
+    assert data["referred_share"] == pytest.approx(2 / 3) and data["amplification"] == 3.0
+    # 2 counted visits from 2 sharers among 3 readers; 2 referrals per 2 visits
+    assert (data["share_rate"], data["visits_per_sharer"]) == (pytest.approx(2 / 3), 1.0)
+    assert (data["invite_rate"], data["conversion_rate"]) == (pytest.approx(2 / 3), 1.0)
+    assert data["cohort_k"][0]["mature"] is False and data["cohort_k"][0]["k"] is None
+    top = data["top_referrers"]["by_downstream"]
+    ana, bo = by_email(session, "ana@example.com"), by_email(session, "bo@example.com")
+    assert [(r["subscriber_id"], r["direct"], r["downstream"]) for r in top] == [
+        (ana.id, 1, 2),
+        (bo.id, 1, 1),
+    ]
+    assert top[0]["downstream_revenue"] is None  # no billing in this build
+    assert len(data["forecast"]["periods"]) == 12
+    empty = client.get(
+        "/api/v1/reports/referrals?from=2001-01-01&to=2001-01-31", headers=headers
+    ).get_json()
+    assert empty["k_factor"] is None and empty["referred_share"] is None
+    assert empty["conversion_rate"] is None and empty["amplification"] is None
+
+
+def test_top_referrers_join_downstream_revenue_when_billing_answers(client, session, outbox):
+    headers = bearer(operator_token(session))
+    join(client, outbox, "ana@example.com")
+    refer(client, session, outbox, "ana@example.com", "bo@example.com", ip="192.0.2.1")
+    refer(client, session, outbox, "bo@example.com", "cy@example.com", ip="192.0.2.2")
+    bo, cy = by_email(session, "bo@example.com"), by_email(session, "cy@example.com")
+    previous = access._revenue_lookup
+    access.register_revenue_lookup(
+        lambda _session: {cy.id: {"usd": 500}, bo.id: {"usd": 200, "eur": 100}}
+    )
+    try:
+        data = client.get("/api/v1/reports/referrals", headers=headers).get_json()
+    finally:
+        access._revenue_lookup = previous
+    revenue = {
+        r["subscriber_id"]: r["downstream_revenue"] for r in data["top_referrers"]["by_downstream"]
+    }
+    ana = by_email(session, "ana@example.com")
+    assert revenue == {ana.id: {"usd": 700, "eur": 100}, bo.id: {"usd": 500}}
+
+
+def test_cli_prints_the_report_as_a_table(app, session, outbox):
+    client = app.test_client()
+    join(client, outbox, "ana@example.com")
+    refer(client, session, outbox, "ana@example.com", "bo@example.com", ip="192.0.2.1")
+    result = app.test_cli_runner().invoke(args=["referral-report", "--cohort", "week"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "k_factor" in result.output
+        and "0.5000" in result.output
+        and "forecast per week" in result.output
+    )
+    assert app.test_cli_runner().invoke(args=["referral-report", "--cohort", "year"]).exit_code != 0
