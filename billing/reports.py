@@ -1,0 +1,63 @@
+"""Loading the mirrored data into the metrics' plain dataclasses, and the revenue report."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing import metrics
+from billing.models import Invoice, StripeCustomer, Subscription, SubscriptionSnapshot
+from billing.webhooks import snapshot_state
+
+
+def _customer_keys(session: Session) -> dict[str, str]:
+    """Stripe customer id -> the key a customer is counted under (the subscriber when known)."""
+    keys: dict[str, str] = {}
+    for customer_id, subscriber_id in session.execute(
+        select(StripeCustomer.stripe_customer_id, StripeCustomer.subscriber_id)
+    ):
+        if subscriber_id is not None:
+            keys[customer_id] = f"subscriber:{subscriber_id}"
+    for customer_id, subscriber_id in session.execute(
+        select(Subscription.stripe_customer_id, Subscription.subscriber_id).where(
+            Subscription.subscriber_id.is_not(None)
+        )
+    ):
+        keys.setdefault(customer_id, f"subscriber:{subscriber_id}")
+    return keys
+
+
+def load_history(session: Session) -> list[metrics.SubscriptionState]:
+    """Every subscription state Stripe reported, as plain data."""
+    keys = _customer_keys(session)
+    return [
+        snapshot_state(s, keys.get(s.stripe_customer_id, f"customer:{s.stripe_customer_id}"))
+        for s in session.scalars(select(SubscriptionSnapshot).order_by(SubscriptionSnapshot.id))
+    ]
+
+
+def load_ledger(session: Session) -> list[metrics.LedgerEntry]:
+    """The paid-invoice ledger, as plain data."""
+    keys = _customer_keys(session)
+    return [
+        metrics.LedgerEntry(
+            invoice_id=i.stripe_invoice_id,
+            customer=f"subscriber:{i.subscriber_id}"
+            if i.subscriber_id
+            else keys.get(i.stripe_customer_id, f"customer:{i.stripe_customer_id}"),
+            currency=i.currency,
+            amount_paid_cents=i.amount_paid_cents,
+            tax_cents=i.tax_cents,
+            paid_at=i.paid_at,
+            period_start=i.period_start,
+            period_end=i.period_end,
+        )
+        for i in session.scalars(select(Invoice).order_by(Invoice.id))
+    ]
+
+
+def revenue_report(session: Session, start: dt.datetime, end: dt.datetime) -> dict:
+    """The revenue report over [start, end) from the mirrored subscriptions and the ledger."""
+    return metrics.revenue_report(load_history(session), load_ledger(session), start, end)
