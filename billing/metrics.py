@@ -10,6 +10,7 @@ Currencies are never added together: every money figure is keyed by currency.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -62,7 +63,8 @@ class SubscriptionState:
     @property
     def plan(self) -> str:
         """'annual' for plans billed a year or more apart, 'monthly' otherwise."""
-        return "annual" if interval_months(self.interval, self.interval_count) >= 12 else "monthly"
+        num, den = _MONTHS_PER_UNIT.get(self.interval, (1, 1))
+        return "annual" if num * max(self.interval_count, 1) >= 12 * den else "monthly"
 
 
 @dataclass(frozen=True)
@@ -134,24 +136,44 @@ def order_key(state: SubscriptionState) -> tuple[dt.datetime, bool, int, int]:
     return (state.at, state.terminal, _TYPE_RANK.get(state.event_type, 1), state.seq)
 
 
-def states_at(
-    history: Iterable[SubscriptionState], at: dt.datetime
-) -> dict[str, SubscriptionState]:
-    """Each subscription's state in effect at `at`; once terminal it stays so (no late revival)."""
-    by_sub: dict[str, list[SubscriptionState]] = defaultdict(list)
-    for state in history:
-        if state.at <= at:
+class Timeline:
+    """The history arranged once per subscription, for asking the state at many instants."""
+
+    def __init__(self, history: Iterable[SubscriptionState]):
+        by_sub: dict[str, list[SubscriptionState]] = defaultdict(list)
+        for state in history:
             by_sub[state.subscription_id].append(state)
-    result: dict[str, SubscriptionState] = {}
-    for sub_id, states in by_sub.items():
-        current: SubscriptionState | None = None
-        for state in sorted(states, key=order_key):
-            if current is not None and current.terminal:
-                break  # canceled is final: any later-ordered state cannot revive it
-            current = state
-        assert current is not None
-        result[sub_id] = current
-    return result
+        self.effective: dict[str, list[SubscriptionState]] = {}
+        self._instants: dict[str, list[dt.datetime]] = {}
+        for sub_id, states in by_sub.items():
+            kept: list[SubscriptionState] = []
+            for state in sorted(states, key=order_key):
+                if kept and kept[-1].terminal:
+                    break  # canceled is final: any later-ordered state cannot revive it
+                kept.append(state)
+            self.effective[sub_id] = kept
+            self._instants[sub_id] = [s.at for s in kept]
+
+    def at(self, when: dt.datetime) -> dict[str, SubscriptionState]:
+        """Each subscription's state in effect at `when` (the last effective one at or before it)."""
+        result: dict[str, SubscriptionState] = {}
+        for sub_id, kept in self.effective.items():
+            i = bisect.bisect_right(self._instants[sub_id], when)
+            if i:
+                result[sub_id] = kept[i - 1]
+        return result
+
+
+History = Iterable[SubscriptionState] | Timeline
+
+
+def _timeline(history: History) -> Timeline:
+    return history if isinstance(history, Timeline) else Timeline(history)
+
+
+def states_at(history: History, at: dt.datetime) -> dict[str, SubscriptionState]:
+    """Each subscription's state in effect at `at`; once terminal it stays so (no late revival)."""
+    return _timeline(history).at(at)
 
 
 def latest_states(history: Iterable[SubscriptionState]) -> dict[str, SubscriptionState]:
@@ -159,17 +181,15 @@ def latest_states(history: Iterable[SubscriptionState]) -> dict[str, Subscriptio
     return states_at(history, dt.datetime.max.replace(tzinfo=dt.UTC))
 
 
+_MONTHS_PER_UNIT = {"month": (1, 1), "year": (12, 1), "week": (12, 52), "day": (12, 365)}
+
+
 def interval_months(interval: str, interval_count: int) -> Fraction:
     """Length of a billing interval in months (a week is 12/52 month, a day 12/365)."""
-    per_unit = {
-        "month": Fraction(1),
-        "year": Fraction(12),
-        "week": Fraction(12, 52),
-        "day": Fraction(12, 365),
-    }
-    if interval not in per_unit:
+    if interval not in _MONTHS_PER_UNIT:
         raise ValueError(f"unknown interval {interval!r}")
-    return per_unit[interval] * max(interval_count, 1)
+    num, den = _MONTHS_PER_UNIT[interval]
+    return Fraction(num * max(interval_count, 1), den)
 
 
 def _round_half_up(value: Fraction) -> int:
@@ -185,8 +205,16 @@ def monthly_cents(state: SubscriptionState, at: dt.datetime) -> int:
     """
     if state.status not in MRR_STATUSES or state.collection_paused:
         return 0
-    amount = Fraction(state.unit_amount_cents * state.quantity)
+    gross = state.unit_amount_cents * state.quantity
     running = [d for d in state.discounts if d.running(at)]
+    if not running:  # integer fast path: gross / months, rounded half up
+        if state.interval not in _MONTHS_PER_UNIT:
+            raise ValueError(f"unknown interval {state.interval!r}")
+        num, den = _MONTHS_PER_UNIT[state.interval]
+        num *= max(state.interval_count, 1)
+        return max((2 * gross * den + num) // (2 * num), 0)
+    months = interval_months(state.interval, state.interval_count)
+    amount = Fraction(gross)
     for discount in running:
         if discount.percent_off is not None:
             amount *= 1 - Fraction(discount.percent_off) / 100
@@ -195,7 +223,7 @@ def monthly_cents(state: SubscriptionState, at: dt.datetime) -> int:
             amount -= discount.amount_off_cents
     if amount <= 0:
         return 0
-    return _round_half_up(amount / interval_months(state.interval, state.interval_count))
+    return _round_half_up(amount / months)
 
 
 def customer_mrr(
@@ -212,9 +240,21 @@ def customer_mrr(
     return {cur: dict(by_customer) for cur, by_customer in result.items()}
 
 
-def revenue_snapshot(
-    history: Iterable[SubscriptionState], at: dt.datetime
-) -> dict[str, RevenueSnapshot]:
+def _customer_mrr_by_plan(
+    states: Mapping[str, SubscriptionState], at: dt.datetime
+) -> dict[str | None, dict[str, dict[str, int]]]:
+    """customer_mrr for all plans (key None) and for each plan, in one pass."""
+    result: dict[str | None, dict[str, dict[str, int]]] = {}
+    for state in states.values():
+        cents = monthly_cents(state, at)
+        if cents > 0:
+            for key in (None, state.plan):
+                by_customer = result.setdefault(key, {}).setdefault(state.currency, {})
+                by_customer[state.customer] = by_customer.get(state.customer, 0) + cents
+    return result
+
+
+def revenue_snapshot(history: History, at: dt.datetime) -> dict[str, RevenueSnapshot]:
     """{currency: MRR, at-risk (past_due) MRR, scheduled-churn MRR, paying subscribers} at `at`."""
     states = states_at(history, at)
     result: dict[str, RevenueSnapshot] = defaultdict(RevenueSnapshot)
@@ -236,34 +276,61 @@ def revenue_snapshot(
     return dict(result)
 
 
-def paying_customers(history: Iterable[SubscriptionState], at: dt.datetime) -> int:
+def paying_customers(history: History, at: dt.datetime) -> int:
     """Distinct customers with MRR at `at`, whatever their currency."""
     states = states_at(history, at)
     return len({s.customer for s in states.values() if monthly_cents(s, at) > 0})
 
 
-def _ever_paid_before(history: list[SubscriptionState], at: dt.datetime) -> set[tuple[str, str]]:
-    """(currency, customer) pairs that had MRR at any state change strictly before `at`."""
-    seen: set[tuple[str, str]] = set()
-    instants = sorted({s.at for s in history if s.at < at})
-    for instant in instants:
-        for currency, by_customer in customer_mrr(states_at(history, instant), instant).items():
-            seen.update((currency, c) for c in by_customer)
-    return seen
+def first_paid_at(history: Iterable[SubscriptionState] | Timeline) -> dict[tuple[str, str], dt.datetime]:
+    """{(currency, customer): the first instant they had MRR}, in one pass over each subscription.
+
+    A subscription's MRR changes only at its own state changes and at its discounts' starts and
+    ends, so those are the only instants to look at.
+    """
+    first: dict[tuple[str, str], dt.datetime] = {}
+    for effective in _timeline(history).effective.values():
+        for i, state in enumerate(effective):
+            until = effective[i + 1].at if i + 1 < len(effective) else None
+            instants = {state.at} | {
+                edge for disc in state.discounts for edge in (disc.start, disc.end)
+                if edge is not None and edge > state.at and (until is None or edge < until)
+            }
+            paid = [t for t in sorted(instants) if monthly_cents(state, t) > 0]
+            if paid:
+                key = (state.currency, state.customer)
+                if key not in first or paid[0] < first[key]:
+                    first[key] = paid[0]
+                break
+    return first
 
 
 def movements(
-    history: Iterable[SubscriptionState], start: dt.datetime, end: dt.datetime
+    history: History,
+    start: dt.datetime,
+    end: dt.datetime,
+    first_paid: Mapping[tuple[str, str], dt.datetime] | None = None,
 ) -> dict[str, Movements]:
     """{currency: Movements} comparing each customer's MRR at `start` with theirs at `end`.
 
     From nothing to something is new, or reactivation when the customer paid before `start`;
-    from something to nothing is churn; up is expansion, down is contraction.
+    from something to nothing is churn; up is expansion, down is contraction. `first_paid` (from
+    `first_paid_at`) may be passed in when computing many windows over the same history.
     """
-    history = list(history)
-    before = customer_mrr(states_at(history, start), start)
-    after = customer_mrr(states_at(history, end), end)
-    earlier: set[tuple[str, str]] | None = None
+    timeline = _timeline(history)
+    if first_paid is None:
+        first_paid = first_paid_at(timeline)
+    before = customer_mrr(timeline.at(start), start)
+    after = customer_mrr(timeline.at(end), end)
+    return _movements(before, after, first_paid, start)
+
+
+def _movements(
+    before: Mapping[str, Mapping[str, int]],
+    after: Mapping[str, Mapping[str, int]],
+    first_paid: Mapping[tuple[str, str], dt.datetime],
+    start: dt.datetime,
+) -> dict[str, Movements]:
     result: dict[str, Movements] = {}
     for currency in sorted(set(before) | set(after)):
         m = result[currency] = Movements()
@@ -272,9 +339,8 @@ def movements(
         for customer in set(was) | set(now):
             a, b = was.get(customer, 0), now.get(customer, 0)
             if a == 0:
-                if earlier is None:
-                    earlier = _ever_paid_before(history, start)
-                if (currency, customer) in earlier:
+                began = first_paid.get((currency, customer))
+                if began is not None and began < start:
                     m.reactivation_cents += b
                 else:
                     m.new_cents += b
@@ -288,7 +354,7 @@ def movements(
 
 
 def churn(
-    history: Iterable[SubscriptionState],
+    history: History,
     start: dt.datetime,
     end: dt.datetime,
     plan: str | None = None,
@@ -299,9 +365,13 @@ def churn(
     Revenue churn = their lost MRR (churned + contraction) / their MRR at the start. A switch from a
     monthly to an annual plan counts as leaving the monthly plan when `plan` is given.
     """
-    history = list(history)
-    before = customer_mrr(states_at(history, start), start, plan)
-    after = customer_mrr(states_at(history, end), end, plan)
+    timeline = _timeline(history)
+    before = customer_mrr(timeline.at(start), start, plan)
+    after = customer_mrr(timeline.at(end), end, plan)
+    return _churn(before, after)
+
+
+def _churn(before: Mapping[str, Mapping[str, int]], after: Mapping[str, Mapping[str, int]]) -> dict[str, Churn]:
     result: dict[str, Churn] = {}
     for currency, was in before.items():
         now = after.get(currency, {})
@@ -364,7 +434,7 @@ def month_windows(
 
 
 def revenue_report(
-    history: Iterable[SubscriptionState],
+    history: History,
     ledger: Iterable[LedgerEntry],
     start: dt.datetime,
     end: dt.datetime,
@@ -375,18 +445,26 @@ def revenue_report(
     `churn_rate` is customer churn over the whole window; `months` holds movements and churn
     per calendar month, monthly and annual plans apart. Money in integer cents, rates as fractions.
     """
-    history = list(history)
-    ledger = list(ledger)
-    snapshot = revenue_snapshot(history, end)
-    whole_churn = churn(history, start, end)
+    timeline = Timeline(history)
+    snapshot = revenue_snapshot(timeline, end)
     totals = ledger_totals(ledger, start, end)
     windows = month_windows(start, end)
+    first_paid = first_paid_at(timeline)
+    # Each month boundary is looked at up to six times: split its MRR by customer and plan once.
+    cache: dict[dt.datetime, dict[str | None, dict[str, dict[str, int]]]] = {}
+
+    def by_customer(at: dt.datetime, plan: str | None = None) -> dict[str, dict[str, int]]:
+        if at not in cache:
+            cache[at] = _customer_mrr_by_plan(timeline.at(at), at)
+        return cache[at].get(plan, {})
+
+    whole_churn = _churn(by_customer(start), by_customer(end))
     per_month = [
         (
             label,
-            movements(history, a, b),
-            churn(history, a, b),
-            {plan: churn(history, a, b, plan) for plan in ("monthly", "annual")},
+            _movements(by_customer(a), by_customer(b), first_paid, a),
+            _churn(by_customer(a), by_customer(b)),
+            {plan: _churn(by_customer(a, plan), by_customer(b, plan)) for plan in ("monthly", "annual")},
         )
         for label, a, b in windows
     ]

@@ -229,3 +229,34 @@ def test_report_puts_the_main_currency_on_top_and_lists_every_currency():
     assert report["movements"][0]["month"] == "2026-02"
     empty = metrics.revenue_report([], [], d(2, 1), d(3, 1))
     assert empty["currencies"] == [] and empty["mrr_cents"] == 0 and empty["churn_rate"] is None
+
+
+def test_first_paid_at_sees_a_full_discount_ending_without_any_event():
+    history = [
+        # 100% off until Feb 15: pays from Feb 15 although no event says so
+        state("f", d(1, 1), 1000, customer="cf", discounts=(Discount(percent_off=Fraction(100), end=d(2, 15)),)),
+        # trial first, active Jan 20
+        state("g", d(1, 1), 1000, customer="cg", status="trialing"),
+        state("g", d(1, 20), 1000, customer="cg"),
+        # never paid
+        state("h", d(1, 1), 1000, customer="ch", status="incomplete"),
+        state("h", d(1, 2), 1000, customer="ch", status="incomplete_expired"),
+    ]
+    assert metrics.first_paid_at(history) == {("usd", "cf"): d(2, 15), ("usd", "cg"): d(1, 20)}
+    # so in February cf is new, not a reactivation
+    m = metrics.movements(history, d(2, 1), d(3, 1))["usd"]
+    assert (m.new_cents, m.reactivation_cents) == (1000, 0)
+
+
+def test_report_months_agree_with_the_single_window_functions():
+    history = february_history()
+    report = metrics.revenue_report(history, [], d(1, 1), d(3, 1))
+    feb = report["movements"][1]
+    m = metrics.movements(history, d(2, 1), d(3, 1))["usd"]
+    c = metrics.churn(history, d(2, 1), d(3, 1))["usd"]
+    assert (feb["new_cents"], feb["expansion_cents"], feb["contraction_cents"], feb["churned_cents"],
+            feb["reactivation_cents"]) == (m.new_cents, m.expansion_cents, m.contraction_cents, m.churned_cents,
+                                           m.reactivation_cents) == (1500, 1500, 800, 2000, 700)
+    assert feb["customer_churn_rate"] == c.customer_churn_rate
+    assert feb["by_plan"]["monthly"]["customer_churn_rate"] == pytest.approx(2 / 5)
+    assert report["mrr_cents"] == 6900
