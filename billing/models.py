@@ -190,3 +190,21 @@ class Invoice(Base):
     period_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     period_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     paid_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class StripeDiscount(Base):
+    """A discount as customer.discount.* events describe it: subscription events carry only its id."""
+
+    __tablename__ = "billing_discounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_discount_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    percent_off: Mapped[str | None] = mapped_column(String(32))  # exact decimal as Stripe sent it
+    amount_off_cents: Mapped[int | None] = mapped_column()
+    currency: Mapped[str | None] = mapped_column(String(3))
+    start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    state_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # `created` of the event it mirrors

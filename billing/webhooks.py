@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import stripe
@@ -24,6 +25,7 @@ from billing.models import (
     SUBSCRIPTION_STATUSES,
     Invoice,
     StripeCustomer,
+    StripeDiscount,
     StripeEvent,
     Subscription,
     SubscriptionSnapshot,
@@ -307,8 +309,18 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
-def snapshot_state(snap: SubscriptionSnapshot, customer_key: str) -> metrics.SubscriptionState:
-    """A stored snapshot as the metrics' plain dataclass."""
+def snapshot_state(
+    snap: SubscriptionSnapshot,
+    customer_key: str,
+    known_discounts: dict[str, dict[str, Any]] | None = None,
+) -> metrics.SubscriptionState:
+    """A stored snapshot as the metrics' plain dataclass; bare discount ids resolved when known."""
+    discounts = []
+    for raw in snap.discounts or []:
+        if raw.get("unresolved"):
+            raw = (known_discounts or {}).get(str(raw.get("id")), raw)
+        if not raw.get("unresolved"):
+            discounts.append(to_discount(raw, snap.currency))
     return metrics.SubscriptionState(
         subscription_id=snap.stripe_subscription_id,
         customer=customer_key,
@@ -319,7 +331,7 @@ def snapshot_state(snap: SubscriptionSnapshot, customer_key: str) -> metrics.Sub
         quantity=snap.quantity,
         interval=snap.interval,
         interval_count=snap.interval_count,
-        discounts=tuple(to_discount(d) for d in snap.discounts or [] if not d.get("unresolved")),
+        discounts=tuple(discounts),
         cancel_at_period_end=snap.cancel_at_period_end,
         collection_paused=snap.collection_paused,
         event_type=snap.event_type,
@@ -327,16 +339,15 @@ def snapshot_state(snap: SubscriptionSnapshot, customer_key: str) -> metrics.Sub
     )
 
 
-def to_discount(raw: dict[str, Any]) -> metrics.Discount:
-    """A stored discount as the metrics' dataclass."""
-    from fractions import Fraction
-
+def to_discount(raw: dict[str, Any], currency: str) -> metrics.Discount:
+    """A stored discount as the metrics' dataclass (an amount off in another currency does not apply)."""
     percent = raw.get("percent_off")
+    amount = raw.get("amount_off_cents")
+    if amount is not None and raw.get("currency") and raw["currency"] != currency:
+        amount = None
     return metrics.Discount(
         percent_off=Fraction(str(percent)) if percent is not None else None,
-        amount_off_cents=int(raw["amount_off_cents"])
-        if raw.get("amount_off_cents") is not None
-        else None,
+        amount_off_cents=int(amount) if amount is not None else None,
         start=_ts(raw.get("start")),
         end=_ts(raw.get("end")),
     )
@@ -572,12 +583,53 @@ def apply_payment_failed(
     return subscriber
 
 
+DISCOUNT_EVENTS = frozenset({"customer.discount.created", "customer.discount.updated", "customer.discount.deleted"})
+
+
+def apply_discount(session: Session, row: StripeEvent, obj: dict[str, Any]) -> Subscriber | None:
+    """Keep what a discount is worth: subscription events name discounts only by id."""
+    discount_id = str(obj["id"])
+    found = session.scalars(select(StripeDiscount).where(StripeDiscount.stripe_discount_id == discount_id)).first()
+    customer_id = _id_of(obj.get("customer"))
+    subscriber = _customer_subscriber(session, customer_id)
+    if found is not None and found.state_at > row.created:
+        return subscriber  # an older description arriving late
+    parsed = parse_discounts([obj], "")[0]
+    coupon = ((obj.get("source") or {}).get("coupon")) or obj.get("coupon") or {}
+    values = {
+        "stripe_customer_id": customer_id,
+        "stripe_subscription_id": _id_of(obj.get("subscription")),
+        "percent_off": str(parsed["percent_off"]) if parsed.get("percent_off") is not None else None,
+        "amount_off_cents": coupon.get("amount_off") if isinstance(coupon, dict) else None,
+        "currency": (coupon.get("currency") or None) if isinstance(coupon, dict) else None,
+        "start": _ts(obj.get("start")),
+        "end": _ts(obj.get("end")),
+        "state_at": row.created,
+    }
+    if row.type == "customer.discount.deleted":
+        values["deleted_at"] = row.created
+    if found is None:
+        found = StripeDiscount(stripe_discount_id=discount_id, **values)
+        try:
+            with session.begin_nested():
+                session.add(found)
+        except IntegrityError:
+            found = session.scalars(
+                select(StripeDiscount).where(StripeDiscount.stripe_discount_id == discount_id)
+            ).one()
+    for key, value in values.items():
+        setattr(found, key, value)
+    session.flush()
+    return subscriber
+
+
 Handler = Callable[[Session, StripeEvent, dict[str, Any]], Subscriber | None]
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": apply_checkout_completed,
     "invoice.paid": apply_invoice_paid,
     "invoice.payment_failed": apply_payment_failed,
     **{name: apply_subscription for name in SUBSCRIPTION_EVENTS},
+    **{name: apply_discount for name in DISCOUNT_EVENTS},
 }
 
 
