@@ -1,4 +1,4 @@
-"""The billing domain: tiers, Stripe checkout, portal and webhooks, the subscription mirror, revenue."""
+"""The billing domain: tiers, Stripe checkout, portal, webhooks, subscription mirror, revenue."""
 
 from flask import Flask
 

@@ -18,7 +18,8 @@ def _show(tier) -> str:  # type: ignore[no-untyped-def]
     state = "active" if tier.active else "inactive"
     return (
         f"{tier.id}\t{tier.name}\t{tier.monthly_price_cents}/month\t{tier.yearly_price_cents}/year\t"
-        f"{tier.currency}\ttrial {tier.trial_days}d\t{state}\t{tier.stripe_product_id or 'not synced'}"
+        f"{tier.currency}\ttrial {tier.trial_days}d\t{state}\t"
+        f"{tier.stripe_product_id or 'not synced'}"
     )
 
 

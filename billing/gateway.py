@@ -1,4 +1,4 @@
-"""The one door to Stripe: a StripeClient built once in init_app, reached through `get_gateway()`."""
+"""The one door to Stripe: a StripeClient built once in init_app, reached via `get_gateway()`."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 TERMINAL = frozenset({"canceled", "incomplete_expired"})
 MRR_STATUSES = frozenset({"active", "past_due"})
@@ -25,7 +26,7 @@ _TYPE_RANK = {"customer.subscription.created": 0}
 
 @dataclass(frozen=True)
 class Discount:
-    """A discount on a subscription: percent off or an amount off each invoice, running start..end."""
+    """A discount: percent off or an amount off each invoice, running from start to end."""
 
     percent_off: Fraction | None = None
     amount_off_cents: int | None = None
@@ -106,7 +107,7 @@ class Movements:
 
 @dataclass
 class Churn:
-    """Churn over a window among those paying at its start; ratios are None with nobody under them."""
+    """Churn over a window among those paying at its start; a ratio over nobody is None."""
 
     paying_at_start: int = 0
     churned_customers: int = 0
@@ -132,7 +133,7 @@ class RevenueSnapshot:
 
 
 def order_key(state: SubscriptionState) -> tuple[dt.datetime, bool, int, int]:
-    """Event order: newer `created` wins; on a tie a terminal status, then created-before-updated, then arrival."""
+    """Event order: newer `created`; on a tie terminal, then created-before-updated, arrival."""
     return (state.at, state.terminal, _TYPE_RANK.get(state.event_type, 1), state.seq)
 
 
@@ -155,7 +156,7 @@ class Timeline:
             self._instants[sub_id] = [s.at for s in kept]
 
     def at(self, when: dt.datetime) -> dict[str, SubscriptionState]:
-        """Each subscription's state in effect at `when` (the last effective one at or before it)."""
+        """Each subscription's state in effect at `when` (the last one at or before it)."""
         result: dict[str, SubscriptionState] = {}
         for sub_id, kept in self.effective.items():
             i = bisect.bisect_right(self._instants[sub_id], when)
@@ -197,7 +198,7 @@ def _round_half_up(value: Fraction) -> int:
 
 
 def monthly_cents(state: SubscriptionState, at: dt.datetime) -> int:
-    """The subscription's contribution to MRR at `at`, in cents of its currency (0 when it pays nothing).
+    """The subscription's MRR at `at`, in cents of its currency (0 when it pays nothing).
 
     Active and past_due subscriptions only, paused collection excluded; price x quantity, less the
     discounts still running at `at` (percent first, then amounts off each invoice), before tax,
@@ -282,7 +283,9 @@ def paying_customers(history: History, at: dt.datetime) -> int:
     return len({s.customer for s in states.values() if monthly_cents(s, at) > 0})
 
 
-def first_paid_at(history: Iterable[SubscriptionState] | Timeline) -> dict[tuple[str, str], dt.datetime]:
+def first_paid_at(
+    history: Iterable[SubscriptionState] | Timeline,
+) -> dict[tuple[str, str], dt.datetime]:
     """{(currency, customer): the first instant they had MRR}, in one pass over each subscription.
 
     A subscription's MRR changes only at its own state changes and at its discounts' starts and
@@ -293,7 +296,9 @@ def first_paid_at(history: Iterable[SubscriptionState] | Timeline) -> dict[tuple
         for i, state in enumerate(effective):
             until = effective[i + 1].at if i + 1 < len(effective) else None
             instants = {state.at} | {
-                edge for disc in state.discounts for edge in (disc.start, disc.end)
+                edge
+                for disc in state.discounts
+                for edge in (disc.start, disc.end)
                 if edge is not None and edge > state.at and (until is None or edge < until)
             }
             paid = [t for t in sorted(instants) if monthly_cents(state, t) > 0]
@@ -361,7 +366,8 @@ def churn(
 ) -> dict[str, Churn]:
     """{currency: Churn} over [start, end] among customers paying at `start` (on `plan` if given).
 
-    Customer churn = those paying at the start who pay nothing at the end / those paying at the start.
+    Customer churn = those paying at the start who pay nothing at the end / those paying
+    at the start.
     Revenue churn = their lost MRR (churned + contraction) / their MRR at the start. A switch from a
     monthly to an annual plan counts as leaving the monthly plan when `plan` is given.
     """
@@ -371,7 +377,9 @@ def churn(
     return _churn(before, after)
 
 
-def _churn(before: Mapping[str, Mapping[str, int]], after: Mapping[str, Mapping[str, int]]) -> dict[str, Churn]:
+def _churn(
+    before: Mapping[str, Mapping[str, int]], after: Mapping[str, Mapping[str, int]]
+) -> dict[str, Churn]:
     result: dict[str, Churn] = {}
     for currency, was in before.items():
         now = after.get(currency, {})
@@ -439,13 +447,13 @@ def revenue_report(
     start: dt.datetime,
     end: dt.datetime,
 ) -> dict:
-    """The revenue report over [start, end): one object per currency, the main one (most MRR) on top.
+    """The revenue report over [start, end): one object per currency, the main one on top.
 
     MRR, ARR, at-risk and scheduled-churn MRR and paying subscribers are taken at `end`;
     `churn_rate` is customer churn over the whole window; `months` holds movements and churn
     per calendar month, monthly and annual plans apart. Money in integer cents, rates as fractions.
     """
-    timeline = Timeline(history)
+    timeline = _timeline(history)
     snapshot = revenue_snapshot(timeline, end)
     totals = ledger_totals(ledger, start, end)
     windows = month_windows(start, end)
@@ -464,12 +472,15 @@ def revenue_report(
             label,
             _movements(by_customer(a), by_customer(b), first_paid, a),
             _churn(by_customer(a), by_customer(b)),
-            {plan: _churn(by_customer(a, plan), by_customer(b, plan)) for plan in ("monthly", "annual")},
+            {
+                plan: _churn(by_customer(a, plan), by_customer(b, plan))
+                for plan in ("monthly", "annual")
+            },
         )
         for label, a, b in windows
     ]
     currencies = set(snapshot) | set(totals) | {c for _, m, _, _ in per_month for c in m}
-    blocks = []
+    blocks: list[dict[str, Any]] = []
     for currency in sorted(currencies):
         snap = snapshot.get(currency, RevenueSnapshot())
         window_churn = whole_churn.get(currency, Churn())

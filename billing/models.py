@@ -193,7 +193,7 @@ class Invoice(Base):
 
 
 class StripeDiscount(Base):
-    """A discount as customer.discount.* events describe it: subscription events carry only its id."""
+    """A discount as customer.discount.* events describe it (subscriptions carry only its id)."""
 
     __tablename__ = "billing_discounts"
 

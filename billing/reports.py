@@ -8,7 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing import metrics
-from billing.models import Invoice, StripeCustomer, StripeDiscount, Subscription, SubscriptionSnapshot
+from billing.models import (
+    Invoice,
+    StripeCustomer,
+    StripeDiscount,
+    Subscription,
+    SubscriptionSnapshot,
+)
 from billing.webhooks import snapshot_state
 
 

@@ -1,4 +1,4 @@
-"""Billing state changes: tiers and their Stripe sync, checkout, the portal, lookups for other domains.
+"""Billing state changes: tiers and their Stripe sync, checkout, the portal, lookups for others.
 
 Functions take the session first, may flush, and never commit.
 """
@@ -336,7 +336,7 @@ def subscriptions_of(session: Session, subscriber: Subscriber) -> list[Subscript
 
 
 def paying_tier_lookup(session: Session, subscriber_ids: Iterable[int] | None) -> dict[int, int]:
-    """{subscriber_id: tier_id} for subscribers whose subscription is active, trialing or past_due."""
+    """{subscriber_id: tier_id} of subscribers with an active, trialing or past_due subscription."""
     query = select(Subscription.subscriber_id, Subscription.tier_id, Subscription.state_at).where(
         Subscription.status.in_(ACCESS_STATUSES),
         Subscription.subscriber_id.is_not(None),
@@ -349,7 +349,8 @@ def paying_tier_lookup(session: Session, subscriber_ids: Iterable[int] | None) -
         query = query.where(Subscription.subscriber_id.in_(ids))
     result: dict[int, int] = {}
     for subscriber_id, tier_id, _ in session.execute(query.order_by(Subscription.state_at)):
-        result[subscriber_id] = tier_id  # the newest subscription wins
+        if subscriber_id is not None and tier_id is not None:
+            result[subscriber_id] = tier_id  # the newest subscription wins
     return result
 
 
@@ -366,5 +367,7 @@ def revenue_lookup(session: Session) -> dict[int, dict[str, int]]:
     )
     result: dict[int, dict[str, int]] = {}
     for subscriber_id, currency, cents in rows:
+        if subscriber_id is None:
+            continue
         result.setdefault(subscriber_id, {})[currency] = int(cents or 0)
     return result

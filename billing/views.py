@@ -1,4 +1,4 @@
-"""Subscriber-facing billing pages and the Stripe webhook endpoint; thin: parse, one service call, render."""
+"""Subscriber billing pages and the Stripe webhook endpoint; thin: parse, one call, render."""
 
 from __future__ import annotations
 

@@ -189,7 +189,7 @@ def _subscriber_by_email(session: Session, email: Any) -> Subscriber | None:
 def link_customer(
     session: Session, customer_id: str, subscriber: Subscriber | None, email: str | None = None
 ) -> StripeCustomer:
-    """The customer row, created once; a known subscriber is attached to it and its subscriptions."""
+    """The customer row, created once; a known subscriber is attached to it and its rows."""
     customer = session.scalars(
         select(StripeCustomer).where(StripeCustomer.stripe_customer_id == customer_id)
     ).first()
@@ -238,7 +238,7 @@ def _id_of(value: Any) -> str | None:
 
 
 def parse_discounts(raw: Any, currency: str) -> list[dict[str, Any]]:
-    """Discount objects as plain data; bare discount ids (not expanded) are kept, marked unresolved."""
+    """Discount objects as plain data; bare ids (not expanded) are kept, marked unresolved."""
     result: list[dict[str, Any]] = []
     for item in raw or []:
         if not isinstance(item, dict):
@@ -340,7 +340,7 @@ def snapshot_state(
 
 
 def to_discount(raw: dict[str, Any], currency: str) -> metrics.Discount:
-    """A stored discount as the metrics' dataclass (an amount off in another currency does not apply)."""
+    """A stored discount as the metrics' dataclass; an amount off in another currency is dropped."""
     percent = raw.get("percent_off")
     amount = raw.get("amount_off_cents")
     if amount is not None and raw.get("currency") and raw["currency"] != currency:
@@ -494,7 +494,7 @@ def billing_url(subscriber: Subscriber) -> str:
 def apply_checkout_completed(
     session: Session, row: StripeEvent, obj: dict[str, Any]
 ) -> Subscriber | None:
-    """Link the Stripe customer to the subscriber: metadata, then client_reference_id, then email."""
+    """Link the customer to the subscriber: metadata, then client_reference_id, then email."""
     metadata = obj.get("metadata") or {}
     email = (obj.get("customer_details") or {}).get("email") or obj.get("customer_email")
     subscriber = (
@@ -583,13 +583,17 @@ def apply_payment_failed(
     return subscriber
 
 
-DISCOUNT_EVENTS = frozenset({"customer.discount.created", "customer.discount.updated", "customer.discount.deleted"})
+DISCOUNT_EVENTS = frozenset(
+    {"customer.discount.created", "customer.discount.updated", "customer.discount.deleted"}
+)
 
 
 def apply_discount(session: Session, row: StripeEvent, obj: dict[str, Any]) -> Subscriber | None:
     """Keep what a discount is worth: subscription events name discounts only by id."""
     discount_id = str(obj["id"])
-    found = session.scalars(select(StripeDiscount).where(StripeDiscount.stripe_discount_id == discount_id)).first()
+    found = session.scalars(
+        select(StripeDiscount).where(StripeDiscount.stripe_discount_id == discount_id)
+    ).first()
     customer_id = _id_of(obj.get("customer"))
     subscriber = _customer_subscriber(session, customer_id)
     if found is not None and found.state_at > row.created:
@@ -599,7 +603,9 @@ def apply_discount(session: Session, row: StripeEvent, obj: dict[str, Any]) -> S
     values = {
         "stripe_customer_id": customer_id,
         "stripe_subscription_id": _id_of(obj.get("subscription")),
-        "percent_off": str(parsed["percent_off"]) if parsed.get("percent_off") is not None else None,
+        "percent_off": str(parsed["percent_off"])
+        if parsed.get("percent_off") is not None
+        else None,
         "amount_off_cents": coupon.get("amount_off") if isinstance(coupon, dict) else None,
         "currency": (coupon.get("currency") or None) if isinstance(coupon, dict) else None,
         "start": _ts(obj.get("start")),
@@ -636,7 +642,7 @@ HANDLERS: dict[str, Handler] = {
 def receive(
     session: Session, raw_body: bytes, signature: str | None, secret: str | None, now: dt.datetime
 ) -> bool:
-    """Verify and store an event, and queue its processing; False for a redelivery already applied."""
+    """Verify and store an event, then queue its processing; False for a redelivery."""
     payload = verify(raw_body, signature, secret)
     row, created = record_event(session, payload, now)
     if created or row.processed_at is None:

@@ -15,8 +15,14 @@ def make_tier(bclient_app, session, **overrides):  # type: ignore[no-untyped-def
     from billing import service
     from growth.db import utcnow
 
-    data = dict(name="Gold", description="Every issue, plus the archive", monthly_price_cents=500,
-                yearly_price_cents=5000, currency="usd", trial_days=0)
+    data = dict(
+        name="Gold",
+        description="Every issue, plus the archive",
+        monthly_price_cents=500,
+        yearly_price_cents=5000,
+        currency="usd",
+        trial_days=0,
+    )
     data.update(overrides)
     tier = service.create_tier(session, service.TierInput(**data), utcnow())
     session.commit()
@@ -29,7 +35,9 @@ def sync(app):  # type: ignore[no-untyped-def]
     return result.output
 
 
-def test_sync_tiers_creates_product_and_prices_then_only_what_changed(billing_app, bsession, fake_stripe):
+def test_sync_tiers_creates_product_and_prices_then_only_what_changed(
+    billing_app, bsession, fake_stripe
+):
     tier = make_tier(billing_app, bsession)
     output = sync(billing_app)
     assert "created product" in output
@@ -83,16 +91,24 @@ def _pricing_page(client, subscriber):  # type: ignore[no-untyped-def]
     return token, page
 
 
-def test_checkout_creates_a_subscription_session_and_redirects_to_stripe(billing_app, bclient, boutbox, bsession, fake_stripe):
+def test_checkout_creates_a_subscription_session_and_redirects_to_stripe(
+    billing_app, bclient, boutbox, bsession, fake_stripe
+):
     ana = confirmed_subscriber(bclient, boutbox, bsession)
     tier = make_tier(billing_app, bsession, trial_days=14)
     sync(billing_app)
     token, page = _pricing_page(bclient, ana)
     assert b"Gold" in page.data and b"14 days free" in page.data
     csrf = csrf_from(page.get_data(as_text=True))
-    response = bclient.post("/billing/checkout", data={
-        "csrf_token": csrf, "t": token, "tier_id": tier.id, "interval": "year",
-    })
+    response = bclient.post(
+        "/billing/checkout",
+        data={
+            "csrf_token": csrf,
+            "t": token,
+            "tier_id": tier.id,
+            "interval": "year",
+        },
+    )
     assert response.status_code == 303
     assert response.headers["Location"].startswith("https://checkout.stripe.test/c/pay/cs_")
     session_obj = next(iter(fake_stripe.checkout_sessions.values()))
@@ -101,7 +117,10 @@ def test_checkout_creates_a_subscription_session_and_redirects_to_stripe(billing
     assert session_obj["client_reference_id"] == str(ana.id)
     assert session_obj["subscription_data"]["metadata"]["subscriber_id"] == str(ana.id)
     assert session_obj["subscription_data"]["trial_period_days"] == "14"
-    assert session_obj["line_items"][0]["price"] == bsession.get(Tier, tier.id).current_price("year").stripe_price_id
+    assert (
+        session_obj["line_items"][0]["price"]
+        == bsession.get(Tier, tier.id).current_price("year").stripe_price_id
+    )
     assert session_obj["automatic_tax"]["enabled"] is False
     assert session_obj["success_url"].startswith("http://masthead.test/me/")
     assert session_obj["cancel_url"].endswith("/upgrade?checkout=canceled")
@@ -118,16 +137,23 @@ def test_checkout_creates_a_subscription_session_and_redirects_to_stripe(billing
     # already paying: a second checkout is refused, the pricing page points to billing
     _, page = _pricing_page(bclient, ana)
     assert b"already have a paid plan" in page.data
-    again = bclient.post("/billing/checkout", json={"t": token, "tier_id": tier.id, "interval": "month"},
-                         headers={"X-CSRFToken": csrf})
+    again = bclient.post(
+        "/billing/checkout",
+        json={"t": token, "tier_id": tier.id, "interval": "month"},
+        headers={"X-CSRFToken": csrf},
+    )
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_paying"
 
 
 def test_automatic_tax_and_an_existing_customer(app_factory, fake_stripe, bsession_factory=None):  # type: ignore[no-untyped-def]
     from growth.db import db
 
-    app = app_factory(stripe_secret_key="sk_test_x", stripe_api_base=fake_stripe.url, stripe_automatic_tax=True,
-                      stripe_webhook_secret="whsec_x")
+    app = app_factory(
+        stripe_secret_key="sk_test_x",
+        stripe_api_base=fake_stripe.url,
+        stripe_automatic_tax=True,
+        stripe_webhook_secret="whsec_x",
+    )
     app.config["WTF_CSRF_ENABLED"] = False
     client = app.test_client()
     from pathlib import Path
@@ -139,11 +165,17 @@ def test_automatic_tax_and_an_existing_customer(app_factory, fake_stripe, bsessi
         ana = confirmed_subscriber(client, outbox, session)
         tier = make_tier(app, session)
         sync(app)
-        fake_stripe.customers["cus_known"] = {"id": "cus_known", "object": "customer", "email": "ana@example.com"}
+        fake_stripe.customers["cus_known"] = {
+            "id": "cus_known",
+            "object": "customer",
+            "email": "ana@example.com",
+        }
         session.add(StripeCustomer(stripe_customer_id="cus_known", subscriber_id=ana.id))
         session.commit()
         token = manage_token(ana)
-    response = client.post("/billing/checkout", data={"t": token, "tier_id": tier.id, "interval": "month"})
+    response = client.post(
+        "/billing/checkout", data={"t": token, "tier_id": tier.id, "interval": "month"}
+    )
     assert response.status_code == 303
     session_obj = next(iter(fake_stripe.checkout_sessions.values()))
     assert session_obj["automatic_tax"]["enabled"] is True
@@ -154,7 +186,9 @@ def test_automatic_tax_and_an_existing_customer(app_factory, fake_stripe, bsessi
 
     # the portal opens for a subscriber with a Stripe customer
     portal = client.post("/billing/portal", data={"t": token})
-    assert portal.status_code == 303 and portal.headers["Location"].startswith("https://billing.stripe.test/")
+    assert portal.status_code == 303 and portal.headers["Location"].startswith(
+        "https://billing.stripe.test/"
+    )
     assert next(iter(fake_stripe.portal_sessions.values()))["customer"] == "cus_known"
 
 
@@ -164,7 +198,9 @@ def test_portal_without_a_billing_account_is_a_clear_error(billing_app, bclient,
     with billing_app.test_request_context():
         token = manage_token(ana)
     response = bclient.post("/billing/portal", json={"t": token})
-    assert response.status_code == 404 and response.get_json()["error"]["code"] == "no_billing_account"
+    assert (
+        response.status_code == 404 and response.get_json()["error"]["code"] == "no_billing_account"
+    )
 
 
 def test_checkout_refuses_bad_input(billing_app, bclient, boutbox, bsession):
@@ -173,13 +209,22 @@ def test_checkout_refuses_bad_input(billing_app, bclient, boutbox, bsession):
     tier = make_tier(billing_app, bsession)
     with billing_app.test_request_context():
         token = manage_token(ana)
-    assert bclient.post("/billing/checkout", json={"t": "forged", "tier_id": tier.id}).status_code == 400
+    assert (
+        bclient.post("/billing/checkout", json={"t": "forged", "tier_id": tier.id}).status_code
+        == 400
+    )
     assert bclient.post("/billing/checkout", json={"t": token, "tier_id": "x"}).status_code == 400
-    r = bclient.post("/billing/checkout", json={"t": token, "tier_id": tier.id, "interval": "decade"})
+    r = bclient.post(
+        "/billing/checkout", json={"t": token, "tier_id": tier.id, "interval": "decade"}
+    )
     assert r.status_code == 422
-    r = bclient.post("/billing/checkout", json={"t": token, "tier_id": tier.id, "interval": "month"})
+    r = bclient.post(
+        "/billing/checkout", json={"t": token, "tier_id": tier.id, "interval": "month"}
+    )
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "tier_not_synced"
-    assert bclient.post("/billing/checkout", json={"t": token, "tier_id": 999_999}).status_code == 404
+    assert (
+        bclient.post("/billing/checkout", json={"t": token, "tier_id": 999_999}).status_code == 404
+    )
 
 
 def test_checkout_form_needs_the_csrf_token(billing_app, bclient, boutbox, bsession):
@@ -187,7 +232,9 @@ def test_checkout_form_needs_the_csrf_token(billing_app, bclient, boutbox, bsess
     tier = make_tier(billing_app, bsession)
     with billing_app.test_request_context():
         token = manage_token(ana)
-    assert bclient.post("/billing/checkout", data={"t": token, "tier_id": tier.id}).status_code == 400
+    assert (
+        bclient.post("/billing/checkout", data={"t": token, "tier_id": tier.id}).status_code == 400
+    )
 
 
 def test_without_stripe_the_pricing_page_and_checkout_say_payments_are_not_configured(
@@ -201,10 +248,13 @@ def test_without_stripe_the_pricing_page_and_checkout_say_payments_are_not_confi
     page = client.get(f"/me/{token}/upgrade")
     assert page.status_code == 200 and b"Payments are not configured" in page.data
     assert b'action="/billing/checkout"' not in page.data
-    response = client.post("/billing/checkout", json={"t": token, "tier_id": 1, "interval": "month"})
+    response = client.post(
+        "/billing/checkout", json={"t": token, "tier_id": 1, "interval": "month"}
+    )
     assert response.status_code == 503
     assert response.get_json()["error"] == {
-        "code": "payments_not_configured", "message": "Payments are not configured: STRIPE_SECRET_KEY is not set.",
+        "code": "payments_not_configured",
+        "message": "Payments are not configured: STRIPE_SECRET_KEY is not set.",
     }
 
 
@@ -219,10 +269,14 @@ def test_unconfirmed_subscribers_cannot_check_out(billing_app, bclient, bsession
     from growth.models import Subscriber
 
     assert bclient.post("/api/v1/subscribers", json={"email": "new@example.com"}).status_code == 202
-    pending = bsession.scalars(select(Subscriber).where(Subscriber.email_normalized == "new@example.com")).one()
+    pending = bsession.scalars(
+        select(Subscriber).where(Subscriber.email_normalized == "new@example.com")
+    ).one()
     tier = make_tier(billing_app, bsession)
     sync(billing_app)
     with billing_app.test_request_context():
         token = manage_token(pending)
-    r = bclient.post("/billing/checkout", json={"t": token, "tier_id": tier.id, "interval": "month"})
+    r = bclient.post(
+        "/billing/checkout", json={"t": token, "tier_id": tier.id, "interval": "month"}
+    )
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_confirmed"

@@ -18,11 +18,25 @@ def d(month: int, day: int, year: int = 2026) -> dt.datetime:
 _seq = iter(range(1, 10_000))
 
 
-def state(sub: str, at: dt.datetime, amount: int, *, customer: str | None = None, status: str = "active",
-          currency: str = "usd", **kw) -> SubscriptionState:  # type: ignore[no-untyped-def]
+def state(
+    sub: str,
+    at: dt.datetime,
+    amount: int,
+    *,
+    customer: str | None = None,
+    status: str = "active",
+    currency: str = "usd",
+    **kw,
+) -> SubscriptionState:  # type: ignore[no-untyped-def]
     return SubscriptionState(
-        subscription_id=sub, customer=customer or f"c-{sub}", at=at, status=status, currency=currency,
-        unit_amount_cents=amount, seq=next(_seq), **kw,
+        subscription_id=sub,
+        customer=customer or f"c-{sub}",
+        at=at,
+        status=status,
+        currency=currency,
+        unit_amount_cents=amount,
+        seq=next(_seq),
+        **kw,
     )
 
 
@@ -32,22 +46,24 @@ T0 = d(1, 1)
 
 def snapshot_history() -> list[SubscriptionState]:
     return [
-        state("A", T0, 1000),                                                  # 1000
-        state("B", T0, 12000, interval="year", quantity=2),                    # 24000 / 12 = 2000
+        state("A", T0, 1000),  # 1000
+        state("B", T0, 12000, interval="year", quantity=2),  # 24000 / 12 = 2000
         state("C", T0, 2000, discounts=(Discount(percent_off=Fraction(25), end=d(6, 1)),)),  # 1500
-        state("D", T0, 2000, discounts=(Discount(percent_off=Fraction(50), end=d(3, 1)),)),  # ended: 2000
-        state("E", T0, 3000, status="trialing"),                               # 0
-        state("F", T0, 1000, collection_paused=True),                          # 0
-        state("G", T0, 1000, status="canceled"),                               # 0
+        state(
+            "D", T0, 2000, discounts=(Discount(percent_off=Fraction(50), end=d(3, 1)),)
+        ),  # ended: 2000
+        state("E", T0, 3000, status="trialing"),  # 0
+        state("F", T0, 1000, collection_paused=True),  # 0
+        state("G", T0, 1000, status="canceled"),  # 0
         state("H", T0, 1000, discounts=(Discount(percent_off=Fraction(100)),)),  # 0 (100% off)
-        state("I", T0, 800, status="past_due"),                                # 800, at risk
-        state("J", T0, 1200, cancel_at_period_end=True),                       # 1200, scheduled churn
-        state("K", T0, 3000, interval="month", interval_count=3),              # 3000 / 3 = 1000
-        state("L", T0, 1000, discounts=(Discount(amount_off_cents=300),)),     # 700
-        state("M", T0, 900, currency="eur"),                                   # eur 900
-        state("N", T0, 9999, interval="year"),                                 # 833.25 -> 833
-        state("O", T0, 1000, status="paused"),                                 # 0
-        state("P", T0, 1000, status="unpaid"),                                 # 0
+        state("I", T0, 800, status="past_due"),  # 800, at risk
+        state("J", T0, 1200, cancel_at_period_end=True),  # 1200, scheduled churn
+        state("K", T0, 3000, interval="month", interval_count=3),  # 3000 / 3 = 1000
+        state("L", T0, 1000, discounts=(Discount(amount_off_cents=300),)),  # 700
+        state("M", T0, 900, currency="eur"),  # eur 900
+        state("N", T0, 9999, interval="year"),  # 833.25 -> 833
+        state("O", T0, 1000, status="paused"),  # 0
+        state("P", T0, 1000, status="unpaid"),  # 0
     ]
 
 
@@ -68,19 +84,31 @@ def test_mrr_to_the_cent_across_intervals_quantities_discounts_and_statuses():
 
 
 def test_discount_runs_from_start_to_end_only():
-    s = state("X", T0, 2000, discounts=(Discount(percent_off=Fraction(50), start=d(2, 1), end=d(3, 1)),))
+    s = state(
+        "X", T0, 2000, discounts=(Discount(percent_off=Fraction(50), start=d(2, 1), end=d(3, 1)),)
+    )
     assert metrics.monthly_cents(s, d(1, 15)) == 2000  # not started
-    assert metrics.monthly_cents(s, d(2, 1)) == 1000   # running from its start
-    assert metrics.monthly_cents(s, d(3, 1)) == 2000   # ended at its end
+    assert metrics.monthly_cents(s, d(2, 1)) == 1000  # running from its start
+    assert metrics.monthly_cents(s, d(3, 1)) == 2000  # ended at its end
 
 
 def test_percent_then_amount_off_and_never_negative():
-    s = state("X", T0, 1000, quantity=3, discounts=(
-        Discount(amount_off_cents=500), Discount(percent_off=Fraction("10")),
-    ))
+    s = state(
+        "X",
+        T0,
+        1000,
+        quantity=3,
+        discounts=(
+            Discount(amount_off_cents=500),
+            Discount(percent_off=Fraction("10")),
+        ),
+    )
     # 3000 * 0.9 = 2700, less 500 = 2200
     assert metrics.monthly_cents(s, NOW) == 2200
-    assert metrics.monthly_cents(state("Y", T0, 400, discounts=(Discount(amount_off_cents=500),)), NOW) == 0
+    assert (
+        metrics.monthly_cents(state("Y", T0, 400, discounts=(Discount(amount_off_cents=500),)), NOW)
+        == 0
+    )
 
 
 def test_week_and_day_intervals_normalise_to_months():
@@ -90,14 +118,16 @@ def test_week_and_day_intervals_normalise_to_months():
 
 
 def test_newest_state_wins_whatever_the_arrival_order():
-    late_old = state("S", d(1, 5), 1000)              # arrives last, but is the oldest
+    late_old = state("S", d(1, 5), 1000)  # arrives last, but is the oldest
     newer = state("S", d(1, 9), 1500)
     history = [newer, late_old]
     assert metrics.latest_states(history)["S"].unit_amount_cents == 1500
 
 
 def test_terminal_status_wins_a_tie_and_canceled_is_final():
-    canceled = state("S", d(1, 9), 1000, status="canceled", event_type="customer.subscription.deleted")
+    canceled = state(
+        "S", d(1, 9), 1000, status="canceled", event_type="customer.subscription.deleted"
+    )
     same_second = state("S", d(1, 9), 1000, status="active")  # arrived after the deletion
     assert metrics.latest_states([canceled, same_second])["S"].status == "canceled"
     # a later-stamped update never revives a canceled subscription either
@@ -109,7 +139,9 @@ def test_terminal_status_wins_a_tie_and_canceled_is_final():
 
 
 def test_created_precedes_updated_in_the_same_second():
-    created = state("S", d(1, 9), 1000, status="incomplete", event_type="customer.subscription.created")
+    created = state(
+        "S", d(1, 9), 1000, status="incomplete", event_type="customer.subscription.created"
+    )
     updated = state("S", d(1, 9), 1000, status="active", event_type="customer.subscription.updated")
     # updated arrived first (lower seq), created second: the update still wins
     updated = SubscriptionState(**{**updated.__dict__, "seq": 1})
@@ -138,7 +170,13 @@ def february_history() -> list[SubscriptionState]:
         state("s6", d(2, 2), 1000, customer="c6", status="trialing"),
         state("s6", d(2, 16), 1000, customer="c6"),
         # c7: 2000 at 50% off until Feb 15: 1000 on Feb 1, 2000 on Mar 1 -> expansion 1000
-        state("s7", d(1, 1), 2000, customer="c7", discounts=(Discount(percent_off=Fraction(50), end=d(2, 15)),)),
+        state(
+            "s7",
+            d(1, 1),
+            2000,
+            customer="c7",
+            discounts=(Discount(percent_off=Fraction(50), end=d(2, 15)),),
+        ),
         # c8: 1000 from Jan 1, collection paused Feb 5 -> churned 1000
         state("s8", d(1, 1), 1000, customer="c8"),
         state("s8", d(2, 5), 1000, customer="c8", collection_paused=True),
@@ -175,8 +213,8 @@ def test_churn_of_a_month_by_hand():
 
 def test_annual_churn_apart_from_monthly():
     history = [
-        state("a1", d(1, 1), 12000, customer="y1", interval="year"),   # 1000/month
-        state("a2", d(1, 1), 24000, customer="y2", interval="year"),   # 2000/month
+        state("a1", d(1, 1), 12000, customer="y1", interval="year"),  # 1000/month
+        state("a2", d(1, 1), 24000, customer="y2", interval="year"),  # 2000/month
         state("a2", d(2, 10), 24000, customer="y2", interval="year", status="canceled"),
         state("m1", d(1, 1), 500, customer="m1"),
     ]
@@ -184,7 +222,11 @@ def test_annual_churn_apart_from_monthly():
     assert (annual.paying_at_start, annual.churned_customers) == (2, 1)
     assert annual.revenue_churn_rate == pytest.approx(2000 / 3000)
     monthly = metrics.churn(history, d(2, 1), d(3, 1), plan="monthly")["usd"]
-    assert (monthly.paying_at_start, monthly.churned_customers, monthly.customer_churn_rate) == (1, 0, 0.0)
+    assert (monthly.paying_at_start, monthly.churned_customers, monthly.customer_churn_rate) == (
+        1,
+        0,
+        0.0,
+    )
 
 
 def test_ratio_with_nothing_under_it_is_none():
@@ -203,7 +245,11 @@ def test_ledger_totals_and_revenue_by_customer():
         "usd": {"paid_cents": 1100, "tax_cents": 100, "net_cents": 1000, "invoices": 1},
         "eur": {"paid_cents": 900, "tax_cents": 0, "net_cents": 900, "invoices": 1},
     }
-    assert metrics.revenue_by_customer(ledger) == {"c1": {"usd": 2000}, "c2": {"eur": 900}, "c3": {"usd": 12000}}
+    assert metrics.revenue_by_customer(ledger) == {
+        "c1": {"usd": 2000},
+        "c2": {"eur": 900},
+        "c3": {"usd": 12000},
+    }
 
 
 def test_month_windows_clip_to_the_range():
@@ -222,7 +268,9 @@ def test_report_puts_the_main_currency_on_top_and_lists_every_currency():
         state("e2", d(1, 1), 900, customer="ce2", currency="eur"),
     ]
     report = metrics.revenue_report(history, [], d(2, 1), d(3, 1))
-    assert report["currency"] == "eur" and report["mrr_cents"] == 1800 and report["arr_cents"] == 21600
+    assert (
+        report["currency"] == "eur" and report["mrr_cents"] == 1800 and report["arr_cents"] == 21600
+    )
     assert [c["currency"] for c in report["currencies"]] == ["eur", "usd"]
     assert report["currencies"][1]["mrr_cents"] == 1000
     assert report["churn_rate"] == 0.0
@@ -234,7 +282,13 @@ def test_report_puts_the_main_currency_on_top_and_lists_every_currency():
 def test_first_paid_at_sees_a_full_discount_ending_without_any_event():
     history = [
         # 100% off until Feb 15: pays from Feb 15 although no event says so
-        state("f", d(1, 1), 1000, customer="cf", discounts=(Discount(percent_off=Fraction(100), end=d(2, 15)),)),
+        state(
+            "f",
+            d(1, 1),
+            1000,
+            customer="cf",
+            discounts=(Discount(percent_off=Fraction(100), end=d(2, 15)),),
+        ),
         # trial first, active Jan 20
         state("g", d(1, 1), 1000, customer="cg", status="trialing"),
         state("g", d(1, 20), 1000, customer="cg"),
@@ -254,9 +308,23 @@ def test_report_months_agree_with_the_single_window_functions():
     feb = report["movements"][1]
     m = metrics.movements(history, d(2, 1), d(3, 1))["usd"]
     c = metrics.churn(history, d(2, 1), d(3, 1))["usd"]
-    assert (feb["new_cents"], feb["expansion_cents"], feb["contraction_cents"], feb["churned_cents"],
-            feb["reactivation_cents"]) == (m.new_cents, m.expansion_cents, m.contraction_cents, m.churned_cents,
-                                           m.reactivation_cents) == (1500, 1500, 800, 2000, 700)
+    assert (
+        (
+            feb["new_cents"],
+            feb["expansion_cents"],
+            feb["contraction_cents"],
+            feb["churned_cents"],
+            feb["reactivation_cents"],
+        )
+        == (
+            m.new_cents,
+            m.expansion_cents,
+            m.contraction_cents,
+            m.churned_cents,
+            m.reactivation_cents,
+        )
+        == (1500, 1500, 800, 2000, 700)
+    )
     assert feb["customer_churn_rate"] == c.customer_churn_rate
     assert feb["by_plan"]["monthly"]["customer_churn_rate"] == pytest.approx(2 / 5)
     assert report["mrr_cents"] == 6900

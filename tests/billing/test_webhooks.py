@@ -1,4 +1,4 @@
-"""POST /webhooks/stripe: verified first, stored once, applied in event order, linked to subscribers."""
+"""POST /webhooks/stripe: verified first, stored once, applied in event order, linked."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ import time
 
 from sqlalchemy import func, select
 
-from billing.models import Invoice, StripeCustomer, StripeEvent, Subscription, SubscriptionSnapshot, Tier, TierPrice
+from billing.models import (
+    Invoice,
+    StripeCustomer,
+    StripeEvent,
+    Subscription,
+    SubscriptionSnapshot,
+    Tier,
+    TierPrice,
+)
 from growth import access
 from growth.models import SubscriberEvent
 from tests.billing.conftest import WEBHOOK_SECRET, confirmed_subscriber, post_event
@@ -24,7 +32,9 @@ def events_stored(session) -> int:  # type: ignore[no-untyped-def]
 
 def mirror(session, sub_id: str) -> Subscription:  # type: ignore[no-untyped-def]
     session.expire_all()
-    return session.scalars(select(Subscription).where(Subscription.stripe_subscription_id == sub_id)).one()
+    return session.scalars(
+        select(Subscription).where(Subscription.stripe_subscription_id == sub_id)
+    ).one()
 
 
 # -- verification ---------------------------------------------------------------------------------
@@ -78,7 +88,9 @@ def test_without_a_secret_every_request_is_refused_with_a_warning(app_factory, f
 
 def test_signed_but_not_an_event_is_refused(bclient, bsession):
     body = b'{"hello": "world"}'
-    response = bclient.post("/webhooks/stripe", data=body, headers={"Stripe-Signature": sign(body, WEBHOOK_SECRET)})
+    response = bclient.post(
+        "/webhooks/stripe", data=body, headers={"Stripe-Signature": sign(body, WEBHOOK_SECRET)}
+    )
     assert response.status_code == 400
     assert events_stored(bsession) == 0
 
@@ -88,7 +100,9 @@ def test_signed_but_not_an_event_is_refused(bclient, bsession):
 
 def test_redelivery_answers_200_and_changes_nothing(bclient, boutbox, bsession):
     ana = confirmed_subscriber(bclient, boutbox, bsession)
-    paid = event("invoice.paid", invoice(amount_paid=700, metadata={"subscriber_id": str(ana.id)}), T)
+    paid = event(
+        "invoice.paid", invoice(amount_paid=700, metadata={"subscriber_id": str(ana.id)}), T
+    )
     first = post_event(bclient, paid)
     again = post_event(bclient, paid)
     assert (first.status_code, again.status_code) == (200, 200)
@@ -98,7 +112,9 @@ def test_redelivery_answers_200_and_changes_nothing(bclient, boutbox, bsession):
 
 
 def test_unknown_event_types_are_acknowledged_and_ignored(bclient, bsession):
-    response = post_event(bclient, event("charge.refund.updated", {"id": "re_1", "object": "refund"}, T))
+    response = post_event(
+        bclient, event("charge.refund.updated", {"id": "re_1", "object": "refund"}, T)
+    )
     assert response.status_code == 200
     row = bsession.scalars(select(StripeEvent)).one()
     assert row.outcome == "ignored" and row.processed_at is not None
@@ -109,10 +125,26 @@ def _lifecycle(sub_id: str, customer: str, meta: dict[str, str]) -> list[dict]:
     return [
         event("customer.subscription.created", subscription(status="incomplete", **common), T),
         event("customer.subscription.updated", subscription(status="active", **common), T),
-        event("customer.subscription.updated", subscription(status="active", quantity=2, **common), T + 60),
-        event("customer.subscription.updated", subscription(status="past_due", quantity=2, **common), T + 120),
-        event("customer.subscription.updated", subscription(status="active", quantity=2, cancel_at_period_end=True, **common), T + 180),
-        event("customer.subscription.deleted", subscription(status="canceled", quantity=2, canceled_at=T + 240, **common), T + 240),
+        event(
+            "customer.subscription.updated",
+            subscription(status="active", quantity=2, **common),
+            T + 60,
+        ),
+        event(
+            "customer.subscription.updated",
+            subscription(status="past_due", quantity=2, **common),
+            T + 120,
+        ),
+        event(
+            "customer.subscription.updated",
+            subscription(status="active", quantity=2, cancel_at_period_end=True, **common),
+            T + 180,
+        ),
+        event(
+            "customer.subscription.deleted",
+            subscription(status="canceled", quantity=2, canceled_at=T + 240, **common),
+            T + 240,
+        ),
     ]
 
 
@@ -131,8 +163,16 @@ def test_shuffled_delivery_ends_in_the_same_state_as_ordered(bclient, boutbox, b
 
 def test_newest_state_wins_and_a_late_older_update_is_kept_as_history(bclient, bsession):
     meta: dict[str, str] = {}
-    newer = event("customer.subscription.updated", subscription(sub_id="sub_o", customer="cus_o", quantity=3, metadata=meta), T + 100)
-    older = event("customer.subscription.updated", subscription(sub_id="sub_o", customer="cus_o", quantity=1, metadata=meta), T + 50)
+    newer = event(
+        "customer.subscription.updated",
+        subscription(sub_id="sub_o", customer="cus_o", quantity=3, metadata=meta),
+        T + 100,
+    )
+    older = event(
+        "customer.subscription.updated",
+        subscription(sub_id="sub_o", customer="cus_o", quantity=1, metadata=meta),
+        T + 50,
+    )
     post_event(bclient, newer)
     post_event(bclient, older)
     assert mirror(bsession, "sub_o").quantity == 3
@@ -142,43 +182,101 @@ def test_newest_state_wins_and_a_late_older_update_is_kept_as_history(bclient, b
 def test_a_late_older_update_never_revives_a_canceled_subscription(bclient, boutbox, bsession):
     ana = confirmed_subscriber(bclient, boutbox, bsession)
     meta = {"subscriber_id": str(ana.id)}
-    post_event(bclient, event("customer.subscription.created", subscription(sub_id="sub_r", customer="cus_r", metadata=meta), T))
-    post_event(bclient, event("customer.subscription.deleted", subscription(sub_id="sub_r", customer="cus_r", status="canceled", metadata=meta), T + 500))
-    post_event(bclient, event("customer.subscription.updated", subscription(sub_id="sub_r", customer="cus_r", status="active", metadata=meta), T + 100))
+    post_event(
+        bclient,
+        event(
+            "customer.subscription.created",
+            subscription(sub_id="sub_r", customer="cus_r", metadata=meta),
+            T,
+        ),
+    )
+    post_event(
+        bclient,
+        event(
+            "customer.subscription.deleted",
+            subscription(sub_id="sub_r", customer="cus_r", status="canceled", metadata=meta),
+            T + 500,
+        ),
+    )
+    post_event(
+        bclient,
+        event(
+            "customer.subscription.updated",
+            subscription(sub_id="sub_r", customer="cus_r", status="active", metadata=meta),
+            T + 100,
+        ),
+    )
     assert mirror(bsession, "sub_r").status == "canceled"
     bsession.refresh(ana)
     assert ana.stage == "churned"
 
 
 def test_on_a_tie_the_terminal_status_wins(bclient, bsession):
-    deleted = event("customer.subscription.deleted", subscription(sub_id="sub_t", customer="cus_t", status="canceled"), T)
-    updated = event("customer.subscription.updated", subscription(sub_id="sub_t", customer="cus_t", status="active"), T)
+    deleted = event(
+        "customer.subscription.deleted",
+        subscription(sub_id="sub_t", customer="cus_t", status="canceled"),
+        T,
+    )
+    updated = event(
+        "customer.subscription.updated",
+        subscription(sub_id="sub_t", customer="cus_t", status="active"),
+        T,
+    )
     post_event(bclient, deleted)
     post_event(bclient, updated)
     assert mirror(bsession, "sub_t").status == "canceled"
 
 
 def test_incomplete_expired_is_terminal_too(bclient, bsession):
-    post_event(bclient, event("customer.subscription.updated", subscription(sub_id="sub_x", customer="cus_x", status="incomplete_expired"), T))
-    post_event(bclient, event("customer.subscription.updated", subscription(sub_id="sub_x", customer="cus_x", status="incomplete"), T))
+    post_event(
+        bclient,
+        event(
+            "customer.subscription.updated",
+            subscription(sub_id="sub_x", customer="cus_x", status="incomplete_expired"),
+            T,
+        ),
+    )
+    post_event(
+        bclient,
+        event(
+            "customer.subscription.updated",
+            subscription(sub_id="sub_x", customer="cus_x", status="incomplete"),
+            T,
+        ),
+    )
     assert mirror(bsession, "sub_x").status == "incomplete_expired"
 
 
 # -- linking and lifecycle ------------------------------------------------------------------------
 
 
-def test_lifecycle_mirrors_the_subscription_and_moves_the_stage_with_event_rows(bclient, boutbox, bsession):
+def test_lifecycle_mirrors_the_subscription_and_moves_the_stage_with_event_rows(
+    bclient, boutbox, bsession
+):
     ana = confirmed_subscriber(bclient, boutbox, bsession)
     tier = Tier(name="Gold", monthly_price_cents=500, yearly_price_cents=5000, currency="usd")
     bsession.add(tier)
     bsession.flush()
-    bsession.add(TierPrice(tier_id=tier.id, stripe_price_id="price_gold_m", interval="month", unit_amount_cents=500, currency="usd"))
+    bsession.add(
+        TierPrice(
+            tier_id=tier.id,
+            stripe_price_id="price_gold_m",
+            interval="month",
+            unit_amount_cents=500,
+            currency="usd",
+        )
+    )
     bsession.commit()
     events = _lifecycle("sub_life", "cus_life", {"subscriber_id": str(ana.id)})
     for e in events[:3]:
         post_event(bclient, e)
     sub = mirror(bsession, "sub_life")
-    assert (sub.status, sub.quantity, sub.subscriber_id, sub.tier_id) == ("active", 2, ana.id, tier.id)
+    assert (sub.status, sub.quantity, sub.subscriber_id, sub.tier_id) == (
+        "active",
+        2,
+        ana.id,
+        tier.id,
+    )
     assert sub.current_period_end is not None and sub.interval == "month"
     bsession.refresh(ana)
     assert ana.stage == "paying"
@@ -199,15 +297,29 @@ def test_lifecycle_mirrors_the_subscription_and_moves_the_stage_with_event_rows(
     assert stages[-2:] == [("confirmed", "paying"), ("paying", "churned")]
 
 
-def test_checkout_links_by_client_reference_id_and_later_events_follow_the_customer(bclient, boutbox, bsession):
+def test_checkout_links_by_client_reference_id_and_later_events_follow_the_customer(
+    bclient, boutbox, bsession
+):
     ana = confirmed_subscriber(bclient, boutbox, bsession)
     session_obj = {
-        "id": "cs_1", "object": "checkout.session", "customer": "cus_ref", "subscription": "sub_ref",
-        "client_reference_id": str(ana.id), "metadata": {}, "customer_details": {"email": "other@example.com"},
+        "id": "cs_1",
+        "object": "checkout.session",
+        "customer": "cus_ref",
+        "subscription": "sub_ref",
+        "client_reference_id": str(ana.id),
+        "metadata": {},
+        "customer_details": {"email": "other@example.com"},
     }
     post_event(bclient, event("checkout.session.completed", session_obj, T))
     # the subscription carries no metadata: the customer link finds Ana
-    post_event(bclient, event("customer.subscription.created", subscription(sub_id="sub_ref", customer="cus_ref"), T + 1))
+    post_event(
+        bclient,
+        event(
+            "customer.subscription.created",
+            subscription(sub_id="sub_ref", customer="cus_ref"),
+            T + 1,
+        ),
+    )
     assert mirror(bsession, "sub_ref").subscriber_id == ana.id
     bsession.refresh(ana)
     assert ana.stage == "paying"
@@ -216,9 +328,17 @@ def test_checkout_links_by_client_reference_id_and_later_events_follow_the_custo
 def test_checkout_links_by_email_when_nothing_else_names_the_subscriber(bclient, boutbox, bsession):
     ana = confirmed_subscriber(bclient, boutbox, bsession)
     # the subscription arrives first, for a customer nobody knows yet
-    post_event(bclient, event("customer.subscription.created", subscription(sub_id="sub_em", customer="cus_em"), T))
+    post_event(
+        bclient,
+        event("customer.subscription.created", subscription(sub_id="sub_em", customer="cus_em"), T),
+    )
     assert mirror(bsession, "sub_em").subscriber_id is None
-    session_obj = {"id": "cs_2", "object": "checkout.session", "customer": "cus_em", "customer_details": {"email": "ANA@example.com"}}
+    session_obj = {
+        "id": "cs_2",
+        "object": "checkout.session",
+        "customer": "cus_em",
+        "customer_details": {"email": "ANA@example.com"},
+    }
     post_event(bclient, event("checkout.session.completed", session_obj, T + 1))
     assert mirror(bsession, "sub_em").subscriber_id == ana.id
     bsession.refresh(ana)
@@ -229,17 +349,35 @@ def test_metadata_subscriber_id_wins_over_email(bclient, boutbox, bsession):
     ana = confirmed_subscriber(bclient, boutbox, bsession)
     ben = confirmed_subscriber(bclient, boutbox, bsession, "ben@example.com")
     session_obj = {
-        "id": "cs_3", "object": "checkout.session", "customer": "cus_m", "metadata": {"subscriber_id": str(ben.id)},
-        "client_reference_id": str(ana.id), "customer_details": {"email": "ana@example.com"},
+        "id": "cs_3",
+        "object": "checkout.session",
+        "customer": "cus_m",
+        "metadata": {"subscriber_id": str(ben.id)},
+        "client_reference_id": str(ana.id),
+        "customer_details": {"email": "ana@example.com"},
     }
     post_event(bclient, event("checkout.session.completed", session_obj, T))
-    customer = bsession.scalars(select(StripeCustomer).where(StripeCustomer.stripe_customer_id == "cus_m")).one()
+    customer = bsession.scalars(
+        select(StripeCustomer).where(StripeCustomer.stripe_customer_id == "cus_m")
+    ).one()
     assert customer.subscriber_id == ben.id
 
 
 def test_an_event_for_nobody_is_kept_for_review(bclient, bsession, caplog):
     with caplog.at_level(logging.WARNING, logger="billing.webhooks"):
-        post_event(bclient, event("invoice.payment_failed", invoice(customer="cus_ghost", customer_email="ghost@example.com", status="open", amount_due=500), T))
+        post_event(
+            bclient,
+            event(
+                "invoice.payment_failed",
+                invoice(
+                    customer="cus_ghost",
+                    customer_email="ghost@example.com",
+                    status="open",
+                    amount_due=500,
+                ),
+                T,
+            ),
+        )
     row = bsession.scalars(select(StripeEvent)).one()
     assert row.outcome == "unmatched" and row.payload["data"]["object"]["customer"] == "cus_ghost"
     assert any("kept for review" in r.getMessage() for r in caplog.records)
@@ -248,11 +386,47 @@ def test_an_event_for_nobody_is_kept_for_review(bclient, bsession, caplog):
 def test_invoice_paid_builds_the_ledger_and_the_revenue_lookup(bclient, boutbox, bsession):
     ana = confirmed_subscriber(bclient, boutbox, bsession)
     meta = {"subscriber_id": str(ana.id)}
-    post_event(bclient, event("invoice.paid", invoice(customer="cus_l", subscription_id="sub_l", amount_paid=1100, tax=100, metadata=meta), T))
-    post_event(bclient, event("invoice.paid", invoice(customer="cus_l", subscription_id="sub_l", amount_paid=1100, tax=100, metadata=meta), T + 2_600_000))
-    post_event(bclient, event("invoice.paid", invoice(customer="cus_l", subscription_id="sub_l", amount_paid=900, currency="eur", metadata=meta), T))
+    post_event(
+        bclient,
+        event(
+            "invoice.paid",
+            invoice(
+                customer="cus_l", subscription_id="sub_l", amount_paid=1100, tax=100, metadata=meta
+            ),
+            T,
+        ),
+    )
+    post_event(
+        bclient,
+        event(
+            "invoice.paid",
+            invoice(
+                customer="cus_l", subscription_id="sub_l", amount_paid=1100, tax=100, metadata=meta
+            ),
+            T + 2_600_000,
+        ),
+    )
+    post_event(
+        bclient,
+        event(
+            "invoice.paid",
+            invoice(
+                customer="cus_l",
+                subscription_id="sub_l",
+                amount_paid=900,
+                currency="eur",
+                metadata=meta,
+            ),
+            T,
+        ),
+    )
     row = bsession.scalars(select(Invoice).order_by(Invoice.id)).first()
-    assert (row.amount_paid_cents, row.tax_cents, row.stripe_subscription_id, row.subscriber_id) == (1100, 100, "sub_l", ana.id)
+    assert (
+        row.amount_paid_cents,
+        row.tax_cents,
+        row.stripe_subscription_id,
+        row.subscriber_id,
+    ) == (1100, 100, "sub_l", ana.id)
     assert row.period_start is not None and row.period_end is not None
     assert access.revenue_by_subscriber(bsession) == {ana.id: {"usd": 2000, "eur": 900}}
     assert access.has_billing()
@@ -261,8 +435,15 @@ def test_invoice_paid_builds_the_ledger_and_the_revenue_lookup(bclient, boutbox,
 def test_payment_failed_sends_a_dunning_email_with_the_portal_link(bclient, boutbox, bsession):
     ana = confirmed_subscriber(bclient, boutbox, bsession)
     before = len(read_outbox(boutbox))
-    failed = invoice(customer="cus_d", subscription_id="sub_d", status="open", amount_paid=0, amount_due=1250,
-                     metadata={"subscriber_id": str(ana.id)}, next_payment_attempt=T + 3 * 86400)
+    failed = invoice(
+        customer="cus_d",
+        subscription_id="sub_d",
+        status="open",
+        amount_paid=0,
+        amount_due=1250,
+        metadata={"subscriber_id": str(ana.id)},
+        next_payment_attempt=T + 3 * 86400,
+    )
     payload = event("invoice.payment_failed", failed, T)
     post_event(bclient, payload)
     post_event(bclient, payload)  # a redelivery sends nothing more
@@ -279,7 +460,13 @@ def test_payment_failed_sends_a_dunning_email_with_the_portal_link(bclient, bout
 def test_trial_will_end_reminds_the_subscriber(bclient, boutbox, bsession):
     ana = confirmed_subscriber(bclient, boutbox, bsession)
     before = len(read_outbox(boutbox))
-    sub = subscription(sub_id="sub_tr", customer="cus_tr", status="trialing", trial_end=T + 3 * 86400, metadata={"subscriber_id": str(ana.id)})
+    sub = subscription(
+        sub_id="sub_tr",
+        customer="cus_tr",
+        status="trialing",
+        trial_end=T + 3 * 86400,
+        metadata={"subscriber_id": str(ana.id)},
+    )
     post_event(bclient, event("customer.subscription.trial_will_end", sub, T))
     messages = read_outbox(boutbox)[before:]
     assert len(messages) == 1 and "04 January 2026" in text_of(messages[0])
@@ -290,12 +477,33 @@ def test_trial_will_end_reminds_the_subscriber(bclient, boutbox, bsession):
 def test_paused_and_resumed(bclient, boutbox, bsession):
     ana = confirmed_subscriber(bclient, boutbox, bsession)
     meta = {"subscriber_id": str(ana.id)}
-    post_event(bclient, event("customer.subscription.created", subscription(sub_id="sub_p", customer="cus_p", metadata=meta), T))
-    post_event(bclient, event("customer.subscription.paused", subscription(sub_id="sub_p", customer="cus_p", status="paused", metadata=meta), T + 10))
+    post_event(
+        bclient,
+        event(
+            "customer.subscription.created",
+            subscription(sub_id="sub_p", customer="cus_p", metadata=meta),
+            T,
+        ),
+    )
+    post_event(
+        bclient,
+        event(
+            "customer.subscription.paused",
+            subscription(sub_id="sub_p", customer="cus_p", status="paused", metadata=meta),
+            T + 10,
+        ),
+    )
     assert mirror(bsession, "sub_p").status == "paused"
     bsession.refresh(ana)
     assert ana.stage == "churned"
-    post_event(bclient, event("customer.subscription.resumed", subscription(sub_id="sub_p", customer="cus_p", metadata=meta), T + 20))
+    post_event(
+        bclient,
+        event(
+            "customer.subscription.resumed",
+            subscription(sub_id="sub_p", customer="cus_p", metadata=meta),
+            T + 20,
+        ),
+    )
     assert mirror(bsession, "sub_p").status == "active"
     bsession.refresh(ana)
     assert ana.stage == "paying"

@@ -58,7 +58,9 @@ def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
     return f"t={t},v1={digest}"
 
 
-def event(type_: str, obj: dict[str, Any], created: int, event_id: str | None = None) -> dict[str, Any]:
+def event(
+    type_: str, obj: dict[str, Any], created: int, event_id: str | None = None
+) -> dict[str, Any]:
     """A Stripe event envelope around an object."""
     return {
         "id": event_id or new_id("evt"),
@@ -132,8 +134,14 @@ def subscription(
     }
 
 
-def discount(*, percent_off: float | None = None, amount_off: int | None = None, currency: str = "usd",
-             start: int = 0, end: int | None = None) -> dict[str, Any]:
+def discount(
+    *,
+    percent_off: float | None = None,
+    amount_off: int | None = None,
+    currency: str = "usd",
+    start: int = 0,
+    end: int | None = None,
+) -> dict[str, Any]:
     """An expanded discount object (coupon under source.coupon)."""
     return {
         "id": new_id("di"),
@@ -188,7 +196,9 @@ def invoice(
         },
         "lines": {
             "object": "list",
-            "data": [{"period": {"start": period_start, "end": period_end or period_start + 30 * 86400}}],
+            "data": [
+                {"period": {"start": period_start, "end": period_end or period_start + 30 * 86400}}
+            ],
         },
     }
 
@@ -269,7 +279,9 @@ class FakeStripe:
         def read(params: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
             obj = getattr(self, store).get(id)
             if obj is None:
-                return 404, _error("invalid_request_error", f"No such object: '{id}'", code="resource_missing")
+                return 404, _error(
+                    "invalid_request_error", f"No such object: '{id}'", code="resource_missing"
+                )
             return 200, obj
 
         return read
@@ -278,10 +290,16 @@ class FakeStripe:
 
     def create_product(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if not p.get("name"):
-            return 400, _error("invalid_request_error", "Missing required param: name.", param="name")
+            return 400, _error(
+                "invalid_request_error", "Missing required param: name.", param="name"
+            )
         product = {
-            "id": new_id("prod"), "object": "product", "name": p["name"], "description": p.get("description"),
-            "active": _bool(p.get("active", "true")), "metadata": p.get("metadata", {}),
+            "id": new_id("prod"),
+            "object": "product",
+            "name": p["name"],
+            "description": p.get("description"),
+            "active": _bool(p.get("active", "true")),
+            "metadata": p.get("metadata", {}),
         }
         self.products[product["id"]] = product
         return 200, product
@@ -289,7 +307,9 @@ class FakeStripe:
     def update_product(self, p: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
         product = self.products.get(id)
         if product is None:
-            return 404, _error("invalid_request_error", f"No such product: '{id}'", code="resource_missing")
+            return 404, _error(
+                "invalid_request_error", f"No such product: '{id}'", code="resource_missing"
+            )
         for key in ("name", "description", "metadata"):
             if key in p:
                 product[key] = p[key]
@@ -299,18 +319,32 @@ class FakeStripe:
 
     def create_price(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if p.get("product") not in self.products:
-            return 400, _error("invalid_request_error", f"No such product: '{p.get('product')}'", param="product")
+            return 400, _error(
+                "invalid_request_error", f"No such product: '{p.get('product')}'", param="product"
+            )
         try:
             amount = int(p["unit_amount"])
         except (KeyError, ValueError):
-            return 400, _error("invalid_request_error", "Invalid integer: unit_amount", param="unit_amount")
+            return 400, _error(
+                "invalid_request_error", "Invalid integer: unit_amount", param="unit_amount"
+            )
         recurring = p.get("recurring") or {}
         if recurring.get("interval") not in {"day", "week", "month", "year"}:
-            return 400, _error("invalid_request_error", "Invalid recurring[interval]", param="recurring[interval]")
+            return 400, _error(
+                "invalid_request_error", "Invalid recurring[interval]", param="recurring[interval]"
+            )
         price = {
-            "id": new_id("price"), "object": "price", "product": p["product"], "unit_amount": amount,
-            "currency": p.get("currency"), "active": True, "type": "recurring",
-            "recurring": {"interval": recurring["interval"], "interval_count": int(recurring.get("interval_count", 1))},
+            "id": new_id("price"),
+            "object": "price",
+            "product": p["product"],
+            "unit_amount": amount,
+            "currency": p.get("currency"),
+            "active": True,
+            "type": "recurring",
+            "recurring": {
+                "interval": recurring["interval"],
+                "interval_count": int(recurring.get("interval_count", 1)),
+            },
             "metadata": p.get("metadata", {}),
         }
         self.prices[price["id"]] = price
@@ -319,60 +353,103 @@ class FakeStripe:
     def update_price(self, p: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
         price = self.prices.get(id)
         if price is None:
-            return 404, _error("invalid_request_error", f"No such price: '{id}'", code="resource_missing")
+            return 404, _error(
+                "invalid_request_error", f"No such price: '{id}'", code="resource_missing"
+            )
         if "unit_amount" in p:  # like Stripe: amounts are immutable
-            return 400, _error("invalid_request_error", "Received unknown parameter: unit_amount", param="unit_amount")
+            return 400, _error(
+                "invalid_request_error",
+                "Received unknown parameter: unit_amount",
+                param="unit_amount",
+            )
         if "active" in p:
             price["active"] = _bool(p["active"])
         return 200, price
 
     def create_customer(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        customer = {"id": new_id("cus"), "object": "customer", "email": p.get("email"), "metadata": p.get("metadata", {})}
+        customer = {
+            "id": new_id("cus"),
+            "object": "customer",
+            "email": p.get("email"),
+            "metadata": p.get("metadata", {}),
+        }
         self.customers[customer["id"]] = customer
         return 200, customer
 
     def create_checkout_session(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if p.get("mode") != "subscription":
-            return 400, _error("invalid_request_error", "This fake only knows subscription mode.", param="mode")
+            return 400, _error(
+                "invalid_request_error", "This fake only knows subscription mode.", param="mode"
+            )
         if "customer" in p and "customer_email" in p:
-            return 400, _error("invalid_request_error", "You may only specify one of these parameters: customer, customer_email.")
+            return 400, _error(
+                "invalid_request_error",
+                "You may only specify one of these parameters: customer, customer_email.",
+            )
         if "customer" in p and p["customer"] not in self.customers:
-            return 400, _error("invalid_request_error", f"No such customer: '{p['customer']}'", param="customer")
+            return 400, _error(
+                "invalid_request_error", f"No such customer: '{p['customer']}'", param="customer"
+            )
         if not p.get("success_url"):
-            return 400, _error("invalid_request_error", "Missing required param: success_url.", param="success_url")
+            return 400, _error(
+                "invalid_request_error", "Missing required param: success_url.", param="success_url"
+            )
         items = p.get("line_items") or []
         if not items:
-            return 400, _error("invalid_request_error", "Missing required param: line_items.", param="line_items")
+            return 400, _error(
+                "invalid_request_error", "Missing required param: line_items.", param="line_items"
+            )
         for item in items:
             price = self.prices.get(item.get("price"))
             if price is None or not price["active"]:
-                return 400, _error("invalid_request_error", f"No such active price: '{item.get('price')}'")
+                return 400, _error(
+                    "invalid_request_error", f"No such active price: '{item.get('price')}'"
+                )
         session_id = new_id("cs")
         session = {
-            "id": session_id, "object": "checkout.session", "mode": "subscription", "status": "open",
+            "id": session_id,
+            "object": "checkout.session",
+            "mode": "subscription",
+            "status": "open",
             "url": f"https://checkout.stripe.test/c/pay/{session_id}",
-            "customer": p.get("customer"), "customer_email": p.get("customer_email"),
-            "client_reference_id": p.get("client_reference_id"), "metadata": p.get("metadata", {}),
-            "line_items": items, "subscription_data": p.get("subscription_data", {}),
-            "automatic_tax": {"enabled": _bool((p.get("automatic_tax") or {}).get("enabled", "false"))},
-            "success_url": p["success_url"], "cancel_url": p.get("cancel_url"), "subscription": None,
+            "customer": p.get("customer"),
+            "customer_email": p.get("customer_email"),
+            "client_reference_id": p.get("client_reference_id"),
+            "metadata": p.get("metadata", {}),
+            "line_items": items,
+            "subscription_data": p.get("subscription_data", {}),
+            "automatic_tax": {
+                "enabled": _bool((p.get("automatic_tax") or {}).get("enabled", "false"))
+            },
+            "success_url": p["success_url"],
+            "cancel_url": p.get("cancel_url"),
+            "subscription": None,
         }
         self.checkout_sessions[session_id] = session
         return 200, session
 
     def create_portal_session(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if p.get("customer") not in self.customers:
-            return 400, _error("invalid_request_error", f"No such customer: '{p.get('customer')}'", param="customer")
+            return 400, _error(
+                "invalid_request_error",
+                f"No such customer: '{p.get('customer')}'",
+                param="customer",
+            )
         portal = {
-            "id": new_id("bps"), "object": "billing_portal.session", "customer": p["customer"],
-            "return_url": p.get("return_url"), "url": f"https://billing.stripe.test/p/session/{new_id('x')}",
+            "id": new_id("bps"),
+            "object": "billing_portal.session",
+            "customer": p["customer"],
+            "return_url": p.get("return_url"),
+            "url": f"https://billing.stripe.test/p/session/{new_id('x')}",
         }
         self.portal_sessions[portal["id"]] = portal
         return 200, portal
 
     # -- playing the customer ------------------------------------------------------------------
 
-    def complete_checkout(self, session_id: str, created: int, tax: int = 0) -> list[dict[str, Any]]:
+    def complete_checkout(
+        self, session_id: str, created: int, tax: int = 0
+    ) -> list[dict[str, Any]]:
         """The customer pays: returns the events Stripe sends (session, subscription, invoice)."""
         with self.lock:
             session = self.checkout_sessions[session_id]
@@ -397,11 +474,19 @@ class FakeStripe:
                 trial_end=created + trial_days * 86400 if trial_days else None,
             )
             session.update(status="complete", customer=customer_id, subscription=sub["id"])
-            session["customer_details"] = {"email": session["customer_email"] or self.customers[customer_id]["email"]}
+            session["customer_details"] = {
+                "email": session["customer_email"] or self.customers[customer_id]["email"]
+            }
         paid = invoice(
-            customer=customer_id, subscription_id=sub["id"], amount_paid=0 if trial_days else price["unit_amount"] + tax,
-            tax=0 if trial_days else tax, currency=price["currency"], paid_at=created, period_start=created,
-            customer_email=session["customer_details"]["email"], metadata=data.get("metadata", {}),
+            customer=customer_id,
+            subscription_id=sub["id"],
+            amount_paid=0 if trial_days else price["unit_amount"] + tax,
+            tax=0 if trial_days else tax,
+            currency=price["currency"],
+            paid_at=created,
+            period_start=created,
+            customer_email=session["customer_details"]["email"],
+            metadata=data.get("metadata", {}),
         )
         return [
             event("checkout.session.completed", dict(session), created),
