@@ -81,10 +81,7 @@ def tier(tier_id: int):  # type: ignore[no-untyped-def]
 def revenue():  # type: ignore[no-untyped-def]
     """MRR and this year's movements, per currency."""
     now = utcnow()
-    year, month = now.year, now.month - 11
-    if month < 1:
-        year, month = year - 1, month + 12
-    import datetime as dt
-
-    report = reports.revenue_report(db.session, dt.datetime(year, month, 1, tzinfo=dt.UTC), now)
-    return render_template("billing/admin_revenue.html", report=report)
+    report = reports.revenue_report(db.session, reports.default_start(now), now)
+    return render_template(
+        "billing/admin_revenue.html", report=report, review=service.events_for_review(db.session)
+    )

@@ -149,10 +149,7 @@ def _instant(name: str, default: dt.datetime) -> dt.datetime:
 def revenue():  # type: ignore[no-untyped-def]
     """Revenue over [from, to): money in integer cents per currency, rates as fractions."""
     now = utcnow()
-    year, month = now.year, now.month - 11
-    if month < 1:
-        year, month = year - 1, month + 12
-    start = _instant("from", dt.datetime(year, month, 1, tzinfo=dt.UTC))
+    start = _instant("from", reports.default_start(now))
     end = _instant("to", now)
     if end <= start:
         raise InvalidRequest("`to` must be after `from`", code="invalid_range")

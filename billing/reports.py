@@ -86,3 +86,11 @@ def load_ledger(session: Session) -> list[metrics.LedgerEntry]:
 def revenue_report(session: Session, start: dt.datetime, end: dt.datetime) -> dict:
     """The revenue report over [start, end) from the mirrored subscriptions and the ledger."""
     return metrics.revenue_report(load_history(session), load_ledger(session), start, end)
+
+
+def default_start(now: dt.datetime) -> dt.datetime:
+    """The first day of the month eleven months before `now`: a year of months, this one included."""
+    year, month = now.year, now.month - 11
+    if month < 1:
+        year, month = year - 1, month + 12
+    return dt.datetime(year, month, 1, tzinfo=dt.UTC)

@@ -16,7 +16,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing.gateway import StripeGateway
-from billing.models import ACCESS_STATUSES, Invoice, StripeCustomer, Subscription, Tier, TierPrice
+from billing.models import (
+    ACCESS_STATUSES,
+    Invoice,
+    StripeCustomer,
+    StripeEvent,
+    Subscription,
+    Tier,
+    TierPrice,
+)
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.models import Status, Subscriber
 
@@ -371,3 +379,15 @@ def revenue_lookup(session: Session) -> dict[int, dict[str, int]]:
             continue
         result.setdefault(subscriber_id, {})[currency] = int(cents or 0)
     return result
+
+
+def events_for_review(session: Session, limit: int = 100) -> list[StripeEvent]:
+    """Stripe events that matched no subscriber or could not be read, newest first."""
+    return list(
+        session.scalars(
+            select(StripeEvent)
+            .where(StripeEvent.outcome.in_(("unmatched", "invalid")))
+            .order_by(StripeEvent.created.desc(), StripeEvent.id.desc())
+            .limit(limit)
+        )
+    )

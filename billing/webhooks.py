@@ -33,7 +33,7 @@ from billing.models import (
 from billing.service import tier_for_price
 from growth import emails, jobs, links
 from growth.db import db, utcnow
-from growth.errors import InvalidRequest
+from growth.errors import DomainError, InvalidRequest
 from growth.models import Stage, Status, Subscriber
 from growth.subscribers import find_by_email, set_stage
 
@@ -181,7 +181,7 @@ def _subscriber_by_email(session: Session, email: Any) -> Subscriber | None:
         return None
     try:
         subscriber = find_by_email(session, email)
-    except Exception:  # a malformed address names nobody
+    except DomainError:  # a malformed address names nobody
         return None
     return None if subscriber is None or subscriber.status == Status.ERASED else subscriber
 

@@ -298,3 +298,42 @@ def test_revenue_report_needs_a_token(client):
 def test_billing_routes_are_in_the_openapi_document(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert {"/api/v1/tiers", "/api/v1/tiers/{tier_id}", "/api/v1/reports/revenue"} <= set(paths)
+
+
+def test_admin_revenue_page_lists_events_kept_for_review(billing_app, bclient):
+    from growth.db import db
+
+    with billing_app.app_context():
+        auth.create_operator(db.session, "rev@example.com", "correct horse battery")
+        db.session.commit()
+    post_event(
+        bclient,
+        event(
+            "invoice.payment_failed", invoice(customer="cus_nobody", status="open"), 1_767_225_600
+        ),
+    )
+    login_page = bclient.get("/admin/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login_page)
+    assert token
+    bclient.post(
+        "/admin/login",
+        data={
+            "email": "rev@example.com",
+            "password": "correct horse battery",
+            "csrf_token": token.group(1),
+        },
+    )
+    page = bclient.get("/admin/revenue")
+    assert page.status_code == 200
+    assert b"cus_nobody" in page.data and b"unmatched" in page.data
+
+
+def test_default_report_start_is_a_year_of_months():
+    from billing.reports import default_start
+
+    assert default_start(dt.datetime(2026, 11, 25, tzinfo=dt.UTC)) == dt.datetime(
+        2025, 12, 1, tzinfo=dt.UTC
+    )
+    assert default_start(dt.datetime(2026, 12, 31, tzinfo=dt.UTC)) == dt.datetime(
+        2026, 1, 1, tzinfo=dt.UTC
+    )
