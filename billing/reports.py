@@ -89,7 +89,7 @@ def revenue_report(session: Session, start: dt.datetime, end: dt.datetime) -> di
 
 
 def default_start(now: dt.datetime) -> dt.datetime:
-    """The first day of the month eleven months before `now`: a year of months, this one included."""
+    """The first day of the month eleven months before `now`: twelve months, this one included."""
     year, month = now.year, now.month - 11
     if month < 1:
         year, month = year - 1, month + 12
