@@ -29,6 +29,7 @@ from billing.models import (
     StripeEvent,
     Subscription,
     SubscriptionSnapshot,
+    Tier,
 )
 from billing.service import tier_for_price
 from growth import emails, jobs, links
@@ -430,7 +431,10 @@ def apply_subscription(
         setattr(sub, attr, getattr(winner, attr))
     sub.state_at = winner.at
     sub.updated_at = utcnow()
-    sub.tier_id = tier_for_price(session, winner.stripe_price_id)
+    # The price names the tier; the metadata Checkout set covers prices synced after the event.
+    sub.tier_id = tier_for_price(session, winner.stripe_price_id) or _tier_from_metadata(
+        session, obj
+    )
     if subscriber is not None:
         sub.subscriber_id = subscriber.id
     session.flush()
@@ -454,6 +458,11 @@ def apply_subscription(
         if subscriber is not None
         else (session.get(Subscriber, sub.subscriber_id) if sub.subscriber_id else None)
     )
+
+
+def _tier_from_metadata(session: Session, obj: dict[str, Any]) -> int | None:
+    tier_id = _int_or_none((obj.get("metadata") or {}).get("tier_id"))
+    return tier_id if tier_id is not None and session.get(Tier, tier_id) is not None else None
 
 
 def refresh_stage(session: Session, subscriber: Subscriber | None, at: dt.datetime) -> None:

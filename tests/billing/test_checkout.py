@@ -280,3 +280,17 @@ def test_unconfirmed_subscribers_cannot_check_out(billing_app, bclient, bsession
         "/billing/checkout", json={"t": token, "tier_id": tier.id, "interval": "month"}
     )
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_confirmed"
+
+
+def test_checkout_form_without_stripe_shows_a_plain_error_page(
+    app, client, outbox, session, monkeypatch
+):
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)
+    ana = confirmed_subscriber(client, outbox, session)
+    with app.test_request_context():
+        token = manage_token(ana)
+    response = client.post(
+        "/billing/checkout", data={"t": token, "tier_id": "1", "interval": "month"}
+    )
+    assert response.status_code == 503
+    assert b"Payments are not configured" in response.data

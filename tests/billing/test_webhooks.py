@@ -251,7 +251,7 @@ def test_incomplete_expired_is_terminal_too(bclient, bsession):
 
 
 def test_lifecycle_mirrors_the_subscription_and_moves_the_stage_with_event_rows(
-    bclient, boutbox, bsession
+    bclient, boutbox, bsession, fake_stripe
 ):
     ana = confirmed_subscriber(bclient, boutbox, bsession)
     tier = Tier(name="Gold", monthly_price_cents=500, yearly_price_cents=5000, currency="usd")
@@ -295,6 +295,21 @@ def test_lifecycle_mirrors_the_subscription_and_moves_the_stage_with_event_rows(
         .order_by(SubscriberEvent.id)
     ).all()
     assert stages[-2:] == [("confirmed", "paying"), ("paying", "churned")]
+    # the event's object is the state: processing never called Stripe
+    assert fake_stripe.requests == []
+
+
+def test_tier_comes_from_checkout_metadata_when_the_price_is_unknown(bclient, boutbox, bsession):
+    ana = confirmed_subscriber(bclient, boutbox, bsession)
+    tier = Tier(name="Silver", monthly_price_cents=300, yearly_price_cents=3000, currency="usd")
+    bsession.add(tier)
+    bsession.commit()
+    meta = {"subscriber_id": str(ana.id), "tier_id": str(tier.id)}
+    sub = subscription(
+        sub_id="sub_meta", customer="cus_meta", price_id="price_unknown", metadata=meta
+    )
+    post_event(bclient, event("customer.subscription.created", sub, T))
+    assert access.paying_tiers(bsession, None) == {ana.id: tier.id}
 
 
 def test_checkout_links_by_client_reference_id_and_later_events_follow_the_customer(
