@@ -49,6 +49,7 @@ class SubscriptionState:
     currency: str
     unit_amount_cents: int
     quantity: int = 1
+    extra_items_cents: int = 0  # the subscription's other items, price x quantity per interval
     interval: str = "month"
     interval_count: int = 1
     discounts: tuple[Discount, ...] = ()
@@ -200,13 +201,13 @@ def _round_half_up(value: Fraction) -> int:
 def monthly_cents(state: SubscriptionState, at: dt.datetime) -> int:
     """The subscription's MRR at `at`, in cents of its currency (0 when it pays nothing).
 
-    Active and past_due subscriptions only, paused collection excluded; price x quantity, less the
-    discounts still running at `at` (percent first, then amounts off each invoice), before tax,
-    spread over the interval's months.
+    Active and past_due subscriptions only, paused collection excluded; price x quantity plus
+    any other items, less the discounts still running at `at` (percent first, then amounts off
+    each invoice), before tax, spread over the interval's months.
     """
     if state.status not in MRR_STATUSES or state.collection_paused:
         return 0
-    gross = state.unit_amount_cents * state.quantity
+    gross = state.unit_amount_cents * state.quantity + state.extra_items_cents
     running = [d for d in state.discounts if d.running(at)]
     if not running:  # integer fast path: gross / months, rounded half up
         if state.interval not in _MONTHS_PER_UNIT:

@@ -132,6 +132,7 @@ class Subscription(Base):
     interval: Mapped[str] = mapped_column(String(8), default="month")
     interval_count: Mapped[int] = mapped_column(default=1)
     quantity: Mapped[int] = mapped_column(default=1)
+    extra_items_cents: Mapped[int] = mapped_column(default=0)  # other items: price x quantity
     discounts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
     collection_paused: Mapped[bool] = mapped_column(default=False)
@@ -163,6 +164,7 @@ class SubscriptionSnapshot(Base):
     interval: Mapped[str] = mapped_column(String(8), default="month")
     interval_count: Mapped[int] = mapped_column(default=1)
     quantity: Mapped[int] = mapped_column(default=1)
+    extra_items_cents: Mapped[int] = mapped_column(default=0)  # other items: price x quantity
     discounts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
     collection_paused: Mapped[bool] = mapped_column(default=False)

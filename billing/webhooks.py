@@ -270,10 +270,11 @@ def parse_subscription(obj: dict[str, Any]) -> dict[str, Any]:
     """The fields we mirror, from a subscription object of the pinned API version."""
     items = ((obj.get("items") or {}).get("data")) or []
     item = items[0] if items else {}
-    if len(items) > 1:
-        log.warning(
-            "subscription %s has %d items; only the first is mirrored", obj.get("id"), len(items)
-        )
+    # Stripe bills every item of a subscription on the same interval: add-ons add to the amount.
+    extra = sum(
+        int((i.get("price") or {}).get("unit_amount") or 0) * int(i.get("quantity") or 1)
+        for i in items[1:]
+    )
     price = item.get("price") or {}
     recurring = price.get("recurring") or {}
     currency = str(price.get("currency") or obj.get("currency") or "usd").lower()
@@ -291,6 +292,7 @@ def parse_subscription(obj: dict[str, Any]) -> dict[str, Any]:
         "interval": str(recurring.get("interval") or "month"),
         "interval_count": int(recurring.get("interval_count") or 1),
         "quantity": int(item.get("quantity") or 1),
+        "extra_items_cents": extra,
         "discounts": parse_discounts(obj.get("discounts"), currency),
         "cancel_at_period_end": bool(obj.get("cancel_at_period_end"))
         or obj.get("cancel_at") is not None,
@@ -330,6 +332,7 @@ def snapshot_state(
         currency=snap.currency,
         unit_amount_cents=snap.unit_amount_cents,
         quantity=snap.quantity,
+        extra_items_cents=snap.extra_items_cents,
         interval=snap.interval,
         interval_count=snap.interval_count,
         discounts=tuple(discounts),
@@ -362,6 +365,7 @@ _MIRRORED = (
     "interval",
     "interval_count",
     "quantity",
+    "extra_items_cents",
     "discounts",
     "cancel_at_period_end",
     "collection_paused",

@@ -2,7 +2,7 @@
 
 Revision ID: b001
 Revises: 0001
-Create Date: 2026-11-25 02:00:22.711463
+Create Date: 2026-11-25 02:07:20.080103
 """
 from alembic import op
 import sqlalchemy as sa
@@ -49,6 +49,7 @@ def upgrade() -> None:
     sa.Column('interval', sa.String(length=8), nullable=False),
     sa.Column('interval_count', sa.Integer(), nullable=False),
     sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('extra_items_cents', sa.Integer(), nullable=False),
     sa.Column('discounts', sa.JSON(), nullable=False),
     sa.Column('cancel_at_period_end', sa.Boolean(), nullable=False),
     sa.Column('collection_paused', sa.Boolean(), nullable=False),
@@ -144,6 +145,7 @@ def upgrade() -> None:
     sa.Column('interval', sa.String(length=8), nullable=False),
     sa.Column('interval_count', sa.Integer(), nullable=False),
     sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('extra_items_cents', sa.Integer(), nullable=False),
     sa.Column('discounts', sa.JSON(), nullable=False),
     sa.Column('cancel_at_period_end', sa.Boolean(), nullable=False),
     sa.Column('collection_paused', sa.Boolean(), nullable=False),

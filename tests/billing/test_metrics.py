@@ -328,3 +328,9 @@ def test_report_months_agree_with_the_single_window_functions():
     assert feb["customer_churn_rate"] == c.customer_churn_rate
     assert feb["by_plan"]["monthly"]["customer_churn_rate"] == pytest.approx(2 / 5)
     assert report["mrr_cents"] == 6900
+
+
+def test_other_items_of_a_subscription_add_to_its_amount():
+    # 1000 x 2 seats + a 500 add-on, yearly: 2500 / 12 = 208.33 -> 208
+    s = state("X", T0, 1000, quantity=2, extra_items_cents=500, interval="year")
+    assert metrics.monthly_cents(s, NOW) == 208

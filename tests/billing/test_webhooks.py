@@ -531,3 +531,19 @@ def test_a_signed_event_with_an_unreadable_object_is_kept_as_invalid(bclient, bs
     row = bsession.scalars(select(StripeEvent)).one()
     assert row.outcome == "invalid" and "exploded" in row.note
     assert bsession.scalar(select(func.count()).select_from(Subscription)) == 0
+
+
+def test_every_item_of_a_subscription_counts(bclient, bsession):
+    from billing import reports
+
+    sub = subscription(sub_id="sub_items", customer="cus_items", unit_amount=1000, quantity=2)
+    addon = {**sub["items"]["data"][0], "id": "si_addon", "quantity": 3}
+    addon["price"] = {**addon["price"], "id": "price_addon", "unit_amount": 150}
+    sub["items"]["data"].append(addon)
+    post_event(bclient, event("customer.subscription.created", sub, T))
+    assert mirror(bsession, "sub_items").extra_items_cents == 450
+    import datetime as dt
+
+    end = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+    # 1000 x 2 + 150 x 3 = 2450 a month
+    assert reports.revenue_report(bsession, end - dt.timedelta(days=31), end)["mrr_cents"] == 2450
