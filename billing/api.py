@@ -35,12 +35,7 @@ def tier_json(tier: Tier) -> dict:
         "active": tier.active,
         "stripe_product_id": tier.stripe_product_id,
         "stripe_prices": prices,
-        "synced": all(
-            (p := tier.current_price(i)) is not None
-            and p.unit_amount_cents == service.tier_price_amount(tier, i)
-            and p.currency == tier.currency
-            for i in service.INTERVALS
-        ),
+        "synced": service.is_synced(tier),
     }
 
 

@@ -165,6 +165,22 @@ def tier_price_amount(tier: Tier, interval: str) -> int:
     return tier.monthly_price_cents if interval == "month" else tier.yearly_price_cents
 
 
+def is_synced(tier: Tier) -> bool:
+    """Whether Stripe has the tier's current prices (so it can be bought)."""
+    for interval in INTERVALS:
+        price = tier.current_price(interval)
+        if price is None or price.unit_amount_cents != tier_price_amount(tier, interval):
+            return False
+        if price.currency != tier.currency:
+            return False
+    return True
+
+
+def offered_tiers(session: Session) -> list[Tier]:
+    """Active tiers whose prices are at Stripe: what the pricing page offers."""
+    return [t for t in list_tiers(session, active_only=True) if is_synced(t)]
+
+
 def sync_tier(session: Session, gateway: StripeGateway, tier: Tier, now: dt.datetime) -> list[str]:
     """Create or update the tier's Stripe Product and Prices; returns what changed.
 
@@ -278,7 +294,7 @@ def start_checkout(
     if not tier.active:
         raise Conflict("This tier is no longer offered.", code="tier_inactive")
     price = tier.current_price(interval)
-    if price is None or price.unit_amount_cents != tier_price_amount(tier, interval):
+    if price is None or not is_synced(tier):
         raise Conflict(
             "This tier is not synced with Stripe yet (run sync-tiers).", code="tier_not_synced"
         )

@@ -39,7 +39,7 @@ def _pricing(token: str):  # type: ignore[no-untyped-def]
         "billing/pricing.html",
         subscriber=subscriber,
         token=token,
-        tiers=service.list_tiers(db.session, active_only=True),
+        tiers=service.offered_tiers(db.session),
         configured=gateway.is_configured(),
         current=service.paying_subscription(db.session, subscriber),
         canceled=request.args.get("checkout") == "canceled",

@@ -294,3 +294,16 @@ def test_checkout_form_without_stripe_shows_a_plain_error_page(
     )
     assert response.status_code == 503
     assert b"Payments are not configured" in response.data
+
+
+def test_pricing_page_offers_only_active_synced_tiers(billing_app, bclient, boutbox, bsession):
+    ana = confirmed_subscriber(bclient, boutbox, bsession)
+    make_tier(billing_app, bsession, name="Gold")
+    _, page = _pricing_page(bclient, ana)
+    assert b"Gold" not in page.data and b"no paid tiers yet" in page.data
+    sync(billing_app)
+    make_tier(billing_app, bsession, name="Hidden", active=False)
+    sync(billing_app)
+    _, page = _pricing_page(bclient, ana)
+    assert b"Gold" in page.data and b"Hidden" not in page.data
+    assert page.data.count(b'action="/billing/checkout"') == 2  # monthly and yearly
