@@ -547,3 +547,13 @@ def test_every_item_of_a_subscription_counts(bclient, bsession):
     end = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
     # 1000 x 2 + 150 x 3 = 2450 a month
     assert reports.revenue_report(bsession, end - dt.timedelta(days=31), end)["mrr_cents"] == 2450
+
+
+def test_every_email_can_link_to_the_pricing_and_billing_pages(bclient, boutbox, bsession):
+    from billing import email_links
+
+    ana = confirmed_subscriber(bclient, boutbox, bsession)
+    found = email_links(bsession, ana)
+    assert found["upgrade_url"].startswith("http://masthead.test/me/")
+    assert bclient.get(found["upgrade_url"].removeprefix("http://masthead.test")).status_code == 200
+    assert bclient.get(found["billing_url"].removeprefix("http://masthead.test")).status_code == 200
