@@ -135,4 +135,18 @@ def sync_tiers() -> None:
         raise click.ClickException(f"{failed} tier(s) failed to sync")
 
 
-commands = [tiers, sync_tiers]
+@click.command("process-stripe-events")
+@with_appcontext
+def process_stripe_events() -> None:
+    """Apply stored Stripe events whose processing never finished (e.g. a crash mid-way)."""
+    from billing import webhooks
+
+    ids = webhooks.unprocessed_event_ids(db.session)
+    for event_row_id in ids:
+        outcome = webhooks.process_event(db.session, event_row_id, utcnow())
+        commit()
+        click.echo(f"event {event_row_id}: {outcome}")
+    click.echo(f"{len(ids)} event(s) processed")
+
+
+commands = [tiers, sync_tiers, process_stripe_events]

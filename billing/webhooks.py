@@ -165,6 +165,17 @@ def process_event(session: Session, event_row_id: int, now: dt.datetime) -> str 
     return row.outcome
 
 
+def unprocessed_event_ids(session: Session) -> list[int]:
+    """Stored events not yet applied, oldest first."""
+    return list(
+        session.scalars(
+            select(StripeEvent.id)
+            .where(StripeEvent.processed_at.is_(None))
+            .order_by(StripeEvent.created, StripeEvent.id)
+        )
+    )
+
+
 # -- linking customers to subscribers -------------------------------------------------------------
 
 

@@ -557,3 +557,24 @@ def test_every_email_can_link_to_the_pricing_and_billing_pages(bclient, boutbox,
     assert found["upgrade_url"].startswith("http://masthead.test/me/")
     assert bclient.get(found["upgrade_url"].removeprefix("http://masthead.test")).status_code == 200
     assert bclient.get(found["billing_url"].removeprefix("http://masthead.test")).status_code == 200
+
+
+def test_events_left_unprocessed_are_applied_by_the_cli(billing_app, bclient, boutbox, bsession):
+    from billing.webhooks import record_event
+    from growth.db import utcnow
+
+    ana = confirmed_subscriber(bclient, boutbox, bsession)
+    meta = {"subscriber_id": str(ana.id)}
+    payload = event(
+        "customer.subscription.created",
+        subscription(sub_id="sub_cli", customer="cus_cli", metadata=meta),
+        T,
+    )
+    record_event(bsession, payload, utcnow())  # stored, but its processing never ran
+    bsession.commit()
+    result = billing_app.test_cli_runner().invoke(args=["process-stripe-events"])
+    assert result.exit_code == 0, result.output
+    assert "1 event(s) processed" in result.output and "applied" in result.output
+    assert mirror(bsession, "sub_cli").subscriber_id == ana.id
+    again = billing_app.test_cli_runner().invoke(args=["process-stripe-events"])
+    assert "0 event(s) processed" in again.output
