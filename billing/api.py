@@ -17,6 +17,7 @@ from growth.schemas import json_body
 bp = Blueprint("billing_api", __name__, url_prefix="/api/v1")
 
 MAX_REPORT_DAYS = 366 * 5
+LEDGER_LIMIT = 1000
 
 
 def tier_json(tier: Tier) -> dict:
@@ -153,3 +154,32 @@ def revenue():  # type: ignore[no-untyped-def]
             f"the range may span at most {MAX_REPORT_DAYS} days", code="invalid_range"
         )
     return jsonify(reports.revenue_report(db.session, start, end))
+
+
+@bp.get("/reports/revenue/ledger")
+@spec.operation(
+    "/api/v1/reports/revenue/ledger",
+    "get",
+    summary="Paid invoices (the revenue ledger)",
+    response="Ledger",
+    parameters=[
+        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+    ],
+    tags=("billing", "reports"),
+)
+@api_auth()
+def ledger():  # type: ignore[no-untyped-def]
+    """Invoices paid in [from, to), oldest first: amount, tax, currency, period, subscriber."""
+    now = utcnow()
+    start = _instant("from", reports.default_start(now))
+    end = _instant("to", now)
+    if end <= start:
+        raise InvalidRequest("`to` must be after `from`", code="invalid_range")
+    entries = reports.ledger_entries(db.session, start, end, limit=LEDGER_LIMIT + 1)
+    return jsonify(
+        {
+            "invoices": [reports.invoice_json(i) for i in entries[:LEDGER_LIMIT]],
+            "truncated": len(entries) > LEDGER_LIMIT,
+        }
+    )

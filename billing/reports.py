@@ -94,3 +94,38 @@ def default_start(now: dt.datetime) -> dt.datetime:
     if month < 1:
         year, month = year - 1, month + 12
     return dt.datetime(year, month, 1, tzinfo=dt.UTC)
+
+
+def ledger_entries(
+    session: Session, start: dt.datetime, end: dt.datetime, limit: int
+) -> list[Invoice]:
+    """Invoices paid in [start, end), oldest first."""
+    return list(
+        session.scalars(
+            select(Invoice)
+            .where(Invoice.paid_at >= start, Invoice.paid_at < end)
+            .order_by(Invoice.paid_at, Invoice.id)
+            .limit(limit)
+        )
+    )
+
+
+def invoice_json(invoice: Invoice) -> dict:
+    """The API shape of a ledger line (cents as integers)."""
+
+    def iso(value: dt.datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "invoice_id": invoice.stripe_invoice_id,
+        "subscriber_id": invoice.subscriber_id,
+        "customer_id": invoice.stripe_customer_id,
+        "subscription_id": invoice.stripe_subscription_id,
+        "currency": invoice.currency,
+        "amount_paid_cents": invoice.amount_paid_cents,
+        "tax_cents": invoice.tax_cents,
+        "net_cents": invoice.amount_paid_cents - invoice.tax_cents,
+        "period_start": iso(invoice.period_start),
+        "period_end": iso(invoice.period_end),
+        "paid_at": iso(invoice.paid_at),
+    }

@@ -97,3 +97,40 @@ REVENUE_REPORT = spec.schema(
         },
     },
 )
+
+LEDGER = spec.schema(
+    "Ledger",
+    {
+        "type": "object",
+        "required": ["invoices", "truncated"],
+        "properties": {
+            "invoices": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "invoice_id",
+                        "currency",
+                        "amount_paid_cents",
+                        "tax_cents",
+                        "paid_at",
+                    ],
+                    "properties": {
+                        "invoice_id": {"type": "string"},
+                        "subscriber_id": {"type": ["integer", "null"]},
+                        "customer_id": {"type": "string"},
+                        "subscription_id": {"type": ["string", "null"]},
+                        "currency": {"type": "string"},
+                        "amount_paid_cents": {"type": "integer"},
+                        "tax_cents": {"type": "integer"},
+                        "net_cents": {"type": "integer"},
+                        "period_start": {"type": ["string", "null"], "format": "date-time"},
+                        "period_end": {"type": ["string", "null"], "format": "date-time"},
+                        "paid_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+            },
+            "truncated": {"type": "boolean"},
+        },
+    },
+)

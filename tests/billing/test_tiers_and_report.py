@@ -297,7 +297,12 @@ def test_revenue_report_needs_a_token(client):
 
 def test_billing_routes_are_in_the_openapi_document(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
-    assert {"/api/v1/tiers", "/api/v1/tiers/{tier_id}", "/api/v1/reports/revenue"} <= set(paths)
+    assert {
+        "/api/v1/tiers",
+        "/api/v1/tiers/{tier_id}",
+        "/api/v1/reports/revenue",
+        "/api/v1/reports/revenue/ledger",
+    } <= set(paths)
 
 
 def test_admin_revenue_page_lists_events_kept_for_review(billing_app, bclient):

@@ -386,6 +386,12 @@ class FakeStripe:
                 "invalid_request_error",
                 "You may only specify one of these parameters: customer, customer_email.",
             )
+        if "customer_update" in p and "customer" not in p:
+            return 400, _error(
+                "invalid_request_error",
+                "customer_update can only be used with customer.",
+                param="customer_update",
+            )
         if "customer" in p and p["customer"] not in self.customers:
             return 400, _error(
                 "invalid_request_error", f"No such customer: '{p['customer']}'", param="customer"
