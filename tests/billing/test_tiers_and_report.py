@@ -259,6 +259,21 @@ def test_revenue_report_endpoint(bclient, boutbox, bsession):
         "net_cents": 1000,
         "invoices": 1,
     }
+    ledger = bclient.get(
+        "/api/v1/reports/revenue/ledger?from=2026-01-01&to=2026-03-01", headers=headers
+    )
+    assert ledger.status_code == 200
+    (line,) = ledger.get_json()["invoices"]
+    assert (line["subscriber_id"], line["amount_paid_cents"], line["tax_cents"]) == (
+        ana.id,
+        1100,
+        100,
+    )
+    assert (line["net_cents"], line["currency"]) == (1000, "usd") and line["period_end"] is not None
+    empty = bclient.get(
+        "/api/v1/reports/revenue/ledger?from=2026-02-01&to=2026-03-01", headers=headers
+    )
+    assert empty.get_json() == {"invoices": [], "truncated": False}
     eur = next(c for c in report["currencies"] if c["currency"] == "eur")
     assert (eur["mrr_cents"], eur["at_risk_mrr_cents"], eur["paying_subscribers"]) == (
         1000,
