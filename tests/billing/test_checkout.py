@@ -137,6 +137,11 @@ def test_checkout_creates_a_subscription_session_and_redirects_to_stripe(
     # already paying: a second checkout is refused, the pricing page points to billing
     _, page = _pricing_page(bclient, ana)
     assert b"already have a paid plan" in page.data
+    # Stripe sends the subscriber back to the success URL: their plan and the portal button
+    back = bclient.get(session_obj["success_url"].removeprefix("http://masthead.test"))
+    assert back.status_code == 200
+    assert b"Thank you" in back.data and b"trialing" in back.data and b"50.00 USD / year" in back.data
+    assert b'action="/billing/portal"' in back.data
     again = bclient.post(
         "/billing/checkout",
         json={"t": token, "tier_id": tier.id, "interval": "month"},
