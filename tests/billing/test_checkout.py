@@ -140,7 +140,9 @@ def test_checkout_creates_a_subscription_session_and_redirects_to_stripe(
     # Stripe sends the subscriber back to the success URL: their plan and the portal button
     back = bclient.get(session_obj["success_url"].removeprefix("http://masthead.test"))
     assert back.status_code == 200
-    assert b"Thank you" in back.data and b"trialing" in back.data and b"50.00 USD / year" in back.data
+    assert (
+        b"Thank you" in back.data and b"trialing" in back.data and b"50.00 USD / year" in back.data
+    )
     assert b'action="/billing/portal"' in back.data
     again = bclient.post(
         "/billing/checkout",
