@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing import metrics
+from billing.mirror import snapshot_state
 from billing.models import (
     Invoice,
     StripeCustomer,
@@ -15,7 +16,6 @@ from billing.models import (
     Subscription,
     SubscriptionSnapshot,
 )
-from billing.webhooks import snapshot_state
 
 
 def _customer_keys(session: Session) -> dict[str, str]:
