@@ -578,3 +578,23 @@ def test_events_left_unprocessed_are_applied_by_the_cli(billing_app, bclient, bo
     assert mirror(bsession, "sub_cli").subscriber_id == ana.id
     again = billing_app.test_cli_runner().invoke(args=["process-stripe-events"])
     assert "0 event(s) processed" in again.output
+
+
+def test_during_secret_rotation_any_matching_v1_signature_is_accepted(bclient, bsession):
+    body = encode(event("charge.succeeded", {"id": "ch_1", "object": "charge"}, T))
+    now = int(time.time())
+    old = sign(body, "whsec_old_secret", now).split("v1=")[1]
+    good = sign(body, WEBHOOK_SECRET, now).split("v1=")[1]
+    header = f"t={now},v1={old},v1={good}"
+    response = bclient.post("/webhooks/stripe", data=body, headers={"Stripe-Signature": header})
+    assert response.status_code == 200
+    # a v0 (test-mode legacy) signature alone does not count
+    v0_only = f"t={now},v0={good}"
+    other = encode(event("charge.succeeded", {"id": "ch_2", "object": "charge"}, T))
+    assert (
+        bclient.post(
+            "/webhooks/stripe", data=other, headers={"Stripe-Signature": v0_only}
+        ).status_code
+        == 400
+    )
+    assert events_stored(bsession) == 1
