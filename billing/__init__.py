@@ -1,10 +1,44 @@
-"""The billing domain."""
+"""The billing domain: tiers, Stripe checkout, portal, webhooks, subscription mirror, revenue."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from flask import Flask
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from growth.models import Subscriber
+
 
 def init_app(app: Flask) -> None:
-    """Register the billing domain's blueprints, signal handlers and commands."""
-    from billing import views
+    """Register the billing domain's gateway, blueprints, commands and lookups."""
+    from billing import admin, api, cli, gateway, service, views, webhooks  # noqa: F401  (webhooks: tasks)
+    from growth import access, emails
+    from growth.extensions import csrf
 
+    gateway.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(views.webhooks_bp)
+    app.register_blueprint(api.bp, name="billing_api")
+    app.register_blueprint(admin.bp)
+    # Stripe signs webhooks; the API authenticates with bearer tokens like the core API.
+    csrf.exempt(views.webhooks_bp)
+    csrf.exempt(api.bp)
+    for command in cli.commands:
+        app.cli.add_command(command)
+    emails.register_context_provider(email_links)
+    access.register_tier_lookup(service.paying_tier_lookup)
+    access.register_revenue_lookup(service.revenue_lookup)
+
+
+def email_links(_session: Session, subscriber: Subscriber) -> dict[str, str]:
+    """Every email may link to the subscriber's pricing and billing pages."""
+    from growth import links
+
+    token = links.manage_token(subscriber)
+    return {
+        "upgrade_url": links.absolute(f"/me/{token}/upgrade"),
+        "billing_url": links.absolute(f"/me/{token}/billing"),
+    }

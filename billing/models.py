@@ -1,1 +1,212 @@
-"""Models of the billing domain."""
+"""Models of the billing domain: tiers and their Stripe prices, the webhook log, the mirror.
+
+Money is integer cents with a currency. Every Stripe id we store is unique, so a retried sync
+or a redelivered webhook cannot double a row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from growth.db import Base, UTCDateTime, utcnow
+
+# Stripe subscription statuses, in the words of the API version the SDK pins.
+SUBSCRIPTION_STATUSES = (
+    "incomplete",
+    "incomplete_expired",
+    "trialing",
+    "active",
+    "past_due",
+    "unpaid",
+    "paused",
+    "canceled",
+)
+TERMINAL_STATUSES = frozenset({"canceled", "incomplete_expired"})
+# Statuses that grant a paid tier (and the `paying` stage) now.
+ACCESS_STATUSES = frozenset({"active", "trialing", "past_due"})
+
+
+class Tier(Base):
+    """A paid tier an operator offers, with a monthly and a yearly price."""
+
+    __tablename__ = "billing_tiers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    monthly_price_cents: Mapped[int] = mapped_column()
+    yearly_price_cents: Mapped[int] = mapped_column()
+    currency: Mapped[str] = mapped_column(String(3))
+    trial_days: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+    stripe_product_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    synced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    prices: Mapped[list[TierPrice]] = relationship(back_populates="tier", order_by="TierPrice.id")
+
+    def current_price(self, interval: str) -> TierPrice | None:
+        """The active Stripe price of this tier for 'month' or 'year'."""
+        for price in reversed(self.prices):
+            if price.interval == interval and price.active:
+                return price
+        return None
+
+
+class TierPrice(Base):
+    """A Stripe Price of a tier; amounts are immutable at Stripe, so a new amount is a new row."""
+
+    __tablename__ = "billing_tier_prices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tier_id: Mapped[int] = mapped_column(
+        ForeignKey("billing_tiers.id", ondelete="CASCADE"), index=True
+    )
+    stripe_price_id: Mapped[str] = mapped_column(String(255), unique=True)
+    interval: Mapped[str] = mapped_column(String(8))  # month | year
+    unit_amount_cents: Mapped[int] = mapped_column()
+    currency: Mapped[str] = mapped_column(String(3))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tier: Mapped[Tier] = relationship(back_populates="prices")
+
+
+class StripeCustomer(Base):
+    """A Stripe customer and the subscriber it belongs to (None until we know)."""
+
+    __tablename__ = "billing_customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_customer_id: Mapped[str] = mapped_column(String(255), unique=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
+    )
+    email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StripeEvent(Base):
+    """Every verified webhook event, stored once by its Stripe id."""
+
+    __tablename__ = "billing_events"
+    __table_args__ = (Index("ix_billing_events_outcome", "outcome"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    type: Mapped[str] = mapped_column(String(100))
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    livemode: Mapped[bool] = mapped_column(default=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # applied | ignored | unmatched (nobody to link it to: kept for review)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL")
+    )
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Subscription(Base):
+    """The mirror of one Stripe subscription: its newest state by event time."""
+
+    __tablename__ = "billing_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_customer_id: Mapped[str] = mapped_column(String(255), index=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
+    )
+    tier_id: Mapped[int | None] = mapped_column(ForeignKey("billing_tiers.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(20))
+    stripe_price_id: Mapped[str | None] = mapped_column(String(255))
+    unit_amount_cents: Mapped[int] = mapped_column(default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    interval: Mapped[str] = mapped_column(String(8), default="month")
+    interval_count: Mapped[int] = mapped_column(default=1)
+    quantity: Mapped[int] = mapped_column(default=1)
+    extra_items_cents: Mapped[int] = mapped_column(default=0)  # other items: price x quantity
+    discounts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
+    collection_paused: Mapped[bool] = mapped_column(default=False)
+    current_period_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    trial_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    canceled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    state_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # `created` of the event it mirrors
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SubscriptionSnapshot(Base):
+    """One subscription state an event reported, at the event's `created`: the history of MRR."""
+
+    __tablename__ = "billing_subscription_snapshots"
+    __table_args__ = (
+        Index("ix_billing_subscription_snapshots_sub_at", "stripe_subscription_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    event_type: Mapped[str] = mapped_column(String(100))
+    stripe_subscription_id: Mapped[str] = mapped_column(String(255))
+    stripe_customer_id: Mapped[str] = mapped_column(String(255))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20))
+    stripe_price_id: Mapped[str | None] = mapped_column(String(255))
+    unit_amount_cents: Mapped[int] = mapped_column(default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    interval: Mapped[str] = mapped_column(String(8), default="month")
+    interval_count: Mapped[int] = mapped_column(default=1)
+    quantity: Mapped[int] = mapped_column(default=1)
+    extra_items_cents: Mapped[int] = mapped_column(default=0)  # other items: price x quantity
+    discounts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
+    collection_paused: Mapped[bool] = mapped_column(default=False)
+    current_period_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    trial_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    canceled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    subscriber_id_hint: Mapped[int | None] = mapped_column()  # metadata.subscriber_id as sent
+
+
+class Invoice(Base):
+    """A paid invoice: one line of the revenue ledger."""
+
+    __tablename__ = "billing_invoices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_invoice_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_customer_id: Mapped[str] = mapped_column(String(255), index=True)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
+    )
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_paid_cents: Mapped[int] = mapped_column()
+    tax_cents: Mapped[int] = mapped_column(default=0)
+    period_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    period_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    paid_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class StripeDiscount(Base):
+    """A discount as customer.discount.* events describe it (subscriptions carry only its id)."""
+
+    __tablename__ = "billing_discounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_discount_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    percent_off: Mapped[str | None] = mapped_column(String(32))  # exact decimal as Stripe sent it
+    amount_off_cents: Mapped[int | None] = mapped_column()
+    currency: Mapped[str | None] = mapped_column(String(3))
+    start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    state_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # `created` of the event it mirrors

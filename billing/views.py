@@ -1,5 +1,146 @@
-"""HTTP views of the billing domain."""
+"""Subscriber billing pages and the Stripe webhook endpoint; thin: parse, one call, render."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request
+
+from billing import gateway, service, webhooks
+from growth import links, subscribers
+from growth.db import commit, db, utcnow
+from growth.errors import DomainError, InvalidRequest
+from growth.models import Subscriber
+from growth.tokens import read_token
 
 bp = Blueprint("billing", __name__)
+webhooks_bp = Blueprint("billing_webhooks", __name__)
+
+
+def _subscriber(token: str | None) -> Subscriber:
+    """The subscriber a signed manage link names."""
+    if not token:
+        raise InvalidRequest(
+            "This page needs your personal link (from any of our emails).", code="missing_token"
+        )
+    return subscribers.subscriber_for_token(db.session, read_token("manage", token))
+
+
+def _link_problem(exc: DomainError):  # type: ignore[no-untyped-def]
+    return render_template(
+        "growth/link_problem.html", message=exc.message, code=exc.code
+    ), exc.status
+
+
+def _pricing(token: str):  # type: ignore[no-untyped-def]
+    try:
+        subscriber = _subscriber(token)
+    except DomainError as exc:
+        return _link_problem(exc)
+    return render_template(
+        "billing/pricing.html",
+        subscriber=subscriber,
+        token=token,
+        tiers=service.offered_tiers(db.session),
+        configured=gateway.is_configured(),
+        current=service.paying_subscription(db.session, subscriber),
+        canceled=request.args.get("checkout") == "canceled",
+    )
+
+
+@bp.get("/upgrade")
+def upgrade():  # type: ignore[no-untyped-def]
+    """The pricing page for the subscriber of ?t=<manage token>."""
+    return _pricing(request.args.get("t", ""))
+
+
+@bp.get("/me/<token>/upgrade")
+def upgrade_for(token: str):  # type: ignore[no-untyped-def]
+    """The pricing page under the subscriber's own pages."""
+    return _pricing(token)
+
+
+@bp.get("/me/<token>/billing")
+def billing_page(token: str):  # type: ignore[no-untyped-def]
+    """The subscriber's plan, and the way to Stripe's portal (the dunning email links here)."""
+    try:
+        subscriber = _subscriber(token)
+    except DomainError as exc:
+        return _link_problem(exc)
+    return render_template(
+        "billing/billing.html",
+        subscriber=subscriber,
+        token=token,
+        subscriptions=service.subscriptions_of(db.session, subscriber),
+        has_account=service.customer_of(db.session, subscriber) is not None,
+        configured=gateway.is_configured(),
+        success=request.args.get("checkout") == "success",
+    )
+
+
+def _form_or_json() -> dict:
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise InvalidRequest("The body must be a JSON object.", code="malformed_json")
+        return data
+    return request.form.to_dict()
+
+
+def _respond_with_url(url: str):  # type: ignore[no-untyped-def]
+    if request.is_json:
+        return jsonify({"url": url})
+    return redirect(url, code=303)
+
+
+@bp.post("/billing/checkout")
+def checkout():  # type: ignore[no-untyped-def]
+    """Start Stripe Checkout for a tier and interval, then send the subscriber there."""
+    data = _form_or_json()
+    stripe_gateway = gateway.get_gateway()
+    subscriber = _subscriber(data.get("t"))
+    try:
+        tier_id = int(str(data.get("tier_id", "")))
+    except ValueError as exc:
+        raise InvalidRequest("tier_id must be a tier's number", code="invalid_tier") from exc
+    token = links.manage_token(subscriber)
+    url = service.start_checkout(
+        db.session,
+        stripe_gateway,
+        subscriber,
+        tier_id,
+        str(data.get("interval", "month")),
+        success_url=links.absolute(f"/me/{token}/billing?checkout=success"),
+        cancel_url=links.absolute(f"/me/{token}/upgrade?checkout=canceled"),
+        automatic_tax=current_app.config["MASTHEAD"].stripe_automatic_tax,
+    )
+    commit()
+    return _respond_with_url(url)
+
+
+@bp.post("/billing/portal")
+def portal():  # type: ignore[no-untyped-def]
+    """Open Stripe's customer portal for a subscriber with a billing account."""
+    data = _form_or_json()
+    stripe_gateway = gateway.get_gateway()
+    subscriber = _subscriber(data.get("t"))
+    url = service.open_portal(
+        db.session,
+        stripe_gateway,
+        subscriber,
+        links.absolute(f"/me/{links.manage_token(subscriber)}/billing"),
+    )
+    commit()
+    return _respond_with_url(url)
+
+
+@webhooks_bp.post("/webhooks/stripe")
+def stripe_webhook():  # type: ignore[no-untyped-def]
+    """Verify the signature over the raw body first; store the event once; apply it after commit."""
+    created = webhooks.receive(
+        db.session,
+        request.get_data(cache=False),
+        request.headers.get("Stripe-Signature"),
+        current_app.config["MASTHEAD"].stripe_webhook_secret,
+        utcnow(),
+    )
+    commit()
+    return jsonify({"received": True, "duplicate": not created})

@@ -1,0 +1,87 @@
+"""Operator pages for billing: tiers and the revenue summary."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from billing import gateway, reports, service
+from growth.auth import login_required
+from growth.db import commit, db, utcnow
+from growth.errors import DomainError, ValidationFailed
+
+bp = Blueprint("billing_admin", __name__, url_prefix="/admin")
+
+
+def _int_field(form: dict, name: str, label: str) -> int | None:
+    raw = (form.get(name) or "").strip()
+    if raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValidationFailed(f"{label} must be a whole number", code="invalid_number") from exc
+
+
+def tier_input(form: dict) -> service.TierInput:
+    """A TierInput from the admin form (prices typed in cents)."""
+    return service.TierInput(
+        name=form.get("name", ""),
+        description=form.get("description", ""),
+        monthly_price_cents=_int_field(form, "monthly_price_cents", "Monthly price"),
+        yearly_price_cents=_int_field(form, "yearly_price_cents", "Yearly price"),
+        currency=(form.get("currency") or "").strip().lower() or None,
+        trial_days=_int_field(form, "trial_days", "Trial days") or 0,
+        active=form.get("active") == "on",
+    )
+
+
+@bp.route("/tiers", methods=["GET", "POST"])
+@login_required()
+def tiers():  # type: ignore[no-untyped-def]
+    """The tiers, and a form to add one."""
+    error = None
+    if request.method == "POST":
+        try:
+            service.create_tier(db.session, tier_input(request.form.to_dict()), utcnow())
+            commit()
+            return redirect(url_for("billing_admin.tiers"), code=303)
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.message
+    return render_template(
+        "billing/admin_tiers.html",
+        tiers=service.list_tiers(db.session),
+        error=error,
+        values=request.form,
+        configured=gateway.is_configured(),
+    ), (422 if error else 200)
+
+
+@bp.route("/tiers/<int:tier_id>", methods=["GET", "POST"])
+@login_required()
+def tier(tier_id: int):  # type: ignore[no-untyped-def]
+    """Edit one tier."""
+    current = service.get_tier(db.session, tier_id)
+    error = None
+    if request.method == "POST":
+        try:
+            service.update_tier(db.session, current, tier_input(request.form.to_dict()), utcnow())
+            commit()
+            return redirect(url_for("billing_admin.tiers"), code=303)
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.message
+    return render_template("billing/admin_tier.html", tier=current, error=error), (
+        422 if error else 200
+    )
+
+
+@bp.get("/revenue")
+@login_required()
+def revenue():  # type: ignore[no-untyped-def]
+    """MRR and this year's movements, per currency."""
+    now = utcnow()
+    report = reports.revenue_report(db.session, reports.default_start(now), now)
+    return render_template(
+        "billing/admin_revenue.html", report=report, review=service.events_for_review(db.session)
+    )

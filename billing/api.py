@@ -1,0 +1,185 @@
+"""The billing JSON API under /api/v1: tiers and the revenue report (operators only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, jsonify, request
+
+from billing import reports, schemas, service
+from billing.models import Tier
+from growth.auth import api_auth
+from growth.db import commit, db, utcnow
+from growth.errors import InvalidRequest
+from growth.openapi import spec
+from growth.schemas import json_body
+
+bp = Blueprint("billing_api", __name__, url_prefix="/api/v1")
+
+MAX_REPORT_DAYS = 366 * 5
+LEDGER_LIMIT = 1000
+
+
+def tier_json(tier: Tier) -> dict:
+    """The API shape of a tier."""
+    prices = {
+        i: (p.stripe_price_id if (p := tier.current_price(i)) else None) for i in service.INTERVALS
+    }
+    return {
+        "id": tier.id,
+        "name": tier.name,
+        "description": tier.description,
+        "monthly_price_cents": tier.monthly_price_cents,
+        "yearly_price_cents": tier.yearly_price_cents,
+        "currency": tier.currency,
+        "trial_days": tier.trial_days,
+        "active": tier.active,
+        "stripe_product_id": tier.stripe_product_id,
+        "stripe_prices": prices,
+        "synced": service.is_synced(tier),
+    }
+
+
+@bp.get("/tiers")
+@spec.operation(
+    "/api/v1/tiers", "get", summary="List tiers", response="TierList", tags=("billing",)
+)
+@api_auth()
+def list_tiers():  # type: ignore[no-untyped-def]
+    """Every tier, cheapest first."""
+    return jsonify({"tiers": [tier_json(t) for t in service.list_tiers(db.session)]})
+
+
+@bp.post("/tiers")
+@spec.operation(
+    "/api/v1/tiers",
+    "post",
+    summary="Create a tier",
+    request="TierCreate",
+    response="Tier",
+    status=201,
+    errors=(400, 409, 422),
+    tags=("billing",),
+)
+@api_auth()
+def create_tier():  # type: ignore[no-untyped-def]
+    """A new tier; `flask sync-tiers` puts it at Stripe."""
+    data = json_body(schemas.TIER_CREATE)
+    tier = service.create_tier(db.session, service.TierInput(**data), utcnow())
+    commit()
+    return jsonify(tier_json(tier)), 201
+
+
+@bp.get("/tiers/<int:tier_id>")
+@spec.operation(
+    "/api/v1/tiers/<int:tier_id>",
+    "get",
+    summary="One tier",
+    response="Tier",
+    errors=(404,),
+    tags=("billing",),
+)
+@api_auth()
+def get_tier(tier_id: int):  # type: ignore[no-untyped-def]
+    """One tier."""
+    return jsonify(tier_json(service.get_tier(db.session, tier_id)))
+
+
+@bp.patch("/tiers/<int:tier_id>")
+@spec.operation(
+    "/api/v1/tiers/<int:tier_id>",
+    "patch",
+    summary="Change a tier",
+    request="TierUpdate",
+    response="Tier",
+    errors=(400, 404, 409, 422),
+    tags=("billing",),
+)
+@api_auth()
+def update_tier(tier_id: int):  # type: ignore[no-untyped-def]
+    """Change some fields of a tier."""
+    data = json_body(schemas.TIER_UPDATE)
+    tier = service.update_tier(
+        db.session, service.get_tier(db.session, tier_id), service.TierInput(**data), utcnow()
+    )
+    commit()
+    return jsonify(tier_json(tier))
+
+
+def _instant(name: str, default: dt.datetime) -> dt.datetime:
+    raw = request.args.get(name)
+    if not raw:
+        return default
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise InvalidRequest(
+            f"{name} must be an ISO date such as 2026-01-01", code="invalid_date"
+        ) from exc
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+@bp.get("/reports/revenue")
+@spec.operation(
+    "/api/v1/reports/revenue",
+    "get",
+    summary="MRR, ARR, movements, churn and the ledger",
+    response="RevenueReport",
+    parameters=[
+        {
+            "name": "from",
+            "in": "query",
+            "schema": {"type": "string", "format": "date"},
+            "description": "default: start of the month 11 months ago",
+        },
+        {
+            "name": "to",
+            "in": "query",
+            "schema": {"type": "string", "format": "date"},
+            "description": "default: now; figures at a point in time are taken here",
+        },
+    ],
+    tags=("billing", "reports"),
+)
+@api_auth()
+def revenue():  # type: ignore[no-untyped-def]
+    """Revenue over [from, to): money in integer cents per currency, rates as fractions."""
+    now = utcnow()
+    start = _instant("from", reports.default_start(now))
+    end = _instant("to", now)
+    if end <= start:
+        raise InvalidRequest("`to` must be after `from`", code="invalid_range")
+    if (end - start).days > MAX_REPORT_DAYS:
+        raise InvalidRequest(
+            f"the range may span at most {MAX_REPORT_DAYS} days", code="invalid_range"
+        )
+    return jsonify(reports.revenue_report(db.session, start, end))
+
+
+@bp.get("/reports/revenue/ledger")
+@spec.operation(
+    "/api/v1/reports/revenue/ledger",
+    "get",
+    summary="Paid invoices (the revenue ledger)",
+    response="Ledger",
+    parameters=[
+        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+    ],
+    tags=("billing", "reports"),
+)
+@api_auth()
+def ledger():  # type: ignore[no-untyped-def]
+    """Invoices paid in [from, to), oldest first: amount, tax, currency, period, subscriber."""
+    now = utcnow()
+    start = _instant("from", reports.default_start(now))
+    end = _instant("to", now)
+    if end <= start:
+        raise InvalidRequest("`to` must be after `from`", code="invalid_range")
+    entries = reports.ledger_entries(db.session, start, end, limit=LEDGER_LIMIT + 1)
+    return jsonify(
+        {
+            "invoices": [reports.invoice_json(i) for i in entries[:LEDGER_LIMIT]],
+            "truncated": len(entries) > LEDGER_LIMIT,
+        }
+    )

@@ -1,0 +1,96 @@
+"""The one door to Stripe: a StripeClient built once in init_app, reached via `get_gateway()`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import stripe
+from flask import Flask, current_app
+
+from growth.errors import DomainError, NotConfigured
+
+log = logging.getLogger(__name__)
+
+
+class StripeUnavailable(DomainError):
+    """Stripe refused or could not be reached."""
+
+    status = 502
+    code = "stripe_error"
+
+
+class StripeGateway:
+    """The Stripe calls Masthead makes, on the API version the installed SDK pins."""
+
+    def __init__(self, api_key: str, api_base: str | None = None, max_network_retries: int = 2):
+        options: dict[str, Any] = {"max_network_retries": max_network_retries}
+        if api_base:
+            options["base_addresses"] = {"api": api_base}
+        self.client = stripe.StripeClient(api_key, **options)
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except stripe.StripeError as exc:
+            log.warning("stripe %s failed: %s", what, exc)
+            raise StripeUnavailable(f"Stripe could not {what}: {exc.user_message or exc}") from exc
+
+    def create_product(self, params: dict[str, Any], idempotency_key: str) -> Any:
+        return self._call(
+            "create the product",
+            self.client.v1.products.create,
+            params,
+            {"idempotency_key": idempotency_key},
+        )
+
+    def update_product(self, product_id: str, params: dict[str, Any]) -> Any:
+        return self._call("update the product", self.client.v1.products.update, product_id, params)
+
+    def create_price(self, params: dict[str, Any], idempotency_key: str) -> Any:
+        return self._call(
+            "create the price",
+            self.client.v1.prices.create,
+            params,
+            {"idempotency_key": idempotency_key},
+        )
+
+    def deactivate_price(self, price_id: str) -> Any:
+        return self._call(
+            "archive the price", self.client.v1.prices.update, price_id, {"active": False}
+        )
+
+    def create_checkout_session(self, params: dict[str, Any]) -> Any:
+        return self._call("start checkout", self.client.v1.checkout.sessions.create, params)
+
+    def create_portal_session(self, customer_id: str, return_url: str) -> Any:
+        return self._call(
+            "open the billing portal",
+            self.client.v1.billing_portal.sessions.create,
+            {"customer": customer_id, "return_url": return_url},
+        )
+
+
+def init_app(app: Flask) -> None:
+    """Build the gateway when STRIPE_SECRET_KEY is set."""
+    config = app.config["MASTHEAD"]
+    if config.stripe_secret_key:
+        app.extensions["masthead_stripe"] = StripeGateway(
+            config.stripe_secret_key, config.stripe_api_base
+        )
+
+
+def is_configured() -> bool:
+    """Whether payments can be taken on this installation."""
+    return "masthead_stripe" in current_app.extensions
+
+
+def get_gateway() -> StripeGateway:
+    """The app's gateway; NotConfigured (503) without STRIPE_SECRET_KEY."""
+    gateway = current_app.extensions.get("masthead_stripe")
+    if gateway is None:
+        raise NotConfigured(
+            "Payments are not configured: STRIPE_SECRET_KEY is not set.",
+            code="payments_not_configured",
+        )
+    return gateway  # type: ignore[no-any-return]

@@ -1,0 +1,363 @@
+"""The subscription mirror: every reported state kept as a snapshot, the newest one mirrored.
+
+Events arrive twice and in any order. Each subscription event becomes a snapshot at the event's
+`created`, and the mirror is recomputed from all snapshots with the ordering rule the metrics
+use (newest wins, terminal wins ties, canceled is final). Discounts named only by id are
+described by customer.discount.* events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from billing import metrics
+from billing.customers import (
+    billing_url,
+    customer_subscriber,
+    id_of,
+    int_or_none,
+    link_customer,
+    subscriber_by_email,
+    subscriber_by_id,
+    timestamp,
+)
+from billing.models import (
+    ACCESS_STATUSES,
+    SUBSCRIPTION_STATUSES,
+    StripeDiscount,
+    StripeEvent,
+    Subscription,
+    SubscriptionSnapshot,
+    Tier,
+)
+from billing.service import tier_for_price
+from growth import emails
+from growth.db import utcnow
+from growth.errors import InvalidRequest
+from growth.models import Stage, Status, Subscriber
+from growth.subscribers import set_stage
+
+log = logging.getLogger(__name__)
+
+
+def parse_discounts(raw: Any, currency: str) -> list[dict[str, Any]]:
+    """Discount objects as plain data; bare ids (not expanded) are kept, marked unresolved."""
+    result: list[dict[str, Any]] = []
+    for item in raw or []:
+        if not isinstance(item, dict):
+            result.append({"id": str(item), "unresolved": True})
+            continue
+        source = item.get("source") or {}
+        coupon = source.get("coupon") if isinstance(source, dict) else None
+        coupon = coupon or item.get("coupon")
+        if not isinstance(coupon, dict):
+            result.append({"id": item.get("id"), "unresolved": True})
+            continue
+        amount_off = coupon.get("amount_off")
+        if amount_off is not None and (coupon.get("currency") or currency) != currency:
+            amount_off = None  # an amount off in another currency does not apply
+        result.append(
+            {
+                "id": item.get("id"),
+                "percent_off": coupon.get("percent_off"),
+                "amount_off_cents": amount_off,
+                "start": item.get("start"),
+                "end": item.get("end"),
+            }
+        )
+    return result
+
+
+def parse_subscription(obj: dict[str, Any]) -> dict[str, Any]:
+    """The fields we mirror, from a subscription object of the pinned API version."""
+    items = ((obj.get("items") or {}).get("data")) or []
+    item = items[0] if items else {}
+    # Stripe bills every item of a subscription on the same interval: add-ons add to the amount.
+    extra = sum(
+        int((i.get("price") or {}).get("unit_amount") or 0) * int(i.get("quantity") or 1)
+        for i in items[1:]
+    )
+    price = item.get("price") or {}
+    recurring = price.get("recurring") or {}
+    currency = str(price.get("currency") or obj.get("currency") or "usd").lower()
+    status = str(obj.get("status"))
+    if status not in SUBSCRIPTION_STATUSES:
+        raise InvalidRequest(f"unknown subscription status {status!r}", code="malformed_event")
+    metadata = obj.get("metadata") or {}
+    return {
+        "stripe_subscription_id": str(obj["id"]),
+        "stripe_customer_id": id_of(obj.get("customer")) or "",
+        "status": status,
+        "stripe_price_id": price.get("id"),
+        "unit_amount_cents": int(price.get("unit_amount") or 0),
+        "currency": currency,
+        "interval": str(recurring.get("interval") or "month"),
+        "interval_count": int(recurring.get("interval_count") or 1),
+        "quantity": int(item.get("quantity") or 1),
+        "extra_items_cents": extra,
+        "discounts": parse_discounts(obj.get("discounts"), currency),
+        "cancel_at_period_end": bool(obj.get("cancel_at_period_end"))
+        or obj.get("cancel_at") is not None,
+        "collection_paused": obj.get("pause_collection") is not None,
+        # Since API 2025-03-31 the period lives on the subscription items.
+        "current_period_end": timestamp(item.get("current_period_end")),
+        "trial_end": timestamp(obj.get("trial_end")),
+        "canceled_at": timestamp(obj.get("canceled_at")),
+        "subscriber_id_hint": int_or_none(metadata.get("subscriber_id")),
+    }
+
+
+def snapshot_state(
+    snap: SubscriptionSnapshot,
+    customer_key: str,
+    known_discounts: dict[str, dict[str, Any]] | None = None,
+) -> metrics.SubscriptionState:
+    """A stored snapshot as the metrics' plain dataclass; bare discount ids resolved when known."""
+    discounts = []
+    for raw in snap.discounts or []:
+        if raw.get("unresolved"):
+            raw = (known_discounts or {}).get(str(raw.get("id")), raw)
+        if not raw.get("unresolved"):
+            discounts.append(to_discount(raw, snap.currency))
+    return metrics.SubscriptionState(
+        subscription_id=snap.stripe_subscription_id,
+        customer=customer_key,
+        at=snap.at,
+        status=snap.status,
+        currency=snap.currency,
+        unit_amount_cents=snap.unit_amount_cents,
+        quantity=snap.quantity,
+        extra_items_cents=snap.extra_items_cents,
+        interval=snap.interval,
+        interval_count=snap.interval_count,
+        discounts=tuple(discounts),
+        cancel_at_period_end=snap.cancel_at_period_end,
+        collection_paused=snap.collection_paused,
+        event_type=snap.event_type,
+        seq=snap.id,
+    )
+
+
+def to_discount(raw: dict[str, Any], currency: str) -> metrics.Discount:
+    """A stored discount as the metrics' dataclass; an amount off in another currency is dropped."""
+    percent = raw.get("percent_off")
+    amount = raw.get("amount_off_cents")
+    if amount is not None and raw.get("currency") and raw["currency"] != currency:
+        amount = None
+    return metrics.Discount(
+        percent_off=Fraction(str(percent)) if percent is not None else None,
+        amount_off_cents=int(amount) if amount is not None else None,
+        start=timestamp(raw.get("start")),
+        end=timestamp(raw.get("end")),
+    )
+
+
+_MIRRORED = (
+    "status",
+    "stripe_price_id",
+    "unit_amount_cents",
+    "currency",
+    "interval",
+    "interval_count",
+    "quantity",
+    "extra_items_cents",
+    "discounts",
+    "cancel_at_period_end",
+    "collection_paused",
+    "current_period_end",
+    "trial_end",
+    "canceled_at",
+)
+
+
+def _mirror_row(session: Session, fields: dict[str, Any], at: dt.datetime) -> Subscription:
+    """The subscription's mirror row, created once and locked for this unit of work."""
+    sub_id = fields["stripe_subscription_id"]
+    query = (
+        select(Subscription).where(Subscription.stripe_subscription_id == sub_id).with_for_update()
+    )
+    sub = session.scalars(query).first()
+    if sub is None:
+        try:
+            with session.begin_nested():
+                sub = Subscription(
+                    stripe_subscription_id=sub_id,
+                    stripe_customer_id=fields["stripe_customer_id"],
+                    state_at=at,
+                    **{k: fields[k] for k in _MIRRORED},
+                )
+                session.add(sub)
+        except IntegrityError:
+            sub = session.scalars(query).one()
+    return sub
+
+
+def apply_subscription(
+    session: Session, row: StripeEvent, obj: dict[str, Any]
+) -> Subscriber | None:
+    """Record the event's subscription state and recompute the mirror from every state seen."""
+    fields = parse_subscription(obj)
+    sub = _mirror_row(session, fields, row.created)
+    hint = fields.pop("subscriber_id_hint")
+    session.add(
+        SubscriptionSnapshot(
+            event_id=row.event_id,
+            event_type=row.type,
+            at=row.created,
+            subscriber_id_hint=hint,
+            **fields,
+        )
+    )
+    session.flush()
+    subscriber = subscriber_by_id(session, hint) or customer_subscriber(
+        session, fields["stripe_customer_id"]
+    )
+    if fields["stripe_customer_id"]:
+        link_customer(session, fields["stripe_customer_id"], subscriber)
+    snapshots = list(
+        session.scalars(
+            select(SubscriptionSnapshot).where(
+                SubscriptionSnapshot.stripe_subscription_id == sub.stripe_subscription_id
+            )
+        )
+    )
+    by_seq = {s.id: s for s in snapshots}
+    newest = metrics.latest_states(snapshot_state(s, "") for s in snapshots)[
+        sub.stripe_subscription_id
+    ]
+    winner = by_seq[newest.seq]
+    for attr in _MIRRORED:
+        setattr(sub, attr, getattr(winner, attr))
+    sub.state_at = winner.at
+    sub.updated_at = utcnow()
+    # The price names the tier; the metadata Checkout set covers prices synced after the event.
+    sub.tier_id = tier_for_price(session, winner.stripe_price_id) or _tier_from_metadata(
+        session, obj
+    )
+    if subscriber is not None:
+        sub.subscriber_id = subscriber.id
+    session.flush()
+    if sub.subscriber_id is not None:
+        refresh_stage(session, session.get(Subscriber, sub.subscriber_id), row.created)
+    if (
+        row.type == "customer.subscription.trial_will_end"
+        and subscriber is not None
+        and winner.status == "trialing"
+    ):
+        emails.queue_email(
+            session,
+            subscriber,
+            "trial_ending",
+            list_mail=False,
+            trial_end=winner.trial_end,
+            billing_url=billing_url(subscriber),
+        )
+    return (
+        subscriber
+        if subscriber is not None
+        else (session.get(Subscriber, sub.subscriber_id) if sub.subscriber_id else None)
+    )
+
+
+def _tier_from_metadata(session: Session, obj: dict[str, Any]) -> int | None:
+    tier_id = int_or_none((obj.get("metadata") or {}).get("tier_id"))
+    return tier_id if tier_id is not None and session.get(Tier, tier_id) is not None else None
+
+
+def refresh_stage(session: Session, subscriber: Subscriber | None, at: dt.datetime) -> None:
+    """`paying` while a subscription grants a tier; `churned` once none does after one did."""
+    if subscriber is None or subscriber.status == Status.ERASED:
+        return
+    subs = list(
+        session.scalars(select(Subscription).where(Subscription.subscriber_id == subscriber.id))
+    )
+    if any(s.status in ACCESS_STATUSES for s in subs):
+        set_stage(session, subscriber, Stage.PAYING, at, reason="stripe_subscription")
+        return
+    ids = [s.stripe_subscription_id for s in subs]
+    ever_paid = (
+        bool(ids)
+        and session.scalar(
+            select(SubscriptionSnapshot.id)
+            .where(
+                SubscriptionSnapshot.stripe_subscription_id.in_(ids),
+                SubscriptionSnapshot.status.in_(ACCESS_STATUSES),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+    if ever_paid or subscriber.stage == Stage.PAYING:
+        set_stage(session, subscriber, Stage.CHURNED, at, reason="stripe_subscription_ended")
+
+
+DISCOUNT_EVENTS = frozenset(
+    {"customer.discount.created", "customer.discount.updated", "customer.discount.deleted"}
+)
+
+
+def apply_discount(session: Session, row: StripeEvent, obj: dict[str, Any]) -> Subscriber | None:
+    """Keep what a discount is worth: subscription events name discounts only by id."""
+    discount_id = str(obj["id"])
+    found = session.scalars(
+        select(StripeDiscount).where(StripeDiscount.stripe_discount_id == discount_id)
+    ).first()
+    customer_id = id_of(obj.get("customer"))
+    subscriber = customer_subscriber(session, customer_id)
+    if found is not None and found.state_at > row.created:
+        return subscriber  # an older description arriving late
+    parsed = parse_discounts([obj], "")[0]
+    coupon = ((obj.get("source") or {}).get("coupon")) or obj.get("coupon") or {}
+    values = {
+        "stripe_customer_id": customer_id,
+        "stripe_subscription_id": id_of(obj.get("subscription")),
+        "percent_off": str(parsed["percent_off"])
+        if parsed.get("percent_off") is not None
+        else None,
+        "amount_off_cents": coupon.get("amount_off") if isinstance(coupon, dict) else None,
+        "currency": (coupon.get("currency") or None) if isinstance(coupon, dict) else None,
+        "start": timestamp(obj.get("start")),
+        "end": timestamp(obj.get("end")),
+        "state_at": row.created,
+    }
+    if row.type == "customer.discount.deleted":
+        values["deleted_at"] = row.created
+    if found is None:
+        found = StripeDiscount(stripe_discount_id=discount_id, **values)
+        try:
+            with session.begin_nested():
+                session.add(found)
+        except IntegrityError:
+            found = session.scalars(
+                select(StripeDiscount).where(StripeDiscount.stripe_discount_id == discount_id)
+            ).one()
+    for key, value in values.items():
+        setattr(found, key, value)
+    session.flush()
+    return subscriber
+
+
+def apply_checkout_completed(
+    session: Session, row: StripeEvent, obj: dict[str, Any]
+) -> Subscriber | None:
+    """Link the customer to the subscriber: metadata, then client_reference_id, then email."""
+    metadata = obj.get("metadata") or {}
+    email = (obj.get("customer_details") or {}).get("email") or obj.get("customer_email")
+    subscriber = (
+        subscriber_by_id(session, metadata.get("subscriber_id"))
+        or subscriber_by_id(session, obj.get("client_reference_id"))
+        or subscriber_by_email(session, email)
+    )
+    customer_id = id_of(obj.get("customer"))
+    if customer_id:
+        link_customer(session, customer_id, subscriber, email)
+        if subscriber is not None:
+            refresh_stage(session, subscriber, row.created)
+    return subscriber

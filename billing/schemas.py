@@ -1,0 +1,136 @@
+"""JSON Schemas of the billing API; they validate requests and feed the OpenAPI document."""
+
+from __future__ import annotations
+
+from growth.openapi import spec
+
+_CENTS = {"type": "integer", "minimum": 1, "maximum": 99_999_999}
+
+TIER_FIELDS = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 100},
+    "description": {"type": "string", "maxLength": 2000},
+    "monthly_price_cents": _CENTS,
+    "yearly_price_cents": _CENTS,
+    "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
+    "trial_days": {"type": "integer", "minimum": 0, "maximum": 730},
+    "active": {"type": "boolean"},
+}
+
+TIER_CREATE = spec.schema(
+    "TierCreate",
+    {
+        "type": "object",
+        "required": ["name", "monthly_price_cents", "yearly_price_cents", "currency"],
+        "additionalProperties": False,
+        "properties": TIER_FIELDS,
+    },
+)
+
+TIER_UPDATE = spec.schema(
+    "TierUpdate",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": TIER_FIELDS,
+    },
+)
+
+TIER = spec.schema(
+    "Tier",
+    {
+        "type": "object",
+        "required": [
+            "id",
+            "name",
+            "monthly_price_cents",
+            "yearly_price_cents",
+            "currency",
+            "trial_days",
+            "active",
+        ],
+        "properties": {
+            **TIER_FIELDS,
+            "id": {"type": "integer"},
+            "stripe_product_id": {"type": ["string", "null"]},
+            "stripe_prices": {"type": "object"},
+            "synced": {"type": "boolean"},
+        },
+    },
+)
+
+TIER_LIST = spec.schema(
+    "TierList",
+    {
+        "type": "object",
+        "required": ["tiers"],
+        "properties": {"tiers": {"type": "array", "items": {"$ref": "#/components/schemas/Tier"}}},
+    },
+)
+
+_REVENUE_FIELDS = {
+    "currency": {"type": ["string", "null"]},
+    "mrr_cents": {"type": "integer"},
+    "arr_cents": {"type": "integer"},
+    "at_risk_mrr_cents": {"type": "integer"},
+    "scheduled_churn_mrr_cents": {"type": "integer"},
+    "paying_subscribers": {"type": "integer"},
+    "churn_rate": {"type": ["number", "null"], "description": "fraction, not percent"},
+    "revenue_churn_rate": {"type": ["number", "null"]},
+    "movements": {"type": "array", "items": {"type": "object"}},
+    "ledger": {"type": "object"},
+}
+
+REVENUE_REPORT = spec.schema(
+    "RevenueReport",
+    {
+        "type": "object",
+        "required": [*_REVENUE_FIELDS, "currencies"],
+        "properties": {
+            "from": {"type": "string", "format": "date-time"},
+            "to": {"type": "string", "format": "date-time"},
+            **_REVENUE_FIELDS,
+            "currencies": {
+                "type": "array",
+                "items": {"type": "object", "properties": _REVENUE_FIELDS},
+            },
+        },
+    },
+)
+
+LEDGER = spec.schema(
+    "Ledger",
+    {
+        "type": "object",
+        "required": ["invoices", "truncated"],
+        "properties": {
+            "invoices": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "invoice_id",
+                        "currency",
+                        "amount_paid_cents",
+                        "tax_cents",
+                        "paid_at",
+                    ],
+                    "properties": {
+                        "invoice_id": {"type": "string"},
+                        "subscriber_id": {"type": ["integer", "null"]},
+                        "customer_id": {"type": "string"},
+                        "subscription_id": {"type": ["string", "null"]},
+                        "currency": {"type": "string"},
+                        "amount_paid_cents": {"type": "integer"},
+                        "tax_cents": {"type": "integer"},
+                        "net_cents": {"type": "integer"},
+                        "period_start": {"type": ["string", "null"], "format": "date-time"},
+                        "period_end": {"type": ["string", "null"], "format": "date-time"},
+                        "paid_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+            },
+            "truncated": {"type": "boolean"},
+        },
+    },
+)

@@ -1,0 +1,183 @@
+"""Stripe webhooks: verify, store each event once, then apply it without calling Stripe back.
+
+Events arrive twice and in any order: the event id is unique, and each handler (billing.mirror,
+billing.ledger, billing.customers) applies its event so that order does not matter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import stripe
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from billing.customers import timestamp
+from billing.ledger import apply_invoice_paid, apply_payment_failed
+from billing.mirror import (
+    DISCOUNT_EVENTS,
+    apply_checkout_completed,
+    apply_discount,
+    apply_subscription,
+)
+from billing.models import (
+    StripeEvent,
+)
+from growth import jobs
+from growth.db import db, utcnow
+from growth.errors import InvalidRequest
+from growth.models import Subscriber
+
+log = logging.getLogger(__name__)
+
+TOLERANCE_SECONDS = 300
+SUBSCRIPTION_EVENTS = frozenset(
+    {
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
+        "customer.subscription.paused",
+        "customer.subscription.resumed",
+        "customer.subscription.trial_will_end",
+    }
+)
+
+
+def verify(raw_body: bytes, signature: str | None, secret: str | None) -> dict[str, Any]:
+    """The event, once its Stripe-Signature holds; InvalidRequest (400) otherwise."""
+    if not secret:
+        log.warning("Stripe webhook refused: STRIPE_WEBHOOK_SECRET is not configured")
+        raise InvalidRequest(
+            "Webhooks are not configured on this installation.", code="webhooks_not_configured"
+        )
+    if not signature:
+        raise InvalidRequest("Missing Stripe-Signature header.", code="invalid_signature")
+    try:
+        stripe.Webhook.construct_event(raw_body, signature, secret, tolerance=TOLERANCE_SECONDS)
+    except stripe.SignatureVerificationError as exc:
+        raise InvalidRequest(
+            "The Stripe signature does not match or is too old.", code="invalid_signature"
+        ) from exc
+    except ValueError as exc:
+        raise InvalidRequest("The body is not a Stripe event.", code="malformed_event") from exc
+    # The verified raw body, as plain JSON: what we store and apply.
+    payload = json.loads(raw_body)
+    if not isinstance(payload, dict) or not all(
+        k in payload for k in ("id", "type", "created", "data")
+    ):
+        raise InvalidRequest("The body is not a Stripe event.", code="malformed_event")
+    if not isinstance(payload["data"], dict) or not isinstance(payload["data"].get("object"), dict):
+        raise InvalidRequest("The event has no data.object.", code="malformed_event")
+    return payload
+
+
+def record_event(
+    session: Session, payload: dict[str, Any], now: dt.datetime
+) -> tuple[StripeEvent, bool]:
+    """Store the event once by id; (row, False) for a redelivery."""
+    created = timestamp(payload["created"])
+    if created is None:
+        raise InvalidRequest("The event has no valid `created`.", code="malformed_event")
+    existing = session.scalars(
+        select(StripeEvent).where(StripeEvent.event_id == payload["id"])
+    ).first()
+    if existing is not None:
+        return existing, False
+    row = StripeEvent(
+        event_id=str(payload["id"]),
+        type=str(payload["type"]),
+        created=created,
+        livemode=bool(payload.get("livemode")),
+        payload=payload,
+        received_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # the same event, delivered twice at once
+        existing = session.scalars(
+            select(StripeEvent).where(StripeEvent.event_id == payload["id"])
+        ).one()
+        return existing, False
+    return row, True
+
+
+@jobs.task("billing.process_event")
+def process_event_task(event_row_id: int) -> None:
+    """Apply one stored event in its own unit of work."""
+    from growth.db import commit
+
+    process_event(db.session, event_row_id, utcnow())
+    commit()
+
+
+def process_event(session: Session, event_row_id: int, now: dt.datetime) -> str | None:
+    """Apply a stored event once; returns its outcome (applied, ignored, unmatched)."""
+    row = session.scalars(
+        select(StripeEvent).where(StripeEvent.id == event_row_id).with_for_update()
+    ).first()
+    if row is None or row.processed_at is not None:
+        return row.outcome if row else None
+    handler = HANDLERS.get(row.type)
+    if handler is None:
+        row.outcome, row.note = "ignored", "event type not handled"
+    else:
+        obj = row.payload["data"]["object"]
+        try:
+            with session.begin_nested():
+                subscriber = handler(session, row, obj)
+        except (InvalidRequest, KeyError, TypeError, ValueError) as exc:
+            # A signed event we cannot read: keep it for review rather than retry for ever.
+            log.warning(
+                "stripe event %s (%s) could not be applied: %s", row.event_id, row.type, exc
+            )
+            row.outcome, row.note = "invalid", str(exc)[:500]
+        else:
+            row.subscriber_id = subscriber.id if subscriber else None
+            row.outcome = "applied" if subscriber else "unmatched"
+            if subscriber is None:
+                log.warning(
+                    "stripe event %s (%s) matches no subscriber: kept for review",
+                    row.event_id,
+                    row.type,
+                )
+    row.processed_at = now
+    session.flush()
+    return row.outcome
+
+
+def unprocessed_event_ids(session: Session) -> list[int]:
+    """Stored events not yet applied, oldest first."""
+    return list(
+        session.scalars(
+            select(StripeEvent.id)
+            .where(StripeEvent.processed_at.is_(None))
+            .order_by(StripeEvent.created, StripeEvent.id)
+        )
+    )
+
+
+Handler = Callable[[Session, StripeEvent, dict[str, Any]], Subscriber | None]
+HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": apply_checkout_completed,
+    "invoice.paid": apply_invoice_paid,
+    "invoice.payment_failed": apply_payment_failed,
+    **{name: apply_subscription for name in SUBSCRIPTION_EVENTS},
+    **{name: apply_discount for name in DISCOUNT_EVENTS},
+}
+
+
+def receive(
+    session: Session, raw_body: bytes, signature: str | None, secret: str | None, now: dt.datetime
+) -> bool:
+    """Verify and store an event, then queue its processing; False for a redelivery."""
+    payload = verify(raw_body, signature, secret)
+    row, created = record_event(session, payload, now)
+    if created or row.processed_at is None:
+        jobs.enqueue("billing.process_event", row.id)
+    return created

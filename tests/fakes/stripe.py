@@ -1,0 +1,510 @@
+"""A local, stateful fake of the parts of Stripe's API Masthead calls, plus signed test events.
+
+Products, Prices, Checkout Sessions, billing-portal Sessions and Customers, form-encoded the way
+stripe-python sends them, answering in the shapes of the API version the SDK pins (period dates
+on subscription items, an invoice's subscription under parent.subscription_details, `discounts`
+as a list). `complete_checkout` plays the customer paying: it returns the events Stripe would send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import re
+import threading
+import time
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.http import FakeServer
+
+_ids = itertools.count(1)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_test{next(_ids):06d}"
+
+
+def parse_form(body: bytes) -> dict[str, Any]:
+    """Stripe's form encoding (a[b][0][c]=v) back into nested dicts and lists."""
+    root: dict[str, Any] = {}
+    for key, value in parse_qsl(body.decode(), keep_blank_values=True):
+        parts = re.findall(r"[^\[\]]+", key)
+        node = root
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return _listify(root)
+
+
+def _listify(node: Any) -> Any:
+    if isinstance(node, dict):
+        if node and all(k.isdigit() for k in node):
+            return [_listify(node[k]) for k in sorted(node, key=int)]
+        return {k: _listify(v) for k, v in node.items()}
+    return node
+
+
+def _bool(value: Any) -> bool:
+    return str(value).lower() == "true"
+
+
+def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
+    """A Stripe-Signature header: t=<unix>,v1=<HMAC-SHA256 of "<t>.<body>" with the secret>."""
+    t = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={t},v1={digest}"
+
+
+def event(
+    type_: str, obj: dict[str, Any], created: int, event_id: str | None = None
+) -> dict[str, Any]:
+    """A Stripe event envelope around an object."""
+    return {
+        "id": event_id or new_id("evt"),
+        "object": "event",
+        "api_version": "2026-10-28.endive",
+        "created": created,
+        "livemode": False,
+        "pending_webhooks": 1,
+        "type": type_,
+        "data": {"object": obj},
+    }
+
+
+def subscription(
+    *,
+    sub_id: str | None = None,
+    customer: str = "cus_test",
+    status: str = "active",
+    price_id: str = "price_test",
+    unit_amount: int = 500,
+    currency: str = "usd",
+    interval: str = "month",
+    interval_count: int = 1,
+    quantity: int = 1,
+    period_start: int = 1_767_225_600,
+    period_end: int | None = None,
+    metadata: dict[str, str] | None = None,
+    discounts: list[Any] | None = None,
+    cancel_at_period_end: bool = False,
+    trial_end: int | None = None,
+    canceled_at: int | None = None,
+    pause_collection: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A subscription object of API 2026-10-28.endive (the period on its item)."""
+    sub_id = sub_id or new_id("sub")
+    period_end = period_end or period_start + 30 * 86400
+    return {
+        "id": sub_id,
+        "object": "subscription",
+        "customer": customer,
+        "status": status,
+        "currency": currency,
+        "cancel_at_period_end": cancel_at_period_end,
+        "cancel_at": period_end if cancel_at_period_end else None,
+        "canceled_at": canceled_at,
+        "ended_at": canceled_at if status == "canceled" else None,
+        "trial_end": trial_end,
+        "pause_collection": pause_collection,
+        "metadata": metadata or {},
+        "discounts": discounts or [],
+        "items": {
+            "object": "list",
+            "data": [
+                {
+                    "id": new_id("si"),
+                    "object": "subscription_item",
+                    "subscription": sub_id,
+                    "quantity": quantity,
+                    "current_period_start": period_start,
+                    "current_period_end": period_end,
+                    "price": {
+                        "id": price_id,
+                        "object": "price",
+                        "unit_amount": unit_amount,
+                        "currency": currency,
+                        "recurring": {"interval": interval, "interval_count": interval_count},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def discount(
+    *,
+    percent_off: float | None = None,
+    amount_off: int | None = None,
+    currency: str = "usd",
+    start: int = 0,
+    end: int | None = None,
+) -> dict[str, Any]:
+    """An expanded discount object (coupon under source.coupon)."""
+    return {
+        "id": new_id("di"),
+        "object": "discount",
+        "start": start,
+        "end": end,
+        "source": {
+            "type": "coupon",
+            "coupon": {
+                "id": new_id("co"),
+                "object": "coupon",
+                "percent_off": percent_off,
+                "amount_off": amount_off,
+                "currency": currency if amount_off is not None else None,
+            },
+        },
+    }
+
+
+def invoice(
+    *,
+    customer: str = "cus_test",
+    subscription_id: str | None = None,
+    amount_paid: int = 500,
+    amount_due: int | None = None,
+    tax: int = 0,
+    currency: str = "usd",
+    status: str = "paid",
+    paid_at: int = 1_767_225_600,
+    period_start: int = 1_767_225_600,
+    period_end: int | None = None,
+    customer_email: str | None = None,
+    metadata: dict[str, str] | None = None,
+    next_payment_attempt: int | None = None,
+) -> dict[str, Any]:
+    """An invoice object: subscription under parent.subscription_details, taxes in total_taxes."""
+    return {
+        "id": new_id("in"),
+        "object": "invoice",
+        "customer": customer,
+        "customer_email": customer_email,
+        "currency": currency,
+        "status": status,
+        "amount_paid": amount_paid if status == "paid" else 0,
+        "amount_due": amount_due if amount_due is not None else amount_paid,
+        "total_taxes": [{"amount": tax, "tax_behavior": "exclusive"}] if tax else [],
+        "next_payment_attempt": next_payment_attempt,
+        "status_transitions": {"paid_at": paid_at if status == "paid" else None},
+        "parent": {
+            "type": "subscription_details",
+            "subscription_details": {"subscription": subscription_id, "metadata": metadata or {}},
+        },
+        "lines": {
+            "object": "list",
+            "data": [
+                {"period": {"start": period_start, "end": period_end or period_start + 30 * 86400}}
+            ],
+        },
+    }
+
+
+class FakeStripe:
+    """A stateful Stripe API on 127.0.0.1; `requests` records (method, path, params, headers)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.server = FakeServer(self.handle)
+        self.reset()
+
+    def reset(self) -> None:
+        with getattr(self, "lock", threading.Lock()):
+            self.products: dict[str, dict[str, Any]] = {}
+            self.prices: dict[str, dict[str, Any]] = {}
+            self.customers: dict[str, dict[str, Any]] = {}
+            self.checkout_sessions: dict[str, dict[str, Any]] = {}
+            self.portal_sessions: dict[str, dict[str, Any]] = {}
+            self.requests: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
+            self.idempotent: dict[str, tuple[int, dict[str, Any]]] = {}
+            self.fail_next: list[int] = []
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start(self) -> FakeStripe:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes):  # type: ignore[no-untyped-def]
+        headers = {k.lower(): v for k, v in headers.items()}
+        split = urlsplit(path)
+        params = parse_form(body) if method == "POST" else parse_form(split.query.encode())
+        with self.lock:
+            self.requests.append((method, split.path, params, headers))
+            if not headers.get("authorization", "").startswith("Bearer sk_"):
+                return 401, {}, _error("invalid_request_error", "Invalid API Key provided")
+            if self.fail_next:
+                status = self.fail_next.pop(0)
+                return status, {}, _error("api_error", f"fake failure {status}")
+            key = headers.get("idempotency-key")
+            if method == "POST" and key and key in self.idempotent:
+                status, payload = self.idempotent[key]
+                return status, {"Idempotent-Replayed": "true"}, payload
+            status, payload = self.route(method, split.path, params)
+            if method == "POST" and key:
+                self.idempotent[key] = (status, payload)
+            return status, {"Request-Id": new_id("req")}, payload
+
+    def route(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        routes = [
+            ("POST", r"/v1/products", self.create_product),
+            ("POST", r"/v1/products/(?P<id>[^/]+)", self.update_product),
+            ("GET", r"/v1/products/(?P<id>[^/]+)", self.get("products")),
+            ("POST", r"/v1/prices", self.create_price),
+            ("POST", r"/v1/prices/(?P<id>[^/]+)", self.update_price),
+            ("GET", r"/v1/prices/(?P<id>[^/]+)", self.get("prices")),
+            ("POST", r"/v1/customers", self.create_customer),
+            ("GET", r"/v1/customers/(?P<id>[^/]+)", self.get("customers")),
+            ("POST", r"/v1/checkout/sessions", self.create_checkout_session),
+            ("GET", r"/v1/checkout/sessions/(?P<id>[^/]+)", self.get("checkout_sessions")),
+            ("POST", r"/v1/billing_portal/sessions", self.create_portal_session),
+        ]
+        for verb, pattern, fn in routes:
+            match = re.fullmatch(pattern, path)
+            if verb == method and match:
+                return fn(params, **match.groupdict())
+        return 404, _error("invalid_request_error", f"Unrecognized request URL ({method}: {path})")
+
+    def get(self, store: str):  # type: ignore[no-untyped-def]
+        def read(params: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+            obj = getattr(self, store).get(id)
+            if obj is None:
+                return 404, _error(
+                    "invalid_request_error", f"No such object: '{id}'", code="resource_missing"
+                )
+            return 200, obj
+
+        return read
+
+    # -- resources -----------------------------------------------------------------------------
+
+    def create_product(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if not p.get("name"):
+            return 400, _error(
+                "invalid_request_error", "Missing required param: name.", param="name"
+            )
+        product = {
+            "id": new_id("prod"),
+            "object": "product",
+            "name": p["name"],
+            "description": p.get("description"),
+            "active": _bool(p.get("active", "true")),
+            "metadata": p.get("metadata", {}),
+        }
+        self.products[product["id"]] = product
+        return 200, product
+
+    def update_product(self, p: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        product = self.products.get(id)
+        if product is None:
+            return 404, _error(
+                "invalid_request_error", f"No such product: '{id}'", code="resource_missing"
+            )
+        for key in ("name", "description", "metadata"):
+            if key in p:
+                product[key] = p[key]
+        if "active" in p:
+            product["active"] = _bool(p["active"])
+        return 200, product
+
+    def create_price(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if p.get("product") not in self.products:
+            return 400, _error(
+                "invalid_request_error", f"No such product: '{p.get('product')}'", param="product"
+            )
+        try:
+            amount = int(p["unit_amount"])
+        except (KeyError, ValueError):
+            return 400, _error(
+                "invalid_request_error", "Invalid integer: unit_amount", param="unit_amount"
+            )
+        recurring = p.get("recurring") or {}
+        if recurring.get("interval") not in {"day", "week", "month", "year"}:
+            return 400, _error(
+                "invalid_request_error", "Invalid recurring[interval]", param="recurring[interval]"
+            )
+        price = {
+            "id": new_id("price"),
+            "object": "price",
+            "product": p["product"],
+            "unit_amount": amount,
+            "currency": p.get("currency"),
+            "active": True,
+            "type": "recurring",
+            "recurring": {
+                "interval": recurring["interval"],
+                "interval_count": int(recurring.get("interval_count", 1)),
+            },
+            "metadata": p.get("metadata", {}),
+        }
+        self.prices[price["id"]] = price
+        return 200, price
+
+    def update_price(self, p: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        price = self.prices.get(id)
+        if price is None:
+            return 404, _error(
+                "invalid_request_error", f"No such price: '{id}'", code="resource_missing"
+            )
+        if "unit_amount" in p:  # like Stripe: amounts are immutable
+            return 400, _error(
+                "invalid_request_error",
+                "Received unknown parameter: unit_amount",
+                param="unit_amount",
+            )
+        if "active" in p:
+            price["active"] = _bool(p["active"])
+        return 200, price
+
+    def create_customer(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        customer = {
+            "id": new_id("cus"),
+            "object": "customer",
+            "email": p.get("email"),
+            "metadata": p.get("metadata", {}),
+        }
+        self.customers[customer["id"]] = customer
+        return 200, customer
+
+    def create_checkout_session(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if p.get("mode") != "subscription":
+            return 400, _error(
+                "invalid_request_error", "This fake only knows subscription mode.", param="mode"
+            )
+        if "customer" in p and "customer_email" in p:
+            return 400, _error(
+                "invalid_request_error",
+                "You may only specify one of these parameters: customer, customer_email.",
+            )
+        if "customer_update" in p and "customer" not in p:
+            return 400, _error(
+                "invalid_request_error",
+                "customer_update can only be used with customer.",
+                param="customer_update",
+            )
+        if "customer" in p and p["customer"] not in self.customers:
+            return 400, _error(
+                "invalid_request_error", f"No such customer: '{p['customer']}'", param="customer"
+            )
+        if not p.get("success_url"):
+            return 400, _error(
+                "invalid_request_error", "Missing required param: success_url.", param="success_url"
+            )
+        items = p.get("line_items") or []
+        if not items:
+            return 400, _error(
+                "invalid_request_error", "Missing required param: line_items.", param="line_items"
+            )
+        for item in items:
+            price = self.prices.get(item.get("price"))
+            if price is None or not price["active"]:
+                return 400, _error(
+                    "invalid_request_error", f"No such active price: '{item.get('price')}'"
+                )
+        session_id = new_id("cs")
+        session = {
+            "id": session_id,
+            "object": "checkout.session",
+            "mode": "subscription",
+            "status": "open",
+            "url": f"https://checkout.stripe.test/c/pay/{session_id}",
+            "customer": p.get("customer"),
+            "customer_email": p.get("customer_email"),
+            "client_reference_id": p.get("client_reference_id"),
+            "metadata": p.get("metadata", {}),
+            "line_items": items,
+            "subscription_data": p.get("subscription_data", {}),
+            "automatic_tax": {
+                "enabled": _bool((p.get("automatic_tax") or {}).get("enabled", "false"))
+            },
+            "success_url": p["success_url"],
+            "cancel_url": p.get("cancel_url"),
+            "subscription": None,
+        }
+        self.checkout_sessions[session_id] = session
+        return 200, session
+
+    def create_portal_session(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if p.get("customer") not in self.customers:
+            return 400, _error(
+                "invalid_request_error",
+                f"No such customer: '{p.get('customer')}'",
+                param="customer",
+            )
+        portal = {
+            "id": new_id("bps"),
+            "object": "billing_portal.session",
+            "customer": p["customer"],
+            "return_url": p.get("return_url"),
+            "url": f"https://billing.stripe.test/p/session/{new_id('x')}",
+        }
+        self.portal_sessions[portal["id"]] = portal
+        return 200, portal
+
+    # -- playing the customer ------------------------------------------------------------------
+
+    def complete_checkout(
+        self, session_id: str, created: int, tax: int = 0
+    ) -> list[dict[str, Any]]:
+        """The customer pays: returns the events Stripe sends (session, subscription, invoice)."""
+        with self.lock:
+            session = self.checkout_sessions[session_id]
+            customer_id = session["customer"]
+            if customer_id is None:
+                _, customer = self.create_customer({"email": session["customer_email"]})
+                customer_id = customer["id"]
+            price = self.prices[session["line_items"][0]["price"]]
+            data = session["subscription_data"] or {}
+            trial_days = int(data.get("trial_period_days", 0))
+            sub = subscription(
+                customer=customer_id,
+                status="trialing" if trial_days else "active",
+                price_id=price["id"],
+                unit_amount=price["unit_amount"],
+                currency=price["currency"],
+                interval=price["recurring"]["interval"],
+                interval_count=price["recurring"]["interval_count"],
+                quantity=int(session["line_items"][0].get("quantity", 1)),
+                period_start=created,
+                metadata=data.get("metadata", {}),
+                trial_end=created + trial_days * 86400 if trial_days else None,
+            )
+            session.update(status="complete", customer=customer_id, subscription=sub["id"])
+            session["customer_details"] = {
+                "email": session["customer_email"] or self.customers[customer_id]["email"]
+            }
+        paid = invoice(
+            customer=customer_id,
+            subscription_id=sub["id"],
+            amount_paid=0 if trial_days else price["unit_amount"] + tax,
+            tax=0 if trial_days else tax,
+            currency=price["currency"],
+            paid_at=created,
+            period_start=created,
+            customer_email=session["customer_details"]["email"],
+            metadata=data.get("metadata", {}),
+        )
+        return [
+            event("checkout.session.completed", dict(session), created),
+            event("customer.subscription.created", sub, created),
+            event("invoice.paid", paid, created),
+        ]
+
+
+def _error(type_: str, message: str, **extra: str) -> dict[str, Any]:
+    return {"error": {"type": type_, "message": message, **extra}}
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    """An event as Stripe sends it: compact JSON bytes."""
+    return json.dumps(payload, separators=(",", ":")).encode()
