@@ -1,0 +1,96 @@
+"""Who may read a post: the audience rule as a pure function, and the reader behind a cookie."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from content.posts import parse_audience
+from growth import access
+from growth.models import Stage, Status, Subscriber
+from growth.tokens import InvalidToken, make_token, read_token
+
+READER_PURPOSE = "reader"
+READER_COOKIE = "mh_reader"
+READER_COOKIE_DAYS = 365
+REF_COOKIE = "mh_ref"
+REF_COOKIE_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Reader:
+    """What the paywall needs to know about a known reader."""
+
+    subscriber_id: int
+    active: bool
+    paying: bool
+    tier_id: int | None
+
+
+def can_read(audience: str, reader: Reader | None) -> bool:
+    """Whether this reader sees the whole post.
+
+    public: anyone; free: any active subscriber; paid: a paying subscriber; tier:<id>: a
+    subscriber paying for that tier.
+    """
+    kind, tier_id = parse_audience(audience)
+    if kind == "public":
+        return True
+    if reader is None or not reader.active:
+        return False
+    if kind == "free":
+        return True
+    if kind == "paid":
+        return reader.paying
+    return reader.paying and reader.tier_id == tier_id
+
+
+def reader_for(session: Session, subscriber: Subscriber) -> Reader:
+    """A subscriber's access, asking billing (through growth.access) for their tier."""
+    tiers = access.paying_tiers(session, [subscriber.id])
+    tier_id = tiers.get(subscriber.id)
+    return Reader(
+        subscriber_id=subscriber.id,
+        active=subscriber.status == Status.ACTIVE,
+        paying=tier_id is not None or subscriber.stage == Stage.PAYING,
+        tier_id=tier_id,
+    )
+
+
+def reader_token(subscriber_id: int, delivery_id: int | None = None) -> str:
+    """Signed token of a web link in an email: who arrives, from which delivery."""
+    return make_token(READER_PURPOSE, {"s": subscriber_id, "d": delivery_id})
+
+
+def read_reader_token(token: str | None) -> tuple[int, int | None] | None:
+    """(subscriber id, delivery id) of a link or cookie token, None when absent or forged."""
+    if not token:
+        return None
+    max_age = current_app.config["MASTHEAD"].extra.get("reader_token_max_age")
+    try:
+        payload = read_token(READER_PURPOSE, token, max_age=int(max_age) if max_age else None)
+    except InvalidToken:
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("s"), int):
+        return None
+    delivery = payload.get("d")
+    return payload["s"], delivery if isinstance(delivery, int) else None
+
+
+def known_reader(session: Session, cookie: str | None) -> tuple[Subscriber, Reader] | None:
+    """The subscriber a reader cookie names, with their access; None for strangers."""
+    found = read_reader_token(cookie)
+    if found is None:
+        return None
+    subscriber = session.get(Subscriber, found[0])
+    if subscriber is None or subscriber.status == Status.ERASED:
+        return None
+    return subscriber, reader_for(session, subscriber)
+
+
+def cookie_expiry(now: dt.datetime, days: int) -> dt.datetime:
+    """When a cookie set now should expire."""
+    return now + dt.timedelta(days=days)

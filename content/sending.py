@@ -1,0 +1,612 @@
+"""Sending a post to a segment: plan batches, send each once, resume after any crash.
+
+A send resolves its recipients a batch at a time (keyset over subscriber ids) and writes one
+Delivery per (send, subscriber) under the unique constraint, together with the SendBatch that
+carries the queued ones. A batch is claimed (state in_flight, committed) before its provider
+request and marked sent after it. A worker that dies in between leaves the batch in_flight;
+`mark_stale_in_flight` turns it to unknown, which is never resent except by an operator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from content import composer, segments
+from content.metrics import NO_LONGER_ACTIVE, send_progress
+from content.models import BatchState, Post, Send, SendBatch, SendState
+from content.posts import is_live
+from growth import jobs
+from growth.db import commit, db, utcnow
+from growth.errors import Conflict, NotFound, ValidationFailed
+from growth.mailer import SendError, get_backend
+from growth.models import Delivery, DeliveryState, Newsletter, Status, Subscriber
+from growth.subscribers import is_paused
+
+log = logging.getLogger(__name__)
+
+# A batch in flight longer than this belongs to a worker that died (RQ's job timeout is 600 s).
+IN_FLIGHT_LEASE = dt.timedelta(minutes=15)
+DEFAULT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+def _config():  # type: ignore[no-untyped-def]
+    return current_app.config["MASTHEAD"]
+
+
+def retry_delays() -> tuple[float, ...]:
+    """Backoff before each retry of a 429 or 5xx (SEND_RETRY_DELAYS in config.extra for tests)."""
+    raw = _config().extra.get("send_retry_delays")
+    if raw is None:
+        return DEFAULT_RETRY_DELAYS
+    return tuple(float(x) for x in str(raw).split(",") if x.strip())
+
+
+# ---------------------------------------------------------------------------------------------
+# Creating sends
+
+
+def create_send(
+    session: Session,
+    post: Post,
+    segment_text: str,
+    now: dt.datetime,
+    scheduled_at: dt.datetime | None = None,
+    operator_id: int | None = None,
+) -> Send:
+    """A send of a post to a segment, now or at `scheduled_at`; starts at once when due."""
+    segment = segments.parse_segment(segment_text)
+    when = scheduled_at or now
+    if not is_live(post, when) and not (post.published_at and post.published_at <= when):
+        raise ValidationFailed(
+            "publish the post (or schedule it before the send) first: its web link must work",
+            code="post_not_published",
+        )
+    send = Send(
+        post_id=post.id,
+        newsletter_id=post.newsletter_id,
+        segment=str(segment),
+        kind=post.kind,
+        state=SendState.SCHEDULED,
+        scheduled_at=when,
+        created_by=operator_id,
+        created_at=now,
+    )
+    session.add(send)
+    session.flush()
+    if when <= now:
+        start_send(session, send, now)
+    return send
+
+
+def start_send(session: Session, send: Send, now: dt.datetime) -> None:
+    """Move a due send to sending and queue its run."""
+    if send.state == SendState.SCHEDULED:
+        send.state = SendState.SENDING
+        send.started_at = now
+        session.flush()
+    if send.state == SendState.SENDING:
+        jobs.enqueue("content.run_send", send.id)
+
+
+def cancel_send(session: Session, send: Send) -> None:
+    """Cancel a scheduled send before it starts."""
+    if send.state != SendState.SCHEDULED:
+        raise Conflict("only a scheduled send can be cancelled", code="send_started")
+    send.state = SendState.CANCELLED
+    session.flush()
+
+
+def get_send(session: Session, send_id: int) -> Send:
+    """A send by id, or NotFound."""
+    send = session.get(Send, send_id)
+    if send is None:
+        raise NotFound("No such send.", code="send_not_found")
+    return send
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning batches
+
+
+def _lock_send(session: Session, send_id: int) -> Send:
+    # One planner at a time per send (FOR UPDATE on PostgreSQL); fresh values after the wait.
+    return session.scalars(
+        select(Send)
+        .where(Send.id == send_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def _next_number(session: Session, send_id: int) -> int:
+    return (
+        session.scalar(select(func.max(SendBatch.number)).where(SendBatch.send_id == send_id)) or 0
+    ) + 1
+
+
+def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> SendBatch | None:
+    """Resolve the next recipients of a send into deliveries and one batch; None when done.
+
+    Skipped recipients (pitch rules) get a `skipped` delivery with the reason, so they are
+    counted and can be sent to later.
+    """
+    config = _config()
+    send = _lock_send(session, send_id)
+    if send.resolved or send.state != SendState.SENDING:
+        return None
+    segment = segments.parse_segment(send.segment)
+    size = config.send_batch_size
+    subject = session.get(Post, send.post_id).title  # type: ignore[union-attr]
+    eligible: list[segments.Candidate] = []
+    skipped: list[tuple[segments.Candidate, str]] = []
+    cursor = send.resolved_through
+    while len(eligible) < size:
+        page, last = segments.candidate_page(
+            session, send.newsletter_id, segment, now, cursor, size
+        )
+        if last is None:
+            send.resolved = True
+            break
+        reasons = segments.skip_reasons(
+            session,
+            send.kind,
+            [c.id for c in page],
+            now,
+            config.nurture_min_value,
+            config.pitch_cooldown_days,
+            exclude_send_id=send.id,
+        )
+        for candidate in page:
+            if len(eligible) >= size:
+                break
+            if candidate.id in reasons:
+                skipped.append((candidate, reasons[candidate.id]))
+            else:
+                eligible.append(candidate)
+            cursor = candidate.id
+        else:
+            cursor = last  # the whole page was looked at, filtered rows included
+    send.resolved_through = cursor
+
+    def row(c: segments.Candidate, state: str, error: str | None) -> dict[str, object]:
+        return {
+            "subscriber_id": c.id,
+            "newsletter_id": send.newsletter_id,
+            "send_id": send.id,
+            "kind": send.kind,
+            "template": "post",
+            "state": state,
+            "to_email": c.email,
+            "subject": subject,
+            "attempts": 0,
+            "error": error,
+            "created_at": now,
+        }
+
+    rows = [row(c, DeliveryState.QUEUED, None) for c in eligible]
+    rows += [row(c, DeliveryState.SKIPPED, reason) for c, reason in skipped]
+    if rows:
+        session.execute(insert(Delivery), rows)
+    batch = None
+    if eligible:
+        batch = _new_batch(session, send.id, [c.id for c in eligible], now)
+    session.flush()
+    return batch
+
+
+def _new_batch(
+    session: Session, send_id: int, subscriber_ids: list[int], now: dt.datetime
+) -> SendBatch:
+    ids = list(
+        session.scalars(
+            select(Delivery.id)
+            .where(Delivery.send_id == send_id, Delivery.subscriber_id.in_(subscriber_ids))
+            .order_by(Delivery.id)
+        )
+    )
+    batch = SendBatch(
+        send_id=send_id,
+        number=_next_number(session, send_id),
+        delivery_ids=ids,
+        size=len(ids),
+        state=BatchState.QUEUED,
+        created_at=now,
+    )
+    session.add(batch)
+    session.flush()
+    return batch
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs
+
+
+@jobs.task("content.run_send")
+def run_send(send_id: int) -> str:
+    """Resume queued batches, then plan the rest one batch per commit; each batch is its own job."""
+    session = db.session
+    send = session.get(Send, send_id)
+    if send is None or send.state != SendState.SENDING:
+        return "idle"
+    for batch_id in session.scalars(
+        select(SendBatch.id).where(
+            SendBatch.send_id == send_id, SendBatch.state == BatchState.QUEUED
+        )
+    ).all():
+        jobs.enqueue("content.deliver_batch", batch_id)
+    commit()
+    while True:
+        batch = plan_next_batch(session, send_id, utcnow())
+        if batch is not None:
+            jobs.enqueue("content.deliver_batch", batch.id)
+        done = batch is None
+        commit()  # the batch exists before its job runs; in-process the job runs right here
+        session.expunge_all()  # keep memory flat over a long list
+        if done:
+            break
+    finish_if_done(session, send_id, utcnow())
+    commit()
+    return "planned"
+
+
+def finish_if_done(session: Session, send_id: int, now: dt.datetime) -> bool:
+    """Mark a send done once resolved and no batch waits or flies."""
+    send = session.get(Send, send_id)
+    if send is None or send.state != SendState.SENDING or not send.resolved:
+        return False
+    open_batches = session.scalar(
+        select(func.count()).where(
+            SendBatch.send_id == send_id,
+            SendBatch.state.in_([BatchState.QUEUED, BatchState.IN_FLIGHT]),
+        )
+    )
+    if open_batches:
+        return False
+    send.state = SendState.DONE
+    send.finished_at = now
+    session.flush()
+    return True
+
+
+def _set_deliveries(session: Session, ids: list[int], from_state: str, **values: object) -> None:
+    if ids:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.state == from_state)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _definitely_not_sent(exc: SendError) -> bool:
+    """An HTTP answer (429/5xx) or a refused connection: the provider took nothing."""
+    if exc.status is not None:
+        return True
+    cause = exc.__cause__
+    reason = getattr(cause, "reason", cause)
+    return isinstance(reason, ConnectionRefusedError)
+
+
+@jobs.task("content.deliver_batch")
+def deliver_batch(batch_id: int) -> str:
+    """Send one batch exactly once: claim it (committed), one request, then record the outcome."""
+    session = db.session
+    batch = session.get(SendBatch, batch_id)
+    if batch is None or batch.state != BatchState.QUEUED:
+        return batch.state if batch else "missing"
+    send = session.get(Send, batch.send_id)
+    assert send is not None
+    post = session.get(Post, send.post_id)
+    newsletter = session.get(Newsletter, send.newsletter_id)
+    assert post is not None
+    now = utcnow()
+    deliveries = session.scalars(
+        select(Delivery).where(
+            Delivery.id.in_(batch.delivery_ids), Delivery.state == DeliveryState.QUEUED
+        )
+    ).all()
+    people = {
+        s.id: s
+        for s in session.scalars(
+            select(Subscriber).where(Subscriber.id.in_([d.subscriber_id for d in deliveries]))
+        )
+    }
+    recipients, ids, gone = [], [], []
+    for d in deliveries:
+        sub = people.get(d.subscriber_id)
+        # Resolved minutes ago; status may have changed since: only active, unpaused mail goes.
+        if sub is None or sub.status != Status.ACTIVE or is_paused(sub, now):
+            gone.append(d.id)
+            continue
+        recipients.append(
+            composer.recipient(session, sub, newsletter, post, d.id, send.id, send.kind)
+        )
+        ids.append(d.id)
+    message = composer.batch_message(
+        composer.render_post_email(post, newsletter), newsletter, recipients
+    )
+    backend = get_backend()
+    claimed = session.execute(
+        update(SendBatch)
+        .where(SendBatch.id == batch_id, SendBatch.state == BatchState.QUEUED)
+        .values(state=BatchState.IN_FLIGHT, started_at=now, attempts=SendBatch.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        session.rollback()
+        return "taken"
+    _set_deliveries(
+        session, gone, DeliveryState.QUEUED, state=DeliveryState.SKIPPED, error=NO_LONGER_ACTIVE
+    )
+    _set_deliveries(
+        session,
+        ids,
+        DeliveryState.QUEUED,
+        state=DeliveryState.SENDING,
+        provider=backend.name,
+        attempts=Delivery.attempts + 1,
+    )
+    session.expunge_all()
+    commit()  # in flight before the request: from here a crash means unknown, never a resend
+    outcome, provider_id, error = (
+        _post_with_retries(backend, message) if recipients else ("sent", None, None)
+    )
+    done_at = utcnow()
+    if outcome == "sent":
+        _set_deliveries(
+            session,
+            ids,
+            DeliveryState.SENDING,
+            state=DeliveryState.SENT,
+            provider_message_id=provider_id,
+            sent_at=done_at,
+        )
+    else:
+        _set_deliveries(session, ids, DeliveryState.SENDING, state=outcome, error=error)
+    session.execute(
+        update(SendBatch)
+        .where(SendBatch.id == batch_id)
+        .values(state=outcome, provider_message_id=provider_id, error=error, finished_at=done_at)
+        .execution_options(synchronize_session=False)
+    )
+    commit()
+    finish_if_done(session, send.id, done_at)
+    commit()
+    log.info("send %s batch %s: %s (%d recipients)", send.id, batch_id, outcome, len(ids))
+    return outcome
+
+
+def _post_with_retries(backend, message) -> tuple[str, str | None, str | None]:  # type: ignore[no-untyped-def]
+    """('sent', id, None) or ('failed'|'unknown', None, error); 429/5xx retried with backoff."""
+    delays = retry_delays()
+    attempt = 0
+    while True:
+        try:
+            return "sent", backend.send_batch(message), None
+        except SendError as exc:
+            if not _definitely_not_sent(exc):
+                log.error("batch request ended without an answer: %s", exc)
+                return BatchState.UNKNOWN, None, str(exc)
+            if not exc.transient or attempt >= len(delays):
+                return BatchState.FAILED, None, str(exc)
+            log.warning("batch refused (%s); retry %d in %.1fs", exc, attempt + 1, delays[attempt])
+            time.sleep(delays[attempt])
+            attempt += 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Operator actions and the scheduler
+
+
+def mark_stale_in_flight(
+    session: Session, now: dt.datetime, lease: dt.timedelta = IN_FLIGHT_LEASE
+) -> int:
+    """Batches in flight past the lease lost their worker: unknown, never resent by themselves."""
+    stale = session.scalars(
+        select(SendBatch).where(
+            SendBatch.state == BatchState.IN_FLIGHT, SendBatch.started_at < now - lease
+        )
+    ).all()
+    for batch in stale:
+        batch.state = BatchState.UNKNOWN
+        batch.error = "worker stopped during the provider request"
+        batch.finished_at = now
+        _set_deliveries(
+            session, list(batch.delivery_ids), DeliveryState.SENDING, state=DeliveryState.UNKNOWN
+        )
+    session.flush()
+    return len(stale)
+
+
+def resend_batch(session: Session, batch: SendBatch, now: dt.datetime) -> None:
+    """An operator's decision: send an unknown or failed batch again."""
+    if batch.state not in (BatchState.UNKNOWN, BatchState.FAILED):
+        raise Conflict("only an unknown or failed batch can be resent", code="batch_not_resendable")
+    previous = batch.state
+    _set_deliveries(
+        session, list(batch.delivery_ids), previous, state=DeliveryState.QUEUED, error=None
+    )
+    batch.state = BatchState.QUEUED
+    batch.error = None
+    send = session.get(Send, batch.send_id)
+    assert send is not None
+    if send.state == SendState.DONE:
+        send.state = SendState.SENDING
+        send.finished_at = None
+    session.flush()
+    jobs.enqueue("content.deliver_batch", batch.id)
+
+
+def get_batch(session: Session, send_id: int, number: int) -> SendBatch:
+    """A batch of a send by number, or NotFound."""
+    batch = session.scalars(
+        select(SendBatch).where(SendBatch.send_id == send_id, SendBatch.number == number)
+    ).first()
+    if batch is None:
+        raise NotFound("No such batch.", code="batch_not_found")
+    return batch
+
+
+def send_to_skipped(session: Session, send: Send, now: dt.datetime) -> int:
+    """Re-check a send's skipped recipients; those now allowed get batches. Returns how many."""
+    if send.state not in (SendState.SENDING, SendState.DONE):
+        raise Conflict("the send has not started", code="send_not_started")
+    config = _config()
+    size = config.send_batch_size
+    after, requeued = 0, 0
+    while True:
+        rows = session.execute(
+            select(Delivery.id, Delivery.subscriber_id)
+            .where(
+                Delivery.send_id == send.id,
+                Delivery.state == DeliveryState.SKIPPED,
+                Delivery.id > after,
+            )
+            .order_by(Delivery.id)
+            .limit(size)
+        ).all()
+        if not rows:
+            break
+        after = rows[-1][0]
+        sub_ids = [r[1] for r in rows]
+        allowed = {
+            sid
+            for sid, status, paused in session.execute(
+                select(Subscriber.id, Subscriber.status, Subscriber.paused_until).where(
+                    Subscriber.id.in_(sub_ids)
+                )
+            )
+            if status == Status.ACTIVE and (paused is None or paused <= now)
+        }
+        reasons = segments.skip_reasons(
+            session,
+            send.kind,
+            sorted(allowed),
+            now,
+            config.nurture_min_value,
+            config.pitch_cooldown_days,
+            exclude_send_id=send.id,
+        )
+        ready = [sid for sid in sub_ids if sid in allowed and sid not in reasons]
+        if not ready:
+            continue
+        ids = [r[0] for r in rows if r[1] in set(ready)]
+        _set_deliveries(session, ids, DeliveryState.SKIPPED, state=DeliveryState.QUEUED, error=None)
+        batch = _new_batch(session, send.id, ready, now)
+        jobs.enqueue("content.deliver_batch", batch.id)
+        requeued += len(ids)
+    if requeued and send.state == SendState.DONE:
+        send.state = SendState.SENDING
+        send.finished_at = None
+    session.flush()
+    return requeued
+
+
+def send_due(session: Session, now: dt.datetime) -> dict[str, int]:
+    """The scheduler's tick: publish due posts, start due sends, resume stalled ones."""
+    from content.posts import publish_due
+
+    published = publish_due(session, now)
+    stale = mark_stale_in_flight(session, now)
+    started = 0
+    for send in session.scalars(
+        select(Send).where(Send.state == SendState.SCHEDULED, Send.scheduled_at <= now)
+    ).all():
+        start_send(session, send, now)
+        started += 1
+    resumed = 0
+    for send in session.scalars(select(Send).where(Send.state == SendState.SENDING)).all():
+        # Harmless when the send is still running: planning locks the send, batches are claimed.
+        jobs.enqueue("content.run_send", send.id)
+        resumed += 1
+    resumed -= started
+    session.flush()
+    return {"published": published, "unknown": stale, "started": started, "resumed": resumed}
+
+
+@dataclass
+class Progress:
+    """A send's figures for the operator."""
+
+    send: Send
+    figures: dict[str, object]
+    batches: dict[str, int]
+    unknown_batches: list[SendBatch]
+
+
+def progress(session: Session, send: Send) -> Progress:
+    """Sent / total / failed / unknown, skipped by reason, batches by state."""
+    states = dict(
+        session.execute(
+            select(Delivery.state, func.count())
+            .where(Delivery.send_id == send.id)
+            .group_by(Delivery.state)
+        ).all()
+    )
+    reasons = dict(
+        session.execute(
+            select(Delivery.error, func.count())
+            .where(Delivery.send_id == send.id, Delivery.state == DeliveryState.SKIPPED)
+            .group_by(Delivery.error)
+        ).all()
+    )
+    batches = dict(
+        session.execute(
+            select(SendBatch.state, func.count())
+            .where(SendBatch.send_id == send.id)
+            .group_by(SendBatch.state)
+        ).all()
+    )
+    attention = list(
+        session.scalars(
+            select(SendBatch)
+            .where(
+                SendBatch.send_id == send.id,
+                SendBatch.state.in_([BatchState.UNKNOWN, BatchState.FAILED]),
+            )
+            .order_by(SendBatch.number)
+        )
+    )
+    return Progress(
+        send,
+        send_progress(states, {k or "unknown": v for k, v in reasons.items()}),
+        batches,
+        attention,
+    )
+
+
+def send_test_email(session: Session, post: Post, to_email: str) -> str:
+    """Send the post to one address now (a subscriber's address gets their own links)."""
+    from growth.subscribers import find_by_email, normalize_email
+
+    address, _ = normalize_email(to_email)
+    newsletter = session.get(Newsletter, post.newsletter_id)
+    subscriber = find_by_email(session, address)
+    if subscriber is not None:
+        values = composer.substitutions(session, subscriber, newsletter, post, None)
+    else:
+        values = composer.sample_substitutions(post, newsletter)
+    from growth.mailer import BatchRecipient
+
+    one = BatchRecipient(to_email=address, substitutions=values, custom_args={"kind": "test"})
+    message = composer.batch_message(
+        composer.render_post_email(post, newsletter), newsletter, [one], subject_prefix="[Test] "
+    )
+    try:
+        return get_backend().send(message.for_recipient(one))
+    except SendError as exc:
+        raise Conflict(f"the test send failed: {exc}", code="test_send_failed") from exc
+
+
+def sends_of(session: Session, post_id: int) -> list[Send]:
+    """A post's sends, newest first."""
+    return list(
+        session.scalars(select(Send).where(Send.post_id == post_id).order_by(Send.id.desc()))
+    )
