@@ -310,7 +310,7 @@ def deliver_batch(batch_id: int) -> str:
     deliveries = session.scalars(
         select(Delivery).where(
             Delivery.id.in_(batch.delivery_ids), Delivery.state == DeliveryState.QUEUED
-        )
+        ).order_by(Delivery.id)
     ).all()
     people = {
         s.id: s
