@@ -12,7 +12,7 @@ from markupsafe import escape
 from sqlalchemy.orm import Session
 
 from content.models import Post
-from content.paywall import reader_token
+from content.paywall import reader_token, reader_tokens
 from growth import emails, links
 from growth.mailer import BatchMessage, BatchRecipient
 from growth.models import Newsletter, Subscriber
@@ -101,6 +101,7 @@ def substitutions(
     newsletter: Newsletter | None,
     post: Post,
     delivery_id: int | None,
+    web: str | None = None,
 ) -> dict[str, str]:
     """The values of every placeholder for one subscriber (the referral block from its domain)."""
     context = emails.email_context(session, subscriber, newsletter)
@@ -114,7 +115,7 @@ def substitutions(
         "greeting_html": f"Hi {escape(name)}," if name else "Hi there,",
         "manage_url": context["manage_url"],
         "unsubscribe_url": context["unsubscribe_url"],
-        "web_url": web_url(post, subscriber.id, delivery_id),
+        "web_url": web or web_url(post, subscriber.id, delivery_id),
         "referral_url": context["referral_url"],
         "referral_block": context.get("referral_block") or fallback_text,
         "referral_block_html": context.get("referral_block_html") or fallback_html,
@@ -122,28 +123,42 @@ def substitutions(
     return {KEY[k]: str(v) for k, v in values.items()}
 
 
-def recipient(
+def recipients(
     session: Session,
-    subscriber: Subscriber,
+    people: list[tuple[Subscriber, int]],
     newsletter: Newsletter | None,
     post: Post,
-    delivery_id: int,
     send_id: int,
     kind: str,
-) -> BatchRecipient:
-    """One personalization: substitutions, one-click unsubscribe headers, event mapping."""
-    return BatchRecipient(
-        to_email=subscriber.email,
-        to_name=subscriber.name,
-        substitutions=substitutions(session, subscriber, newsletter, post, delivery_id),
-        headers=emails.list_headers(subscriber, newsletter),
-        custom_args={
-            "send_id": str(send_id),
-            "delivery_id": str(delivery_id),
-            "subscriber_id": str(subscriber.id),
-            "kind": kind,
-        },
-    )
+) -> list[BatchRecipient]:
+    """One personalization per (subscriber, delivery id): substitutions, headers, event mapping."""
+    page = links.absolute(post_web_path(post))
+    tokens = reader_tokens((sub.id, delivery_id) for sub, delivery_id in people)
+    out = []
+    for (subscriber, delivery_id), token in zip(people, tokens, strict=True):
+        values = substitutions(
+            session, subscriber, newsletter, post, delivery_id, f"{page}?r={token}"
+        )
+        out.append(
+            BatchRecipient(
+                to_email=subscriber.email,
+                to_name=subscriber.name,
+                substitutions=values,
+                # The same headers as growth.emails.list_headers, from the URL signed above:
+                # signing is most of the cost of a recipient, so each token is signed once.
+                headers={
+                    "List-Unsubscribe": f"<{values[KEY['unsubscribe_url']]}>",
+                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                },
+                custom_args={
+                    "send_id": str(send_id),
+                    "delivery_id": str(delivery_id),
+                    "subscriber_id": str(subscriber.id),
+                    "kind": kind,
+                },
+            )
+        )
+    return out
 
 
 def batch_message(

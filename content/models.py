@@ -10,7 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from growth.db import Base, UTCDateTime, utcnow
-from growth.models import Newsletter
+from growth.models import Membership, Newsletter
 
 
 class PostStatus(enum.StrEnum):
@@ -116,3 +116,12 @@ class SendBatch(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# Sends walk a newsletter's active members in subscriber order, a page at a time.
+Index(
+    "ix_memberships_newsletter_status_subscriber",
+    Membership.newsletter_id,
+    Membership.status,
+    Membership.subscriber_id,
+)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask import current_app
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from content.posts import parse_audience
@@ -63,6 +65,14 @@ def reader_for(session: Session, subscriber: Subscriber) -> Reader:
 def reader_token(subscriber_id: int, delivery_id: int | None = None) -> str:
     """Signed token of a web link in an email: who arrives, from which delivery."""
     return make_token(READER_PURPOSE, {"s": subscriber_id, "d": delivery_id})
+
+
+def reader_tokens(pairs: Iterable[tuple[int, int | None]]) -> list[str]:
+    """Reader tokens for a whole batch, with one serializer (a send signs one per recipient)."""
+    serializer = URLSafeTimedSerializer(
+        current_app.config["SECRET_KEY"], salt=f"masthead.{READER_PURPOSE}"
+    )
+    return [serializer.dumps({"s": s, "d": d}) for s, d in pairs]
 
 
 def read_reader_token(token: str | None) -> tuple[int, int | None] | None:
