@@ -198,9 +198,11 @@ def main() -> None:
             "more requests than ceil(n/1000) without retries"
         )
         assert r["recipients"] == r["unique"] == r["sent"] == n, r
+        growth = r["rss_peak"] - r["rss_before"]
         print(
-            f"{n:>11,} {r['wall']:>7.1f} {n / r['wall']:>8,.0f} {r['requests']:>8} {r['largest']:>5} {r['sent']:>8,} "
-            f"{r['rss_before']:>8.0f}MB {r['rss_peak']:>7.0f}MB {r['rss_peak'] - r['rss_before']:>5.0f}MB"
+            f"{n:>11,} {r['wall']:>7.1f} {n / r['wall']:>8,.0f} {r['requests']:>8} "
+            f"{r['largest']:>5} {r['sent']:>8,} {r['rss_before']:>8.0f}MB "
+            f"{r['rss_peak']:>7.0f}MB {growth:>5.0f}MB"
         )
 
 

@@ -11,6 +11,7 @@ from flask import current_app, render_template
 from markupsafe import escape
 from sqlalchemy.orm import Session
 
+from content import rendering
 from content.models import Post
 from content.paywall import reader_token, reader_tokens
 from growth import emails, links
@@ -75,11 +76,16 @@ class Rendered:
     html: str
 
 
-def render_post_email(post: Post, newsletter: Newsletter | None) -> Rendered:
-    """Render templates/email/post.* once, with placeholders for everything per recipient."""
+def render_post_email(post: Post, newsletter: Newsletter | None, teaser: bool = False) -> Rendered:
+    """Render templates/email/post.* once, with placeholders for everything per recipient.
+
+    The teaser edition (a paid post to readers without access) stops at the paywall.
+    """
     config = current_app.config["MASTHEAD"]
     context: dict[str, Any] = {
         "post": post,
+        "teaser": teaser,
+        "teaser_markdown": rendering.teaser_markdown(post.body_markdown) if teaser else "",
         "newsletter": newsletter,
         "publication": config.publication_name,
         "publication_address": config.publication_address,

@@ -50,6 +50,27 @@ def can_read(audience: str, reader: Reader | None) -> bool:
     return reader.paying and reader.tier_id == tier_id
 
 
+def full_readers(session: Session, audience: str, people: list[tuple[int, str]]) -> set[int] | None:
+    """Which of these active (subscriber id, stage) may read the whole post; None means all."""
+    kind, _ = parse_audience(audience)
+    if kind in ("public", "free"):
+        return None
+    tiers = access.paying_tiers(session, [sid for sid, _ in people])
+    return {
+        sid
+        for sid, stage in people
+        if can_read(
+            audience,
+            Reader(
+                sid,
+                active=True,
+                paying=sid in tiers or stage == Stage.PAYING,
+                tier_id=tiers.get(sid),
+            ),
+        )
+    }
+
+
 def reader_for(session: Session, subscriber: Subscriber) -> Reader:
     """A subscriber's access, asking billing (through growth.access) for their tier."""
     tiers = access.paying_tiers(session, [subscriber.id])

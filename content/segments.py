@@ -74,6 +74,7 @@ class Candidate:
 
     id: int
     email: str
+    stage: str
 
 
 def _base_query(newsletter_id: int, segment: Segment, now: dt.datetime):  # type: ignore[no-untyped-def]
@@ -130,7 +131,7 @@ def candidate_page(
             rows = [r for r in rows if paying(r[0], r[2])]
         else:
             rows = [r for r in rows if tiers.get(r[0]) == segment.value]
-    return [Candidate(r[0], r[1]) for r in rows], last
+    return [Candidate(r[0], r[1], r[2]) for r in rows], last
 
 
 def last_pitch_times(

@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from content import composer, segments
+from content import composer, paywall, segments
 from content.metrics import NO_LONGER_ACTIVE, send_progress
 from content.models import BatchState, Post, Send, SendBatch, SendState
 from content.posts import is_live
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 # A batch in flight longer than this belongs to a worker that died (RQ's job timeout is 600 s).
 IN_FLIGHT_LEASE = dt.timedelta(minutes=15)
 DEFAULT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
+FULL, TEASER = "full", "teaser"  # the editions of a post email
 
 
 def _config():  # type: ignore[no-untyped-def]
@@ -131,23 +132,26 @@ def _next_number(session: Session, send_id: int) -> int:
     ) + 1
 
 
-def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> SendBatch | None:
-    """Resolve the next recipients of a send into deliveries and one batch; None when done.
+def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> list[SendBatch]:
+    """Resolve the next recipients of a send into deliveries and batches; [] when done.
 
     Skipped recipients (pitch rules) get a `skipped` delivery with the reason, so they are
-    counted and can be sent to later.
+    counted and can be sent to later. Of a paid post, readers without access get the teaser
+    edition: it goes in batches of its own (at most one more request per call).
     """
     config = _config()
     send = _lock_send(session, send_id)
     if send.resolved or send.state != SendState.SENDING:
-        return None
+        return []
+    post = session.get(Post, send.post_id)
+    assert post is not None
     segment = segments.parse_segment(send.segment)
     size = config.send_batch_size
-    subject = session.get(Post, send.post_id).title  # type: ignore[union-attr]
-    eligible: list[segments.Candidate] = []
+    full: list[segments.Candidate] = []
+    teaser: list[segments.Candidate] = []
     skipped: list[tuple[segments.Candidate, str]] = []
     cursor = send.resolved_through
-    while len(eligible) < size:
+    while len(full) < size and len(teaser) < size:
         page, last = segments.candidate_page(
             session, send.newsletter_id, segment, now, cursor, size
         )
@@ -163,13 +167,16 @@ def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> SendBat
             config.pitch_cooldown_days,
             exclude_send_id=send.id,
         )
+        readers = paywall.full_readers(session, post.audience, [(c.id, c.stage) for c in page])
         for candidate in page:
-            if len(eligible) >= size:
+            if len(full) >= size or len(teaser) >= size:
                 break
             if candidate.id in reasons:
                 skipped.append((candidate, reasons[candidate.id]))
+            elif readers is None or candidate.id in readers:
+                full.append(candidate)
             else:
-                eligible.append(candidate)
+                teaser.append(candidate)
             cursor = candidate.id
         else:
             cursor = last  # the whole page was looked at, filtered rows included
@@ -184,25 +191,31 @@ def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> SendBat
             "template": "post",
             "state": state,
             "to_email": c.email,
-            "subject": subject,
+            "subject": post.title,
             "attempts": 0,
             "error": error,
             "created_at": now,
         }
 
-    rows = [row(c, DeliveryState.QUEUED, None) for c in eligible]
+    rows = [row(c, DeliveryState.QUEUED, None) for c in full + teaser]
     rows += [row(c, DeliveryState.SKIPPED, reason) for c, reason in skipped]
     if rows:
         session.execute(insert(Delivery.__table__), rows)  # Core executemany: no ORM bookkeeping
-    batch = None
-    if eligible:
-        batch = _new_batch(session, send.id, [c.id for c in eligible], now)
+    batches = [
+        _new_batch(session, send.id, [c.id for c in group], now, edition)
+        for edition, group in ((FULL, full), (TEASER, teaser))
+        if group
+    ]
     session.flush()
-    return batch
+    return batches
 
 
 def _new_batch(
-    session: Session, send_id: int, subscriber_ids: list[int], now: dt.datetime
+    session: Session,
+    send_id: int,
+    subscriber_ids: list[int],
+    now: dt.datetime,
+    edition: str = "full",
 ) -> SendBatch:
     ids = list(
         session.scalars(
@@ -218,6 +231,7 @@ def _new_batch(
         size=len(ids),
         state=BatchState.QUEUED,
         created_at=now,
+        detail={"edition": edition},
     )
     session.add(batch)
     session.flush()
@@ -243,10 +257,10 @@ def run_send(send_id: int) -> str:
         jobs.enqueue("content.deliver_batch", batch_id)
     commit()
     while True:
-        batch = plan_next_batch(session, send_id, utcnow())
-        if batch is not None:
+        batches = plan_next_batch(session, send_id, utcnow())
+        for batch in batches:
             jobs.enqueue("content.deliver_batch", batch.id)
-        done = batch is None
+        done = not batches
         commit()  # the batch exists before its job runs; in-process the job runs right here
         session.expunge_all()  # keep memory flat over a long list
         if done:
@@ -329,8 +343,9 @@ def deliver_batch(batch_id: int) -> str:
         going.append((sub, delivery_id))
         ids.append(delivery_id)
     recipients = composer.recipients(session, going, newsletter, post, send.id, send.kind)
+    teaser = (batch.detail or {}).get("edition") == TEASER
     message = composer.batch_message(
-        composer.render_post_email(post, newsletter), newsletter, recipients
+        composer.render_post_email(post, newsletter, teaser=teaser), newsletter, recipients
     )
     backend = get_backend()
     claimed = session.execute(
@@ -460,6 +475,8 @@ def send_to_skipped(session: Session, send: Send, now: dt.datetime) -> int:
         raise Conflict("the send has not started", code="send_not_started")
     config = _config()
     size = config.send_batch_size
+    post = session.get(Post, send.post_id)
+    assert post is not None
     after, requeued = 0, 0
     while True:
         rows = session.execute(
@@ -477,11 +494,11 @@ def send_to_skipped(session: Session, send: Send, now: dt.datetime) -> int:
         after = rows[-1][0]
         sub_ids = [r[1] for r in rows]
         allowed = {
-            sid
-            for sid, status, paused in session.execute(
-                select(Subscriber.id, Subscriber.status, Subscriber.paused_until).where(
-                    Subscriber.id.in_(sub_ids)
-                )
+            sid: stage
+            for sid, status, stage, paused in session.execute(
+                select(
+                    Subscriber.id, Subscriber.status, Subscriber.stage, Subscriber.paused_until
+                ).where(Subscriber.id.in_(sub_ids))
             )
             if status == Status.ACTIVE and (paused is None or paused <= now)
         }
@@ -499,8 +516,16 @@ def send_to_skipped(session: Session, send: Send, now: dt.datetime) -> int:
             continue
         ids = [r[0] for r in rows if r[1] in set(ready)]
         _set_deliveries(session, ids, DeliveryState.SKIPPED, state=DeliveryState.QUEUED, error=None)
-        batch = _new_batch(session, send.id, ready, now)
-        jobs.enqueue("content.deliver_batch", batch.id)
+        readers = paywall.full_readers(
+            session, post.audience, [(sid, allowed[sid]) for sid in ready]
+        )
+        for edition, group in (
+            (FULL, [sid for sid in ready if readers is None or sid in readers]),
+            (TEASER, [sid for sid in ready if readers is not None and sid not in readers]),
+        ):
+            if group:
+                batch = _new_batch(session, send.id, group, now, edition)
+                jobs.enqueue("content.deliver_batch", batch.id)
         requeued += len(ids)
     if requeued and send.state == SendState.DONE:
         send.state = SendState.SENDING

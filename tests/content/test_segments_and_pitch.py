@@ -124,8 +124,8 @@ def test_pitch_send_skips_then_sends_to_the_skipped_later(sg_app, session, fake_
             scheduled_at=utcnow() + dt.timedelta(days=1),
         )
         send.state = SendState.SENDING
-        batch = sending.plan_next_batch(db.session, send.id, NOW)
-        assert sending.plan_next_batch(db.session, send.id, NOW) is None
+        (batch,) = sending.plan_next_batch(db.session, send.id, NOW)
+        assert sending.plan_next_batch(db.session, send.id, NOW) == []
         jobs.discard_pending()
         db.session.commit()
         jobs.run_task("content.deliver_batch", batch.id)

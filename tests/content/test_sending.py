@@ -138,7 +138,7 @@ def test_recipient_who_unsubscribes_after_planning_is_skipped(sg_app, session, f
         )
         send.scheduled_at = utcnow() - dt.timedelta(seconds=1)
         send.state = SendState.SENDING
-        batch = sending.plan_next_batch(db.session, send.id, utcnow())
+        (batch,) = sending.plan_next_batch(db.session, send.id, utcnow())
         db.session.get(Subscriber, ids[1]).status = "unsubscribed"
         jobs.discard_pending()
         db.session.commit()
@@ -177,7 +177,7 @@ def _planned(app, post_id: int, batches: int):  # type: ignore[no-untyped-def]
         )
         send.state = SendState.SENDING
         send.started_at = utcnow()
-        planned = [sending.plan_next_batch(session, send.id, utcnow()) for _ in range(batches)]
+        planned = [sending.plan_next_batch(session, send.id, utcnow())[0] for _ in range(batches)]
         jobs.discard_pending()
         session.commit()
         return send.id, [b.id for b in planned]
@@ -398,3 +398,28 @@ def test_no_delivery_is_ever_doubled(sg_app, session, fake_sendgrid):  # type: i
     assert len(per_subscriber) == 12 and set(per_subscriber.values()) == {1}
     assert len(recipients_of(fake_sendgrid)) == 12
     assert DeliveryState.SENT in states(session, send_id)
+
+
+def test_paid_post_sends_the_teaser_edition_to_readers_without_access(
+    sg_app, session, fake_sendgrid, tiers
+):  # type: ignore[no-untyped-def]
+    free = add_subscribers(session, 2, prefix="free")
+    (member,) = add_subscribers(session, 1, prefix="member")
+    (by_stage,) = add_subscribers(session, 1, prefix="bystage", stage="paying")
+    tiers[member] = 1
+    post = make_post(session, title="Members only", audience="paid")
+    session.commit()
+    send_id = start(sg_app, post.id)
+    assert len(fake_sendgrid.requests) == 2
+    editions = {}
+    for body in fake_sendgrid.requests:
+        html = next(c["value"] for c in body["content"] if c["type"] == "text/html")
+        text = next(c["value"] for c in body["content"] if c["type"] == "text/plain")
+        who = sorted(int(p["custom_args"]["subscriber_id"]) for p in body["personalizations"])
+        editions["teaser" if "Upgrade to keep reading" in html else "full"] = (who, html, text)
+    assert editions["full"][0] == sorted([member, by_stage])
+    assert editions["teaser"][0] == free
+    assert "The rest, " in editions["full"][1] and "The rest, " not in editions["teaser"][1]
+    assert "The rest, " not in editions["teaser"][2] and "First paragraph." in editions["teaser"][2]
+    session.expire_all()
+    assert states(session, send_id) == {"sent": 4}
