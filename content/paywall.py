@@ -100,15 +100,20 @@ def read_reader_token(token: str | None) -> tuple[int, int | None] | None:
     """(subscriber id, delivery id) of a link or cookie token, None when absent or forged."""
     if not token:
         return None
-    max_age = current_app.config["MASTHEAD"].extra.get("reader_token_max_age")
     try:
-        payload = read_token(READER_PURPOSE, token, max_age=int(max_age) if max_age else None)
+        payload = read_token(READER_PURPOSE, token)
     except InvalidToken:
         return None
     if not isinstance(payload, dict) or not isinstance(payload.get("s"), int):
         return None
     delivery = payload.get("d")
     return payload["s"], delivery if isinstance(delivery, int) else None
+
+
+def known_subscriber(session: Session, subscriber_id: int) -> bool:
+    """Whether a reader link names a subscriber we still know (erased ones are forgotten)."""
+    subscriber = session.get(Subscriber, subscriber_id)
+    return subscriber is not None and subscriber.status != Status.ERASED
 
 
 def known_reader(session: Session, cookie: str | None) -> tuple[Subscriber, Reader] | None:

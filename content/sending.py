@@ -13,9 +13,10 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import CursorResult, Table, func, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from content import composer, paywall, segments
@@ -23,7 +24,7 @@ from content.metrics import NO_LONGER_ACTIVE, send_progress
 from content.models import BatchState, Post, Send, SendBatch, SendState
 from content.posts import is_live
 from growth import jobs
-from growth.db import commit, db, utcnow
+from growth.db import UTCDateTime, commit, db, utcnow
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.mailer import SendError, get_backend
 from growth.models import Delivery, DeliveryState, Newsletter, Status, Subscriber
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 # A batch in flight longer than this belongs to a worker that died (RQ's job timeout is 600 s).
 IN_FLIGHT_LEASE = dt.timedelta(minutes=15)
+# A sending send with no batch activity for this long is resumed by the scheduler's tick.
+STALL_AFTER = dt.timedelta(minutes=5)
 DEFAULT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
 FULL, TEASER = "full", "teaser"  # the editions of a post email
 
@@ -200,7 +203,9 @@ def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> list[Se
     rows = [row(c, DeliveryState.QUEUED, None) for c in full + teaser]
     rows += [row(c, DeliveryState.SKIPPED, reason) for c, reason in skipped]
     if rows:
-        session.execute(insert(Delivery.__table__), rows)  # Core executemany: no ORM bookkeeping
+        session.execute(
+            insert(cast(Table, Delivery.__table__)), rows
+        )  # Core executemany: no ORM bookkeeping
     batches = [
         _new_batch(session, send.id, [c.id for c in group], now, edition)
         for edition, group in ((FULL, full), (TEASER, teaser))
@@ -348,12 +353,14 @@ def deliver_batch(batch_id: int) -> str:
         composer.render_post_email(post, newsletter, teaser=teaser), newsletter, recipients
     )
     backend = get_backend()
-    claimed = session.execute(
+    # The claim: a conditional UPDATE, so of two workers holding the same batch one sends it.
+    claim = session.execute(
         update(SendBatch)
         .where(SendBatch.id == batch_id, SendBatch.state == BatchState.QUEUED)
         .values(state=BatchState.IN_FLIGHT, started_at=now, attempts=SendBatch.attempts + 1)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    claimed = cast(CursorResult[Any], claim).rowcount
     if claimed != 1:
         session.rollback()
         return "taken"
@@ -534,26 +541,46 @@ def send_to_skipped(session: Session, send: Send, now: dt.datetime) -> int:
     return requeued
 
 
+def _last_activity(session: Session, send: Send) -> dt.datetime:
+    """When a send last made progress: its start, or a batch planned, claimed or finished."""
+    latest = session.scalar(
+        select(
+            # max() loses the column type on SQLite; coerce so it comes back as aware UTC.
+            type_coerce(
+                func.max(
+                    func.coalesce(SendBatch.finished_at, SendBatch.started_at, SendBatch.created_at)
+                ),
+                UTCDateTime(),
+            )
+        ).where(SendBatch.send_id == send.id)
+    )
+    start = send.started_at or send.created_at
+    return max(start, latest) if latest else start
+
+
 def send_due(session: Session, now: dt.datetime) -> dict[str, int]:
     """The scheduler's tick: publish due posts, start due sends, resume stalled ones."""
     from content.posts import publish_due
 
     published = publish_due(session, now)
     stale = mark_stale_in_flight(session, now)
-    started = 0
+    started = []
     for send in session.scalars(
         select(Send).where(Send.state == SendState.SCHEDULED, Send.scheduled_at <= now)
     ).all():
         start_send(session, send, now)
-        started += 1
+        started.append(send.id)
     resumed = 0
-    for send in session.scalars(select(Send).where(Send.state == SendState.SENDING)).all():
-        # Harmless when the send is still running: planning locks the send, batches are claimed.
-        jobs.enqueue("content.run_send", send.id)
-        resumed += 1
-    resumed -= started
+    for send in session.scalars(
+        select(Send).where(Send.state == SendState.SENDING, Send.id.not_in(started))
+    ).all():
+        if _last_activity(session, send) < now - STALL_AFTER:
+            # A worker stopped (or the in-process run died): pick it up where it stopped. Even
+            # if it still runs, nothing doubles: planning locks the send, batches are claimed.
+            jobs.enqueue("content.run_send", send.id)
+            resumed += 1
     session.flush()
-    return {"published": published, "unknown": stale, "started": started, "resumed": resumed}
+    return {"published": published, "unknown": stale, "started": len(started), "resumed": resumed}
 
 
 @dataclass

@@ -9,7 +9,6 @@ from content.composer import post_web_path
 from growth.db import commit, db, utcnow
 from growth.engagement import record_web_visit
 from growth.extensions import client_ip
-from growth.models import Subscriber
 
 bp = Blueprint("content", __name__)
 
@@ -52,7 +51,7 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
     if arrival is not None:
         # A signed link from an email: remember the reader, count the visit, drop the token.
         subscriber_id, delivery_id = arrival
-        if session.get(Subscriber, subscriber_id) is not None:
+        if paywall.known_subscriber(session, subscriber_id):
             record_web_visit(session, subscriber_id, request.base_url, now, delivery_id)
             commit()
             response = redirect(post_web_path(post))

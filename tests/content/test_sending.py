@@ -193,7 +193,11 @@ def test_crash_between_batches_then_resume_sends_nobody_twice(sg_app, session, f
         assert jobs.run_task("content.deliver_batch", batch_ids[0]) == "sent"
     # the worker stops here: batch 2 queued, the rest of the list not resolved yet
     with sg_app.app_context():
-        jobs.run_task("content.run_send", send_id)
+        assert sending.send_due(db.session, utcnow())["resumed"] == 0  # not stalled yet
+        commit()
+        later = utcnow() + sending.STALL_AFTER + dt.timedelta(minutes=1)
+        assert sending.send_due(db.session, later)["resumed"] == 1  # the scheduler's tick
+        commit()
     emails = recipients_of(fake_sendgrid)
     assert len(emails) == 25 == len(set(emails))
     assert [len(b["personalizations"]) for b in fake_sendgrid.requests] == [10, 10, 5]
