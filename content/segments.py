@@ -112,7 +112,8 @@ def candidate_page(
     # so resolving a list of any length costs the same per page.
     rows = session.execute(
         _base_query(newsletter_id, segment, now)
-        .where(Membership.subscriber_id > after_id)
+        # Both sides bounded: a merge join must not walk subscribers from the first id again.
+        .where(Membership.subscriber_id > after_id, Subscriber.id > after_id)
         .order_by(Membership.subscriber_id)
         .limit(limit)
     ).all()

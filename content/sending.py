@@ -202,12 +202,19 @@ def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> list[Se
 
     rows = [row(c, DeliveryState.QUEUED, None) for c in full + teaser]
     rows += [row(c, DeliveryState.SKIPPED, reason) for c, reason in skipped]
+    delivery_of: dict[int, int] = {}
     if rows:
-        session.execute(
-            insert(cast(Table, Delivery.__table__)), rows
-        )  # Core executemany: no ORM bookkeeping
+        # Core executemany with RETURNING (batched into multi-row INSERTs): no ORM bookkeeping,
+        # and no second query to find the ids the batch carries.
+        inserted = session.execute(
+            insert(cast(Table, Delivery.__table__)).returning(
+                Delivery.__table__.c.id, Delivery.__table__.c.subscriber_id
+            ),
+            rows,
+        )
+        delivery_of = {subscriber_id: delivery_id for delivery_id, subscriber_id in inserted}
     batches = [
-        _new_batch(session, send.id, [c.id for c in group], now, edition)
+        _new_batch(session, send.id, sorted(delivery_of[c.id] for c in group), now, edition)
         for edition, group in ((FULL, full), (TEASER, teaser))
         if group
     ]
@@ -218,22 +225,15 @@ def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> list[Se
 def _new_batch(
     session: Session,
     send_id: int,
-    subscriber_ids: list[int],
+    delivery_ids: list[int],
     now: dt.datetime,
-    edition: str = "full",
+    edition: str = FULL,
 ) -> SendBatch:
-    ids = list(
-        session.scalars(
-            select(Delivery.id)
-            .where(Delivery.send_id == send_id, Delivery.subscriber_id.in_(subscriber_ids))
-            .order_by(Delivery.id)
-        )
-    )
     batch = SendBatch(
         send_id=send_id,
         number=_next_number(session, send_id),
-        delivery_ids=ids,
-        size=len(ids),
+        delivery_ids=delivery_ids,
+        size=len(delivery_ids),
         state=BatchState.QUEUED,
         created_at=now,
         detail={"edition": edition},
@@ -521,7 +521,8 @@ def send_to_skipped(session: Session, send: Send, now: dt.datetime) -> int:
         ready = [sid for sid in sub_ids if sid in allowed and sid not in reasons]
         if not ready:
             continue
-        ids = [r[0] for r in rows if r[1] in set(ready)]
+        delivery_of = {sid: did for did, sid in rows if sid in set(ready)}
+        ids = sorted(delivery_of.values())
         _set_deliveries(session, ids, DeliveryState.SKIPPED, state=DeliveryState.QUEUED, error=None)
         readers = paywall.full_readers(
             session, post.audience, [(sid, allowed[sid]) for sid in ready]
@@ -531,7 +532,9 @@ def send_to_skipped(session: Session, send: Send, now: dt.datetime) -> int:
             (TEASER, [sid for sid in ready if readers is not None and sid not in readers]),
         ):
             if group:
-                batch = _new_batch(session, send.id, group, now, edition)
+                batch = _new_batch(
+                    session, send.id, sorted(delivery_of[sid] for sid in group), now, edition
+                )
                 jobs.enqueue("content.deliver_batch", batch.id)
         requeued += len(ids)
     if requeued and send.state == SendState.DONE:
