@@ -182,3 +182,24 @@ def test_rss_feed_has_public_posts_only(client, session, library):  # type: igno
     import xml.dom.minidom
 
     xml.dom.minidom.parseString(body)  # well-formed
+
+
+def test_web_link_of_a_sent_email_signs_the_reader_in(client, session, library, outbox):  # type: ignore[no-untyped-def]
+    from content import sending
+    from content.models import Post
+    from growth.db import commit, utcnow
+    from growth.engagement import engaged_value_counts
+    from tests.conftest import read_outbox, text_of
+
+    (sid,) = add_subscribers(session, 1)
+    free_post = session.scalars(select(Post).where(Post.slug == library["free"])).one()
+    sending.create_send(session, free_post, "all", utcnow())
+    commit()  # the send runs (in process, or through RQ) into the outbox
+    (message,) = read_outbox(outbox)
+    link = next(w for w in text_of(message).split() if "/p/" in w and "?r=" in w)
+    response = client.get(link.removeprefix("http://masthead.test"))
+    assert response.status_code == 302
+    assert sees(client, library["free"])
+    visit = session.scalars(select(EmailEvent).where(EmailEvent.subscriber_id == sid)).one()
+    assert visit.delivery_id is not None and visit.type == "web_visit"
+    assert engaged_value_counts(session, [sid]) == {sid: 1}  # reading on the web is engagement
