@@ -427,3 +427,28 @@ def test_paid_post_sends_the_teaser_edition_to_readers_without_access(
     assert "The rest, " not in editions["teaser"][2] and "First paragraph." in editions["teaser"][2]
     session.expire_all()
     assert states(session, send_id) == {"sent": 4}
+
+
+def test_referral_block_of_the_referrals_domain_goes_to_each_recipient(
+    sg_app, session, fake_sendgrid
+):  # type: ignore[no-untyped-def]
+    from growth import emails
+
+    def block(_session, subscriber):  # type: ignore[no-untyped-def]
+        return {
+            "referral_block": f"{subscriber.referral_code}: 2 of 3 friends",
+            "referral_block_html": f"<p>{subscriber.referral_code}: <b>2</b> of 3</p>",
+        }
+
+    ids = add_subscribers(session, 2, prefix="refblock")
+    post = make_post(session)
+    session.commit()
+    emails.register_context_provider(block)
+    try:
+        start(sg_app, post.id)
+    finally:
+        emails._context_providers.remove(block)  # no public way to unregister; keep tests apart
+    for p in fake_sendgrid.requests[0]["personalizations"]:
+        code = f"refblock{ids.index(int(p['custom_args']['subscriber_id'])):06d}"
+        assert p["substitutions"]["[%mh:referral_block%]"] == f"{code}: 2 of 3 friends"
+        assert p["substitutions"]["[%mh:referral_block_html%]"] == f"<p>{code}: <b>2</b> of 3</p>"
