@@ -6,7 +6,7 @@ import datetime as dt
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from content import posts, sending, stats
+from content import posts, send_control, sending, stats
 from content.metrics import SKIP_LABELS
 from content.segments import parse_segment, preview
 from growth.auth import current_operator, login_required
@@ -53,7 +53,7 @@ def _edit_page(post, status: int = 200, error: str | None = None, preview_text: 
         post=post,
         newsletters=posts.newsletters(db.session),
         error=error,
-        sends=sending.sends_of(db.session, post.id) if post else [],
+        sends=send_control.sends_of(db.session, post.id) if post else [],
         preview=preview_text,
         segment=request.form.get("segment", "all"),
     ), status
@@ -151,7 +151,7 @@ def post_test(post_id: int):  # type: ignore[no-untyped-def]
     """A proof to one address."""
     post = posts.get_post(db.session, post_id)
     try:
-        sending.send_test_email(db.session, post, request.form.get("email", ""))
+        send_control.send_test_email(db.session, post, request.form.get("email", ""))
     except DomainError as exc:
         return _edit_page(post, exc.status, exc.message)
     flash(f"Test sent to {request.form.get('email')}.")
@@ -162,7 +162,7 @@ def post_test(post_id: int):  # type: ignore[no-untyped-def]
 @login_required(role="creator")
 def send_page(send_id: int):  # type: ignore[no-untyped-def]
     """Progress, skipped recipients by reason, batches that need a decision."""
-    progress = sending.progress(db.session, sending.get_send(db.session, send_id))
+    progress = send_control.progress(db.session, sending.get_send(db.session, send_id))
     return render_template("content/admin_send.html", progress=progress, labels=SKIP_LABELS)
 
 
@@ -170,7 +170,9 @@ def send_page(send_id: int):  # type: ignore[no-untyped-def]
 @login_required(role="creator")
 def send_resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def]
     """The operator resends a batch whose outcome is unknown."""
-    sending.resend_batch(db.session, sending.get_batch(db.session, send_id, number), utcnow())
+    send_control.resend_batch(
+        db.session, send_control.get_batch(db.session, send_id, number), utcnow()
+    )
     commit()
     flash(f"Batch {number} queued again.")
     return redirect(url_for("content_admin.send_page", send_id=send_id))
@@ -180,7 +182,9 @@ def send_resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def
 @login_required(role="creator")
 def send_skipped(send_id: int):  # type: ignore[no-untyped-def]
     """Send to the skipped who are now allowed."""
-    count = sending.send_to_skipped(db.session, sending.get_send(db.session, send_id), utcnow())
+    count = send_control.send_to_skipped(
+        db.session, sending.get_send(db.session, send_id), utcnow()
+    )
     commit()
     flash(f"{count:,} skipped recipients queued.")
     return redirect(url_for("content_admin.send_page", send_id=send_id))

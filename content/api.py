@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
-from content import posts, sending, stats
+from content import posts, send_control, sending, stats
 from content import schemas as content_schemas
 from content.segments import parse_segment, preview
 from growth import schemas
@@ -39,7 +39,7 @@ def _post_input(data: dict[str, Any]) -> posts.PostInput:
     return posts.PostInput(**fields, published_at=_when(data.get("published_at"), "published_at"))
 
 
-def send_json(progress: sending.Progress) -> dict[str, Any]:
+def send_json(progress: send_control.Progress) -> dict[str, Any]:
     """The API shape of a send and its progress."""
     send = progress.send
     return {
@@ -189,7 +189,7 @@ def create_send(post_id: int):  # type: ignore[no-untyped-def]
     )
     commit()
     return jsonify(
-        send_json(sending.progress(db.session, sending.get_send(db.session, send.id)))
+        send_json(send_control.progress(db.session, sending.get_send(db.session, send.id)))
     ), 202
 
 
@@ -207,7 +207,7 @@ def create_send(post_id: int):  # type: ignore[no-untyped-def]
 def test_send(post_id: int):  # type: ignore[no-untyped-def]
     """A proof to one address; no delivery row, no list headers of a real subscriber's."""
     data = schemas.json_body(content_schemas.TEST_SEND)
-    sending.send_test_email(db.session, posts.get_post(db.session, post_id), data["email"])
+    send_control.send_test_email(db.session, posts.get_post(db.session, post_id), data["email"])
     return jsonify({"status": "sent", "to": data["email"]})
 
 
@@ -223,7 +223,9 @@ def test_send(post_id: int):  # type: ignore[no-untyped-def]
 @api_auth(role="creator")
 def get_send(send_id: int):  # type: ignore[no-untyped-def]
     """Sent / total / failed / unknown, skipped by reason, batches needing an operator."""
-    return jsonify(send_json(sending.progress(db.session, sending.get_send(db.session, send_id))))
+    return jsonify(
+        send_json(send_control.progress(db.session, sending.get_send(db.session, send_id)))
+    )
 
 
 @bp.post("/sends/<int:send_id>/cancel")
@@ -241,7 +243,7 @@ def cancel_send(send_id: int):  # type: ignore[no-untyped-def]
     send = sending.get_send(db.session, send_id)
     sending.cancel_send(db.session, send)
     commit()
-    return jsonify(send_json(sending.progress(db.session, send)))
+    return jsonify(send_json(send_control.progress(db.session, send)))
 
 
 @bp.post("/sends/<int:send_id>/batches/<int:number>/resend")
@@ -257,11 +259,11 @@ def cancel_send(send_id: int):  # type: ignore[no-untyped-def]
 @api_auth(role="creator")
 def resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def]
     """Its recipients may get the post twice if the first request did go out."""
-    batch = sending.get_batch(db.session, send_id, number)
-    sending.resend_batch(db.session, batch, utcnow())
+    batch = send_control.get_batch(db.session, send_id, number)
+    send_control.resend_batch(db.session, batch, utcnow())
     commit()
     return jsonify(
-        send_json(sending.progress(db.session, sending.get_send(db.session, send_id)))
+        send_json(send_control.progress(db.session, sending.get_send(db.session, send_id)))
     ), 202
 
 
@@ -278,7 +280,9 @@ def resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def]
 @api_auth(role="creator")
 def send_to_skipped(send_id: int):  # type: ignore[no-untyped-def]
     """Re-checks each skipped recipient against the pitch rules now."""
-    count = sending.send_to_skipped(db.session, sending.get_send(db.session, send_id), utcnow())
+    count = send_control.send_to_skipped(
+        db.session, sending.get_send(db.session, send_id), utcnow()
+    )
     commit()
     return jsonify({"requeued": count}), 202
 

@@ -12,7 +12,7 @@ from growth.db import commit, db, utcnow
 @with_appcontext
 def send_due_command() -> None:
     """Publish due posts, start due sends, resume stopped ones (run from cron every minute)."""
-    from content.sending import send_due
+    from content.send_control import send_due
 
     figures = send_due(db.session, utcnow())
     commit()

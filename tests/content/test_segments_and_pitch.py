@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from content import sending
+from content import send_control, sending
 from content.models import Post, SendState
 from content.segments import parse_segment, preview
 from growth import jobs
@@ -147,7 +147,7 @@ def test_pitch_send_skips_then_sends_to_the_skipped_later(sg_app, session, fake_
         audience["e"]: "not_nurtured",
     }
     with sg_app.app_context():
-        figures = sending.progress(db.session, sending.get_send(db.session, send_id)).figures
+        figures = send_control.progress(db.session, sending.get_send(db.session, send_id)).figures
     assert figures["sent"] == 2 and figures["total"] == 2 and figures["skipped"] == 3
     assert figures["skipped_by_reason"] == {"not_nurtured": 2, "pitch_cooldown": 1}
 
@@ -156,7 +156,7 @@ def test_pitch_send_skips_then_sends_to_the_skipped_later(sg_app, session, fake_
     session.commit()
     with sg_app.app_context():
         assert (
-            sending.send_to_skipped(
+            send_control.send_to_skipped(
                 db.session, sending.get_send(db.session, send_id), NOW + dt.timedelta(days=5)
             )
             == 2

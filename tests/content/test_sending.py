@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select, update
 
-from content import sending
+from content import send_control, sending
 from content.models import BatchState, Post, Send, SendBatch, SendState
 from growth import jobs
 from growth.db import commit, db, utcnow
@@ -193,10 +193,10 @@ def test_crash_between_batches_then_resume_sends_nobody_twice(sg_app, session, f
         assert jobs.run_task("content.deliver_batch", batch_ids[0]) == "sent"
     # the worker stops here: batch 2 queued, the rest of the list not resolved yet
     with sg_app.app_context():
-        assert sending.send_due(db.session, utcnow())["resumed"] == 0  # not stalled yet
+        assert send_control.send_due(db.session, utcnow())["resumed"] == 0  # not stalled yet
         commit()
-        later = utcnow() + sending.STALL_AFTER + dt.timedelta(minutes=1)
-        assert sending.send_due(db.session, later)["resumed"] == 1  # the scheduler's tick
+        later = utcnow() + send_control.STALL_AFTER + dt.timedelta(minutes=1)
+        assert send_control.send_due(db.session, later)["resumed"] == 1  # the scheduler's tick
         commit()
     emails = recipients_of(fake_sendgrid)
     assert len(emails) == 25 == len(set(emails))
@@ -233,21 +233,23 @@ def test_crash_inside_a_request_leaves_that_batch_unknown_and_resumes_the_rest(
     assert len(emails) == 20 == len(set(emails))
     # the scheduler's tick, once the lease is over, says what happened to it
     with sg_app.app_context():
-        figures = sending.send_due(
-            db.session, utcnow() + sending.IN_FLIGHT_LEASE + dt.timedelta(minutes=1)
+        figures = send_control.send_due(
+            db.session, utcnow() + send_control.IN_FLIGHT_LEASE + dt.timedelta(minutes=1)
         )
         commit()
     assert figures["unknown"] == 1
     session.expire_all()
     assert states(session, send_id) == {"sent": 20, "unknown": 10}
     with sg_app.app_context():
-        progress = sending.progress(db.session, db.session.get(Send, send_id))
+        progress = send_control.progress(db.session, db.session.get(Send, send_id))
         assert progress.figures["unknown"] == 10 and progress.figures["total"] == 30
         assert [b.number for b in progress.unknown_batches] == [2]
     assert len(recipients_of(fake_sendgrid)) == 20  # still nothing resent by itself
     # the operator decides to resend it
     with sg_app.app_context():
-        sending.resend_batch(db.session, sending.get_batch(db.session, send_id, 2), utcnow())
+        send_control.resend_batch(
+            db.session, send_control.get_batch(db.session, send_id, 2), utcnow()
+        )
         commit()
     emails = recipients_of(fake_sendgrid)
     assert len(emails) == 30 == len(set(emails))
@@ -286,7 +288,9 @@ def test_refused_batch_fails_and_can_be_resent(sg_app, session, fake_sendgrid): 
     session.expire_all()
     assert states(session, send_id) == {"failed": 4}
     with sg_app.app_context():
-        sending.resend_batch(db.session, sending.get_batch(db.session, send_id, 1), utcnow())
+        send_control.resend_batch(
+            db.session, send_control.get_batch(db.session, send_id, 1), utcnow()
+        )
         commit()
     session.expire_all()
     assert states(session, send_id) == {"sent": 4}
@@ -331,9 +335,9 @@ def test_scheduled_send_starts_when_due(sg_app, session, fake_sendgrid, app):  #
         assert send.state == SendState.SCHEDULED
     assert fake_sendgrid.requests == []
     with sg_app.app_context():
-        assert sending.send_due(db.session, utcnow())["started"] == 0
+        assert send_control.send_due(db.session, utcnow())["started"] == 0
         commit()
-        assert sending.send_due(db.session, later + dt.timedelta(seconds=1))["started"] == 1
+        assert send_control.send_due(db.session, later + dt.timedelta(seconds=1))["started"] == 1
         commit()
     assert len(recipients_of(fake_sendgrid)) == 3
 
@@ -372,7 +376,9 @@ def test_test_send_reaches_one_address_and_no_list(sg_app, session, fake_sendgri
     post = make_post(session, title="Proof")
     session.commit()
     with sg_app.app_context():
-        sending.send_test_email(db.session, db.session.get(Post, post.id), "editor@example.com")
+        send_control.send_test_email(
+            db.session, db.session.get(Post, post.id), "editor@example.com"
+        )
     assert recipients_of(fake_sendgrid) == ["editor@example.com"]
     body = fake_sendgrid.requests[0]
     assert body["subject"] == "[Test] Proof"
@@ -393,7 +399,7 @@ def test_no_delivery_is_ever_doubled(sg_app, session, fake_sendgrid):  # type: i
     send_id = start(sg_app, post.id)
     with sg_app.app_context():  # a second run and a scheduler tick change nothing
         jobs.run_task("content.run_send", send_id)
-        sending.send_due(db.session, utcnow())
+        send_control.send_due(db.session, utcnow())
         commit()
     session.expire_all()
     per_subscriber = Counter(
