@@ -200,15 +200,18 @@ def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> list[Se
     rows += [row(c, DeliveryState.SKIPPED, reason) for c, reason in skipped]
     delivery_of: dict[int, int] = {}
     if rows:
-        # Core executemany with RETURNING (batched into multi-row INSERTs): no ORM bookkeeping,
-        # and no second query to find the ids the batch carries.
-        inserted = session.execute(
-            insert(cast(Table, Delivery.__table__)).returning(
-                Delivery.__table__.c.id, Delivery.__table__.c.subscriber_id
-            ),
-            rows,
+        session.execute(insert(cast(Table, Delivery.__table__)), rows)  # Core: no ORM bookkeeping
+        # Their ids, by a range on the unique (send_id, subscriber_id) index: this call's
+        # subscribers lie between its first and last, and no other call reaches that range.
+        taken = [c.id for c in full + teaser] + [c.id for c, _ in skipped]
+        delivery_of = dict(
+            session.execute(
+                select(Delivery.subscriber_id, Delivery.id).where(
+                    Delivery.send_id == send.id,
+                    Delivery.subscriber_id.between(min(taken), max(taken)),
+                )
+            ).all()
         )
-        delivery_of = {subscriber_id: delivery_id for delivery_id, subscriber_id in inserted}
     batches = [
         new_batch(session, send.id, sorted(delivery_of[c.id] for c in group), now, edition)
         for edition, group in ((FULL, full), (TEASER, teaser))
