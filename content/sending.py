@@ -63,7 +63,7 @@ def create_send(
     """A send of a post to a segment, now or at `scheduled_at`; starts at once when due."""
     segment = segments.parse_segment(segment_text)
     when = scheduled_at or now
-    if not is_live(post, when) and not (post.published_at and post.published_at <= when):
+    if not is_live(post, when):  # published, or scheduled to be by the time the send starts
         raise ValidationFailed(
             "publish the post (or schedule it before the send) first: its web link must work",
             code="post_not_published",

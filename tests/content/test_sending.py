@@ -363,12 +363,14 @@ def test_send_due_command_publishes_and_starts(app, session, outbox):  # type: i
 
 
 def test_draft_post_cannot_be_sent(sg_app, session):  # type: ignore[no-untyped-def]
-    post = make_post(session, status="draft", published_at=None)
+    undated = make_post(session, title="Undated", status="draft", published_at=None)
+    dated = make_post(session, title="Dated", status="draft", published_at=utcnow())
     session.commit()
     from growth.errors import ValidationFailed
 
-    with sg_app.app_context(), pytest.raises(ValidationFailed):
-        sending.create_send(db.session, db.session.get(Post, post.id), "all", utcnow())
+    for post in (undated, dated):  # a draft has no web page, whatever its date
+        with sg_app.app_context(), pytest.raises(ValidationFailed):
+            sending.create_send(db.session, db.session.get(Post, post.id), "all", utcnow())
 
 
 def test_test_send_reaches_one_address_and_no_list(sg_app, session, fake_sendgrid):  # type: ignore[no-untyped-def]
