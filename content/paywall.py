@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -20,6 +20,7 @@ READER_COOKIE = "mh_reader"
 READER_COOKIE_DAYS = 365
 REF_COOKIE = "mh_ref"
 REF_COOKIE_DAYS = 30
+_REF = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ def known_reader(session: Session, cookie: str | None) -> tuple[Subscriber, Read
     return subscriber, reader_for(session, subscriber)
 
 
-def cookie_expiry(now: dt.datetime, days: int) -> dt.datetime:
-    """When a cookie set now should expire."""
-    return now + dt.timedelta(days=days)
+def clean_ref(raw: str | None) -> str:
+    """A referral code from a share link, or "" when it cannot be one (kept out of cookies)."""
+    value = (raw or "").strip()
+    return value if _REF.fullmatch(value) else ""

@@ -64,7 +64,7 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
             return response
     known = paywall.known_reader(session, request.cookies.get(paywall.READER_COOKIE))
     reader = known[1] if known else None
-    ref = (request.args.get("ref") or "").strip()[:32]
+    ref = paywall.clean_ref(request.args.get("ref"))
     if ref:
         signals.post_share_visit.send(
             post,
