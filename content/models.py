@@ -1,1 +1,127 @@
-"""Models of the content domain."""
+"""Models of the content domain: posts, their sends to a segment, and the batches of a send."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from growth.db import Base, UTCDateTime, utcnow
+from growth.models import Membership, Newsletter
+
+
+class PostStatus(enum.StrEnum):
+    """Where a post is on its way to readers."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    PUBLISHED = "published"
+
+
+class SendState(enum.StrEnum):
+    """A send of a post to a segment."""
+
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class BatchState(enum.StrEnum):
+    """One provider request of up to SEND_BATCH_SIZE recipients."""
+
+    QUEUED = "queued"
+    IN_FLIGHT = "in_flight"  # committed before the request: a crash leaves it here
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # the request may or may not have gone out: never resent by itself
+
+
+class Post(Base):
+    """A post written in Markdown; the sanitised HTML is kept next to its source."""
+
+    __tablename__ = "posts"
+    __table_args__ = (Index("ix_posts_status_published_at", "status", "published_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    newsletter_id: Mapped[int] = mapped_column(
+        ForeignKey("newsletters.id", ondelete="RESTRICT"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(300))
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    preview_text: Mapped[str] = mapped_column(String(300), default="")
+    body_markdown: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    teaser_html: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(16), default="value")  # value | pitch
+    audience: Mapped[str] = mapped_column(
+        String(40), default="public"
+    )  # public|free|paid|tier:<id>
+    status: Mapped[str] = mapped_column(String(16), default=PostStatus.DRAFT)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    newsletter: Mapped[Newsletter] = relationship()
+
+
+class Send(Base):
+    """A post sent to a segment; recipients are resolved when it runs, a page at a time."""
+
+    __tablename__ = "sends"
+    __table_args__ = (Index("ix_sends_state_scheduled_at", "state", "scheduled_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="RESTRICT"))
+    segment: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16))  # value | pitch, copied from the post
+    state: Mapped[str] = mapped_column(String(16), default=SendState.SCHEDULED)
+    scheduled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Keyset cursor of recipient resolution: every subscriber id <= this has its delivery row.
+    resolved_through: Mapped[int] = mapped_column(default=0)
+    resolved: Mapped[bool] = mapped_column(default=False)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    post: Mapped[Post] = relationship()
+
+
+class SendBatch(Base):
+    """One provider request: the delivery ids it carries, fixed when the batch is planned."""
+
+    __tablename__ = "send_batches"
+    __table_args__ = (
+        UniqueConstraint("send_id", "number"),
+        Index("ix_send_batches_send_state", "send_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    delivery_ids: Mapped[list[int]] = mapped_column(JSON)
+    size: Mapped[int]
+    state: Mapped[str] = mapped_column(String(16), default=BatchState.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# Sends walk a newsletter's active members in subscriber order, a page at a time.
+Index(
+    "ix_memberships_newsletter_status_subscriber",
+    Membership.newsletter_id,
+    Membership.status,
+    Membership.subscriber_id,
+)

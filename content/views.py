@@ -1,5 +1,102 @@
-"""HTTP views of the content domain."""
+"""The web: the home page, posts behind their paywall, the RSS feed of public posts."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import Blueprint, current_app, make_response, redirect, render_template, request
+
+from content import paywall, posts, signals
+from content.composer import post_web_path
+from growth.db import commit, db, utcnow
+from growth.engagement import record_web_visit
+from growth.extensions import client_ip
 
 bp = Blueprint("content", __name__)
+
+UPGRADE_PATHS = ("/pricing", "/upgrade", "/billing/pricing")
+
+
+def _upgrade_url() -> str:
+    """Billing's pricing page when it has one; the subscribe page otherwise."""
+    rules = {rule.rule for rule in current_app.url_map.iter_rules()}
+    return next((p for p in UPGRADE_PATHS if p in rules), "/subscribe")
+
+
+def _set_cookie(response, name: str, value: str, days: int) -> None:  # type: ignore[no-untyped-def]
+    response.set_cookie(
+        name,
+        value,
+        max_age=days * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["MASTHEAD"].base_url.startswith("https://"),
+    )
+
+
+@bp.get("/")
+def home():  # type: ignore[no-untyped-def]
+    """The latest posts and a subscribe form."""
+    latest = posts.latest_posts(db.session, utcnow())
+    newsletters = posts.newsletters(db.session)
+    commit()
+    return render_template("content/home.html", posts=latest, newsletters=newsletters)
+
+
+@bp.get("/p/<slug>")
+def post_page(slug: str):  # type: ignore[no-untyped-def]
+    """The whole post for readers allowed to read it, a teaser with a call to the others."""
+    session = db.session
+    now = utcnow()
+    post = posts.published_post(session, slug, now)
+    arrival = paywall.read_reader_token(request.args.get("r"))
+    if arrival is not None:
+        # A signed link from an email: remember the reader, count the visit, drop the token.
+        subscriber_id, delivery_id = arrival
+        if paywall.known_subscriber(session, subscriber_id):
+            record_web_visit(session, subscriber_id, request.base_url, now, delivery_id)
+            commit()
+            response = redirect(post_web_path(post))
+            _set_cookie(
+                response,
+                paywall.READER_COOKIE,
+                paywall.reader_token(subscriber_id),
+                paywall.READER_COOKIE_DAYS,
+            )
+            return response
+    known = paywall.known_reader(session, request.cookies.get(paywall.READER_COOKIE))
+    reader = known[1] if known else None
+    ref = paywall.clean_ref(request.args.get("ref"))
+    if ref:
+        signals.post_share_visit.send(
+            post,
+            session=session,
+            ref=ref,
+            ip=client_ip(),
+            user_agent=request.headers.get("User-Agent"),
+            now=now,
+        )
+    full = paywall.can_read(post.audience, reader)
+    commit()
+    response = make_response(
+        render_template(
+            "content/post.html",
+            post=post,
+            full=full,
+            reader=reader,
+            ref=ref,
+            upgrade_url=_upgrade_url(),
+            subscriber=known[0] if known else None,
+        )
+    )
+    if ref:
+        _set_cookie(response, paywall.REF_COOKIE, ref, paywall.REF_COOKIE_DAYS)
+    if not full:
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/feed.xml")
+def feed():  # type: ignore[no-untyped-def]
+    """RSS 2.0 of public posts."""
+    latest = posts.latest_posts(db.session, utcnow(), limit=50, public_only=True)
+    body = render_template("content/feed.xml", posts=latest)
+    return current_app.response_class(body, mimetype="application/rss+xml")

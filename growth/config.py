@@ -50,6 +50,8 @@ class Config:
     base_url: str = "http://127.0.0.1:5000"
     publication_name: str = "Masthead"
     publication_address: str = ""
+    publication_logo_url: str = ""
+    brand_color: str = "#c2410c"
     mail_backend: str = "outbox"
     outbox_dir: Path = Path("instance/outbox")
     mail_from: str = "Masthead <newsletter@localhost>"
@@ -104,6 +106,8 @@ class Config:
             base_url=env.get("BASE_URL", f"http://127.0.0.1:{env.get('PORT', '5000')}").rstrip("/"),
             publication_name=env.get("PUBLICATION_NAME", "Masthead"),
             publication_address=env.get("PUBLICATION_ADDRESS", ""),
+            publication_logo_url=env.get("PUBLICATION_LOGO_URL", ""),
+            brand_color=env.get("BRAND_COLOR", "#c2410c"),
             mail_backend=env.get("MAIL_BACKEND", "outbox"),
             outbox_dir=Path(env.get("OUTBOX_DIR") or instance / "outbox"),
             mail_from=env.get("MAIL_FROM", "Masthead <newsletter@localhost>"),

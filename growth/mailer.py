@@ -50,11 +50,64 @@ class OutgoingMessage:
     template: str = "message"
 
 
+@dataclass
+class BatchRecipient:
+    """One recipient of a batch: the values that replace the message's placeholders."""
+
+    to_email: str
+    to_name: str | None = None
+    substitutions: dict[str, str] = field(default_factory=dict)
+    custom_args: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class BatchMessage:
+    """One message rendered once, sent to many recipients in a single provider request."""
+
+    subject: str
+    text: str
+    html: str | None
+    recipients: list[BatchRecipient]
+    from_email: str | None = None
+    reply_to: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    custom_args: dict[str, str] = field(default_factory=dict)
+    categories: list[str] = field(default_factory=list)
+    template: str = "message"
+
+    def for_recipient(self, recipient: BatchRecipient) -> OutgoingMessage:
+        """The single message one recipient gets, placeholders replaced (test sends, outbox)."""
+        return OutgoingMessage(
+            to_email=recipient.to_email,
+            to_name=recipient.to_name,
+            subject=substitute(self.subject, recipient.substitutions),
+            text=substitute(self.text, recipient.substitutions),
+            html=substitute(self.html, recipient.substitutions) if self.html else None,
+            from_email=self.from_email,
+            reply_to=self.reply_to,
+            headers={**self.headers, **recipient.headers},
+            custom_args={**self.custom_args, **recipient.custom_args},
+            categories=list(self.categories),
+            template=self.template,
+        )
+
+
+def substitute(text: str, substitutions: dict[str, str]) -> str:
+    """Replace each placeholder key by its value, as SendGrid's substitutions do."""
+    for key, value in substitutions.items():
+        text = text.replace(key, value)
+    return text
+
+
 class MailBackend(Protocol):
     name: str
 
     def send(self, message: OutgoingMessage) -> str:
         """Send one message; return the provider's message id."""
+
+    def send_batch(self, batch: BatchMessage) -> str:
+        """Send one message to every recipient of the batch in one request; return its id."""
 
 
 class OutboxBackend:
@@ -94,6 +147,11 @@ class OutboxBackend:
         path.write_bytes(msg.as_bytes(policy=EML_POLICY))
         log.info("outbox: wrote %s to %s (%s)", message.template, message.to_email, path)
         return message_id
+
+    def send_batch(self, batch: BatchMessage) -> str:
+        """One .eml per recipient, placeholders replaced as the provider would."""
+        ids = [self.send(batch.for_recipient(r)) for r in batch.recipients]
+        return ids[0] if ids else ""
 
 
 class SendGridBackend:
@@ -154,6 +212,45 @@ class SendGridBackend:
 
     def send(self, message: OutgoingMessage) -> str:
         return self.post(self.payload(message))
+
+    def batch_payload(self, batch: BatchMessage) -> dict[str, Any]:
+        """The v3 Mail Send body: one personalization per recipient, with its substitutions."""
+        if not 1 <= len(batch.recipients) <= 1000:
+            raise ValueError("SendGrid takes 1 to 1000 personalizations per request")
+        personalizations = []
+        for r in batch.recipients:
+            to: dict[str, str] = {"email": r.to_email}
+            if r.to_name:
+                to["name"] = r.to_name
+            p: dict[str, Any] = {"to": [to]}
+            if r.substitutions:
+                p["substitutions"] = r.substitutions
+            if r.custom_args:
+                p["custom_args"] = {k: str(v) for k, v in r.custom_args.items()}
+            if r.headers:
+                p["headers"] = r.headers
+            personalizations.append(p)
+        content = [{"type": "text/plain", "value": batch.text}]
+        if batch.html:
+            content.append({"type": "text/html", "value": batch.html})
+        body: dict[str, Any] = {
+            "personalizations": personalizations,
+            "from": self.address(batch.from_email or self.mail_from),
+            "subject": batch.subject,
+            "content": content,
+            "headers": {"X-Masthead-Kind": batch.template, **batch.headers},
+            "tracking_settings": {"subscription_tracking": {"enable": False}},
+        }
+        if batch.custom_args:
+            body["custom_args"] = {k: str(v) for k, v in batch.custom_args.items()}
+        if batch.reply_to:
+            body["reply_to"] = self.address(batch.reply_to)
+        if batch.categories:
+            body["categories"] = batch.categories
+        return body
+
+    def send_batch(self, batch: BatchMessage) -> str:
+        return self.post(self.batch_payload(batch))
 
 
 def build_backend(app: Flask) -> MailBackend:

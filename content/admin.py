@@ -1,0 +1,206 @@
+"""Creator pages: write and publish posts, preview and run sends, watch their progress."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+
+from content import posts, send_control, sending, stats
+from content.metrics import SKIP_LABELS
+from content.segments import parse_segment, preview
+from growth.auth import current_operator, login_required
+from growth.db import commit, db, utcnow
+from growth.errors import DomainError, ValidationFailed
+
+bp = Blueprint("content_admin", __name__, url_prefix="/admin")
+FIELDS = (
+    "title",
+    "slug",
+    "excerpt",
+    "preview_text",
+    "body_markdown",
+    "kind",
+    "audience",
+    "newsletter",
+    "status",
+)
+
+
+def _form_time(value: str | None, field: str) -> dt.datetime | None:
+    """A datetime-local field, read as UTC (the form says so)."""
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationFailed(f"{field} is not a date and time", code="invalid_field") from exc
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+
+
+def _post_input() -> posts.PostInput:
+    values = {f: request.form.get(f) for f in FIELDS}
+    if not values["slug"]:
+        values["slug"] = None
+    return posts.PostInput(
+        **values, published_at=_form_time(request.form.get("published_at"), "published_at")
+    )
+
+
+def _edit_page(post, status: int = 200, error: str | None = None, preview_text: str | None = None):  # type: ignore[no-untyped-def]
+    return render_template(
+        "content/admin_post.html",
+        post=post,
+        newsletters=posts.newsletters(db.session),
+        error=error,
+        sends=send_control.sends_of(db.session, post.id) if post else [],
+        preview=preview_text,
+        segment=request.form.get("segment", "all"),
+    ), status
+
+
+@bp.get("/posts")
+@login_required(role="creator")
+def post_list():  # type: ignore[no-untyped-def]
+    """Every post with its status."""
+    return render_template("content/admin_posts.html", posts=posts.list_posts(db.session))
+
+
+@bp.route("/posts/new", methods=["GET", "POST"])
+@login_required(role="creator")
+def post_new():  # type: ignore[no-untyped-def]
+    """Write a new post."""
+    if request.method == "GET":
+        return _edit_page(None)
+    try:
+        operator = current_operator()
+        post = posts.create_post(
+            db.session, _post_input(), utcnow(), operator.id if operator else None
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        return _edit_page(None, exc.status, exc.message)
+    commit()
+    flash("Post saved.")
+    return redirect(url_for("content_admin.post_edit", post_id=post.id))
+
+
+@bp.route("/posts/<int:post_id>", methods=["GET", "POST"])
+@login_required(role="creator")
+def post_edit(post_id: int):  # type: ignore[no-untyped-def]
+    """Edit a post; its sends and the send form are on the same page."""
+    post = posts.get_post(db.session, post_id)
+    if request.method == "GET":
+        return _edit_page(post)
+    try:
+        posts.update_post(db.session, post, _post_input(), utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        return _edit_page(posts.get_post(db.session, post_id), exc.status, exc.message)
+    commit()
+    flash("Post saved.")
+    return redirect(url_for("content_admin.post_edit", post_id=post.id))
+
+
+@bp.post("/posts/<int:post_id>/preview")
+@login_required(role="creator")
+def post_preview(post_id: int):  # type: ignore[no-untyped-def]
+    """Say who the send would reach before it goes."""
+    post = posts.get_post(db.session, post_id)
+    config = current_app.config["MASTHEAD"]
+    try:
+        result = preview(
+            db.session,
+            post.newsletter_id,
+            parse_segment(request.form.get("segment", "all")),
+            post.kind,
+            utcnow(),
+            config.nurture_min_value,
+            config.pitch_cooldown_days,
+        )
+    except DomainError as exc:
+        return _edit_page(post, exc.status, exc.message)
+    return _edit_page(post, preview_text=result.sentence)
+
+
+@bp.post("/posts/<int:post_id>/sends")
+@login_required(role="creator")
+def post_send(post_id: int):  # type: ignore[no-untyped-def]
+    """Send now or at a time."""
+    post = posts.get_post(db.session, post_id)
+    try:
+        operator = current_operator()
+        send = sending.create_send(
+            db.session,
+            post,
+            request.form.get("segment", "all"),
+            utcnow(),
+            scheduled_at=_form_time(request.form.get("scheduled_at"), "scheduled_at"),
+            operator_id=operator.id if operator else None,
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        return _edit_page(posts.get_post(db.session, post_id), exc.status, exc.message)
+    commit()
+    return redirect(url_for("content_admin.send_page", send_id=send.id))
+
+
+@bp.post("/posts/<int:post_id>/test")
+@login_required(role="creator")
+def post_test(post_id: int):  # type: ignore[no-untyped-def]
+    """A proof to one address."""
+    post = posts.get_post(db.session, post_id)
+    try:
+        send_control.send_test_email(db.session, post, request.form.get("email", ""))
+    except DomainError as exc:
+        return _edit_page(post, exc.status, exc.message)
+    flash(f"Test sent to {request.form.get('email')}.")
+    return redirect(url_for("content_admin.post_edit", post_id=post.id))
+
+
+@bp.get("/sends/<int:send_id>")
+@login_required(role="creator")
+def send_page(send_id: int):  # type: ignore[no-untyped-def]
+    """Progress, skipped recipients by reason, batches that need a decision."""
+    progress = send_control.progress(db.session, sending.get_send(db.session, send_id))
+    return render_template("content/admin_send.html", progress=progress, labels=SKIP_LABELS)
+
+
+@bp.post("/sends/<int:send_id>/batches/<int:number>/resend")
+@login_required(role="creator")
+def send_resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def]
+    """The operator resends a batch whose outcome is unknown."""
+    send_control.resend_batch(
+        db.session, send_control.get_batch(db.session, send_id, number), utcnow()
+    )
+    commit()
+    flash(f"Batch {number} queued again.")
+    return redirect(url_for("content_admin.send_page", send_id=send_id))
+
+
+@bp.post("/sends/<int:send_id>/send-to-skipped")
+@login_required(role="creator")
+def send_skipped(send_id: int):  # type: ignore[no-untyped-def]
+    """Send to the skipped who are now allowed."""
+    count = send_control.send_to_skipped(
+        db.session, sending.get_send(db.session, send_id), utcnow()
+    )
+    commit()
+    flash(f"{count:,} skipped recipients queued.")
+    return redirect(url_for("content_admin.send_page", send_id=send_id))
+
+
+@bp.post("/sends/<int:send_id>/cancel")
+@login_required(role="creator")
+def send_cancel(send_id: int):  # type: ignore[no-untyped-def]
+    """Cancel a scheduled send."""
+    sending.cancel_send(db.session, sending.get_send(db.session, send_id))
+    commit()
+    return redirect(url_for("content_admin.send_page", send_id=send_id))
+
+
+@bp.get("/value-to-pitch")
+@login_required(role="creator")
+def value_to_pitch():  # type: ignore[no-untyped-def]
+    """Subscribers by value-to-pitch ratio, lowest first."""
+    return render_template("content/admin_ratios.html", rows=stats.most_pitched(db.session))

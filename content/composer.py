@@ -1,0 +1,207 @@
+"""The post email: rendered once per batch with placeholders, one substitution set per recipient."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.utils import formataddr, parseaddr
+from typing import Any
+
+from flask import current_app, render_template
+from markupsafe import escape
+from sqlalchemy.orm import Session
+
+from content import rendering
+from content.models import Post
+from content.paywall import reader_token, reader_tokens
+from growth import emails, links
+from growth.mailer import BatchMessage, BatchRecipient
+from growth.models import Newsletter, Subscriber
+
+_COLOR = re.compile(r"#[0-9a-fA-F]{3,8}")  # goes into style attributes: nothing else passes
+# SendGrid replaces these keys in subject and content, per personalization.
+PLACEHOLDERS = (
+    "name",
+    "name_html",
+    "greeting",
+    "greeting_html",
+    "manage_url",
+    "unsubscribe_url",
+    "web_url",
+    "referral_url",
+    "referral_block",
+    "referral_block_html",
+)
+KEY = {name: f"[%mh:{name}%]" for name in PLACEHOLDERS}
+
+
+def post_web_path(post: Post) -> str:
+    """The post's page on the web."""
+    return f"/p/{post.slug}"
+
+
+def web_url(post: Post, subscriber_id: int | None, delivery_id: int | None) -> str:
+    """The web-view link; signed so the reader arriving through it is recognised."""
+    url = links.absolute(post_web_path(post))
+    if subscriber_id is None:
+        return url
+    return f"{url}?r={reader_token(subscriber_id, delivery_id)}"
+
+
+def from_address(newsletter: Newsletter | None) -> str | None:
+    """The newsletter's sender name on the publication's address."""
+    if newsletter is None or not newsletter.sender_name:
+        return None
+    return formataddr(
+        (newsletter.sender_name, parseaddr(current_app.config["MASTHEAD"].mail_from)[1])
+    )
+
+
+def _fallback_blocks(publication: str, referral_url: str) -> tuple[str, str]:
+    # The same words as email/base.*: used when no domain provides a referral block.
+    text = f"Know someone who'd like {publication}? Share your link: {referral_url}"
+    html = (
+        f"<p>Know someone who'd like {escape(publication)}? "
+        f'<a href="{escape(referral_url)}">Share your link</a>.</p>'
+    )
+    return text, html
+
+
+@dataclass
+class Rendered:
+    """A post email with placeholders in it."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def render_post_email(post: Post, newsletter: Newsletter | None, teaser: bool = False) -> Rendered:
+    """Render templates/email/post.* once, with placeholders for everything per recipient.
+
+    The teaser edition (a paid post to readers without access) stops at the paywall.
+    """
+    config = current_app.config["MASTHEAD"]
+    context: dict[str, Any] = {
+        "post": post,
+        "teaser": teaser,
+        "teaser_markdown": rendering.teaser_markdown(post.body_markdown) if teaser else "",
+        "newsletter": newsletter,
+        "publication": config.publication_name,
+        "publication_address": config.publication_address,
+        "logo_url": config.publication_logo_url,
+        "brand_color": config.brand_color if _COLOR.fullmatch(config.brand_color) else "#c2410c",
+        "base_url": config.base_url,
+        **{name: KEY[name] for name in PLACEHOLDERS},
+    }
+    return Rendered(
+        subject=render_template("email/post.subject.txt", **context).strip(),
+        text=render_template("email/post.txt", **context),
+        html=render_template("email/post.html", **context),
+    )
+
+
+def substitutions(
+    session: Session,
+    subscriber: Subscriber,
+    newsletter: Newsletter | None,
+    post: Post,
+    delivery_id: int | None,
+    web: str | None = None,
+) -> dict[str, str]:
+    """The values of every placeholder for one subscriber (the referral block from its domain)."""
+    context = emails.email_context(session, subscriber, newsletter)
+    publication = context["publication"]
+    fallback_text, fallback_html = _fallback_blocks(publication, context["referral_url"])
+    name = subscriber.name or ""
+    values = {
+        "name": name,
+        "name_html": str(escape(name)),
+        "greeting": f"Hi {name}," if name else "Hi there,",
+        "greeting_html": f"Hi {escape(name)}," if name else "Hi there,",
+        "manage_url": context["manage_url"],
+        "unsubscribe_url": context["unsubscribe_url"],
+        "web_url": web or web_url(post, subscriber.id, delivery_id),
+        "referral_url": context["referral_url"],
+        "referral_block": context.get("referral_block") or fallback_text,
+        "referral_block_html": context.get("referral_block_html") or fallback_html,
+    }
+    return {KEY[k]: str(v) for k, v in values.items()}
+
+
+def recipients(
+    session: Session,
+    people: list[tuple[Subscriber, int]],
+    newsletter: Newsletter | None,
+    post: Post,
+    send_id: int,
+    kind: str,
+) -> list[BatchRecipient]:
+    """One personalization per (subscriber, delivery id): substitutions, headers, event mapping."""
+    page = links.absolute(post_web_path(post))
+    tokens = reader_tokens((sub.id, delivery_id) for sub, delivery_id in people)
+    out = []
+    for (subscriber, delivery_id), token in zip(people, tokens, strict=True):
+        values = substitutions(
+            session, subscriber, newsletter, post, delivery_id, f"{page}?r={token}"
+        )
+        out.append(
+            BatchRecipient(
+                to_email=subscriber.email,
+                to_name=subscriber.name,
+                substitutions=values,
+                # The same headers as growth.emails.list_headers, from the URL signed above:
+                # signing is most of the cost of a recipient, so each token is signed once.
+                headers={
+                    "List-Unsubscribe": f"<{values[KEY['unsubscribe_url']]}>",
+                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                },
+                custom_args={
+                    "send_id": str(send_id),
+                    "delivery_id": str(delivery_id),
+                    "subscriber_id": str(subscriber.id),
+                    "kind": kind,
+                },
+            )
+        )
+    return out
+
+
+def batch_message(
+    rendered: Rendered,
+    newsletter: Newsletter | None,
+    recipients: list[BatchRecipient],
+    subject_prefix: str = "",
+) -> BatchMessage:
+    """The provider message for a batch."""
+    return BatchMessage(
+        subject=subject_prefix + rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        recipients=recipients,
+        from_email=from_address(newsletter),
+        reply_to=newsletter.reply_to if newsletter else None,
+        custom_args={"template": "post"},
+        categories=["post"],
+        template="post",
+    )
+
+
+def sample_substitutions(post: Post, newsletter: Newsletter | None) -> dict[str, str]:
+    """Placeholder values for a test send to an address that is not a subscriber."""
+    config = current_app.config["MASTHEAD"]
+    subscribe = links.absolute("/subscribe")
+    text, html = _fallback_blocks(config.publication_name, subscribe)
+    values = {
+        "name": "",
+        "name_html": "",
+        "greeting": "Hi there,",
+        "greeting_html": "Hi there,",
+        "manage_url": subscribe,
+        "unsubscribe_url": subscribe,
+        "web_url": web_url(post, None, None),
+        "referral_url": subscribe,
+        "referral_block": text,
+        "referral_block_html": html,
+    }
+    return {KEY[k]: v for k, v in values.items()}

@@ -1,0 +1,98 @@
+"""Markdown to safe HTML: rendered with python-markdown, then cleaned with nh3 (ammonia)."""
+
+from __future__ import annotations
+
+import re
+
+import markdown
+import nh3
+
+ALLOWED_TAGS = {
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "dd",
+    "del",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "mark",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "u",
+    "ul",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "abbr": {"title"},
+    "th": {"align", "colspan", "rowspan"},
+    "td": {"align", "colspan", "rowspan"},
+    "*": {"id"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+TEASER_BLOCKS = 2  # paragraphs (or other blocks) a reader without access sees
+
+_BLANK_LINES = re.compile(r"\n\s*\n")
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def sanitize(html: str) -> str:
+    """Keep formatting, drop scripts, styles, event handlers and javascript: URLs."""
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )
+
+
+def render_markdown(source: str) -> str:
+    """Markdown (with tables, footnotes, fenced code) as sanitised HTML."""
+    html = markdown.markdown(source or "", extensions=["extra", "sane_lists"], output_format="html")
+    return sanitize(html)
+
+
+def teaser_markdown(source: str, blocks: int = TEASER_BLOCKS) -> str:
+    """The first few blocks of a post's Markdown: what is shown in front of the paywall."""
+    parts = [p for p in _BLANK_LINES.split((source or "").strip()) if p.strip()]
+    return "\n\n".join(parts[:blocks])
+
+
+def plain_text(html: str) -> str:
+    """Text of sanitised HTML, whitespace collapsed (feeds and fallbacks)."""
+    return " ".join(_TAGS.sub(" ", html).split())

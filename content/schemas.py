@@ -1,0 +1,184 @@
+"""JSON Schemas of the content API (they validate requests and feed the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from growth.openapi import spec
+
+_AUDIENCE = {"type": "string", "pattern": "^(public|free|paid|tier:[0-9]+)$"}
+_SEGMENT = {
+    "type": "string",
+    "maxLength": 120,
+    "description": "all, free, paying, tier:<id>, stage:engaged, stage:nurtured or source:<name>",
+}
+
+
+def _post_fields() -> dict[str, Any]:
+    return {
+        "title": {"type": "string", "minLength": 1, "maxLength": 300},
+        "slug": {"type": "string", "minLength": 1, "maxLength": 180},
+        "excerpt": {"type": "string", "maxLength": 5000},
+        "preview_text": {"type": "string", "maxLength": 300},
+        "body_markdown": {"type": "string", "maxLength": 1_000_000},
+        "kind": {"enum": ["value", "pitch"]},
+        "audience": _AUDIENCE,
+        "newsletter": {"type": "string", "maxLength": 64},
+        "status": {"enum": ["draft", "scheduled", "published"]},
+        "published_at": {"type": ["string", "null"], "format": "date-time"},
+    }
+
+
+POST_CREATE = spec.schema(
+    "PostCreate",
+    {
+        "type": "object",
+        "required": ["title"],
+        "additionalProperties": False,
+        "properties": _post_fields(),
+    },
+)
+POST_UPDATE = spec.schema(
+    "PostUpdate",
+    {
+        "type": "object",
+        "minProperties": 1,
+        "additionalProperties": False,
+        "properties": _post_fields(),
+    },
+)
+POST = spec.schema(
+    "Post",
+    {
+        "type": "object",
+        "required": ["id", "title", "slug", "kind", "audience", "status"],
+        "properties": {
+            **_post_fields(),
+            "id": {"type": "integer"},
+            "body_html": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+        },
+    },
+)
+POST_LIST = spec.schema(
+    "PostList",
+    {
+        "type": "object",
+        "required": ["posts"],
+        "properties": {"posts": {"type": "array", "items": {"$ref": "#/components/schemas/Post"}}},
+    },
+)
+SEGMENT_REQUEST = spec.schema(
+    "SegmentRequest",
+    {"type": "object", "additionalProperties": False, "properties": {"segment": _SEGMENT}},
+)
+SEND_PREVIEW = spec.schema(
+    "SendPreview",
+    {
+        "type": "object",
+        "required": ["will_receive", "skipped", "summary"],
+        "properties": {
+            "segment": {"type": "string"},
+            "will_receive": {"type": "integer"},
+            "skipped": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "summary": {"type": "string"},
+        },
+    },
+)
+SEND_CREATE = spec.schema(
+    "SendCreate",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "segment": _SEGMENT,
+            "scheduled_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+)
+SEND = spec.schema(
+    "Send",
+    {
+        "type": "object",
+        "required": ["id", "post_id", "segment", "kind", "state", "progress"],
+        "properties": {
+            "id": {"type": "integer"},
+            "post_id": {"type": "integer"},
+            "segment": {"type": "string"},
+            "kind": {"enum": ["value", "pitch"]},
+            "state": {"enum": ["scheduled", "sending", "done", "cancelled"]},
+            "scheduled_at": {"type": "string", "format": "date-time"},
+            "started_at": {"type": ["string", "null"], "format": "date-time"},
+            "finished_at": {"type": ["string", "null"], "format": "date-time"},
+            "progress": {
+                "type": "object",
+                "required": ["total", "sent", "failed", "unknown", "skipped"],
+                "properties": {
+                    "total": {"type": "integer"},
+                    "sent": {"type": "integer"},
+                    "failed": {"type": "integer"},
+                    "unknown": {"type": "integer"},
+                    "in_flight": {"type": "integer"},
+                    "queued": {"type": "integer"},
+                    "skipped": {"type": "integer"},
+                    "skipped_by_reason": {
+                        "type": "object",
+                        "additionalProperties": {"type": "integer"},
+                    },
+                    "done": {"type": ["number", "null"]},
+                },
+            },
+            "batches": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "needs_attention": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "number": {"type": "integer"},
+                        "state": {"type": "string"},
+                        "size": {"type": "integer"},
+                        "error": {"type": ["string", "null"]},
+                    },
+                },
+            },
+        },
+    },
+)
+TEST_SEND = spec.schema(
+    "TestSendRequest",
+    {
+        "type": "object",
+        "required": ["email"],
+        "additionalProperties": False,
+        "properties": {"email": {"type": "string", "minLength": 3, "maxLength": 320}},
+    },
+)
+TEST_SEND_DONE = spec.schema(
+    "TestSendDone",
+    {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"const": "sent"}, "to": {"type": "string"}},
+    },
+)
+REQUEUED = spec.schema(
+    "Requeued",
+    {"type": "object", "required": ["requeued"], "properties": {"requeued": {"type": "integer"}}},
+)
+VALUE_PITCH = spec.schema(
+    "ValueToPitch",
+    {
+        "type": "object",
+        "required": ["subscriber_id", "value", "pitch", "ratio"],
+        "properties": {
+            "subscriber_id": {"type": "integer"},
+            "value": {"type": "integer", "description": "value emails sent"},
+            "pitch": {"type": "integer", "description": "pitches sent"},
+            "ratio": {
+                "type": ["number", "null"],
+                "description": "value per pitch; null before any pitch",
+            },
+        },
+    },
+)
