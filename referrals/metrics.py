@@ -361,12 +361,21 @@ def downstream_revenue(
 # Forecast ---------------------------------------------------------------------------------------
 
 
-def skok(c0: float, k: float, cycle_days: float, t_days: float) -> float:
-    """David Skok's viral model C(t) = C0 (K^(t/ct + 1) - 1) / (K - 1); K = 1 grows linearly."""
+def skok(c0: float, k: float, cycle_days: float, t_days: float) -> float | None:
+    """David Skok's viral model C(t) = C0 (K^(t/ct + 1) - 1) / (K - 1); K = 1 grows linearly.
+
+    None when K > 1 and the number of cycles is so large that the value overflows a float.
+    """
     cycles = t_days / cycle_days
     if abs(k - 1.0) < 1e-12:
         return c0 * (cycles + 1)
-    return c0 * (k ** (cycles + 1) - 1) / (k - 1)
+    try:
+        return c0 * (k ** (cycles + 1) - 1) / (k - 1)
+    except OverflowError:  # K > 1 over a huge number of cycles: no finite answer to give
+        return None
+
+
+SATURATION_EPSILON = 1e-12
 
 
 def saturating(c0: float, k: float, cycle_days: float, t_days: float, market: float) -> float:
@@ -379,6 +388,10 @@ def saturating(c0: float, k: float, cycle_days: float, t_days: float, market: fl
     for _ in range(whole):
         new = k * new * max(0.0, 1 - total / market)
         total += new
+        # Converged (new readers vanish against the total): later cycles add nothing. This
+        # also bounds the loop when the measured cycle time is tiny and `whole` is huge.
+        if new <= SATURATION_EPSILON * max(total, 1.0):
+            return total
     nxt = k * new * max(0.0, 1 - total / market)
     return total + (cycles - whole) * nxt
 

@@ -252,3 +252,20 @@ def test_galton_watson_branching_process_recovers_mean_offspring():
 def test_cohorts_reject_unknown_periods():
     with pytest.raises(ValueError):
         metrics.Cohorts("year")
+
+
+def test_forecast_survives_a_tiny_cycle_time():
+    # Readers who all confirm within a second give a cycle time of microseconds: about 1e11
+    # cycles per 30-day period. The discrete logistic has long converged by then, so it must
+    # equal the value after 100,000 cycles (computed the slow way, cycle by cycle); Skok with
+    # K > 1 overflows to None, and with K < 1 it tends to C0 / (1 - K).
+    from referrals.metrics import forecast, saturating
+
+    tiny = 1e-6 / 86400
+    fast = forecast(10, None, 2.0, None, period_days=30, cycle_days=tiny, periods=2, market=1000)
+    converged = saturating(10, 2.0, 1.0, 100_000, 1000)
+    assert 10 < converged < 1000
+    assert [row["logistic"] for row in fast] == [pytest.approx(converged)] * 2
+    assert [row["skok"] for row in fast] == [None, None]
+    slow = forecast(10, None, 0.5, None, period_days=30, cycle_days=tiny, periods=1, market=1000)
+    assert slow[0]["skok"] == pytest.approx(20)  # 10 / (1 - 0.5)
