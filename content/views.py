@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
-from content import paywall, posts, signals
+from content import paywall, posts
 from content.composer import post_web_path
+from growth import signals as growth_signals
 from growth.db import commit, db, utcnow
 from growth.engagement import record_web_visit
 from growth.extensions import client_ip
@@ -66,7 +67,7 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
     reader = known[1] if known else None
     ref = paywall.clean_ref(request.args.get("ref"))
     if ref:
-        signals.post_share_visit.send(
+        growth_signals.referral_link_visit.send(
             post,
             session=session,
             ref=ref,

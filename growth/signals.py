@@ -10,3 +10,6 @@ subscriber_signed_up = _signals.signal("subscriber-signed-up")
 subscriber_confirmed = _signals.signal("subscriber-confirmed")
 # sender: the Subscriber; kwargs: session, field ("status"|"stage"), old, new, now
 subscriber_changed = _signals.signal("subscriber-changed")
+# A visit through a share link carrying a referral code outside /r/ (e.g. /p/<slug>?ref=<code>).
+# sender: what was shared (a post, or None); kwargs: session, ref, ip, user_agent, now.
+referral_link_visit = _signals.signal("referral-link-visit")

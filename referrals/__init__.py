@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
     signals.subscriber_signed_up.connect(service.on_signed_up, weak=False)
     signals.subscriber_confirmed.connect(service.on_confirmed, weak=False)
     signals.subscriber_changed.connect(service.on_changed, weak=False)
+    signals.referral_link_visit.connect(service.on_link_visit, weak=False)
     emails.register_context_provider(service.email_context)
     for command in cli.commands:
         app.cli.add_command(command)

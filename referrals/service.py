@@ -86,6 +86,20 @@ def record_visit(
     return referrer
 
 
+def on_link_visit(
+    _shared: object,
+    *,
+    session: Session,
+    ref: str,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    now: dt.datetime,
+    **_: object,
+) -> None:
+    """A share link elsewhere (a post's ?ref=) is a referral visit like /r/<code>."""
+    record_visit(session, ref[:64], ip, user_agent, now)
+
+
 def on_signed_up(
     subscriber: Subscriber,
     *,

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from content import signals
+from growth import signals
 from content.paywall import REF_COOKIE, Reader, can_read, reader_token
 from growth.models import EmailEvent, Subscriber
 from tests.content.conftest import NOW, add_subscribers, make_post
@@ -123,11 +123,11 @@ def test_share_link_sets_ref_cookie_and_signals_a_referral_visit(client, session
     def record(post, **kwargs):  # type: ignore[no-untyped-def]
         seen.append((post.slug, kwargs["ref"]))
 
-    signals.post_share_visit.connect(record)
+    signals.referral_link_visit.connect(record)
     try:
         response = client.get(f"/p/{library['public']}?ref=abc123")
     finally:
-        signals.post_share_visit.disconnect(record)
+        signals.referral_link_visit.disconnect(record)
     assert seen == [(library["public"], "abc123")]
     cookie = response.headers["Set-Cookie"]
     assert f"{REF_COOKIE}=abc123" in cookie and "Max-Age=2592000" in cookie

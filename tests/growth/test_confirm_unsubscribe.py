@@ -165,3 +165,12 @@ def test_bad_manage_and_unsubscribe_tokens(client):
     assert client.get("/me/garbage").status_code == 400
     assert client.get("/unsubscribe/garbage").status_code == 400
     assert client.post("/unsubscribe/garbage", data="List-Unsubscribe=One-Click").status_code == 400
+
+
+def test_manage_page_links_to_the_readers_other_pages(client, session, outbox):
+    signup_and_confirm(client, outbox)
+    path = link_in(messages(outbox, "welcome")[0], "/me/")
+    html = client.get(path).get_data(as_text=True)
+    for page in ("referrals", "upgrade", "billing"):
+        assert f'href="{path}/{page}"' in html
+        assert client.get(f"{path}/{page}").status_code == 200

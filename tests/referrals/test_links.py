@@ -149,3 +149,24 @@ def test_one_client_cannot_flood_a_referrers_visits(client, session, outbox):
     ]
     assert answers[:60] == [200] * 60 and answers[60] == 429
     assert len(visits(session)) == 60
+
+
+def test_a_shared_post_link_counts_as_a_referral_visit(client, session, outbox):
+    import datetime as dt
+
+    from content import posts
+
+    join(client, outbox, "ana@example.com", name="Ana")
+    ana = by_email(session, "ana@example.com")
+    published = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    post = posts.create_post(
+        session,
+        posts.PostInput(title="Shared", body_markdown="Worth reading.", status="published", published_at=published),
+        published,
+    )
+    session.commit()
+    response = client.get(f"/p/{post.slug}?ref={ana.referral_code}", headers={"User-Agent": BROWSER})
+    assert response.status_code == 200
+    [visit] = visits(session)
+    assert (visit.referrer_id, visit.counted) == (ana.id, True)
+    assert client.get_cookie("mh_ref").value == ana.referral_code
