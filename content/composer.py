@@ -139,6 +139,7 @@ def recipients(
 ) -> list[BatchRecipient]:
     """One personalization per (subscriber, delivery id): substitutions, headers, event mapping."""
     page = links.absolute(post_web_path(post))
+    emails.prefetch_context(session, [subscriber for subscriber, _ in people])
     tokens = reader_tokens((sub.id, delivery_id) for sub, delivery_id in people)
     out = []
     for (subscriber, delivery_id), token in zip(people, tokens, strict=True):

@@ -13,13 +13,25 @@ from growth.models import Delivery, DeliveryKind, DeliveryState, Newsletter, Sub
 
 # Other domains add blocks to every email (the referral block, for one) through these.
 ContextProvider = Callable[[Session, Subscriber], dict[str, Any]]
+# A bulk send warns providers of the subscribers it is about to render, so that they can load
+# what they need in one query instead of one per recipient.
+Prefetch = Callable[[Session, list[Subscriber]], None]
 _context_providers: list[ContextProvider] = []
+_prefetchers: list[Prefetch] = []
 
 
-def register_context_provider(provider: ContextProvider) -> None:
-    """Add variables to the context of every subscriber email."""
+def register_context_provider(provider: ContextProvider, prefetch: Prefetch | None = None) -> None:
+    """Add variables to the context of every subscriber email (and, optionally, a batch loader)."""
     if provider not in _context_providers:
         _context_providers.append(provider)
+    if prefetch is not None and prefetch not in _prefetchers:
+        _prefetchers.append(prefetch)
+
+
+def prefetch_context(session: Session, subscribers: list[Subscriber]) -> None:
+    """Before rendering many subscribers' emails: let each provider load their data at once."""
+    for prefetch in _prefetchers:
+        prefetch(session, subscribers)
 
 
 def list_headers(subscriber: Subscriber, newsletter: Newsletter | None) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import current_app
@@ -18,7 +19,13 @@ class InvalidToken(DomainError):
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"masthead.{purpose}")
+    return _cached_serializer(current_app.config["SECRET_KEY"], purpose)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_serializer(secret_key: str, purpose: str) -> URLSafeTimedSerializer:
+    # Building a serializer derives its key each time; a bulk send signs three links a reader.
+    return URLSafeTimedSerializer(secret_key, salt=f"masthead.{purpose}")
 
 
 def make_token(purpose: str, payload: Any) -> str:

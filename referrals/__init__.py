@@ -17,6 +17,6 @@ def init_app(app: Flask) -> None:
     signals.subscriber_confirmed.connect(service.on_confirmed, weak=False)
     signals.subscriber_changed.connect(service.on_changed, weak=False)
     signals.referral_link_visit.connect(service.on_link_visit, weak=False)
-    emails.register_context_provider(service.email_context)
+    emails.register_context_provider(service.email_context, prefetch=service.prefetch_progress)
     for command in cli.commands:
         app.cli.add_command(command)

@@ -9,7 +9,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -437,19 +437,50 @@ class Progress:
 
 
 def progress(session: Session, subscriber: Subscriber) -> Progress:
-    counted = (
-        session.scalar(
-            select(ReferralNode.direct_count).where(ReferralNode.subscriber_id == subscriber.id)
+    """Counted referrals and the next milestone (from a batch prefetch when one was made)."""
+    prefetched = g.get("referral_progress")
+    if prefetched is not None and subscriber.id in prefetched["counts"]:
+        # used once: a referral counted later in this unit of work must not read a stale count
+        counted = prefetched["counts"].pop(subscriber.id)
+        milestones = prefetched["milestones"]
+    else:
+        counted = (
+            session.scalar(
+                select(ReferralNode.direct_count).where(ReferralNode.subscriber_id == subscriber.id)
+            )
+            or 0
         )
-        or 0
-    )
-    upcoming = session.scalars(
-        select(Milestone)
-        .where(Milestone.active.is_(True), Milestone.referrals_required > counted)
-        .order_by(Milestone.referrals_required)
-        .limit(1)
-    ).first()
+        milestones = None
+    if milestones is None:
+        upcoming = session.scalars(
+            select(Milestone)
+            .where(Milestone.active.is_(True), Milestone.referrals_required > counted)
+            .order_by(Milestone.referrals_required)
+            .limit(1)
+        ).first()
+    else:
+        upcoming = next((m for m in milestones if m.referrals_required > counted), None)
     return Progress(counted, upcoming, upcoming.referrals_required - counted if upcoming else None)
+
+
+def prefetch_progress(session: Session, subscribers: list[Subscriber]) -> None:
+    """Load the counts of a batch of readers and the active milestones in two queries."""
+    ids = [s.id for s in subscribers]
+    counts = dict.fromkeys(ids, 0)
+    for start in range(0, len(ids), 1000):
+        part = ids[start : start + 1000]
+        rows = session.execute(
+            select(ReferralNode.subscriber_id, ReferralNode.direct_count).where(
+                ReferralNode.subscriber_id.in_(part)
+            )
+        )
+        counts.update((sid, n) for sid, n in rows)
+    milestones = list(
+        session.scalars(
+            select(Milestone).where(Milestone.active.is_(True)).order_by(Milestone.referrals_required)
+        )
+    )
+    g.referral_progress = {"counts": {k: v or 0 for k, v in counts.items()}, "milestones": milestones}
 
 
 def progress_sentence(p: Progress) -> str:

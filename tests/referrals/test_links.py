@@ -170,3 +170,24 @@ def test_a_shared_post_link_counts_as_a_referral_visit(client, session, outbox):
     [visit] = visits(session)
     assert (visit.referrer_id, visit.counted) == (ana.id, True)
     assert client.get_cookie("mh_ref").value == ana.referral_code
+
+
+def test_a_batch_prefetch_gives_the_same_block_and_is_used_once(app, client, session, outbox):
+    # Ana has one counted referral and a milestone at 3: "2 more friends to the sticker pack".
+    from flask import g
+
+    from referrals.models import Milestone
+
+    join(client, outbox, "ana@example.com")
+    refer(client, session, outbox, "ana@example.com", "bo@example.com", ip="192.0.2.1")
+    session.add(Milestone(referrals_required=3, reward_name="sticker pack", description="", fulfilment_note=""))
+    session.commit()
+    ana = by_email(session, "ana@example.com")
+    with app.test_request_context():
+        one_by_one = service.email_context(session, ana)
+        emails.prefetch_context(session, [ana])
+        assert g.referral_progress["counts"] == {ana.id: 1}
+        batched = service.email_context(session, ana)
+        assert g.referral_progress["counts"] == {}  # popped: a later count is read afresh
+    assert batched == one_by_one
+    assert "2 more friends to the sticker pack." in batched["referral_block"]
