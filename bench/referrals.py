@@ -62,9 +62,7 @@ def generate(n: int, seed: int = 7) -> dict[str, list]:
     rng = random.Random(seed)
     step = SPAN_DAYS * 86400 / n
     parent: list[int | None] = [None] * n
-    pool: list[
-        int
-    ] = []  # one ticket per sharer, plus one per friend brought: preferential attachment
+    pool: list[int] = []  # one ticket per sharer, plus one per friend brought: preferential attachment
     for i in range(n):
         if pool and rng.random() < REFERRED_SHARE:
             referrer = pool[rng.randrange(len(pool))]
@@ -163,8 +161,7 @@ INSERTS = {
     ),
     "nodes": (
         "referral_nodes",
-        "subscriber_id, parent_id, root_id, depth, direct_count, downstream_count, "
-        "leaderboard_opt_in",
+        "subscriber_id, parent_id, root_id, depth, direct_count, downstream_count, leaderboard_opt_in",
     ),
     "visits": ("referral_visits", "referrer_id, at, is_bot, is_self, counted"),
 }
@@ -215,9 +212,7 @@ def report_phase(url: str, with_networkx: bool) -> dict[str, float]:
     timings: dict[str, float] = {}
     with Session(engine) as session:
         now = START + dt.timedelta(days=SPAN_DAYS + 1)
-        result = report.referral_report(
-            session, now, cohort="month", horizon_days=30, timings=timings
-        )
+        result = report.referral_report(session, now, cohort="month", horizon_days=30, timings=timings)
         timings["total"] = time.perf_counter() - clock
         timings["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         timings["k_factor"] = result["k_factor"]
@@ -234,12 +229,8 @@ def report_phase(url: str, with_networkx: bool) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--sizes", default="100000,1000000", help="comma-separated subscriber counts"
-    )
-    parser.add_argument(
-        "--networkx", action="store_true", help="also time the networkx reference build"
-    )
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated subscriber counts")
+    parser.add_argument("--networkx", action="store_true", help="also time the networkx reference build")
     parser.add_argument("--report-only", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.report_only:

@@ -179,9 +179,7 @@ def one_size(n: int, conn) -> None:  # type: ignore[no-untyped-def]
         control_parent.send("done")
         summary = control_parent.recv()
         fake.join(5)
-    conn.send(
-        {"n": n, "wall": wall, "rss_before": before, "rss_peak": peak, "sent": sent, **summary}
-    )
+    conn.send({"n": n, "wall": wall, "rss_before": before, "rss_peak": peak, "sent": sent, **summary})
 
 
 def main() -> None:
@@ -197,9 +195,7 @@ def main() -> None:
         worker.start()
         r = parent.recv()
         worker.join()
-        assert r["requests"] <= math.ceil(n / 1000), (
-            "more requests than ceil(n/1000) without retries"
-        )
+        assert r["requests"] <= math.ceil(n / 1000), "more requests than ceil(n/1000) without retries"
         assert r["recipients"] == r["unique"] == r["sent"] == n, r
         growth = r["rss_peak"] - r["rss_before"]
         print(

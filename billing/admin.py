@@ -71,9 +71,7 @@ def tier(tier_id: int):  # type: ignore[no-untyped-def]
         except DomainError as exc:
             db.session.rollback()
             error = exc.message
-    return render_template("billing/admin_tier.html", tier=current, error=error), (
-        422 if error else 200
-    )
+    return render_template("billing/admin_tier.html", tier=current, error=error), (422 if error else 200)
 
 
 @bp.get("/revenue")

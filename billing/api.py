@@ -22,9 +22,7 @@ LEDGER_LIMIT = 1000
 
 def tier_json(tier: Tier) -> dict:
     """The API shape of a tier."""
-    prices = {
-        i: (p.stripe_price_id if (p := tier.current_price(i)) else None) for i in service.INTERVALS
-    }
+    prices = {i: (p.stripe_price_id if (p := tier.current_price(i)) else None) for i in service.INTERVALS}
     return {
         "id": tier.id,
         "name": tier.name,
@@ -41,9 +39,7 @@ def tier_json(tier: Tier) -> dict:
 
 
 @bp.get("/tiers")
-@spec.operation(
-    "/api/v1/tiers", "get", summary="List tiers", response="TierList", tags=("billing",)
-)
+@spec.operation("/api/v1/tiers", "get", summary="List tiers", response="TierList", tags=("billing",))
 @api_auth()
 def list_tiers():  # type: ignore[no-untyped-def]
     """Every tier, cheapest first."""
@@ -113,9 +109,7 @@ def _instant(name: str, default: dt.datetime) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(raw)
     except ValueError as exc:
-        raise InvalidRequest(
-            f"{name} must be an ISO date such as 2026-01-01", code="invalid_date"
-        ) from exc
+        raise InvalidRequest(f"{name} must be an ISO date such as 2026-01-01", code="invalid_date") from exc
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
@@ -150,9 +144,7 @@ def revenue():  # type: ignore[no-untyped-def]
     if end <= start:
         raise InvalidRequest("`to` must be after `from`", code="invalid_range")
     if (end - start).days > MAX_REPORT_DAYS:
-        raise InvalidRequest(
-            f"the range may span at most {MAX_REPORT_DAYS} days", code="invalid_range"
-        )
+        raise InvalidRequest(f"the range may span at most {MAX_REPORT_DAYS} days", code="invalid_range")
     return jsonify(reports.revenue_report(db.session, start, end))
 
 

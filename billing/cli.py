@@ -103,9 +103,7 @@ def update_tier(
         active=active,
     )
     try:
-        tier = service.update_tier(
-            db.session, service.get_tier(db.session, tier_id), data, utcnow()
-        )
+        tier = service.update_tier(db.session, service.get_tier(db.session, tier_id), data, utcnow())
     except DomainError as exc:
         raise _fail(exc) from exc
     commit()

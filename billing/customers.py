@@ -82,9 +82,7 @@ def link_customer(
             select(Subscription).where(Subscription.stripe_customer_id == customer_id)
         ):
             sub.subscriber_id = subscriber.id
-        for invoice in session.scalars(
-            select(Invoice).where(Invoice.stripe_customer_id == customer_id)
-        ):
+        for invoice in session.scalars(select(Invoice).where(Invoice.stripe_customer_id == customer_id)):
             invoice.subscriber_id = subscriber.id
     session.flush()
     return customer

@@ -56,9 +56,7 @@ class StripeGateway:
         )
 
     def deactivate_price(self, price_id: str) -> Any:
-        return self._call(
-            "archive the price", self.client.v1.prices.update, price_id, {"active": False}
-        )
+        return self._call("archive the price", self.client.v1.prices.update, price_id, {"active": False})
 
     def create_checkout_session(self, params: dict[str, Any]) -> Any:
         return self._call("start checkout", self.client.v1.checkout.sessions.create, params)
@@ -75,9 +73,7 @@ def init_app(app: Flask) -> None:
     """Build the gateway when STRIPE_SECRET_KEY is set."""
     config = app.config["MASTHEAD"]
     if config.stripe_secret_key:
-        app.extensions["masthead_stripe"] = StripeGateway(
-            config.stripe_secret_key, config.stripe_api_base
-        )
+        app.extensions["masthead_stripe"] = StripeGateway(config.stripe_secret_key, config.stripe_api_base)
 
 
 def is_configured() -> bool:

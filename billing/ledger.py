@@ -41,16 +41,11 @@ def _invoice_subscription_id(obj: dict[str, Any]) -> str | None:
     return id_of(details.get("subscription"))
 
 
-def apply_invoice_paid(
-    session: Session, row: StripeEvent, obj: dict[str, Any]
-) -> Subscriber | None:
+def apply_invoice_paid(session: Session, row: StripeEvent, obj: dict[str, Any]) -> Subscriber | None:
     """Add the paid invoice to the revenue ledger, once."""
     subscriber = _invoice_subscriber(session, obj)
     invoice_id = str(obj["id"])
-    if (
-        session.scalar(select(Invoice.id).where(Invoice.stripe_invoice_id == invoice_id))
-        is not None
-    ):
+    if session.scalar(select(Invoice.id).where(Invoice.stripe_invoice_id == invoice_id)) is not None:
         return subscriber
     lines = ((obj.get("lines") or {}).get("data")) or []
     period = (lines[0].get("period") or {}) if lines else {}
@@ -76,9 +71,7 @@ def apply_invoice_paid(
     return subscriber
 
 
-def apply_payment_failed(
-    session: Session, row: StripeEvent, obj: dict[str, Any]
-) -> Subscriber | None:
+def apply_payment_failed(session: Session, row: StripeEvent, obj: dict[str, Any]) -> Subscriber | None:
     """Tell the subscriber their payment failed, with the way to fix it (the billing portal)."""
     subscriber = _invoice_subscriber(session, obj)
     if subscriber is not None:

@@ -426,16 +426,12 @@ def revenue_by_customer(entries: Iterable[LedgerEntry]) -> dict[str, dict[str, i
     return {c: dict(v) for c, v in result.items()}
 
 
-def month_windows(
-    start: dt.datetime, end: dt.datetime
-) -> list[tuple[str, dt.datetime, dt.datetime]]:
+def month_windows(start: dt.datetime, end: dt.datetime) -> list[tuple[str, dt.datetime, dt.datetime]]:
     """Calendar months (UTC) covering [start, end), each clipped to it: (YYYY-MM, from, to)."""
     windows = []
     cursor = start
     while cursor < end:
-        year, month = (
-            (cursor.year + 1, 1) if cursor.month == 12 else (cursor.year, cursor.month + 1)
-        )
+        year, month = (cursor.year + 1, 1) if cursor.month == 12 else (cursor.year, cursor.month + 1)
         next_month = dt.datetime(year, month, 1, tzinfo=dt.UTC)
         windows.append((f"{cursor.year:04d}-{cursor.month:02d}", cursor, min(next_month, end)))
         cursor = next_month
@@ -473,10 +469,7 @@ def revenue_report(
             label,
             _movements(by_customer(a), by_customer(b), first_paid, a),
             _churn(by_customer(a), by_customer(b)),
-            {
-                plan: _churn(by_customer(a, plan), by_customer(b, plan))
-                for plan in ("monthly", "annual")
-            },
+            {plan: _churn(by_customer(a, plan), by_customer(b, plan)) for plan in ("monthly", "annual")},
         )
         for label, a, b in windows
     ]
@@ -504,9 +497,7 @@ def revenue_report(
                     "revenue_churn_rate": c.revenue_churn_rate,
                     "by_plan": {
                         plan: {
-                            "paying_at_start": (
-                                pc := by_plan[plan].get(currency, Churn())
-                            ).paying_at_start,
+                            "paying_at_start": (pc := by_plan[plan].get(currency, Churn())).paying_at_start,
                             "customer_churn_rate": pc.customer_churn_rate,
                             "revenue_churn_rate": pc.revenue_churn_rate,
                         }

@@ -81,8 +81,7 @@ def parse_subscription(obj: dict[str, Any]) -> dict[str, Any]:
     item = items[0] if items else {}
     # Stripe bills every item of a subscription on the same interval: add-ons add to the amount.
     extra = sum(
-        int((i.get("price") or {}).get("unit_amount") or 0) * int(i.get("quantity") or 1)
-        for i in items[1:]
+        int((i.get("price") or {}).get("unit_amount") or 0) * int(i.get("quantity") or 1) for i in items[1:]
     )
     price = item.get("price") or {}
     recurring = price.get("recurring") or {}
@@ -103,8 +102,7 @@ def parse_subscription(obj: dict[str, Any]) -> dict[str, Any]:
         "quantity": int(item.get("quantity") or 1),
         "extra_items_cents": extra,
         "discounts": parse_discounts(obj.get("discounts"), currency),
-        "cancel_at_period_end": bool(obj.get("cancel_at_period_end"))
-        or obj.get("cancel_at") is not None,
+        "cancel_at_period_end": bool(obj.get("cancel_at_period_end")) or obj.get("cancel_at") is not None,
         "collection_paused": obj.get("pause_collection") is not None,
         # Since API 2025-03-31 the period lives on the subscription items.
         "current_period_end": timestamp(item.get("current_period_end")),
@@ -180,9 +178,7 @@ _MIRRORED = (
 def _mirror_row(session: Session, fields: dict[str, Any], at: dt.datetime) -> Subscription:
     """The subscription's mirror row, created once and locked for this unit of work."""
     sub_id = fields["stripe_subscription_id"]
-    query = (
-        select(Subscription).where(Subscription.stripe_subscription_id == sub_id).with_for_update()
-    )
+    query = select(Subscription).where(Subscription.stripe_subscription_id == sub_id).with_for_update()
     sub = session.scalars(query).first()
     if sub is None:
         try:
@@ -199,9 +195,7 @@ def _mirror_row(session: Session, fields: dict[str, Any], at: dt.datetime) -> Su
     return sub
 
 
-def apply_subscription(
-    session: Session, row: StripeEvent, obj: dict[str, Any]
-) -> Subscriber | None:
+def apply_subscription(session: Session, row: StripeEvent, obj: dict[str, Any]) -> Subscriber | None:
     """Record the event's subscription state and recompute the mirror from every state seen."""
     fields = parse_subscription(obj)
     sub = _mirror_row(session, fields, row.created)
@@ -216,9 +210,7 @@ def apply_subscription(
         )
     )
     session.flush()
-    subscriber = subscriber_by_id(session, hint) or customer_subscriber(
-        session, fields["stripe_customer_id"]
-    )
+    subscriber = subscriber_by_id(session, hint) or customer_subscriber(session, fields["stripe_customer_id"])
     if fields["stripe_customer_id"]:
         link_customer(session, fields["stripe_customer_id"], subscriber)
     snapshots = list(
@@ -229,18 +221,14 @@ def apply_subscription(
         )
     )
     by_seq = {s.id: s for s in snapshots}
-    newest = metrics.latest_states(snapshot_state(s, "") for s in snapshots)[
-        sub.stripe_subscription_id
-    ]
+    newest = metrics.latest_states(snapshot_state(s, "") for s in snapshots)[sub.stripe_subscription_id]
     winner = by_seq[newest.seq]
     for attr in _MIRRORED:
         setattr(sub, attr, getattr(winner, attr))
     sub.state_at = winner.at
     sub.updated_at = utcnow()
     # The price names the tier; the metadata Checkout set covers prices synced after the event.
-    sub.tier_id = tier_for_price(session, winner.stripe_price_id) or _tier_from_metadata(
-        session, obj
-    )
+    sub.tier_id = tier_for_price(session, winner.stripe_price_id) or _tier_from_metadata(session, obj)
     if subscriber is not None:
         sub.subscriber_id = subscriber.id
     session.flush()
@@ -275,9 +263,7 @@ def refresh_stage(session: Session, subscriber: Subscriber | None, at: dt.dateti
     """`paying` while a subscription grants a tier; `churned` once none does after one did."""
     if subscriber is None or subscriber.status == Status.ERASED:
         return
-    subs = list(
-        session.scalars(select(Subscription).where(Subscription.subscriber_id == subscriber.id))
-    )
+    subs = list(session.scalars(select(Subscription).where(Subscription.subscriber_id == subscriber.id)))
     if any(s.status in ACCESS_STATUSES for s in subs):
         set_stage(session, subscriber, Stage.PAYING, at, reason="stripe_subscription")
         return
@@ -318,9 +304,7 @@ def apply_discount(session: Session, row: StripeEvent, obj: dict[str, Any]) -> S
     values = {
         "stripe_customer_id": customer_id,
         "stripe_subscription_id": id_of(obj.get("subscription")),
-        "percent_off": str(parsed["percent_off"])
-        if parsed.get("percent_off") is not None
-        else None,
+        "percent_off": str(parsed["percent_off"]) if parsed.get("percent_off") is not None else None,
         "amount_off_cents": coupon.get("amount_off") if isinstance(coupon, dict) else None,
         "currency": (coupon.get("currency") or None) if isinstance(coupon, dict) else None,
         "start": timestamp(obj.get("start")),
@@ -344,9 +328,7 @@ def apply_discount(session: Session, row: StripeEvent, obj: dict[str, Any]) -> S
     return subscriber
 
 
-def apply_checkout_completed(
-    session: Session, row: StripeEvent, obj: dict[str, Any]
-) -> Subscriber | None:
+def apply_checkout_completed(session: Session, row: StripeEvent, obj: dict[str, Any]) -> Subscriber | None:
     """Link the customer to the subscriber: metadata, then client_reference_id, then email."""
     metadata = obj.get("metadata") or {}
     email = (obj.get("customer_details") or {}).get("email") or obj.get("customer_email")

@@ -64,9 +64,7 @@ class TierPrice(Base):
     __tablename__ = "billing_tier_prices"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    tier_id: Mapped[int] = mapped_column(
-        ForeignKey("billing_tiers.id", ondelete="CASCADE"), index=True
-    )
+    tier_id: Mapped[int] = mapped_column(ForeignKey("billing_tiers.id", ondelete="CASCADE"), index=True)
     stripe_price_id: Mapped[str] = mapped_column(String(255), unique=True)
     interval: Mapped[str] = mapped_column(String(8))  # month | year
     unit_amount_cents: Mapped[int] = mapped_column()
@@ -107,9 +105,7 @@ class StripeEvent(Base):
     processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # applied | ignored | unmatched (nobody to link it to: kept for review)
     outcome: Mapped[str | None] = mapped_column(String(16))
-    subscriber_id: Mapped[int | None] = mapped_column(
-        ForeignKey("subscribers.id", ondelete="SET NULL")
-    )
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"))
     note: Mapped[str | None] = mapped_column(Text)
 
 
@@ -147,9 +143,7 @@ class SubscriptionSnapshot(Base):
     """One subscription state an event reported, at the event's `created`: the history of MRR."""
 
     __tablename__ = "billing_subscription_snapshots"
-    __table_args__ = (
-        Index("ix_billing_subscription_snapshots_sub_at", "stripe_subscription_id", "at"),
-    )
+    __table_args__ = (Index("ix_billing_subscription_snapshots_sub_at", "stripe_subscription_id", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(String(255), unique=True)

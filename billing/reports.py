@@ -96,9 +96,7 @@ def default_start(now: dt.datetime) -> dt.datetime:
     return dt.datetime(year, month, 1, tzinfo=dt.UTC)
 
 
-def ledger_entries(
-    session: Session, start: dt.datetime, end: dt.datetime, limit: int
-) -> list[Invoice]:
+def ledger_entries(session: Session, start: dt.datetime, end: dt.datetime, limit: int) -> list[Invoice]:
     """Invoices paid in [start, end), oldest first."""
     return list(
         session.scalars(

@@ -53,17 +53,13 @@ def _check_tier_input(data: TierInput) -> None:
     if data.name is not None and not 1 <= len(data.name.strip()) <= 100:
         raise ValidationFailed("name must have 1 to 100 characters", code="invalid_name")
     if data.description is not None and len(data.description) > 2000:
-        raise ValidationFailed(
-            "description must have at most 2000 characters", code="invalid_description"
-        )
+        raise ValidationFailed("description must have at most 2000 characters", code="invalid_description")
     for label, cents in (
         ("monthly_price_cents", data.monthly_price_cents),
         ("yearly_price_cents", data.yearly_price_cents),
     ):
         if cents is not None and (
-            isinstance(cents, bool)
-            or not isinstance(cents, int)
-            or not 1 <= cents <= MAX_PRICE_CENTS
+            isinstance(cents, bool) or not isinstance(cents, int) or not 1 <= cents <= MAX_PRICE_CENTS
         ):
             raise ValidationFailed(
                 f"{label} must be a whole number of cents from 1 to {MAX_PRICE_CENTS}",
@@ -74,9 +70,7 @@ def _check_tier_input(data: TierInput) -> None:
             "currency must be a three-letter ISO code such as 'usd'", code="invalid_currency"
         )
     if data.trial_days is not None and not 0 <= data.trial_days <= MAX_TRIAL_DAYS:
-        raise ValidationFailed(
-            f"trial_days must be from 0 to {MAX_TRIAL_DAYS}", code="invalid_trial_days"
-        )
+        raise ValidationFailed(f"trial_days must be from 0 to {MAX_TRIAL_DAYS}", code="invalid_trial_days")
 
 
 def _name_taken(session: Session, name: str, except_id: int | None = None) -> bool:
@@ -197,9 +191,7 @@ def sync_tier(session: Session, gateway: StripeGateway, tier: Tier, now: dt.date
     if tier.description:
         product_params["description"] = tier.description
     if tier.stripe_product_id is None:
-        product = gateway.create_product(
-            product_params, idempotency_key=f"masthead-tier-{tier.id}-product"
-        )
+        product = gateway.create_product(product_params, idempotency_key=f"masthead-tier-{tier.id}-product")
         tier.stripe_product_id = product.id
         changes.append(f"created product {product.id}")
     else:
@@ -208,11 +200,7 @@ def sync_tier(session: Session, gateway: StripeGateway, tier: Tier, now: dt.date
     for interval in INTERVALS:
         amount = tier_price_amount(tier, interval)
         current = tier.current_price(interval)
-        if (
-            current is not None
-            and current.unit_amount_cents == amount
-            and current.currency == tier.currency
-        ):
+        if current is not None and current.unit_amount_cents == amount and current.currency == tier.currency:
             continue
         price = gateway.create_price(
             {
@@ -249,9 +237,7 @@ def tier_for_price(session: Session, stripe_price_id: str | None) -> int | None:
     """The tier a Stripe price belongs to (archived prices included)."""
     if not stripe_price_id:
         return None
-    return session.scalar(
-        select(TierPrice.tier_id).where(TierPrice.stripe_price_id == stripe_price_id)
-    )
+    return session.scalar(select(TierPrice.tier_id).where(TierPrice.stripe_price_id == stripe_price_id))
 
 
 def customer_of(session: Session, subscriber: Subscriber) -> StripeCustomer | None:
@@ -267,9 +253,7 @@ def paying_subscription(session: Session, subscriber: Subscriber) -> Subscriptio
     """The subscriber's subscription that grants a tier now, if any."""
     return session.scalars(
         select(Subscription)
-        .where(
-            Subscription.subscriber_id == subscriber.id, Subscription.status.in_(ACCESS_STATUSES)
-        )
+        .where(Subscription.subscriber_id == subscriber.id, Subscription.status.in_(ACCESS_STATUSES))
         .order_by(Subscription.state_at.desc())
     ).first()
 
@@ -295,9 +279,7 @@ def start_checkout(
         raise Conflict("This tier is no longer offered.", code="tier_inactive")
     price = tier.current_price(interval)
     if price is None or not is_synced(tier):
-        raise Conflict(
-            "This tier is not synced with Stripe yet (run sync-tiers).", code="tier_not_synced"
-        )
+        raise Conflict("This tier is not synced with Stripe yet (run sync-tiers).", code="tier_not_synced")
     if paying_subscription(session, subscriber) is not None:
         raise Conflict(
             "You already have a paid subscription: manage it from the billing portal.",
@@ -308,9 +290,7 @@ def start_checkout(
         "line_items": [{"price": price.stripe_price_id, "quantity": 1}],
         "client_reference_id": str(subscriber.id),
         "metadata": {"subscriber_id": str(subscriber.id), "tier_id": str(tier.id)},
-        "subscription_data": {
-            "metadata": {"subscriber_id": str(subscriber.id), "tier_id": str(tier.id)}
-        },
+        "subscription_data": {"metadata": {"subscriber_id": str(subscriber.id), "tier_id": str(tier.id)}},
         "success_url": success_url,
         "cancel_url": cancel_url,
     }
@@ -318,9 +298,7 @@ def start_checkout(
         params["subscription_data"]["trial_period_days"] = tier.trial_days
     customer = customer_of(session, subscriber)
     if customer is not None:
-        params["customer"] = (
-            customer.stripe_customer_id
-        )  # customer and customer_email exclude each other
+        params["customer"] = customer.stripe_customer_id  # customer and customer_email exclude each other
     else:
         params["customer_email"] = subscriber.email
     if automatic_tax:
@@ -329,21 +307,15 @@ def start_checkout(
         if customer is not None:
             params["customer_update"] = {"address": "auto"}
     checkout = gateway.create_checkout_session(params)
-    log.info(
-        "checkout %s for subscriber %s, tier %s (%s)", checkout.id, subscriber.id, tier.id, interval
-    )
+    log.info("checkout %s for subscriber %s, tier %s (%s)", checkout.id, subscriber.id, tier.id, interval)
     return str(checkout.url)
 
 
-def open_portal(
-    session: Session, gateway: StripeGateway, subscriber: Subscriber, return_url: str
-) -> str:
+def open_portal(session: Session, gateway: StripeGateway, subscriber: Subscriber, return_url: str) -> str:
     """A Stripe customer-portal session for a subscriber who has a Stripe customer."""
     customer = customer_of(session, subscriber)
     if customer is None:
-        raise NotFound(
-            "There is no billing account for this subscription yet.", code="no_billing_account"
-        )
+        raise NotFound("There is no billing account for this subscription yet.", code="no_billing_account")
     portal = gateway.create_portal_session(customer.stripe_customer_id, return_url)
     return str(portal.url)
 

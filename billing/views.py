@@ -25,9 +25,7 @@ def _subscriber(token: str | None) -> Subscriber:
 
 
 def _link_problem(exc: DomainError):  # type: ignore[no-untyped-def]
-    return render_template(
-        "growth/link_problem.html", message=exc.message, code=exc.code
-    ), exc.status
+    return render_template("growth/link_problem.html", message=exc.message, code=exc.code), exc.status
 
 
 def _pricing(token: str):  # type: ignore[no-untyped-def]

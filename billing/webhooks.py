@@ -67,25 +67,19 @@ def verify(raw_body: bytes, signature: str | None, secret: str | None) -> dict[s
         raise InvalidRequest("The body is not a Stripe event.", code="malformed_event") from exc
     # The verified raw body, as plain JSON: what we store and apply.
     payload = json.loads(raw_body)
-    if not isinstance(payload, dict) or not all(
-        k in payload for k in ("id", "type", "created", "data")
-    ):
+    if not isinstance(payload, dict) or not all(k in payload for k in ("id", "type", "created", "data")):
         raise InvalidRequest("The body is not a Stripe event.", code="malformed_event")
     if not isinstance(payload["data"], dict) or not isinstance(payload["data"].get("object"), dict):
         raise InvalidRequest("The event has no data.object.", code="malformed_event")
     return payload
 
 
-def record_event(
-    session: Session, payload: dict[str, Any], now: dt.datetime
-) -> tuple[StripeEvent, bool]:
+def record_event(session: Session, payload: dict[str, Any], now: dt.datetime) -> tuple[StripeEvent, bool]:
     """Store the event once by id; (row, False) for a redelivery."""
     created = timestamp(payload["created"])
     if created is None:
         raise InvalidRequest("The event has no valid `created`.", code="malformed_event")
-    existing = session.scalars(
-        select(StripeEvent).where(StripeEvent.event_id == payload["id"])
-    ).first()
+    existing = session.scalars(select(StripeEvent).where(StripeEvent.event_id == payload["id"])).first()
     if existing is not None:
         return existing, False
     row = StripeEvent(
@@ -100,9 +94,7 @@ def record_event(
         with session.begin_nested():
             session.add(row)
     except IntegrityError:  # the same event, delivered twice at once
-        existing = session.scalars(
-            select(StripeEvent).where(StripeEvent.event_id == payload["id"])
-        ).one()
+        existing = session.scalars(select(StripeEvent).where(StripeEvent.event_id == payload["id"])).one()
         return existing, False
     return row, True
 
@@ -118,9 +110,7 @@ def process_event_task(event_row_id: int) -> None:
 
 def process_event(session: Session, event_row_id: int, now: dt.datetime) -> str | None:
     """Apply a stored event once; returns its outcome (applied, ignored, unmatched)."""
-    row = session.scalars(
-        select(StripeEvent).where(StripeEvent.id == event_row_id).with_for_update()
-    ).first()
+    row = session.scalars(select(StripeEvent).where(StripeEvent.id == event_row_id).with_for_update()).first()
     if row is None or row.processed_at is not None:
         return row.outcome if row else None
     handler = HANDLERS.get(row.type)
@@ -133,9 +123,7 @@ def process_event(session: Session, event_row_id: int, now: dt.datetime) -> str 
                 subscriber = handler(session, row, obj)
         except (InvalidRequest, KeyError, TypeError, ValueError) as exc:
             # A signed event we cannot read: keep it for review rather than retry for ever.
-            log.warning(
-                "stripe event %s (%s) could not be applied: %s", row.event_id, row.type, exc
-            )
+            log.warning("stripe event %s (%s) could not be applied: %s", row.event_id, row.type, exc)
             row.outcome, row.note = "invalid", str(exc)[:500]
         else:
             row.subscriber_id = subscriber.id if subscriber else None

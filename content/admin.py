@@ -74,9 +74,7 @@ def post_new():  # type: ignore[no-untyped-def]
         return _edit_page(None)
     try:
         operator = current_operator()
-        post = posts.create_post(
-            db.session, _post_input(), utcnow(), operator.id if operator else None
-        )
+        post = posts.create_post(db.session, _post_input(), utcnow(), operator.id if operator else None)
     except DomainError as exc:
         db.session.rollback()
         return _edit_page(None, exc.status, exc.message)
@@ -170,9 +168,7 @@ def send_page(send_id: int):  # type: ignore[no-untyped-def]
 @login_required(role="creator")
 def send_resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def]
     """The operator resends a batch whose outcome is unknown."""
-    send_control.resend_batch(
-        db.session, send_control.get_batch(db.session, send_id, number), utcnow()
-    )
+    send_control.resend_batch(db.session, send_control.get_batch(db.session, send_id, number), utcnow())
     commit()
     flash(f"Batch {number} queued again.")
     return redirect(url_for("content_admin.send_page", send_id=send_id))
@@ -182,9 +178,7 @@ def send_resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def
 @login_required(role="creator")
 def send_skipped(send_id: int):  # type: ignore[no-untyped-def]
     """Send to the skipped who are now allowed."""
-    count = send_control.send_to_skipped(
-        db.session, sending.get_send(db.session, send_id), utcnow()
-    )
+    count = send_control.send_to_skipped(db.session, sending.get_send(db.session, send_id), utcnow())
     commit()
     flash(f"{count:,} skipped recipients queued.")
     return redirect(url_for("content_admin.send_page", send_id=send_id))

@@ -26,9 +26,7 @@ def _when(value: str | None, field: str) -> dt.datetime | None:
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidRequest(
-            f"{field} must be an ISO 8601 date-time", code="invalid_field"
-        ) from exc
+        raise InvalidRequest(f"{field} must be an ISO 8601 date-time", code="invalid_field") from exc
     if parsed.tzinfo is None:
         raise InvalidRequest(f"{field} needs a timezone (e.g. Z or +00:00)", code="invalid_field")
     return parsed.astimezone(dt.UTC)
@@ -84,9 +82,7 @@ def create_post():  # type: ignore[no-untyped-def]
     """A new post (a draft unless status says otherwise)."""
     data = schemas.json_body(content_schemas.POST_CREATE)
     operator = current_operator()
-    post = posts.create_post(
-        db.session, _post_input(data), utcnow(), operator.id if operator else None
-    )
+    post = posts.create_post(db.session, _post_input(data), utcnow(), operator.id if operator else None)
     commit()
     return jsonify(posts.post_json(post)), 201
 
@@ -120,9 +116,7 @@ def get_post(post_id: int):  # type: ignore[no-untyped-def]
 def update_post(post_id: int):  # type: ignore[no-untyped-def]
     """Change some fields of a post (publishing is status=published)."""
     data = schemas.json_body(content_schemas.POST_UPDATE)
-    post = posts.update_post(
-        db.session, posts.get_post(db.session, post_id), _post_input(data), utcnow()
-    )
+    post = posts.update_post(db.session, posts.get_post(db.session, post_id), _post_input(data), utcnow())
     commit()
     return jsonify(posts.post_json(post))
 
@@ -188,9 +182,7 @@ def create_send(post_id: int):  # type: ignore[no-untyped-def]
         operator_id=operator.id if operator else None,
     )
     commit()
-    return jsonify(
-        send_json(send_control.progress(db.session, sending.get_send(db.session, send.id)))
-    ), 202
+    return jsonify(send_json(send_control.progress(db.session, sending.get_send(db.session, send.id)))), 202
 
 
 @bp.post("/posts/<int:post_id>/test-send")
@@ -223,9 +215,7 @@ def test_send(post_id: int):  # type: ignore[no-untyped-def]
 @api_auth(role="creator")
 def get_send(send_id: int):  # type: ignore[no-untyped-def]
     """Sent / total / failed / unknown, skipped by reason, batches needing an operator."""
-    return jsonify(
-        send_json(send_control.progress(db.session, sending.get_send(db.session, send_id)))
-    )
+    return jsonify(send_json(send_control.progress(db.session, sending.get_send(db.session, send_id))))
 
 
 @bp.post("/sends/<int:send_id>/cancel")
@@ -262,9 +252,7 @@ def resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def]
     batch = send_control.get_batch(db.session, send_id, number)
     send_control.resend_batch(db.session, batch, utcnow())
     commit()
-    return jsonify(
-        send_json(send_control.progress(db.session, sending.get_send(db.session, send_id)))
-    ), 202
+    return jsonify(send_json(send_control.progress(db.session, sending.get_send(db.session, send_id)))), 202
 
 
 @bp.post("/sends/<int:send_id>/send-to-skipped")
@@ -280,9 +268,7 @@ def resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def]
 @api_auth(role="creator")
 def send_to_skipped(send_id: int):  # type: ignore[no-untyped-def]
     """Re-checks each skipped recipient against the pitch rules now."""
-    count = send_control.send_to_skipped(
-        db.session, sending.get_send(db.session, send_id), utcnow()
-    )
+    count = send_control.send_to_skipped(db.session, sending.get_send(db.session, send_id), utcnow())
     commit()
     return jsonify({"requeued": count}), 202
 

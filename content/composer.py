@@ -52,9 +52,7 @@ def from_address(newsletter: Newsletter | None) -> str | None:
     """The newsletter's sender name on the publication's address."""
     if newsletter is None or not newsletter.sender_name:
         return None
-    return formataddr(
-        (newsletter.sender_name, parseaddr(current_app.config["MASTHEAD"].mail_from)[1])
-    )
+    return formataddr((newsletter.sender_name, parseaddr(current_app.config["MASTHEAD"].mail_from)[1]))
 
 
 def _fallback_blocks(publication: str, referral_url: str) -> tuple[str, str]:
@@ -143,9 +141,7 @@ def recipients(
     tokens = reader_tokens((sub.id, delivery_id) for sub, delivery_id in people)
     out = []
     for (subscriber, delivery_id), token in zip(people, tokens, strict=True):
-        values = substitutions(
-            session, subscriber, newsletter, post, delivery_id, f"{page}?r={token}"
-        )
+        values = substitutions(session, subscriber, newsletter, post, delivery_id, f"{page}?r={token}")
         out.append(
             BatchRecipient(
                 to_email=subscriber.email,

@@ -42,9 +42,7 @@ def value_to_pitch_ratio(value_sent: int, pitch_sent: int) -> float | None:
     return value_sent / pitch_sent
 
 
-def send_progress(
-    delivery_states: Mapping[str, int], skip_reasons: Mapping[str, int]
-) -> dict[str, object]:
+def send_progress(delivery_states: Mapping[str, int], skip_reasons: Mapping[str, int]) -> dict[str, object]:
     """Operator progress of a send from delivery counts by state and skip counts by reason.
 
     total counts every recipient meant to receive it (skipped ones are not); `done` is the

@@ -47,9 +47,7 @@ class Post(Base):
     __table_args__ = (Index("ix_posts_status_published_at", "status", "published_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    newsletter_id: Mapped[int] = mapped_column(
-        ForeignKey("newsletters.id", ondelete="RESTRICT"), index=True
-    )
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="RESTRICT"), index=True)
     title: Mapped[str] = mapped_column(String(300))
     slug: Mapped[str] = mapped_column(String(200), unique=True)
     excerpt: Mapped[str] = mapped_column(Text, default="")
@@ -58,9 +56,7 @@ class Post(Base):
     body_html: Mapped[str] = mapped_column(Text, default="")
     teaser_html: Mapped[str] = mapped_column(Text, default="")
     kind: Mapped[str] = mapped_column(String(16), default="value")  # value | pitch
-    audience: Mapped[str] = mapped_column(
-        String(40), default="public"
-    )  # public|free|paid|tier:<id>
+    audience: Mapped[str] = mapped_column(String(40), default="public")  # public|free|paid|tier:<id>
     status: Mapped[str] = mapped_column(String(16), default=PostStatus.DRAFT)
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))

@@ -91,9 +91,7 @@ def reader_token(subscriber_id: int, delivery_id: int | None = None) -> str:
 
 def reader_tokens(pairs: Iterable[tuple[int, int | None]]) -> list[str]:
     """Reader tokens for a whole batch, with one serializer (a send signs one per recipient)."""
-    serializer = URLSafeTimedSerializer(
-        current_app.config["SECRET_KEY"], salt=f"masthead.{READER_PURPOSE}"
-    )
+    serializer = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"masthead.{READER_PURPOSE}")
     return [serializer.dumps({"s": s, "d": d}) for s, d in pairs]
 
 

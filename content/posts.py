@@ -35,9 +35,7 @@ def parse_audience(value: str) -> tuple[str, int | None]:
         return value, None
     if value.startswith("tier:") and value[5:].isdigit():
         return "tier", int(value[5:])
-    raise ValidationFailed(
-        "audience must be public, free, paid or tier:<id>", code="invalid_audience"
-    )
+    raise ValidationFailed("audience must be public, free, paid or tier:<id>", code="invalid_audience")
 
 
 @dataclass
@@ -64,14 +62,10 @@ def _check(session: Session, data: PostInput, post: Post | None) -> None:
     if data.audience is not None:
         parse_audience(data.audience)
     if data.status is not None and data.status not in set(PostStatus):
-        raise ValidationFailed(
-            "status must be draft, scheduled or published", code="invalid_status"
-        )
+        raise ValidationFailed("status must be draft, scheduled or published", code="invalid_status")
     if data.slug is not None:
         if not _SLUG_OK.match(data.slug) or len(data.slug) > 180:
-            raise ValidationFailed(
-                "slug must be lower-case words joined by hyphens", code="invalid_slug"
-            )
+            raise ValidationFailed("slug must be lower-case words joined by hyphens", code="invalid_slug")
         other = session.scalars(select(Post).where(Post.slug == data.slug)).first()
         if other is not None and other is not post:
             raise Conflict(f"slug {data.slug!r} is taken", code="slug_taken")
@@ -117,17 +111,13 @@ def _apply(session: Session, post: Post, data: PostInput, now: dt.datetime) -> N
 def set_status(post: Post, status: str, now: dt.datetime) -> None:
     """Draft, scheduled (needs a future published_at) or published (now unless set)."""
     if status == PostStatus.SCHEDULED and (post.published_at is None or post.published_at <= now):
-        raise ValidationFailed(
-            "a scheduled post needs a published_at in the future", code="invalid_schedule"
-        )
+        raise ValidationFailed("a scheduled post needs a published_at in the future", code="invalid_schedule")
     if status == PostStatus.PUBLISHED and (post.published_at is None or post.published_at > now):
         post.published_at = now
     post.status = status
 
 
-def create_post(
-    session: Session, data: PostInput, now: dt.datetime, author_id: int | None = None
-) -> Post:
+def create_post(session: Session, data: PostInput, now: dt.datetime, author_id: int | None = None) -> Post:
     """A new post (a draft unless told otherwise); the slug comes from the title when not given."""
     if not data.title:
         raise ValidationFailed("title is required", code="invalid_title")
@@ -200,17 +190,13 @@ def latest_posts(
     )
     if public_only:
         query = query.where(Post.audience == "public")
-    return list(
-        session.scalars(query.order_by(Post.published_at.desc(), Post.id.desc()).limit(limit))
-    )
+    return list(session.scalars(query.order_by(Post.published_at.desc(), Post.id.desc()).limit(limit)))
 
 
 def newsletters(session: Session) -> list[Newsletter]:
     """Every newsletter, the default first (created on first use)."""
     default_newsletter(session)
-    return list(
-        session.scalars(select(Newsletter).order_by(Newsletter.is_default.desc(), Newsletter.id))
-    )
+    return list(session.scalars(select(Newsletter).order_by(Newsletter.is_default.desc(), Newsletter.id)))
 
 
 def list_posts(session: Session, limit: int = 200) -> list[Post]:

@@ -62,8 +62,7 @@ def parse_segment(raw: str) -> Segment:
     if kind == "source" and 0 < len(value) <= 100:
         return Segment("source", value)
     raise ValidationFailed(
-        "segment must be all, free, paying, tier:<id>, stage:engaged, stage:nurtured "
-        "or source:<name>",
+        "segment must be all, free, paying, tier:<id>, stage:engaged, stage:nurtured or source:<name>",
         code="invalid_segment",
     )
 
@@ -146,9 +145,7 @@ def last_pitch_times(
         select(
             Delivery.subscriber_id,
             # max() loses the column type on SQLite; coerce so rows come back as aware UTC.
-            type_coerce(
-                func.max(func.coalesce(Delivery.sent_at, Delivery.created_at)), UTCDateTime()
-            ),
+            type_coerce(func.max(func.coalesce(Delivery.sent_at, Delivery.created_at)), UTCDateTime()),
         )
         .where(
             Delivery.subscriber_id.in_(ids),

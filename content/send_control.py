@@ -36,22 +36,16 @@ IN_FLIGHT_LEASE = dt.timedelta(minutes=15)
 STALL_AFTER = dt.timedelta(minutes=5)
 
 
-def mark_stale_in_flight(
-    session: Session, now: dt.datetime, lease: dt.timedelta = IN_FLIGHT_LEASE
-) -> int:
+def mark_stale_in_flight(session: Session, now: dt.datetime, lease: dt.timedelta = IN_FLIGHT_LEASE) -> int:
     """Batches in flight past the lease lost their worker: unknown, never resent by themselves."""
     stale = session.scalars(
-        select(SendBatch).where(
-            SendBatch.state == BatchState.IN_FLIGHT, SendBatch.started_at < now - lease
-        )
+        select(SendBatch).where(SendBatch.state == BatchState.IN_FLIGHT, SendBatch.started_at < now - lease)
     ).all()
     for batch in stale:
         batch.state = BatchState.UNKNOWN
         batch.error = "worker stopped during the provider request"
         batch.finished_at = now
-        set_deliveries(
-            session, list(batch.delivery_ids), DeliveryState.SENDING, state=DeliveryState.UNKNOWN
-        )
+        set_deliveries(session, list(batch.delivery_ids), DeliveryState.SENDING, state=DeliveryState.UNKNOWN)
     session.flush()
     return len(stale)
 
@@ -61,9 +55,7 @@ def resend_batch(session: Session, batch: SendBatch, now: dt.datetime) -> None:
     if batch.state not in (BatchState.UNKNOWN, BatchState.FAILED):
         raise Conflict("only an unknown or failed batch can be resent", code="batch_not_resendable")
     previous = batch.state
-    set_deliveries(
-        session, list(batch.delivery_ids), previous, state=DeliveryState.QUEUED, error=None
-    )
+    set_deliveries(session, list(batch.delivery_ids), previous, state=DeliveryState.QUEUED, error=None)
     batch.state = BatchState.QUEUED
     batch.error = None
     send = session.get(Send, batch.send_id)
@@ -112,9 +104,9 @@ def send_to_skipped(session: Session, send: Send, now: dt.datetime) -> int:
         allowed = {
             sid: stage
             for sid, status, stage, paused in session.execute(
-                select(
-                    Subscriber.id, Subscriber.status, Subscriber.stage, Subscriber.paused_until
-                ).where(Subscriber.id.in_(sub_ids))
+                select(Subscriber.id, Subscriber.status, Subscriber.stage, Subscriber.paused_until).where(
+                    Subscriber.id.in_(sub_ids)
+                )
             )
             if status == Status.ACTIVE and (paused is None or paused <= now)
         }
@@ -133,17 +125,13 @@ def send_to_skipped(session: Session, send: Send, now: dt.datetime) -> int:
         delivery_of = {sid: did for did, sid in rows if sid in set(ready)}
         ids = sorted(delivery_of.values())
         set_deliveries(session, ids, DeliveryState.SKIPPED, state=DeliveryState.QUEUED, error=None)
-        readers = paywall.full_readers(
-            session, post.audience, [(sid, allowed[sid]) for sid in ready]
-        )
+        readers = paywall.full_readers(session, post.audience, [(sid, allowed[sid]) for sid in ready])
         for edition, group in (
             (FULL, [sid for sid in ready if readers is None or sid in readers]),
             (TEASER, [sid for sid in ready if readers is not None and sid not in readers]),
         ):
             if group:
-                batch = new_batch(
-                    session, send.id, sorted(delivery_of[sid] for sid in group), now, edition
-                )
+                batch = new_batch(session, send.id, sorted(delivery_of[sid] for sid in group), now, edition)
                 jobs.enqueue("content.deliver_batch", batch.id)
         requeued += len(ids)
     if requeued and send.state == SendState.DONE:
@@ -159,9 +147,7 @@ def _last_activity(session: Session, send: Send) -> dt.datetime:
         select(
             # max() loses the column type on SQLite; coerce so it comes back as aware UTC.
             type_coerce(
-                func.max(
-                    func.coalesce(SendBatch.finished_at, SendBatch.started_at, SendBatch.created_at)
-                ),
+                func.max(func.coalesce(SendBatch.finished_at, SendBatch.started_at, SendBatch.created_at)),
                 UTCDateTime(),
             )
         ).where(SendBatch.send_id == send.id)
@@ -209,9 +195,7 @@ def progress(session: Session, send: Send) -> Progress:
     """Sent / total / failed / unknown, skipped by reason, batches by state."""
     states = dict(
         session.execute(
-            select(Delivery.state, func.count())
-            .where(Delivery.send_id == send.id)
-            .group_by(Delivery.state)
+            select(Delivery.state, func.count()).where(Delivery.send_id == send.id).group_by(Delivery.state)
         ).all()
     )
     reasons = dict(
@@ -269,6 +253,4 @@ def send_test_email(session: Session, post: Post, to_email: str) -> str:
 
 def sends_of(session: Session, post_id: int) -> list[Send]:
     """A post's sends, newest first."""
-    return list(
-        session.scalars(select(Send).where(Send.post_id == post_id).order_by(Send.id.desc()))
-    )
+    return list(session.scalars(select(Send).where(Send.post_id == post_id).order_by(Send.id.desc())))

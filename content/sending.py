@@ -118,17 +118,12 @@ def get_send(session: Session, send_id: int) -> Send:
 def _lock_send(session: Session, send_id: int) -> Send:
     # One planner at a time per send (FOR UPDATE on PostgreSQL); fresh values after the wait.
     return session.scalars(
-        select(Send)
-        .where(Send.id == send_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        select(Send).where(Send.id == send_id).with_for_update().execution_options(populate_existing=True)
     ).one()
 
 
 def _next_number(session: Session, send_id: int) -> int:
-    return (
-        session.scalar(select(func.max(SendBatch.number)).where(SendBatch.send_id == send_id)) or 0
-    ) + 1
+    return (session.scalar(select(func.max(SendBatch.number)).where(SendBatch.send_id == send_id)) or 0) + 1
 
 
 def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> list[SendBatch]:
@@ -151,9 +146,7 @@ def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> list[Se
     skipped: list[tuple[segments.Candidate, str]] = []
     cursor = send.resolved_through
     while len(full) < size and len(teaser) < size:
-        page, last = segments.candidate_page(
-            session, send.newsletter_id, segment, now, cursor, size
-        )
+        page, last = segments.candidate_page(session, send.newsletter_id, segment, now, cursor, size)
         if last is None:
             send.resolved = True
             break
@@ -255,9 +248,7 @@ def run_send(send_id: int) -> str:
     if send is None or send.state != SendState.SENDING:
         return "idle"
     for batch_id in session.scalars(
-        select(SendBatch.id).where(
-            SendBatch.send_id == send_id, SendBatch.state == BatchState.QUEUED
-        )
+        select(SendBatch.id).where(SendBatch.send_id == send_id, SendBatch.state == BatchState.QUEUED)
     ).all():
         jobs.enqueue("content.deliver_batch", batch_id)
     commit()
@@ -335,9 +326,7 @@ def deliver_batch(batch_id: int) -> str:
     ).all()
     people = {
         s.id: s
-        for s in session.scalars(
-            select(Subscriber).where(Subscriber.id.in_([sid for _, sid in pairs]))
-        )
+        for s in session.scalars(select(Subscriber).where(Subscriber.id.in_([sid for _, sid in pairs])))
     }
     going, ids, gone = [], [], []
     for delivery_id, subscriber_id in pairs:
@@ -365,9 +354,7 @@ def deliver_batch(batch_id: int) -> str:
     if claimed != 1:
         session.rollback()
         return "taken"
-    set_deliveries(
-        session, gone, DeliveryState.QUEUED, state=DeliveryState.SKIPPED, error=NO_LONGER_ACTIVE
-    )
+    set_deliveries(session, gone, DeliveryState.QUEUED, state=DeliveryState.SKIPPED, error=NO_LONGER_ACTIVE)
     set_deliveries(
         session,
         ids,
@@ -378,9 +365,7 @@ def deliver_batch(batch_id: int) -> str:
     )
     session.expunge_all()
     commit()  # in flight before the request: from here a crash means unknown, never a resend
-    outcome, provider_id, error = (
-        _post_with_retries(backend, message) if recipients else ("sent", None, None)
-    )
+    outcome, provider_id, error = _post_with_retries(backend, message) if recipients else ("sent", None, None)
     done_at = utcnow()
     if outcome == "sent":
         set_deliveries(

@@ -40,9 +40,7 @@ ENGAGEMENT_TYPES = (EmailEventType.CLICK, EmailEventType.OPEN, EmailEventType.WE
 CHUNK = 1000
 
 
-def engaged_value_counts(
-    session: Session, subscriber_ids: Iterable[int] | None = None
-) -> dict[int, int]:
+def engaged_value_counts(session: Session, subscriber_ids: Iterable[int] | None = None) -> dict[int, int]:
     """Per subscriber: how many value emails they engaged with (received is not read)."""
     query = (
         select(Delivery.subscriber_id, func.count(func.distinct(Delivery.id)))
@@ -88,13 +86,11 @@ def bring_back(session: Session, subscriber: Subscriber, now: dt.datetime, reaso
     return set_status(session, subscriber, Status.ACTIVE, now, reason=reason)
 
 
-def facts_for(
-    session: Session, subscriber_id: int, since: dt.datetime | None = None
-) -> list[stages.Fact]:
+def facts_for(session: Session, subscriber_id: int, since: dt.datetime | None = None) -> list[stages.Fact]:
     """The subscriber's engagement-type events as pure facts."""
-    query = select(
-        EmailEvent.type, EmailEvent.at, EmailEvent.is_machine, EmailEvent.is_scanner
-    ).where(EmailEvent.subscriber_id == subscriber_id, EmailEvent.type.in_(ENGAGEMENT_TYPES))
+    query = select(EmailEvent.type, EmailEvent.at, EmailEvent.is_machine, EmailEvent.is_scanner).where(
+        EmailEvent.subscriber_id == subscriber_id, EmailEvent.type.in_(ENGAGEMENT_TYPES)
+    )
     if since is not None:
         query = query.where(EmailEvent.at >= since)
     return [stages.Fact(t, at, bool(m), bool(s)) for t, at, m, s in session.execute(query)]
@@ -139,9 +135,7 @@ def subscriber_engagement(
     session: Session, subscriber: Subscriber, now: dt.datetime, window_days: int
 ) -> SubscriberEngagement:
     """One subscriber's engagement summary at `now`."""
-    summary = stages.summarize(
-        facts_for(session, subscriber.id), now, joined_at(subscriber), window_days
-    )
+    summary = stages.summarize(facts_for(session, subscriber.id), now, joined_at(subscriber), window_days)
     value = engaged_value_counts(session, [subscriber.id]).get(subscriber.id, 0)
     return SubscriberEngagement(subscriber, summary, value)
 
@@ -215,9 +209,7 @@ def chunks_of(session: Session, query: Any) -> Iterator[list[Subscriber]]:
     """Subscribers of a query in id order, CHUNK at a time (keyset pagination)."""
     after = 0
     while True:
-        chunk = list(
-            session.scalars(query.where(Subscriber.id > after).order_by(Subscriber.id).limit(CHUNK))
-        )
+        chunk = list(session.scalars(query.where(Subscriber.id > after).order_by(Subscriber.id).limit(CHUNK)))
         if not chunk:
             return
         yield chunk

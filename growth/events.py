@@ -57,9 +57,7 @@ def load_public_key(key: str) -> Any:
         raise ValueError("SENDGRID_WEBHOOK_PUBLIC_KEY is not a base64 DER public key") from exc
 
 
-def signature_holds(
-    public_key: Any, body: bytes, signature: str | None, timestamp: str | None
-) -> bool:
+def signature_holds(public_key: Any, body: bytes, signature: str | None, timestamp: str | None) -> bool:
     """True when SendGrid signed timestamp + body with the key's private half."""
     if not signature or not timestamp:
         return False
@@ -81,20 +79,14 @@ def parse_batch(body: bytes) -> list[dict[str, Any]]:
     return batch
 
 
-def receive_webhook(
-    public_key: Any | None, body: bytes, signature: str | None, timestamp: str | None
-) -> int:
+def receive_webhook(public_key: Any | None, body: bytes, signature: str | None, timestamp: str | None) -> int:
     """Verify and queue one webhook POST; returns how many events were queued.
 
     Nothing is parsed before the signature holds: unsigned, forged or unverifiable -> 403.
     """
     if public_key is None:
-        log.warning(
-            "SendGrid webhook refused: SENDGRID_WEBHOOK_PUBLIC_KEY is not set (or not valid)"
-        )
-        raise Forbidden(
-            "Event webhook verification is not configured.", code="webhook_not_configured"
-        )
+        log.warning("SendGrid webhook refused: SENDGRID_WEBHOOK_PUBLIC_KEY is not set (or not valid)")
+        raise Forbidden("Event webhook verification is not configured.", code="webhook_not_configured")
     if not signature_holds(public_key, body, signature, timestamp):
         log.warning("SendGrid webhook refused: signature does not verify")
         raise Forbidden("The signature does not verify.", code="invalid_signature")
@@ -169,18 +161,14 @@ def _normalized(raw_email: str) -> str:
         return raw_email.strip().lower()
 
 
-def process_events(
-    session: Session, events: Iterable[Any], now: dt.datetime, config: Any
-) -> dict[str, int]:
+def process_events(session: Session, events: Iterable[Any], now: dt.datetime, config: Any) -> dict[str, int]:
     """Store each new event once and apply its effects; returns counts of what happened."""
     settings = config if isinstance(config, Settings) else Settings.from_config(config)
     events = list(events)
     valid = sorted((e for e in events if _valid(e)), key=lambda e: e["timestamp"])
     counts = {"stored": 0, "duplicate": 0, "ignored": len(events) - len(valid)}
     if counts["ignored"]:
-        log.warning(
-            "SendGrid webhook: %d events without id, type or timestamp ignored", counts["ignored"]
-        )
+        log.warning("SendGrid webhook: %d events without id, type or timestamp ignored", counts["ignored"])
     known = _existing_ids(session, [e["sg_event_id"] for e in valid])  # a replay stops here
     unique = list({e["sg_event_id"]: e for e in valid if e["sg_event_id"] not in known}.values())
     deliveries, by_email = _targets(session, unique)
@@ -209,9 +197,7 @@ def process_events(
             _apply(session, row, subscriber, deliveries.get(row.delivery_id or -1), now, soft)
     for subscriber_id in sorted(soft):
         if soft_failures(session, subscriber_id) >= settings.soft_bounce_threshold:
-            suppress(
-                session, subscribers[subscriber_id], Status.BOUNCED, now, "repeated_soft_bounces"
-            )
+            suppress(session, subscribers[subscriber_id], Status.BOUNCED, now, "repeated_soft_bounces")
     session.flush()
     # Readers move up the funnel as they read, not only when the nightly run comes.
     readers = {r.subscriber_id for r in stored if r.subscriber_id and _is_engagement(r)}
@@ -230,9 +216,7 @@ def _insert_new(session: Session, values: list[dict[str, Any]]) -> list[EmailEve
     dialect = session.get_bind().dialect.name
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
     statement = (
-        insert(EmailEvent)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(EmailEvent.id)
+        insert(EmailEvent).on_conflict_do_nothing(index_elements=["event_id"]).returning(EmailEvent.id)
     )
     # executemany with RETURNING: SQLAlchemy sends it as a few multi-row INSERTs.
     ids = list(session.scalars(statement, values))
@@ -246,9 +230,7 @@ def _existing_ids(session: Session, ids: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        found.update(
-            session.scalars(select(EmailEvent.event_id).where(EmailEvent.event_id.in_(chunk)))
-        )
+        found.update(session.scalars(select(EmailEvent.event_id).where(EmailEvent.event_id.in_(chunk))))
     return found
 
 
@@ -265,9 +247,7 @@ def _is_engagement(row: EmailEvent) -> bool:
     return stages.Fact(row.type, row.at, row.is_machine, row.is_scanner).is_human
 
 
-def _targets(
-    session: Session, events: list[dict[str, Any]]
-) -> tuple[dict[int, Delivery], dict[str, int]]:
+def _targets(session: Session, events: list[dict[str, Any]]) -> tuple[dict[int, Delivery], dict[str, int]]:
     """Deliveries named by custom args, and subscriber ids by address, in two queries."""
     delivery_ids = sorted({i for e in events if (i := _int_arg(e, "delivery_id")) is not None})
     deliveries = (
@@ -337,9 +317,7 @@ def scanner_clicks(
     no longer than `seconds`, that covers every link of a message with two links or more.
     """
     window = dt.timedelta(seconds=seconds)
-    flagged = {
-        cid for cid, at, _ in clicks if delivered_at is not None and at <= delivered_at + window
-    }
+    flagged = {cid for cid, at, _ in clicks if delivered_at is not None and at <= delivered_at + window}
     if len(links) >= 2:
         ordered = sorted(clicks, key=lambda c: c[1])
         for i, (_, start, _) in enumerate(ordered):
@@ -392,9 +370,7 @@ def _flag_scanner_clicks(
             row.is_scanner = row.id in flagged
 
 
-def forget_erased(
-    subscriber: Subscriber, *, session: Session, field: str, new: str, **_: Any
-) -> None:
+def forget_erased(subscriber: Subscriber, *, session: Session, field: str, new: str, **_: Any) -> None:
     """On erasure, drop the address SendGrid's events carry (in email, reason and payload)."""
     if field != "status" or new != Status.ERASED:
         return
@@ -409,9 +385,7 @@ def forget_erased(
 # --- effects -------------------------------------------------------------------------------
 
 
-def suppress(
-    session: Session, subscriber: Subscriber, status: str, now: dt.datetime, reason: str
-) -> bool:
+def suppress(session: Session, subscriber: Subscriber, status: str, now: dt.datetime, reason: str) -> bool:
     """Stop mail to a bad address at once; a complaint is never downgraded to a bounce."""
     from growth.subscribers import set_status
 
@@ -481,14 +455,10 @@ def soft_failures(session: Session, subscriber_id: int) -> int:
             EmailEvent.at,
         ).where(
             EmailEvent.subscriber_id == subscriber_id,
-            EmailEvent.type.in_(
-                [EmailEventType.DELIVERED, EmailEventType.DEFERRED, EmailEventType.BOUNCE]
-            ),
+            EmailEvent.type.in_([EmailEventType.DELIVERED, EmailEventType.DEFERRED, EmailEventType.BOUNCE]),
         )
     ).all()
-    return count_soft_failures(
-        [(t, bt, _message_key(did, payload), at) for t, bt, did, payload, at in rows]
-    )
+    return count_soft_failures([(t, bt, _message_key(did, payload), at) for t, bt, did, payload, at in rows])
 
 
 def _message_key(delivery_id: int | None, payload: dict[str, Any] | None) -> str:

@@ -144,9 +144,7 @@ class Membership(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    newsletter_id: Mapped[int] = mapped_column(
-        ForeignKey("newsletters.id", ondelete="CASCADE"), index=True
-    )
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(_str_enum(MembershipStatus), default="pending")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -177,9 +175,7 @@ class Consent(Base):
     __tablename__ = "consents"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(
-        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
-    )
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
     action: Mapped[str] = mapped_column(String(32))  # signup, confirm, resubscribe
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     ip: Mapped[str | None] = mapped_column(String(64))
@@ -200,9 +196,7 @@ class Delivery(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    newsletter_id: Mapped[int | None] = mapped_column(
-        ForeignKey("newsletters.id", ondelete="SET NULL")
-    )
+    newsletter_id: Mapped[int | None] = mapped_column(ForeignKey("newsletters.id", ondelete="SET NULL"))
     # A bulk send of a post (content domain); NULL for one-off messages.
     send_id: Mapped[int | None] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(_str_enum(DeliveryKind))
@@ -302,9 +296,7 @@ class SunsetNotice(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     # When the silent spell began (see growth.stages): identifies the spell.
     disengaged_since: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    delivery_id: Mapped[int | None] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="SET NULL")
-    )
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"))
     sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     kept_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     inactivated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)

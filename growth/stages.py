@@ -96,9 +96,7 @@ def classify(
     return Engagement.DISENGAGED
 
 
-def quiet_since(
-    last_human: dt.datetime | None, joined_at: dt.datetime | None
-) -> dt.datetime | None:
+def quiet_since(last_human: dt.datetime | None, joined_at: dt.datetime | None) -> dt.datetime | None:
     """Since when nothing human has been heard: last engagement, or joining if later."""
     moments = [m for m in (last_human, joined_at) if m is not None]
     return max(moments) if moments else None
@@ -168,9 +166,7 @@ def summarize(
         clicks_30d=sum(1 for f in recent if f.type == "click"),
         web_visits_30d=sum(1 for f in recent if f.type == "web_visit"),
         machine_opens_90d=sum(1 for f in facts if f.is_machine_open and f.at >= d90),
-        scanner_clicks_90d=sum(
-            1 for f in facts if f.type == "click" and f.is_scanner and f.at >= d90
-        ),
+        scanner_clicks_90d=sum(1 for f in facts if f.type == "click" and f.is_scanner and f.at >= d90),
         score=score(human, now),
     )
 

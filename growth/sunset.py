@@ -108,11 +108,7 @@ def run_sunset(session: Session, now: dt.datetime, config: Any) -> dict[str, int
             notice = latest.get(subscriber.id)
             if notice is not None and notice.disengaged_since != snap.disengaged_since:
                 notice = None  # a notice of an earlier spell, answered by engaging since
-            state = (
-                NoticeState(notice.sent_at, notice.kept_at, notice.inactivated_at)
-                if notice
-                else None
-            )
+            state = NoticeState(notice.sent_at, notice.kept_at, notice.inactivated_at) if notice else None
             action = sunset_action(
                 snap.engagement,
                 snap.disengaged_since,
@@ -139,9 +135,7 @@ def run_sunset(session: Session, now: dt.datetime, config: Any) -> dict[str, int
 def _latest_notices(session: Session, ids: list[int]) -> dict[int, SunsetNotice]:
     latest: dict[int, SunsetNotice] = {}
     rows = session.scalars(
-        select(SunsetNotice)
-        .where(SunsetNotice.subscriber_id.in_(ids))
-        .order_by(SunsetNotice.sent_at)
+        select(SunsetNotice).where(SunsetNotice.subscriber_id.in_(ids)).order_by(SunsetNotice.sent_at)
     )
     for notice in rows:
         latest[notice.subscriber_id] = notice
@@ -200,7 +194,5 @@ def keep(
         return KeepResult(subscriber, kept=False, needs_confirmation=True)
     if notice.kept_at is None:
         notice.kept_at = now
-    engagement.record_web_visit(
-        session, subscriber.id, "keep_me", now, delivery_id=notice.delivery_id
-    )
+    engagement.record_web_visit(session, subscriber.id, "keep_me", now, delivery_id=notice.delivery_id)
     return KeepResult(subscriber, kept=True)

@@ -80,9 +80,7 @@ def _operator_email() -> str:
 @api_auth()
 def list_held():  # type: ignore[no-untyped-def]
     """Held referrals, oldest first."""
-    return jsonify(
-        {"referrals": [referral_json(r) for r, _a, _b in service.held_referrals(db.session)]}
-    )
+    return jsonify({"referrals": [referral_json(r) for r, _a, _b in service.held_referrals(db.session)]})
 
 
 @bp.post("/referrals/<int:referral_id>/approve")
@@ -146,9 +144,7 @@ def list_milestones():  # type: ignore[no-untyped-def]
 )
 @api_auth()
 def create_milestone():  # type: ignore[no-untyped-def]
-    milestone = service.save_milestone(
-        db.session, growth_schemas.json_body(schemas.MILESTONE_CREATE)
-    )
+    milestone = service.save_milestone(db.session, growth_schemas.json_body(schemas.MILESTONE_CREATE))
     commit()
     return jsonify(milestone_json(milestone)), 201
 
@@ -178,9 +174,7 @@ def update_milestone(milestone_id: int):  # type: ignore[no-untyped-def]
     "get",
     summary="Rewards to fulfil",
     response="RewardGrantList",
-    parameters=[
-        {"name": "status", "in": "query", "schema": {"enum": ["granted", "fulfilled", "flagged"]}}
-    ],
+    parameters=[{"name": "status", "in": "query", "schema": {"enum": ["granted", "fulfilled", "flagged"]}}],
     errors=(422,),
     tags=("referrals",),
 )
@@ -215,9 +209,7 @@ def parse_report_args(args) -> dict:  # type: ignore[no-untyped-def]
         try:
             out[name] = dt.date.fromisoformat(raw) if raw else None
         except ValueError as exc:
-            raise InvalidRequest(
-                f"{key} must be an ISO date (YYYY-MM-DD)", code="invalid_date"
-            ) from exc
+            raise InvalidRequest(f"{key} must be an ISO date (YYYY-MM-DD)", code="invalid_date") from exc
     if out["start"] and out["end"] and out["start"] > out["end"]:
         raise InvalidRequest("from must not be after to", code="invalid_range")
     out["cohort"] = args.get("cohort") or "month"

@@ -45,18 +45,14 @@ def format_report(data: dict[str, Any]) -> str:
     lines += ["", f"  {'cohort':<12}{'size':>10}{'referrals':>11}{'k':>9}  mature"]
     for row in data["cohort_k"]:
         k = _fmt(row["k"])
-        lines.append(
-            f"  {row['cohort']:<12}{row['size']:>10}{row['referrals']:>11}{k:>9}  {row['mature']}"
-        )
+        lines.append(f"  {row['cohort']:<12}{row['size']:>10}{row['referrals']:>11}{k:>9}  {row['mature']}")
     lines += ["", "  generation  subscribers"]
     for depth, count in data["generation_counts"].items():
         lines.append(f"  {depth:>10}  {count}")
     lines += ["", f"  {'top referrers':<16}{'direct':>8}{'downstream':>12}  revenue"]
     for row in data["top_referrers"]["by_downstream"]:
         money = row["downstream_revenue"] or "-"
-        lines.append(
-            f"  {row['subscriber_id']:<16}{row['direct']:>8}{row['downstream']:>12}  {money}"
-        )
+        lines.append(f"  {row['subscriber_id']:<16}{row['direct']:>8}{row['downstream']:>12}  {money}")
     f = data["forecast"]
     inflow, churn = _fmt(f["inflow_per_period"]), _fmt(f["churn_rate"])
     lines += [
@@ -71,12 +67,8 @@ def format_report(data: dict[str, Any]) -> str:
 
 
 @click.command("referral-report")
-@click.option(
-    "--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None, help="first day, inclusive"
-)
-@click.option(
-    "--to", "end", type=click.DateTime(["%Y-%m-%d"]), default=None, help="last day, inclusive"
-)
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), default=None, help="first day, inclusive")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), default=None, help="last day, inclusive")
 @click.option("--cohort", type=click.Choice(["week", "month"]), default="month", show_default=True)
 @click.option(
     "--market",

@@ -200,9 +200,7 @@ def concentration(
     """Share of the window's referrals made by the top `top_fraction` of referrers (at least one
     referrer), and K without them (their referrals and themselves left out)."""
     lo, hi = _bounds(start, end)
-    per_referrer: Counter[int] = Counter(
-        u for u, v in edges if lo <= confirmed_at.get(v, _NAN) < hi
-    )
+    per_referrer: Counter[int] = Counter(u for u, v in edges if lo <= confirmed_at.get(v, _NAN) < hi)
     n = _count_between(confirmed_at.values(), lo, hi)
     total = sum(per_referrer.values())
     top_n = math.ceil(len(per_referrer) * top_fraction) if per_referrer else 0
@@ -326,9 +324,7 @@ def top_referrers(
     """The top n by direct referrals and by whole downstream (ties by id)."""
 
     def top(counts: Mapping[int, int]) -> list[dict[str, int]]:
-        ranked = sorted(
-            ((c, s) for s, c in counts.items() if c > 0), key=lambda cs: (-cs[0], cs[1])
-        )[:n]
+        ranked = sorted(((c, s) for s, c in counts.items() if c > 0), key=lambda cs: (-cs[0], cs[1]))[:n]
         return [
             {"subscriber_id": s, "direct": direct.get(s, 0), "downstream": downstream.get(s, 0)}
             for _c, s in ranked
@@ -424,9 +420,7 @@ def forecast(
         t = p * period_days
         skok_value = skok(current, k, cycle_days, t) if k is not None and cycle_days else None
         logistic = (
-            saturating(current, k, cycle_days, t, market)
-            if k is not None and cycle_days and market
-            else None
+            saturating(current, k, cycle_days, t, market) if k is not None and cycle_days and market else None
         )
         out.append({"period": p, "steady": steady, "skok": skok_value, "logistic": logistic})
     return out
@@ -445,9 +439,7 @@ def inflow_and_churn(
     now_ts = _ts(now)
     span = period_days * DAY
     since = now_ts - lookback * span
-    inflow = sum(
-        1 for node, t in confirmed_at.items() if since <= t < now_ts and node not in referred
-    )
+    inflow = sum(1 for node, t in confirmed_at.items() if since <= t < now_ts and node not in referred)
     last = now_ts - span
     # base: confirmed before the last period and still there when it began
     gone_before = sum(
@@ -455,8 +447,6 @@ def inflow_and_churn(
     )
     base = sum(1 for t in confirmed_at.values() if t < last) - gone_before
     left = sum(
-        1
-        for node, t in unsubscribed_at.items()
-        if last <= t < now_ts and confirmed_at.get(node, _NAN) < last
+        1 for node, t in unsubscribed_at.items() if last <= t < now_ts and confirmed_at.get(node, _NAN) < last
     )
     return (inflow / lookback if confirmed_at else None), ratio(left, base)

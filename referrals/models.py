@@ -42,9 +42,7 @@ class ReferralVisit(Base):
     """One visit to /r/<code>; bots and the referrer's own visits are kept but not counted."""
 
     __tablename__ = "referral_visits"
-    __table_args__ = (
-        Index("ix_referral_visits_referrer_counted_at", "referrer_id", "counted", "at"),
-    )
+    __table_args__ = (Index("ix_referral_visits_referrer_counted_at", "referrer_id", "counted", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     referrer_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
@@ -142,9 +140,7 @@ class RewardGrant(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    milestone_id: Mapped[int] = mapped_column(
-        ForeignKey("referral_milestones.id", ondelete="CASCADE")
-    )
+    milestone_id: Mapped[int] = mapped_column(ForeignKey("referral_milestones.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16), default=GrantStatus.GRANTED)
     granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     fulfilled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -225,9 +225,7 @@ def referral_report(
     computed = time.perf_counter()
     join_revenue(session, data, result)
     if timings is not None:
-        timings.update(
-            load=loaded - clock, metrics=computed - loaded, revenue=time.perf_counter() - computed
-        )
+        timings.update(load=loaded - clock, metrics=computed - loaded, revenue=time.perf_counter() - computed)
     result = {
         "from": start.isoformat() if start else None,
         "to": end.isoformat() if end else None,

@@ -75,9 +75,7 @@ MILESTONE_CREATE = spec.schema(
     "MilestoneCreate",
     _obj(["referrals_required", "reward_name"], _MILESTONE_FIELDS, additionalProperties=False),
 )
-MILESTONE_UPDATE = spec.schema(
-    "MilestoneUpdate", _obj([], _MILESTONE_FIELDS, additionalProperties=False)
-)
+MILESTONE_UPDATE = spec.schema("MilestoneUpdate", _obj([], _MILESTONE_FIELDS, additionalProperties=False))
 
 GRANT = spec.schema(
     "RewardGrant",

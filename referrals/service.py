@@ -68,9 +68,7 @@ def record_visit(
         return None
     ip_hash = hash_ip(ip)
     is_bot = fraud.is_crawler(user_agent)
-    is_self = visitor_id == referrer.id or (
-        ip_hash is not None and ip_hash == hash_ip(referrer.signup_ip)
-    )
+    is_self = visitor_id == referrer.id or (ip_hash is not None and ip_hash == hash_ip(referrer.signup_ip))
     session.add(
         ReferralVisit(
             referrer_id=referrer.id,
@@ -135,9 +133,7 @@ def on_signed_up(
     session.flush()
 
 
-def on_changed(
-    subscriber: Subscriber, *, session: Session, field: str, new: str, **_: object
-) -> None:
+def on_changed(subscriber: Subscriber, *, session: Session, field: str, new: str, **_: object) -> None:
     """Erasure removes the address hash too: an erased reader is forgotten, also here."""
     if field == "status" and new == Status.ERASED:
         session.execute(delete(AddressKey).where(AddressKey.subscriber_id == subscriber.id))
@@ -157,13 +153,9 @@ def on_confirmed(
     if referral is None:
         return
     config = current_app.config["MASTHEAD"]
-    tree.ensure_node(
-        session, referral.referrer_id
-    )  # locks the referrer: the rules and counts agree
+    tree.ensure_node(session, referral.referrer_id)  # locks the referrer: the rules and counts agree
     referral.confirmed_at = now
-    reason = rejection_reason(
-        session, referral, subscriber, now, config.referral_max_per_ip_per_day
-    )
+    reason = rejection_reason(session, referral, subscriber, now, config.referral_max_per_ip_per_day)
     if reason is not None:
         referral.status, referral.reason, referral.decided_at = ReferralStatus.REJECTED, reason, now
         log.info("referral %s rejected: %s", referral.id, reason)
@@ -232,9 +224,7 @@ def count_referral(session: Session, referral: Referral, now: dt.datetime) -> No
     grant_milestones(session, referral.referrer_id, direct, now)
 
 
-def grant_milestones(
-    session: Session, referrer_id: int, counted: int, now: dt.datetime
-) -> list[RewardGrant]:
+def grant_milestones(session: Session, referrer_id: int, counted: int, now: dt.datetime) -> list[RewardGrant]:
     """Grant each reached milestone once; the unique constraint settles concurrent confirmations."""
     granted = []
     reached = session.scalars(
@@ -243,9 +233,7 @@ def grant_milestones(
         .order_by(Milestone.referrals_required)
     ).all()
     have = set(
-        session.scalars(
-            select(RewardGrant.milestone_id).where(RewardGrant.subscriber_id == referrer_id)
-        )
+        session.scalars(select(RewardGrant.milestone_id).where(RewardGrant.subscriber_id == referrer_id))
     )
     for milestone in reached:
         if milestone.id in have:
@@ -310,9 +298,7 @@ def reject(session: Session, referral_id: int, operator: str, now: dt.datetime) 
         tree.detach(session, referral.referred_id)
         left = (
             session.scalar(
-                select(ReferralNode.direct_count).where(
-                    ReferralNode.subscriber_id == referral.referrer_id
-                )
+                select(ReferralNode.direct_count).where(ReferralNode.subscriber_id == referral.referrer_id)
             )
             or 0
         )
@@ -376,27 +362,19 @@ def save_milestone(session: Session, data: dict, milestone_id: int | None = None
         raise NotFound("No such milestone.", code="unknown_milestone")
     required = data.get("referrals_required", milestone.referrals_required)
     if not isinstance(required, int) or isinstance(required, bool) or required < 1:
-        raise ValidationFailed(
-            "referrals_required must be a positive whole number.", code="invalid_count"
-        )
+        raise ValidationFailed("referrals_required must be a positive whole number.", code="invalid_count")
     name = str(data.get("reward_name", milestone.reward_name) or "").strip()
     if not name:
         raise ValidationFailed("A milestone needs a reward name.", code="missing_reward_name")
     clash = session.scalars(
-        select(Milestone).where(
-            Milestone.referrals_required == required, Milestone.id != milestone_id
-        )
+        select(Milestone).where(Milestone.referrals_required == required, Milestone.id != milestone_id)
     ).first()
     if clash is not None:
-        raise Conflict(
-            f"A milestone at {required} referrals exists already.", code="duplicate_milestone"
-        )
+        raise Conflict(f"A milestone at {required} referrals exists already.", code="duplicate_milestone")
     milestone.referrals_required, milestone.reward_name = required, name[:200]
     milestone.description = str(data.get("description", milestone.description) or "")
     milestone.fulfilment_note = str(data.get("fulfilment_note", milestone.fulfilment_note) or "")
-    milestone.active = bool(
-        data.get("active", True if milestone.active is None else milestone.active)
-    )
+    milestone.active = bool(data.get("active", True if milestone.active is None else milestone.active))
     if milestone_id is None:
         session.add(milestone)
     session.flush()
@@ -405,9 +383,7 @@ def save_milestone(session: Session, data: dict, milestone_id: int | None = None
 
 def grants(session: Session, status: str | None = None) -> list[tuple[RewardGrant, Subscriber]]:
     """The fulfilment list: grants with their readers, newest first."""
-    query = select(RewardGrant, Subscriber).join(
-        Subscriber, Subscriber.id == RewardGrant.subscriber_id
-    )
+    query = select(RewardGrant, Subscriber).join(Subscriber, Subscriber.id == RewardGrant.subscriber_id)
     if status:
         if status not in set(GrantStatus):
             raise ValidationFailed(f"unknown grant status {status!r}", code="invalid_status")
@@ -518,9 +494,7 @@ def leaderboard(session: Session, limit: int = 10) -> list[tuple[str, int]]:
 def is_on_leaderboard(session: Session, subscriber: Subscriber) -> bool:
     return bool(
         session.scalar(
-            select(ReferralNode.leaderboard_opt_in).where(
-                ReferralNode.subscriber_id == subscriber.id
-            )
+            select(ReferralNode.leaderboard_opt_in).where(ReferralNode.subscriber_id == subscriber.id)
         )
     )
 
@@ -533,9 +507,7 @@ def email_context(session: Session, subscriber: Subscriber) -> dict[str, str]:
     url = links.referral_url(subscriber)
     p = progress(session, subscriber)
     counted = (
-        f"You have brought {p.counted} friend{'' if p.counted == 1 else 's'} so far. "
-        if p.counted
-        else ""
+        f"You have brought {p.counted} friend{'' if p.counted == 1 else 's'} so far. " if p.counted else ""
     )
     sentence = progress_sentence(p)
     text = f"Share {publication} with a friend: {url}\n{counted}{sentence}".rstrip()

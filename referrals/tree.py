@@ -30,9 +30,7 @@ def ensure_node(session: Session, subscriber_id: int) -> Row:
     )
     # ON CONFLICT DO NOTHING: two confirmations creating the same node at once both go on.
     session.execute(
-        insert(ReferralNode)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["subscriber_id"])
+        insert(ReferralNode).values(**values).on_conflict_do_nothing(index_elements=["subscriber_id"])
     )
     row = session.execute(
         select(
@@ -54,9 +52,7 @@ def _ancestors(session: Session, start: int | None) -> list[int]:
     node = start
     while node is not None:
         chain.append(node)
-        node = session.scalar(
-            select(ReferralNode.parent_id).where(ReferralNode.subscriber_id == node)
-        )
+        node = session.scalar(select(ReferralNode.parent_id).where(ReferralNode.subscriber_id == node))
     return chain
 
 
@@ -71,9 +67,7 @@ def _shift_subtree(session: Session, top: int, depth_delta: int, root_id: int) -
             .execution_options(synchronize_session=False)
         )
         level = list(
-            session.scalars(
-                select(ReferralNode.subscriber_id).where(ReferralNode.parent_id.in_(level))
-            )
+            session.scalars(select(ReferralNode.subscriber_id).where(ReferralNode.parent_id.in_(level)))
         )
 
 
@@ -111,10 +105,7 @@ def attach(session: Session, child_id: int, parent_id: int) -> int:
     _add_downstream(session, _ancestors(session, parent_id), 1 + child[4])
     session.expire_all()
     return int(
-        session.scalar(
-            select(ReferralNode.direct_count).where(ReferralNode.subscriber_id == parent_id)
-        )
-        or 0
+        session.scalar(select(ReferralNode.direct_count).where(ReferralNode.subscriber_id == parent_id)) or 0
     )
 
 

@@ -151,9 +151,7 @@ def admin():  # type: ignore[no-untyped-def]
                 (service.approve if action == "approve" else service.reject)(
                     db.session, referral_id, who, now
                 )
-                message = (
-                    f"Referral {referral_id} {'approved' if action == 'approve' else 'rejected'}."
-                )
+                message = f"Referral {referral_id} {'approved' if action == 'approve' else 'rejected'}."
             elif action == "add_milestone":
                 data = _milestone_form()
                 milestone = service.save_milestone(db.session, data)

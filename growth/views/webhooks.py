@@ -149,6 +149,4 @@ def engagement_run(now_text: str | None) -> None:
     commit()
     summary = ", ".join(f"{n} to {stage}" for stage, n in sorted(moved.items())) or "none"
     click.echo(f"stages moved: {summary}")
-    click.echo(
-        f"sunset: {done['notified']} re-engagement emails, {done['inactivated']} set inactive"
-    )
+    click.echo(f"sunset: {done['notified']} re-engagement emails, {done['inactivated']} set inactive")

@@ -62,9 +62,7 @@ def bsession(billing_app: Flask):  # type: ignore[no-untyped-def]
         yield db.session
 
 
-def post_event(
-    client, payload: dict[str, Any], secret: str = WEBHOOK_SECRET, timestamp: int | None = None
-):  # type: ignore[no-untyped-def]
+def post_event(client, payload: dict[str, Any], secret: str = WEBHOOK_SECRET, timestamp: int | None = None):  # type: ignore[no-untyped-def]
     """POST an event to /webhooks/stripe signed like Stripe signs it."""
     body = encode(payload)
     header = sign(body, secret, int(time.time()) if timestamp is None else timestamp)
@@ -75,9 +73,7 @@ def post_event(
     )
 
 
-def confirmed_subscriber(
-    client, outbox: Path, session, email: str = "ana@example.com"
-) -> Subscriber:  # type: ignore[no-untyped-def]
+def confirmed_subscriber(client, outbox: Path, session, email: str = "ana@example.com") -> Subscriber:  # type: ignore[no-untyped-def]
     """A subscriber who signed up and confirmed through the real pages."""
     assert signup_and_confirm(client, outbox, email).status_code == 200
     session.expire_all()

@@ -35,9 +35,7 @@ def sync(app):  # type: ignore[no-untyped-def]
     return result.output
 
 
-def test_sync_tiers_creates_product_and_prices_then_only_what_changed(
-    billing_app, bsession, fake_stripe
-):
+def test_sync_tiers_creates_product_and_prices_then_only_what_changed(billing_app, bsession, fake_stripe):
     tier = make_tier(billing_app, bsession)
     output = sync(billing_app)
     assert "created product" in output
@@ -140,9 +138,7 @@ def test_checkout_creates_a_subscription_session_and_redirects_to_stripe(
     # Stripe sends the subscriber back to the success URL: their plan and the portal button
     back = bclient.get(session_obj["success_url"].removeprefix("http://masthead.test"))
     assert back.status_code == 200
-    assert (
-        b"Thank you" in back.data and b"trialing" in back.data and b"50.00 USD / year" in back.data
-    )
+    assert b"Thank you" in back.data and b"trialing" in back.data and b"50.00 USD / year" in back.data
     assert b'action="/billing/portal"' in back.data
     again = bclient.post(
         "/billing/checkout",
@@ -180,9 +176,7 @@ def test_automatic_tax_and_an_existing_customer(app_factory, fake_stripe, bsessi
         session.add(StripeCustomer(stripe_customer_id="cus_known", subscriber_id=ana.id))
         session.commit()
         token = manage_token(ana)
-    response = client.post(
-        "/billing/checkout", data={"t": token, "tier_id": tier.id, "interval": "month"}
-    )
+    response = client.post("/billing/checkout", data={"t": token, "tier_id": tier.id, "interval": "month"})
     assert response.status_code == 303
     session_obj = next(iter(fake_stripe.checkout_sessions.values()))
     assert session_obj["automatic_tax"]["enabled"] is True
@@ -193,9 +187,7 @@ def test_automatic_tax_and_an_existing_customer(app_factory, fake_stripe, bsessi
 
     # the portal opens for a subscriber with a Stripe customer
     portal = client.post("/billing/portal", data={"t": token})
-    assert portal.status_code == 303 and portal.headers["Location"].startswith(
-        "https://billing.stripe.test/"
-    )
+    assert portal.status_code == 303 and portal.headers["Location"].startswith("https://billing.stripe.test/")
     assert next(iter(fake_stripe.portal_sessions.values()))["customer"] == "cus_known"
 
 
@@ -205,9 +197,7 @@ def test_portal_without_a_billing_account_is_a_clear_error(billing_app, bclient,
     with billing_app.test_request_context():
         token = manage_token(ana)
     response = bclient.post("/billing/portal", json={"t": token})
-    assert (
-        response.status_code == 404 and response.get_json()["error"]["code"] == "no_billing_account"
-    )
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "no_billing_account"
 
 
 def test_checkout_refuses_bad_input(billing_app, bclient, boutbox, bsession):
@@ -216,22 +206,13 @@ def test_checkout_refuses_bad_input(billing_app, bclient, boutbox, bsession):
     tier = make_tier(billing_app, bsession)
     with billing_app.test_request_context():
         token = manage_token(ana)
-    assert (
-        bclient.post("/billing/checkout", json={"t": "forged", "tier_id": tier.id}).status_code
-        == 400
-    )
+    assert bclient.post("/billing/checkout", json={"t": "forged", "tier_id": tier.id}).status_code == 400
     assert bclient.post("/billing/checkout", json={"t": token, "tier_id": "x"}).status_code == 400
-    r = bclient.post(
-        "/billing/checkout", json={"t": token, "tier_id": tier.id, "interval": "decade"}
-    )
+    r = bclient.post("/billing/checkout", json={"t": token, "tier_id": tier.id, "interval": "decade"})
     assert r.status_code == 422
-    r = bclient.post(
-        "/billing/checkout", json={"t": token, "tier_id": tier.id, "interval": "month"}
-    )
+    r = bclient.post("/billing/checkout", json={"t": token, "tier_id": tier.id, "interval": "month"})
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "tier_not_synced"
-    assert (
-        bclient.post("/billing/checkout", json={"t": token, "tier_id": 999_999}).status_code == 404
-    )
+    assert bclient.post("/billing/checkout", json={"t": token, "tier_id": 999_999}).status_code == 404
 
 
 def test_checkout_form_needs_the_csrf_token(billing_app, bclient, boutbox, bsession):
@@ -239,9 +220,7 @@ def test_checkout_form_needs_the_csrf_token(billing_app, bclient, boutbox, bsess
     tier = make_tier(billing_app, bsession)
     with billing_app.test_request_context():
         token = manage_token(ana)
-    assert (
-        bclient.post("/billing/checkout", data={"t": token, "tier_id": tier.id}).status_code == 400
-    )
+    assert bclient.post("/billing/checkout", data={"t": token, "tier_id": tier.id}).status_code == 400
 
 
 def test_without_stripe_the_pricing_page_and_checkout_say_payments_are_not_configured(
@@ -255,9 +234,7 @@ def test_without_stripe_the_pricing_page_and_checkout_say_payments_are_not_confi
     page = client.get(f"/me/{token}/upgrade")
     assert page.status_code == 200 and b"Payments are not configured" in page.data
     assert b'action="/billing/checkout"' not in page.data
-    response = client.post(
-        "/billing/checkout", json={"t": token, "tier_id": 1, "interval": "month"}
-    )
+    response = client.post("/billing/checkout", json={"t": token, "tier_id": 1, "interval": "month"})
     assert response.status_code == 503
     assert response.get_json()["error"] == {
         "code": "payments_not_configured",
@@ -283,22 +260,16 @@ def test_unconfirmed_subscribers_cannot_check_out(billing_app, bclient, bsession
     sync(billing_app)
     with billing_app.test_request_context():
         token = manage_token(pending)
-    r = bclient.post(
-        "/billing/checkout", json={"t": token, "tier_id": tier.id, "interval": "month"}
-    )
+    r = bclient.post("/billing/checkout", json={"t": token, "tier_id": tier.id, "interval": "month"})
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_confirmed"
 
 
-def test_checkout_form_without_stripe_shows_a_plain_error_page(
-    app, client, outbox, session, monkeypatch
-):
+def test_checkout_form_without_stripe_shows_a_plain_error_page(app, client, outbox, session, monkeypatch):
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)
     ana = confirmed_subscriber(client, outbox, session)
     with app.test_request_context():
         token = manage_token(ana)
-    response = client.post(
-        "/billing/checkout", data={"t": token, "tier_id": "1", "interval": "month"}
-    )
+    response = client.post("/billing/checkout", data={"t": token, "tier_id": "1", "interval": "month"})
     assert response.status_code == 503
     assert b"Payments are not configured" in response.data
 

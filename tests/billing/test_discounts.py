@@ -49,9 +49,7 @@ def test_discount_known_only_by_id_is_resolved_from_discount_events_in_any_order
 def test_expanded_discounts_on_the_subscription(bclient, bsession):
     off = discount(amount_off=300, start=ts(1, 10))
     other_currency = discount(amount_off=999, currency="eur", start=ts(1, 10))
-    sub = subscription(
-        sub_id="sub_ex", customer="cus_ex", unit_amount=2000, discounts=[off, other_currency]
-    )
+    sub = subscription(sub_id="sub_ex", customer="cus_ex", unit_amount=2000, discounts=[off, other_currency])
     post_event(bclient, event("customer.subscription.created", sub, ts(1, 10)))
     # 2000 - 300 = 1700; the eur amount off does not apply to a usd price
     assert mrr(bsession, 2, 1) == 1700

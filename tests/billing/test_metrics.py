@@ -49,9 +49,7 @@ def snapshot_history() -> list[SubscriptionState]:
         state("A", T0, 1000),  # 1000
         state("B", T0, 12000, interval="year", quantity=2),  # 24000 / 12 = 2000
         state("C", T0, 2000, discounts=(Discount(percent_off=Fraction(25), end=d(6, 1)),)),  # 1500
-        state(
-            "D", T0, 2000, discounts=(Discount(percent_off=Fraction(50), end=d(3, 1)),)
-        ),  # ended: 2000
+        state("D", T0, 2000, discounts=(Discount(percent_off=Fraction(50), end=d(3, 1)),)),  # ended: 2000
         state("E", T0, 3000, status="trialing"),  # 0
         state("F", T0, 1000, collection_paused=True),  # 0
         state("G", T0, 1000, status="canceled"),  # 0
@@ -84,9 +82,7 @@ def test_mrr_to_the_cent_across_intervals_quantities_discounts_and_statuses():
 
 
 def test_discount_runs_from_start_to_end_only():
-    s = state(
-        "X", T0, 2000, discounts=(Discount(percent_off=Fraction(50), start=d(2, 1), end=d(3, 1)),)
-    )
+    s = state("X", T0, 2000, discounts=(Discount(percent_off=Fraction(50), start=d(2, 1), end=d(3, 1)),))
     assert metrics.monthly_cents(s, d(1, 15)) == 2000  # not started
     assert metrics.monthly_cents(s, d(2, 1)) == 1000  # running from its start
     assert metrics.monthly_cents(s, d(3, 1)) == 2000  # ended at its end
@@ -105,10 +101,7 @@ def test_percent_then_amount_off_and_never_negative():
     )
     # 3000 * 0.9 = 2700, less 500 = 2200
     assert metrics.monthly_cents(s, NOW) == 2200
-    assert (
-        metrics.monthly_cents(state("Y", T0, 400, discounts=(Discount(amount_off_cents=500),)), NOW)
-        == 0
-    )
+    assert metrics.monthly_cents(state("Y", T0, 400, discounts=(Discount(amount_off_cents=500),)), NOW) == 0
 
 
 def test_week_and_day_intervals_normalise_to_months():
@@ -125,9 +118,7 @@ def test_newest_state_wins_whatever_the_arrival_order():
 
 
 def test_terminal_status_wins_a_tie_and_canceled_is_final():
-    canceled = state(
-        "S", d(1, 9), 1000, status="canceled", event_type="customer.subscription.deleted"
-    )
+    canceled = state("S", d(1, 9), 1000, status="canceled", event_type="customer.subscription.deleted")
     same_second = state("S", d(1, 9), 1000, status="active")  # arrived after the deletion
     assert metrics.latest_states([canceled, same_second])["S"].status == "canceled"
     # a later-stamped update never revives a canceled subscription either
@@ -139,9 +130,7 @@ def test_terminal_status_wins_a_tie_and_canceled_is_final():
 
 
 def test_created_precedes_updated_in_the_same_second():
-    created = state(
-        "S", d(1, 9), 1000, status="incomplete", event_type="customer.subscription.created"
-    )
+    created = state("S", d(1, 9), 1000, status="incomplete", event_type="customer.subscription.created")
     updated = state("S", d(1, 9), 1000, status="active", event_type="customer.subscription.updated")
     # updated arrived first (lower seq), created second: the update still wins
     updated = SubscriptionState(**{**updated.__dict__, "seq": 1})
@@ -268,9 +257,7 @@ def test_report_puts_the_main_currency_on_top_and_lists_every_currency():
         state("e2", d(1, 1), 900, customer="ce2", currency="eur"),
     ]
     report = metrics.revenue_report(history, [], d(2, 1), d(3, 1))
-    assert (
-        report["currency"] == "eur" and report["mrr_cents"] == 1800 and report["arr_cents"] == 21600
-    )
+    assert report["currency"] == "eur" and report["mrr_cents"] == 1800 and report["arr_cents"] == 21600
     assert [c["currency"] for c in report["currencies"]] == ["eur", "usd"]
     assert report["currencies"][1]["mrr_cents"] == 1000
     assert report["churn_rate"] == 0.0

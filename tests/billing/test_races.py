@@ -41,9 +41,7 @@ def test_one_event_delivered_twice_at_once_is_stored_and_applied_once(database_u
         amount_due=900,
         metadata={"subscriber_id": str(subscriber_id)},
     )
-    body = encode(
-        event("invoice.payment_failed", failed, int(time.time()), event_id=f"evt_race_{tag}")
-    )
+    body = encode(event("invoice.payment_failed", failed, int(time.time()), event_id=f"evt_race_{tag}"))
     barrier = threading.Barrier(4)
     statuses: list[int] = []
 
@@ -82,9 +80,7 @@ def test_one_event_delivered_twice_at_once_is_stored_and_applied_once(database_u
         with app.app_context():
             s = db.session
             s.execute(delete(StripeEvent).where(StripeEvent.event_id == f"evt_race_{tag}"))
-            s.execute(
-                delete(StripeCustomer).where(StripeCustomer.stripe_customer_id == f"cus_{tag}")
-            )
+            s.execute(delete(StripeCustomer).where(StripeCustomer.stripe_customer_id == f"cus_{tag}"))
             s.execute(delete(Subscriber).where(Subscriber.id == subscriber_id))
             s.commit()
         db.engine.dispose()

@@ -45,10 +45,7 @@ def test_tiers_api_create_read_update(client, session):
     )
     assert changed.status_code == 200 and changed.get_json()["monthly_price_cents"] == 600
     assert changed.get_json()["active"] is False
-    assert (
-        client.get(f"/api/v1/tiers/{tier['id']}", headers=headers).get_json()["yearly_price_cents"]
-        == 5000
-    )
+    assert client.get(f"/api/v1/tiers/{tier['id']}", headers=headers).get_json()["yearly_price_cents"] == 5000
 
 
 def test_tiers_api_needs_a_token(client):
@@ -73,10 +70,7 @@ def test_tiers_api_validates(client, session):
     assert client.post("/api/v1/tiers", json=GOLD, headers=headers).status_code == 201
     duplicate = client.post("/api/v1/tiers", json={**GOLD, "name": "gold"}, headers=headers)
     assert duplicate.status_code == 409
-    assert (
-        client.patch("/api/v1/tiers/999999", json={"active": False}, headers=headers).status_code
-        == 404
-    )
+    assert client.patch("/api/v1/tiers/999999", json={"active": False}, headers=headers).status_code == 404
     assert client.patch("/api/v1/tiers/1", json={}, headers=headers).status_code == 400
 
 
@@ -118,16 +112,11 @@ def test_admin_tier_pages(app, client):
             return db.session.scalars(select(Tier).where(Tier.name == "Silver")).one()
 
     assert (silver().monthly_price_cents, silver().currency, silver().active) == (300, "eur", True)
-    bad = client.post(
-        "/admin/tiers", data={**form, "name": "Bronze", "monthly_price_cents": "three"}
-    )
+    bad = client.post("/admin/tiers", data={**form, "name": "Bronze", "monthly_price_cents": "three"})
     assert bad.status_code == 422 and b"whole number" in bad.data
     tier_id = silver().id
     assert (
-        client.post(
-            f"/admin/tiers/{tier_id}", data={**form, "monthly_price_cents": "350"}
-        ).status_code
-        == 303
+        client.post(f"/admin/tiers/{tier_id}", data={**form, "monthly_price_cents": "350"}).status_code == 303
     )
     assert (silver().monthly_price_cents, silver().active) == (350, True)
     assert (
@@ -165,9 +154,7 @@ def test_tier_cli(app, session, connection):
     assert result.exit_code == 0, result.output
     tier = session.scalars(select(Tier).where(Tier.name == "Patron")).one()
     assert (tier.currency, tier.trial_days) == ("gbp", 3)
-    result = runner.invoke(
-        args=["tiers", "update", str(tier.id), "--monthly", "1200", "--inactive"]
-    )
+    result = runner.invoke(args=["tiers", "update", str(tier.id), "--monthly", "1200", "--inactive"])
     assert result.exit_code == 0, result.output
     session.expire_all()
     assert (session.get(Tier, tier.id).monthly_price_cents, session.get(Tier, tier.id).active) == (
@@ -199,9 +186,7 @@ def test_revenue_report_endpoint(bclient, boutbox, bsession):
         bclient,
         event(
             "customer.subscription.updated",
-            subscription(
-                sub_id="sub_a", customer="cus_a", unit_amount=1000, quantity=2, metadata=meta
-            ),
+            subscription(sub_id="sub_a", customer="cus_a", unit_amount=1000, quantity=2, metadata=meta),
             feb,
         ),
     )
@@ -244,9 +229,7 @@ def test_revenue_report_endpoint(bclient, boutbox, bsession):
     report = response.get_json()
     # usd MRR 2000 beats eur MRR 1000: usd is the main currency
     assert (report["currency"], report["mrr_cents"], report["arr_cents"]) == ("usd", 2000, 24000)
-    assert (
-        report["paying_subscribers"] == 1 and report["churn_rate"] is None
-    )  # nobody paid on Jan 1
+    assert report["paying_subscribers"] == 1 and report["churn_rate"] is None  # nobody paid on Jan 1
     assert [m["month"] for m in report["movements"]] == ["2026-01", "2026-02"]
     assert (report["movements"][0]["new_cents"], report["movements"][1]["expansion_cents"]) == (
         1000,
@@ -259,9 +242,7 @@ def test_revenue_report_endpoint(bclient, boutbox, bsession):
         "net_cents": 1000,
         "invoices": 1,
     }
-    ledger = bclient.get(
-        "/api/v1/reports/revenue/ledger?from=2026-01-01&to=2026-03-01", headers=headers
-    )
+    ledger = bclient.get("/api/v1/reports/revenue/ledger?from=2026-01-01&to=2026-03-01", headers=headers)
     assert ledger.status_code == 200
     (line,) = ledger.get_json()["invoices"]
     assert (line["subscriber_id"], line["amount_paid_cents"], line["tax_cents"]) == (
@@ -270,9 +251,7 @@ def test_revenue_report_endpoint(bclient, boutbox, bsession):
         100,
     )
     assert (line["net_cents"], line["currency"]) == (1000, "usd") and line["period_end"] is not None
-    empty = bclient.get(
-        "/api/v1/reports/revenue/ledger?from=2026-02-01&to=2026-03-01", headers=headers
-    )
+    empty = bclient.get("/api/v1/reports/revenue/ledger?from=2026-02-01&to=2026-03-01", headers=headers)
     assert empty.get_json() == {"invoices": [], "truncated": False}
     eur = next(c for c in report["currencies"] if c["currency"] == "eur")
     assert (eur["mrr_cents"], eur["at_risk_mrr_cents"], eur["paying_subscribers"]) == (
@@ -293,15 +272,11 @@ def test_revenue_report_validates_its_range(client, session):
     assert client.get("/api/v1/reports/revenue", headers=headers).get_json()["currencies"] == []
     assert client.get("/api/v1/reports/revenue?from=yesterday", headers=headers).status_code == 400
     assert (
-        client.get(
-            "/api/v1/reports/revenue?from=2026-03-01&to=2026-02-01", headers=headers
-        ).status_code
+        client.get("/api/v1/reports/revenue?from=2026-03-01&to=2026-02-01", headers=headers).status_code
         == 400
     )
     assert (
-        client.get(
-            "/api/v1/reports/revenue?from=2000-01-01&to=2026-02-01", headers=headers
-        ).status_code
+        client.get("/api/v1/reports/revenue?from=2000-01-01&to=2026-02-01", headers=headers).status_code
         == 400
     )
 
@@ -328,9 +303,7 @@ def test_admin_revenue_page_lists_events_kept_for_review(billing_app, bclient):
         db.session.commit()
     post_event(
         bclient,
-        event(
-            "invoice.payment_failed", invoice(customer="cus_nobody", status="open"), 1_767_225_600
-        ),
+        event("invoice.payment_failed", invoice(customer="cus_nobody", status="open"), 1_767_225_600),
     )
     login_page = bclient.get("/admin/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login_page)
@@ -351,9 +324,5 @@ def test_admin_revenue_page_lists_events_kept_for_review(billing_app, bclient):
 def test_default_report_start_is_a_year_of_months():
     from billing.reports import default_start
 
-    assert default_start(dt.datetime(2026, 11, 25, tzinfo=dt.UTC)) == dt.datetime(
-        2025, 12, 1, tzinfo=dt.UTC
-    )
-    assert default_start(dt.datetime(2026, 12, 31, tzinfo=dt.UTC)) == dt.datetime(
-        2026, 1, 1, tzinfo=dt.UTC
-    )
+    assert default_start(dt.datetime(2026, 11, 25, tzinfo=dt.UTC)) == dt.datetime(2025, 12, 1, tzinfo=dt.UTC)
+    assert default_start(dt.datetime(2026, 12, 31, tzinfo=dt.UTC)) == dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -32,9 +32,7 @@ def events_stored(session) -> int:  # type: ignore[no-untyped-def]
 
 def mirror(session, sub_id: str) -> Subscription:  # type: ignore[no-untyped-def]
     session.expire_all()
-    return session.scalars(
-        select(Subscription).where(Subscription.stripe_subscription_id == sub_id)
-    ).one()
+    return session.scalars(select(Subscription).where(Subscription.stripe_subscription_id == sub_id)).one()
 
 
 # -- verification ---------------------------------------------------------------------------------
@@ -100,9 +98,7 @@ def test_signed_but_not_an_event_is_refused(bclient, bsession):
 
 def test_redelivery_answers_200_and_changes_nothing(bclient, boutbox, bsession):
     ana = confirmed_subscriber(bclient, boutbox, bsession)
-    paid = event(
-        "invoice.paid", invoice(amount_paid=700, metadata={"subscriber_id": str(ana.id)}), T
-    )
+    paid = event("invoice.paid", invoice(amount_paid=700, metadata={"subscriber_id": str(ana.id)}), T)
     first = post_event(bclient, paid)
     again = post_event(bclient, paid)
     assert (first.status_code, again.status_code) == (200, 200)
@@ -112,9 +108,7 @@ def test_redelivery_answers_200_and_changes_nothing(bclient, boutbox, bsession):
 
 
 def test_unknown_event_types_are_acknowledged_and_ignored(bclient, bsession):
-    response = post_event(
-        bclient, event("charge.refund.updated", {"id": "re_1", "object": "refund"}, T)
-    )
+    response = post_event(bclient, event("charge.refund.updated", {"id": "re_1", "object": "refund"}, T))
     assert response.status_code == 200
     row = bsession.scalars(select(StripeEvent)).one()
     assert row.outcome == "ignored" and row.processed_at is not None
@@ -305,9 +299,7 @@ def test_tier_comes_from_checkout_metadata_when_the_price_is_unknown(bclient, bo
     bsession.add(tier)
     bsession.commit()
     meta = {"subscriber_id": str(ana.id), "tier_id": str(tier.id)}
-    sub = subscription(
-        sub_id="sub_meta", customer="cus_meta", price_id="price_unknown", metadata=meta
-    )
+    sub = subscription(sub_id="sub_meta", customer="cus_meta", price_id="price_unknown", metadata=meta)
     post_event(bclient, event("customer.subscription.created", sub, T))
     assert access.paying_tiers(bsession, None) == {ana.id: tier.id}
 
@@ -405,9 +397,7 @@ def test_invoice_paid_builds_the_ledger_and_the_revenue_lookup(bclient, boutbox,
         bclient,
         event(
             "invoice.paid",
-            invoice(
-                customer="cus_l", subscription_id="sub_l", amount_paid=1100, tax=100, metadata=meta
-            ),
+            invoice(customer="cus_l", subscription_id="sub_l", amount_paid=1100, tax=100, metadata=meta),
             T,
         ),
     )
@@ -415,9 +405,7 @@ def test_invoice_paid_builds_the_ledger_and_the_revenue_lookup(bclient, boutbox,
         bclient,
         event(
             "invoice.paid",
-            invoice(
-                customer="cus_l", subscription_id="sub_l", amount_paid=1100, tax=100, metadata=meta
-            ),
+            invoice(customer="cus_l", subscription_id="sub_l", amount_paid=1100, tax=100, metadata=meta),
             T + 2_600_000,
         ),
     )
@@ -592,9 +580,6 @@ def test_during_secret_rotation_any_matching_v1_signature_is_accepted(bclient, b
     v0_only = f"t={now},v0={good}"
     other = encode(event("charge.succeeded", {"id": "ch_2", "object": "charge"}, T))
     assert (
-        bclient.post(
-            "/webhooks/stripe", data=other, headers={"Stripe-Signature": v0_only}
-        ).status_code
-        == 400
+        bclient.post("/webhooks/stripe", data=other, headers={"Stripe-Signature": v0_only}).status_code == 400
     )
     assert events_stored(bsession) == 1

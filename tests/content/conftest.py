@@ -58,9 +58,7 @@ def add_subscribers(
     session.execute(insert(Subscriber), rows)
     ids = list(
         session.scalars(
-            select(Subscriber.id)
-            .where(Subscriber.email.like(f"{prefix}-%"))
-            .order_by(Subscriber.id)
+            select(Subscriber.id).where(Subscriber.email.like(f"{prefix}-%")).order_by(Subscriber.id)
         )
     )
     session.execute(

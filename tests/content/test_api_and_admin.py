@@ -33,47 +33,26 @@ def test_write_publish_preview_and_send_through_the_api(client, session, creator
     )
     assert created.status_code == 201, created.get_json()
     post = created.get_json()
-    assert (
-        post["slug"] == "first-issue"
-        and post["status"] == "draft"
-        and "<script" not in post["body_html"]
-    )
+    assert post["slug"] == "first-issue" and post["status"] == "draft" and "<script" not in post["body_html"]
     assert client.post(f"/api/v1/posts/{post['id']}/sends", json={}, headers=h).status_code == 422
     published = client.patch(f"/api/v1/posts/{post['id']}", json={"status": "published"}, headers=h)
     assert published.get_json()["published_at"]
-    preview = client.post(
-        f"/api/v1/posts/{post['id']}/send-preview", json={"segment": "all"}, headers=h
-    )
+    preview = client.post(f"/api/v1/posts/{post['id']}/send-preview", json={"segment": "all"}, headers=h)
     assert preview.get_json()["summary"] == "3 will receive"
     sent = client.post(f"/api/v1/posts/{post['id']}/sends", json={"segment": "all"}, headers=h)
     assert sent.status_code == 202
     send = client.get(f"/api/v1/sends/{sent.get_json()['id']}", headers=h).get_json()
-    assert (
-        send["state"] == "done" and send["progress"]["sent"] == 3 and send["progress"]["total"] == 3
-    )
+    assert send["state"] == "done" and send["progress"]["sent"] == 3 and send["progress"]["total"] == 3
     assert len(messages(outbox, "post")) == 3
-    assert [p["id"] for p in client.get("/api/v1/posts", headers=h).get_json()["posts"]] == [
-        post["id"]
-    ]
+    assert [p["id"] for p in client.get("/api/v1/posts", headers=h).get_json()["posts"]] == [post["id"]]
 
 
 def test_api_validation_errors(client, session, creator_token):  # type: ignore[no-untyped-def]
     h = bearer(creator_token)
-    assert (
-        client.post("/api/v1/posts", json={"title": "x", "audience": "vip"}, headers=h).status_code
-        == 400
-    )
-    assert (
-        client.post("/api/v1/posts", json={"title": "x", "kind": "ad"}, headers=h).status_code
-        == 400
-    )
-    assert (
-        client.post("/api/v1/posts", json={"title": "x", "bogus": 1}, headers=h).status_code == 400
-    )
-    assert (
-        client.post("/api/v1/posts", json={"title": "a", "slug": "taken"}, headers=h).status_code
-        == 201
-    )
+    assert client.post("/api/v1/posts", json={"title": "x", "audience": "vip"}, headers=h).status_code == 400
+    assert client.post("/api/v1/posts", json={"title": "x", "kind": "ad"}, headers=h).status_code == 400
+    assert client.post("/api/v1/posts", json={"title": "x", "bogus": 1}, headers=h).status_code == 400
+    assert client.post("/api/v1/posts", json={"title": "a", "slug": "taken"}, headers=h).status_code == 201
     conflict = client.post("/api/v1/posts", json={"title": "b", "slug": "taken"}, headers=h)
     assert conflict.status_code == 409 and conflict.get_json()["error"]["code"] == "slug_taken"
     bad_time = client.post(
@@ -81,25 +60,17 @@ def test_api_validation_errors(client, session, creator_token):  # type: ignore[
     )
     assert bad_time.status_code == 400
     schedule = client.post("/api/v1/posts", json={"title": "d", "status": "scheduled"}, headers=h)
-    assert (
-        schedule.status_code == 422 and schedule.get_json()["error"]["code"] == "invalid_schedule"
-    )
+    assert schedule.status_code == 422 and schedule.get_json()["error"]["code"] == "invalid_schedule"
     assert client.get("/api/v1/posts/999999", headers=h).status_code == 404
-    post = client.post(
-        "/api/v1/posts", json={"title": "e", "status": "published"}, headers=h
-    ).get_json()
-    bad = client.post(
-        f"/api/v1/posts/{post['id']}/sends", json={"segment": "stage:paying"}, headers=h
-    )
+    post = client.post("/api/v1/posts", json={"title": "e", "status": "published"}, headers=h).get_json()
+    bad = client.post(f"/api/v1/posts/{post['id']}/sends", json={"segment": "stage:paying"}, headers=h)
     assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "invalid_segment"
     assert client.post("/api/v1/sends/999/batches/1/resend", headers=h).status_code == 404
 
 
 def test_test_send_and_scheduled_send_cancel(client, session, creator_token, outbox):  # type: ignore[no-untyped-def]
     h = bearer(creator_token)
-    post = client.post(
-        "/api/v1/posts", json={"title": "Proof", "status": "published"}, headers=h
-    ).get_json()
+    post = client.post("/api/v1/posts", json={"title": "Proof", "status": "published"}, headers=h).get_json()
     response = client.post(
         f"/api/v1/posts/{post['id']}/test-send", json={"email": "me@example.com"}, headers=h
     )
@@ -160,18 +131,12 @@ def test_admin_pages_write_preview_and_send(client, session, outbox):  # type: i
     edit_url = created.headers["Location"]
     post_id = int(edit_url.rstrip("/").rsplit("/", 1)[1])
     token = csrf_from(client.get(edit_url).get_data(as_text=True))
-    preview = client.post(
-        f"/admin/posts/{post_id}/preview", data={"csrf_token": token, "segment": "all"}
-    )
+    preview = client.post(f"/admin/posts/{post_id}/preview", data={"csrf_token": token, "segment": "all"})
     assert "2 will receive" in preview.get_data(as_text=True)
-    sent = client.post(
-        f"/admin/posts/{post_id}/sends", data={"csrf_token": token, "segment": "all"}
-    )
+    sent = client.post(f"/admin/posts/{post_id}/sends", data={"csrf_token": token, "segment": "all"})
     assert sent.status_code == 302
     progress = client.get(sent.headers["Location"]).get_data(as_text=True)
     assert "done" in progress and "<b>2</b>sent" in progress
     assert len(messages(outbox, "post")) == 2
     assert client.get("/admin/value-to-pitch").status_code == 200
-    assert (
-        client.post(f"/admin/posts/{post_id}/sends", data={"segment": "all"}).status_code == 400
-    )  # no CSRF
+    assert client.post(f"/admin/posts/{post_id}/sends", data={"segment": "all"}).status_code == 400  # no CSRF

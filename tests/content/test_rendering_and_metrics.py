@@ -58,12 +58,8 @@ def test_pitch_rules_with_a_fixed_clock():  # type: ignore[no-untyped-def]
     assert pitch_skip_reason(2, None, NOW, 3, 7) == "not_nurtured"
     assert pitch_skip_reason(3, None, NOW, 3, 7) is None
     assert pitch_skip_reason(3, NOW - dt.timedelta(days=6, hours=23), NOW, 3, 7) == "pitch_cooldown"
-    assert (
-        pitch_skip_reason(3, NOW - dt.timedelta(days=7), NOW, 3, 7) is None
-    )  # exactly 7 days: allowed
-    assert (
-        pitch_skip_reason(0, NOW - dt.timedelta(days=1), NOW, 3, 7) == "not_nurtured"
-    )  # first reason wins
+    assert pitch_skip_reason(3, NOW - dt.timedelta(days=7), NOW, 3, 7) is None  # exactly 7 days: allowed
+    assert pitch_skip_reason(0, NOW - dt.timedelta(days=1), NOW, 3, 7) == "not_nurtured"  # first reason wins
 
 
 def test_value_to_pitch_ratio():  # type: ignore[no-untyped-def]
@@ -85,7 +81,6 @@ def test_send_progress_by_hand():  # type: ignore[no-untyped-def]
 
 def test_preview_sentence():  # type: ignore[no-untyped-def]
     assert (
-        preview_sentence(4210, {"not_nurtured": 380})
-        == "4,210 will receive, 380 skipped: not yet nurtured"
+        preview_sentence(4210, {"not_nurtured": 380}) == "4,210 will receive, 380 skipped: not yet nurtured"
     )
     assert preview_sentence(0, {}) == "0 will receive"

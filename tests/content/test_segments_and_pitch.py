@@ -24,9 +24,7 @@ def population(session, tiers):  # type: ignore[no-untyped-def]
     ids = {
         "free": add_subscribers(session, 1, prefix="free", source="twitter")[0],
         "engaged": add_subscribers(session, 1, prefix="engaged", stage="engaged")[0],
-        "nurtured": add_subscribers(
-            session, 1, prefix="nurtured", stage="nurtured", source="podcast"
-        )[0],
+        "nurtured": add_subscribers(session, 1, prefix="nurtured", stage="nurtured", source="podcast")[0],
         "paying_stage": add_subscribers(session, 1, prefix="payingstage", stage="paying")[0],
         "tier1": add_subscribers(session, 1, prefix="tierone")[0],
         "tier2": add_subscribers(session, 1, prefix="tiertwo", stage="engaged")[0],
@@ -104,10 +102,7 @@ def test_preview_says_who_a_pitch_skips_and_why(session, audience):  # type: ign
     # a, d may be pitched; b, e not nurtured (2 and 0 human engagements); c pitched 3 days ago
     assert result.will_receive == 2
     assert result.skipped == {"not_nurtured": 2, "pitch_cooldown": 1}
-    assert (
-        result.sentence
-        == "2 will receive, 2 skipped: not yet nurtured, 1 skipped: pitched too recently"
-    )
+    assert result.sentence == "2 will receive, 2 skipped: not yet nurtured, 1 skipped: pitched too recently"
     value = preview(session, newsletter_id, parse_segment("all"), "value", NOW, 3, 7)
     assert value.will_receive == 5 and value.skipped == {}
 
@@ -131,9 +126,9 @@ def test_pitch_send_skips_then_sends_to_the_skipped_later(sg_app, session, fake_
         jobs.run_task("content.deliver_batch", batch.id)
         send_id = send.id
     assert sorted(recipients_of(fake_sendgrid)) == ["pitch-0@example.com", "pitch-3@example.com"]
-    assert {
-        p["custom_args"]["kind"] for b in fake_sendgrid.requests for p in b["personalizations"]
-    } == {"pitch"}
+    assert {p["custom_args"]["kind"] for b in fake_sendgrid.requests for p in b["personalizations"]} == {
+        "pitch"
+    }
     skipped = dict(
         session.execute(
             select(Delivery.subscriber_id, Delivery.error).where(
@@ -173,25 +168,17 @@ def test_pitch_send_skips_then_sends_to_the_skipped_later(sg_app, session, fake_
 def test_value_to_pitch_ratio_is_kept_per_subscriber(client, session, audience, creator_token):  # type: ignore[no-untyped-def]
     session.commit()
     headers = {"Authorization": f"Bearer {creator_token}"}
-    body = client.get(
-        f"/api/v1/subscribers/{audience['d']}/value-to-pitch", headers=headers
-    ).get_json()
+    body = client.get(f"/api/v1/subscribers/{audience['d']}/value-to-pitch", headers=headers).get_json()
     # d: 3 value emails sent (engage) and 1 pitch -> 3 / 1
     assert body == {"subscriber_id": audience["d"], "value": 3, "pitch": 1, "ratio": 3.0}
-    body = client.get(
-        f"/api/v1/subscribers/{audience['a']}/value-to-pitch", headers=headers
-    ).get_json()
+    body = client.get(f"/api/v1/subscribers/{audience['a']}/value-to-pitch", headers=headers).get_json()
     assert body["ratio"] is None and body["value"] == 3
-    assert (
-        client.get("/api/v1/subscribers/999999/value-to-pitch", headers=headers).status_code == 404
-    )
+    assert client.get("/api/v1/subscribers/999999/value-to-pitch", headers=headers).status_code == 404
 
 
 def test_paused_subscriber_is_not_a_candidate(session):  # type: ignore[no-untyped-def]
     ids = add_subscribers(session, 2, prefix="p")
     session.get(Subscriber, ids[0]).paused_until = NOW + dt.timedelta(days=1)
     session.flush()
-    result = preview(
-        session, make_post(session).newsletter_id, parse_segment("all"), "value", NOW, 3, 7
-    )
+    result = preview(session, make_post(session).newsletter_id, parse_segment("all"), "value", NOW, 3, 7)
     assert result.will_receive == 1

@@ -33,9 +33,7 @@ def start(app, post_id: int, segment: str = "all") -> int:  # type: ignore[no-un
 def states(session, send_id: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return dict(
         session.execute(
-            select(Delivery.state, func.count())
-            .where(Delivery.send_id == send_id)
-            .group_by(Delivery.state)
+            select(Delivery.state, func.count()).where(Delivery.send_id == send_id).group_by(Delivery.state)
         ).all()
     )
 
@@ -246,9 +244,7 @@ def test_crash_inside_a_request_leaves_that_batch_unknown_and_resumes_the_rest(
     assert len(recipients_of(fake_sendgrid)) == 20  # still nothing resent by itself
     # the operator decides to resend it
     with sg_app.app_context():
-        send_control.resend_batch(
-            db.session, send_control.get_batch(db.session, send_id, 2), utcnow()
-        )
+        send_control.resend_batch(db.session, send_control.get_batch(db.session, send_id, 2), utcnow())
         commit()
     emails = recipients_of(fake_sendgrid)
     assert len(emails) == 30 == len(set(emails))
@@ -287,9 +283,7 @@ def test_refused_batch_fails_and_can_be_resent(sg_app, session, fake_sendgrid): 
     session.expire_all()
     assert states(session, send_id) == {"failed": 4}
     with sg_app.app_context():
-        send_control.resend_batch(
-            db.session, send_control.get_batch(db.session, send_id, 1), utcnow()
-        )
+        send_control.resend_batch(db.session, send_control.get_batch(db.session, send_id, 1), utcnow())
         commit()
     session.expire_all()
     assert states(session, send_id) == {"sent": 4}
@@ -344,9 +338,7 @@ def test_scheduled_send_starts_when_due(sg_app, session, fake_sendgrid, app):  #
 def test_send_due_command_publishes_and_starts(app, session, outbox):  # type: ignore[no-untyped-def]
     add_subscribers(session, 2)
     post = make_post(session, status="scheduled", published_at=utcnow() + dt.timedelta(minutes=1))
-    sending.create_send(
-        session, post, "all", utcnow(), scheduled_at=utcnow() + dt.timedelta(minutes=1)
-    )
+    sending.create_send(session, post, "all", utcnow(), scheduled_at=utcnow() + dt.timedelta(minutes=1))
     session.commit()
     result = app.test_cli_runner().invoke(args=["send-due"])
     assert result.exit_code == 0, result.output
@@ -377,19 +369,14 @@ def test_test_send_reaches_one_address_and_no_list(sg_app, session, fake_sendgri
     post = make_post(session, title="Proof")
     session.commit()
     with sg_app.app_context():
-        send_control.send_test_email(
-            db.session, db.session.get(Post, post.id), "editor@example.com"
-        )
+        send_control.send_test_email(db.session, db.session.get(Post, post.id), "editor@example.com")
     assert recipients_of(fake_sendgrid) == ["editor@example.com"]
     body = fake_sendgrid.requests[0]
     assert body["subject"] == "[Test] Proof"
     html = next(c["value"] for c in body["content"] if c["type"] == "text/html")
     assert "[%mh:" not in html
     assert (
-        session.scalar(
-            select(func.count()).select_from(Delivery).where(Delivery.send_id.is_not(None))
-        )
-        == 0
+        session.scalar(select(func.count()).select_from(Delivery).where(Delivery.send_id.is_not(None))) == 0
     )
 
 
@@ -411,9 +398,7 @@ def test_no_delivery_is_ever_doubled(sg_app, session, fake_sendgrid):  # type: i
     assert DeliveryState.SENT in states(session, send_id)
 
 
-def test_paid_post_sends_the_teaser_edition_to_readers_without_access(
-    sg_app, session, fake_sendgrid, tiers
-):  # type: ignore[no-untyped-def]
+def test_paid_post_sends_the_teaser_edition_to_readers_without_access(sg_app, session, fake_sendgrid, tiers):  # type: ignore[no-untyped-def]
     free = add_subscribers(session, 2, prefix="free")
     (member,) = add_subscribers(session, 1, prefix="member")
     (by_stage,) = add_subscribers(session, 1, prefix="bystage", stage="paying")
@@ -436,9 +421,7 @@ def test_paid_post_sends_the_teaser_edition_to_readers_without_access(
     assert states(session, send_id) == {"sent": 4}
 
 
-def test_referral_block_of_the_referrals_domain_goes_to_each_recipient(
-    sg_app, session, fake_sendgrid
-):  # type: ignore[no-untyped-def]
+def test_referral_block_of_the_referrals_domain_goes_to_each_recipient(sg_app, session, fake_sendgrid):  # type: ignore[no-untyped-def]
     from growth import emails
 
     def block(_session, subscriber):  # type: ignore[no-untyped-def]

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from growth import signals
 from content.paywall import REF_COOKIE, Reader, can_read, reader_token
+from growth import signals
 from growth.models import EmailEvent, Subscriber
 from tests.content.conftest import NOW, add_subscribers, make_post
 
@@ -35,8 +35,7 @@ def test_can_read_by_audience():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def library(session):  # type: ignore[no-untyped-def]
     posts = {
-        a: make_post(session, title=f"Post {a}", audience=a)
-        for a in ("public", "free", "paid", "tier:1")
+        a: make_post(session, title=f"Post {a}", audience=a) for a in ("public", "free", "paid", "tier:1")
     }
     session.commit()
     return {a: p.slug for a, p in posts.items()}
@@ -66,13 +65,8 @@ def test_reader_link_sets_cookie_records_visit_and_cleans_url(client, session, l
     (sid,) = add_subscribers(session, 1)
     session.commit()
     response = arrive(client, sid, library["free"])
-    assert response.status_code == 302 and response.headers["Location"].endswith(
-        f"/p/{library['free']}"
-    )
-    assert (
-        "mh_reader=" in response.headers["Set-Cookie"]
-        and "HttpOnly" in response.headers["Set-Cookie"]
-    )
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/p/{library['free']}")
+    assert "mh_reader=" in response.headers["Set-Cookie"] and "HttpOnly" in response.headers["Set-Cookie"]
     visits = session.scalars(select(EmailEvent).where(EmailEvent.subscriber_id == sid)).all()
     assert [v.type for v in visits] == ["web_visit"]
     assert sees(client, library["free"])
@@ -131,9 +125,7 @@ def test_share_link_sets_ref_cookie_and_signals_a_referral_visit(client, session
     assert seen == [(library["public"], "abc123")]
     cookie = response.headers["Set-Cookie"]
     assert f"{REF_COOKIE}=abc123" in cookie and "Max-Age=2592000" in cookie
-    assert 'name="ref" value="abc123"' not in response.get_data(
-        as_text=True
-    )  # public post: no form
+    assert 'name="ref" value="abc123"' not in response.get_data(as_text=True)  # public post: no form
 
 
 def test_ref_cookie_attributes_the_signup(client, session, library, outbox):  # type: ignore[no-untyped-def]
@@ -142,9 +134,7 @@ def test_ref_cookie_attributes_the_signup(client, session, library, outbox):  # 
     session.commit()
     client.get(f"/p/{library['free']}?ref={code}")
     assert client.post("/subscribe", data={"email": "friend@example.com"}).status_code == 200
-    friend = session.scalars(
-        select(Subscriber).where(Subscriber.email == "friend@example.com")
-    ).one()
+    friend = session.scalars(select(Subscriber).where(Subscriber.email == "friend@example.com")).one()
     assert friend.referrer_id == referrer
 
 

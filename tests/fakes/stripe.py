@@ -58,9 +58,7 @@ def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
     return f"t={t},v1={digest}"
 
 
-def event(
-    type_: str, obj: dict[str, Any], created: int, event_id: str | None = None
-) -> dict[str, Any]:
+def event(type_: str, obj: dict[str, Any], created: int, event_id: str | None = None) -> dict[str, Any]:
     """A Stripe event envelope around an object."""
     return {
         "id": event_id or new_id("evt"),
@@ -196,9 +194,7 @@ def invoice(
         },
         "lines": {
             "object": "list",
-            "data": [
-                {"period": {"start": period_start, "end": period_end or period_start + 30 * 86400}}
-            ],
+            "data": [{"period": {"start": period_start, "end": period_end or period_start + 30 * 86400}}],
         },
     }
 
@@ -290,9 +286,7 @@ class FakeStripe:
 
     def create_product(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if not p.get("name"):
-            return 400, _error(
-                "invalid_request_error", "Missing required param: name.", param="name"
-            )
+            return 400, _error("invalid_request_error", "Missing required param: name.", param="name")
         product = {
             "id": new_id("prod"),
             "object": "product",
@@ -307,9 +301,7 @@ class FakeStripe:
     def update_product(self, p: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
         product = self.products.get(id)
         if product is None:
-            return 404, _error(
-                "invalid_request_error", f"No such product: '{id}'", code="resource_missing"
-            )
+            return 404, _error("invalid_request_error", f"No such product: '{id}'", code="resource_missing")
         for key in ("name", "description", "metadata"):
             if key in p:
                 product[key] = p[key]
@@ -325,9 +317,7 @@ class FakeStripe:
         try:
             amount = int(p["unit_amount"])
         except (KeyError, ValueError):
-            return 400, _error(
-                "invalid_request_error", "Invalid integer: unit_amount", param="unit_amount"
-            )
+            return 400, _error("invalid_request_error", "Invalid integer: unit_amount", param="unit_amount")
         recurring = p.get("recurring") or {}
         if recurring.get("interval") not in {"day", "week", "month", "year"}:
             return 400, _error(
@@ -353,9 +343,7 @@ class FakeStripe:
     def update_price(self, p: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
         price = self.prices.get(id)
         if price is None:
-            return 404, _error(
-                "invalid_request_error", f"No such price: '{id}'", code="resource_missing"
-            )
+            return 404, _error("invalid_request_error", f"No such price: '{id}'", code="resource_missing")
         if "unit_amount" in p:  # like Stripe: amounts are immutable
             return 400, _error(
                 "invalid_request_error",
@@ -408,9 +396,7 @@ class FakeStripe:
         for item in items:
             price = self.prices.get(item.get("price"))
             if price is None or not price["active"]:
-                return 400, _error(
-                    "invalid_request_error", f"No such active price: '{item.get('price')}'"
-                )
+                return 400, _error("invalid_request_error", f"No such active price: '{item.get('price')}'")
         session_id = new_id("cs")
         session = {
             "id": session_id,
@@ -424,9 +410,7 @@ class FakeStripe:
             "metadata": p.get("metadata", {}),
             "line_items": items,
             "subscription_data": p.get("subscription_data", {}),
-            "automatic_tax": {
-                "enabled": _bool((p.get("automatic_tax") or {}).get("enabled", "false"))
-            },
+            "automatic_tax": {"enabled": _bool((p.get("automatic_tax") or {}).get("enabled", "false"))},
             "success_url": p["success_url"],
             "cancel_url": p.get("cancel_url"),
             "subscription": None,
@@ -453,9 +437,7 @@ class FakeStripe:
 
     # -- playing the customer ------------------------------------------------------------------
 
-    def complete_checkout(
-        self, session_id: str, created: int, tax: int = 0
-    ) -> list[dict[str, Any]]:
+    def complete_checkout(self, session_id: str, created: int, tax: int = 0) -> list[dict[str, Any]]:
         """The customer pays: returns the events Stripe sends (session, subscription, invoice)."""
         with self.lock:
             session = self.checkout_sessions[session_id]

@@ -25,9 +25,7 @@ def test_summary_endpoint_shows_class_counts_and_score(client, session, token):
     now = utcnow()
     sub = make_subscriber(session, "reader@example.com", confirmed_at=now - dt.timedelta(days=200))
     value = make_delivery(session, sub, now - dt.timedelta(days=3))
-    make_event(
-        session, sub, "click", now - dt.timedelta(days=2), delivery=value, url="https://example.com"
-    )
+    make_event(session, sub, "click", now - dt.timedelta(days=2), delivery=value, url="https://example.com")
     make_event(session, sub, "open", now - dt.timedelta(days=2), delivery=value, is_machine=True)
     make_event(session, sub, "click", now - dt.timedelta(days=3), delivery=value, is_scanner=True)
     response = client.get(
@@ -73,13 +71,9 @@ def test_summary_endpoint_is_in_the_openapi_document(client, app):
 
 def test_engagement_run_command_recomputes_stages_and_sunsets(app, session, outbox):
     now = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
-    reader = make_subscriber(
-        session, "reader@example.com", confirmed_at=now - dt.timedelta(days=300)
-    )
+    reader = make_subscriber(session, "reader@example.com", confirmed_at=now - dt.timedelta(days=300))
     make_event(session, reader, "open", now - dt.timedelta(days=1))
-    silent = make_subscriber(
-        session, "silent@example.com", confirmed_at=now - dt.timedelta(days=300)
-    )
+    silent = make_subscriber(session, "silent@example.com", confirmed_at=now - dt.timedelta(days=300))
     make_delivery(session, silent, now - dt.timedelta(days=250))
     commit()
     result = app.test_cli_runner().invoke(args=["engagement-run", "--now", now.isoformat()])

@@ -21,9 +21,7 @@ from tests.conftest import USING_POSTGRES
 from tests.fakes.engagement_data import T0, make_delivery, make_subscriber
 from tests.fakes.sendgrid_webhook import event
 
-pytestmark = pytest.mark.skipif(
-    not USING_POSTGRES, reason="two connections at once: PostgreSQL only"
-)
+pytestmark = pytest.mark.skipif(not USING_POSTGRES, reason="two connections at once: PostgreSQL only")
 
 
 @pytest.fixture
@@ -107,9 +105,7 @@ def test_two_sunset_runs_at_once_send_one_notice(app, engine, committed):
         assert s.scalar(select(func.count()).where(SunsetNotice.subscriber_id == sub.id)) == 1
         assert (
             s.scalar(
-                select(func.count()).where(
-                    Delivery.template == "reengage", Delivery.subscriber_id == sub.id
-                )
+                select(func.count()).where(Delivery.template == "reengage", Delivery.subscriber_id == sub.id)
             )
             == 1
         )

@@ -23,9 +23,7 @@ def signer() -> WebhookSigner:
 
 @pytest.fixture
 def post(app_factory, signer):  # type: ignore[no-untyped-def]
-    client = app_factory(
-        sendgrid_webhook_public_key=signer.public_key, soft_bounce_threshold=3
-    ).test_client()
+    client = app_factory(sendgrid_webhook_public_key=signer.public_key, soft_bounce_threshold=3).test_client()
 
     def send(*events: dict) -> None:
         body, headers = signer.signed(list(events))
@@ -60,13 +58,9 @@ def test_hard_bounce_suppresses_at_once(post, session):
 
 def test_blocked_bounces_suppress_only_after_the_threshold_of_distinct_messages(post, session):
     sub = make_subscriber(session, "flaky@example.com")
-    first, second, third = (
-        make_delivery(session, sub, T0 + dt.timedelta(days=i)) for i in range(3)
-    )
+    first, second, third = (make_delivery(session, sub, T0 + dt.timedelta(days=i)) for i in range(3))
     post(event("bounce", "flaky@example.com", TS, type="blocked", **custom_args(first)))
-    post(
-        event("bounce", "flaky@example.com", TS + 1, type="blocked", **custom_args(first))
-    )  # same message
+    post(event("bounce", "flaky@example.com", TS + 1, type="blocked", **custom_args(first)))  # same message
     post(event("bounce", "flaky@example.com", TS + 86400, type="blocked", **custom_args(second)))
     assert status_of(session, sub) == "active"
     post(event("bounce", "flaky@example.com", TS + 2 * 86400, type="blocked", **custom_args(third)))
@@ -164,18 +158,14 @@ def test_group_unsubscribe_leaves_the_newsletter_of_the_message(post, session):
     session.flush()
     sub = make_subscriber(session, "some@example.com", newsletters=[main, extra])
     delivery = make_delivery(session, sub, T0, newsletter=extra)
-    post(
-        event("group_unsubscribe", "some@example.com", TS, asm_group_id=42, **custom_args(delivery))
-    )
+    post(event("group_unsubscribe", "some@example.com", TS, asm_group_id=42, **custom_args(delivery)))
     assert status_of(session, sub) == "active"
     memberships = {
         m.newsletter_id: m.status
         for m in session.scalars(select(Membership).where(Membership.subscriber_id == sub.id))
     }
     assert memberships == {main.id: "active", extra.id: "unsubscribed"}
-    post(
-        event("group_unsubscribe", "some@example.com", TS + 5, asm_group_id=7)
-    )  # no message to map: all
+    post(event("group_unsubscribe", "some@example.com", TS + 5, asm_group_id=7))  # no message to map: all
     assert status_of(session, sub) == "unsubscribed"
 
 
@@ -201,9 +191,7 @@ def test_machine_opens_are_flagged_and_kept(post, session):
     delivery = make_delivery(session, sub, T0)
     post(
         event("open", "apple@example.com", TS + 2, sg_machine_open=True, **custom_args(delivery)),
-        event(
-            "open", "apple@example.com", TS + 3600, sg_machine_open=False, **custom_args(delivery)
-        ),
+        event("open", "apple@example.com", TS + 3600, sg_machine_open=False, **custom_args(delivery)),
     )
     rows = session.scalars(select(EmailEvent).order_by(EmailEvent.at)).all()
     assert [r.is_machine for r in rows] == [True, False]

@@ -184,9 +184,7 @@ def test_events_without_custom_args_map_by_address(hook, signer, session):
     foreign = make_delivery(session, other, T0)
     batch = [
         event("open", "Ana@Example.com", TS),
-        event(
-            "open", "ana@example.com", TS + 1, **custom_args(foreign)
-        ),  # args of someone else's mail
+        event("open", "ana@example.com", TS + 1, **custom_args(foreign)),  # args of someone else's mail
         event("open", "stranger@example.com", TS + 2),
     ]
     body, headers = signer.signed(batch)
@@ -232,9 +230,7 @@ def test_nonsense_custom_args_fall_back_to_the_address(hook, signer, session):
     assert [(r.subscriber_id, r.delivery_id) for r in stored(session)] == [(sub.id, None)] * 3
 
 
-@pytest.mark.skipif(
-    not REDIS_URL, reason="needs Redis: without it the batch is processed in process"
-)
+@pytest.mark.skipif(not REDIS_URL, reason="needs Redis: without it the batch is processed in process")
 def test_with_redis_the_request_only_queues_the_batch(app_factory, signer, session):
     from growth.jobs import run_task
 

@@ -50,16 +50,12 @@ def test_one_notice_after_sunset_days_then_inactive_after_the_grace(session, con
     [mail] = messages(outbox, "reengage")
     assert "silent@example.com" in mail["To"] and "List-Unsubscribe" in mail
     assert link_in(mail, "/keep/")
-    assert (
-        sunset.run_sunset(session, day(215), config)["notified"] == 0
-    )  # one email, not one per run
+    assert sunset.run_sunset(session, day(215), config)["notified"] == 0  # one email, not one per run
     assert sunset.run_sunset(session, day(223), config) == {"notified": 0, "inactivated": 0}
     assert sunset.run_sunset(session, day(224), config) == {"notified": 0, "inactivated": 1}
     sub = reload(session, sub)
     assert sub.status == "inactive" and sub.status_changed_at == day(224)
-    [change] = session.scalars(
-        select(SubscriberEvent).where(SubscriberEvent.field == "status")
-    ).all()
+    [change] = session.scalars(select(SubscriberEvent).where(SubscriberEvent.field == "status")).all()
     assert (change.from_value, change.to_value, change.reason) == ("active", "inactive", "sunset")
     assert sunset.run_sunset(session, day(400), config) == {"notified": 0, "inactivated": 0}
     assert session.scalar(select(func.count()).select_from(SunsetNotice)) == 1
@@ -76,9 +72,7 @@ def test_engaging_during_the_grace_keeps_them(session, config):
 def test_machine_opens_and_unsent_lists_are_not_sunset(session, config):
     unknown = silent_reader(session, "apple@example.com")
     make_event(session, unknown, "open", day(205), is_machine=True)
-    make_subscriber(
-        session, "never-mailed@example.com"
-    )  # we never wrote: their silence says nothing
+    make_subscriber(session, "never-mailed@example.com")  # we never wrote: their silence says nothing
     paused = silent_reader(session, "paused@example.com")
     paused.paused_until = day(400)
     assert sunset.run_sunset(session, day(210), config) == {"notified": 0, "inactivated": 0}
@@ -122,8 +116,7 @@ def test_keep_me_after_inactive_brings_them_back(client, session, config, outbox
     sub = reload(session, sub)
     assert sub.status == "active"
     reasons = [
-        e.reason
-        for e in session.scalars(select(SubscriberEvent).where(SubscriberEvent.field == "status"))
+        e.reason for e in session.scalars(select(SubscriberEvent).where(SubscriberEvent.field == "status"))
     ]
     assert reasons == ["sunset", "web_visit"]
 

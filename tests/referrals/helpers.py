@@ -15,17 +15,13 @@ BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko
 
 
 def by_email(session, email: str) -> Subscriber:  # type: ignore[no-untyped-def]
-    return session.scalars(
-        select(Subscriber).where(Subscriber.email_normalized == email.lower())
-    ).one()
+    return session.scalars(select(Subscriber).where(Subscriber.email_normalized == email.lower())).one()
 
 
 def join(client, outbox: Path, email: str, ip: str = "198.51.100.1", **extra):  # type: ignore[no-untyped-def]
     """Sign up through the API (with `ref` or not) and click the confirmation link."""
     env = {"REMOTE_ADDR": ip}
-    outbox = Path(
-        client.application.config["MASTHEAD"].outbox_dir
-    )  # apps from app_factory have their own
+    outbox = Path(client.application.config["MASTHEAD"].outbox_dir)  # apps from app_factory have their own
     response = client.post("/api/v1/subscribers", json={"email": email, **extra}, environ_base=env)
     assert response.status_code == 202
     mails = [m for m in messages(outbox, "confirmation") if email.lower() in str(m["To"]).lower()]
@@ -33,9 +29,7 @@ def join(client, outbox: Path, email: str, ip: str = "198.51.100.1", **extra):  
     return client.get(link_in(confirmation, "/confirm/"), environ_base=env)
 
 
-def refer(
-    client, session, outbox: Path, referrer: str, email: str, ip: str = "198.51.100.1", **extra
-):  # type: ignore[no-untyped-def]
+def refer(client, session, outbox: Path, referrer: str, email: str, ip: str = "198.51.100.1", **extra):  # type: ignore[no-untyped-def]
     """`email` joins through `referrer`'s code; returns their referral row."""
     code = by_email(session, referrer).referral_code
     join(client, outbox, email, ip=ip, ref=code, **extra)

@@ -27,22 +27,16 @@ def test_concurrent_confirmations_grant_each_milestone_exactly_once(app):
     with app.app_context():
         had_newsletter = db.session.scalar(select(func.count()).select_from(Newsletter))
         now = utcnow()
-        ana = subscribers.signup(
-            db.session, SignupRequest(email="race-ana@example.com"), now
-        ).subscriber
+        ana = subscribers.signup(db.session, SignupRequest(email="race-ana@example.com"), now).subscriber
         subscribers.confirm(db.session, ana, now)
         milestones = [
-            service.save_milestone(
-                db.session, {"referrals_required": n, "reward_name": f"race {n}"}
-            )
+            service.save_milestone(db.session, {"referrals_required": n, "reward_name": f"race {n}"})
             for n in (1, 3)
         ]
         ids = [
             subscribers.signup(
                 db.session,
-                SignupRequest(
-                    email=f"race-{i}@example.com", ref=ana.referral_code, ip=f"192.0.2.{i}"
-                ),
+                SignupRequest(email=f"race-{i}@example.com", ref=ana.referral_code, ip=f"192.0.2.{i}"),
                 now,
             ).subscriber.id
             for i in range(READERS)

@@ -36,14 +36,12 @@ def test_visit_names_the_referrer_remembers_the_code_and_counts(client, session,
     assert visit.user_agent == BROWSER
 
 
-def test_a_nameless_referrer_is_a_friend_and_an_unknown_code_shows_the_plain_form(
-    client, session, outbox
-):
+def test_a_nameless_referrer_is_a_friend_and_an_unknown_code_shows_the_plain_form(client, session, outbox):
     join(client, outbox, "anon@example.com")
     code = by_email(session, "anon@example.com").referral_code
-    assert "A friend invited you" in client.get(
-        f"/r/{code}", headers={"User-Agent": BROWSER}
-    ).get_data(as_text=True)
+    assert "A friend invited you" in client.get(f"/r/{code}", headers={"User-Agent": BROWSER}).get_data(
+        as_text=True
+    )
     client.delete_cookie("mh_ref")
     unknown = client.get("/r/nosuchcode", headers={"User-Agent": BROWSER})
     assert unknown.status_code == 200
@@ -63,9 +61,7 @@ def test_crawlers_and_the_referrer_themselves_are_kept_not_counted(client, sessi
             environ_base={"REMOTE_ADDR": "203.0.113.5"},
         )
     # the referrer opens their hub (which marks their browser), then their own link, elsewhere
-    client.get(
-        f"/me/{links.manage_token(ana)}/referrals", environ_base={"REMOTE_ADDR": "203.0.113.6"}
-    )
+    client.get(f"/me/{links.manage_token(ana)}/referrals", environ_base={"REMOTE_ADDR": "203.0.113.6"})
     client.get(
         f"/r/{ana.referral_code}",
         headers={"User-Agent": BROWSER},
@@ -103,18 +99,14 @@ def test_signup_with_ref_field_cookie_or_form_links_the_referrer(client, session
     assert referral.status == "pending"  # counts only on confirmation
 
 
-def test_client_ip_comes_from_x_forwarded_for_only_behind_a_trusted_proxy(
-    app, app_factory, session, outbox
-):
+def test_client_ip_comes_from_x_forwarded_for_only_behind_a_trusted_proxy(app, app_factory, session, outbox):
     join(app.test_client(), outbox, "ana@example.com")
     code = by_email(session, "ana@example.com").referral_code
     headers = {"User-Agent": BROWSER, "X-Forwarded-For": "203.0.113.77"}
     # no trusted proxy: the header is the client's to forge, the socket address counts
     app.test_client().get(f"/r/{code}", headers=headers, environ_base={"REMOTE_ADDR": "10.0.0.2"})
     proxied = app_factory(trusted_proxy_count=1)
-    proxied.test_client().get(
-        f"/r/{code}", headers=headers, environ_base={"REMOTE_ADDR": "10.0.0.2"}
-    )
+    proxied.test_client().get(f"/r/{code}", headers=headers, environ_base={"REMOTE_ADDR": "10.0.0.2"})
     first, second = visits(session)
     with app.app_context():
         assert first.ip_hash == service.hash_ip("10.0.0.2")
@@ -144,9 +136,7 @@ def test_every_email_carries_the_link_and_progress_to_the_next_milestone(client,
 def test_one_client_cannot_flood_a_referrers_visits(client, session, outbox):
     join(client, outbox, "ana@example.com")
     code = by_email(session, "ana@example.com").referral_code
-    answers = [
-        client.get(f"/r/{code}", headers={"User-Agent": BROWSER}).status_code for _ in range(61)
-    ]
+    answers = [client.get(f"/r/{code}", headers={"User-Agent": BROWSER}).status_code for _ in range(61)]
     assert answers[:60] == [200] * 60 and answers[60] == 429
     assert len(visits(session)) == 60
 
@@ -161,7 +151,9 @@ def test_a_shared_post_link_counts_as_a_referral_visit(client, session, outbox):
     published = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     post = posts.create_post(
         session,
-        posts.PostInput(title="Shared", body_markdown="Worth reading.", status="published", published_at=published),
+        posts.PostInput(
+            title="Shared", body_markdown="Worth reading.", status="published", published_at=published
+        ),
         published,
     )
     session.commit()
@@ -180,7 +172,9 @@ def test_a_batch_prefetch_gives_the_same_block_and_is_used_once(app, client, ses
 
     join(client, outbox, "ana@example.com")
     refer(client, session, outbox, "ana@example.com", "bo@example.com", ip="192.0.2.1")
-    session.add(Milestone(referrals_required=3, reward_name="sticker pack", description="", fulfilment_note=""))
+    session.add(
+        Milestone(referrals_required=3, reward_name="sticker pack", description="", fulfilment_note="")
+    )
     session.commit()
     ana = by_email(session, "ana@example.com")
     with app.test_request_context():

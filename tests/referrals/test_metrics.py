@@ -65,16 +65,12 @@ def test_cohort_k_by_month_marks_immature_cohorts():
     # confirmation: 1->2 (2 d), 1->3 (10 d), 2->4 (3 d), 6->7 (30 d); 4->5 (35 d) is too late = 4.
     # February: 5 and 7, no referrals. Now 15 March: January's horizon ended 3 March (mature),
     # February's ends 31 March (immature: k withheld, not reported as 0).
-    rows = metrics.cohort_k(
-        g.edges, confirmed, dt.datetime(2026, 3, 15, tzinfo=dt.UTC), 30, "month"
-    )
+    rows = metrics.cohort_k(g.edges, confirmed, dt.datetime(2026, 3, 15, tzinfo=dt.UTC), 30, "month")
     assert rows == [
         {"cohort": "2026-01-01", "size": 6, "referrals": 4, "k": 4 / 6, "mature": True},
         {"cohort": "2026-02-01", "size": 2, "referrals": 0, "k": None, "mature": False},
     ]
-    later = metrics.cohort_k(
-        g.edges, confirmed, dt.datetime(2026, 4, 1, tzinfo=dt.UTC), 30, "month"
-    )
+    later = metrics.cohort_k(g.edges, confirmed, dt.datetime(2026, 4, 1, tzinfo=dt.UTC), 30, "month")
     assert later[1] == {"cohort": "2026-02-01", "size": 2, "referrals": 0, "k": 0.0, "mature": True}
 
 
@@ -112,9 +108,7 @@ def test_concentration_of_referrals():
 def test_viral_cycle_time_median_mean_and_mature_distribution():
     g, confirmed = graph()
     # delays in days: 2, 10, 3, 35, 30 -> median 10, mean 16
-    cycle = metrics.viral_cycle_time(
-        g.edges, confirmed, dt.datetime(2026, 3, 15, tzinfo=dt.UTC), 30
-    )
+    cycle = metrics.viral_cycle_time(g.edges, confirmed, dt.datetime(2026, 3, 15, tzinfo=dt.UTC), 30)
     assert (cycle["median"], cycle["mean"]) == (10, 16)
     # all referrers (1, 2, 4, 6) are in January, a mature cohort: buckets 1-3: {2}, 3-7: {3},
     # 7-14: {10}, 30+: {30, 35}

@@ -65,9 +65,7 @@ def test_hub_shows_link_share_buttons_progress_and_the_opt_in_leaderboard(client
     assert done.status_code == 200 and "You are on the leaderboard." in done.get_data(as_text=True)
     service.set_leaderboard_opt_in(session, zed, True)
     assert service.leaderboard(session) == [("Ana", 1), ("anonymous", 1)]
-    assert "Lima" not in client.get(f"/me/{links.manage_token(zed)}/referrals").get_data(
-        as_text=True
-    )
+    assert "Lima" not in client.get(f"/me/{links.manage_token(zed)}/referrals").get_data(as_text=True)
 
 
 def test_hub_with_a_bad_token_is_a_friendly_400(client):
@@ -159,9 +157,7 @@ def test_api_needs_a_token_and_manages_holds_milestones_and_grants(app_factory, 
     assert created.status_code == 201
     milestone = created.get_json()
     assert (
-        client.post(
-            "/api/v1/referrals/milestones", json={"reward_name": "x"}, headers=headers
-        ).status_code
+        client.post("/api/v1/referrals/milestones", json={"reward_name": "x"}, headers=headers).status_code
         == 400
     )
     assert (
@@ -178,10 +174,7 @@ def test_api_needs_a_token_and_manages_holds_milestones_and_grants(app_factory, 
         headers=headers,
     )
     assert patched.get_json()["description"] == "A big one"
-    assert (
-        client.patch("/api/v1/referrals/milestones/999999", json={}, headers=headers).status_code
-        == 404
-    )
+    assert client.patch("/api/v1/referrals/milestones/999999", json={}, headers=headers).status_code == 404
     join(client, outbox, "ana@example.com")
     first = refer(client, session, outbox, "ana@example.com", "bo@example.com", ip="192.0.2.1")
     second = refer(client, session, outbox, "ana@example.com", "cy@example.com", ip="192.0.2.2")
@@ -196,13 +189,9 @@ def test_api_needs_a_token_and_manages_holds_milestones_and_grants(app_factory, 
         == "operator"
     )
     assert client.post("/api/v1/referrals/999999/approve", headers=headers).status_code == 404
-    [grant] = client.get("/api/v1/referrals/grants?status=granted", headers=headers).get_json()[
-        "grants"
-    ]
+    [grant] = client.get("/api/v1/referrals/grants?status=granted", headers=headers).get_json()["grants"]
     assert (grant["email"], grant["reward_name"]) == ("ana@example.com", "mug")
-    fulfilled = client.post(
-        f"/api/v1/referrals/grants/{grant['id']}/fulfil", headers=headers
-    ).get_json()
+    fulfilled = client.post(f"/api/v1/referrals/grants/{grant['id']}/fulfil", headers=headers).get_json()
     assert fulfilled["status"] == "fulfilled" and fulfilled["fulfilled_at"]
     assert client.get("/api/v1/referrals/grants?status=lost", headers=headers).status_code == 422
 
@@ -225,9 +214,7 @@ def test_every_referral_route_is_in_the_openapi_document(client):
     assert set(report_schema["properties"]) >= REPORT_KEYS
 
 
-def test_report_endpoint_validates_and_answers_with_every_figure(
-    app_factory, client, session, outbox
-):
+def test_report_endpoint_validates_and_answers_with_every_figure(app_factory, client, session, outbox):
     # another app: a request to `app` inside the session fixture's app context shares its `g`
     assert app_factory().test_client().get("/api/v1/reports/referrals").status_code == 401
     headers = bearer(operator_token(session))
@@ -269,9 +256,7 @@ def test_report_endpoint_validates_and_answers_with_every_figure(
     ]
     assert top[0]["downstream_revenue"] is None  # no billing in this build
     assert len(data["forecast"]["periods"]) == 12
-    empty = client.get(
-        "/api/v1/reports/referrals?from=2001-01-01&to=2001-01-31", headers=headers
-    ).get_json()
+    empty = client.get("/api/v1/reports/referrals?from=2001-01-01&to=2001-01-31", headers=headers).get_json()
     assert empty["k_factor"] is None and empty["referred_share"] is None
     assert empty["conversion_rate"] is None and empty["amplification"] is None
 
@@ -283,16 +268,12 @@ def test_top_referrers_join_downstream_revenue_when_billing_answers(client, sess
     refer(client, session, outbox, "bo@example.com", "cy@example.com", ip="192.0.2.2")
     bo, cy = by_email(session, "bo@example.com"), by_email(session, "cy@example.com")
     previous = access._revenue_lookup
-    access.register_revenue_lookup(
-        lambda _session: {cy.id: {"usd": 500}, bo.id: {"usd": 200, "eur": 100}}
-    )
+    access.register_revenue_lookup(lambda _session: {cy.id: {"usd": 500}, bo.id: {"usd": 200, "eur": 100}})
     try:
         data = client.get("/api/v1/reports/referrals", headers=headers).get_json()
     finally:
         access._revenue_lookup = previous
-    revenue = {
-        r["subscriber_id"]: r["downstream_revenue"] for r in data["top_referrers"]["by_downstream"]
-    }
+    revenue = {r["subscriber_id"]: r["downstream_revenue"] for r in data["top_referrers"]["by_downstream"]}
     ana = by_email(session, "ana@example.com")
     assert revenue == {ana.id: {"usd": 700, "eur": 100}, bo.id: {"usd": 500}}
 
@@ -303,9 +284,5 @@ def test_cli_prints_the_report_as_a_table(app, session, outbox):
     refer(client, session, outbox, "ana@example.com", "bo@example.com", ip="192.0.2.1")
     result = app.test_cli_runner().invoke(args=["referral-report", "--cohort", "week"])
     assert result.exit_code == 0, result.output
-    assert (
-        "k_factor" in result.output
-        and "0.5000" in result.output
-        and "forecast per week" in result.output
-    )
+    assert "k_factor" in result.output and "0.5000" in result.output and "forecast per week" in result.output
     assert app.test_cli_runner().invoke(args=["referral-report", "--cohort", "year"]).exit_code != 0

@@ -20,9 +20,7 @@ def test_fold_address_and_disposable_domains():
     assert fraud.is_disposable("x@mailinator.com") and fraud.is_disposable("x@sub.mailinator.com")
     assert not fraud.is_disposable("x@example.com")
     assert fraud.is_crawler("WhatsApp/2.23") and fraud.is_crawler(None)
-    assert not fraud.is_crawler(
-        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Mobile/15E148 Safari/604.1"
-    )
+    assert not fraud.is_crawler("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Mobile/15E148 Safari/604.1")
 
 
 def test_a_referral_counts_only_when_the_referred_reader_confirms(client, session, outbox):
@@ -37,9 +35,7 @@ def test_a_referral_counts_only_when_the_referred_reader_confirms(client, sessio
 
 def test_own_address_and_its_aliases_are_rejected(client, session, outbox):
     join(client, outbox, "ana.lima@gmail.com")
-    referral = refer(
-        client, session, outbox, "ana.lima@gmail.com", "AnaLima+friends@googlemail.com"
-    )
+    referral = refer(client, session, outbox, "ana.lima@gmail.com", "AnaLima+friends@googlemail.com")
     assert (referral.status, referral.reason) == ("rejected", "self_referral")
 
 
@@ -118,10 +114,7 @@ def test_milestone_rewards_are_granted_once_with_an_email_and_flagged_after_a_la
     ]
     rewards = messages(outbox, "referral_reward")
     assert [m["Subject"] for m in rewards] == ["You earned the sticker pack", "You earned the mug"]
-    assert (
-        "1 friend joined Masthead through your link"
-        in rewards[0].get_body(("plain",)).get_content()
-    )
+    assert "1 friend joined Masthead through your link" in rewards[0].get_body(("plain",)).get_content()
     # granting again changes nothing: the constraint, not luck
     assert service.grant_milestones(session, ana.id, 3, utcnow()) == []
     # two rejections later Ana has 1 counted referral: the mug is flagged, the stickers stand
@@ -145,9 +138,7 @@ def test_milestone_rewards_are_granted_once_with_an_email_and_flagged_after_a_la
     assert "1 counted referrals left" in (grants[1].flag_reason or "")
 
 
-def test_stored_forest_matches_the_networkx_graph_through_holds_and_rejections(
-    app_factory, session, outbox
-):
+def test_stored_forest_matches_the_networkx_graph_through_holds_and_rejections(app_factory, session, outbox):
     app = app_factory(referral_hold_days=3)
     client = app.test_client()
     join(client, outbox, "root@example.com")
@@ -172,10 +163,7 @@ def test_stored_forest_matches_the_networkx_graph_through_holds_and_rejections(
         # approving b moves b's whole tree under root: depths and roots shift, counts add up
         service.approve(session, b.id, "ops", utcnow())
         check_forest(session)
-        assert (
-            session.get(ReferralNode, by_email(session, "root@example.com").id).downstream_count
-            == 4
-        )
+        assert session.get(ReferralNode, by_email(session, "root@example.com").id).downstream_count == 4
         # rejecting c later detaches c and e again
         c_referral = session.scalars(
             select(Referral).where(Referral.referred_id == by_email(session, "c@example.com").id)
@@ -194,11 +182,7 @@ def check_forest(session) -> None:  # type: ignore[no-untyped-def]
     stored = {n.subscriber_id: n for n in session.scalars(select(ReferralNode))}
     for node in graph:
         row = stored.get(node)
-        got = (
-            (row.depth, row.root_id, row.downstream_count, row.direct_count)
-            if row
-            else (0, node, 0, 0)
-        )
+        got = (row.depth, row.root_id, row.downstream_count, row.direct_count) if row else (0, node, 0, 0)
         assert got == (depth[node], root[node], downstream[node], graph.out_degree(node)), node
 
 
@@ -231,9 +215,7 @@ def test_erasure_forgets_the_address_hash(client, session, outbox):
 
 def test_inactive_milestones_are_neither_granted_nor_promised(client, session, outbox):
     join(client, outbox, "ana@example.com")
-    service.save_milestone(
-        session, {"referrals_required": 1, "reward_name": "old", "active": False}
-    )
+    service.save_milestone(session, {"referrals_required": 1, "reward_name": "old", "active": False})
     service.save_milestone(session, {"referrals_required": 2, "reward_name": "new"})
     refer(client, session, outbox, "ana@example.com", "bo@example.com")
     assert session.scalars(select(RewardGrant)).all() == []
