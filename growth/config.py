@@ -110,7 +110,9 @@ class Config:
             brand_color=env.get("BRAND_COLOR", "#c2410c"),
             mail_backend=env.get("MAIL_BACKEND", "outbox"),
             outbox_dir=Path(env.get("OUTBOX_DIR") or instance / "outbox"),
-            mail_from=env.get("MAIL_FROM", "Masthead <newsletter@localhost>"),
+            # Unset, the sender is the publication itself.
+            mail_from=env.get("MAIL_FROM")
+            or f"{env.get('PUBLICATION_NAME', 'Masthead')} <newsletter@localhost>",
             sendgrid_api_key=env.get("SENDGRID_API_KEY") or None,
             sendgrid_api_host=env.get("SENDGRID_API_HOST", "https://api.sendgrid.com"),
             sendgrid_webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,

@@ -59,3 +59,10 @@ def test_bad_values_fail_loudly(tmp_path):
         Config.from_env({"MASTHEAD_INSTANCE": str(tmp_path), "TRUSTED_PROXY_COUNT": "x"})
     with pytest.raises(ConfigError):
         Config.from_env({"MASTHEAD_INSTANCE": str(tmp_path), "MAIL_BACKEND": "sendgrid"}).validate()
+
+
+def test_sender_defaults_to_the_publication(tmp_path):
+    env = {"MASTHEAD_INSTANCE": str(tmp_path), "PUBLICATION_NAME": "The Daily Sprout"}
+    assert Config.from_env(env).mail_from == "The Daily Sprout <newsletter@localhost>"
+    env["MAIL_FROM"] = "Ed <ed@sprout.example>"
+    assert Config.from_env(env).mail_from == "Ed <ed@sprout.example>"
