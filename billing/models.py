@@ -30,6 +30,25 @@ TERMINAL_STATUSES = frozenset({"canceled", "incomplete_expired"})
 ACCESS_STATUSES = frozenset({"active", "trialing", "past_due"})
 
 
+class SubscriptionState:
+    """The columns of one subscription state: the mirror's current one and every snapshot."""
+
+    status: Mapped[str] = mapped_column(String(20))
+    stripe_price_id: Mapped[str | None] = mapped_column(String(255))
+    unit_amount_cents: Mapped[int] = mapped_column(default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    interval: Mapped[str] = mapped_column(String(8), default="month")
+    interval_count: Mapped[int] = mapped_column(default=1)
+    quantity: Mapped[int] = mapped_column(default=1)
+    extra_items_cents: Mapped[int] = mapped_column(default=0)  # other items: price x quantity
+    discounts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
+    collection_paused: Mapped[bool] = mapped_column(default=False)
+    current_period_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    trial_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    canceled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 class Tier(Base):
     """A paid tier an operator offers, with a monthly and a yearly price."""
 
@@ -109,7 +128,7 @@ class StripeEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
-class Subscription(Base):
+class Subscription(SubscriptionState, Base):
     """The mirror of one Stripe subscription: its newest state by event time."""
 
     __tablename__ = "billing_subscriptions"
@@ -121,25 +140,11 @@ class Subscription(Base):
         ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
     )
     tier_id: Mapped[int | None] = mapped_column(ForeignKey("billing_tiers.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(20))
-    stripe_price_id: Mapped[str | None] = mapped_column(String(255))
-    unit_amount_cents: Mapped[int] = mapped_column(default=0)
-    currency: Mapped[str] = mapped_column(String(3))
-    interval: Mapped[str] = mapped_column(String(8), default="month")
-    interval_count: Mapped[int] = mapped_column(default=1)
-    quantity: Mapped[int] = mapped_column(default=1)
-    extra_items_cents: Mapped[int] = mapped_column(default=0)  # other items: price x quantity
-    discounts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
-    collection_paused: Mapped[bool] = mapped_column(default=False)
-    current_period_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    trial_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    canceled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     state_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # `created` of the event it mirrors
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class SubscriptionSnapshot(Base):
+class SubscriptionSnapshot(SubscriptionState, Base):
     """One subscription state an event reported, at the event's `created`: the history of MRR."""
 
     __tablename__ = "billing_subscription_snapshots"
@@ -151,20 +156,6 @@ class SubscriptionSnapshot(Base):
     stripe_subscription_id: Mapped[str] = mapped_column(String(255))
     stripe_customer_id: Mapped[str] = mapped_column(String(255))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(20))
-    stripe_price_id: Mapped[str | None] = mapped_column(String(255))
-    unit_amount_cents: Mapped[int] = mapped_column(default=0)
-    currency: Mapped[str] = mapped_column(String(3))
-    interval: Mapped[str] = mapped_column(String(8), default="month")
-    interval_count: Mapped[int] = mapped_column(default=1)
-    quantity: Mapped[int] = mapped_column(default=1)
-    extra_items_cents: Mapped[int] = mapped_column(default=0)  # other items: price x quantity
-    discounts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
-    collection_paused: Mapped[bool] = mapped_column(default=False)
-    current_period_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    trial_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    canceled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     subscriber_id_hint: Mapped[int | None] = mapped_column()  # metadata.subscriber_id as sent
 
 
