@@ -92,7 +92,7 @@ def receive_webhook(public_key: Any | None, body: bytes, signature: str | None, 
         raise Forbidden("The signature does not verify.", code="invalid_signature")
     batch = parse_batch(body)
     if batch:
-        jobs.enqueue("process_sendgrid_events", batch)
+        jobs.enqueue("process_sendgrid_events", batch, must_succeed=True)
     return len(batch)
 
 

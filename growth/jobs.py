@@ -27,11 +27,15 @@ def task(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return register
 
 
-def enqueue(name: str, *args: Any) -> None:
-    """Queue a task to run once the current unit of work commits."""
+def enqueue(name: str, *args: Any, must_succeed: bool = False) -> None:
+    """Queue a task to run once the current unit of work commits.
+
+    `must_succeed`: run in process, a failure is raised to the caller instead of logged, for
+    work whose only copy is in the arguments (a webhook batch: the sender must retry it).
+    """
     if name not in _TASKS:
         raise KeyError(f"unknown task {name!r}")
-    g.setdefault("pending_jobs", []).append((name, args))
+    g.setdefault("pending_jobs", []).append((name, args, must_succeed))
 
 
 def discard_pending() -> None:
@@ -43,7 +47,8 @@ def dispatch_pending() -> None:
     """Hand queued tasks to RQ, or run them now when there is no Redis."""
     pending = g.pop("pending_jobs", [])
     queue = current_app.extensions.get("masthead_queue")
-    for name, args in pending:
+    failure: Exception | None = None
+    for name, args, must_succeed in pending:
         if queue is not None:
             from rq import Retry
 
@@ -53,8 +58,12 @@ def dispatch_pending() -> None:
         else:
             try:
                 run_task(name, *args)
-            except Exception:  # in-process work must not fail the request that queued it
-                log.exception("in-process task %s%r failed", name, args)
+            except Exception as exc:  # in-process work must not fail the request that queued it
+                log.exception("in-process task %s failed", name)
+                if must_succeed and failure is None:
+                    failure = exc
+    if failure is not None:
+        raise failure
 
 
 def run_task(name: str, *args: Any) -> Any:

@@ -7,6 +7,7 @@ import os
 import pytest
 from sqlalchemy import select
 
+from growth import jobs as jobs_module
 from growth.models import Delivery
 from tests.growth.helpers import signup
 
@@ -49,3 +50,20 @@ def test_without_redis_jobs_run_in_process(app_factory, session, outbox):
     assert "masthead_queue" not in app.extensions
     signup(app.test_client(), "inproc@example.com")
     assert session.scalars(select(Delivery)).one().state == "sent"
+
+
+@jobs_module.task("test_always_fails")
+def _always_fails() -> None:
+    raise RuntimeError("the provider is down")
+
+
+def test_in_process_failure_is_raised_only_for_work_that_must_succeed(app_factory):
+    from growth import jobs
+
+    app = app_factory(redis_url=None)
+    with app.test_request_context():
+        jobs.enqueue("test_always_fails")
+        jobs.dispatch_pending()  # logged, not raised: the request that queued it still succeeds
+        jobs.enqueue("test_always_fails", must_succeed=True)
+        with pytest.raises(RuntimeError, match="provider is down"):
+            jobs.dispatch_pending()
