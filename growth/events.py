@@ -216,7 +216,9 @@ def _insert_new(session: Session, values: list[dict[str, Any]]) -> list[EmailEve
     dialect = session.get_bind().dialect.name
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
     statement = (
-        insert(EmailEvent).on_conflict_do_nothing(index_elements=["event_id"]).returning(EmailEvent.id)
+        insert(EmailEvent)  # type: ignore[attr-defined]  # both dialects' Insert have it
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(EmailEvent.id)
     )
     # executemany with RETURNING: SQLAlchemy sends it as a few multi-row INSERTs.
     ids = list(session.scalars(statement, values))

@@ -10,9 +10,10 @@ import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -267,7 +268,7 @@ def queue_confirmation(session: Session, subscriber: Subscriber, now: dt.datetim
     Returns whether it was queued.
     """
     cutoff = now - dt.timedelta(seconds=resend_after)
-    claimed = session.execute(
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Subscriber)
         .where(
             Subscriber.id == subscriber.id,
@@ -275,8 +276,8 @@ def queue_confirmation(session: Session, subscriber: Subscriber, now: dt.datetim
         )
         .values(confirmation_sent_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
+    )
+    if result.rowcount != 1:
         return False
     subscriber.confirmation_sent_at = now
     from growth.links import confirm_url
