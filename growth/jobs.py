@@ -68,29 +68,15 @@ def dispatch_pending() -> None:
 
 def run_task(name: str, *args: Any) -> Any:
     """Entry point of every job, in a worker or in process."""
-    fn = _TASKS.get(name)
-    if fn is None:
-        _import_task_modules()
-        fn = _TASKS[name]
     if has_app_context():
         app = current_app._get_current_object()  # type: ignore[attr-defined]
     else:
         from growth.app import create_app
 
-        app = create_app()
+        app = create_app()  # every domain's init_app imports its tasks
     # A fresh app context per job: its own session, its own queued follow-up jobs.
     with app.app_context():
-        return fn(*args)
-
-
-def _import_task_modules() -> None:
-    import importlib
-
-    for module in ("growth.mailer", "growth.engagement", "content.sending", "billing.webhooks"):
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            continue
+        return _TASKS[name](*args)
 
 
 def init_app(app: Flask) -> None:

@@ -67,3 +67,17 @@ def test_in_process_failure_is_raised_only_for_work_that_must_succeed(app_factor
         jobs.enqueue("test_always_fails", must_succeed=True)
         with pytest.raises(RuntimeError, match="provider is down"):
             jobs.dispatch_pending()
+
+
+def test_a_worker_without_an_app_context_builds_the_app_and_finds_every_task(app, monkeypatch, tmp_path):
+    # a bare `rq worker` runs run_task with no app: it must build one before looking the task up
+    from growth import jobs
+    from growth.db import db
+
+    monkeypatch.setenv("MASTHEAD_INSTANCE", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", app.config["MASTHEAD"].database_url)
+    original = db.engine, db.session_factory
+    try:
+        assert jobs.run_task("send_delivery", 987654321) == "missing"
+    finally:
+        db.engine, db.session_factory = original
