@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from growth import subscribers
 from growth.errors import InvalidRequest, ValidationFailed
-from growth.models import Consent, Membership, MembershipStatus, Stage, Status, Subscriber, SubscriberEvent
+from growth.models import Consent, Membership, MembershipStatus, Stage, Status, Subscriber
 
 MAX_ROWS = 100_000
 KNOWN_COLUMNS = {"email", "name", "source", "utm_source", "utm_medium", "utm_campaign"}
@@ -122,17 +122,7 @@ def _create(session, row, display, key, now, confirmed, newsletters, label):  # 
     )
     session.add(subscriber)
     session.flush()
-    for field_name, value in (("status", status), ("stage", stage)):
-        session.add(
-            SubscriberEvent(
-                subscriber_id=subscriber.id,
-                field=field_name,
-                from_value=None,
-                to_value=str(value),
-                at=now,
-                reason="import",
-            )
-        )
+    subscribers.record_first_events(session, subscriber, now, reason="import")
     for newsletter in newsletters:
         session.add(
             Membership(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email.policy
 import logging
-import re
 import uuid
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -341,6 +340,3 @@ def send_delivery(delivery_id: int) -> str:
     delivery.sent_at = utcnow()
     commit()
     return delivery.state
-
-
-LINK_RE = re.compile(r"https?://\S+")

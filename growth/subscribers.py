@@ -81,6 +81,21 @@ def find_by_email(session: Session, raw_email: str) -> Subscriber | None:
     return session.scalars(select(Subscriber).where(Subscriber.email_normalized == key)).first()
 
 
+def record_first_events(session: Session, subscriber: Subscriber, now: dt.datetime, reason: str) -> None:
+    """The event rows of a new subscriber's first status and stage (from nothing)."""
+    for field_name in ("status", "stage"):
+        session.add(
+            SubscriberEvent(
+                subscriber_id=subscriber.id,
+                field=field_name,
+                from_value=None,
+                to_value=str(getattr(subscriber, field_name)),
+                at=now,
+                reason=reason,
+            )
+        )
+
+
 def set_status(
     session: Session, subscriber: Subscriber, new: str, now: dt.datetime, reason: str | None = None
 ) -> bool:
@@ -172,17 +187,7 @@ def signup(session: Session, req: SignupRequest, now: dt.datetime, resend_after:
         )
     )
     if created:
-        for field_name, value in (("status", Status.PENDING), ("stage", Stage.SIGNED_UP)):
-            session.add(
-                SubscriberEvent(
-                    subscriber_id=subscriber.id,
-                    field=field_name,
-                    from_value=None,
-                    to_value=str(value),
-                    at=now,
-                    reason="signup",
-                )
-            )
+        record_first_events(session, subscriber, now, reason="signup")
         signals.subscriber_signed_up.send(
             subscriber, session=session, ref=req.ref, ip=req.ip, user_agent=req.user_agent, now=now
         )
