@@ -6,14 +6,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from flask import current_app
-from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from content.posts import parse_audience
 from growth import access
 from growth.models import Stage, Status, Subscriber
-from growth.tokens import InvalidToken, make_token, read_token
+from growth.tokens import InvalidToken, make_token, read_token, signer
 
 READER_PURPOSE = "reader"
 READER_COOKIE = "mh_reader"
@@ -90,9 +88,9 @@ def reader_token(subscriber_id: int, delivery_id: int | None = None) -> str:
 
 
 def reader_tokens(pairs: Iterable[tuple[int, int | None]]) -> list[str]:
-    """Reader tokens for a whole batch, with one serializer (a send signs one per recipient)."""
-    serializer = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"masthead.{READER_PURPOSE}")
-    return [serializer.dumps({"s": s, "d": d}) for s, d in pairs]
+    """Reader tokens for a whole batch, with one signer (a send signs one per recipient)."""
+    sign = signer(READER_PURPOSE).sign
+    return [sign({"s": s, "d": d}) for s, d in pairs]
 
 
 def read_reader_token(token: str | None) -> tuple[int, int | None] | None:

@@ -1,8 +1,20 @@
-"""Signed tokens for links in emails: confirm, unsubscribe, manage."""
+"""Signed tokens for links in emails: confirm, unsubscribe, manage.
+
+Tokens are itsdangerous URL-safe timed tokens (HMAC-SHA1 over the payload and a timestamp,
+keyed by SECRET_KEY and a salt per purpose), and itsdangerous checks them on the way in. On the
+way out, a bulk send signs three links for each of 100,000 readers, so `make_token` builds the
+same token format directly from a prepared HMAC: a fraction of the cost of
+`URLSafeTimedSerializer.dumps`, whose result it equals for any payload that zlib cannot shorten
+(ours are a few ids; a longer one is simply left uncompressed, which `loads` reads as well).
+"""
 
 from __future__ import annotations
 
+import base64
 import functools
+import hmac
+import json
+import time
 from typing import Any
 
 from flask import current_app
@@ -18,25 +30,51 @@ class InvalidToken(DomainError):
     code = "invalid_token"
 
 
-def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return _cached_serializer(current_app.config["SECRET_KEY"], purpose)
+def _b64(data: bytes) -> bytes:
+    # itsdangerous.encoding.base64_encode: URL-safe alphabet, no padding.
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+class TokenSigner:
+    """Signs payloads for one purpose in itsdangerous's URLSafeTimedSerializer format."""
+
+    def __init__(self, secret_key: str, purpose: str):
+        self.serializer = URLSafeTimedSerializer(secret_key, salt=f"masthead.{purpose}")
+        signer = self.serializer.make_signer()
+        # The key derivation and digest itsdangerous would use, done once instead of per token.
+        self._mac = hmac.new(signer.derive_key(), digestmod=signer.digest_method)
+        self._sep = signer.sep.encode() if isinstance(signer.sep, str) else signer.sep
+
+    def sign(self, payload: Any, timestamp: int | None = None) -> str:
+        """payload.timestamp.signature, each part URL-safe base64."""
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        stamp = int(time.time()) if timestamp is None else timestamp
+        value = _b64(body) + self._sep + _b64(stamp.to_bytes(8, "big").lstrip(b"\x00"))
+        mac = self._mac.copy()
+        mac.update(value)
+        return (value + self._sep + _b64(mac.digest())).decode("ascii")
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_serializer(secret_key: str, purpose: str) -> URLSafeTimedSerializer:
-    # Building a serializer derives its key each time; a bulk send signs three links a reader.
-    return URLSafeTimedSerializer(secret_key, salt=f"masthead.{purpose}")
+def signer_for(secret_key: str, purpose: str) -> TokenSigner:
+    """The signer of one purpose under one secret (cached: deriving its key costs a hash)."""
+    return TokenSigner(secret_key, purpose)
+
+
+def signer(purpose: str) -> TokenSigner:
+    """The app's signer for one purpose (a bulk send holds on to it for a whole batch)."""
+    return signer_for(current_app.config["SECRET_KEY"], purpose)
 
 
 def make_token(purpose: str, payload: Any) -> str:
     """Sign a payload for one purpose."""
-    return _serializer(purpose).dumps(payload)
+    return signer(purpose).sign(payload)
 
 
 def read_token(purpose: str, token: str, max_age: int | None = None) -> Any:
     """Check a token's signature (and age); raise InvalidToken when it does not hold."""
     try:
-        return _serializer(purpose).loads(token, max_age=max_age)
+        return signer(purpose).serializer.loads(token, max_age=max_age)
     except SignatureExpired as exc:
         raise InvalidToken("This link has expired.", code="expired_token") from exc
     except BadSignature as exc:
