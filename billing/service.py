@@ -25,6 +25,7 @@ from billing.models import (
     Tier,
     TierPrice,
 )
+from growth.db import ids_in
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.models import Status, Subscriber
 
@@ -342,7 +343,7 @@ def paying_tier_lookup(session: Session, subscriber_ids: Iterable[int] | None) -
         ids = list(subscriber_ids)
         if not ids:
             return {}
-        query = query.where(Subscription.subscriber_id.in_(ids))
+        query = query.where(ids_in(Subscription.subscriber_id, ids))
     result: dict[int, int] = {}
     for subscriber_id, tier_id, _ in session.execute(query.order_by(Subscription.state_at)):
         if subscriber_id is not None and tier_id is not None:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from content import metrics
 from growth import access, engagement
-from growth.db import UTCDateTime
+from growth.db import UTCDateTime, ids_in
 from growth.errors import ValidationFailed
 from growth.models import (
     Delivery,
@@ -148,7 +148,7 @@ def last_pitch_times(
             type_coerce(func.max(func.coalesce(Delivery.sent_at, Delivery.created_at)), UTCDateTime()),
         )
         .where(
-            Delivery.subscriber_id.in_(ids),
+            ids_in(Delivery.subscriber_id, ids),
             Delivery.kind == DeliveryKind.PITCH,
             Delivery.state.in_(PITCH_COUNTING_STATES),
         )

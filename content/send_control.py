@@ -25,7 +25,7 @@ from content.sending import (
     start_send,
 )
 from growth import jobs
-from growth.db import UTCDateTime
+from growth.db import UTCDateTime, ids_in
 from growth.errors import Conflict, NotFound
 from growth.mailer import BatchRecipient, SendError, get_backend
 from growth.models import Delivery, DeliveryState, Newsletter, Status, Subscriber
@@ -105,7 +105,7 @@ def send_to_skipped(session: Session, send: Send, now: dt.datetime) -> int:
             sid: stage
             for sid, status, stage, paused in session.execute(
                 select(Subscriber.id, Subscriber.status, Subscriber.stage, Subscriber.paused_until).where(
-                    Subscriber.id.in_(sub_ids)
+                    ids_in(Subscriber.id, sub_ids)
                 )
             )
             if status == Status.ACTIVE and (paused is None or paused <= now)

@@ -23,7 +23,7 @@ from content.metrics import NO_LONGER_ACTIVE
 from content.models import BatchState, Post, Send, SendBatch, SendState
 from content.posts import is_live
 from growth import jobs
-from growth.db import commit, db, utcnow
+from growth.db import commit, db, ids_in, utcnow
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.mailer import SendError, get_backend
 from growth.models import Delivery, DeliveryState, Newsletter, Status, Subscriber
@@ -290,7 +290,7 @@ def set_deliveries(session: Session, ids: list[int], from_state: str, **values: 
     if ids:
         session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(ids), Delivery.state == from_state)
+            .where(ids_in(Delivery.id, ids), Delivery.state == from_state)
             .values(**values)
             .execution_options(synchronize_session=False)
         )
@@ -321,12 +321,12 @@ def deliver_batch(batch_id: int) -> str:
     # Plain rows, not ORM objects: a batch is a thousand of them.
     pairs = session.execute(
         select(Delivery.id, Delivery.subscriber_id)
-        .where(Delivery.id.in_(batch.delivery_ids), Delivery.state == DeliveryState.QUEUED)
+        .where(ids_in(Delivery.id, batch.delivery_ids), Delivery.state == DeliveryState.QUEUED)
         .order_by(Delivery.id)
     ).all()
     people = {
         s.id: s
-        for s in session.scalars(select(Subscriber).where(Subscriber.id.in_([sid for _, sid in pairs])))
+        for s in session.scalars(select(Subscriber).where(ids_in(Subscriber.id, [sid for _, sid in pairs])))
     }
     going, ids, gone = [], [], []
     for delivery_id, subscriber_id in pairs:

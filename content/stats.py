@@ -8,6 +8,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from content.metrics import value_to_pitch_ratio
+from growth.db import ids_in
 from growth.errors import NotFound
 from growth.models import Delivery, DeliveryKind, DeliveryState, Subscriber
 
@@ -32,7 +33,7 @@ def value_pitch_counts(
         ids = list(subscriber_ids)
         if not ids:
             return {}
-        query = query.where(Delivery.subscriber_id.in_(ids))
+        query = query.where(ids_in(Delivery.subscriber_id, ids))
     return {sid: (int(v or 0), int(p or 0)) for sid, v, p in session.execute(query)}
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from growth import stages
+from growth.db import ids_in
 from growth.jobs import task
 from growth.models import (
     Delivery,
@@ -52,7 +53,7 @@ def engaged_value_counts(session: Session, subscriber_ids: Iterable[int] | None 
         ids = list(subscriber_ids)
         if not ids:
             return {}
-        query = query.where(Delivery.subscriber_id.in_(ids))
+        query = query.where(ids_in(Delivery.subscriber_id, ids))
     return {sid: n for sid, n in session.execute(query)}
 
 
@@ -170,7 +171,7 @@ def snapshots(
             func.max(case((MACHINE_OPEN, EmailEvent.at))),
         )
         .where(
-            EmailEvent.subscriber_id.in_(ids),
+            ids_in(EmailEvent.subscriber_id, ids),
             EmailEvent.type.in_(ENGAGEMENT_TYPES),
             EmailEvent.at <= now,
         )
@@ -235,7 +236,7 @@ def recompute_stages(
         Subscriber.stage.not_in([str(s) for s in stages.FOREIGN_STAGES]),
     )
     if subscriber_ids is not None:
-        query = query.where(Subscriber.id.in_(list(subscriber_ids)))
+        query = query.where(ids_in(Subscriber.id, subscriber_ids))
     for chunk in chunks_of(session, query):
         for snap in snapshots(session, chunk, now, policy.engaged_window_days):
             target = stages.next_stage(

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from growth import emails, links
+from growth.db import ids_in
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.models import DeliveryKind, Status, Subscriber
 from referrals import fraud, tree
@@ -447,7 +448,7 @@ def prefetch_progress(session: Session, subscribers: list[Subscriber]) -> None:
         part = ids[start : start + 1000]
         rows = session.execute(
             select(ReferralNode.subscriber_id, ReferralNode.direct_count).where(
-                ReferralNode.subscriber_id.in_(part)
+                ids_in(ReferralNode.subscriber_id, part)
             )
         )
         counts.update((sid, n) for sid, n in rows)
