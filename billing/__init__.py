@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
@@ -33,12 +34,7 @@ def init_app(app: Flask) -> None:
     access.register_revenue_lookup(service.revenue_lookup)
 
 
-def email_links(_session: Session, subscriber: Subscriber) -> dict[str, str]:
-    """Every email may link to the subscriber's pricing and billing pages."""
-    from growth import links
-
-    token = links.manage_token(subscriber)
-    return {
-        "upgrade_url": links.absolute(f"/me/{token}/upgrade"),
-        "billing_url": links.absolute(f"/me/{token}/billing"),
-    }
+def email_links(_session: Session, _subscriber: Subscriber, context: Mapping[str, Any]) -> dict[str, str]:
+    """Every email may link to the subscriber's pricing and billing pages (under /me/<token>)."""
+    manage_url = context["manage_url"]
+    return {"upgrade_url": f"{manage_url}/upgrade", "billing_url": f"{manage_url}/billing"}

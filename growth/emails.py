@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import current_app, render_template
@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from growth import jobs, links
 from growth.models import Delivery, DeliveryKind, DeliveryState, Newsletter, Subscriber
 
-# Other domains add blocks to every email (the referral block, for one) through these.
-ContextProvider = Callable[[Session, Subscriber], dict[str, Any]]
+# Other domains add blocks to every email (the referral block, for one) through these. A provider
+# gets the core context built so far (its links already signed: a bulk send signs each once).
+ContextProvider = Callable[[Session, Subscriber, Mapping[str, Any]], dict[str, Any]]
 # A bulk send warns providers of the subscribers it is about to render, so that they can load
 # what they need in one query instead of one per recipient.
 Prefetch = Callable[[Session, list[Subscriber]], None]
@@ -56,7 +57,7 @@ def email_context(session: Session, subscriber: Subscriber, newsletter: Newslett
         "base_url": config.base_url,
     }
     for provider in _context_providers:
-        context.update(provider(session, subscriber))
+        context.update(provider(session, subscriber, context))
     return context
 
 

@@ -191,7 +191,6 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("send_id", "subscriber_id"),
         Index("ix_deliveries_subscriber_kind", "subscriber_id", "kind"),
-        Index("ix_deliveries_state", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -206,7 +205,7 @@ class Delivery(Base):
     subject: Mapped[str] = mapped_column(String(500), default="")
     message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     provider: Mapped[str | None] = mapped_column(String(32))
-    provider_message_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

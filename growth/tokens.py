@@ -35,6 +35,10 @@ def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
+# json.dumps with options builds an encoder per call; one encoder, as itsdangerous's JSON does it.
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 class TokenSigner:
     """Signs payloads for one purpose in itsdangerous's URLSafeTimedSerializer format."""
 
@@ -44,12 +48,19 @@ class TokenSigner:
         # The key derivation and digest itsdangerous would use, done once instead of per token.
         self._mac = hmac.new(signer.derive_key(), digestmod=signer.digest_method)
         self._sep = signer.sep.encode() if isinstance(signer.sep, str) else signer.sep
+        self._stamp: tuple[int, bytes] = (-1, b"")  # the last second, encoded
+
+    def _encoded_stamp(self, stamp: int) -> bytes:
+        last = self._stamp
+        if last[0] != stamp:
+            last = (stamp, _b64(stamp.to_bytes(8, "big").lstrip(b"\x00")))
+            self._stamp = last  # one tuple, swapped whole: safe between threads
+        return last[1]
 
     def sign(self, payload: Any, timestamp: int | None = None) -> str:
         """payload.timestamp.signature, each part URL-safe base64."""
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         stamp = int(time.time()) if timestamp is None else timestamp
-        value = _b64(body) + self._sep + _b64(stamp.to_bytes(8, "big").lstrip(b"\x00"))
+        value = _b64(_encode_json(payload).encode()) + self._sep + self._encoded_stamp(stamp)
         mac = self._mac.copy()
         mac.update(value)
         return (value + self._sep + _b64(mac.digest())).decode("ascii")

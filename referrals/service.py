@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app, g
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from growth import emails, links
+from growth import emails
 from growth.db import ids_in
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.models import DeliveryKind, Status, Subscriber
@@ -500,12 +502,12 @@ def is_on_leaderboard(session: Session, subscriber: Subscriber) -> bool:
     )
 
 
-def email_context(session: Session, subscriber: Subscriber) -> dict[str, str]:
+def email_context(session: Session, subscriber: Subscriber, context: Mapping[str, Any]) -> dict[str, str]:
     """referral_block / referral_block_html for every email: the link and the progress."""
     from markupsafe import escape
 
-    publication = current_app.config["MASTHEAD"].publication_name
-    url = links.referral_url(subscriber)
+    publication = context["publication"]
+    url = context["referral_url"]
     p = progress(session, subscriber)
     counted = (
         f"You have brought {p.counted} friend{'' if p.counted == 1 else 's'} so far. " if p.counted else ""

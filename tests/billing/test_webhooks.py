@@ -538,10 +538,10 @@ def test_every_item_of_a_subscription_counts(bclient, bsession):
 
 
 def test_every_email_can_link_to_the_pricing_and_billing_pages(bclient, boutbox, bsession):
-    from billing import email_links
+    from growth import emails
 
     ana = confirmed_subscriber(bclient, boutbox, bsession)
-    found = email_links(bsession, ana)
+    found = emails.email_context(bsession, ana, None)
     assert found["upgrade_url"].startswith("http://masthead.test/me/")
     assert bclient.get(found["upgrade_url"].removeprefix("http://masthead.test")).status_code == 200
     assert bclient.get(found["billing_url"].removeprefix("http://masthead.test")).status_code == 200

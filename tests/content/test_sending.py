@@ -424,7 +424,7 @@ def test_paid_post_sends_the_teaser_edition_to_readers_without_access(sg_app, se
 def test_referral_block_of_the_referrals_domain_goes_to_each_recipient(sg_app, session, fake_sendgrid):  # type: ignore[no-untyped-def]
     from growth import emails
 
-    def block(_session, subscriber):  # type: ignore[no-untyped-def]
+    def block(_session, subscriber, _context):  # type: ignore[no-untyped-def]
         return {
             "referral_block": f"{subscriber.referral_code}: 2 of 3 friends",
             "referral_block_html": f"<p>{subscriber.referral_code}: <b>2</b> of 3</p>",

@@ -178,10 +178,11 @@ def test_a_batch_prefetch_gives_the_same_block_and_is_used_once(app, client, ses
     session.commit()
     ana = by_email(session, "ana@example.com")
     with app.test_request_context():
-        one_by_one = service.email_context(session, ana)
+        core = {"publication": "Masthead test", "referral_url": "http://masthead.test/r/x"}
+        one_by_one = service.email_context(session, ana, core)
         emails.prefetch_context(session, [ana])
         assert g.referral_progress["counts"] == {ana.id: 1}
-        batched = service.email_context(session, ana)
+        batched = service.email_context(session, ana, core)
         assert g.referral_progress["counts"] == {}  # popped: a later count is read afresh
     assert batched == one_by_one
     assert "2 more friends to the sticker pack." in batched["referral_block"]
