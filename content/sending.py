@@ -193,11 +193,19 @@ def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> list[Se
     rows += [row(c, DeliveryState.SKIPPED, reason) for c, reason in skipped]
     delivery_of: dict[int, int] = {}
     if rows:
-        # Core with RETURNING (batched VALUES on PostgreSQL and SQLite): no ORM bookkeeping,
-        # and the new ids come back with the insert instead of from a second query.
-        table = cast(Table, Delivery.__table__)
+        # Core, no ORM bookkeeping; and no RETURNING: with it SQLAlchemy renders one statement of
+        # ten thousand parameters instead of the driver's pipelined executemany (4x slower).
+        session.execute(insert(cast(Table, Delivery.__table__)), rows)
+        # Their ids, by a range on the unique (send_id, subscriber_id) index: this call's
+        # subscribers lie between its first and last, and no other call reaches that range.
+        taken = [c.id for c in full + teaser] + [c.id for c, _ in skipped]
         delivery_of = dict(
-            session.execute(insert(table).returning(table.c.subscriber_id, table.c.id), rows).all()
+            session.execute(
+                select(Delivery.subscriber_id, Delivery.id).where(
+                    Delivery.send_id == send.id,
+                    Delivery.subscriber_id.between(min(taken), max(taken)),
+                )
+            ).all()
         )
     batches = [
         new_batch(session, send.id, sorted(delivery_of[c.id] for c in group), now, edition)
