@@ -45,7 +45,15 @@ def mark_stale_in_flight(session: Session, now: dt.datetime, lease: dt.timedelta
         batch.state = BatchState.UNKNOWN
         batch.error = "worker stopped during the provider request"
         batch.finished_at = now
-        set_deliveries(session, list(batch.delivery_ids), DeliveryState.SENDING, state=DeliveryState.UNKNOWN)
+        # Its deliveries waited as queued for the outcome that never came.
+        set_deliveries(
+            session,
+            list(batch.delivery_ids),
+            DeliveryState.QUEUED,
+            state=DeliveryState.UNKNOWN,
+            attempts=Delivery.attempts + 1,
+            error=batch.error,
+        )
     session.flush()
     return len(stale)
 
@@ -198,6 +206,27 @@ def progress(session: Session, send: Send) -> Progress:
             select(Delivery.state, func.count()).where(Delivery.send_id == send.id).group_by(Delivery.state)
         ).all()
     )
+    # The queued deliveries of batches in flight are in flight (they wait there for the outcome).
+    flying = [
+        i
+        for ids in session.scalars(
+            select(SendBatch.delivery_ids).where(
+                SendBatch.send_id == send.id, SendBatch.state == BatchState.IN_FLIGHT
+            )
+        )
+        for i in ids
+    ]
+    if flying:
+        in_flight = (
+            session.scalar(
+                select(func.count()).where(
+                    ids_in(Delivery.id, flying), Delivery.state == DeliveryState.QUEUED
+                )
+            )
+            or 0
+        )
+        states[DeliveryState.QUEUED] = states.get(DeliveryState.QUEUED, 0) - in_flight
+        states[DeliveryState.SENDING] = states.get(DeliveryState.SENDING, 0) + in_flight
     reasons = dict(
         session.execute(
             select(Delivery.error, func.count())

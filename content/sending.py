@@ -3,8 +3,9 @@
 A send resolves its recipients a batch at a time (keyset over subscriber ids) and writes one
 Delivery per (send, subscriber) under the unique constraint, together with the SendBatch that
 carries the queued ones. A batch is claimed (state in_flight, committed) before its provider
-request and marked sent after it. A worker that dies in between leaves the batch in_flight;
-`mark_stale_in_flight` turns it to unknown, which is never resent except by an operator.
+request and marked sent after it; its deliveries go from queued to their outcome in one write.
+A worker that dies in between leaves the batch in_flight; `mark_stale_in_flight` turns it and
+its deliveries to unknown, which is never resent except by an operator.
 """
 
 from __future__ import annotations
@@ -357,29 +358,18 @@ def deliver_batch(batch_id: int) -> str:
         session.rollback()
         return "taken"
     set_deliveries(session, gone, DeliveryState.QUEUED, state=DeliveryState.SKIPPED, error=NO_LONGER_ACTIVE)
-    set_deliveries(
-        session,
-        ids,
-        DeliveryState.QUEUED,
-        state=DeliveryState.SENDING,
-        provider=backend.name,
-        attempts=Delivery.attempts + 1,
-    )
     session.expunge_all()
-    commit()  # in flight before the request: from here a crash means unknown, never a resend
+    # In flight before the request: from here a crash means unknown, never a resend. The batch
+    # carries that state; its deliveries stay queued until the outcome (one write each, not two).
+    commit()
     outcome, provider_id, error = _post_with_retries(backend, message) if recipients else ("sent", None, None)
     done_at = utcnow()
+    outcome_values: dict[str, object] = {"state": outcome, "provider": backend.name}
     if outcome == "sent":
-        set_deliveries(
-            session,
-            ids,
-            DeliveryState.SENDING,
-            state=DeliveryState.SENT,
-            provider_message_id=provider_id,
-            sent_at=done_at,
-        )
+        outcome_values.update(provider_message_id=provider_id, sent_at=done_at)
     else:
-        set_deliveries(session, ids, DeliveryState.SENDING, state=outcome, error=error)
+        outcome_values["error"] = error
+    set_deliveries(session, ids, DeliveryState.QUEUED, attempts=Delivery.attempts + 1, **outcome_values)
     session.execute(
         update(SendBatch)
         .where(SendBatch.id == batch_id)

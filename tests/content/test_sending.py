@@ -228,6 +228,12 @@ def test_crash_inside_a_request_leaves_that_batch_unknown_and_resumes_the_rest(
         jobs.run_task("content.run_send", send_id)
     emails = recipients_of(fake_sendgrid)
     assert len(emails) == 20 == len(set(emails))
+    session.expire_all()
+    # its deliveries wait as queued under the batch in flight; the operator sees them in flight
+    assert states(session, send_id) == {"sent": 20, "queued": 10}
+    with sg_app.app_context():
+        flying = send_control.progress(db.session, db.session.get(Send, send_id)).figures
+        assert (flying["in_flight"], flying["queued"], flying["sent"], flying["total"]) == (10, 0, 20, 30)
     # the scheduler's tick, once the lease is over, says what happened to it
     with sg_app.app_context():
         figures = send_control.send_due(
@@ -237,6 +243,12 @@ def test_crash_inside_a_request_leaves_that_batch_unknown_and_resumes_the_rest(
     assert figures["unknown"] == 1
     session.expire_all()
     assert states(session, send_id) == {"sent": 20, "unknown": 10}
+    unknown = session.execute(
+        select(Delivery.attempts, Delivery.error).where(
+            Delivery.send_id == send_id, Delivery.state == "unknown"
+        )
+    ).all()
+    assert {(a, e) for a, e in unknown} == {(1, "worker stopped during the provider request")}
     with sg_app.app_context():
         progress = send_control.progress(db.session, db.session.get(Send, send_id))
         assert progress.figures["unknown"] == 10 and progress.figures["total"] == 30
@@ -272,6 +284,14 @@ def test_429_and_5xx_are_retried_then_sent_once(sg_app, session, fake_sendgrid):
     assert states(session, send_id) == {"sent": 5}
     batch = session.scalars(select(SendBatch).where(SendBatch.send_id == send_id)).one()
     assert batch.attempts == 1 and batch.state == BatchState.SENT
+    # each delivery written once with its outcome: the provider, its message id, one attempt
+    rows = session.execute(
+        select(Delivery.provider, Delivery.provider_message_id, Delivery.attempts, Delivery.sent_at).where(
+            Delivery.send_id == send_id
+        )
+    ).all()
+    assert {(p, m, a) for p, m, a, _ in rows} == {("sendgrid", batch.provider_message_id, 1)}
+    assert batch.provider_message_id and all(at is not None for *_, at in rows)
 
 
 def test_refused_batch_fails_and_can_be_resent(sg_app, session, fake_sendgrid):  # type: ignore[no-untyped-def]
