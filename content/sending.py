@@ -105,8 +105,8 @@ def cancel_send(session: Session, send: Send) -> None:
 
 
 def get_send(session: Session, send_id: int) -> Send:
-    """A send by id, or NotFound."""
-    send = session.get(Send, send_id)
+    """A send by id, or NotFound; read afresh (its batches may have just run in another session)."""
+    send = session.get(Send, send_id, populate_existing=True)
     if send is None:
         raise NotFound("No such send.", code="send_not_found")
     return send
