@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections import Counter
 
 import pytest
@@ -462,3 +463,40 @@ def test_referral_block_of_the_referrals_domain_goes_to_each_recipient(sg_app, s
         code = f"refblock{ids.index(int(p['custom_args']['subscriber_id'])):06d}"
         assert p["substitutions"]["[%mh:referral_block%]"] == f"{code}: 2 of 3 friends"
         assert p["substitutions"]["[%mh:referral_block_html%]"] == f"<p>{code}: <b>2</b> of 3</p>"
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL")
+def test_with_redis_each_batch_is_its_own_rq_job_and_a_worker_sends_them_once(
+    app_factory, session, fake_sendgrid
+):  # type: ignore[no-untyped-def]
+    from rq import SimpleWorker
+    from rq.registry import FinishedJobRegistry
+
+    rq_app = app_factory(
+        mail_backend="sendgrid",
+        sendgrid_api_key="SG.test",
+        sendgrid_api_host=fake_sendgrid.url,
+        queue_async=True,
+        send_batch_size=10,
+        extra={"send_retry_delays": "0,0,0", "ratelimit": "off"},
+    )
+    queue = rq_app.extensions["masthead_queue"]
+    queue.empty()
+    finished = FinishedJobRegistry(queue=queue)
+    for job_id in finished.get_job_ids():
+        finished.remove(job_id, delete_job=True)
+    add_subscribers(session, 25)
+    post = make_post(session)
+    session.commit()
+    send_id = start(rq_app, post.id)
+    assert len(queue) == 1 and fake_sendgrid.requests == []  # only queued: run_send, nothing sent
+    with rq_app.app_context():
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    jobs_run = Counter(queue.fetch_job(i).args[0] for i in finished.get_job_ids())
+    assert jobs_run == {"content.run_send": 1, "content.deliver_batch": 3}
+    emails = recipients_of(fake_sendgrid)
+    assert len(emails) == 25 == len(set(emails))
+    assert [len(b["personalizations"]) for b in fake_sendgrid.requests] == [10, 10, 5]
+    session.expire_all()
+    assert states(session, send_id) == {"sent": 25}
+    assert session.get(Send, send_id).state == SendState.DONE
