@@ -45,11 +45,12 @@ def mark_stale_in_flight(session: Session, now: dt.datetime, lease: dt.timedelta
         batch.state = BatchState.UNKNOWN
         batch.error = "worker stopped during the provider request"
         batch.finished_at = now
-        # Its deliveries waited as queued for the outcome that never came.
+        # Its deliveries waited as queued for the outcome that never came (`sending`: a batch
+        # claimed by a release that marked them so before the request).
         set_deliveries(
             session,
             list(batch.delivery_ids),
-            DeliveryState.QUEUED,
+            (DeliveryState.QUEUED, DeliveryState.SENDING),
             state=DeliveryState.UNKNOWN,
             attempts=Delivery.attempts + 1,
             error=batch.error,

@@ -288,12 +288,15 @@ def finish_if_done(session: Session, send_id: int, now: dt.datetime) -> bool:
     return True
 
 
-def set_deliveries(session: Session, ids: list[int], from_state: str, **values: object) -> None:
+def set_deliveries(
+    session: Session, ids: list[int], from_state: str | tuple[str, ...], **values: object
+) -> None:
     """Move these deliveries on, only those still in `from_state` (a guard against races)."""
     if ids:
+        states = (from_state,) if isinstance(from_state, str) else from_state
         session.execute(
             update(Delivery)
-            .where(ids_in(Delivery.id, ids), Delivery.state == from_state)
+            .where(ids_in(Delivery.id, ids), Delivery.state.in_(states))
             .values(**values)
             .execution_options(synchronize_session=False)
         )
@@ -357,6 +360,15 @@ def deliver_batch(batch_id: int) -> str:
     if claimed != 1:
         session.rollback()
         return "taken"
+    # The batch keeps only the deliveries it sends: those dropped here may be queued again in
+    # another batch (send to skipped), and no delivery may belong to two batches, since their
+    # state stays queued while a batch is in flight.
+    session.execute(
+        update(SendBatch)
+        .where(SendBatch.id == batch_id)
+        .values(delivery_ids=ids, size=len(ids))
+        .execution_options(synchronize_session=False)
+    )
     set_deliveries(session, gone, DeliveryState.QUEUED, state=DeliveryState.SKIPPED, error=NO_LONGER_ACTIVE)
     session.expunge_all()
     # In flight before the request: from here a crash means unknown, never a resend. The batch

@@ -50,12 +50,18 @@ class IdsIn(ColumnElement[bool]):
 
     type = Boolean()
     _is_implicitly_boolean = True  # a comparison already: no "= 1" where booleans are ints
-    # The ids are the statement: a cache entry per list would never be hit again.
+    # Not in SQLAlchemy's statement cache: the bind parameter is made at compile time (its type
+    # differs by dialect), so a cached statement would keep the first list's ids. Statements
+    # with it are compiled each time, which costs far less than the thousand-parameter IN.
     inherit_cache = False
 
     def __init__(self, column: Any, ids: list[int]):
         self.column = column
         self.ids = ids
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return list(self.column._from_objects)  # its table goes into FROM, as with IN
 
 
 @compiles(IdsIn)

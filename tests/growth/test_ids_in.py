@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from growth.db import ids_in
@@ -45,6 +45,12 @@ def test_selects_and_updates_exactly_the_listed_rows(session):
     )
     named = session.scalars(select(Subscriber.id).where(Subscriber.name == "ten")).all()
     assert sorted(named) == ids[:10]
+
+
+def test_the_column_table_is_in_from_when_nothing_else_names_it(session):
+    ids = _people(session, 4)
+    count = session.scalar(select(func.count()).where(ids_in(Subscriber.id, ids[:2])))
+    assert count == 2
 
 
 def test_an_empty_list_matches_nothing(session):
