@@ -363,12 +363,13 @@ def deliver_batch(batch_id: int) -> str:
     # The batch keeps only the deliveries it sends: those dropped here may be queued again in
     # another batch (send to skipped), and no delivery may belong to two batches, since their
     # state stays queued while a batch is in flight.
-    session.execute(
-        update(SendBatch)
-        .where(SendBatch.id == batch_id)
-        .values(delivery_ids=ids, size=len(ids))
-        .execution_options(synchronize_session=False)
-    )
+    if gone:
+        session.execute(
+            update(SendBatch)
+            .where(SendBatch.id == batch_id)
+            .values(delivery_ids=ids, size=len(ids))
+            .execution_options(synchronize_session=False)
+        )
     set_deliveries(session, gone, DeliveryState.QUEUED, state=DeliveryState.SKIPPED, error=NO_LONGER_ACTIVE)
     session.expunge_all()
     # In flight before the request: from here a crash means unknown, never a resend. The batch
