@@ -31,6 +31,16 @@ def start(app, post_id: int, segment: str = "all") -> int:  # type: ignore[no-un
         return send.id
 
 
+def assert_sent_once(session, fake, send_id: int, batch_sizes: list[int]) -> None:  # type: ignore[no-untyped-def]
+    """Everybody got it once, in requests of these sizes, and the send is done."""
+    emails = recipients_of(fake)
+    assert len(emails) == sum(batch_sizes) == len(set(emails))
+    assert [len(b["personalizations"]) for b in fake.requests] == batch_sizes
+    session.expire_all()
+    assert states(session, send_id) == {"sent": sum(batch_sizes)}
+    assert session.get(Send, send_id).state == SendState.DONE
+
+
 def states(session, send_id: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return dict(
         session.execute(
@@ -196,12 +206,7 @@ def test_crash_between_batches_then_resume_sends_nobody_twice(sg_app, session, f
         later = utcnow() + send_control.STALL_AFTER + dt.timedelta(minutes=1)
         assert send_control.send_due(db.session, later)["resumed"] == 1  # the scheduler's tick
         commit()
-    emails = recipients_of(fake_sendgrid)
-    assert len(emails) == 25 == len(set(emails))
-    assert [len(b["personalizations"]) for b in fake_sendgrid.requests] == [10, 10, 5]
-    session.expire_all()
-    assert states(session, send_id) == {"sent": 25}
-    assert session.get(Send, send_id).state == SendState.DONE
+    assert_sent_once(session, fake_sendgrid, send_id, [10, 10, 5])
 
 
 def test_crash_inside_a_request_leaves_that_batch_unknown_and_resumes_the_rest(
@@ -494,9 +499,4 @@ def test_with_redis_each_batch_is_its_own_rq_job_and_a_worker_sends_them_once(
         SimpleWorker([queue], connection=queue.connection).work(burst=True)
     jobs_run = Counter(queue.fetch_job(i).args[0] for i in finished.get_job_ids())
     assert jobs_run == {"content.run_send": 1, "content.deliver_batch": 3}
-    emails = recipients_of(fake_sendgrid)
-    assert len(emails) == 25 == len(set(emails))
-    assert [len(b["personalizations"]) for b in fake_sendgrid.requests] == [10, 10, 5]
-    session.expire_all()
-    assert states(session, send_id) == {"sent": 25}
-    assert session.get(Send, send_id).state == SendState.DONE
+    assert_sent_once(session, fake_sendgrid, send_id, [10, 10, 5])
