@@ -112,7 +112,7 @@ def one_size(n: int, conn) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import func, select, text
 
     from content import posts, sending
-    from growth.app import create_app
+    from growth.app import create_app, freeze_startup_heap
     from growth.cli import upgrade_database
     from growth.config import Config, normalise_database_url
     from growth.db import commit, db, make_engine
@@ -148,6 +148,7 @@ def one_size(n: int, conn) -> None:  # type: ignore[no-untyped-def]
             base_url="https://news.example",
         )
         app = create_app(config)
+        freeze_startup_heap()  # as wsgi.py does for the server and the worker
         import logging
 
         logging.getLogger().setLevel(logging.WARNING)

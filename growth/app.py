@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 from pathlib import Path
@@ -17,6 +18,18 @@ from growth.extensions import csrf, limiter
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAINS = ("referrals", "billing", "content")
+
+
+def freeze_startup_heap() -> None:
+    """Leave what start-up built (modules, the app, its metadata) out of cyclic collections.
+
+    A process serving requests or sending batches keeps these objects until it exits, yet every
+    full collection walks all of them again: about a fifth of the time of a 100,000-reader send.
+    Called once the app is built (wsgi.py, which the server and the worker load); what becomes
+    garbage later is collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(config: Config | None = None) -> Flask:
