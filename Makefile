@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test worker migrate lint bench clean
+.PHONY: run test worker scheduler migrate lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,11 +16,15 @@ $(STAMP): pyproject.toml
 migrate: $(STAMP)
 	$(BIN)/flask --app wsgi db-upgrade
 
+# The server ticks scheduled work every minute in its own process (SCHEDULER=off: it does not).
 run: migrate
-	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/flask --app wsgi serve --host 127.0.0.1 --port $(PORT)
 
 worker: migrate
 	$(BIN)/flask --app wsgi worker
+
+scheduler: migrate
+	$(BIN)/flask --app wsgi scheduler
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -33,6 +37,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/referrals.py
 	$(BIN)/python bench/send.py
+	$(BIN)/python bench/sequences.py
 
 clean:
 	rm -rf $(VENV) instance/masthead.db instance/outbox

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 def init_app(app: Flask) -> None:
     """Register the billing domain's gateway, blueprints, commands and lookups."""
     from billing import admin, api, cli, gateway, service, views, webhooks  # noqa: F401  (webhooks: tasks)
-    from growth import access, emails
+    from growth import access, emails, scheduler
     from growth.extensions import csrf
 
     gateway.init_app(app)
@@ -32,6 +33,7 @@ def init_app(app: Flask) -> None:
     emails.register_context_provider(email_links)
     access.register_tier_lookup(service.paying_tier_lookup)
     access.register_revenue_lookup(service.revenue_lookup)
+    scheduler.register_scheduled("process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5))
 
 
 def email_links(_session: Session, _subscriber: Subscriber, context: Mapping[str, Any]) -> dict[str, str]:

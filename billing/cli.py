@@ -133,18 +133,25 @@ def sync_tiers() -> None:
         raise click.ClickException(f"{failed} tier(s) failed to sync")
 
 
+def process_stripe_events_work(session, now, echo=None):  # type: ignore[no-untyped-def]
+    """Apply stored Stripe events whose processing never finished (the tick runs it). Commits."""
+    from billing import webhooks
+
+    ids = webhooks.unprocessed_event_ids(session)
+    for event_row_id in ids:
+        outcome = webhooks.process_event(session, event_row_id, utcnow())
+        commit()
+        if echo:
+            echo(f"event {event_row_id}: {outcome}")
+    return {"processed": len(ids)}
+
+
 @click.command("process-stripe-events")
 @with_appcontext
 def process_stripe_events() -> None:
     """Apply stored Stripe events whose processing never finished (e.g. a crash mid-way)."""
-    from billing import webhooks
-
-    ids = webhooks.unprocessed_event_ids(db.session)
-    for event_row_id in ids:
-        outcome = webhooks.process_event(db.session, event_row_id, utcnow())
-        commit()
-        click.echo(f"event {event_row_id}: {outcome}")
-    click.echo(f"{len(ids)} event(s) processed")
+    done = process_stripe_events_work(db.session, utcnow(), click.echo)
+    click.echo(f"{done['processed']} event(s) processed")
 
 
 commands = [tiers, sync_tiers, process_stripe_events]

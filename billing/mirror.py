@@ -38,7 +38,7 @@ from billing.models import (
     Tier,
 )
 from billing.service import tier_for_price
-from growth import emails
+from growth import emails, signals
 from growth.db import utcnow
 from growth.errors import InvalidRequest
 from growth.models import Stage, Status, Subscriber
@@ -223,6 +223,7 @@ def apply_subscription(session: Session, row: StripeEvent, obj: dict[str, Any]) 
     by_seq = {s.id: s for s in snapshots}
     newest = metrics.latest_states(snapshot_state(s, "") for s in snapshots)[sub.stripe_subscription_id]
     winner = by_seq[newest.seq]
+    was_cancelling = bool(sub.cancel_at_period_end)
     for attr in _MIRRORED:
         setattr(sub, attr, getattr(winner, attr))
     sub.state_at = winner.at
@@ -234,6 +235,9 @@ def apply_subscription(session: Session, row: StripeEvent, obj: dict[str, Any]) 
     session.flush()
     if sub.subscriber_id is not None:
         refresh_stage(session, session.get(Subscriber, sub.subscriber_id), row.created)
+        if sub.cancel_at_period_end and not was_cancelling and sub.status in ACCESS_STATUSES:
+            owner = session.get(Subscriber, sub.subscriber_id)
+            signals.subscriber_cancel_scheduled.send(owner, session=session, now=row.created)
     if (
         row.type == "customer.subscription.trial_will_end"
         and subscriber is not None
@@ -265,7 +269,8 @@ def refresh_stage(session: Session, subscriber: Subscriber | None, at: dt.dateti
         return
     subs = list(session.scalars(select(Subscription).where(Subscription.subscriber_id == subscriber.id)))
     if any(s.status in ACCESS_STATUSES for s in subs):
-        set_stage(session, subscriber, Stage.PAYING, at, reason="stripe_subscription")
+        if set_stage(session, subscriber, Stage.PAYING, at, reason="stripe_subscription"):
+            signals.subscriber_upgraded.send(subscriber, session=session, now=at)
         return
     ids = [s.stripe_subscription_id for s in subs]
     ever_paid = (
@@ -281,7 +286,8 @@ def refresh_stage(session: Session, subscriber: Subscriber | None, at: dt.dateti
         is not None
     )
     if ever_paid or subscriber.stage == Stage.PAYING:
-        set_stage(session, subscriber, Stage.CHURNED, at, reason="stripe_subscription_ended")
+        if set_stage(session, subscriber, Stage.CHURNED, at, reason="stripe_subscription_ended"):
+            signals.subscriber_churned.send(subscriber, session=session, now=at)
 
 
 DISCOUNT_EVENTS = frozenset(

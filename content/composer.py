@@ -103,11 +103,14 @@ def substitutions(
     session: Session,
     subscriber: Subscriber,
     newsletter: Newsletter | None,
-    post: Post,
+    post: Post | None,
     delivery_id: int | None,
     web: str | None = None,
 ) -> dict[str, str]:
-    """The values of every placeholder for one subscriber (the referral block from its domain)."""
+    """The values of every placeholder for one subscriber (the referral block from its domain).
+
+    Without a post (a sequence email) the web link is `web` or empty.
+    """
     context = emails.email_context(session, subscriber, newsletter)
     publication = context["publication"]
     fallback_text, fallback_html = _fallback_blocks(publication, context["referral_url"])
@@ -119,7 +122,7 @@ def substitutions(
         "greeting_html": f"Hi {escape(name)}," if name else "Hi there,",
         "manage_url": context["manage_url"],
         "unsubscribe_url": context["unsubscribe_url"],
-        "web_url": web or web_url(post, subscriber.id, delivery_id),
+        "web_url": web or (web_url(post, subscriber.id, delivery_id) if post is not None else ""),
         "referral_url": context["referral_url"],
         "referral_block": context.get("referral_block") or fallback_text,
         "referral_block_html": context.get("referral_block_html") or fallback_html,

@@ -43,6 +43,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     register_domains(app)
+    register_scheduled_work(app)
     return app
 
 
@@ -101,3 +102,12 @@ def register_domains(app: Flask) -> None:
     """Each domain plugs in through its own init_app (blueprints, signals, commands)."""
     for name in DOMAINS:
         importlib.import_module(name).init_app(app)
+
+
+def register_scheduled_work(app: Flask) -> None:
+    """The core's own periodic work in the tick (domains add theirs in their init_app)."""
+    import datetime as dt
+
+    from growth import scheduler, sunset
+
+    scheduler.register_scheduled("engagement", sunset.run_engagement, dt.timedelta(days=1))

@@ -83,19 +83,87 @@ def worker(burst: bool) -> None:
         raise click.ClickException("REDIS_URL is not set: jobs already run in process")
     from rq import SimpleWorker
 
-    SimpleWorker([queue], connection=queue.connection).work(burst=burst)
+    from growth import scheduler
+
+    # The one-minute tick runs beside the worker (the lease makes several workers harmless).
+    stop = None if burst else scheduler.start_in_background(current_app._get_current_object())  # type: ignore[attr-defined]
+    try:
+        SimpleWorker([queue], connection=queue.connection).work(burst=burst)
+    finally:
+        if stop is not None:
+            stop.set()
+
+
+@click.command("tick")
+@click.option("--only", multiple=True, help="Run just this task now, due or not (repeatable).")
+@with_appcontext
+def tick_command(only: tuple[str, ...]) -> None:
+    """Run every piece of scheduled work that is due, once (cron fallback: every minute)."""
+    from growth import scheduler
+
+    known = {t.name for t in scheduler.scheduled()}
+    unknown = [name for name in only if name not in known]
+    if unknown:
+        raise click.ClickException(f"no scheduled task {unknown[0]!r}; known: {', '.join(sorted(known))}")
+    report = scheduler.tick(only=list(only) or None)
+    if not report.leased:
+        click.echo("another tick holds the lease: nothing done")
+        return
+    for name, outcome in report.ran.items():
+        click.echo(f"{name}: {outcome}")
+    for name, error in report.failed.items():
+        click.echo(f"{name}: FAILED {error}", err=True)
+    if not report.ran and not report.failed:
+        click.echo("nothing due")
+
+
+@click.command("scheduler")
+@click.option("--interval", default=60.0, show_default=True, help="Seconds between ticks.")
+@with_appcontext
+def scheduler_command(interval: float) -> None:
+    """Tick every minute until stopped (`make scheduler`; with or without Redis)."""
+    import threading
+
+    from growth import scheduler
+
+    stop = threading.Event()
+    click.echo(f"ticking every {interval:g}s; Ctrl-C stops")
+    try:
+        scheduler.run_loop(current_app._get_current_object(), stop, interval)  # type: ignore[attr-defined]
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def serve(host: str, port: int) -> None:
+    """The development server (`make run`) with the one-minute tick in its process (SCHEDULER=off stops it)."""
+    from growth import scheduler
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    stop = scheduler.start_in_background(app)
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        if stop is not None:
+            stop.set()
 
 
 @click.command("import-subscribers")
 @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--confirmed", is_flag=True, help="They opted in elsewhere: import as active, send nothing.")
 @click.option("--newsletter", "newsletters", multiple=True, help="Newsletter slug (repeatable).")
+@click.option("--enrol", is_flag=True, help="With --confirmed: start their 'confirmed' sequences.")
 @with_appcontext
-def import_subscribers(csv_file, confirmed: bool, newsletters: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def import_subscribers(csv_file, confirmed: bool, newsletters: tuple[str, ...], enrol: bool) -> None:  # type: ignore[no-untyped-def]
     """Import subscribers from a CSV file with an email column."""
     from growth import imports
     from growth.db import utcnow
 
+    if enrol and not confirmed:
+        raise click.ClickException("--enrol needs --confirmed (pending subscribers enrol when they confirm)")
     try:
         report = imports.import_subscribers(
             db.session,
@@ -104,6 +172,7 @@ def import_subscribers(csv_file, confirmed: bool, newsletters: tuple[str, ...]) 
             confirmed=confirmed,
             newsletter_slugs=list(newsletters),
             label=f"csv:{csv_file.name}",
+            enrol=enrol,
         )
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
@@ -116,4 +185,13 @@ def import_subscribers(csv_file, confirmed: bool, newsletters: tuple[str, ...]) 
         click.echo(f"  line {row['line']}: {row['email']!r}: {row['reason']}")
 
 
-commands = [db_upgrade, create_operator, create_token, worker, import_subscribers]
+commands = [
+    db_upgrade,
+    create_operator,
+    create_token,
+    worker,
+    import_subscribers,
+    tick_command,
+    scheduler_command,
+    serve,
+]

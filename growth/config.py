@@ -84,6 +84,10 @@ class Config:
     # content
     pitch_cooldown_days: int = 7
     send_batch_size: int = 1000
+    # sequences and scheduled work
+    publication_timezone: str = "UTC"
+    sequence_emails_per_day: int = 1
+    scheduler: str = "on"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -138,6 +142,9 @@ class Config:
             stripe_automatic_tax=_bool(env.get("STRIPE_AUTOMATIC_TAX")),
             pitch_cooldown_days=_int(env, "PITCH_COOLDOWN_DAYS", 7),
             send_batch_size=_int(env, "SEND_BATCH_SIZE", 1000),
+            publication_timezone=env.get("PUBLICATION_TIMEZONE") or "UTC",
+            sequence_emails_per_day=_int(env, "SEQUENCE_EMAILS_PER_DAY", 1),
+            scheduler=(env.get("SCHEDULER") or "on").strip().lower(),
         )
         values.update(overrides)
         config = cls(**values)  # type: ignore[arg-type]
@@ -169,5 +176,15 @@ class Config:
             raise ConfigError("MAIL_BACKEND must be 'outbox' or 'sendgrid'")
         if self.mail_backend == "sendgrid" and not self.sendgrid_api_key:
             raise ConfigError("MAIL_BACKEND=sendgrid needs SENDGRID_API_KEY")
+        if self.scheduler not in {"on", "off"}:
+            raise ConfigError("SCHEDULER must be 'on' or 'off'")
+        if self.sequence_emails_per_day < 0:
+            raise ConfigError("SEQUENCE_EMAILS_PER_DAY must be 0 (no cap) or more")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.publication_timezone)
+        except (KeyError, ValueError) as exc:
+            raise ConfigError(f"PUBLICATION_TIMEZONE is not a time zone: {self.publication_timezone!r}") from exc
         if self.is_production and self.base_url.startswith("http://127.0.0.1"):
             raise ConfigError("BASE_URL must be set in production")

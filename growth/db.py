@@ -176,3 +176,15 @@ def commit() -> None:
 
     db.session.commit()
     jobs.dispatch_pending()
+
+
+def insert_ignoring_conflicts(table: Any) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for the engine's dialect (PostgreSQL or SQLite)."""
+    name = db.engine.dialect.name if db.engine is not None else "sqlite"
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()

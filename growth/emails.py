@@ -17,6 +17,11 @@ ContextProvider = Callable[[Session, Subscriber, Mapping[str, Any]], dict[str, A
 # A bulk send warns providers of the subscribers it is about to render, so that they can load
 # what they need in one query instead of one per recipient.
 Prefetch = Callable[[Session, list[Subscriber]], None]
+# The welcome's words may come from elsewhere (the content domain's welcome sequence): a provider
+# returns extra context for templates/email/welcome.* (welcome_subject, welcome_html,
+# welcome_text) or None for the built-in words.
+WelcomeProvider = Callable[[Session, Subscriber, Newsletter | None], dict[str, Any] | None]
+_welcome_provider: WelcomeProvider | None = None
 _context_providers: list[ContextProvider] = []
 _prefetchers: list[Prefetch] = []
 
@@ -105,4 +110,26 @@ def queue_email(
     session.add(delivery)
     session.flush()
     jobs.enqueue("send_delivery", delivery.id)
+    return delivery
+
+
+def register_welcome_provider(provider: WelcomeProvider) -> None:
+    """Let a domain supply the welcome email's subject and body (content does, in its init_app)."""
+    global _welcome_provider
+    _welcome_provider = provider
+
+
+def queue_welcome(session: Session, subscriber: Subscriber, newsletter: Newsletter | None) -> Delivery:
+    """Queue the welcome at confirmation: transactional, with list headers and the referral link.
+
+    Announced through `signals.welcome_queued` with the provider's context, so the welcome
+    sequence records its first step as received (nobody gets two welcomes).
+    """
+    from growth import signals
+
+    extra = (_welcome_provider(session, subscriber, newsletter) if _welcome_provider else None) or {}
+    delivery = queue_email(
+        session, subscriber, "welcome", kind=DeliveryKind.TRANSACTIONAL, newsletter=newsletter, **extra
+    )
+    signals.welcome_queued.send(subscriber, session=session, delivery=delivery, context=extra)
     return delivery

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from growth import subscribers
+from growth import signals, subscribers
 from growth.errors import InvalidRequest, ValidationFailed
 from growth.models import Consent, Membership, MembershipStatus, Stage, Status, Subscriber
 
@@ -65,8 +65,13 @@ def import_subscribers(
     confirmed: bool,
     newsletter_slugs: list[str] | None = None,
     label: str = "csv",
+    enrol: bool = False,
 ) -> ImportReport:
-    """Create the new addresses of `rows`; report the known and the invalid ones."""
+    """Create the new addresses of `rows`; report the known and the invalid ones.
+
+    `enrol` (with `confirmed`): announce each new subscriber as confirmed for sequences
+    (`signals.subscriber_imported`), so their `confirmed` sequences start; otherwise none do.
+    """
     newsletters = subscribers.resolve_newsletters(session, newsletter_slugs)
     report = ImportReport()
     valid: list[tuple[dict[str, str], str, str]] = []
@@ -85,6 +90,8 @@ def import_subscribers(
         seen.add(key)
         subscriber = _create(session, row, display, key, now, confirmed, newsletters, label)
         report.created += 1
+        if confirmed and enrol:
+            signals.subscriber_imported.send(subscriber, session=session, enrol=True, now=now)
         if not confirmed and subscribers.queue_confirmation(session, subscriber, now, resend_after=0):
             report.confirmations_queued += 1
     return report

@@ -299,3 +299,17 @@ class SunsetNotice(Base):
     sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     kept_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     inactivated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class ScheduledTask(Base):
+    """A piece of scheduled work: when it last ran; the row named `tick` is the tick's lease."""
+
+    __tablename__ = "scheduled_tasks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Who holds the lease and until when; an expired lease is free (its holder was killed).
+    lease_holder: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_outcome: Mapped[str | None] = mapped_column(Text)

@@ -13,3 +13,18 @@ subscriber_changed = _signals.signal("subscriber-changed")
 # A visit through a share link carrying a referral code outside /r/ (e.g. /p/<slug>?ref=<code>).
 # sender: what was shared (a post, or None); kwargs: session, ref, ip, user_agent, now.
 referral_link_visit = _signals.signal("referral-link-visit")
+# The reader paused list mail (until `until`, None when they resumed).
+# sender: the Subscriber; kwargs: session, until, now
+subscriber_paused = _signals.signal("subscriber-paused")
+
+# Billing moments, announced by the billing domain so others (sequences) need not import it.
+# sender: the Subscriber; kwargs: session, now
+subscriber_upgraded = _signals.signal("subscriber-upgraded")  # started paying (or paying again)
+subscriber_cancel_scheduled = _signals.signal("subscriber-cancel-scheduled")  # cancel_at_period_end turned true
+subscriber_churned = _signals.signal("subscriber-churned")  # stopped paying
+# The welcome email was queued at confirmation. sender: the Subscriber; kwargs: session,
+# delivery, context (what the welcome provider returned, {} for the built-in words)
+welcome_queued = _signals.signal("welcome-queued")
+# An import created this subscriber as already confirmed and asked to enrol them (--enrol).
+# sender: the Subscriber; kwargs: session, enrol, now
+subscriber_imported = _signals.signal("subscriber-imported")

@@ -355,9 +355,7 @@ def confirm(
     session.flush()
     if became_active:
         newsletter = pending[0].newsletter if pending else None
-        emails.queue_email(
-            session, subscriber, "welcome", kind=DeliveryKind.TRANSACTIONAL, newsletter=newsletter
-        )
+        emails.queue_welcome(session, subscriber, newsletter)
     signals.subscriber_confirmed.send(subscriber, session=session, first_time=first_time, ip=ip, now=now)
     return ConfirmResult(subscriber, became_active or bool(pending))
 
@@ -443,6 +441,7 @@ def pause(session: Session, subscriber: Subscriber, now: dt.datetime, days: int 
     """Pause list mail for `days` (None resumes); status stays as it is."""
     subscriber.paused_until = now + dt.timedelta(days=days) if days else None
     session.flush()
+    signals.subscriber_paused.send(subscriber, session=session, until=subscriber.paused_until, now=now)
 
 
 def is_paused(subscriber: Subscriber, now: dt.datetime) -> bool:

@@ -196,3 +196,17 @@ def keep(
         notice.kept_at = now
     engagement.record_web_visit(session, subscriber.id, "keep_me", now, delivery_id=notice.delivery_id)
     return KeepResult(subscriber, kept=True)
+
+
+def run_engagement(session: Session, now: dt.datetime) -> dict[str, Any]:
+    """Recompute every stage, then the sunset (`engagement-run`; the tick runs it daily). Commits."""
+    from flask import current_app
+
+    from growth.db import commit
+
+    config = current_app.config["MASTHEAD"]
+    moved = engagement.recompute_stages(session, now, stages.Policy.from_config(config))
+    commit()
+    done = run_sunset(session, now, config)
+    commit()
+    return {"stages_moved": dict(moved), **done}

@@ -1,11 +1,13 @@
 """The referrals domain: links, attribution, fraud rules, milestone rewards, the referral graph."""
 
+import datetime as dt
+
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
     """Register the referrals domain's blueprints, signal handlers, email block and commands."""
-    from growth import emails, signals
+    from growth import emails, scheduler, signals
     from growth.extensions import csrf
     from referrals import api, cli, service, views
 
@@ -20,3 +22,4 @@ def init_app(app: Flask) -> None:
     emails.register_context_provider(service.email_context, prefetch=service.prefetch_progress)
     for command in cli.commands:
         app.cli.add_command(command)
+    scheduler.register_scheduled("referrals-release", cli.release_work, dt.timedelta(hours=1))

@@ -93,12 +93,18 @@ def referral_report(
     click.echo(format_report(data))
 
 
+def release_work(session, now):  # type: ignore[no-untyped-def]
+    """Count held referrals whose hold has passed (the tick runs it hourly). Commits."""
+    released = service.release_due(session, now)
+    commit()
+    return {"released": released}
+
+
 @click.command("referrals-release")
 @with_appcontext
 def referrals_release() -> None:
     """Count held referrals whose hold has passed without an operator's decision."""
-    released = service.release_due(db.session, utcnow())
-    commit()
+    released = release_work(db.session, utcnow())["released"]
     click.echo(f"{released} held referrals counted")
 
 

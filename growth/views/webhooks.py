@@ -142,11 +142,8 @@ def engagement_run(now_text: str | None) -> None:
         except ValueError as exc:
             raise click.BadParameter("use an ISO time such as 2026-01-31T06:00:00+00:00") from exc
         now = now.replace(tzinfo=dt.UTC) if now.tzinfo is None else now.astimezone(dt.UTC)
-    config = current_app.config["MASTHEAD"]
-    moved = engagement.recompute_stages(db.session, now, stages.Policy.from_config(config))
-    commit()
-    done = sunset.run_sunset(db.session, now, config)
-    commit()
+    result = sunset.run_engagement(db.session, now)
+    moved, done = result["stages_moved"], result
     summary = ", ".join(f"{n} to {stage}" for stage, n in sorted(moved.items())) or "none"
     click.echo(f"stages moved: {summary}")
     click.echo(f"sunset: {done['notified']} re-engagement emails, {done['inactivated']} set inactive")
