@@ -26,7 +26,7 @@ _WINDOW_DAYS = {
 _HOUR = {"type": ["integer", "null"], "minimum": 0, "maximum": 24}
 STEP_FIELDS: dict[str, Any] = {
     "id": {"type": "integer", "description": "an existing step (PATCH); left out: a new step"},
-    "subject": {"type": "string", "minLength": 1, "maxLength": 300},
+    "subject": {"type": "string", "minLength": 1, "maxLength": 300, "description": "required for a new step"},
     "preview": {"type": "string", "maxLength": 300},
     "body": {"type": "string", "maxLength": 200_000, "description": "Markdown, sanitised as posts are"},
     "delay_minutes": {"type": "integer", "minimum": 0, "maximum": sequences.MAX_DELAY_MINUTES},
@@ -40,9 +40,18 @@ STEP_FIELDS: dict[str, Any] = {
         "description": "a segment expression; when it fails the step is skipped (and the skip recorded)",
     },
 }
+# What GET answers besides: accepted back (and ignored), so a step read can be sent back as is.
+READ_ONLY = ("position", "body_html", "stats")
+STEP_FIELDS.update({name: {"readOnly": True} for name in READ_ONLY})
 STEP_IN = spec.schema(
     "SequenceStepInput",
-    {"type": "object", "required": ["subject"], "additionalProperties": False, "properties": STEP_FIELDS},
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": STEP_FIELDS,
+        # A new step needs its subject; an existing one (by id) keeps the fields left out.
+        "anyOf": [{"required": ["subject"]}, {"required": ["id"]}],
+    },
 )
 _SEQUENCE_FIELDS: dict[str, Any] = {
     "name": {"type": "string", "minLength": 1, "maxLength": 200},
@@ -156,7 +165,13 @@ def sequence_json(sequence: Sequence, with_stats: bool = False) -> dict[str, Any
 def _input(data: dict[str, Any]) -> sequences.SequenceInput:
     steps = None
     if "steps" in data:
-        steps = [sequences.StepInput(**s) for s in data["steps"]]
+        steps = [
+            sequences.StepInput(
+                **{k: v for k, v in s.items() if k not in READ_ONLY},
+                given=set(s) - set(READ_ONLY) - {"id"},
+            )
+            for s in data["steps"]
+        ]
     fields = {k: v for k, v in data.items() if k not in ("steps", "archived")}
     return sequences.SequenceInput(**fields, steps=steps, given=set(data))
 

@@ -58,7 +58,7 @@ class Sequence(Base):
     @property
     def live_steps(self) -> list[SequenceStep]:
         """The steps in their current order, removed ones left out."""
-        return [s for s in self.steps if s.removed_at is None]
+        return sorted((s for s in self.steps if s.removed_at is None), key=lambda s: (s.position, s.id or 0))
 
 
 class SequenceStep(Base):

@@ -50,6 +50,40 @@ class StepInput:
     window_end_hour: int | None = None
     condition: str | None = None
     id: int | None = None
+    # The fields given (an existing step keeps the others); None: all of them.
+    given: set[str] | None = None
+
+
+STEP_FIELDS = (
+    "subject",
+    "body",
+    "preview",
+    "delay_minutes",
+    "kind",
+    "window_days",
+    "window_start_hour",
+    "window_end_hour",
+    "condition",
+)
+
+
+def _merged(step: SequenceStep, data: StepInput) -> StepInput:
+    """An existing step's input with only the given fields changed."""
+    if data.given is None:
+        return data
+    current = {
+        "subject": step.subject,
+        "body": step.body_markdown,
+        "preview": step.preview,
+        "delay_minutes": step.delay_minutes,
+        "kind": step.kind,
+        "window_days": step.window_days,
+        "window_start_hour": step.window_start_hour,
+        "window_end_hour": step.window_end_hour,
+        "condition": step.condition,
+    }
+    current.update({k: getattr(data, k) for k in STEP_FIELDS if k in data.given})
+    return StepInput(**current, id=step.id)
 
 
 @dataclass
@@ -83,7 +117,7 @@ def _check_step(step: StepInput) -> None:
         segments.parse_segment(step.condition)
 
 
-def _check(data: SequenceInput, creating: bool) -> None:
+def _check(data: SequenceInput, creating: bool, sequence: Sequence | None = None) -> None:
     if creating or "name" in data.given:
         if not (data.name or "").strip() or len(data.name or "") > 200:
             raise ValidationFailed("a sequence needs a name (at most 200 characters)", code="invalid_name")
@@ -93,8 +127,9 @@ def _check(data: SequenceInput, creating: bool) -> None:
         raise ValidationFailed("holdout_percent is 0 to 50", code="invalid_holdout")
     if data.pitch_wait_days is not None and not 0 <= data.pitch_wait_days <= 365:
         raise ValidationFailed("pitch_wait_days is 0 to 365", code="invalid_field")
+    existing = {s.id: s for s in sequence.steps} if sequence is not None else {}
     for step in data.steps or []:
-        _check_step(step)
+        _check_step(_merged(existing[step.id], step) if step.id in existing else step)
 
 
 def _apply_step(step: SequenceStep, data: StepInput, position: int) -> None:
@@ -127,6 +162,8 @@ def _set_steps(sequence: Sequence, steps: list[StepInput], now: dt.datetime) -> 
         if step is None:
             step = SequenceStep(created_at=now)
             sequence.steps.append(step)
+        else:
+            data = _merged(step, data)
         _apply_step(step, data, position)
 
 
@@ -153,11 +190,11 @@ def create_sequence(session: Session, data: SequenceInput, now: dt.datetime) -> 
 
 def update_sequence(session: Session, sequence: Sequence, data: SequenceInput, now: dt.datetime) -> Sequence:
     """Change a sequence, live or not: enrolments continue with their next unreceived step."""
-    _check(data, creating=False)
     if sequence.archived_at is not None:
         raise Conflict("an archived sequence cannot change", code="sequence_archived")
     if sequence.welcome_newsletter_id is not None and "trigger" in data.given and data.trigger != "confirmed":
         raise ValidationFailed("the welcome sequence starts at confirmation", code="invalid_trigger")
+    _check(data, creating=False, sequence=sequence)
     if "newsletter" in data.given and data.newsletter:
         sequence.newsletter_id = resolve_newsletters(session, [data.newsletter])[0].id
     for name in ("name", "trigger", "holdout_percent", "repeatable", "pitch_wait_days"):
