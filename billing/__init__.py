@@ -33,7 +33,9 @@ def init_app(app: Flask) -> None:
     emails.register_context_provider(email_links)
     access.register_tier_lookup(service.paying_tier_lookup)
     access.register_revenue_lookup(service.revenue_lookup)
-    scheduler.register_scheduled("process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5))
+    scheduler.register_scheduled(
+        "process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5)
+    )
 
 
 def email_links(_session: Session, _subscriber: Subscriber, context: Mapping[str, Any]) -> dict[str, str]:

@@ -285,9 +285,10 @@ def refresh_stage(session: Session, subscriber: Subscriber | None, at: dt.dateti
         )
         is not None
     )
-    if ever_paid or subscriber.stage == Stage.PAYING:
-        if set_stage(session, subscriber, Stage.CHURNED, at, reason="stripe_subscription_ended"):
-            signals.subscriber_churned.send(subscriber, session=session, now=at)
+    if (ever_paid or subscriber.stage == Stage.PAYING) and set_stage(
+        session, subscriber, Stage.CHURNED, at, reason="stripe_subscription_ended"
+    ):
+        signals.subscriber_churned.send(subscriber, session=session, now=at)
 
 
 DISCOUNT_EVENTS = frozenset(

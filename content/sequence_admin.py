@@ -23,7 +23,9 @@ def _int(name: str, default: int | None = None) -> int | None:
     try:
         return int(raw)
     except ValueError as exc:
-        raise ValidationFailed(f"{name.replace('_', ' ')} must be a whole number", code="invalid_field") from exc
+        raise ValidationFailed(
+            f"{name.replace('_', ' ')} must be a whole number", code="invalid_field"
+        ) from exc
 
 
 def _step_input() -> sequences.StepInput:
@@ -196,7 +198,9 @@ def step_edit(sequence_id: int, step_id: int):  # type: ignore[no-untyped-def]
     except DomainError as exc:
         db.session.rollback()
         sequence = sequences.get_sequence(db.session, sequence_id)
-        return _step_page(sequence, next(s for s in sequence.live_steps if s.id == step_id), exc.status, exc.message)
+        return _step_page(
+            sequence, next(s for s in sequence.live_steps if s.id == step_id), exc.status, exc.message
+        )
     commit()
     flash("Step saved.")
     return redirect(url_for("sequence_admin.sequence_page", sequence_id=sequence_id))

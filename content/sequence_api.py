@@ -103,7 +103,10 @@ spec.schema(
             "trigger": {"type": "string"},
             "active": {"type": "boolean"},
             "archived": {"type": "boolean"},
-            "welcome": {"type": "boolean", "description": "the welcome series: its first step is sent at confirmation"},
+            "welcome": {
+                "type": "boolean",
+                "description": "the welcome series: its first step is sent at confirmation",
+            },
             "holdout_percent": {"type": "integer"},
             "repeatable": {"type": "boolean"},
             "pitch_wait_days": {"type": "integer"},
@@ -114,7 +117,10 @@ spec.schema(
 )
 spec.schema(
     "SequenceList",
-    {"type": "object", "properties": {"sequences": {"type": "array", "items": {"$ref": "#/components/schemas/Sequence"}}}},
+    {
+        "type": "object",
+        "properties": {"sequences": {"type": "array", "items": {"$ref": "#/components/schemas/Sequence"}}},
+    },
 )
 _CREATE_CHECK = _with_steps(SEQUENCE_CREATE)
 _UPDATE_CHECK = _with_steps(SEQUENCE_UPDATE)

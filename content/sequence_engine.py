@@ -29,7 +29,7 @@ from content.sequence_models import ClaimState, Enrolment, EnrolmentState, Seque
 from growth import access, emails, jobs
 from growth.db import commit, db, ids_in, insert_ignoring_conflicts, utcnow
 from growth.mailer import BatchMessage, BatchRecipient, get_backend
-from growth.models import Delivery, DeliveryState, Newsletter, ScheduledTask, Status, Subscriber
+from growth.models import Delivery, DeliveryState, Newsletter, Status, Subscriber
 from growth.subscribers import is_paused
 
 log = logging.getLogger(__name__)
@@ -94,18 +94,16 @@ def _due_rows(session: Session, now: dt.datetime, limit: int) -> list[Any]:
         .order_by(Enrolment.next_due_at)
         .limit(limit)
     )
+    # PostgreSQL: a second tick skips the rows the first holds. SQLite has one writer at a time
+    # (growth.db begins every transaction IMMEDIATE): the second waits, then sees the claims.
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Enrolment)
-    else:
-        # SQLite has one writer: take the write lock first, so a second tick waits, then reads
-        # what the first committed (instead of failing to upgrade a stale read).
-        session.execute(
-            update(ScheduledTask).where(ScheduledTask.name == "sequences").values(name="sequences")
-        )
     return list(session.execute(query).all())
 
 
-def run_sequences(session: Session, now: dt.datetime, chunk: int = CHUNK, max_rounds: int = 10_000) -> dict[str, int]:
+def run_sequences(
+    session: Session, now: dt.datetime, chunk: int = CHUNK, max_rounds: int = 10_000
+) -> dict[str, int]:
     """The tick's sequence work: every due step claimed once and queued; commits per chunk."""
     figures: Counter[str] = Counter()
     figures.update(recover(session, now))
@@ -179,7 +177,9 @@ def _process(session: Session, plans: dict[int, Plan], rows: list[Any], now: dt.
     for r in rows:
         plan = plans.get(r.sequence_id)
         nexts[r.id] = plan.next_after(received[r.id]) if plan else None
-    pitch_ids = sorted({r.subscriber_id for r in rows if (s := nexts[r.id]) and s.kind == "pitch" and not r.holdout})
+    pitch_ids = sorted(
+        {r.subscriber_id for r in rows if (s := nexts[r.id]) and s.kind == "pitch" and not r.holdout}
+    )
     pitch_reasons = segments.skip_reasons(
         session, "pitch", pitch_ids, now, config.nurture_min_value, config.pitch_cooldown_days
     )
@@ -200,11 +200,31 @@ def _process(session: Session, plans: dict[int, Plan], rows: list[Any], now: dt.
         plan = plans.get(r.sequence_id)
         sub = subs.get(r.subscriber_id)
         if plan is None:  # archived since: nothing more
-            updates[r.id] = {"id": r.id, "state": EnrolmentState.LEFT, "left_at": now, "left_reason": "archived", "next_due_at": None}
+            updates[r.id] = {
+                "id": r.id,
+                "state": EnrolmentState.LEFT,
+                "left_at": now,
+                "left_reason": "archived",
+                "next_due_at": None,
+            }
             continue
-        if sub is None or sub.status != Status.ACTIVE or (sub.paused_until is not None and sub.paused_until > now):
-            reason = "paused" if sub is not None and sub.status == Status.ACTIVE else f"status:{sub.status if sub else 'gone'}"
-            updates[r.id] = {"id": r.id, "state": EnrolmentState.LEFT, "left_at": now, "left_reason": reason, "next_due_at": None}
+        if (
+            sub is None
+            or sub.status != Status.ACTIVE
+            or (sub.paused_until is not None and sub.paused_until > now)
+        ):
+            why = (
+                "paused"
+                if sub is not None and sub.status == Status.ACTIVE
+                else f"status:{sub.status if sub else 'gone'}"
+            )
+            updates[r.id] = {
+                "id": r.id,
+                "state": EnrolmentState.LEFT,
+                "left_at": now,
+                "left_reason": why,
+                "next_due_at": None,
+            }
             figures["left"] += 1
             continue
         if not plan.sequence.active:
@@ -226,7 +246,9 @@ def _process(session: Session, plans: dict[int, Plan], rows: list[Any], now: dt.
         elif r.holdout:
             outcome = ClaimState.HELD_OUT
         if outcome is None:
-            window = sm.next_window_start(now, tz, step.window_days, step.window_start_hour, step.window_end_hour)
+            window = sm.next_window_start(
+                now, tz, step.window_days, step.window_start_hour, step.window_end_hour
+            )
             if window > now:
                 wait(r, window, sm.WAIT_WINDOW)
                 continue
@@ -272,7 +294,11 @@ def _process(session: Session, plans: dict[int, Plan], rows: list[Any], now: dt.
         won = list(
             session.execute(
                 insert_ignoring_conflicts(StepClaim.__table__).returning(
-                    StepClaim.id, StepClaim.enrolment_id, StepClaim.step_id, StepClaim.state, StepClaim.subscriber_id
+                    StepClaim.id,
+                    StepClaim.enrolment_id,
+                    StepClaim.step_id,
+                    StepClaim.state,
+                    StepClaim.subscriber_id,
                 ),
                 claims,
             ).all()
@@ -295,7 +321,12 @@ def _next_open(day_start: dt.datetime, tz: str, step: SequenceStep) -> dt.dateti
 
 
 def _queue_deliveries(
-    session: Session, plans: dict[int, Plan], rows: list[Any], subs: dict[int, Any], won: list[Any], now: dt.datetime
+    session: Session,
+    plans: dict[int, Plan],
+    rows: list[Any],
+    subs: dict[int, Any],
+    won: list[Any],
+    now: dt.datetime,
 ) -> None:
     """One queued delivery per won claim, linked to it; one batch job per step and thousand."""
     sequence_of = {r.id: r.sequence_id for r in rows}
@@ -318,10 +349,13 @@ def _queue_deliveries(
         )
     ids = list(
         session.scalars(
-            insert(cast(Table, Delivery.__table__)).returning(Delivery.id, sort_by_parameter_order=True), values
+            insert(cast(Table, Delivery.__table__)).returning(Delivery.id, sort_by_parameter_order=True),
+            values,
         )
     )
-    session.execute(update(StepClaim), [{"id": c.id, "delivery_id": did} for c, did in zip(won, ids, strict=True)])
+    session.execute(
+        update(StepClaim), [{"id": c.id, "delivery_id": did} for c, did in zip(won, ids, strict=True)]
+    )
     by_step: dict[int, list[int]] = defaultdict(list)
     for c, did in zip(won, ids, strict=True):
         by_step[c.step_id].append(did)
@@ -390,8 +424,15 @@ def deliver_sequence_batch(step_id: int, delivery_ids: list[int]) -> str:
             ids_in(Delivery.id, delivery_ids), Delivery.state == DeliveryState.QUEUED
         )
     ).all()
-    people = {s.id: s for s in session.scalars(select(Subscriber).where(ids_in(Subscriber.id, [p[1] for p in pairs])))}
-    gone = [did for did, sid in pairs if (s := people.get(sid)) is None or s.status != Status.ACTIVE or is_paused(s, now)]
+    people = {
+        s.id: s
+        for s in session.scalars(select(Subscriber).where(ids_in(Subscriber.id, [p[1] for p in pairs])))
+    }
+    gone = [
+        did
+        for did, sid in pairs
+        if (s := people.get(sid)) is None or s.status != Status.ACTIVE or is_paused(s, now)
+    ]
     _set(session, gone, DeliveryState.QUEUED, state=DeliveryState.SKIPPED, error="no longer active")
     backend = get_backend()
     wanted = [did for did, _ in pairs if did not in set(gone)]

@@ -87,9 +87,8 @@ def validate_window(days: list[int] | None, start: int | None, end: int | None) 
         return "window days are ISO weekdays 1 (Monday) to 7 (Sunday)"
     if (start is None) != (end is None):
         return "give both window hours or neither"
-    if start is not None and end is not None:
-        if not (0 <= start <= 23 and 1 <= end <= 24) or start == end:
-            return "window hours are 0 to 24, start different from end"
+    if start is not None and end is not None and (not (0 <= start <= 23 and 1 <= end <= 24) or start == end):
+        return "window hours are 0 to 24, start different from end"
     return None
 
 

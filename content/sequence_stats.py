@@ -31,7 +31,9 @@ def newsletter_slug(session: Session, newsletter_id: int) -> str:
     return session.scalar(select(Newsletter.slug).where(Newsletter.id == newsletter_id)) or ""
 
 
-def _moments(session: Session, step_id: int, field: str, values: tuple[str, ...]) -> dict[int, list[dt.datetime]]:
+def _moments(
+    session: Session, step_id: int, field: str, values: tuple[str, ...]
+) -> dict[int, list[dt.datetime]]:
     who = select(StepClaim.subscriber_id).where(StepClaim.step_id == step_id)
     out: dict[int, list[dt.datetime]] = defaultdict(list)
     for sid, at in session.execute(
@@ -61,7 +63,12 @@ def step_figures(session: Session, sequence: Sequence, now: dt.datetime) -> dict
                 skipped[reason or "unknown"] += n
         events: dict[str, int] = defaultdict(int)
         for etype, machine, scanner, n in session.execute(
-            select(EmailEvent.type, EmailEvent.is_machine, EmailEvent.is_scanner, func.count(distinct(EmailEvent.delivery_id)))
+            select(
+                EmailEvent.type,
+                EmailEvent.is_machine,
+                EmailEvent.is_scanner,
+                func.count(distinct(EmailEvent.delivery_id)),
+            )
             .join(StepClaim, StepClaim.delivery_id == EmailEvent.delivery_id)
             .where(StepClaim.step_id == step.id)
             .group_by(EmailEvent.type, EmailEvent.is_machine, EmailEvent.is_scanner)
@@ -90,15 +97,15 @@ def step_figures(session: Session, sequence: Sequence, now: dt.datetime) -> dict
         left = _moments(session, step.id, "status", ("unsubscribed",))
         complained = _moments(session, step.id, "status", ("complained",))
 
-        def group(rows: list[tuple[int, dt.datetime]]) -> dict[str, int]:
-            return {
+        mine, theirs = (
+            {
                 "readers": len(rows),
                 "unsubscribed": sm.reached_within(rows, left, UNSUBSCRIBE_DAYS),
                 "complained": sm.reached_within(rows, complained, UNSUBSCRIBE_DAYS),
                 "started_paying_30d": sm.reached_within(rows, paying, PAYING_DAYS),
             }
-
-        mine, theirs = group(emailed), group(held)
+            for rows in (emailed, held)
+        )
         comparison = sm.compare_rates(
             mine["readers"], mine["started_paying_30d"], theirs["readers"], theirs["started_paying_30d"]
         )
@@ -124,4 +131,3 @@ def step_figures(session: Session, sequence: Sequence, now: dt.datetime) -> dict
             },
         }
     return out
-

@@ -71,7 +71,7 @@ def _merged(step: SequenceStep, data: StepInput) -> StepInput:
     """An existing step's input with only the given fields changed."""
     if data.given is None:
         return data
-    current = {
+    current: dict[str, Any] = {
         "subject": step.subject,
         "body": step.body_markdown,
         "preview": step.preview,
@@ -118,9 +118,8 @@ def _check_step(step: StepInput) -> None:
 
 
 def _check(data: SequenceInput, creating: bool, sequence: Sequence | None = None) -> None:
-    if creating or "name" in data.given:
-        if not (data.name or "").strip() or len(data.name or "") > 200:
-            raise ValidationFailed("a sequence needs a name (at most 200 characters)", code="invalid_name")
+    if (creating or "name" in data.given) and (not (data.name or "").strip() or len(data.name or "") > 200):
+        raise ValidationFailed("a sequence needs a name (at most 200 characters)", code="invalid_name")
     if (creating or "trigger" in data.given) and data.trigger not in TRIGGERS:
         raise ValidationFailed(f"trigger must be one of: {', '.join(TRIGGERS)}", code="invalid_trigger")
     if data.holdout_percent is not None and not 0 <= data.holdout_percent <= MAX_HOLDOUT:
@@ -158,13 +157,13 @@ def _set_steps(sequence: Sequence, steps: list[StepInput], now: dt.datetime) -> 
             step.removed_at = now
             step.position = 0
     for position, data in enumerate(steps, start=1):
-        step = existing[data.id] if data.id is not None else None
-        if step is None:
-            step = SequenceStep(created_at=now)
-            sequence.steps.append(step)
+        found = existing[data.id] if data.id is not None else None
+        if found is None:
+            found = SequenceStep(created_at=now)
+            sequence.steps.append(found)
         else:
-            data = _merged(step, data)
-        _apply_step(step, data, position)
+            data = _merged(found, data)
+        _apply_step(found, data, position)
 
 
 def create_sequence(session: Session, data: SequenceInput, now: dt.datetime) -> Sequence:
@@ -318,7 +317,11 @@ def ensure_welcome_sequence(session: Session, newsletter: Newsletter | None = No
             session.add(sequence)
             _set_steps(
                 sequence,
-                [StepInput(subject=f"Welcome to {publication}", body=WELCOME_BODY.format(publication=publication))],
+                [
+                    StepInput(
+                        subject=f"Welcome to {publication}", body=WELCOME_BODY.format(publication=publication)
+                    )
+                ],
                 sequence.created_at or dt.datetime.now(dt.UTC),
             )
             session.flush()
@@ -327,7 +330,9 @@ def ensure_welcome_sequence(session: Session, newsletter: Newsletter | None = No
     return sequence
 
 
-def welcome_content(session: Session, subscriber: Subscriber, newsletter: Newsletter | None) -> dict[str, Any] | None:
+def welcome_content(
+    session: Session, subscriber: Subscriber, newsletter: Newsletter | None
+) -> dict[str, Any] | None:
     """The welcome email's words from the welcome sequence's first step (growth.emails hook)."""
     target = newsletter or default_newsletter(session)
     if not target.is_default:
@@ -464,9 +469,9 @@ def leave_all(
             Enrolment.sequence_id.in_(select(Sequence.id).where(Sequence.trigger.in_(triggers)))
         )
     session.execute(
-        query.values(state=EnrolmentState.LEFT, left_at=now, left_reason=reason, next_due_at=None).execution_options(
-            synchronize_session=False
-        )
+        query.values(
+            state=EnrolmentState.LEFT, left_at=now, left_reason=reason, next_due_at=None
+        ).execution_options(synchronize_session=False)
     )
 
 
@@ -477,7 +482,9 @@ def on_confirmed(subscriber: Subscriber, *, session: Session, now: dt.datetime, 
     enrol_on(session, subscriber, "confirmed", now)
 
 
-def on_imported(subscriber: Subscriber, *, session: Session, now: dt.datetime, enrol: bool, **_: object) -> None:
+def on_imported(
+    subscriber: Subscriber, *, session: Session, now: dt.datetime, enrol: bool, **_: object
+) -> None:
     if enrol:
         enrol_on(session, subscriber, "confirmed", now)
 
@@ -494,7 +501,9 @@ def on_changed(
             enrol_on(session, subscriber, f"stage:{new}", now)
 
 
-def on_paused(subscriber: Subscriber, *, session: Session, until: dt.datetime | None, now: dt.datetime, **_: object) -> None:
+def on_paused(
+    subscriber: Subscriber, *, session: Session, until: dt.datetime | None, now: dt.datetime, **_: object
+) -> None:
     if until is not None and until > now:
         leave_all(session, subscriber.id, now, "paused")
 
@@ -539,7 +548,12 @@ def _replace_steps(session: Session, sequence: Sequence, steps: list[StepInput],
 
 
 def save_step(
-    session: Session, sequence: Sequence, step_id: int | None, data: StepInput, now: dt.datetime, position: int | None = None
+    session: Session,
+    sequence: Sequence,
+    step_id: int | None,
+    data: StepInput,
+    now: dt.datetime,
+    position: int | None = None,
 ) -> None:
     """Change one step, or add one (at `position`, 1-based; at the end when None)."""
     steps = step_inputs(sequence)

@@ -139,7 +139,7 @@ def scheduler_command(interval: float) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @with_appcontext
 def serve(host: str, port: int) -> None:
-    """The development server (`make run`) with the one-minute tick in its process (SCHEDULER=off stops it)."""
+    """The development server (`make run`), ticking every minute in its process (not with SCHEDULER=off)."""
     from growth import scheduler
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]

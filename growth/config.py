@@ -185,6 +185,8 @@ class Config:
 
             ZoneInfo(self.publication_timezone)
         except (KeyError, ValueError) as exc:
-            raise ConfigError(f"PUBLICATION_TIMEZONE is not a time zone: {self.publication_timezone!r}") from exc
+            raise ConfigError(
+                f"PUBLICATION_TIMEZONE is not a time zone: {self.publication_timezone!r}"
+            ) from exc
         if self.is_production and self.base_url.startswith("http://127.0.0.1"):
             raise ConfigError("BASE_URL must be set in production")

@@ -110,9 +110,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
 
+        # Every transaction takes the write lock at BEGIN: the embedded default has the scheduler's
+        # thread writing beside requests, and a deferred transaction that read before another
+        # one committed cannot write after it (SQLITE_BUSY at once, no waiting); an IMMEDIATE one
+        # waits its turn (the 30 s timeout). Readers of the WAL are not blocked by it.
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -172,7 +172,9 @@ def start_in_background(app: Flask, interval: float = INTERVAL_SECONDS) -> threa
         log.info("scheduler off (SCHEDULER=off)")
         return None
     stop = threading.Event()
-    thread = threading.Thread(target=run_loop, args=(app, stop, interval), name="masthead-scheduler", daemon=True)
+    thread = threading.Thread(
+        target=run_loop, args=(app, stop, interval), name="masthead-scheduler", daemon=True
+    )
     thread.start()
     log.info("scheduler: ticking every %ss in this process", interval)
     return stop

@@ -20,7 +20,9 @@ subscriber_paused = _signals.signal("subscriber-paused")
 # Billing moments, announced by the billing domain so others (sequences) need not import it.
 # sender: the Subscriber; kwargs: session, now
 subscriber_upgraded = _signals.signal("subscriber-upgraded")  # started paying (or paying again)
-subscriber_cancel_scheduled = _signals.signal("subscriber-cancel-scheduled")  # cancel_at_period_end turned true
+subscriber_cancel_scheduled = _signals.signal(
+    "subscriber-cancel-scheduled"
+)  # cancel_at_period_end turned true
 subscriber_churned = _signals.signal("subscriber-churned")  # stopped paying
 # The welcome email was queued at confirmation. sender: the Subscriber; kwargs: session,
 # delivery, context (what the welcome provider returned, {} for the built-in words)

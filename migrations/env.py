@@ -9,7 +9,13 @@ from alembic import context
 from growth.config import Config
 from growth.db import Base, make_engine
 
-for module in ("growth.models", "referrals.models", "billing.models", "content.models", "content.sequence_models"):
+for module in (
+    "growth.models",
+    "referrals.models",
+    "billing.models",
+    "content.models",
+    "content.sequence_models",
+):
     importlib.import_module(module)
 
 config = context.config

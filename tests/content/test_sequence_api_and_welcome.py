@@ -29,7 +29,12 @@ def test_the_welcome_is_the_welcome_series_first_step_and_comes_once(client, ses
     second = {"subject": "A week in", "body": "What we wrote so far.", "delay_minutes": 0, "kind": "value"}
     edited = client.patch(
         f"/api/v1/sequences/{welcome['id']}",
-        json={"steps": [{**first, "subject": "Hello from us", "body": "You're *in*."} | {"id": first["id"]}, second]},
+        json={
+            "steps": [
+                {**first, "subject": "Hello from us", "body": "You're *in*."} | {"id": first["id"]},
+                second,
+            ]
+        },
         headers=h,
     )
     assert edited.status_code == 200, edited.get_json()
@@ -69,7 +74,13 @@ def test_create_read_and_change_a_sequence_through_the_api(client, session, crea
         "name": "Nurture",
         "trigger": "stage:engaged",
         "steps": [
-            {"subject": "One", "preview": "p", "body": "Hi <script>x()</script>", "delay_minutes": 0, "kind": "value"},
+            {
+                "subject": "One",
+                "preview": "p",
+                "body": "Hi <script>x()</script>",
+                "delay_minutes": 0,
+                "kind": "value",
+            },
             {"subject": "Buy", "preview": "", "body": "Paid tier", "delay_minutes": 1440, "kind": "pitch"},
         ],
     }
@@ -82,7 +93,10 @@ def test_create_read_and_change_a_sequence_through_the_api(client, session, crea
     # Reorder and pause in one PATCH; the step ids stay.
     changed = client.patch(
         f"/api/v1/sequences/{seq['id']}",
-        json={"active": False, "steps": [{"id": buy["id"], "subject": "Buy"}, {"id": one["id"], "subject": "One"}]},
+        json={
+            "active": False,
+            "steps": [{"id": buy["id"], "subject": "Buy"}, {"id": one["id"], "subject": "One"}],
+        },
         headers=h,
     ).get_json()
     assert changed["active"] is False and [s["id"] for s in changed["steps"]] == [buy["id"], one["id"]]
@@ -93,7 +107,10 @@ def test_create_read_and_change_a_sequence_through_the_api(client, session, crea
     assert archived["archived"] is True
     again = client.patch(f"/api/v1/sequences/{seq['id']}", json={"name": "x"}, headers=h)
     assert again.status_code == 409
-    assert client.post("/api/v1/sequences", json={**body, "active": False}, headers=h).get_json()["active"] is False
+    assert (
+        client.post("/api/v1/sequences", json={**body, "active": False}, headers=h).get_json()["active"]
+        is False
+    )
 
 
 def test_bad_sequence_input_answers_4xx_with_an_error_body(client, session, creator_token):  # type: ignore[no-untyped-def]
@@ -117,7 +134,9 @@ def test_bad_sequence_input_answers_4xx_with_an_error_body(client, session, crea
     assert client.post("/api/v1/sequences", data="not json", headers=h).status_code == 400
     assert client.get("/api/v1/sequences/999999", headers=h).status_code == 404
     created = client.post("/api/v1/sequences", json=ok, headers=h).get_json()
-    unknown_step = client.patch(f"/api/v1/sequences/{created['id']}", json={"steps": [{"id": 999999, "subject": "x"}]}, headers=h)
+    unknown_step = client.patch(
+        f"/api/v1/sequences/{created['id']}", json={"steps": [{"id": 999999, "subject": "x"}]}, headers=h
+    )
     assert unknown_step.status_code == 422
     assert client.get("/api/v1/sequences").status_code == 401
 
@@ -141,17 +160,33 @@ def test_the_admin_pages_create_edit_reorder_and_pause(client, session):  # type
     token = csrf_from(listing.text)
     made = client.post(
         "/admin/sequences",
-        data={"name": "Onboarding", "trigger": "confirmed", "newsletter": "main", "holdout_percent": "5", "active": "on", "csrf_token": token},
+        data={
+            "name": "Onboarding",
+            "trigger": "confirmed",
+            "newsletter": "main",
+            "holdout_percent": "5",
+            "active": "on",
+            "csrf_token": token,
+        },
     )
     assert made.status_code == 302
     path = made.headers["Location"]
     for subject in ("First", "Second"):
         added = client.post(
             f"{path}/steps/new",
-            data={"subject": subject, "body": "Hello", "delay_minutes": "60", "kind": "value", "window_days": ["1", "2"], "csrf_token": token},
+            data={
+                "subject": subject,
+                "body": "Hello",
+                "delay_minutes": "60",
+                "kind": "value",
+                "window_days": ["1", "2"],
+                "csrf_token": token,
+            },
         )
         assert added.status_code == 302
-    bad = client.post(f"{path}/steps/new", data={"subject": "x", "delay_minutes": "soon", "csrf_token": token})
+    bad = client.post(
+        f"{path}/steps/new", data={"subject": "x", "delay_minutes": "soon", "csrf_token": token}
+    )
     assert bad.status_code == 422 and "whole number" in bad.text
     shown = client.get(path)
     assert shown.status_code == 200 and "First" in shown.text and "Second" in shown.text

@@ -103,7 +103,9 @@ def test_a_crash_between_claim_and_send_never_sends_twice(session, outbox):  # t
     assert messages(outbox, "sequence") == []
     # One of the deliveries had reached the provider request when it died: it stays unknown.
     claim = session.scalars(select(StepClaim).where(StepClaim.subscriber_id == second)).one()
-    session.execute(update(Delivery).where(Delivery.id == claim.delivery_id).values(state=DeliveryState.SENDING))
+    session.execute(
+        update(Delivery).where(Delivery.id == claim.delivery_id).values(state=DeliveryState.SENDING)
+    )
     commit()
     figures = tick(session, NOW + dt.timedelta(minutes=20))
     assert figures["unknown"] == 1 and figures["requeued"] == 1
@@ -221,7 +223,9 @@ def test_a_pitch_waits_for_value_and_the_reason_shows(session, outbox):  # type:
 
 
 def test_a_failing_condition_skips_the_step_and_records_it(session, outbox):  # type: ignore[no-untyped-def]
-    make_sequence(session, [{"subject": "Engaged only", "condition": "stage:engaged"}, {"subject": "Everyone"}])
+    make_sequence(
+        session, [{"subject": "Engaged only", "condition": "stage:engaged"}, {"subject": "Everyone"}]
+    )
     [plain] = enrolled(session, 1)
     tick(session, NOW)
     assert subjects_of(session, plain) == ["Everyone"]
@@ -233,7 +237,9 @@ def test_a_failing_condition_skips_the_step_and_records_it(session, outbox):  # 
 
 def test_a_send_window_holds_the_step_until_it_opens(session, outbox):  # type: ignore[no-untyped-def]
     # NOW is Monday 12:00 UTC; the window is Tuesday 9 to 11.
-    make_sequence(session, [{"subject": "Tuesday", "window_days": [2], "window_start_hour": 9, "window_end_hour": 11}])
+    make_sequence(
+        session, [{"subject": "Tuesday", "window_days": [2], "window_start_hour": 9, "window_end_hour": 11}]
+    )
     [sid] = enrolled(session, 1)
     tick(session, NOW)
     assert subjects_of(session, sid) == []
@@ -250,9 +256,7 @@ def test_the_holdout_is_recorded_and_never_emailed(session, outbox):  # type: ig
     assert 0 < len(held) < 40  # 50%: all or none of 40 would be a 1 in 10^12 draw
     for sid in ids:
         assert subjects_of(session, sid) == ([] if sid in held else ["Hi"])
-    states = dict(
-        session.execute(select(StepClaim.state, func.count()).group_by(StepClaim.state)).all()
-    )
+    states = dict(session.execute(select(StepClaim.state, func.count()).group_by(StepClaim.state)).all())
     assert states == {"held_out": len(held), "sent": 40 - len(held)}
     assert sequence.holdout_percent == 50
 
@@ -268,7 +272,11 @@ def test_readers_leave_on_unsubscribe_pause_and_status_change(session, outbox): 
     tick(session, NOW + 2 * DAY)
     for sid, reason in ((leaver, "status:unsubscribed"), (pauser, "paused"), (bouncer, "status:bounced")):
         enrolment = enrolment_of(session, sid)
-        assert (enrolment.state, enrolment.left_reason, enrolment.next_due_at) == (EnrolmentState.LEFT, reason, None)
+        assert (enrolment.state, enrolment.left_reason, enrolment.next_due_at) == (
+            EnrolmentState.LEFT,
+            reason,
+            None,
+        )
         assert subjects_of(session, sid) == ["One"]
     assert subjects_of(session, stayer) == ["One", "Two"]
 
@@ -289,7 +297,11 @@ def test_an_email_claimed_before_the_reader_left_is_not_sent(session, outbox):  
 
 
 def test_a_win_back_series_stops_when_they_pay_again(session, outbox):  # type: ignore[no-untyped-def]
-    make_sequence(session, [{"subject": "Come back"}, {"subject": "Still?", "delay_minutes": 60 * 24}], trigger="churned")
+    make_sequence(
+        session,
+        [{"subject": "Come back"}, {"subject": "Still?", "delay_minutes": 60 * 24}],
+        trigger="churned",
+    )
     make_sequence(session, [{"subject": "Thanks for paying"}], trigger="upgraded", name="Paid")
     [sid] = add_subscribers(session, 1)
     reader = session.get(Subscriber, sid)
@@ -301,13 +313,17 @@ def test_a_win_back_series_stops_when_they_pay_again(session, outbox):  # type: 
     commit()
     tick(session, NOW + 2 * DAY)
     assert subjects_of(session, sid) == ["Come back", "Thanks for paying"]
-    churned = session.scalars(select(Enrolment).where(Enrolment.subscriber_id == sid, Enrolment.trigger == "churned")).one()
+    churned = session.scalars(
+        select(Enrolment).where(Enrolment.subscriber_id == sid, Enrolment.trigger == "churned")
+    ).one()
     assert (churned.state, churned.left_reason) == (EnrolmentState.LEFT, "paying")
 
 
 def test_a_stage_trigger_enrols_once_unless_the_sequence_repeats(session, outbox):  # type: ignore[no-untyped-def]
     once = make_sequence(session, [{"subject": "Lapsed?"}], trigger="stage:lapsed", name="Once")
-    again = make_sequence(session, [{"subject": "Again?"}], trigger="stage:lapsed", name="Again", repeatable=True)
+    again = make_sequence(
+        session, [{"subject": "Again?"}], trigger="stage:lapsed", name="Again", repeatable=True
+    )
     [sid] = add_subscribers(session, 1)
     reader = session.get(Subscriber, sid)
     for n in range(2):
@@ -320,7 +336,9 @@ def test_a_stage_trigger_enrols_once_unless_the_sequence_repeats(session, outbox
         commit()
 
     def count(seq):  # type: ignore[no-untyped-def]
-        return session.scalar(select(func.count()).where(Enrolment.sequence_id == seq.id, Enrolment.subscriber_id == sid))
+        return session.scalar(
+            select(func.count()).where(Enrolment.sequence_id == seq.id, Enrolment.subscriber_id == sid)
+        )
 
     assert (count(once), count(again)) == (1, 2)
 
