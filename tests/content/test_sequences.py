@@ -365,3 +365,56 @@ def test_import_enrols_only_when_asked(session, outbox):  # type: ignore[no-unty
     commit()
     tick(session, NOW)
     assert [m["To"].addresses[0].addr_spec for m in messages(outbox, "sequence")] == ["enrol@example.com"]
+
+
+def test_per_step_figures_from_stored_events_against_the_holdout(session, outbox):  # type: ignore[no-untyped-def]
+    import uuid
+
+    from content import sequence_stats
+    from growth.models import EmailEvent
+
+    sequence = make_sequence(session, [{"subject": "Measured"}], holdout=0)
+    emailed = enrolled(session, 4)
+    held = add_subscribers(session, 2)
+    for sid in held:
+        enrolment = sequences.enrol(session, sequence, session.get(Subscriber, sid), NOW, "confirmed")
+        enrolment.holdout = True
+    commit()
+    tick(session, NOW)
+    claims = {c.subscriber_id: c for c in session.scalars(select(StepClaim))}
+
+    def event(sid, kind, **flags):  # type: ignore[no-untyped-def]
+        session.add(
+            EmailEvent(
+                event_id=uuid.uuid4().hex,
+                type=kind,
+                subscriber_id=sid,
+                delivery_id=claims[sid].delivery_id,
+                at=NOW + dt.timedelta(hours=1),
+                **flags,
+            )
+        )
+
+    a, b, c, d = emailed
+    for sid in emailed:
+        event(sid, "delivered")
+    event(a, "open")
+    event(b, "open", is_machine=True)
+    event(a, "click")
+    event(c, "click", is_scanner=True)
+    subscribers.set_stage(session, session.get(Subscriber, a), "paying", NOW + 3 * DAY)
+    subscribers.set_stage(session, session.get(Subscriber, b), "paying", NOW + 40 * DAY)  # too late
+    subscribers.set_stage(session, session.get(Subscriber, held[0]), "paying", NOW + 2 * DAY)
+    subscribers.unsubscribe(session, session.get(Subscriber, d), NOW + DAY)
+    commit()
+    [step] = sequence.live_steps
+    figures = sequence_stats.step_figures(session, sequence, NOW + 50 * DAY)[step.id]
+    assert figures["claimed"] == {"sent": 4, "held_out": 2}
+    assert (figures["delivered"], figures["human_opens"], figures["machine_opens"]) == (4, 1, 1)
+    assert (figures["clicks"], figures["scanner_clicks"]) == (1, 1)
+    assert (figures["unsubscribes"], figures["started_paying_30d"]) == (1, 1)
+    assert figures["holdout"] == {"readers": 2, "unsubscribed": 0, "complained": 0, "started_paying_30d": 1}
+    diff = figures["paying_difference"]
+    assert diff["rate"] == 0.25 and diff["holdout_rate"] == 0.5 and diff["difference"] == -0.25
+    assert diff["ci95"][0] < -0.25 < diff["ci95"][1]
+    assert figures["deliveries"] == {"sent": 4}
