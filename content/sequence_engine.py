@@ -20,7 +20,7 @@ from typing import Any, cast
 
 from flask import current_app, render_template
 from sqlalchemy import CursorResult, Table, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from content import composer, segments
 from content import sequence_metrics as sm
@@ -59,7 +59,9 @@ class Plan:
 
 
 def _plans(session: Session) -> dict[int, Plan]:
-    sequences = session.scalars(select(Sequence).where(Sequence.archived_at.is_(None))).all()
+    sequences = session.scalars(
+        select(Sequence).where(Sequence.archived_at.is_(None)).options(selectinload(Sequence.steps))
+    ).all()
     return {s.id: Plan(s, s.live_steps) for s in sequences}
 
 
@@ -108,12 +110,13 @@ def run_sequences(
     figures: Counter[str] = Counter()
     figures.update(recover(session, now))
     commit()
-    plans = _plans(session)
+    plans: dict[int, Plan] | None = None
     for _round in range(max_rounds):
         rows = _due_rows(session, now, chunk)
         if not rows:
             session.rollback()
             break
+        plans = plans if plans is not None else _plans(session)  # only when something is due
         figures.update(_process(session, plans, rows, now))
         commit()  # claims, deliveries and due times together; then the batch jobs run
     return dict(figures)
@@ -512,16 +515,23 @@ def recover(session: Session, now: dt.datetime) -> dict[str, int]:
         .values(state=DeliveryState.UNKNOWN, error="worker stopped during the provider request")
         .execution_options(synchronize_session=False)
     )
-    orphans = session.execute(
-        select(StepClaim.step_id, Delivery.id)
-        .join(StepClaim, StepClaim.delivery_id == Delivery.id)
-        .where(
+    # Both read the partial index of open sequence deliveries: nearly empty, whatever the list size.
+    queued = session.scalars(
+        select(Delivery.id).where(
             Delivery.template == TEMPLATE,
             Delivery.state == DeliveryState.QUEUED,
             Delivery.created_at < now - ORPHAN_AFTER,
         )
-        .order_by(Delivery.id)
     ).all()
+    orphans = (
+        session.execute(
+            select(StepClaim.step_id, StepClaim.delivery_id)
+            .where(ids_in(StepClaim.delivery_id, queued))
+            .order_by(StepClaim.delivery_id)
+        ).all()
+        if queued
+        else []
+    )
     by_step: dict[int, list[int]] = defaultdict(list)
     for step_id, did in orphans:
         by_step[step_id].append(did)

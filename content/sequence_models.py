@@ -122,6 +122,7 @@ class StepClaim(Base):
         UniqueConstraint("enrolment_id", "step_id"),
         Index("ix_sequence_step_claims_subscriber_at", "subscriber_id", "at"),
         Index("ix_sequence_step_claims_step_state", "step_id", "state"),
+        Index("ix_sequence_step_claims_delivery_id", "delivery_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

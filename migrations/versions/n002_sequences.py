@@ -100,6 +100,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('enrolment_id', 'step_id', name=op.f('uq_sequence_step_claims_enrolment_id_step_id'))
     )
     with op.batch_alter_table('sequence_step_claims', schema=None) as batch_op:
+        batch_op.create_index('ix_sequence_step_claims_delivery_id', ['delivery_id'], unique=False)
         batch_op.create_index('ix_sequence_step_claims_step_state', ['step_id', 'state'], unique=False)
         batch_op.create_index('ix_sequence_step_claims_subscriber_at', ['subscriber_id', 'at'], unique=False)
 
@@ -114,6 +115,7 @@ def downgrade() -> None:
     with op.batch_alter_table('sequence_step_claims', schema=None) as batch_op:
         batch_op.drop_index('ix_sequence_step_claims_subscriber_at')
         batch_op.drop_index('ix_sequence_step_claims_step_state')
+        batch_op.drop_index('ix_sequence_step_claims_delivery_id')
 
     op.drop_table('sequence_step_claims')
     with op.batch_alter_table('sequence_steps', schema=None) as batch_op:
