@@ -97,7 +97,7 @@ def main() -> None:
                 "INSERT INTO sequence_enrolments (sequence_id, subscriber_id, number, state, holdout, trigger,"
                 " enrolled_at, next_due_at)"
                 " SELECT CASE s.id % 3 WHEN 0 THEN :a WHEN 1 THEN :b ELSE :c END, s.id, 1, 'active',"
-                " s.id % 20 = 1, 'stage:engaged', :enrolled,"
+                " s.id % 200 = 0, 'stage:engaged', :enrolled,"
                 " CASE WHEN s.id % 10 = 0 THEN :due ELSE :later END FROM subscribers s"
             ),
             {

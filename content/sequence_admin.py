@@ -68,6 +68,7 @@ def _sequence_page(sequence: Any, status: int = 200, error: str | None = None): 
         steps=sequence.live_steps,
         stats=sequence_stats.step_figures(session, sequence, utcnow()),
         counts=sequences.enrolment_counts(session, sequence.id),
+        waiting=sequences.waiting_reasons(session, sequence.id),
         triggers=sequences.TRIGGERS,
         labels=LABELS,
         timezone=current_app.config["MASTHEAD"].publication_timezone,

@@ -162,6 +162,7 @@ def sequence_json(sequence: Sequence, with_stats: bool = False) -> dict[str, Any
     }
     if with_stats:
         out["enrolments"] = sequences.enrolment_counts(session, sequence.id)
+        out["waiting"] = sequences.waiting_reasons(session, sequence.id)
         figures = sequence_stats.step_figures(session, sequence, utcnow())
         for step in out["steps"]:
             step["stats"] = figures.get(step["id"])

@@ -284,6 +284,21 @@ def enrolment_counts(session: Session, sequence_id: int) -> dict[str, int]:
     return out
 
 
+def waiting_reasons(session: Session, sequence_id: int) -> dict[str, int]:
+    """Why active enrolments wait now (a pitch for value, the cap, a window...), with counts."""
+    return dict(
+        session.execute(
+            select(Enrolment.waiting_reason, func.count())
+            .where(
+                Enrolment.sequence_id == sequence_id,
+                Enrolment.state == EnrolmentState.ACTIVE,
+                Enrolment.waiting_reason.is_not(None),
+            )
+            .group_by(Enrolment.waiting_reason)
+        ).all()
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # The welcome
 

@@ -144,8 +144,11 @@ def serve(host: str, port: int) -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     stop = scheduler.start_in_background(app)
+    from werkzeug.serving import run_simple
+
     try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        # run_simple, not app.run: Flask ignores app.run() inside a `flask` command.
+        run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         if stop is not None:
             stop.set()

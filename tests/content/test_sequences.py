@@ -203,7 +203,7 @@ def test_a_step_waits_on_a_day_the_reader_gets_a_newsletter(session, outbox):  #
 
 
 def test_a_pitch_waits_for_value_and_the_reason_shows(session, outbox):  # type: ignore[no-untyped-def]
-    make_sequence(session, [{"subject": "Buy", "kind": "pitch"}], pitch_wait_days=10)
+    sequence = make_sequence(session, [{"subject": "Buy", "kind": "pitch"}], pitch_wait_days=10)
     ready, waiting, never = enrolled(session, 3)
     engage(session, ready, 3)
     engage(session, waiting, 1)
@@ -211,6 +211,7 @@ def test_a_pitch_waits_for_value_and_the_reason_shows(session, outbox):  # type:
     tick(session, NOW)
     assert subjects_of(session, ready) == ["Buy"]
     assert subjects_of(session, waiting) == [] and enrolment_of_reason(session, waiting) == ["not_nurtured"]
+    assert sequences.waiting_reasons(session, sequence.id) == {"not_nurtured": 2}
     engage(session, waiting, 2, at=NOW + DAY)
     commit()
     tick(session, NOW + DAY)
