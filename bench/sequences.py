@@ -78,13 +78,17 @@ def main() -> None:
         made = []
         for n in range(SEQUENCES):
             steps = [
-                sequences.StepInput(subject=f"Sequence {n} step {k}", body="Some **value**.", delay_minutes=k * 1440)
+                sequences.StepInput(
+                    subject=f"Sequence {n} step {k}", body="Some **value**.", delay_minutes=k * 1440
+                )
                 for k in range(3)
             ]
             made.append(
                 sequences.create_sequence(
                     session,
-                    sequences.SequenceInput(name=f"Bench {n}", trigger="stage:engaged", steps=steps, holdout_percent=5),
+                    sequences.SequenceInput(
+                        name=f"Bench {n}", trigger="stage:engaged", steps=steps, holdout_percent=5
+                    ),
                     now,
                 )
             )
@@ -94,8 +98,8 @@ def main() -> None:
         later = now + dt.timedelta(days=3)
         session.execute(
             text(
-                "INSERT INTO sequence_enrolments (sequence_id, subscriber_id, number, state, holdout, trigger,"
-                " enrolled_at, next_due_at)"
+                "INSERT INTO sequence_enrolments"
+                " (sequence_id, subscriber_id, number, state, holdout, trigger, enrolled_at, next_due_at)"
                 " SELECT CASE s.id % 3 WHEN 0 THEN :a WHEN 1 THEN :b ELSE :c END, s.id, 1, 'active',"
                 " s.id % 200 = 0, 'stage:engaged', :enrolled,"
                 " CASE WHEN s.id % 10 = 0 THEN :due ELSE :later END FROM subscribers s"
@@ -130,9 +134,10 @@ def main() -> None:
         for sequence_id in ids[3:]:
             session.execute(
                 text(
-                    "INSERT INTO sequence_enrolments (sequence_id, subscriber_id, number, state, holdout, trigger,"
-                    " enrolled_at, next_due_at)"
-                    " SELECT :seq, s.id, 1, 'active', false, 'stage:engaged', :enrolled, :later FROM subscribers s"
+                    "INSERT INTO sequence_enrolments"
+                    " (sequence_id, subscriber_id, number, state, holdout, trigger, enrolled_at, next_due_at)"
+                    " SELECT :seq, s.id, 1, 'active', false, 'stage:engaged', :enrolled, :later"
+                    " FROM subscribers s"
                 ),
                 {"seq": sequence_id, "enrolled": _bind(url, now), "later": _bind(url, later)},
             )
