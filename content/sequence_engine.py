@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any, cast
 
 from flask import current_app, render_template
-from sqlalchemy import CursorResult, Table, func, insert, select, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from content import composer, segments
@@ -27,7 +28,7 @@ from content import sequence_metrics as sm
 from content.sending import _post_with_retries
 from content.sequence_models import ClaimState, Enrolment, EnrolmentState, Sequence, SequenceStep, StepClaim
 from growth import access, emails, jobs
-from growth.db import commit, db, ids_in, insert_ignoring_conflicts, utcnow
+from growth.db import commit, db, ids_in, insert_ignoring_conflicts, reserve_ids, utcnow
 from growth.mailer import BatchMessage, BatchRecipient, get_backend
 from growth.models import Delivery, DeliveryState, Newsletter, Status, Subscriber
 from growth.subscribers import is_paused
@@ -292,29 +293,8 @@ def _process(session: Session, plans: dict[int, Plan], rows: list[Any], now: dt.
             "waiting_since": None,
         }
 
-    won: list[Any] = []
-    if claims:
-        won = list(
-            session.execute(
-                insert_ignoring_conflicts(StepClaim.__table__).returning(
-                    StepClaim.id,
-                    StepClaim.enrolment_id,
-                    StepClaim.step_id,
-                    StepClaim.state,
-                    StepClaim.subscriber_id,
-                ),
-                claims,
-            ).all()
-        )
-        figures["lost_to_another_tick"] += len(claims) - len(won)
-    for c in won:
-        updates[c.enrolment_id] = claim_followups[(c.enrolment_id, c.step_id)]
-        figures[c.state] += 1
-    if updates:
-        session.execute(update(Enrolment), list(updates.values()))
-    to_send = [c for c in won if c.state == ClaimState.SENT]
-    if to_send:
-        _queue_deliveries(session, plans, rows, subs, to_send, now)
+    figures.update(_claim(session, plans, rows, subs, claims, claim_followups, updates, now))
+    _update_enrolments(session, list(updates.values()))
     session.flush()
     return figures
 
@@ -323,49 +303,96 @@ def _next_open(day_start: dt.datetime, tz: str, step: SequenceStep) -> dt.dateti
     return sm.next_window_start(day_start, tz, step.window_days, step.window_start_hour, step.window_end_hour)
 
 
-def _queue_deliveries(
+def _claim(
     session: Session,
     plans: dict[int, Plan],
     rows: list[Any],
     subs: dict[int, Any],
-    won: list[Any],
+    claims: list[dict[str, Any]],
+    followups: dict[tuple[int, int], dict[str, Any]],
+    updates: dict[int, dict[str, Any]],
     now: dt.datetime,
-) -> None:
-    """One queued delivery per won claim, linked to it; one batch job per step and thousand."""
+) -> Counter[str]:
+    """Insert the claims (a conflict: another tick's) with their deliveries; queue the batches.
+
+    No RETURNING (with it a thousand rows become one statement of ten thousand parameters, far
+    slower than the driver's executemany): delivery ids are reserved first, and the claims this
+    tick won are read back by its token.
+    """
+    figures: Counter[str] = Counter()
+    if not claims:
+        return figures
+    token = uuid.uuid4().hex
     sequence_of = {r.id: r.sequence_id for r in rows}
-    values = []
-    for c in won:
-        plan = plans[sequence_of[c.enrolment_id]]
-        step = plan.step(c.step_id)
-        values.append(
+    sending = [c for c in claims if c["state"] == ClaimState.SENT]
+    for c, did in zip(sending, reserve_ids(session, Delivery.__table__, len(sending)), strict=True):
+        c["delivery_id"] = did
+    deliveries = []
+    for c in sending:
+        plan = plans[sequence_of[c["enrolment_id"]]]
+        step = plan.step(c["step_id"])
+        deliveries.append(
             {
-                "subscriber_id": c.subscriber_id,
+                "id": c["delivery_id"],
+                "subscriber_id": c["subscriber_id"],
                 "newsletter_id": plan.sequence.newsletter_id,
                 "kind": step.kind,
                 "template": TEMPLATE,
                 "state": DeliveryState.QUEUED,
-                "to_email": subs[c.subscriber_id].email,
+                "to_email": subs[c["subscriber_id"]].email,
                 "subject": step.subject,
                 "attempts": 0,
                 "created_at": now,
             }
         )
-    ids = list(
-        session.scalars(
-            insert(cast(Table, Delivery.__table__)).returning(Delivery.id, sort_by_parameter_order=True),
-            values,
-        )
+    if deliveries:
+        session.execute(insert(cast(Table, Delivery.__table__)), deliveries)
+    for c in claims:
+        c.setdefault("delivery_id", None)
+        c["claimed_by"] = token
+    session.execute(insert_ignoring_conflicts(StepClaim.__table__), claims)
+    won = set(
+        session.execute(
+            select(StepClaim.enrolment_id, StepClaim.step_id).where(
+                ids_in(StepClaim.enrolment_id, sorted({c["enrolment_id"] for c in claims})),
+                StepClaim.claimed_by == token,
+            )
+        ).all()
     )
-    session.execute(
-        update(StepClaim), [{"id": c.id, "delivery_id": did} for c, did in zip(won, ids, strict=True)]
-    )
+    lost = [c for c in claims if (c["enrolment_id"], c["step_id"]) not in won]
+    if lost:  # another tick claimed these first: theirs to send, and their enrolments to move on
+        figures["lost_to_another_tick"] += len(lost)
+        orphaned = [c["delivery_id"] for c in lost if c["delivery_id"] is not None]
+        if orphaned:
+            session.execute(delete(Delivery).where(ids_in(Delivery.id, orphaned)))
     by_step: dict[int, list[int]] = defaultdict(list)
-    for c, did in zip(won, ids, strict=True):
-        by_step[c.step_id].append(did)
+    for c in claims:
+        if (c["enrolment_id"], c["step_id"]) not in won:
+            continue
+        updates[c["enrolment_id"]] = followups[(c["enrolment_id"], c["step_id"])]
+        figures[c["state"]] += 1
+        if c["delivery_id"] is not None:
+            by_step[c["step_id"]].append(c["delivery_id"])
     size = current_app.config["MASTHEAD"].send_batch_size
     for step_id, dids in by_step.items():
         for start in range(0, len(dids), size):
             jobs.enqueue("content.deliver_sequence_batch", step_id, dids[start : start + size])
+    return figures
+
+
+def _update_enrolments(session: Session, updates: list[dict[str, Any]]) -> None:
+    """One executemany per shape of change (core UPDATE by id: no ORM bookkeeping)."""
+    table = cast(Table, Enrolment.__table__)
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for u in updates:
+        shapes[tuple(sorted(k for k in u if k != "id"))].append(u)
+    for keys, items in shapes.items():
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values({k: bindparam(f"b_{k}", type_=table.c[k].type) for k in keys})
+        )
+        session.execute(statement, [{f"b_{k}": v for k, v in u.items()} for u in items])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -534,7 +561,8 @@ def recover(session: Session, now: dt.datetime) -> dict[str, int]:
     )
     by_step: dict[int, list[int]] = defaultdict(list)
     for step_id, did in orphans:
-        by_step[step_id].append(did)
+        if did is not None:
+            by_step[step_id].append(did)
     for step_id, dids in by_step.items():
         for start in range(0, len(dids), CHUNK):
             jobs.enqueue("content.deliver_sequence_batch", step_id, dids[start : start + CHUNK])

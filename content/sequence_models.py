@@ -133,6 +133,8 @@ class StepClaim(Base):
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"))
     reason: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The tick that claimed it (a random token): how a tick tells its claims from another's.
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
 
 
 # The tick's recovery looks only at sequence deliveries still on their way: a small partial index.

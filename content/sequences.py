@@ -287,7 +287,8 @@ def enrolment_counts(session: Session, sequence_id: int) -> dict[str, int]:
 def waiting_reasons(session: Session, sequence_id: int) -> dict[str, int]:
     """Why active enrolments wait now (a pitch for value, the cap, a window...), with counts."""
     return dict(
-        session.execute(
+        (reason or "", n)
+        for reason, n in session.execute(
             select(Enrolment.waiting_reason, func.count())
             .where(
                 Enrolment.sequence_id == sequence_id,

@@ -182,6 +182,29 @@ def commit() -> None:
     jobs.dispatch_pending()
 
 
+def reserve_ids(session: Session, table: Any, n: int) -> list[int]:
+    """n primary keys for rows about to be inserted, so that they need no RETURNING.
+
+    PostgreSQL draws them from the column's sequence; SQLite counts on from the largest id, which
+    is safe because its transactions begin IMMEDIATE (one writer at a time).
+    """
+    if n <= 0:
+        return []
+    name = table.name
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        drawn = session.scalars(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": name, "n": n},
+        ).all()
+        return sorted(int(i) for i in drawn)
+    from sqlalchemy import func, select
+
+    start = (session.scalar(select(func.max(table.c.id))) or 0) + 1
+    return list(range(start, start + n))
+
+
 def insert_ignoring_conflicts(table: Any) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING for the engine's dialect (PostgreSQL or SQLite)."""
     name = db.engine.dialect.name if db.engine is not None else "sqlite"

@@ -92,6 +92,7 @@ def upgrade() -> None:
     sa.Column('delivery_id', sa.Integer(), nullable=True),
     sa.Column('reason', sa.String(length=64), nullable=True),
     sa.Column('at', growth.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_by', sa.String(length=32), nullable=True),
     sa.ForeignKeyConstraint(['delivery_id'], ['deliveries.id'], name=op.f('fk_sequence_step_claims_delivery_id_deliveries'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['enrolment_id'], ['sequence_enrolments.id'], name=op.f('fk_sequence_step_claims_enrolment_id_sequence_enrolments'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['step_id'], ['sequence_steps.id'], name=op.f('fk_sequence_step_claims_step_id_sequence_steps'), ondelete='CASCADE'),
