@@ -442,9 +442,22 @@ def enrol(
     ).first()
 
 
-def enrol_on(session: Session, subscriber: Subscriber, trigger: str, now: dt.datetime) -> int:
-    """Enrol a subscriber in every active sequence with this trigger on a newsletter they read."""
+def enrol_on(
+    session: Session, subscriber: Subscriber, trigger: str, now: dt.datetime, include_welcome: bool = False
+) -> int:
+    """Enrol a subscriber in every active sequence with this trigger on a newsletter they read.
+
+    The welcome series starts with the welcome at confirmation (`on_welcome_queued`), so a
+    confirmation leaves it out; an import asked to enrol (`include_welcome`) does not.
+    """
     if subscriber.status != Status.ACTIVE:
+        return 0
+    found = session.scalars(
+        select(Sequence).where(
+            Sequence.trigger == trigger, Sequence.active.is_(True), Sequence.archived_at.is_(None)
+        )
+    ).all()
+    if not found:  # the common case of a stage change: one cheap query
         return 0
     newsletter_ids = set(
         session.scalars(
@@ -453,16 +466,10 @@ def enrol_on(session: Session, subscriber: Subscriber, trigger: str, now: dt.dat
             )
         )
     )
-    found = session.scalars(
-        select(Sequence).where(
-            Sequence.trigger == trigger, Sequence.active.is_(True), Sequence.archived_at.is_(None)
-        )
-    ).all()
     n = 0
     for sequence in found:
-        # The welcome series starts with the welcome at confirmation (on_welcome_queued).
-        if sequence.newsletter_id in newsletter_ids and not (
-            trigger == "confirmed" and sequence.welcome_newsletter_id is not None
+        if sequence.newsletter_id in newsletter_ids and (
+            include_welcome or sequence.welcome_newsletter_id is None
         ):
             n += enrol(session, sequence, subscriber, now, trigger) is not None
     session.flush()
@@ -501,8 +508,8 @@ def on_confirmed(subscriber: Subscriber, *, session: Session, now: dt.datetime, 
 def on_imported(
     subscriber: Subscriber, *, session: Session, now: dt.datetime, enrol: bool, **_: object
 ) -> None:
-    if enrol:
-        enrol_on(session, subscriber, "confirmed", now)
+    if enrol:  # never welcomed: the welcome series' first step goes out as a sequence email
+        enrol_on(session, subscriber, "confirmed", now, include_welcome=True)
 
 
 def on_changed(

@@ -361,11 +361,16 @@ def test_import_enrols_only_when_asked(session, outbox):  # type: ignore[no-unty
     from growth import imports
 
     make_sequence(session, [{"subject": "Imported"}])
+    sequences.ensure_welcome_sequence(session)
     imports.import_subscribers(session, [{"email": "plain@example.com"}], NOW, confirmed=True)
     imports.import_subscribers(session, [{"email": "enrol@example.com"}], NOW, confirmed=True, enrol=True)
     commit()
     tick(session, NOW)
-    assert [m["To"].addresses[0].addr_spec for m in messages(outbox, "sequence")] == ["enrol@example.com"]
+    tick(session, NOW + DAY)
+    sent = [(m["To"].addresses[0].addr_spec, m["Subject"]) for m in messages(outbox, "sequence")]
+    # Never welcomed at confirmation, they get the welcome series too (one email a day).
+    assert sorted(sent) == [("enrol@example.com", "Imported"), ("enrol@example.com", "Welcome to Masthead")]
+    assert messages(outbox, "welcome") == []
 
 
 def test_per_step_figures_from_stored_events_against_the_holdout(session, outbox):  # type: ignore[no-untyped-def]
