@@ -27,14 +27,18 @@ def task(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return register
 
 
-def enqueue(name: str, *args: Any, must_succeed: bool = False) -> None:
+def enqueue(name: str, *args: Any, must_succeed: bool = False, background_only: bool = False) -> None:
     """Queue a task to run once the current unit of work commits.
 
     `must_succeed`: run in process, a failure is raised to the caller instead of logged, for
     work whose only copy is in the arguments (a webhook batch: the sender must retry it).
+    `background_only`: only a worker runs it (it calls out slowly, e.g. to Stripe); without
+    Redis it is dropped, and a scheduled command must pick the work up from the database.
     """
     if name not in _TASKS:
         raise KeyError(f"unknown task {name!r}")
+    if background_only and current_app.extensions.get("masthead_queue") is None:
+        return
     g.setdefault("pending_jobs", []).append((name, args, must_succeed))
 
 
