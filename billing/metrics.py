@@ -337,6 +337,8 @@ def first_paid_at(
     for effective in _timeline(history).effective.values():
         for i, state in enumerate(effective):
             until = effective[i + 1].at if i + 1 < len(effective) else None
+            if until is not None and until <= state.at:
+                continue  # superseded in the same second: never in effect
             instants = {state.at} | {
                 edge
                 for disc in state.discounts

@@ -72,3 +72,13 @@ def test_a_once_coupon_runs_for_one_billing_interval():
     assert metrics.monthly_cents(yearly, d(1, 10, 2027)) == 1000
     # the first paid instant is seen without any event at the end of the free month
     assert metrics.first_paid_at([s])[("usd", "c-O")] == d(2, 10)
+
+
+def test_a_state_superseded_in_the_same_second_never_paid():
+    # created at full price and discounted 100% in the same second (a first month free):
+    # the first paid instant is when the discount ends, so February's 1000 is new, not reactivation
+    created = state("S", d(1, 10), 1000, event_type="customer.subscription.created")
+    discounted = state("S", d(1, 10), 1000, discounts=(Discount(percent_off=Fraction(100), end=d(2, 10)),))
+    assert metrics.first_paid_at([created, discounted])[("usd", "c-S")] == d(2, 10)
+    feb = metrics.movements([created, discounted], d(2, 1), d(3, 1))["usd"]
+    assert (feb.new_cents, feb.reactivation_cents) == (1000, 0)

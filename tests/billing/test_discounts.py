@@ -129,6 +129,27 @@ def test_out_of_order_and_twice_ends_the_same(bclient, bsession, order):
     )
 
 
+def test_a_once_coupon_lowers_the_first_interval_and_removal_through_the_fake(bclient, bsession, fake_stripe):
+    sub = fake_stripe.add_subscription(subscription(customer="cus_once", unit_amount=1000))
+    post_event(bclient, event("customer.subscription.created", sub, ts(1, 10)))
+    made, events = fake_stripe.create_coupon(ts(1, 1), percent_off=100.0, duration="once")
+    _, applied = fake_stripe.apply_coupon(sub["id"], made["id"], ts(1, 10))
+    for payload in [*events, *applied]:
+        post_event(bclient, payload)
+    # first month free (once, from Jan 10), then 1000: January's new MRR is 0, February's 1000
+    assert mrr(bsession, 2, 1) == (0, 0)
+    assert mrr(bsession, 2, 15) == (1000, 0)
+    feb = reports.revenue_report(bsession, at(2, 1), at(3, 1))["movements"][0]
+    assert feb["new_cents"] == 1000
+    # a 50% coupon applied Mar 1 and removed Mar 20: 500 between, 1000 after
+    half, events = fake_stripe.create_coupon(ts(3, 1), percent_off=50.0)
+    gone, applied = fake_stripe.apply_coupon(sub["id"], half["id"], ts(3, 1))
+    for payload in [*events, *applied, *fake_stripe.remove_discount(sub["id"], gone["id"], ts(3, 20))]:
+        post_event(bclient, payload)
+    assert mrr(bsession, 3, 10) == (500, 0)
+    assert mrr(bsession, 3, 25) == (1000, 0)
+
+
 @pytest.fixture
 def plain_app(app_factory, fake_stripe):  # type: ignore[no-untyped-def]
     """Stripe against the fake and no Redis: the scheduled command fetches what is unknown."""

@@ -61,8 +61,17 @@ def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
     return f"t={t},v1={digest}"
 
 
-def event(type_: str, obj: dict[str, Any], created: int, event_id: str | None = None) -> dict[str, Any]:
-    """A Stripe event envelope around an object."""
+def event(
+    type_: str,
+    obj: dict[str, Any],
+    created: int,
+    event_id: str | None = None,
+    previous: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A Stripe event envelope around an object (an *.updated one says what changed)."""
+    data: dict[str, Any] = {"object": obj}
+    if previous is not None:
+        data["previous_attributes"] = previous
     return {
         "id": event_id or new_id("evt"),
         "object": "event",
@@ -71,7 +80,7 @@ def event(type_: str, obj: dict[str, Any], created: int, event_id: str | None = 
         "livemode": False,
         "pending_webhooks": 1,
         "type": type_,
-        "data": {"object": obj},
+        "data": data,
     }
 
 
@@ -587,23 +596,25 @@ class FakeStripe:
                 end=end,
             )
             self.discounts[made["id"]] = made
-            sub["discounts"] = [*sub["discounts"], made["id"]]
+            before = list(sub["discounts"])
+            sub["discounts"] = [*before, made["id"]]
             snapshot = json.loads(json.dumps(sub))
         return made, [
             event("customer.discount.created", dict(made), created),
-            event("customer.subscription.updated", snapshot, created),
+            event("customer.subscription.updated", snapshot, created, previous={"discounts": before}),
         ]
 
     def remove_discount(self, sub_id: str, discount_id: str, created: int) -> list[dict[str, Any]]:
         """A discount removed from a subscription: the events, as sent."""
         with self.lock:
             sub = self.subscriptions[sub_id]
-            sub["discounts"] = [d for d in sub["discounts"] if d != discount_id]
+            before = list(sub["discounts"])
+            sub["discounts"] = [d for d in before if d != discount_id]
             gone = self.discounts.pop(discount_id)
             snapshot = json.loads(json.dumps(sub))
         return [
             event("customer.discount.deleted", gone, created),
-            event("customer.subscription.updated", snapshot, created),
+            event("customer.subscription.updated", snapshot, created, previous={"discounts": before}),
         ]
 
 
