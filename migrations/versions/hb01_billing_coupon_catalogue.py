@@ -38,6 +38,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('missing_at', growth.db.UTCDateTime(), nullable=True))
         batch_op.create_index(batch_op.f('ix_billing_discounts_stripe_coupon_id'), ['stripe_coupon_id'], unique=False)
     _note_discounts_known_only_by_id()
+    _coupons_from_stored_events()
 
 
 def _note_discounts_known_only_by_id() -> None:
@@ -76,6 +77,47 @@ def _note_discounts_known_only_by_id() -> None:
                     }
     if new:
         op.bulk_insert(discounts, list(new.values()))
+
+
+def _coupons_from_stored_events() -> None:
+    """Stored events already say more than was kept: each discount's coupon id, and coupon.*
+    events that arrived before they were handled (ignored then: applied again by
+    process-stripe-events)."""
+    bind = op.get_bind()
+    events = sa.table(
+        'billing_events',
+        sa.column('id', sa.Integer()),
+        sa.column('type', sa.String()),
+        sa.column('payload', sa.JSON()),
+        sa.column('processed_at', growth.db.UTCDateTime()),
+        sa.column('outcome', sa.String()),
+    )
+    discounts = sa.table(
+        'billing_discounts',
+        sa.column('stripe_discount_id', sa.String()),
+        sa.column('stripe_coupon_id', sa.String()),
+    )
+    coupon_of: dict[str, str] = {}
+    for (payload,) in bind.execute(
+        sa.select(events.c.payload).where(events.c.type.like('customer.discount.%')).order_by(events.c.id)
+    ):
+        obj = ((payload or {}).get('data') or {}).get('object') or {}
+        source = obj.get('source') if isinstance(obj.get('source'), dict) else {}
+        coupon = (source or {}).get('coupon') or obj.get('coupon')
+        coupon_id = coupon.get('id') if isinstance(coupon, dict) else coupon
+        if obj.get('id') and isinstance(coupon_id, str):
+            coupon_of[str(obj['id'])] = coupon_id
+    for discount_id, coupon_id in coupon_of.items():
+        bind.execute(
+            discounts.update()
+            .where(discounts.c.stripe_discount_id == discount_id, discounts.c.stripe_coupon_id.is_(None))
+            .values(stripe_coupon_id=coupon_id)
+        )
+    bind.execute(
+        events.update()
+        .where(events.c.type.like('coupon.%'), events.c.outcome == 'ignored')
+        .values(processed_at=None, outcome=None)
+    )
 
 
 def downgrade() -> None:
