@@ -1,7 +1,8 @@
 """Stripe webhooks: verify, store each event once, then apply it without calling Stripe back.
 
 Events arrive twice and in any order: the event id is unique, and each handler (billing.mirror,
-billing.ledger, billing.customers) applies its event so that order does not matter.
+billing.ledger, billing.customers, billing.catalogue) applies its event so that order does not
+matter. Coupons and discounts still unknown are fetched from Stripe by a background job.
 """
 
 from __future__ import annotations
