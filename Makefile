@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 migrate: $(STAMP)
 	$(BIN)/flask --app wsgi db-upgrade
 
+# PORT is passed to the app too: emails link to the port it serves on.
 run: migrate
-	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
+	PORT=$(PORT) $(BIN)/flask --app wsgi prepare-server
+	PORT=$(PORT) $(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
 
 worker: migrate
 	$(BIN)/flask --app wsgi worker
