@@ -33,7 +33,8 @@ PASSWORD = "correct horse battery staple"
 WATCH = """
 window.__violations = [];
 document.addEventListener("securitypolicyviolation", function (e) {
-  window.__violations.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " " + e.sourceFile + ":" + e.lineNumber);
+  var where = e.sourceFile + ":" + e.lineNumber;
+  window.__violations.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " " + where);
 });
 """
 
