@@ -81,9 +81,9 @@ def worker(burst: bool) -> None:
     queue = current_app.extensions.get("masthead_queue")
     if queue is None:
         raise click.ClickException("REDIS_URL is not set: jobs already run in process")
-    from rq import SimpleWorker
+    from growth import jobs
 
-    SimpleWorker([queue], connection=queue.connection).work(burst=burst)
+    jobs.make_worker(queue).work(burst=burst)
 
 
 @click.command("prepare-server")
