@@ -12,7 +12,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, request
 
 HSTS = "max-age=31536000; includeSubDomains"
 # Post bodies may show images from anywhere on https (Markdown image links).
@@ -27,6 +27,9 @@ BASE_POLICY = {
 }
 _SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 _STYLE_ATTRIBUTE = re.compile(r'\sstyle="([^"]*)"')
+# Per request, not per app context: a context may outlive one request (tests, CLI).
+_EXTRA = "masthead.csp_extra"
+_FRAME_ANCESTORS = "masthead.csp_frame_ancestors"
 
 
 def _sha256(source: str) -> str:
@@ -35,7 +38,7 @@ def _sha256(source: str) -> str:
 
 def allow_inline_code_of(html: str) -> None:
     """Let this response run the inline scripts and style attributes of `html`, and nothing else."""
-    extra = g.setdefault("csp_extra", {})
+    extra = request.environ.setdefault(_EXTRA, {})
     scripts = [_sha256(s) for s in _SCRIPT.findall(html)]
     styles = [_sha256(s) for s in _STYLE_ATTRIBUTE.findall(html)]
     if scripts:
@@ -47,16 +50,16 @@ def allow_inline_code_of(html: str) -> None:
 
 def allow_framing_by(origins: Iterable[str]) -> None:
     """Let the listed origins frame this response ('*' when none is listed)."""
-    g.csp_frame_ancestors = list(origins) or ["*"]
+    request.environ[_FRAME_ANCESTORS] = list(origins) or ["*"]
 
 
 def content_security_policy() -> str:
     """The policy of the current response."""
     policy = {name: list(sources) for name, sources in BASE_POLICY.items()}
-    for name, sources in g.get("csp_extra", {}).items():
+    for name, sources in request.environ.get(_EXTRA, {}).items():
         policy[name].extend(sources)
-    if g.get("csp_frame_ancestors"):
-        policy["frame-ancestors"] = g.csp_frame_ancestors
+    if request.environ.get(_FRAME_ANCESTORS):
+        policy["frame-ancestors"] = request.environ[_FRAME_ANCESTORS]
     return "; ".join(f"{name} {' '.join(sources)}" for name, sources in policy.items())
 
 
@@ -67,7 +70,7 @@ def add_security_headers(response: Response) -> Response:
     # Links carry capability tokens (/me/<token>): other sites get no referrer at all.
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Content-Security-Policy", content_security_policy())
-    if not g.get("csp_frame_ancestors"):
+    if not request.environ.get(_FRAME_ANCESTORS):
         response.headers.setdefault("X-Frame-Options", "DENY")
     # TLS may end at a proxy in front, so the public URL decides, not the request's scheme.
     if config.base_url.startswith("https://"):

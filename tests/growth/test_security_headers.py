@@ -81,3 +81,11 @@ def test_pages_carry_no_inline_script_style_or_handler(client, session, outbox):
     pages["check inbox"] = client.post("/subscribe", data={"email": "ben@example.com"}).get_data(as_text=True)
     for name, html in pages.items():
         assert not INLINE.findall(html), (name, INLINE.findall(html))
+
+
+def test_the_embed_page_exceptions_end_with_its_request(client):
+    with client.application.app_context():  # one app context around both requests
+        assert "frame-ancestors *" in client.get("/embed.html").headers["Content-Security-Policy"]
+        after = client.get("/subscribe")
+    assert directives(after)["frame-ancestors"] == "'none'" and directives(after)["script-src"] == "'self'"
+    assert after.headers["X-Frame-Options"] == "DENY"
