@@ -53,7 +53,7 @@ def test_admin_pages_warn_while_no_worker_was_seen_for_five_minutes(redis_app, s
 
 
 def test_no_warning_without_redis(app_factory, session):
-    client = logged_in(app_factory(), session)
+    client = logged_in(app_factory(redis_url=None), session)
     assert WARNING not in client.get("/admin/").get_data(as_text=True)
 
 
@@ -71,4 +71,7 @@ def test_the_worker_leaves_a_heartbeat(redis_app):
 def test_make_run_says_emails_wait_for_a_worker(redis_app, app_factory):
     said = redis_app.test_cli_runner().invoke(args=["prepare-server"]).output
     assert "REDIS_URL is set" in said and "make worker" in said
-    assert "REDIS_URL" not in app_factory().test_cli_runner().invoke(args=["prepare-server"]).output
+    assert (
+        "REDIS_URL"
+        not in app_factory(redis_url=None).test_cli_runner().invoke(args=["prepare-server"]).output
+    )
