@@ -115,7 +115,16 @@ def worker_warning(now: dt.datetime | None = None) -> str | None:
     if connection is None:
         return None  # no Redis: jobs run in process
     now = now or dt.datetime.now(dt.UTC)
-    seen = last_worker_seen(connection)
+    from redis.exceptions import RedisError
+
+    try:
+        seen = last_worker_seen(connection)
+    except RedisError as exc:
+        log.warning("cannot read the worker heartbeat: %s", exc)
+        return (
+            f"Redis cannot be reached ({exc}): with REDIS_URL set, no email, confirmations included, "
+            "goes out until Redis and a worker (make worker) run."
+        )
     if seen is not None and now - seen < WORKER_SILENCE:
         return None
     when = seen.strftime("%Y-%m-%d %H:%M UTC") if seen else "never"

@@ -75,3 +75,10 @@ def test_make_run_says_emails_wait_for_a_worker(redis_app, app_factory):
         "REDIS_URL"
         not in app_factory(redis_url=None).test_cli_runner().invoke(args=["prepare-server"]).output
     )
+
+
+def test_an_unreachable_redis_is_a_warning_not_an_error_page(app_factory, session):
+    app = app_factory(redis_url="redis://127.0.0.1:1/0", extra={"ratelimit": "off"})  # nothing listens
+    page = logged_in(app, session).get("/admin/")
+    assert page.status_code == 200
+    assert "Redis cannot be reached" in page.get_data(as_text=True)
