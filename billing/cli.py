@@ -134,24 +134,41 @@ def sync_tiers() -> None:
 
 
 def process_stripe_events_work(session, now, echo=None):  # type: ignore[no-untyped-def]
-    """Apply stored Stripe events whose processing never finished (the tick runs it). Commits."""
-    from billing import webhooks
+    """Apply stored Stripe events whose processing never finished, then fetch from Stripe the
+    discounts and coupons the catalogue does not know yet (the tick runs it). Commits."""
+    from billing import catalogue, webhooks
+
+    def say(message: str, err: bool = False) -> None:
+        if echo is not None:
+            echo(message, err=err)
 
     ids = webhooks.unprocessed_event_ids(session)
     for event_row_id in ids:
         outcome = webhooks.process_event(session, event_row_id, utcnow())
         commit()
-        if echo:
-            echo(f"event {event_row_id}: {outcome}")
-    return {"processed": len(ids)}
+        say(f"event {event_row_id}: {outcome}")
+    say(f"{len(ids)} event(s) processed")
+    done: dict[str, int] = {"processed": len(ids)}
+    if not gateway.is_configured():
+        if catalogue.has_unknown(session):
+            say("discounts or coupons wait to be fetched: STRIPE_SECRET_KEY is not set", err=True)
+        return done
+    subs, coupons = catalogue.fetch_unknown(session, gateway.get_gateway(), utcnow(), commit)
+    say(f"catalogue: {subs} subscription(s) and {coupons} coupon(s) fetched from Stripe")
+    done.update(subscriptions_fetched=subs, coupons_fetched=coupons)
+    return done
 
 
 @click.command("process-stripe-events")
 @with_appcontext
 def process_stripe_events() -> None:
-    """Apply stored Stripe events whose processing never finished (e.g. a crash mid-way)."""
-    done = process_stripe_events_work(db.session, utcnow(), click.echo)
-    click.echo(f"{done['processed']} event(s) processed")
+    """Apply stored Stripe events whose processing never finished (e.g. a crash mid-way), then
+    fetch from Stripe the discounts and coupons the catalogue does not know yet."""
+    try:
+        process_stripe_events_work(db.session, utcnow(), click.echo)
+    except DomainError as exc:
+        db.session.rollback()
+        raise _fail(exc) from exc
 
 
 commands = [tiers, sync_tiers, process_stripe_events]

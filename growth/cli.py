@@ -81,14 +81,12 @@ def worker(burst: bool) -> None:
     queue = current_app.extensions.get("masthead_queue")
     if queue is None:
         raise click.ClickException("REDIS_URL is not set: jobs already run in process")
-    from rq import SimpleWorker
-
-    from growth import scheduler
+    from growth import jobs, scheduler
 
     # The one-minute tick runs beside the worker (the lease makes several workers harmless).
     stop = None if burst else scheduler.start_in_background(current_app._get_current_object())  # type: ignore[attr-defined]
     try:
-        SimpleWorker([queue], connection=queue.connection).work(burst=burst)
+        jobs.make_worker(queue).work(burst=burst)
     finally:
         if stop is not None:
             stop.set()
@@ -154,6 +152,20 @@ def serve(host: str, port: int) -> None:
             stop.set()
 
 
+@click.command("prepare-server")
+@with_appcontext
+def prepare_server() -> None:
+    """Run by `make run` before serving: record the base URL for other commands, say what else runs."""
+    config = current_app.config["MASTHEAD"]
+    config.remember_base_url()
+    click.echo(f"emails link to {config.base_url} (commands without BASE_URL use it too)")
+    if config.redis_url:
+        click.echo(
+            "REDIS_URL is set: every email, confirmations included, waits in the queue "
+            "until a worker runs (make worker)"
+        )
+
+
 @click.command("import-subscribers")
 @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--confirmed", is_flag=True, help="They opted in elsewhere: import as active, send nothing.")
@@ -193,6 +205,7 @@ commands = [
     create_operator,
     create_token,
     worker,
+    prepare_server,
     import_subscribers,
     tick_command,
     scheduler_command,
