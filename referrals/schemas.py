@@ -136,6 +136,8 @@ REPORT = spec.schema(
             "max_generation",
             "generation_counts",
             "amplification",
+            "cascades",
+            "cohort_amplification",
             "top_referrers",
             "forecast",
         ],
@@ -202,14 +204,58 @@ REPORT = spec.schema(
                 "additionalProperties": {"type": "integer"},
                 "description": "depth below the root -> subscribers",
             },
-            "amplification": NUM,
+            "amplification": {
+                **NUM,
+                "description": "window flow amplification: readers confirmed in the window per "
+                "non-referred reader confirmed in it, 1 / (1 - referred_share); all time: readers per root",
+            },
             "cascades": _obj(
                 ["amplification", "roots", "largest_cascade", "cascades_beyond_root"],
                 {
-                    "amplification": NUM,
+                    "amplification": {**NUM, "description": "the same as amplification"},
+                    "roots": {
+                        "type": "integer",
+                        "description": "non-referred readers (confirmed in the window, when there is one)",
+                    },
+                    "largest_cascade": {
+                        **INT_OR_NULL,
+                        "description": "all time: the largest tree; in a window: the largest cascade "
+                        "of the window's cohort, followed to the horizon",
+                    },
+                    "cascades_beyond_root": {"type": "integer"},
+                },
+            ),
+            "cohort_amplification": _obj(
+                [
+                    "amplification",
+                    "roots",
+                    "readers",
+                    "largest_cascade",
+                    "cascades_beyond_root",
+                    "provisional",
+                    "horizon_days",
+                    "final_at",
+                ],
+                {
+                    "amplification": {
+                        **NUM,
+                        "description": "(the window's non-referred readers + their descendants "
+                        "confirmed within horizon_days of their root) / those readers",
+                    },
                     "roots": {"type": "integer"},
+                    "readers": {"type": "integer"},
                     "largest_cascade": INT_OR_NULL,
                     "cascades_beyond_root": {"type": "integer"},
+                    "provisional": {
+                        "type": "boolean",
+                        "description": "true until the window's end plus the horizon has passed",
+                    },
+                    "horizon_days": {"type": "integer"},
+                    "final_at": {
+                        "type": ["string", "null"],
+                        "format": "date",
+                        "description": "when the figure becomes final; null for an open window",
+                    },
                 },
             ),
             "top_referrers": _obj(
