@@ -43,7 +43,15 @@ REFERRAL_LIST = spec.schema(
 MILESTONE = spec.schema(
     "Milestone",
     _obj(
-        ["id", "referrals_required", "reward_name", "description", "fulfilment_note", "active"],
+        [
+            "id",
+            "referrals_required",
+            "reward_name",
+            "description",
+            "fulfilment_note",
+            "active",
+            "readers_past",
+        ],
         {
             "id": {"type": "integer"},
             "referrals_required": {"type": "integer", "minimum": 1},
@@ -51,6 +59,28 @@ MILESTONE = spec.schema(
             "description": {"type": "string"},
             "fulfilment_note": {"type": "string"},
             "active": {"type": "boolean"},
+            "readers_past": {
+                "type": "integer",
+                "description": "readers at or past it who have not been granted it",
+            },
+            "grant_existing": {
+                "type": "boolean",
+                "description": "after a create or update: whether those readers are being granted it",
+            },
+        },
+    ),
+)
+
+MILESTONE_GRANT_EXISTING = spec.schema(
+    "MilestoneGrantExisting",
+    _obj(
+        ["milestone_id", "readers_past"],
+        {
+            "milestone_id": {"type": "integer"},
+            "readers_past": {
+                "type": "integer",
+                "description": "readers past it without it, now being granted it (once each, with the email)",
+            },
         },
     ),
 )
@@ -69,6 +99,11 @@ _MILESTONE_FIELDS = {
     "description": {"type": "string", "maxLength": 5000},
     "fulfilment_note": {"type": "string", "maxLength": 5000},
     "active": {"type": "boolean"},
+    "grant_existing": {
+        "type": "boolean",
+        "description": "grant it now to readers already past it (once each, with the email); "
+        "false or absent: only readers who pass it from now on",
+    },
 }
 
 MILESTONE_CREATE = spec.schema(

@@ -209,6 +209,7 @@ def test_every_referral_route_is_in_the_openapi_document(client):
         "/api/v1/referrals/{referral_id}/reject",
         "/api/v1/referrals/milestones",
         "/api/v1/referrals/milestones/{milestone_id}",
+        "/api/v1/referrals/milestones/{milestone_id}/grant-existing",
         "/api/v1/referrals/grants",
         "/api/v1/referrals/grants/{grant_id}/fulfil",
         "/api/v1/reports/referrals",
