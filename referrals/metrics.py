@@ -362,15 +362,13 @@ def cohort_amplification(
     """
     lo, hi = _bounds(start, end)
     horizon = horizon_days * DAY
+    root_of = root.get
     cutoff = {
-        sid: t + horizon for sid, t in confirmed_at.items() if lo <= t < hi and root.get(sid, sid) == sid
+        sid: t + horizon for sid, t in confirmed_at.items() if lo <= t < hi and root_of(sid, sid) == sid
     }
-    below: Counter[int] = Counter()
-    for sid, r in root.items():
-        if sid != r:
-            limit = cutoff.get(r)
-            if limit is not None and confirmed_at.get(sid, _NAN) <= limit:
-                below[r] += 1
+    # Missing times read as NaN and missing roots as -inf: neither comparison admits them.
+    limit, when, never = cutoff.get, confirmed_at.get, -math.inf
+    below = Counter(r for sid, r in root.items() if sid != r and when(sid, _NAN) <= limit(r, never))
     roots = len(cutoff)
     readers = roots + sum(below.values())
     return {
