@@ -48,7 +48,8 @@ def format_report(data: dict[str, Any]) -> str:
         state = f"provisional until {cohort['horizon_days']} days after the window ends"
     lines.append(
         f"  {'cohort_amplification':<24}{_fmt(cohort['amplification'])}  "
-        f"({cohort['roots']} roots, {cohort['horizon_days']}-day horizon; {state})"
+        f"({cohort['roots']} root{'' if cohort['roots'] == 1 else 's'}, "
+        f"{cohort['horizon_days']}-day horizon; {state})"
     )
     c = data["concentration"]
     without = _fmt(c["k_without_top"])

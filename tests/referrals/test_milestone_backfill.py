@@ -46,6 +46,16 @@ def test_the_hub_shows_a_reward_as_earned_only_once_it_is_granted(client, sessio
     assert "3 friends joined Masthead" in to_ana[0].get_body(("plain",)).get_content()
     hub = client.get(f"/me/{links.manage_token(ana)}/referrals").get_data(as_text=True)
     assert "✓ earned" in hub and "not granted" not in hub
+    # a grant flagged after a late rejection is not shown as earned either
+    grant = session.scalars(
+        select(RewardGrant).where(
+            RewardGrant.subscriber_id == ana.id, RewardGrant.milestone_id == stickers.id
+        )
+    ).one()
+    grant.status = "flagged"
+    session.flush()
+    hub = client.get(f"/me/{links.manage_token(ana)}/referrals").get_data(as_text=True)
+    assert "earned" not in hub and "Being checked by the team." in hub
 
 
 def test_the_api_reports_readers_past_a_milestone_and_grants_them_only_when_asked(client, session, outbox):
