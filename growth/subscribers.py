@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from growth import emails, signals
+from growth.db import lock_row
 from growth.errors import NotFound, ValidationFailed
 from growth.models import (
     SUPPRESSED_STATUSES,
@@ -299,9 +300,19 @@ def queue_confirmation(session: Session, subscriber: Subscriber, now: dt.datetim
     return True
 
 
-def subscriber_for_token(session: Session, payload: dict) -> Subscriber:
-    """The subscriber a signed link names; erased or re-addressed subscribers match no link."""
-    subscriber = session.get(Subscriber, payload.get("s")) if isinstance(payload, dict) else None
+def subscriber_for_token(session: Session, payload: dict, *, for_update: bool = False) -> Subscriber:
+    """The subscriber a signed link names; erased or re-addressed subscribers match no link.
+
+    `for_update` locks the row until commit (call it first in the unit of work, see `lock_row`):
+    requests racing on one link then take turns, each seeing what the one before did.
+    """
+    subscriber_id = payload.get("s") if isinstance(payload, dict) else None
+    if not isinstance(subscriber_id, int) or isinstance(subscriber_id, bool):
+        subscriber = None
+    elif for_update:
+        subscriber = lock_row(session, Subscriber, subscriber_id)
+    else:
+        subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None or subscriber.status == Status.ERASED:
         raise NotFound("This link no longer leads anywhere.", code="unknown_subscriber")
     if "e" in payload and payload["e"] != subscriber.email_normalized:
@@ -324,7 +335,8 @@ def confirm(
 ) -> ConfirmResult:
     """Complete double opt-in: pending newsletters become active, the subscriber active.
 
-    Confirming twice changes nothing and sends nothing.
+    Confirming twice changes nothing and sends nothing; load the subscriber `for_update` so
+    that parallel clicks on one link make one transition and one welcome.
     """
     pending = [m for m in subscriber.memberships if m.status == MembershipStatus.PENDING]
     if subscriber.status == Status.ACTIVE and not pending:

@@ -67,7 +67,7 @@ def confirm(token: str):  # type: ignore[no-untyped-def]
     config = current_app.config["MASTHEAD"]
     try:
         payload = read_token("confirm", token, max_age=config.confirm_token_max_age)
-        subscriber = subscribers.subscriber_for_token(db.session, payload)
+        subscriber = subscribers.subscriber_for_token(db.session, payload, for_update=True)
     except (InvalidToken, DomainError) as exc:
         return render_template("growth/link_problem.html", message=exc.message, code=exc.code), 400
     result = subscribers.confirm(
