@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from growth import emails, signals
 from growth.db import lock_row
-from growth.errors import NotFound, ValidationFailed
+from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.models import (
     SUPPRESSED_STATUSES,
     Consent,
@@ -38,6 +38,17 @@ log = logging.getLogger(__name__)
 
 REFERRAL_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: codes are read aloud
 REFERRAL_CODE_LENGTH = 10  # 32^10 ≈ 1e15: unguessable at any list size
+
+
+class Suppressed(Conflict):
+    """The address is suppressed (bounced, complained): only an operator may lift that."""
+
+    code = "suppressed"
+
+    def __init__(self, subscriber: Subscriber):
+        cause = "reported one of our emails as spam" if subscriber.status == Status.COMPLAINED else "bounced"
+        super().__init__(f"We stopped all mail to {subscriber.email}: it {cause}. Only we can lift that.")
+        self.subscriber_status = subscriber.status
 
 
 def normalize_email(raw: str) -> tuple[str, str]:
@@ -338,6 +349,8 @@ def confirm(
     Confirming twice changes nothing and sends nothing; load the subscriber `for_update` so
     that parallel clicks on one link make one transition and one welcome.
     """
+    if subscriber.status in SUPPRESSED_STATUSES:
+        raise Suppressed(subscriber)
     pending = [m for m in subscriber.memberships if m.status == MembershipStatus.PENDING]
     if subscriber.status == Status.ACTIVE and not pending:
         return ConfirmResult(subscriber, False)
@@ -416,6 +429,8 @@ def set_memberships(
     session: Session, subscriber: Subscriber, newsletter_ids: set[int], now: dt.datetime
 ) -> None:
     """From the subscriber's own page (a signed link proves the address): keep exactly these."""
+    if subscriber.status in SUPPRESSED_STATUSES:
+        raise Suppressed(subscriber)
     if subscriber.status in {Status.PENDING}:
         raise ValidationFailed("Confirm your subscription first.", code="not_confirmed")
     known = {n.id for n in session.scalars(select(Newsletter))}
@@ -449,6 +464,38 @@ def set_memberships(
         subscriber.unsubscribed_at = None
     else:
         unsubscribe(session, subscriber, now, reason="manage_page")
+
+
+def lift_suppression(session: Session, subscriber: Subscriber, now: dt.datetime, operator: str) -> None:
+    """An operator lifts a bounce or complaint (the reader asked): mail may go to them again.
+
+    A confirmed reader with a newsletter left becomes active, one who never confirmed pending
+    (their confirmation link works again), one who left every newsletter unsubscribed.
+    Nothing is sent.
+    """
+    if subscriber.status not in SUPPRESSED_STATUSES:
+        raise Conflict(
+            f"Subscriber {subscriber.id} is {subscriber.status}, not suppressed.", code="not_suppressed"
+        )
+    if subscriber.confirmed_at is None:
+        target = Status.PENDING
+    elif any(m.status != MembershipStatus.UNSUBSCRIBED for m in subscriber.memberships):
+        target = Status.ACTIVE
+    else:
+        target = Status.UNSUBSCRIBED
+    set_status(session, subscriber, target, now, reason=f"suppression_lifted:{operator}"[:200])
+    session.add(
+        Consent(
+            subscriber_id=subscriber.id,
+            action="lift_suppression",
+            at=now,
+            form=f"operator:{operator}"[:100],
+            newsletter_ids=sorted(
+                m.newsletter_id for m in subscriber.memberships if m.status != "unsubscribed"
+            ),
+        )
+    )
+    session.flush()
 
 
 def pause(session: Session, subscriber: Subscriber, now: dt.datetime, days: int | None) -> None:

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import func, select
 
 from growth import imports, schemas, subscribers
-from growth.auth import api_auth
+from growth.auth import api_auth, current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import InvalidRequest
 from growth.extensions import signup_limit
@@ -151,6 +151,25 @@ def erase_subscriber(subscriber_id: int):  # type: ignore[no-untyped-def]
     """Erasure on request: personal data removed, status erased."""
     subscriber = subscribers.get_subscriber(db.session, subscriber_id)
     subscribers.erase(db.session, subscriber, utcnow())
+    commit()
+    return jsonify(subscriber_json(subscriber))
+
+
+@bp.post("/subscribers/<int:subscriber_id>/lift-suppression")
+@spec.operation(
+    "/api/v1/subscribers/<subscriber_id>/lift-suppression",
+    "post",
+    summary="Lift a bounce or complaint suppression (the reader asked): active again, nothing sent",
+    response="Subscriber",
+    errors=(404, 409),
+    tags=("subscribers",),
+)
+@api_auth(role="admin")
+def lift_suppression(subscriber_id: int):  # type: ignore[no-untyped-def]
+    """Only an operator may bring a bounced or complained address back."""
+    subscriber = subscribers.get_subscriber(db.session, subscriber_id)
+    operator = current_operator()
+    subscribers.lift_suppression(db.session, subscriber, utcnow(), operator.email if operator else "unknown")
     commit()
     return jsonify(subscriber_json(subscriber))
 
