@@ -17,7 +17,7 @@ from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from growth import emails, signals
+from growth import addresses, emails, signals
 from growth.db import lock_row
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.models import (
@@ -172,13 +172,23 @@ class SignupResult:
     confirmation_queued: bool
 
 
-def signup(session: Session, req: SignupRequest, now: dt.datetime, resend_after: int = 600) -> SignupResult:
+def signup(
+    session: Session,
+    req: SignupRequest,
+    now: dt.datetime,
+    resend_after: int = 600,
+    *,
+    refuse_disposable: bool = True,
+) -> SignupResult:
     """Sign an address up (pending) and queue the confirmation; safe to repeat and to race.
 
     A known address gets no new row; a pending or returning one gets the confirmation again at
     most once per `resend_after` seconds; a suppressed one (bounced, complained) gets nothing.
+    A throwaway address is refused (422) unless `refuse_disposable` is off (DISPOSABLE_EMAILS).
     """
     display, key = normalize_email(req.email)
+    if refuse_disposable:
+        addresses.refuse_disposable(key)
     newsletters = resolve_newsletters(session, req.newsletters)
     subscriber = session.scalars(select(Subscriber).where(Subscriber.email_normalized == key)).first()
     created = False

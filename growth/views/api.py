@@ -73,6 +73,7 @@ def create_subscriber():  # type: ignore[no-untyped-def]
             signup_request(data, form=data.get("source") or "api"),
             utcnow(),
             resend_after=current_app.config["MASTHEAD"].confirmation_resend_seconds,
+            refuse_disposable=current_app.config["MASTHEAD"].disposable_emails == "refuse",
         )
         commit()
     return _cors_headers(jsonify({"status": "pending"})), 202
@@ -216,6 +217,7 @@ def import_csv():  # type: ignore[no-untyped-def]
         confirmed=request.args.get("confirmed", "").lower() in {"1", "true", "yes"},
         newsletter_slugs=slugs,
         label="csv:api",
+        refuse_disposable=current_app.config["MASTHEAD"].disposable_emails == "refuse",
     )
     commit()
     return jsonify(report.as_dict())

@@ -45,6 +45,7 @@ def subscribe():  # type: ignore[no-untyped-def]
             signup_request(data, form=data.get("form") or "subscribe_page"),
             utcnow(),
             resend_after=current_app.config["MASTHEAD"].confirmation_resend_seconds,
+            refuse_disposable=current_app.config["MASTHEAD"].disposable_emails == "refuse",
         )
     except ValidationFailed as exc:
         db.session.rollback()
