@@ -109,8 +109,24 @@ def unsubscribe_page(token: str):  # type: ignore[no-untyped-def]
         subscriber, newsletter = _unsubscribe_target(token)
     except DomainError as exc:
         return render_template("growth/link_problem.html", message=exc.message, code=exc.code), 400
+    if newsletter is None or subscriber.status == Status.UNSUBSCRIBED:
+        not_subscribed = subscriber.status == Status.UNSUBSCRIBED
+    else:
+        not_subscribed = all(
+            m.status == MembershipStatus.UNSUBSCRIBED
+            for m in subscriber.memberships
+            if m.newsletter_id == newsletter.id
+        )
     return render_template(
-        "growth/unsubscribe.html", subscriber=subscriber, newsletter=newsletter, token=token, done=False
+        "growth/unsubscribe.html",
+        subscriber=subscriber,
+        newsletter=newsletter,
+        token=token,
+        done=False,
+        not_subscribed=not_subscribed,
+        paused=subscribers.is_paused(subscriber, utcnow()),
+        manage_url=links.manage_url(subscriber),
+        contact=links.contact_address(),
     )
 
 
