@@ -90,6 +90,8 @@ def confirm(token: str):  # type: ignore[no-untyped-def]
         "growth/confirmed.html",
         subscriber=subscriber,
         newly=result.newly_confirmed,
+        paused=subscribers.is_paused(subscriber, utcnow()),
+        contact=links.contact_address(),
         referral_url=links.referral_url(subscriber),
         manage_url=links.manage_url(subscriber),
     )
