@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from growth import signals, subscribers
+from growth import addresses, signals, subscribers
 from growth.errors import InvalidRequest, ValidationFailed
 from growth.models import Consent, Membership, MembershipStatus, Stage, Status, Subscriber
 
@@ -66,9 +66,11 @@ def import_subscribers(
     newsletter_slugs: list[str] | None = None,
     label: str = "csv",
     enrol: bool = False,
+    refuse_disposable: bool = True,
 ) -> ImportReport:
     """Create the new addresses of `rows`; report the known and the invalid ones.
 
+    Throwaway addresses are invalid rows unless `refuse_disposable` is off (DISPOSABLE_EMAILS).
     `enrol` (with `confirmed`): announce each new subscriber as confirmed for sequences
     (`signals.subscriber_imported`), so their `confirmed` sequences start; otherwise none do.
     """
@@ -78,6 +80,8 @@ def import_subscribers(
     for line, row in enumerate(rows, start=2):  # line 1 is the header
         try:
             display, key = subscribers.normalize_email(row.get("email", ""))
+            if refuse_disposable:
+                addresses.refuse_disposable(key)
         except ValidationFailed as exc:
             report.invalid.append({"line": line, "email": row.get("email", ""), "reason": exc.message})
             continue
