@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from growth.params import ID_SCHEMA
+
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
@@ -57,6 +59,7 @@ class ApiSpec:
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Describe one endpoint; use as a decorator next to the route."""
         openapi_path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", path)
+        ids = set(re.findall(r"<id:([^<>]+)>", path))
 
         def register(view: Callable[..., Any]) -> Callable[..., Any]:
             op: dict[str, Any] = {"summary": summary, "operationId": view.__name__, "responses": {}}
@@ -64,7 +67,8 @@ class ApiSpec:
                 op["tags"] = list(tags)
             params = list(parameters or [])
             for name in re.findall(r"{([^}]+)}", openapi_path):
-                params.append({"name": name, "in": "path", "required": True, "schema": {"type": "string"}})
+                schema = dict(ID_SCHEMA) if name in ids else {"type": "string"}
+                params.append({"name": name, "in": "path", "required": True, "schema": schema})
             if params:
                 op["parameters"] = params
             if request:

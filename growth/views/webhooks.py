@@ -111,9 +111,9 @@ ENGAGEMENT_SUMMARY = spec.schema(
 )
 
 
-@bp.get("/api/v1/subscribers/<int:subscriber_id>/engagement")
+@bp.get("/api/v1/subscribers/<id:subscriber_id>/engagement")
 @spec.operation(
-    "/api/v1/subscribers/<subscriber_id>/engagement",
+    "/api/v1/subscribers/<id:subscriber_id>/engagement",
     "get",
     summary="A subscriber's engagement: engaged, unknown or disengaged, counts and score",
     response="EngagementSummary",
