@@ -87,10 +87,16 @@ def create_subscriber():  # type: ignore[no-untyped-def]
     summary="List subscribers",
     response="SubscriberPage",
     parameters=[
-        {"name": "status", "in": "query", "schema": {"type": "string"}},
-        {"name": "email", "in": "query", "schema": {"type": "string"}, "description": "exact, normalised"},
+        {"name": "status", "in": "query", "schema": {"enum": [str(s) for s in Status]}},
+        {
+            "name": "email",
+            "in": "query",
+            "schema": {"type": "string"},
+            "description": "exact, normalised; 422 when it is not an address",
+        },
         query_int_schema("page", maximum=MAX_PAGE),
     ],
+    errors=(400, 422),
     tags=("subscribers",),
 )
 @api_auth()
