@@ -52,12 +52,17 @@ class ApiSpec:
         request: str | None = None,
         request_content_type: str = "application/json",
         response: str | None = None,
+        response_content_type: str = "application/json",
         status: int = 200,
         parameters: list[dict[str, Any]] | None = None,
         errors: tuple[int, ...] = (400,),
         tags: tuple[str, ...] = (),
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Describe one endpoint; use as a decorator next to the route."""
+        """Describe one endpoint; use as a decorator next to the route.
+
+        `<id:name>` in the path is declared an integer within the database's range (the `id`
+        converter's); `response_content_type` names what a success answers (`text/csv` for CSV).
+        """
         openapi_path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", path)
         ids = set(re.findall(r"<id:([^<>]+)>", path))
 
@@ -80,7 +85,9 @@ class ApiSpec:
                 }
             ok: dict[str, Any] = {"description": "OK"}
             if response:
-                ok["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{response}"}}}
+                ok["content"] = {
+                    response_content_type: {"schema": {"$ref": f"#/components/schemas/{response}"}}
+                }
             op["responses"][str(status)] = ok
             codes = set(errors) | ({401, 403} if auth else set())
             for code in sorted(codes):
