@@ -32,6 +32,15 @@ class IdConverter(IntegerConverter):
         return int(value)
 
 
+def as_id(raw: Any) -> int | None:
+    """An id from outside text (metadata, custom args): an int the database can hold, else None."""
+    text = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
+    if not text.isascii() or not text.isdigit() or len(text) > len(str(DB_INT_MAX)):
+        return None
+    value = int(text)
+    return value if 1 <= value <= DB_INT_MAX else None
+
+
 ID_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": DB_INT_MAX}
 
 

@@ -89,3 +89,26 @@ def test_the_longest_event_id_stripe_could_send_is_stored(bclient, bsession):
     payload = event("invoice.paid", invoice(), T, event_id="evt_" + "x" * 251)
     assert post_event(bclient, payload).status_code == 200
     assert events_stored(bsession) == 1
+
+
+@pytest.mark.parametrize("raw_id", [str(2**31), str(2**63), "9" * 40])
+def test_ids_in_metadata_beyond_the_database_range_name_nobody(bclient, bsession, raw_id):
+    session_obj = {
+        "id": "cs_big",
+        "object": "checkout.session",
+        "customer": "cus_big",
+        "subscription": "sub_big",
+        "client_reference_id": raw_id,
+        "metadata": {"subscriber_id": raw_id, "tier_id": raw_id},
+        "customer_details": {"email": "nobody@example.com"},
+    }
+    assert post_event(bclient, event("checkout.session.completed", session_obj, T)).status_code == 200
+    meta = {"subscriber_id": raw_id, "tier_id": raw_id}
+    sub = subscription(sub_id="sub_big", customer="cus_big", metadata=meta)
+    assert post_event(bclient, event("customer.subscription.created", sub, T + 1)).status_code == 200
+    bsession.expire_all()
+    rows = list(bsession.scalars(select(StripeEvent).order_by(StripeEvent.id)))
+    assert [(r.type, r.outcome) for r in rows] == [
+        ("checkout.session.completed", "unmatched"),
+        ("customer.subscription.created", "unmatched"),
+    ]
