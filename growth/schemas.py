@@ -42,18 +42,23 @@ MAX_JSON_DEPTH = 32
 
 
 def load_json(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """A signed body as JSON; InvalidRequest (400) when it is not UTF-8 JSON or nests too deep.
+    """A signed body as JSON; InvalidRequest (400) when it is not UTF-8 RFC 8259 JSON or nests too deep.
 
     The depth bound keeps a nested body from exhausting the stack here, or later when the
     payload is serialised to be stored.
     """
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidRequest("The body is not valid JSON.", code="malformed_json") from exc
     if json_depth(value) > max_depth:
         raise InvalidRequest(f"The JSON nests deeper than {max_depth} levels.", code="malformed_json")
     return value
+
+
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259); PostgreSQL's json type refuses them when stored.
+    raise ValueError(f"{name} is not JSON")
 
 
 def json_depth(value: Any) -> int:

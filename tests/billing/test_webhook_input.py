@@ -51,6 +51,7 @@ def _nested(depth: int) -> dict:
         json.dumps(event("invoice.paid", {**invoice(), "customer_email": "a\u0000@example.com"}, T)).encode(),
         json.dumps(event("invoice.paid\u0000", invoice(), T)).encode(),
         b"\xff\xfe not utf-8",
+        json.dumps(event("invoice.paid", {**invoice(), "amount_paid": float("nan")}, T)).encode(),
     ],
     ids=[
         "array",
@@ -66,6 +67,7 @@ def _nested(depth: int) -> dict:
         "nul_in_object",
         "nul_in_type",
         "not_utf8",
+        "nan",
     ],
 )
 def test_a_signed_body_that_is_not_a_storable_event_is_a_400(bclient, bsession, body):

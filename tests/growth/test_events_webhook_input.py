@@ -53,6 +53,14 @@ def test_a_deeply_nested_field_inside_one_event_is_a_400(hook, signer, session):
     assert response.status_code == 400 and response.json["error"]["code"] == "malformed_json"
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_or_infinity_is_not_json_a_400(hook, signer, session, constant):
+    body = f'[{{"event": "open", "sg_event_id": "e1", "timestamp": {TS}, "score": {constant}}}]'.encode()
+    response = post(hook, signer, body)
+    assert response.status_code == 400 and response.json["error"]["code"] == "malformed_json"
+    assert stored(session) == []
+
+
 def test_a_nul_inside_one_event_drops_that_event_and_keeps_the_rest(hook, signer, session):
     sub = make_subscriber(session, "ana@example.com")
     good = [event("delivered", "ana@example.com", TS), event("open", "ana@example.com", TS + 60)]
