@@ -16,8 +16,9 @@ _validators: dict[int, Draft202012Validator] = {}
 
 def json_body(schema: dict[str, Any]) -> dict[str, Any]:
     """The request's JSON object, checked against `schema`; 400 when malformed or incomplete."""
-    payload = request.get_json(silent=True)
-    if payload is None:
+    # Parsed by load_json, not request.get_json: a deeply nested body raised RecursionError (500).
+    payload = load_json(request.get_data()) if request.is_json else None
+    if not isinstance(payload, dict):
         raise InvalidRequest("The body must be a JSON object.", code="malformed_json")
     validate(schema, payload)
     return payload  # type: ignore[no-any-return]

@@ -92,3 +92,16 @@ def test_referral_report_market_out_of_range_is_a_400(client, admin_token, marke
     )
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid_market"
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 100_000 + b"]" * 100_000, b'{"email": "a@example.com", "name": NaN}', b"{"]
+)
+def test_a_json_body_too_deep_or_not_json_is_a_400(client, admin_token, body):
+    for path, headers in (
+        ("/api/v1/subscribers", {}),
+        ("/api/v1/tiers", {"Authorization": f"Bearer {admin_token}"}),
+    ):
+        response = client.post(path, data=body, headers=headers, content_type="application/json")
+        assert response.status_code == 400, (path, response.status_code)
+        assert response.get_json()["error"]["code"] in {"malformed_json", "invalid_field"}
