@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from growth import jobs, mailer
+from growth import jobs, mailer, security
 from growth.config import Config
 from growth.db import db
 from growth.errors import register_errorhandlers
@@ -37,7 +37,12 @@ def create_app(config: Config | None = None) -> Flask:
     """Build the Masthead app from a Config (the environment's when None)."""
     config = config or Config.from_env()
     config.validate()
-    app = Flask("masthead", template_folder=str(ROOT / "templates"), instance_path=str(config.instance_path))
+    app = Flask(
+        "masthead",
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(config.instance_path),
+    )
     configure(app, config)
     register_converters(app)
     register_extensions(app)
@@ -75,7 +80,8 @@ def register_converters(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Database, CSRF, rate limits, queue and mailer."""
+    """Security headers, database, CSRF, rate limits, queue and mailer."""
+    security.init_app(app)
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
