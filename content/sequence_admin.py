@@ -126,7 +126,7 @@ def sequence_create():  # type: ignore[no-untyped-def]
     return redirect(url_for("sequence_admin.sequence_page", sequence_id=sequence.id))
 
 
-@bp.route("/<int:sequence_id>", methods=["GET", "POST"])
+@bp.route("/<id:sequence_id>", methods=["GET", "POST"])
 @login_required(role="creator")
 def sequence_page(sequence_id: int):  # type: ignore[no-untyped-def]
     """A sequence: settings, steps with their figures."""
@@ -143,7 +143,7 @@ def sequence_page(sequence_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("sequence_admin.sequence_page", sequence_id=sequence_id))
 
 
-@bp.post("/<int:sequence_id>/state")
+@bp.post("/<id:sequence_id>/state")
 @login_required(role="creator")
 def sequence_state(sequence_id: int):  # type: ignore[no-untyped-def]
     """Pause, resume or archive."""
@@ -167,7 +167,7 @@ def sequence_state(sequence_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("sequence_admin.sequence_page", sequence_id=sequence_id))
 
 
-@bp.route("/<int:sequence_id>/steps/new", methods=["GET", "POST"])
+@bp.route("/<id:sequence_id>/steps/new", methods=["GET", "POST"])
 @login_required(role="creator")
 def step_new(sequence_id: int):  # type: ignore[no-untyped-def]
     """Add a step (at the end unless a position is given)."""
@@ -184,7 +184,7 @@ def step_new(sequence_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("sequence_admin.sequence_page", sequence_id=sequence_id))
 
 
-@bp.route("/<int:sequence_id>/steps/<int:step_id>", methods=["GET", "POST"])
+@bp.route("/<id:sequence_id>/steps/<id:step_id>", methods=["GET", "POST"])
 @login_required(role="creator")
 def step_edit(sequence_id: int, step_id: int):  # type: ignore[no-untyped-def]
     """Edit a step (readers who already got it never get it again)."""
@@ -207,7 +207,7 @@ def step_edit(sequence_id: int, step_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("sequence_admin.sequence_page", sequence_id=sequence_id))
 
 
-@bp.post("/<int:sequence_id>/steps/<int:step_id>/move")
+@bp.post("/<id:sequence_id>/steps/<id:step_id>/move")
 @login_required(role="creator")
 def step_move(sequence_id: int, step_id: int):  # type: ignore[no-untyped-def]
     """Move a step up or down, or remove it."""

@@ -213,9 +213,9 @@ def create_sequence():  # type: ignore[no-untyped-def]
     return jsonify(sequence_json(sequence, with_stats=True)), 201
 
 
-@bp.get("/sequences/<int:sequence_id>")
+@bp.get("/sequences/<id:sequence_id>")
 @spec.operation(
-    "/api/v1/sequences/<int:sequence_id>",
+    "/api/v1/sequences/<id:sequence_id>",
     "get",
     summary="One sequence, its enrolments and per-step figures",
     response="Sequence",
@@ -228,9 +228,9 @@ def get_sequence(sequence_id: int):  # type: ignore[no-untyped-def]
     return jsonify(sequence_json(sequences.get_sequence(db.session, sequence_id), with_stats=True))
 
 
-@bp.patch("/sequences/<int:sequence_id>")
+@bp.patch("/sequences/<id:sequence_id>")
 @spec.operation(
-    "/api/v1/sequences/<int:sequence_id>",
+    "/api/v1/sequences/<id:sequence_id>",
     "patch",
     summary="Edit, reorder, pause or archive a sequence (never resends a step)",
     request="SequenceUpdate",

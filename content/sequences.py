@@ -40,7 +40,7 @@ MAX_DELAY_MINUTES = 366 * 24 * 60
 class StepInput:
     """A step as an operator describes it; `id` names an existing step (PATCH keeps it)."""
 
-    subject: str
+    subject: str = ""  # required of a new step (checked with the rest)
     body: str = ""
     preview: str = ""
     delay_minutes: int = 0
