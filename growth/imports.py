@@ -22,6 +22,8 @@ from growth.models import Consent, Membership, MembershipStatus, Stage, Status, 
 
 MAX_ROWS = 100_000
 KNOWN_COLUMNS = {"email", "name", "source", "utm_source", "utm_medium", "utm_campaign"}
+# The same rules as a signup's: a row that breaks one is reported, the others go in.
+RULES = {name: subscribers.SIGNUP_RULES[name] for name in KNOWN_COLUMNS - {"email"}}
 
 
 @dataclass
@@ -69,14 +71,15 @@ def import_subscribers(
     """Create the new addresses of `rows`; report the known and the invalid ones."""
     newsletters = subscribers.resolve_newsletters(session, newsletter_slugs)
     report = ImportReport()
-    valid: list[tuple[dict[str, str], str, str]] = []
+    valid: list[tuple[dict[str, str | None], str, str]] = []
     for line, row in enumerate(rows, start=2):  # line 1 is the header
         try:
             display, key = subscribers.normalize_email(row.get("email", ""))
+            fields = {name: RULES[name].clean_optional(row.get(name)) for name in RULES}
         except ValidationFailed as exc:
             report.invalid.append({"line": line, "email": row.get("email", ""), "reason": exc.message})
             continue
-        valid.append((row, display, key))
+        valid.append((fields, display, key))
     seen = _known_addresses(session, [key for _, _, key in valid])
     for row, display, key in valid:
         if key in seen:

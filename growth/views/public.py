@@ -9,6 +9,7 @@ from growth import links, subscribers
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, ValidationFailed
 from growth.extensions import client_ip, signup_limit
+from growth.fields import MAX_ID, parse_int
 from growth.models import MembershipStatus, Newsletter
 from growth.tokens import InvalidToken, read_token
 from growth.views.common import is_bot, signup_request
@@ -143,16 +144,17 @@ def manage(token: str):  # type: ignore[no-untyped-def]
         return render_template("growth/link_problem.html", message=exc.message, code=exc.code), 400
     now = utcnow()
     message = None
+    status = 200
     if request.method == "POST":
         action = request.form.get("action")
         try:
             if action == "newsletters":
-                ids = {int(v) for v in request.form.getlist("newsletter") if v.isdigit()}
+                ids = {parse_int(v, "newsletter", 1, MAX_ID) for v in request.form.getlist("newsletter")}
                 subscribers.set_memberships(db.session, subscriber, ids, now)
                 message = "Your newsletters are saved."
             elif action == "pause":
-                days = int(request.form.get("days", "30"))
-                subscribers.pause(db.session, subscriber, now, min(max(days, 1), 365))
+                days = parse_int(request.form.get("days", "30"), "days", 1, subscribers.MAX_PAUSE_DAYS)
+                subscribers.pause(db.session, subscriber, now, days)
                 message = f"Paused for {days} days."
             elif action == "resume":
                 subscribers.pause(db.session, subscriber, now, None)
@@ -162,7 +164,7 @@ def manage(token: str):  # type: ignore[no-untyped-def]
                 message = "You have left every newsletter."
         except ValidationFailed as exc:
             db.session.rollback()
-            message = exc.message
+            message, status = exc.message, exc.status
         commit()
     active = {m.newsletter_id for m in subscriber.memberships if m.status == MembershipStatus.ACTIVE}
     return render_template(
@@ -174,4 +176,4 @@ def manage(token: str):  # type: ignore[no-untyped-def]
         message=message,
         token=token,
         referral_url=links.referral_url(subscriber),
-    )
+    ), status
