@@ -102,6 +102,11 @@ PATTERN_MESSAGES = {
 }
 
 
+def single_line(value: str) -> bool:
+    """Whether the text has no control character, line separator or lone surrogate."""
+    return _single_line_bad.search(value) is None
+
+
 def header_safe(value: str | None) -> str:
     """Text fit for a mail header (a display name, a subject): control runs become one space."""
     if not value:

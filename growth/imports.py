@@ -75,18 +75,20 @@ def import_subscribers(
     for line, row in enumerate(rows, start=2):  # line 1 is the header
         try:
             display, key = subscribers.normalize_email(row.get("email", ""))
-            fields = {name: RULES[name].clean_optional(row.get(name)) for name in RULES}
+            fields: dict[str, str | None] = {
+                name: RULES[name].clean_optional(row.get(name)) for name in RULES
+            }
         except ValidationFailed as exc:
             report.invalid.append({"line": line, "email": row.get("email", ""), "reason": exc.message})
             continue
         valid.append((fields, display, key))
     seen = _known_addresses(session, [key for _, _, key in valid])
-    for row, display, key in valid:
+    for values, display, key in valid:
         if key in seen:
             report.existing += 1
             continue
         seen.add(key)
-        subscriber = _create(session, row, display, key, now, confirmed, newsletters, label)
+        subscriber = _create(session, values, display, key, now, confirmed, newsletters, label)
         report.created += 1
         if not confirmed and subscribers.queue_confirmation(session, subscriber, now, resend_after=0):
             report.confirmations_queued += 1

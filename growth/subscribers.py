@@ -174,7 +174,9 @@ class SignupRequest:
 
 def clean_signup(req: SignupRequest) -> SignupRequest:
     """The request with every field checked against SIGNUP_RULES (ValidationFailed names one)."""
-    values = {name: rule.clean_optional(getattr(req, name)) for name, rule in SIGNUP_RULES.items()}
+    values: dict[str, Any] = {
+        name: rule.clean_optional(getattr(req, name)) for name, rule in SIGNUP_RULES.items()
+    }
     values["form"] = values["form"] or "api"
     return replace(
         req,

@@ -225,3 +225,47 @@ def test_import_refuses_a_bad_newsletter_slug_with_422(client, session, admin):
         headers={**admin, "Content-Type": "text/csv"},
     )
     assert response.status_code == 422
+
+
+# ---------------------------------------------------------------------------------------------
+# One-off mail: header-safe names and subjects; what cannot be sent fails, never stays sending
+
+
+def stored_subscriber(session, **values) -> Subscriber:  # type: ignore[no-untyped-def]
+    """A pending subscriber written directly (as data from before the rules would be)."""
+    email = values.pop("email", "old@example.com")
+    sub = Subscriber(email=email, email_normalized=email.lower(), referral_code="oldcode123", **values)
+    session.add(sub)
+    session.flush()
+    return sub
+
+
+def test_confirmation_to_a_name_with_crlf_is_sent_with_a_header_safe_name(app, session, outbox):
+    from growth import subscribers
+    from growth.db import commit, utcnow
+    from growth.models import Delivery
+
+    sub = stored_subscriber(session, name="Old\r\nBcc: someone@example.com")
+    assert subscribers.queue_confirmation(session, sub, utcnow(), resend_after=0)
+    commit()  # the send job runs after the commit
+    delivery = session.scalars(select(Delivery)).one()
+    session.refresh(delivery)
+    assert delivery.state == "sent"
+    [mail] = messages(outbox, "confirmation")
+    assert mail["To"].addresses[0].display_name == "Old Bcc: someone@example.com"
+    assert mail["Bcc"] is None
+
+
+def test_a_message_that_cannot_be_sent_is_failed_not_left_sending(app, session, outbox):
+    from growth import subscribers
+    from growth.db import commit, utcnow
+    from growth.models import Delivery
+
+    sub = stored_subscriber(session, email="old@example.com\nBcc: x@example.com", name="Old")
+    subscribers.queue_confirmation(session, sub, utcnow(), resend_after=0)
+    commit()
+    delivery = session.scalars(select(Delivery)).one()
+    session.refresh(delivery)
+    assert delivery.state == "failed"
+    assert "address" in delivery.error
+    assert messages(outbox) == []
