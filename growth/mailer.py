@@ -6,8 +6,9 @@ import email.policy
 import logging
 import uuid
 from dataclasses import dataclass, field
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -65,7 +66,7 @@ def check_recipient(recipient: BatchRecipient) -> None:
     problem = address_problem(recipient.to_email)
     if problem is None and not all(single_line(v) for v in recipient.headers.values()):
         problem = "a header value is not one line"
-    if problem is None and not _encodable(*recipient.substitutions.values(), recipient.to_name):
+    if problem is None and not _encodable(*recipient.substitutions.values()):
         problem = "text that cannot be encoded"
     if problem is not None:
         raise UnsendableMessage(problem)
@@ -76,16 +77,26 @@ def check_message(message: OutgoingMessage) -> None:
     problem = address_problem(message.to_email)
     if problem is None and not all(single_line(v) for v in message.headers.values()):
         problem = "a header value is not one line"
-    if problem is None and not _encodable(message.text, message.html, message.to_name, message.subject):
+    # Names and subjects need no check: header_safe makes them fit wherever a header is built.
+    if problem is None and not _encodable(message.text, message.html):
         problem = "text that cannot be encoded"
     if problem is not None:
         raise UnsendableMessage(problem)
 
 
-def safe_address(value: str) -> str:
-    """'Name <email>' with a header-safe display name."""
+def header_address(addr: str, name: str | None = None) -> Address:
+    """An address header value: the policy quotes or encodes the (header-safe) name itself.
+
+    formataddr() is not enough: it leaves specials outside an encoded word ("[ ¡" loses the
+    address when read back).
+    """
+    return Address(display_name=header_safe(name), addr_spec=addr)
+
+
+def safe_address(value: str) -> Address:
+    """'Name <email>' as a header value with a header-safe display name."""
     name, addr = parseaddr(value)
-    return formataddr((header_safe(name), addr)) if name else addr
+    return header_address(addr, name)
 
 
 @dataclass
@@ -178,7 +189,7 @@ class OutboxBackend:
         """The RFC 5322 message, with a UTF-8 text part that is never folded; names made header-safe."""
         msg = EmailMessage(policy=EML_POLICY)
         msg["From"] = safe_address(message.from_email or self.mail_from)
-        msg["To"] = formataddr((header_safe(message.to_name), message.to_email))
+        msg["To"] = header_address(message.to_email, message.to_name)
         msg["Subject"] = header_safe(message.subject)
         msg["Date"] = format_datetime(utcnow())
         msg["Message-ID"] = make_msgid(domain="masthead.local")
