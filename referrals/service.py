@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from growth import emails
 from growth.db import ids_in
 from growth.errors import Conflict, NotFound, ValidationFailed
-from growth.fields import Rule
+from growth.fields import Rule, printable, single_line
 from growth.models import DeliveryKind, Status, Subscriber
 from referrals import fraud, tree
 from referrals.models import (
@@ -52,6 +52,8 @@ def address_key(email: str) -> str:
 
 def referrer_for_code(session: Session, code: str) -> Subscriber | None:
     """The subscriber a referral code belongs to; None for unknown codes and erased readers."""
+    if not single_line(code):  # a NUL would reach the query
+        return None
     referrer = session.scalars(
         select(Subscriber).where(Subscriber.referral_code == code.strip().lower())
     ).first()
@@ -78,7 +80,7 @@ def record_visit(
             referrer_id=referrer.id,
             at=now,
             ip_hash=ip_hash,
-            user_agent=(user_agent or "")[:500] or None,
+            user_agent=printable(user_agent, 500),
             is_bot=is_bot,
             is_self=is_self,
             counted=not (is_bot or is_self),

@@ -69,3 +69,16 @@ def test_admin_tier_form_gets_a_422(admin, session, change):
     response = admin.post("/admin/tiers", data=form)
     assert response.status_code == 422, response.get_data(as_text=True)[:300]
     assert count(session) == 0
+
+
+def test_checkout_with_an_odd_tier_id_is_a_400(bclient, bsession, boutbox):  # type: ignore[no-untyped-def]
+    from growth.links import manage_token
+    from tests.billing.conftest import confirmed_subscriber
+
+    subscriber = confirmed_subscriber(bclient, boutbox, bsession)
+    token = manage_token(subscriber)
+    for tier_id in ("99999999999", "\u0663", "1\x00"):
+        response = bclient.post(
+            "/billing/checkout", json={"t": token, "tier_id": tier_id, "interval": "month"}
+        )
+        assert response.status_code == 400, (tier_id, response.status_code)

@@ -269,3 +269,30 @@ def test_a_message_that_cannot_be_sent_is_failed_not_left_sending(app, session, 
     assert delivery.state == "failed"
     assert "address" in delivery.error
     assert messages(outbox) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Other doors
+
+
+def test_login_with_a_nul_in_the_email_is_a_wrong_password_not_a_500(client, session):
+    import re
+
+    auth.create_operator(session, "ops@example.com", "correct horse battery staple")
+    session.commit()
+    page = client.get("/admin/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert token
+    for email in ("ops\x00@example.com", "o" * 400 + "@example.com"):
+        response = client.post(
+            "/admin/login", data={"email": email, "password": "x", "csrf_token": token.group(1)}
+        )
+        assert response.status_code == 401
+
+
+def test_share_link_with_a_nul_or_odd_user_agent_is_not_a_500(client, session, outbox):
+    signup_and_confirm(client, outbox)
+    code = session.scalars(select(Subscriber.referral_code)).one()
+    assert client.get("/r/abc%00def").status_code < 500
+    response = client.get(f"/r/{code}", headers={"User-Agent": "Mozilla/5.0 \x00" + "x" * 600})
+    assert response.status_code == 200
