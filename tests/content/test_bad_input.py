@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 from flask import g
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
 from content import send_control, sending
 from content.models import BatchState, Post, Send, SendBatch, SendState
+from content.posts import RULES
 from growth import auth, emails
 from growth.db import commit, db, utcnow
 from growth.models import Delivery, DeliveryState, Subscriber
@@ -232,3 +235,43 @@ def test_send_control_resend_still_works_after_a_failed_recipient(app, session, 
     assert batch.state == BatchState.SENT
     progress = send_control.progress(session, session.get(Send, send_id))
     assert (progress.figures["sent"], progress.figures["failed"]) == (1, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Properties (hypothesis): any text in the post form and the API is a 2xx or a 4xx
+
+NASTY = "\x00\r\n\t\x0b\x1b\x7f\x85\u2028 \u00e9"
+text = st.one_of(
+    st.text(st.one_of(st.sampled_from(NASTY), st.characters(exclude_categories=["Cs"])), max_size=30),
+    st.integers(295, 305).map(lambda n: "t" * n),
+)
+FEW = settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@FEW
+@given(title=text, preview=text, excerpt=text)
+def test_admin_post_form_never_500s_and_stores_only_valid_text(
+    creator_client, session, title, preview, excerpt
+):
+    page = creator_client.get("/admin/posts/new").get_data(as_text=True)
+    form = {"csrf_token": csrf_from(page), "title": title, "preview_text": preview, "excerpt": excerpt}
+    response = creator_client.post("/admin/posts/new", data=form)
+    assert response.status_code in {302, 409, 422}
+    if response.status_code == 302:
+        post = session.get(Post, int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1]))
+        for name, value in (("title", post.title), ("preview_text", post.preview_text)):
+            assert RULES[name].clean(value) == value
+        assert "\x00" not in post.excerpt
+
+
+@FEW
+@given(title=text, body=text)
+def test_post_api_never_500s(client, session, creator_token, title, body):
+    response = client.post(
+        "/api/v1/posts", json={"title": title, "body_markdown": body}, headers=bearer(creator_token)
+    )
+    assert response.status_code in {201, 400, 409, 422}
