@@ -111,6 +111,8 @@ def header_safe(value: str | None) -> str:
     """Text fit for a mail header (a display name, a subject): control runs become one space."""
     if not value:
         return ""
+    if _single_line_bad.search(value) is None:  # the usual case, and cheap: a bulk send asks often
+        return value.strip()
     return " ".join(_header_unsafe.sub(" ", value).split())
 
 
