@@ -275,3 +275,14 @@ def test_post_api_never_500s(client, session, creator_token, title, body):
         "/api/v1/posts", json={"title": title, "body_markdown": body}, headers=bearer(creator_token)
     )
     assert response.status_code in {201, 400, 409, 422}
+
+
+def test_sendgrid_batch_gets_header_safe_names_and_subject(sg_app, session, fake_sendgrid):
+    add_subscribers(session, 2, name="Ana\r\nLima")
+    post = stored_post(session, "Big\r\nnews")
+    send_id = start(sg_app, post.id)
+    [body] = fake_sendgrid.requests
+    assert body["subject"] == "Big news"
+    assert {p["to"][0]["name"] for p in body["personalizations"]} == {"Ana Lima"}
+    session.expire_all()
+    assert session.get(Send, send_id).state == SendState.DONE

@@ -34,7 +34,7 @@ DB_SETTINGS = settings(
 counter = itertools.count()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(with_surrogates, st.booleans(), st.integers(1, 250))
 def test_clean_accepts_only_what_fits_and_is_stable(value, multiline, max_length):
     rule = fields.Rule("f", max_length, multiline=multiline)
