@@ -81,9 +81,23 @@ def worker(burst: bool) -> None:
     queue = current_app.extensions.get("masthead_queue")
     if queue is None:
         raise click.ClickException("REDIS_URL is not set: jobs already run in process")
-    from rq import SimpleWorker
+    from growth import jobs
 
-    SimpleWorker([queue], connection=queue.connection).work(burst=burst)
+    jobs.make_worker(queue).work(burst=burst)
+
+
+@click.command("prepare-server")
+@with_appcontext
+def prepare_server() -> None:
+    """Run by `make run` before serving: record the base URL for other commands, say what else runs."""
+    config = current_app.config["MASTHEAD"]
+    config.remember_base_url()
+    click.echo(f"emails link to {config.base_url} (commands without BASE_URL use it too)")
+    if config.redis_url:
+        click.echo(
+            "REDIS_URL is set: every email, confirmations included, waits in the queue "
+            "until a worker runs (make worker)"
+        )
 
 
 @click.command("import-subscribers")
@@ -116,4 +130,4 @@ def import_subscribers(csv_file, confirmed: bool, newsletters: tuple[str, ...]) 
         click.echo(f"  line {row['line']}: {row['email']!r}: {row['reason']}")
 
 
-commands = [db_upgrade, create_operator, create_token, worker, import_subscribers]
+commands = [db_upgrade, create_operator, create_token, worker, prepare_server, import_subscribers]

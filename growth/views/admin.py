@@ -12,11 +12,18 @@ from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
+from growth import jobs
 from growth.auth import authenticate, current_operator, login_required
 from growth.db import commit, db
 from growth.models import Subscriber
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.app_context_processor
+def worker_status() -> dict[str, object]:
+    """admin/base.html asks, only when it renders, whether emails wait for a missing worker."""
+    return {"worker_warning": jobs.worker_warning}
 
 
 class LoginForm(FlaskForm):
