@@ -215,7 +215,11 @@ def _manage_action(subscriber: Subscriber, action: str | None, now: dt.datetime)
         return "Your newsletters are saved."
     if action == "pause":
         # ASCII digits only: str.isdigit() takes '²' (which int() refuses) and '٣٠'.
-        days = parse_int(request.form.get("days", "30"), "days", 1, subscribers.MAX_PAUSE_DAYS)
+        longest = subscribers.MAX_PAUSE_DAYS
+        try:
+            days = parse_int(request.form.get("days", "30"), "days", 1, longest)
+        except ValidationFailed as exc:
+            raise ValidationFailed(f"A pause lasts from 1 to {longest} days.", code="invalid_pause") from exc
         subscribers.pause(db.session, subscriber, now, days)
         return f"Paused for {days} days."
     if action == "resume":
