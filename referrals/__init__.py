@@ -7,7 +7,7 @@ def init_app(app: Flask) -> None:
     """Register the referrals domain's blueprints, signal handlers, email block and commands."""
     from growth import emails, signals
     from growth.extensions import csrf
-    from referrals import api, cli, service, views
+    from referrals import api, cli, rewards, service, views  # noqa: F401 - rewards: its job
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
