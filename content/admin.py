@@ -86,7 +86,7 @@ def post_new():  # type: ignore[no-untyped-def]
     return redirect(url_for("content_admin.post_edit", post_id=post.id))
 
 
-@bp.route("/posts/<int:post_id>", methods=["GET", "POST"])
+@bp.route("/posts/<id:post_id>", methods=["GET", "POST"])
 @login_required(role="creator")
 def post_edit(post_id: int):  # type: ignore[no-untyped-def]
     """Edit a post; its sends and the send form are on the same page."""
@@ -103,7 +103,7 @@ def post_edit(post_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("content_admin.post_edit", post_id=post.id))
 
 
-@bp.post("/posts/<int:post_id>/preview")
+@bp.post("/posts/<id:post_id>/preview")
 @login_required(role="creator")
 def post_preview(post_id: int):  # type: ignore[no-untyped-def]
     """Say who the send would reach before it goes."""
@@ -124,7 +124,7 @@ def post_preview(post_id: int):  # type: ignore[no-untyped-def]
     return _edit_page(post, preview_text=result.sentence)
 
 
-@bp.post("/posts/<int:post_id>/sends")
+@bp.post("/posts/<id:post_id>/sends")
 @login_required(role="creator")
 def post_send(post_id: int):  # type: ignore[no-untyped-def]
     """Send now or at a time."""
@@ -146,7 +146,7 @@ def post_send(post_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("content_admin.send_page", send_id=send.id))
 
 
-@bp.post("/posts/<int:post_id>/test")
+@bp.post("/posts/<id:post_id>/test")
 @login_required(role="creator")
 def post_test(post_id: int):  # type: ignore[no-untyped-def]
     """A proof to one address."""
@@ -159,7 +159,7 @@ def post_test(post_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("content_admin.post_edit", post_id=post.id))
 
 
-@bp.get("/sends/<int:send_id>")
+@bp.get("/sends/<id:send_id>")
 @login_required(role="creator")
 def send_page(send_id: int):  # type: ignore[no-untyped-def]
     """Progress, skipped recipients by reason, batches that need a decision."""
@@ -167,7 +167,7 @@ def send_page(send_id: int):  # type: ignore[no-untyped-def]
     return render_template("content/admin_send.html", progress=progress, labels=SKIP_LABELS)
 
 
-@bp.post("/sends/<int:send_id>/batches/<int:number>/resend")
+@bp.post("/sends/<id:send_id>/batches/<id:number>/resend")
 @login_required(role="creator")
 def send_resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def]
     """The operator resends a batch whose outcome is unknown."""
@@ -177,7 +177,7 @@ def send_resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def
     return redirect(url_for("content_admin.send_page", send_id=send_id))
 
 
-@bp.post("/sends/<int:send_id>/send-to-skipped")
+@bp.post("/sends/<id:send_id>/send-to-skipped")
 @login_required(role="creator")
 def send_skipped(send_id: int):  # type: ignore[no-untyped-def]
     """Send to the skipped who are now allowed."""
@@ -187,7 +187,7 @@ def send_skipped(send_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("content_admin.send_page", send_id=send_id))
 
 
-@bp.post("/sends/<int:send_id>/cancel")
+@bp.post("/sends/<id:send_id>/cancel")
 @login_required(role="creator")
 def send_cancel(send_id: int):  # type: ignore[no-untyped-def]
     """Cancel a scheduled send."""
