@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from growth.db import db, utcnow
 from growth.errors import Conflict, Forbidden, Unauthorized, ValidationFailed
+from growth.fields import column_length, single_line
 from growth.models import ApiToken, Operator
 
 ROLES = ("admin", "creator")
@@ -42,7 +43,10 @@ def create_operator(session: Session, email: str, password: str, role: str = "ad
 
 def authenticate(session: Session, email: str, password: str) -> Operator | None:
     """The operator with these credentials, or None (same work either way)."""
-    operator = session.scalars(select(Operator).where(Operator.email == email.strip().lower())).first()
+    address = email.strip().lower()
+    operator = None
+    if single_line(address) and len(address) <= column_length(Operator.email):  # else no such operator
+        operator = session.scalars(select(Operator).where(Operator.email == address)).first()
     if operator is None:
         _hasher.hash(password)  # spend the same time as a real check
         return None
