@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
@@ -17,6 +19,18 @@ from growth.db import commit, db
 from growth.models import Subscriber
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+# Browsers drop tabs and newlines from a URL and read "\\" as "/", so "/\t/evil.example" goes
+# off-site; any control character, space or backslash makes a `next` unfit to follow.
+_UNSAFE_IN_PATH = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def same_site_path(target: str | None) -> str | None:
+    """`target` when it is a path on this site (no scheme, host or tricks), else None."""
+    if not target or not target.startswith("/") or target.startswith("//") or _UNSAFE_IN_PATH.search(target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
 
 
 class LoginForm(FlaskForm):
@@ -35,10 +49,7 @@ def login():  # type: ignore[no-untyped-def]
             session.clear()
             session["operator_id"] = operator.id
             commit()
-            target = request.args.get("next") or ""
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("admin.dashboard")
-            return redirect(target)
+            return redirect(same_site_path(request.args.get("next")) or url_for("admin.dashboard"))
         error = "Wrong email or password."
     return render_template("admin/login.html", form=form, error=error), (401 if error else 200)
 
