@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from growth import jobs, mailer
+from growth import jobs, mailer, roles
 from growth.config import Config
 from growth.db import db
 from growth.errors import register_errorhandlers
@@ -68,8 +68,9 @@ def configure(app: Flask, config: Config) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Database, CSRF, rate limits, queue and mailer."""
+    """Database, roles (checked before CSRF, so strangers meet a login), CSRF, rate limits, queue, mailer."""
     db.init_app(app)
+    roles.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
     jobs.init_app(app)

@@ -1,21 +1,21 @@
-"""Operators: passwords (argon2), bearer tokens (stored hashed), session login, guards."""
+"""Operators: passwords (argon2), bearer tokens (stored hashed), session login.
+
+Who may open what is in growth.roles.
+"""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import secrets
-from collections.abc import Callable
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import redirect, request, session, url_for
+from flask import request, session
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from growth.db import db, utcnow
-from growth.errors import Conflict, Forbidden, Unauthorized, ValidationFailed
+from growth.errors import Conflict, ValidationFailed
 from growth.models import ApiToken, Operator
 
 ROLES = ("admin", "creator")
@@ -77,53 +77,24 @@ def operator_for_token(session: Session, token: str) -> Operator | None:
     return row.operator
 
 
+_CACHE = "masthead.operator"
+
+
 def current_operator() -> Operator | None:
     """The operator of this request: bearer token first, then the login session."""
-    cache_key = "masthead.operator"
-    if cache_key in request.environ:
-        return request.environ[cache_key]  # type: ignore[no-any-return]
-    operator = None
+    if _CACHE in request.environ:
+        return request.environ[_CACHE][0]  # type: ignore[no-any-return]
+    operator, how = None, None
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        operator = operator_for_token(db.session, header[7:].strip())
+        operator, how = operator_for_token(db.session, header[7:].strip()), "token"
     elif session.get("operator_id"):
-        operator = db.session.get(Operator, session["operator_id"])
-    request.environ[cache_key] = operator
+        operator, how = db.session.get(Operator, session["operator_id"]), "session"
+    request.environ[_CACHE] = (operator, how if operator else None)
     return operator
 
 
-def api_auth(role: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Guard a JSON endpoint: 401 without credentials, 403 without the role."""
-
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            operator = current_operator()
-            if operator is None:
-                raise Unauthorized("A valid bearer token is required.")
-            if role and operator.role != role and operator.role != "admin":
-                raise Forbidden(f"This needs the {role} role.")
-            return view(*args, **kwargs)
-
-        wrapper.masthead_auth = True  # type: ignore[attr-defined]
-        return wrapper
-
-    return decorate
-
-
-def login_required(role: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Guard an admin page: redirect to the login page without a session."""
-
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            operator = current_operator()
-            if operator is None:
-                return redirect(url_for("admin.login", next=request.full_path))
-            if role and operator.role != role and operator.role != "admin":
-                raise Forbidden(f"This needs the {role} role.")
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorate
+def authenticated_by() -> str | None:
+    """How this request's operator proved who they are: "token", "session" or None."""
+    current_operator()
+    return request.environ[_CACHE][1]  # type: ignore[no-any-return]

@@ -140,5 +140,5 @@ def test_admin_pages_write_preview_and_send(client, session, outbox):  # type: i
     progress = client.get(sent.headers["Location"]).get_data(as_text=True)
     assert "done" in progress and "<b>2</b>sent" in progress
     assert len(messages(outbox, "post")) == 2
-    assert client.get("/admin/value-to-pitch").status_code == 200
+    assert client.get("/admin/value-to-pitch").status_code == 403  # subscriber by subscriber: admins
     assert client.post(f"/admin/posts/{post_id}/sends", data={"segment": "all"}).status_code == 400  # no CSRF

@@ -27,3 +27,9 @@ def signup_and_confirm(client, outbox: Path, email: str = "ana@example.com", **e
     assert signup(client, email, **extra).status_code == 202
     confirmation = [m for m in messages(outbox, "confirmation") if email in m["To"]][-1]
     return client.get(link_in(confirmation, "/confirm/"))
+
+
+def login_as(client, operator) -> None:  # type: ignore[no-untyped-def]
+    """Give the test client a logged-in session for this operator (no form, no throttle)."""
+    with client.session_transaction() as s:
+        s["operator_id"] = operator.id
