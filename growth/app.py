@@ -79,11 +79,12 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """The growth core's pages and API; public JSON and one-click endpoints skip CSRF."""
-    from growth.views import admin, api, public, webhooks
+    from growth.views import account, admin, api, public, webhooks
 
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(account.bp)
     csrf.exempt(public.bp)
     csrf.exempt(api.bp)
     app.register_blueprint(webhooks.bp)

@@ -47,9 +47,15 @@ CORE = {
     "admin.login": PUBLIC,
     "admin.logout": PUBLIC,
     "admin.dashboard": CREATOR,  # counts for everyone; the newest subscribers for admins
-    # subscriber personal data and the outbox (which holds every reader's links)
+    "account.account": CREATOR,  # each operator's own password and sessions
+    "account.change_password": CREATOR,
+    "account.sign_out_everywhere": CREATOR,
+    # subscriber personal data, the outbox (which holds every reader's links), API tokens
     "admin.outbox": ADMIN,
     "admin.outbox_message": ADMIN,
+    "account.tokens": ADMIN,
+    "account.create_token": ADMIN,
+    "account.revoke_token": ADMIN,
     "api.list_subscribers": ADMIN,
     "api.get_subscriber": ADMIN,
     "api.erase_subscriber": ADMIN,

@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from growth.auth import authenticate, current_operator
+from growth.auth import SESSION_KEY, authenticate, current_operator, end_session, start_session
 from growth.db import commit, db
-from growth.models import Subscriber
+from growth.extensions import client_ip
+from growth.models import Operator, Subscriber
 from growth.roles import may_open
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -47,16 +48,26 @@ def login():  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         operator = authenticate(db.session, form.email.data or "", form.password.data or "")
         if operator is not None:
-            session.clear()
-            session["operator_id"] = operator.id
+            log_in(operator)
             commit()
             return redirect(same_site_path(request.args.get("next")) or url_for("admin.dashboard"))
         error = "Wrong email or password."
     return render_template("admin/login.html", form=form, error=error), (401 if error else 200)
 
 
+def log_in(operator: Operator) -> None:
+    """A fresh login session for this browser (nothing of an earlier session carries over)."""
+    session.clear()
+    session[SESSION_KEY] = start_session(db.session, operator, client_ip(), request.headers.get("User-Agent"))
+
+
 @bp.post("/logout")
 def logout():  # type: ignore[no-untyped-def]
+    """End this session for good: a copy of the cookie no longer logs anyone in."""
+    secret = session.get(SESSION_KEY)
+    if isinstance(secret, str):
+        end_session(db.session, secret)
+        commit()
     session.clear()
     return redirect(url_for("admin.login"))
 

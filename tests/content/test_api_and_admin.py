@@ -6,7 +6,7 @@ from flask import g
 
 from growth import auth
 from tests.content.conftest import add_subscribers, csrf_from
-from tests.growth.helpers import messages
+from tests.growth.helpers import login_as, messages
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -113,8 +113,7 @@ def test_admin_pages_write_preview_and_send(client, session, outbox):  # type: i
     session.commit()
     assert client.get("/admin/posts").status_code == 302  # to the login page
     g.pop("operator", None)  # the test's app context outlives requests; forget the anonymous one
-    with client.session_transaction() as s:
-        s["operator_id"] = operator.id
+    login_as(client, operator)
     page = client.get("/admin/posts/new").get_data(as_text=True)
     form = {
         "csrf_token": csrf_from(page),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import g
 
 from growth import auth
 
@@ -18,6 +19,7 @@ def csrf_of(page) -> str:  # type: ignore[no-untyped-def]
 
 
 def post_login(client, email: str = "op@example.com", password: str = PASSWORD, query: str = ""):  # type: ignore[no-untyped-def]
+    g.pop("csrf_token", None)  # flask-wtf caches it in g, which the test's app context keeps
     token = csrf_of(client.get("/admin/login"))
     return client.post(
         f"/admin/login{query}", data={"email": email, "password": password, "csrf_token": token}
