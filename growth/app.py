@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from growth import jobs, mailer, roles
+from growth import jobs, mailer, roles, throttle
 from growth.config import Config
 from growth.db import db
 from growth.errors import register_errorhandlers
@@ -68,11 +68,12 @@ def configure(app: Flask, config: Config) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Database, roles (checked before CSRF, so strangers meet a login), CSRF, rate limits, queue, mailer."""
+    """Database, roles (checked before CSRF: strangers meet a login), CSRF, rate limits, queue, mailer."""
     db.init_app(app)
     roles.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    throttle.init_app(app)
     jobs.init_app(app)
     mailer.init_app(app)
 

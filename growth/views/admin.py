@@ -19,6 +19,7 @@ from growth.db import commit, db
 from growth.extensions import client_ip
 from growth.models import Operator, Subscriber
 from growth.roles import may_open
+from growth.throttle import login_throttle
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -42,17 +43,24 @@ class LoginForm(FlaskForm):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # type: ignore[no-untyped-def]
-    """Session login (CSRF-protected)."""
+    """Session login (CSRF-protected, throttled per account and IP)."""
     form = LoginForm()
-    error = None
-    if form.validate_on_submit():
-        operator = authenticate(db.session, form.email.data or "", form.password.data or "")
-        if operator is not None:
-            log_in(operator)
-            commit()
-            return redirect(same_site_path(request.args.get("next")) or url_for("admin.dashboard"))
-        error = "Wrong email or password."
-    return render_template("admin/login.html", form=form, error=error), (401 if error else 200)
+    if not form.validate_on_submit():
+        return render_template("admin/login.html", form=form, error=None)
+    email, password, ip = form.email.data or "", form.password.data or "", client_ip()
+    throttle = login_throttle()
+    wait = throttle.retry_after(email, ip)
+    if wait is not None:
+        page = render_template("admin/login.html", form=form, error="Too many attempts, try again later.")
+        return page, 429, {"Retry-After": str(wait)}
+    operator = authenticate(db.session, email, password)
+    if operator is None:
+        throttle.failed(email, ip)
+        return render_template("admin/login.html", form=form, error="Wrong email or password."), 401
+    throttle.succeeded(email, ip)
+    log_in(operator)
+    commit()
+    return redirect(same_site_path(request.args.get("next")) or url_for("admin.dashboard"))
 
 
 def log_in(operator: Operator) -> None:
