@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test worker migrate lint bench clean
+.PHONY: run test worker migrate lint bench clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,14 +16,22 @@ $(STAMP): pyproject.toml
 migrate: $(STAMP)
 	$(BIN)/flask --app wsgi db-upgrade
 
+# PORT is passed to the app too: emails link to the port it serves on.
 run: migrate
-	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
+	PORT=$(PORT) $(BIN)/flask --app wsgi prepare-server
+	PORT=$(PORT) $(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
 
 worker: migrate
 	$(BIN)/flask --app wsgi worker
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser tests use Debian's Chromium: installed when missing and we are root, else skipped.
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; } || \
+	  echo "no Chromium: the browser tests will be skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -136,8 +136,9 @@ def sync_tiers() -> None:
 @click.command("process-stripe-events")
 @with_appcontext
 def process_stripe_events() -> None:
-    """Apply stored Stripe events whose processing never finished (e.g. a crash mid-way)."""
-    from billing import webhooks
+    """Apply stored Stripe events whose processing never finished (e.g. a crash mid-way), then
+    fetch from Stripe the discounts and coupons the catalogue does not know yet."""
+    from billing import catalogue, webhooks
 
     ids = webhooks.unprocessed_event_ids(db.session)
     for event_row_id in ids:
@@ -145,6 +146,16 @@ def process_stripe_events() -> None:
         commit()
         click.echo(f"event {event_row_id}: {outcome}")
     click.echo(f"{len(ids)} event(s) processed")
+    if not gateway.is_configured():
+        if catalogue.has_unknown(db.session):
+            click.echo("discounts or coupons wait to be fetched: STRIPE_SECRET_KEY is not set", err=True)
+        return
+    try:
+        subs, coupons = catalogue.fetch_unknown(db.session, gateway.get_gateway(), utcnow(), commit)
+    except DomainError as exc:
+        db.session.rollback()
+        raise _fail(exc) from exc
+    click.echo(f"catalogue: {subs} subscription(s) and {coupons} coupon(s) fetched from Stripe")
 
 
 commands = [tiers, sync_tiers, process_stripe_events]

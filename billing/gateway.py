@@ -68,6 +68,30 @@ class StripeGateway:
             {"customer": customer_id, "return_url": return_url},
         )
 
+    def retrieve_subscription(self, subscription_id: str, expand: list[str] | None = None) -> Any:
+        """A subscription, with `expand` (e.g. discounts); None when Stripe has no such one."""
+        params: dict[str, Any] = {"expand": expand} if expand else {}
+        return self._retrieve(
+            "read the subscription", self.client.v1.subscriptions.retrieve, subscription_id, params
+        )
+
+    def retrieve_coupon(self, coupon_id: str) -> Any:
+        """A coupon and its terms; None when Stripe has no such coupon (e.g. deleted)."""
+        return self._retrieve("read the coupon", self.client.v1.coupons.retrieve, coupon_id, {})
+
+    def _retrieve(self, what: str, fn: Any, object_id: str, params: dict[str, Any]) -> Any:
+        try:
+            found = fn(object_id, params)
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "resource_missing":
+                return None
+            log.warning("stripe %s failed: %s", what, exc)
+            raise StripeUnavailable(f"Stripe could not {what}: {exc.user_message or exc}") from exc
+        except stripe.StripeError as exc:
+            log.warning("stripe %s failed: %s", what, exc)
+            raise StripeUnavailable(f"Stripe could not {what}: {exc.user_message or exc}") from exc
+        return found.to_dict()
+
 
 def init_app(app: Flask) -> None:
     """Build the gateway when STRIPE_SECRET_KEY is set."""

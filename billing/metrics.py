@@ -26,16 +26,48 @@ _TYPE_RANK = {"customer.subscription.created": 0}
 
 @dataclass(frozen=True)
 class Discount:
-    """A discount: percent off or an amount off each invoice, running from start to end."""
+    """A discount: percent off or an amount off each invoice, running from start to end.
+
+    `priced` is False while only its id is known (its coupon's terms not yet fetched): it then
+    lowers nothing, and the MRR resting on it is reported apart. `once` (a coupon of duration
+    once) runs for the subscription's first billing interval from its start.
+    """
 
     percent_off: Fraction | None = None
     amount_off_cents: int | None = None
+    currency: str | None = None  # of the amount off; None: the subscription's own
     start: dt.datetime | None = None
-    end: dt.datetime | None = None  # None: runs for ever (or once/forever coupons)
+    end: dt.datetime | None = None  # None: runs for ever (forever coupons), or see `once`
+    priced: bool = True
+    once: bool = False
 
-    def running(self, at: dt.datetime) -> bool:
+    def ends(self, interval: str = "month", interval_count: int = 1) -> dt.datetime | None:
+        """When it stops applying to a subscription billed on this interval; None: never."""
+        if self.end is None and self.once and self.start is not None:
+            return add_interval(self.start, interval, interval_count)
+        return self.end
+
+    def running(self, at: dt.datetime, interval: str = "month", interval_count: int = 1) -> bool:
         """Whether the discount applies at this instant."""
-        return (self.start is None or self.start <= at) and (self.end is None or at < self.end)
+        end = self.ends(interval, interval_count)
+        return (self.start is None or self.start <= at) and (end is None or at < end)
+
+
+def add_interval(when: dt.datetime, interval: str, count: int = 1) -> dt.datetime:
+    """`when` plus `count` billing intervals; a month from Jan 31 is the last day of February."""
+    count = max(count, 1)
+    if interval == "day":
+        return when + dt.timedelta(days=count)
+    if interval == "week":
+        return when + dt.timedelta(weeks=count)
+    months = count * (12 if interval == "year" else 1)
+    if interval not in ("month", "year"):
+        raise ValueError(f"unknown interval {interval!r}")
+    year, month = divmod(when.month - 1 + months, 12)
+    year += when.year
+    month += 1
+    last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return when.replace(year=year, month=month, day=min(when.day, last))
 
 
 @dataclass(frozen=True)
@@ -125,6 +157,7 @@ class RevenueSnapshot:
     mrr_cents: int = 0
     at_risk_mrr_cents: int = 0
     scheduled_churn_mrr_cents: int = 0
+    unpriced_discount_mrr_cents: int = 0  # part of mrr_cents counted at full price: see Discount
     paying_subscribers: int = 0
     by_plan: dict[str, int] = field(default_factory=dict)
 
@@ -202,13 +235,14 @@ def monthly_cents(state: SubscriptionState, at: dt.datetime) -> int:
     """The subscription's MRR at `at`, in cents of its currency (0 when it pays nothing).
 
     Active and past_due subscriptions only, paused collection excluded; price x quantity plus
-    any other items, less the discounts still running at `at` (percent first, then amounts off
-    each invoice), before tax, spread over the interval's months.
+    any other items, less the priced discounts still running at `at` (percent first, then
+    amounts off each invoice in the subscription's currency), before tax, spread over the
+    interval's months. An unpriced discount counts at full price (see `rests_on_unpriced`).
     """
     if state.status not in MRR_STATUSES or state.collection_paused:
         return 0
     gross = state.unit_amount_cents * state.quantity + state.extra_items_cents
-    running = [d for d in state.discounts if d.running(at)]
+    running = [d for d in state.discounts if d.priced and d.running(at, state.interval, state.interval_count)]
     if not running:  # integer fast path: gross / months, rounded half up
         if state.interval not in _MONTHS_PER_UNIT:
             raise ValueError(f"unknown interval {state.interval!r}")
@@ -221,11 +255,16 @@ def monthly_cents(state: SubscriptionState, at: dt.datetime) -> int:
         if discount.percent_off is not None:
             amount *= 1 - Fraction(discount.percent_off) / 100
     for discount in running:
-        if discount.amount_off_cents is not None:
+        if discount.amount_off_cents is not None and discount.currency in (None, state.currency):
             amount -= discount.amount_off_cents
     if amount <= 0:
         return 0
     return _round_half_up(amount / months)
+
+
+def rests_on_unpriced(state: SubscriptionState, at: dt.datetime) -> bool:
+    """Whether a running discount of this subscription cannot be priced yet (its MRR is then full)."""
+    return any(not d.priced and d.running(at, state.interval, state.interval_count) for d in state.discounts)
 
 
 def customer_mrr(
@@ -272,6 +311,8 @@ def revenue_snapshot(history: History, at: dt.datetime) -> dict[str, RevenueSnap
             snap.at_risk_mrr_cents += cents
         if state.cancel_at_period_end:
             snap.scheduled_churn_mrr_cents += cents
+        if rests_on_unpriced(state, at):
+            snap.unpriced_discount_mrr_cents += cents
         paying[state.currency].add(state.customer)
     for currency, customers in paying.items():
         result[currency].paying_subscribers = len(customers)
@@ -296,10 +337,12 @@ def first_paid_at(
     for effective in _timeline(history).effective.values():
         for i, state in enumerate(effective):
             until = effective[i + 1].at if i + 1 < len(effective) else None
+            if until is not None and until <= state.at:
+                continue  # superseded in the same second: never in effect
             instants = {state.at} | {
                 edge
                 for disc in state.discounts
-                for edge in (disc.start, disc.end)
+                for edge in (disc.start, disc.ends(state.interval, state.interval_count))
                 if edge is not None and edge > state.at and (until is None or edge < until)
             }
             paid = [t for t in sorted(instants) if monthly_cents(state, t) > 0]
@@ -446,7 +489,8 @@ def revenue_report(
 ) -> dict:
     """The revenue report over [start, end): one object per currency, the main one on top.
 
-    MRR, ARR, at-risk and scheduled-churn MRR and paying subscribers are taken at `end`;
+    MRR, ARR, at-risk, scheduled-churn and unpriced-discount MRR and paying subscribers are
+    taken at `end`;
     `churn_rate` is customer churn over the whole window; `months` holds movements and churn
     per calendar month, monthly and annual plans apart. Money in integer cents, rates as fractions.
     """
@@ -512,6 +556,7 @@ def revenue_report(
                 "arr_cents": snap.arr_cents,
                 "at_risk_mrr_cents": snap.at_risk_mrr_cents,
                 "scheduled_churn_mrr_cents": snap.scheduled_churn_mrr_cents,
+                "unpriced_discount_mrr_cents": snap.unpriced_discount_mrr_cents,
                 "paying_subscribers": snap.paying_subscribers,
                 "churn_rate": window_churn.customer_churn_rate,
                 "revenue_churn_rate": window_churn.revenue_churn_rate,
@@ -538,6 +583,7 @@ def _empty_block() -> dict:
         "arr_cents": 0,
         "at_risk_mrr_cents": 0,
         "scheduled_churn_mrr_cents": 0,
+        "unpriced_discount_mrr_cents": 0,
         "paying_subscribers": 0,
         "churn_rate": None,
         "revenue_churn_rate": None,

@@ -3,7 +3,7 @@
 Events arrive twice and in any order. Each subscription event becomes a snapshot at the event's
 `created`, and the mirror is recomputed from all snapshots with the ordering rule the metrics
 use (newest wins, terminal wins ties, canceled is final). Discounts named only by id are
-described by customer.discount.* events.
+priced from the catalogue (billing.catalogue).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing import metrics
+from billing.catalogue import describe_discount, note_discount_ids
 from billing.customers import (
     billing_url,
     customer_subscriber,
@@ -31,7 +32,6 @@ from billing.customers import (
 from billing.models import (
     ACCESS_STATUSES,
     SUBSCRIPTION_STATUSES,
-    StripeDiscount,
     StripeEvent,
     Subscription,
     SubscriptionSnapshot,
@@ -47,31 +47,13 @@ from growth.subscribers import set_stage
 log = logging.getLogger(__name__)
 
 
-def parse_discounts(raw: Any, currency: str) -> list[dict[str, Any]]:
-    """Discount objects as plain data; bare ids (not expanded) are kept, marked unresolved."""
+def parse_discounts(raw: Any) -> list[dict[str, Any]]:
+    """A subscription's discounts by id, to be priced from the catalogue (events send ids)."""
     result: list[dict[str, Any]] = []
     for item in raw or []:
-        if not isinstance(item, dict):
-            result.append({"id": str(item), "unresolved": True})
-            continue
-        source = item.get("source") or {}
-        coupon = source.get("coupon") if isinstance(source, dict) else None
-        coupon = coupon or item.get("coupon")
-        if not isinstance(coupon, dict):
-            result.append({"id": item.get("id"), "unresolved": True})
-            continue
-        amount_off = coupon.get("amount_off")
-        if amount_off is not None and (coupon.get("currency") or currency) != currency:
-            amount_off = None  # an amount off in another currency does not apply
-        result.append(
-            {
-                "id": item.get("id"),
-                "percent_off": coupon.get("percent_off"),
-                "amount_off_cents": amount_off,
-                "start": item.get("start"),
-                "end": item.get("end"),
-            }
-        )
+        discount_id = item.get("id") if isinstance(item, dict) else item
+        if discount_id:
+            result.append({"id": str(discount_id), "unresolved": True})
     return result
 
 
@@ -101,7 +83,7 @@ def parse_subscription(obj: dict[str, Any]) -> dict[str, Any]:
         "interval_count": int(recurring.get("interval_count") or 1),
         "quantity": int(item.get("quantity") or 1),
         "extra_items_cents": extra,
-        "discounts": parse_discounts(obj.get("discounts"), currency),
+        "discounts": parse_discounts(obj.get("discounts")),
         "cancel_at_period_end": bool(obj.get("cancel_at_period_end")) or obj.get("cancel_at") is not None,
         "collection_paused": obj.get("pause_collection") is not None,
         # Since API 2025-03-31 the period lives on the subscription items.
@@ -117,13 +99,15 @@ def snapshot_state(
     customer_key: str,
     known_discounts: dict[str, dict[str, Any]] | None = None,
 ) -> metrics.SubscriptionState:
-    """A stored snapshot as the metrics' plain dataclass; bare discount ids resolved when known."""
+    """A stored snapshot as the metrics' plain dataclass; discounts named by id priced when known.
+
+    A discount still unknown is kept unpriced: MRR counts it at full price and says so.
+    """
     discounts = []
     for raw in snap.discounts or []:
         if raw.get("unresolved"):
-            raw = (known_discounts or {}).get(str(raw.get("id")), raw)
-        if not raw.get("unresolved"):
-            discounts.append(to_discount(raw, snap.currency))
+            raw = (known_discounts or {}).get(str(raw.get("id")), {"id": raw.get("id"), "priced": False})
+        discounts.append(to_discount(raw, snap.currency))
     return metrics.SubscriptionState(
         subscription_id=snap.stripe_subscription_id,
         customer=customer_key,
@@ -144,16 +128,22 @@ def snapshot_state(
 
 
 def to_discount(raw: dict[str, Any], currency: str) -> metrics.Discount:
-    """A stored discount as the metrics' dataclass; an amount off in another currency is dropped."""
+    """Stored terms as the metrics' dataclass, the amount off in the subscription's currency
+    when the coupon defines one for it (`currency_options`)."""
     percent = raw.get("percent_off")
     amount = raw.get("amount_off_cents")
-    if amount is not None and raw.get("currency") and raw["currency"] != currency:
-        amount = None
+    amount_currency = raw.get("currency") or None
+    options = raw.get("currency_options") or {}
+    if amount_currency not in (None, currency) and currency in options:
+        amount, amount_currency = options[currency], currency
     return metrics.Discount(
         percent_off=Fraction(str(percent)) if percent is not None else None,
         amount_off_cents=int(amount) if amount is not None else None,
+        currency=amount_currency,
         start=timestamp(raw.get("start")),
         end=timestamp(raw.get("end")),
+        priced=raw.get("priced", True) is not False,
+        once=bool(raw.get("once")),
     )
 
 
@@ -210,6 +200,16 @@ def apply_subscription(session: Session, row: StripeEvent, obj: dict[str, Any]) 
         )
     )
     session.flush()
+    note_discount_ids(
+        session,
+        sub.stripe_subscription_id,
+        fields["stripe_customer_id"],
+        [d["id"] for d in fields["discounts"]],
+        row.created,
+    )
+    for item in obj.get("discounts") or []:
+        if isinstance(item, dict) and item.get("id"):  # expanded (a retrieve, or an older API)
+            describe_discount(session, item, row.created)
     subscriber = subscriber_by_id(session, hint) or customer_subscriber(session, fields["stripe_customer_id"])
     if fields["stripe_customer_id"]:
         link_customer(session, fields["stripe_customer_id"], subscriber)
@@ -282,50 +282,6 @@ def refresh_stage(session: Session, subscriber: Subscriber | None, at: dt.dateti
     )
     if ever_paid or subscriber.stage == Stage.PAYING:
         set_stage(session, subscriber, Stage.CHURNED, at, reason="stripe_subscription_ended")
-
-
-DISCOUNT_EVENTS = frozenset(
-    {"customer.discount.created", "customer.discount.updated", "customer.discount.deleted"}
-)
-
-
-def apply_discount(session: Session, row: StripeEvent, obj: dict[str, Any]) -> Subscriber | None:
-    """Keep what a discount is worth: subscription events name discounts only by id."""
-    discount_id = str(obj["id"])
-    found = session.scalars(
-        select(StripeDiscount).where(StripeDiscount.stripe_discount_id == discount_id)
-    ).first()
-    customer_id = id_of(obj.get("customer"))
-    subscriber = customer_subscriber(session, customer_id)
-    if found is not None and found.state_at > row.created:
-        return subscriber  # an older description arriving late
-    parsed = parse_discounts([obj], "")[0]
-    coupon = ((obj.get("source") or {}).get("coupon")) or obj.get("coupon") or {}
-    values = {
-        "stripe_customer_id": customer_id,
-        "stripe_subscription_id": id_of(obj.get("subscription")),
-        "percent_off": str(parsed["percent_off"]) if parsed.get("percent_off") is not None else None,
-        "amount_off_cents": coupon.get("amount_off") if isinstance(coupon, dict) else None,
-        "currency": (coupon.get("currency") or None) if isinstance(coupon, dict) else None,
-        "start": timestamp(obj.get("start")),
-        "end": timestamp(obj.get("end")),
-        "state_at": row.created,
-    }
-    if row.type == "customer.discount.deleted":
-        values["deleted_at"] = row.created
-    if found is None:
-        found = StripeDiscount(stripe_discount_id=discount_id, **values)
-        try:
-            with session.begin_nested():
-                session.add(found)
-        except IntegrityError:
-            found = session.scalars(
-                select(StripeDiscount).where(StripeDiscount.stripe_discount_id == discount_id)
-            ).one()
-    for key, value in values.items():
-        setattr(found, key, value)
-    session.flush()
-    return subscriber
 
 
 def apply_checkout_completed(session: Session, row: StripeEvent, obj: dict[str, Any]) -> Subscriber | None:

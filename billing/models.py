@@ -179,8 +179,33 @@ class Invoice(Base):
     paid_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class StripeCoupon(Base):
+    """A coupon's terms, from coupon.* events or fetched from Stripe (events never carry them
+    inside a discount). Terms are immutable at Stripe; a deleted coupon keeps pricing the
+    discounts already made from it."""
+
+    __tablename__ = "billing_coupons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_coupon_id: Mapped[str] = mapped_column(String(255), unique=True)
+    percent_off: Mapped[str | None] = mapped_column(String(32))  # exact decimal as Stripe sent it
+    amount_off_cents: Mapped[int | None] = mapped_column()
+    currency: Mapped[str | None] = mapped_column(String(3))  # of amount_off
+    currency_options: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # {cur: amount off}
+    duration: Mapped[str | None] = mapped_column(String(16))  # forever | once | repeating
+    duration_in_months: Mapped[int | None] = mapped_column()
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    missing_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # Stripe had no such coupon
+    state_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # event `created`, or when fetched
+
+    @property
+    def priced(self) -> bool:
+        return self.percent_off is not None or self.amount_off_cents is not None
+
+
 class StripeDiscount(Base):
-    """A discount as customer.discount.* events describe it (subscriptions carry only its id)."""
+    """A discount: its coupon, start and end, from customer.discount.* events or fetched from a
+    subscription. A subscription event names it only by id: a row with no coupon yet."""
 
     __tablename__ = "billing_discounts"
 
@@ -188,10 +213,22 @@ class StripeDiscount(Base):
     stripe_discount_id: Mapped[str] = mapped_column(String(255), unique=True)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    stripe_coupon_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # Terms as events of older API versions carried them, with the coupon expanded.
     percent_off: Mapped[str | None] = mapped_column(String(32))  # exact decimal as Stripe sent it
     amount_off_cents: Mapped[int | None] = mapped_column()
     currency: Mapped[str | None] = mapped_column(String(3))
     start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    missing_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # not on its subscription
     state_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # `created` of the event it mirrors
+
+    @property
+    def described(self) -> bool:
+        """Whether we know its coupon (or, from older events, its terms)."""
+        return (
+            self.stripe_coupon_id is not None
+            or self.percent_off is not None
+            or self.amount_off_cents is not None
+        )

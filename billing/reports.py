@@ -7,12 +7,11 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import metrics
+from billing import catalogue, metrics
 from billing.mirror import snapshot_state
 from billing.models import (
     Invoice,
     StripeCustomer,
-    StripeDiscount,
     Subscription,
     SubscriptionSnapshot,
 )
@@ -35,28 +34,10 @@ def _customer_keys(session: Session) -> dict[str, str]:
     return keys
 
 
-def _known_discounts(session: Session) -> dict[str, dict]:
-    """Discounts described by customer.discount.* events; a deleted one ends when it was deleted."""
-    known = {}
-    for d in session.scalars(select(StripeDiscount)):
-        end = d.end
-        if d.deleted_at is not None and (end is None or d.deleted_at < end):
-            end = d.deleted_at
-        known[d.stripe_discount_id] = {
-            "id": d.stripe_discount_id,
-            "percent_off": d.percent_off,
-            "amount_off_cents": d.amount_off_cents,
-            "currency": d.currency,
-            "start": int(d.start.timestamp()) if d.start else None,
-            "end": int(end.timestamp()) if end else None,
-        }
-    return known
-
-
 def load_history(session: Session) -> list[metrics.SubscriptionState]:
     """Every subscription state Stripe reported, as plain data."""
     keys = _customer_keys(session)
-    known = _known_discounts(session)
+    known = catalogue.discount_terms(session)
     return [
         snapshot_state(s, keys.get(s.stripe_customer_id, f"customer:{s.stripe_customer_id}"), known)
         for s in session.scalars(select(SubscriptionSnapshot).order_by(SubscriptionSnapshot.id))

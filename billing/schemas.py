@@ -74,6 +74,10 @@ _REVENUE_FIELDS = {
     "arr_cents": {"type": "integer"},
     "at_risk_mrr_cents": {"type": "integer"},
     "scheduled_churn_mrr_cents": {"type": "integer"},
+    "unpriced_discount_mrr_cents": {
+        "type": "integer",
+        "description": "part of mrr_cents counted at full price: its discounts' coupons are not known yet",
+    },
     "paying_subscribers": {"type": "integer"},
     "churn_rate": {"type": ["number", "null"], "description": "fraction, not percent"},
     "revenue_churn_rate": {"type": ["number", "null"]},

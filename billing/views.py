@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request
 
 from billing import gateway, service, webhooks
-from growth import links, subscribers
+from growth import links, readers, subscribers
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, InvalidRequest
 from growth.models import Subscriber
@@ -46,8 +46,21 @@ def _pricing(token: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/upgrade")
 def upgrade():  # type: ignore[no-untyped-def]
-    """The pricing page for the subscriber of ?t=<manage token>."""
-    return _pricing(request.args.get("t", ""))
+    """The pricing page for ?t=<manage token>, or for the reader of ?r=<reader link> or cookie."""
+    token = request.args.get("t")
+    if token:
+        return _pricing(token)
+    reader = readers.reader_subscriber(
+        db.session, request.args.get("r"), request.cookies.get(readers.READER_COOKIE)
+    )
+    if reader is None:
+        return _link_problem(
+            InvalidRequest(
+                "This page needs your personal link: open the post or this page from one of our emails.",
+                code="missing_token",
+            )
+        )
+    return redirect(f"/me/{links.manage_token(reader)}/upgrade", code=303)
 
 
 @bp.get("/me/<token>/upgrade")

@@ -1,7 +1,8 @@
 """Stripe webhooks: verify, store each event once, then apply it without calling Stripe back.
 
 Events arrive twice and in any order: the event id is unique, and each handler (billing.mirror,
-billing.ledger, billing.customers) applies its event so that order does not matter.
+billing.ledger, billing.customers, billing.catalogue) applies its event so that order does not
+matter. Coupons and discounts still unknown are fetched from Stripe by a background job.
 """
 
 from __future__ import annotations
@@ -17,14 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from billing import catalogue
+from billing.catalogue import COUPON_EVENTS, DISCOUNT_EVENTS, apply_coupon_event, apply_discount
 from billing.customers import timestamp
 from billing.ledger import apply_invoice_paid, apply_payment_failed
-from billing.mirror import (
-    DISCOUNT_EVENTS,
-    apply_checkout_completed,
-    apply_discount,
-    apply_subscription,
-)
+from billing.mirror import apply_checkout_completed, apply_subscription
 from billing.models import (
     StripeEvent,
 )
@@ -108,6 +106,17 @@ def process_event_task(event_row_id: int) -> None:
     commit()
 
 
+@jobs.task(catalogue.FETCH_TASK)
+def fetch_catalogue_task() -> None:
+    """Fetch from Stripe what the catalogue lacks; a Stripe failure raises, so RQ retries."""
+    from billing.gateway import get_gateway, is_configured
+    from growth.db import commit
+
+    if not is_configured():
+        return
+    catalogue.fetch_unknown(db.session, get_gateway(), utcnow(), commit)
+
+
 def process_event(session: Session, event_row_id: int, now: dt.datetime) -> str | None:
     """Apply a stored event once; returns its outcome (applied, ignored, unmatched)."""
     row = session.scalars(select(StripeEvent).where(StripeEvent.id == event_row_id).with_for_update()).first()
@@ -127,8 +136,8 @@ def process_event(session: Session, event_row_id: int, now: dt.datetime) -> str 
             row.outcome, row.note = "invalid", str(exc)[:500]
         else:
             row.subscriber_id = subscriber.id if subscriber else None
-            row.outcome = "applied" if subscriber else "unmatched"
-            if subscriber is None:
+            row.outcome = "applied" if subscriber or row.type in CATALOGUE_EVENTS else "unmatched"
+            if row.outcome == "unmatched":
                 log.warning(
                     "stripe event %s (%s) matches no subscriber: kept for review",
                     row.event_id,
@@ -136,6 +145,9 @@ def process_event(session: Session, event_row_id: int, now: dt.datetime) -> str 
                 )
     row.processed_at = now
     session.flush()
+    if row.outcome in ("applied", "unmatched") and catalogue.has_unknown(session):
+        # Fetched by a worker, or by process-stripe-events: never during the webhook request.
+        jobs.enqueue(catalogue.FETCH_TASK, background_only=True)
     return row.outcome
 
 
@@ -157,7 +169,10 @@ HANDLERS: dict[str, Handler] = {
     "invoice.payment_failed": apply_payment_failed,
     **{name: apply_subscription for name in SUBSCRIPTION_EVENTS},
     **{name: apply_discount for name in DISCOUNT_EVENTS},
+    **{name: apply_coupon_event for name in COUPON_EVENTS},
 }
+# Events that describe the catalogue, not a subscriber: applied without matching anyone.
+CATALOGUE_EVENTS = COUPON_EVENTS
 
 
 def receive(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -11,11 +10,15 @@ from sqlalchemy.orm import Session
 from content.posts import parse_audience
 from growth import access
 from growth.models import Stage, Status, Subscriber
-from growth.tokens import InvalidToken, make_token, read_token, signer
+from growth.readers import (  # noqa: F401  (the paywall's names for them)
+    READER_COOKIE,
+    READER_COOKIE_DAYS,
+    READER_PURPOSE,
+    read_reader_token,
+    reader_token,
+    reader_tokens,
+)
 
-READER_PURPOSE = "reader"
-READER_COOKIE = "mh_reader"
-READER_COOKIE_DAYS = 365
 REF_COOKIE = "mh_ref"
 REF_COOKIE_DAYS = 30
 _REF = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -80,31 +83,6 @@ def reader_for(session: Session, subscriber: Subscriber) -> Reader:
         paying=tier_id is not None or subscriber.stage == Stage.PAYING,
         tier_id=tier_id,
     )
-
-
-def reader_token(subscriber_id: int, delivery_id: int | None = None) -> str:
-    """Signed token of a web link in an email: who arrives, from which delivery."""
-    return make_token(READER_PURPOSE, {"s": subscriber_id, "d": delivery_id})
-
-
-def reader_tokens(pairs: Iterable[tuple[int, int | None]]) -> list[str]:
-    """Reader tokens for a whole batch, with one signer (a send signs one per recipient)."""
-    sign = signer(READER_PURPOSE).sign
-    return [sign({"s": s, "d": d}) for s, d in pairs]
-
-
-def read_reader_token(token: str | None) -> tuple[int, int | None] | None:
-    """(subscriber id, delivery id) of a link or cookie token, None when absent or forged."""
-    if not token:
-        return None
-    try:
-        payload = read_token(READER_PURPOSE, token)
-    except InvalidToken:
-        return None
-    if not isinstance(payload, dict) or not isinstance(payload.get("s"), int):
-        return None
-    delivery = payload.get("d")
-    return payload["s"], delivery if isinstance(delivery, int) else None
 
 
 def known_subscriber(session: Session, subscriber_id: int) -> bool:

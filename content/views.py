@@ -16,10 +16,16 @@ bp = Blueprint("content", __name__)
 UPGRADE_PATHS = ("/pricing", "/upgrade", "/billing/pricing")
 
 
-def _upgrade_url() -> str:
-    """Billing's pricing page when it has one; the subscribe page otherwise."""
+def _upgrade_url(subscriber_id: int | None) -> str:
+    """Billing's pricing page when it has one, signed for a known reader; the subscribe page otherwise.
+
+    The signed link names the reader even where the cookie did not stick.
+    """
     rules = {rule.rule for rule in current_app.url_map.iter_rules()}
-    return next((p for p in UPGRADE_PATHS if p in rules), "/subscribe")
+    path = next((p for p in UPGRADE_PATHS if p in rules), None)
+    if path is None:
+        return "/subscribe"
+    return f"{path}?r={paywall.reader_token(subscriber_id)}" if subscriber_id is not None else path
 
 
 def _set_cookie(response, name: str, value: str, days: int) -> None:  # type: ignore[no-untyped-def]
@@ -84,7 +90,7 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
             full=full,
             reader=reader,
             ref=ref,
-            upgrade_url=_upgrade_url(),
+            upgrade_url=_upgrade_url(known[0].id if known else None),
             subscriber=known[0] if known else None,
         )
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from growth import jobs, mailer, roles, throttle
+from growth import jobs, mailer, roles, security, throttle
 from growth.config import Config
 from growth.db import db
 from growth.errors import register_errorhandlers
@@ -36,7 +36,12 @@ def create_app(config: Config | None = None) -> Flask:
     """Build the Masthead app from a Config (the environment's when None)."""
     config = config or Config.from_env()
     config.validate()
-    app = Flask("masthead", template_folder=str(ROOT / "templates"), instance_path=str(config.instance_path))
+    app = Flask(
+        "masthead",
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(config.instance_path),
+    )
     configure(app, config)
     register_extensions(app)
     register_blueprints(app)
@@ -68,7 +73,8 @@ def configure(app: Flask, config: Config) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Database, roles (checked before CSRF: strangers meet a login), CSRF, rate limits, queue, mailer."""
+    """Security headers, database, roles (before CSRF), CSRF, rate limits, login throttle, jobs, mail."""
+    security.init_app(app)
     db.init_app(app)
     roles.init_app(app)
     csrf.init_app(app)

@@ -131,9 +131,23 @@ def worker(burst: bool) -> None:
     queue = current_app.extensions.get("masthead_queue")
     if queue is None:
         raise click.ClickException("REDIS_URL is not set: jobs already run in process")
-    from rq import SimpleWorker
+    from growth import jobs
 
-    SimpleWorker([queue], connection=queue.connection).work(burst=burst)
+    jobs.make_worker(queue).work(burst=burst)
+
+
+@click.command("prepare-server")
+@with_appcontext
+def prepare_server() -> None:
+    """Run by `make run` before serving: record the base URL for other commands, say what else runs."""
+    config = current_app.config["MASTHEAD"]
+    config.remember_base_url()
+    click.echo(f"emails link to {config.base_url} (commands without BASE_URL use it too)")
+    if config.redis_url:
+        click.echo(
+            "REDIS_URL is set: every email, confirmations included, waits in the queue "
+            "until a worker runs (make worker)"
+        )
 
 
 @click.command("import-subscribers")
@@ -174,5 +188,6 @@ commands = [
     revoke_token,
     set_password,
     worker,
+    prepare_server,
     import_subscribers,
 ]

@@ -14,6 +14,11 @@ class ConfigError(RuntimeError):
     """A required setting is missing or malformed."""
 
 
+# Where the development server leaves the base URL it runs with, for commands run beside it.
+SERVER_BASE_URL_FILE = "server_base_url"
+MIN_SECRET_KEY_BYTES = 32
+
+
 def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
         return default
@@ -97,13 +102,17 @@ class Config:
         instance = Path(env.get("MASTHEAD_INSTANCE", "instance")).resolve()
         mode = env.get("MASTHEAD_ENV", "development")
         database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'masthead.db'}"
+        base_url = env.get("BASE_URL") or ""
+        base_url_missing = not base_url and "base_url" not in overrides
+        if base_url_missing and mode != "production":
+            base_url = development_base_url(env, instance)
         values: dict[str, object] = dict(
             env=mode,
             instance_path=instance,
             database_url=normalise_database_url(database_url),
             redis_url=env.get("REDIS_URL") or None,
             secret_key=env.get("SECRET_KEY", ""),
-            base_url=env.get("BASE_URL", f"http://127.0.0.1:{env.get('PORT', '5000')}").rstrip("/"),
+            base_url=base_url.rstrip("/"),
             publication_name=env.get("PUBLICATION_NAME", "Masthead"),
             publication_address=env.get("PUBLICATION_ADDRESS", ""),
             publication_logo_url=env.get("PUBLICATION_LOGO_URL", ""),
@@ -140,8 +149,10 @@ class Config:
             send_batch_size=_int(env, "SEND_BATCH_SIZE", 1000),
         )
         values.update(overrides)
-        config = cls(**values)  # type: ignore[arg-type]
-        return config.with_secret_key()
+        config = cls(**values).with_secret_key()  # type: ignore[arg-type]
+        if base_url_missing and config.is_production:
+            raise ConfigError("BASE_URL must be set in production")
+        return config
 
     def replace(self, **changes: object) -> Config:
         """A copy with some settings changed."""
@@ -169,5 +180,30 @@ class Config:
             raise ConfigError("MAIL_BACKEND must be 'outbox' or 'sendgrid'")
         if self.mail_backend == "sendgrid" and not self.sendgrid_api_key:
             raise ConfigError("MAIL_BACKEND=sendgrid needs SENDGRID_API_KEY")
-        if self.is_production and self.base_url.startswith("http://127.0.0.1"):
-            raise ConfigError("BASE_URL must be set in production")
+        if self.is_production:
+            if not self.base_url.startswith("https://"):
+                raise ConfigError(f"BASE_URL must start with https:// in production, got {self.base_url}")
+            key_bytes = len(self.secret_key.encode())
+            if key_bytes < MIN_SECRET_KEY_BYTES:
+                raise ConfigError(
+                    f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production, got {key_bytes}"
+                )
+
+    def remember_base_url(self) -> None:
+        """Leave the server's base URL in the instance folder for commands run without BASE_URL."""
+        self.instance_path.mkdir(parents=True, exist_ok=True)
+        (self.instance_path / SERVER_BASE_URL_FILE).write_text(self.base_url + "\n")
+
+
+def development_base_url(env: Mapping[str, str], instance: Path) -> str:
+    """Without BASE_URL: PORT when given, else the URL the server last ran with, else port 5000.
+
+    `make run` records its URL (Config.remember_base_url), so a command run in another terminal,
+    or by cron, links to the server on whatever PORT it was started with.
+    """
+    if env.get("PORT"):
+        return f"http://127.0.0.1:{env['PORT']}"
+    remembered = instance / SERVER_BASE_URL_FILE
+    if remembered.exists() and remembered.read_text().strip():
+        return remembered.read_text().strip()
+    return "http://127.0.0.1:5000"

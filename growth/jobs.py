@@ -6,6 +6,7 @@ never looks for a row that is not there yet, and a rolled-back request sends not
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,12 @@ from typing import Any
 from flask import Flask, current_app, g, has_app_context
 
 log = logging.getLogger(__name__)
+
+# The worker's last heartbeat (a Unix time), read by the admin pages.
+HEARTBEAT_KEY = "masthead:worker:last_seen"
+# Idle, an RQ worker beats every worker_ttl - 15 seconds: well inside WORKER_SILENCE.
+WORKER_TTL = 60
+WORKER_SILENCE = dt.timedelta(minutes=5)
 
 _TASKS: dict[str, Callable[..., Any]] = {}
 
@@ -27,14 +34,18 @@ def task(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return register
 
 
-def enqueue(name: str, *args: Any, must_succeed: bool = False) -> None:
+def enqueue(name: str, *args: Any, must_succeed: bool = False, background_only: bool = False) -> None:
     """Queue a task to run once the current unit of work commits.
 
     `must_succeed`: run in process, a failure is raised to the caller instead of logged, for
     work whose only copy is in the arguments (a webhook batch: the sender must retry it).
+    `background_only`: only a worker runs it (it calls out slowly, e.g. to Stripe); without
+    Redis it is dropped, and a scheduled command must pick the work up from the database.
     """
     if name not in _TASKS:
         raise KeyError(f"unknown task {name!r}")
+    if background_only and current_app.extensions.get("masthead_queue") is None:
+        return
     g.setdefault("pending_jobs", []).append((name, args, must_succeed))
 
 
@@ -77,6 +88,54 @@ def run_task(name: str, *args: Any) -> Any:
     # A fresh app context per job: its own session, its own queued follow-up jobs.
     with app.app_context():
         return _TASKS[name](*args)
+
+
+def record_heartbeat(connection: Any, now: dt.datetime) -> None:
+    """Say a worker is alive at `now` (a Redis client or pipeline)."""
+    connection.set(HEARTBEAT_KEY, f"{now.timestamp():.3f}")
+
+
+def last_worker_seen(connection: Any) -> dt.datetime | None:
+    """When a worker last beat, or None if none ever did."""
+    raw = connection.get(HEARTBEAT_KEY)
+    return dt.datetime.fromtimestamp(float(raw), dt.UTC) if raw else None
+
+
+def make_worker(queue: Any) -> Any:
+    """An RQ worker that leaves a heartbeat the admin pages read."""
+    from rq import SimpleWorker
+
+    class HeartbeatWorker(SimpleWorker):
+        def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+            super().heartbeat(timeout, pipeline)
+            record_heartbeat(pipeline if pipeline is not None else self.connection, dt.datetime.now(dt.UTC))
+
+    return HeartbeatWorker([queue], connection=queue.connection, worker_ttl=WORKER_TTL)
+
+
+def worker_warning(now: dt.datetime | None = None) -> str | None:
+    """With Redis, a sentence for operators while no worker has been seen for WORKER_SILENCE."""
+    connection = current_app.extensions.get("masthead_redis")
+    if connection is None:
+        return None  # no Redis: jobs run in process
+    now = now or dt.datetime.now(dt.UTC)
+    from redis.exceptions import RedisError
+
+    try:
+        seen = last_worker_seen(connection)
+    except RedisError as exc:
+        log.warning("cannot read the worker heartbeat: %s", exc)
+        return (
+            f"Redis cannot be reached ({exc}): with REDIS_URL set, no email, confirmations included, "
+            "goes out until Redis and a worker (make worker) run."
+        )
+    if seen is not None and now - seen < WORKER_SILENCE:
+        return None
+    when = seen.strftime("%Y-%m-%d %H:%M UTC") if seen else "never"
+    return (
+        f"No worker has been seen for five minutes (last seen: {when}). With REDIS_URL set, every "
+        "email, confirmations included, waits in the queue until a worker runs (make worker)."
+    )
 
 
 def init_app(app: Flask) -> None:

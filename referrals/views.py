@@ -71,8 +71,14 @@ def referral_landing(code: str):  # type: ignore[no-untyped-def]
             max_age=REF_COOKIE_MAX_AGE,
             httponly=True,
             samesite="Lax",
+            secure=_https(),
         )
     return response
+
+
+def _https() -> bool:
+    """Cookies are Secure when the public URL is https (TLS may end at a proxy in front)."""
+    return str(current_app.config["MASTHEAD"].base_url).startswith("https://")
 
 
 @bp.route("/me/<token>/referrals", methods=["GET", "POST"])
@@ -112,6 +118,7 @@ def hub(token: str):  # type: ignore[no-untyped-def]
         max_age=SELF_COOKIE_MAX_AGE,
         httponly=True,
         samesite="Lax",
+        secure=_https(),
     )
     return response
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
+from growth import jobs
 from growth.auth import SESSION_KEY, authenticate, current_operator, end_session, start_session
 from growth.db import commit, db
 from growth.extensions import client_ip
@@ -34,6 +35,12 @@ def same_site_path(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else None
+
+
+@bp.app_context_processor
+def worker_status() -> dict[str, object]:
+    """admin/base.html asks, only when it renders, whether emails wait for a missing worker."""
+    return {"worker_warning": jobs.worker_warning}
 
 
 class LoginForm(FlaskForm):

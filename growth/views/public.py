@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, render_template, request
 from sqlalchemy import select
 
-from growth import links, subscribers
+from growth import links, security, subscribers
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, ValidationFailed
 from growth.extensions import client_ip, signup_limit
@@ -56,8 +56,16 @@ def subscribe():  # type: ignore[no-untyped-def]
 
 @bp.get("/embed.html")
 def embed_snippet():  # type: ignore[no-untyped-def]
-    """The snippet an operator pastes into another site, shown with a live preview."""
-    snippet = render_template("growth/embed_snippet.html", base_url=current_app.config["MASTHEAD"].base_url)
+    """The snippet an operator pastes into another site, shown with a live preview.
+
+    The preview is the snippet itself, inline code and all: the policy allows exactly that code.
+    The page may be framed by the sites in CORS_ORIGINS (anyone when none is listed): it holds a
+    signup form only, which double opt-in guards anyway.
+    """
+    config = current_app.config["MASTHEAD"]
+    snippet = render_template("growth/embed_snippet.html", base_url=config.base_url)
+    security.allow_inline_code_of(snippet)
+    security.allow_framing_by(config.cors_origins)
     return render_template("growth/embed.html", snippet=snippet)
 
 

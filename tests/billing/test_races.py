@@ -85,3 +85,83 @@ def test_one_event_delivered_twice_at_once_is_stored_and_applied_once(database_u
             s.commit()
         db.engine.dispose()
         db.engine, db.session_factory = saved
+
+
+@pytest.mark.skipif(not USING_POSTGRES, reason="two concurrent transactions need PostgreSQL")
+def test_events_naming_one_discount_and_coupon_at_once_make_one_row_each(database_url, tmp_path):
+    from billing.models import StripeCoupon, StripeDiscount, Subscription, SubscriptionSnapshot
+    from tests.fakes.stripe import coupon, discount, subscription
+
+    saved = (db.engine, db.session_factory)
+    app = create_app(make_config(database_url, tmp_path, stripe_webhook_secret=WEBHOOK_SECRET))
+    tag = uuid.uuid4().hex[:8]
+    sub_id, di_id, co_id = f"sub_{tag}", f"di_{tag}", f"co_{tag}"
+    now = int(time.time())
+    terms = coupon(coupon_id=co_id, percent_off=20.0)
+    described = discount(discount_id=di_id, coupon_id=co_id, customer=f"cus_{tag}", subscription_id=sub_id)
+    bodies = [
+        encode(
+            event(
+                "customer.subscription.created",
+                subscription(sub_id=sub_id, customer=f"cus_{tag}", discounts=[di_id]),
+                now,
+            )
+        ),
+        encode(event("customer.discount.created", described, now)),
+        encode(event("customer.discount.updated", described, now + 1)),
+        encode(event("coupon.created", terms, now)),
+        encode(event("coupon.updated", terms, now + 1)),
+    ]
+    barrier = threading.Barrier(len(bodies))
+    statuses: list[int] = []
+
+    def deliver(body: bytes) -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(
+            "/webhooks/stripe", data=body, headers={"Stripe-Signature": sign(body, WEBHOOK_SECRET)}
+        )
+        statuses.append(response.status_code)
+
+    try:
+        threads = [threading.Thread(target=deliver, args=(b,)) for b in bodies]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert statuses == [200] * len(bodies)
+        with app.app_context():
+            s = db.session
+            # .one(): exactly one row each
+            found = s.scalars(select(StripeDiscount).where(StripeDiscount.stripe_discount_id == di_id)).one()
+            assert found.stripe_coupon_id == co_id
+            assert (
+                s.scalars(select(StripeCoupon).where(StripeCoupon.stripe_coupon_id == co_id))
+                .one()
+                .percent_off
+                == "20.0"
+            )
+            outcomes = s.scalars(
+                select(StripeEvent.outcome).where(
+                    StripeEvent.payload["data"]["object"]["id"].as_string().in_([sub_id, di_id, co_id])
+                )
+            ).all()
+            assert sorted(outcomes) == ["applied"] * 2 + ["unmatched"] * 3  # coupons applied; nobody to link
+    finally:
+        with app.app_context():
+            s = db.session
+            s.execute(
+                delete(StripeEvent).where(
+                    StripeEvent.payload["data"]["object"]["id"].as_string().in_([sub_id, di_id, co_id])
+                )
+            )
+            s.execute(delete(StripeDiscount).where(StripeDiscount.stripe_discount_id == di_id))
+            s.execute(delete(StripeCoupon).where(StripeCoupon.stripe_coupon_id == co_id))
+            s.execute(
+                delete(SubscriptionSnapshot).where(SubscriptionSnapshot.stripe_subscription_id == sub_id)
+            )
+            s.execute(delete(Subscription).where(Subscription.stripe_subscription_id == sub_id))
+            s.execute(delete(StripeCustomer).where(StripeCustomer.stripe_customer_id == f"cus_{tag}"))
+            s.commit()
+        db.engine.dispose()
+        db.engine, db.session_factory = saved

@@ -193,3 +193,21 @@ def test_web_link_of_a_sent_email_signs_the_reader_in(client, session, library, 
     visit = session.scalars(select(EmailEvent).where(EmailEvent.subscriber_id == sid)).one()
     assert visit.delivery_id is not None and visit.type == "web_visit"
     assert engaged_value_counts(session, [sid]) == {sid: 1}  # reading on the web is engagement
+
+
+def test_rss_description_escapes_the_excerpt_so_readers_show_it_as_text(client, session):  # type: ignore[no-untyped-def]
+    import xml.etree.ElementTree as ET
+
+    make_post(session, title="Tags", excerpt='<img src=x onerror="alert(1)"> & <b>bold</b>', published_at=NOW)
+    make_post(session, title="No excerpt", body_markdown="Less &lt;b&gt; than that", published_at=NOW)
+    session.commit()
+    root = ET.fromstring(client.get("/feed.xml").get_data())
+    descriptions = {i.findtext("title"): i.findtext("description") for i in root.iter("item")}
+    # A feed reader renders the description as HTML: after XML decoding it must hold no markup.
+    import html
+
+    for title, text in (
+        ("Tags", '<img src=x onerror="alert(1)"> & <b>bold</b>'),
+        ("No excerpt", "Less <b> than that"),
+    ):
+        assert "<" not in descriptions[title] and html.unescape(descriptions[title]) == text

@@ -1,9 +1,12 @@
 """A local, stateful fake of the parts of Stripe's API Masthead calls, plus signed test events.
 
-Products, Prices, Checkout Sessions, billing-portal Sessions and Customers, form-encoded the way
-stripe-python sends them, answering in the shapes of the API version the SDK pins (period dates
-on subscription items, an invoice's subscription under parent.subscription_details, `discounts`
-as a list). `complete_checkout` plays the customer paying: it returns the events Stripe would send.
+Products, Prices, Checkout Sessions, billing-portal Sessions, Customers, Coupons and
+Subscriptions, form-encoded the way stripe-python sends them, answering in the shapes of the API
+version the SDK pins (period dates on subscription items, an invoice's subscription under
+parent.subscription_details, `discounts` as a list of ids, a Discount's coupon as an id under
+`source.coupon`: events never expand anything, and a Discount cannot be fetched by id, only
+expanded on a subscription retrieve). `complete_checkout`, `apply_coupon` and the like play the
+customer or the operator: they return the events Stripe would send.
 """
 
 from __future__ import annotations
@@ -58,8 +61,17 @@ def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
     return f"t={t},v1={digest}"
 
 
-def event(type_: str, obj: dict[str, Any], created: int, event_id: str | None = None) -> dict[str, Any]:
-    """A Stripe event envelope around an object."""
+def event(
+    type_: str,
+    obj: dict[str, Any],
+    created: int,
+    event_id: str | None = None,
+    previous: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A Stripe event envelope around an object (an *.updated one says what changed)."""
+    data: dict[str, Any] = {"object": obj}
+    if previous is not None:
+        data["previous_attributes"] = previous
     return {
         "id": event_id or new_id("evt"),
         "object": "event",
@@ -68,7 +80,7 @@ def event(type_: str, obj: dict[str, Any], created: int, event_id: str | None = 
         "livemode": False,
         "pending_webhooks": 1,
         "type": type_,
-        "data": {"object": obj},
+        "data": data,
     }
 
 
@@ -132,30 +144,63 @@ def subscription(
     }
 
 
-def discount(
+def coupon(
     *,
+    coupon_id: str | None = None,
     percent_off: float | None = None,
     amount_off: int | None = None,
-    currency: str = "usd",
+    currency: str | None = None,
+    currency_options: dict[str, int] | None = None,
+    duration: str = "forever",
+    duration_in_months: int | None = None,
+    created: int = 1_767_225_600,
+) -> dict[str, Any]:
+    """A Coupon object: its terms live here only (a Discount names it by id)."""
+    return {
+        "id": coupon_id or new_id("co"),
+        "object": "coupon",
+        "amount_off": amount_off,
+        "applies_to": None,
+        "created": created,
+        "currency": currency if amount_off is not None else None,
+        "currency_options": {k: {"amount_off": v} for k, v in (currency_options or {}).items()} or None,
+        "duration": duration,
+        "duration_in_months": duration_in_months if duration == "repeating" else None,
+        "livemode": False,
+        "max_redemptions": None,
+        "metadata": {},
+        "name": None,
+        "percent_off": percent_off,
+        "redeem_by": None,
+        "times_redeemed": 0,
+        "valid": True,
+    }
+
+
+def discount(
+    *,
+    coupon_id: str,
+    discount_id: str | None = None,
+    customer: str = "cus_test",
+    subscription_id: str | None = None,
     start: int = 0,
     end: int | None = None,
 ) -> dict[str, Any]:
-    """An expanded discount object (coupon under source.coupon)."""
+    """A Discount object of API 2025-09-30.clover and later: its coupon under source, by id."""
     return {
-        "id": new_id("di"),
+        "id": discount_id or new_id("di"),
         "object": "discount",
-        "start": start,
+        "checkout_session": None,
+        "customer": customer,
+        "customer_account": None,
         "end": end,
-        "source": {
-            "type": "coupon",
-            "coupon": {
-                "id": new_id("co"),
-                "object": "coupon",
-                "percent_off": percent_off,
-                "amount_off": amount_off,
-                "currency": currency if amount_off is not None else None,
-            },
-        },
+        "invoice": None,
+        "invoice_item": None,
+        "promotion_code": None,
+        "source": {"type": "coupon", "coupon": coupon_id},
+        "start": start,
+        "subscription": subscription_id,
+        "subscription_item": None,
     }
 
 
@@ -214,6 +259,9 @@ class FakeStripe:
             self.customers: dict[str, dict[str, Any]] = {}
             self.checkout_sessions: dict[str, dict[str, Any]] = {}
             self.portal_sessions: dict[str, dict[str, Any]] = {}
+            self.coupons: dict[str, dict[str, Any]] = {}
+            self.subscriptions: dict[str, dict[str, Any]] = {}
+            self.discounts: dict[str, dict[str, Any]] = {}  # by id: they are never fetched alone
             self.requests: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
             self.idempotent: dict[str, tuple[int, dict[str, Any]]] = {}
             self.fail_next: list[int] = []
@@ -264,6 +312,8 @@ class FakeStripe:
             ("POST", r"/v1/checkout/sessions", self.create_checkout_session),
             ("GET", r"/v1/checkout/sessions/(?P<id>[^/]+)", self.get("checkout_sessions")),
             ("POST", r"/v1/billing_portal/sessions", self.create_portal_session),
+            ("GET", r"/v1/coupons/(?P<id>[^/]+)", self.get("coupons")),
+            ("GET", r"/v1/subscriptions/(?P<id>[^/]+)", self.retrieve_subscription),
         ]
         for verb, pattern, fn in routes:
             match = re.fullmatch(pattern, path)
@@ -283,6 +333,33 @@ class FakeStripe:
         return read
 
     # -- resources -----------------------------------------------------------------------------
+
+    def retrieve_subscription(self, p: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        """GET /v1/subscriptions/<id>: `discounts` are ids unless `expand[]=discounts`; a
+        discount's coupon stays an id unless `expand[]=discounts.source.coupon` too."""
+        sub = self.subscriptions.get(id)
+        if sub is None:
+            return 404, _error(
+                "invalid_request_error", f"No such subscription: '{id}'", code="resource_missing"
+            )
+        expand = p.get("expand") or []
+        expand = [expand] if isinstance(expand, str) else list(expand)
+        unknown = [e for e in expand if e not in ("discounts", "discounts.source.coupon")]
+        if unknown:
+            return 400, _error(
+                "invalid_request_error",
+                f"This property cannot be expanded ({unknown[0]}).",
+                param="expand",
+            )
+        result = json.loads(json.dumps(sub))
+        if "discounts" in expand or "discounts.source.coupon" in expand:
+            result["discounts"] = [json.loads(json.dumps(self.discounts[d])) for d in sub["discounts"]]
+            if "discounts.source.coupon" in expand:
+                for item in result["discounts"]:
+                    found = self.coupons.get(item["source"]["coupon"])
+                    if found is not None:
+                        item["source"]["coupon"] = json.loads(json.dumps(found))
+        return 200, result
 
     def create_product(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if not p.get("name"):
@@ -461,6 +538,7 @@ class FakeStripe:
                 metadata=data.get("metadata", {}),
                 trial_end=created + trial_days * 86400 if trial_days else None,
             )
+            self.subscriptions[sub["id"]] = sub
             session.update(status="complete", customer=customer_id, subscription=sub["id"])
             session["customer_details"] = {
                 "email": session["customer_email"] or self.customers[customer_id]["email"]
@@ -480,6 +558,63 @@ class FakeStripe:
             event("checkout.session.completed", dict(session), created),
             event("customer.subscription.created", sub, created),
             event("invoice.paid", paid, created),
+        ]
+
+    def add_subscription(self, sub: dict[str, Any]) -> dict[str, Any]:
+        """Keep a subscription (built with `subscription(...)`) as Stripe holds it."""
+        with self.lock:
+            self.subscriptions[sub["id"]] = sub
+        return sub
+
+    def create_coupon(self, created: int, **terms: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The operator creates a coupon: (the coupon, the coupon.created event)."""
+        with self.lock:
+            made = coupon(created=created, **terms)
+            self.coupons[made["id"]] = made
+        return made, [event("coupon.created", dict(made), created)]
+
+    def delete_coupon(self, coupon_id: str, created: int) -> list[dict[str, Any]]:
+        """Delete a coupon: discounts already made from it keep applying; GET is then a 404."""
+        with self.lock:
+            gone = self.coupons.pop(coupon_id)
+        return [event("coupon.deleted", dict(gone), created)]
+
+    def apply_coupon(
+        self, sub_id: str, coupon_id: str, created: int, end: int | None = None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A coupon applied to a subscription: (the discount, the events, ids only, as sent).
+
+        A repeating coupon's discount ends `duration_in_months` after it starts (pass `end`).
+        """
+        with self.lock:
+            sub = self.subscriptions[sub_id]
+            made = discount(
+                coupon_id=coupon_id,
+                customer=sub["customer"],
+                subscription_id=sub_id,
+                start=created,
+                end=end,
+            )
+            self.discounts[made["id"]] = made
+            before = list(sub["discounts"])
+            sub["discounts"] = [*before, made["id"]]
+            snapshot = json.loads(json.dumps(sub))
+        return made, [
+            event("customer.discount.created", dict(made), created),
+            event("customer.subscription.updated", snapshot, created, previous={"discounts": before}),
+        ]
+
+    def remove_discount(self, sub_id: str, discount_id: str, created: int) -> list[dict[str, Any]]:
+        """A discount removed from a subscription: the events, as sent."""
+        with self.lock:
+            sub = self.subscriptions[sub_id]
+            before = list(sub["discounts"])
+            sub["discounts"] = [d for d in before if d != discount_id]
+            gone = self.discounts.pop(discount_id)
+            snapshot = json.loads(json.dumps(sub))
+        return [
+            event("customer.discount.deleted", gone, created),
+            event("customer.subscription.updated", snapshot, created, previous={"discounts": before}),
         ]
 
 

@@ -27,9 +27,37 @@ def test_production_requires_secret_key(tmp_path):
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         Config.from_env({"MASTHEAD_INSTANCE": str(tmp_path), "MASTHEAD_ENV": "production"})
     config = Config.from_env(
-        {"MASTHEAD_ENV": "production", "SECRET_KEY": "s", "BASE_URL": "https://news.example"}
+        {"MASTHEAD_ENV": "production", "SECRET_KEY": "k" * 32, "BASE_URL": "https://news.example"}
     )
     config.validate()
+
+
+PRODUCTION = {"MASTHEAD_ENV": "production", "SECRET_KEY": "k" * 32, "BASE_URL": "https://news.example"}
+
+
+def test_production_refuses_a_short_secret_key(tmp_path):
+    config = Config.from_env({**PRODUCTION, "SECRET_KEY": "k" * 31})
+    with pytest.raises(ConfigError, match="^SECRET_KEY must be at least 32 bytes in production, got 31$"):
+        config.validate()
+    # Bytes, not characters: 16 two-byte characters are 32 bytes.
+    Config.from_env({**PRODUCTION, "SECRET_KEY": "é" * 16}).validate()
+
+
+def test_production_refuses_an_http_base_url(tmp_path):
+    config = Config.from_env({**PRODUCTION, "BASE_URL": "http://news.example"})
+    with pytest.raises(
+        ConfigError, match="^BASE_URL must start with https:// in production, got http://news"
+    ):
+        config.validate()
+
+
+def test_production_says_when_base_url_is_unset(tmp_path):
+    env = {k: v for k, v in PRODUCTION.items() if k != "BASE_URL"}
+    with pytest.raises(ConfigError, match="^BASE_URL must be set in production$"):
+        Config.from_env(env).validate()
+    # Set to the development default on purpose: then it is an http:// URL, and said so.
+    with pytest.raises(ConfigError, match="must start with https://"):
+        Config.from_env({**PRODUCTION, "BASE_URL": "http://127.0.0.1:5000"}).validate()
 
 
 def test_postgresql_url_uses_psycopg3_and_env_is_read(tmp_path):

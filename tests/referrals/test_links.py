@@ -186,3 +186,23 @@ def test_a_batch_prefetch_gives_the_same_block_and_is_used_once(app, client, ses
         assert g.referral_progress["counts"] == {}  # popped: a later count is read afresh
     assert batched == one_by_one
     assert "2 more friends to the sticker pack." in batched["referral_block"]
+
+
+def _set_cookie_headers(response, name: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [h for h in response.headers.getlist("Set-Cookie") if h.startswith(f"{name}=")]
+
+
+def test_referral_cookies_are_secure_under_https_only(client, session, outbox, app_factory):
+    join(client, outbox, "ana@example.com", name="Ana Lima")
+    ana = by_email(session, "ana@example.com")
+    secure = app_factory(base_url="https://news.example").test_client()
+    for c, want in ((client, False), (secure, True)):
+        landing = c.get(f"/r/{ana.referral_code}", headers={"User-Agent": BROWSER})
+        with c.application.app_context():
+            token = links.manage_token(ana)
+        hub = c.get(f"/me/{token}/referrals")
+        [ref_cookie] = _set_cookie_headers(landing, "mh_ref")
+        [self_cookie] = _set_cookie_headers(hub, "mh_self")
+        for header in (ref_cookie, self_cookie):
+            assert ("; Secure" in header) is want, header
+            assert "HttpOnly" in header and "SameSite=Lax" in header
