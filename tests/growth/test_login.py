@@ -131,3 +131,13 @@ def test_with_redis_the_count_is_shared_by_every_process():
         assert two.retry_after("op@example.com", "192.0.2.1") is not None
     finally:
         one.reset()
+
+
+def test_an_unreachable_redis_lets_logins_through_and_says_so(caplog):
+    from growth.throttle import LoginThrottle
+
+    throttle = LoginThrottle("redis://127.0.0.1:1/0", "test-down")  # nothing listens there
+    throttle.failed("op@example.com", "192.0.2.1")
+    throttle.succeeded("op@example.com", "192.0.2.1")
+    assert throttle.retry_after("op@example.com", "192.0.2.1") is None
+    assert "login throttle unavailable" in caplog.text
