@@ -168,6 +168,7 @@ def import_subscribers(csv_file, confirmed: bool, newsletters: tuple[str, ...]) 
             confirmed=confirmed,
             newsletter_slugs=list(newsletters),
             label=f"csv:{csv_file.name}",
+            refuse_disposable=current_app.config["MASTHEAD"].disposable_emails == "refuse",
         )
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc

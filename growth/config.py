@@ -68,6 +68,7 @@ class Config:
     cors_origins: tuple[str, ...] = ()
     confirm_token_max_age: int = 7 * 24 * 3600
     confirmation_resend_seconds: int = 600
+    disposable_emails: str = "refuse"  # signups from throwaway domains: refuse or allow
     queue_async: bool = True
     # engagement
     engaged_window_days: int = 30
@@ -131,6 +132,7 @@ class Config:
                 o.strip().rstrip("/") for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()
             ),
             queue_async=_bool(env.get("QUEUE_ASYNC"), True),
+            disposable_emails=env.get("DISPOSABLE_EMAILS", "refuse").strip().lower(),
             engaged_window_days=_int(env, "ENGAGED_WINDOW_DAYS", 30),
             nurture_min_value=_int(env, "NURTURE_MIN_VALUE", 3),
             lapsed_after_days=_int(env, "LAPSED_AFTER_DAYS", 90),
@@ -176,6 +178,8 @@ class Config:
 
     def validate(self) -> None:
         """Check combinations that cannot work."""
+        if self.disposable_emails not in {"refuse", "allow"}:
+            raise ConfigError("DISPOSABLE_EMAILS must be 'refuse' or 'allow'")
         if self.mail_backend not in {"outbox", "sendgrid"}:
             raise ConfigError("MAIL_BACKEND must be 'outbox' or 'sendgrid'")
         if self.mail_backend == "sendgrid" and not self.sendgrid_api_key:

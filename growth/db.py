@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
-from sqlalchemy import Boolean, DateTime, Engine, Integer, MetaData, any_, bindparam, create_engine, event
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -95,6 +108,23 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+SQLITE_IMMEDIATE = "masthead_sqlite_immediate"
+
+
+def lock_row(session: Session, model: type[T], ident: Any) -> T | None:
+    """Load a row afresh, locked until the unit of work ends: racing writers take turns.
+
+    PostgreSQL locks the row (SELECT ... FOR UPDATE; a waiter reads the winner's commit).
+    SQLite has one lock for the whole file: a transaction that read before it writes fails at
+    once ("database is locked") when another wrote meanwhile, so there the unit of work must
+    begin with this call, which opens it with BEGIN IMMEDIATE (it waits its turn instead).
+    """
+    if not session.in_transaction():
+        session.connection(execution_options={SQLITE_IMMEDIATE: True})
+    query = select(model).where(model.id == ident)  # type: ignore[attr-defined]
+    return session.scalars(query.with_for_update().execution_options(populate_existing=True)).first()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with SQLite made to honour SAVEPOINTs and foreign keys."""
     if url.startswith("sqlite"):
@@ -112,7 +142,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+            immediate = conn.get_execution_options().get(SQLITE_IMMEDIATE)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -77,11 +77,21 @@ def record_web_visit(
     return event
 
 
-def bring_back(session: Session, subscriber: Subscriber, now: dt.datetime, reason: str) -> bool:
-    """A sunset (inactive) subscriber who clicks one of their links is active again."""
+def bring_back(
+    session: Session, subscriber: Subscriber, now: dt.datetime, reason: str, at: dt.datetime | None = None
+) -> bool:
+    """A sunset (inactive) subscriber who reads again (at `at`, default now) is active again.
+
+    Only engagement after they became inactive counts: a late-delivered event from before the
+    sunset never undoes it.
+    """
     from growth.subscribers import set_status
 
     if subscriber.status != Status.INACTIVE:
+        return False
+    changed = subscriber.status_changed_at
+    if at is not None and changed is not None and at < changed:
+        log.info("subscriber %s: %s of %s predates their status change, ignored", subscriber.id, reason, at)
         return False
     log.info("subscriber %s is back (%s)", subscriber.id, reason)
     return set_status(session, subscriber, Status.ACTIVE, now, reason=reason)

@@ -436,10 +436,14 @@ def _apply(
             newsletter_id=newsletter_id,
             reason="provider_group_unsubscribe",
         )
-    elif kind == EmailEventType.CLICK and not row.is_scanner:
-        bring_back(session, subscriber, now, reason="click")
-    # processed, delivered, open, group_resubscribe: recorded only (a resubscription needs our own
-    # confirmation, not a provider's flag).
+    elif (kind == EmailEventType.CLICK and not row.is_scanner) or (
+        kind == EmailEventType.OPEN and not row.is_machine
+    ):
+        # A reader's click or open (never a scanner's or Apple's) ends a sunset, if it came after.
+        bring_back(session, subscriber, now, reason=kind, at=row.at)
+    # processed, delivered, group_resubscribe: recorded only (a resubscription needs our own
+    # confirmation, not a provider's flag). Bounces, drops, complaints and unsubscribes above
+    # apply whatever their timestamp.
 
 
 def soft_failures(session: Session, subscriber_id: int) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from growth import subscribers
+from growth import addresses, subscribers
 from growth.errors import InvalidRequest, ValidationFailed
 from growth.models import Consent, Membership, MembershipStatus, Stage, Status, Subscriber
 
@@ -65,14 +65,20 @@ def import_subscribers(
     confirmed: bool,
     newsletter_slugs: list[str] | None = None,
     label: str = "csv",
+    refuse_disposable: bool = True,
 ) -> ImportReport:
-    """Create the new addresses of `rows`; report the known and the invalid ones."""
+    """Create the new addresses of `rows`; report the known and the invalid ones.
+
+    Throwaway addresses are invalid rows unless `refuse_disposable` is off (DISPOSABLE_EMAILS).
+    """
     newsletters = subscribers.resolve_newsletters(session, newsletter_slugs)
     report = ImportReport()
     valid: list[tuple[dict[str, str], str, str]] = []
     for line, row in enumerate(rows, start=2):  # line 1 is the header
         try:
             display, key = subscribers.normalize_email(row.get("email", ""))
+            if refuse_disposable:
+                addresses.refuse_disposable(key)
         except ValidationFailed as exc:
             report.invalid.append({"line": line, "email": row.get("email", ""), "reason": exc.message})
             continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
+
 from flask import current_app
 
 from growth.models import Newsletter, Subscriber
@@ -11,6 +13,11 @@ from growth.tokens import make_token
 def absolute(path: str) -> str:
     """BASE_URL + path."""
     return current_app.config["MASTHEAD"].base_url + path
+
+
+def contact_address() -> str:
+    """Where a reader writes to us (the sender's address): how a suppression is lifted."""
+    return parseaddr(current_app.config["MASTHEAD"].mail_from)[1]
 
 
 def confirm_token(subscriber: Subscriber) -> str:

@@ -59,6 +59,7 @@ CORE = {
     "api.list_subscribers": ADMIN,
     "api.get_subscriber": ADMIN,
     "api.erase_subscriber": ADMIN,
+    "api.lift_suppression": ADMIN,
     "api.import_csv": ADMIN,
     "engagement.subscriber_engagement": ADMIN,
 }

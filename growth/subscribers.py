@@ -17,8 +17,9 @@ from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from growth import emails, signals
-from growth.errors import NotFound, ValidationFailed
+from growth import addresses, emails, signals
+from growth.db import lock_row
+from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.models import (
     SUPPRESSED_STATUSES,
     Consent,
@@ -37,6 +38,17 @@ log = logging.getLogger(__name__)
 
 REFERRAL_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: codes are read aloud
 REFERRAL_CODE_LENGTH = 10  # 32^10 ≈ 1e15: unguessable at any list size
+
+
+class Suppressed(Conflict):
+    """The address is suppressed (bounced, complained): only an operator may lift that."""
+
+    code = "suppressed"
+
+    def __init__(self, subscriber: Subscriber):
+        cause = "reported one of our emails as spam" if subscriber.status == Status.COMPLAINED else "bounced"
+        super().__init__(f"We stopped all mail to {subscriber.email}: it {cause}. Only we can lift that.")
+        self.subscriber_status = subscriber.status
 
 
 def normalize_email(raw: str) -> tuple[str, str]:
@@ -160,13 +172,23 @@ class SignupResult:
     confirmation_queued: bool
 
 
-def signup(session: Session, req: SignupRequest, now: dt.datetime, resend_after: int = 600) -> SignupResult:
+def signup(
+    session: Session,
+    req: SignupRequest,
+    now: dt.datetime,
+    resend_after: int = 600,
+    *,
+    refuse_disposable: bool = True,
+) -> SignupResult:
     """Sign an address up (pending) and queue the confirmation; safe to repeat and to race.
 
     A known address gets no new row; a pending or returning one gets the confirmation again at
     most once per `resend_after` seconds; a suppressed one (bounced, complained) gets nothing.
+    A throwaway address is refused (422) unless `refuse_disposable` is off (DISPOSABLE_EMAILS).
     """
     display, key = normalize_email(req.email)
+    if refuse_disposable:
+        addresses.refuse_disposable(key)
     newsletters = resolve_newsletters(session, req.newsletters)
     subscriber = session.scalars(select(Subscriber).where(Subscriber.email_normalized == key)).first()
     created = False
@@ -299,9 +321,19 @@ def queue_confirmation(session: Session, subscriber: Subscriber, now: dt.datetim
     return True
 
 
-def subscriber_for_token(session: Session, payload: dict) -> Subscriber:
-    """The subscriber a signed link names; erased or re-addressed subscribers match no link."""
-    subscriber = session.get(Subscriber, payload.get("s")) if isinstance(payload, dict) else None
+def subscriber_for_token(session: Session, payload: dict, *, for_update: bool = False) -> Subscriber:
+    """The subscriber a signed link names; erased or re-addressed subscribers match no link.
+
+    `for_update` locks the row until commit (call it first in the unit of work, see `lock_row`):
+    requests racing on one link then take turns, each seeing what the one before did.
+    """
+    subscriber_id = payload.get("s") if isinstance(payload, dict) else None
+    if not isinstance(subscriber_id, int) or isinstance(subscriber_id, bool):
+        subscriber = None
+    elif for_update:
+        subscriber = lock_row(session, Subscriber, subscriber_id)
+    else:
+        subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None or subscriber.status == Status.ERASED:
         raise NotFound("This link no longer leads anywhere.", code="unknown_subscriber")
     if "e" in payload and payload["e"] != subscriber.email_normalized:
@@ -324,8 +356,11 @@ def confirm(
 ) -> ConfirmResult:
     """Complete double opt-in: pending newsletters become active, the subscriber active.
 
-    Confirming twice changes nothing and sends nothing.
+    Confirming twice changes nothing and sends nothing; load the subscriber `for_update` so
+    that parallel clicks on one link make one transition and one welcome.
     """
+    if subscriber.status in SUPPRESSED_STATUSES:
+        raise Suppressed(subscriber)
     pending = [m for m in subscriber.memberships if m.status == MembershipStatus.PENDING]
     if subscriber.status == Status.ACTIVE and not pending:
         return ConfirmResult(subscriber, False)
@@ -404,6 +439,8 @@ def set_memberships(
     session: Session, subscriber: Subscriber, newsletter_ids: set[int], now: dt.datetime
 ) -> None:
     """From the subscriber's own page (a signed link proves the address): keep exactly these."""
+    if subscriber.status in SUPPRESSED_STATUSES:
+        raise Suppressed(subscriber)
     if subscriber.status in {Status.PENDING}:
         raise ValidationFailed("Confirm your subscription first.", code="not_confirmed")
     known = {n.id for n in session.scalars(select(Newsletter))}
@@ -437,6 +474,38 @@ def set_memberships(
         subscriber.unsubscribed_at = None
     else:
         unsubscribe(session, subscriber, now, reason="manage_page")
+
+
+def lift_suppression(session: Session, subscriber: Subscriber, now: dt.datetime, operator: str) -> None:
+    """An operator lifts a bounce or complaint (the reader asked): mail may go to them again.
+
+    A confirmed reader with a newsletter left becomes active, one who never confirmed pending
+    (their confirmation link works again), one who left every newsletter unsubscribed.
+    Nothing is sent.
+    """
+    if subscriber.status not in SUPPRESSED_STATUSES:
+        raise Conflict(
+            f"Subscriber {subscriber.id} is {subscriber.status}, not suppressed.", code="not_suppressed"
+        )
+    if subscriber.confirmed_at is None:
+        target = Status.PENDING
+    elif any(m.status != MembershipStatus.UNSUBSCRIBED for m in subscriber.memberships):
+        target = Status.ACTIVE
+    else:
+        target = Status.UNSUBSCRIBED
+    set_status(session, subscriber, target, now, reason=f"suppression_lifted:{operator}"[:200])
+    session.add(
+        Consent(
+            subscriber_id=subscriber.id,
+            action="lift_suppression",
+            at=now,
+            form=f"operator:{operator}"[:100],
+            newsletter_ids=sorted(
+                m.newsletter_id for m in subscriber.memberships if m.status != "unsubscribed"
+            ),
+        )
+    )
+    session.flush()
 
 
 def pause(session: Session, subscriber: Subscriber, now: dt.datetime, days: int | None) -> None:

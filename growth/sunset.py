@@ -2,8 +2,9 @@
 
 A subscriber `disengaged` (never `unknown`) for SUNSET_DAYS, who was sent list mail in that
 time, gets one email with a one-click "keep me" link. Still silent SUNSET_GRACE_DAYS later,
-their status becomes `inactive`: kept, not deleted, sent nothing. Any click on one of their
-links (tracked by SendGrid, or a visit through a signed link) brings them back to `active`.
+their status becomes `inactive`: kept, not deleted, sent nothing. A reader's click or open
+(tracked by SendGrid; never a scanner's click or a machine open) or a visit through a signed
+link brings them back to `active`, when it happened after they became inactive.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ ROLES = {
     "referrals_api.list_milestones": "admin",
     "referrals_api.create_milestone": "admin",
     "referrals_api.update_milestone": "admin",
+    "referrals_api.grant_existing": "admin",
     "referrals_api.list_grants": "admin",
     "referrals_api.fulfil": "admin",
     "referrals_api.referral_report": "creator",
@@ -23,7 +24,7 @@ def init_app(app: Flask) -> None:
     """Register the referrals domain's blueprints, signal handlers, email block and commands."""
     from growth import emails, roles, signals
     from growth.extensions import csrf
-    from referrals import api, cli, service, views
+    from referrals import api, cli, rewards, service, views  # noqa: F401 - rewards: its job
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)

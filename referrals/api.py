@@ -13,7 +13,7 @@ from growth.db import commit, db, utcnow
 from growth.errors import InvalidRequest
 from growth.models import Subscriber
 from growth.openapi import spec
-from referrals import report, schemas, service
+from referrals import report, rewards, schemas, service
 from referrals.models import Milestone, Referral, RewardGrant
 
 bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1")
@@ -37,7 +37,7 @@ def referral_json(r: Referral) -> dict:
     }
 
 
-def milestone_json(m: Milestone) -> dict:
+def milestone_json(m: Milestone, readers_past: int) -> dict:
     return {
         "id": m.id,
         "referrals_required": m.referrals_required,
@@ -45,6 +45,7 @@ def milestone_json(m: Milestone) -> dict:
         "description": m.description,
         "fulfilment_note": m.fulfilment_note,
         "active": m.active,
+        "readers_past": readers_past,
     }
 
 
@@ -125,7 +126,8 @@ def reject(referral_id: int):  # type: ignore[no-untyped-def]
     tags=("referrals",),
 )
 def list_milestones():  # type: ignore[no-untyped-def]
-    return jsonify({"milestones": [milestone_json(m) for m in service.milestones(db.session)]})
+    past = rewards.readers_past_counts(db.session)
+    return jsonify({"milestones": [milestone_json(m, past[m.id]) for m in service.milestones(db.session)]})
 
 
 @bp.post("/referrals/milestones")
@@ -140,9 +142,13 @@ def list_milestones():  # type: ignore[no-untyped-def]
     tags=("referrals",),
 )
 def create_milestone():  # type: ignore[no-untyped-def]
-    milestone = service.save_milestone(db.session, growth_schemas.json_body(schemas.MILESTONE_CREATE))
+    """Add a milestone; readers_past tells who already passed it, grant_existing grants it to them."""
+    data = growth_schemas.json_body(schemas.MILESTONE_CREATE)
+    milestone, past = rewards.save_and_offer(db.session, data)
     commit()
-    return jsonify(milestone_json(milestone)), 201
+    return jsonify(
+        {**milestone_json(milestone, past), "grant_existing": bool(data.get("grant_existing"))}
+    ), 201
 
 
 @bp.patch("/referrals/milestones/<int:milestone_id>")
@@ -156,11 +162,28 @@ def create_milestone():  # type: ignore[no-untyped-def]
     tags=("referrals",),
 )
 def update_milestone(milestone_id: int):  # type: ignore[no-untyped-def]
-    milestone = service.save_milestone(
-        db.session, growth_schemas.json_body(schemas.MILESTONE_UPDATE), milestone_id
-    )
+    """Change a milestone; lowering it may put readers past it: readers_past, grant_existing."""
+    data = growth_schemas.json_body(schemas.MILESTONE_UPDATE)
+    milestone, past = rewards.save_and_offer(db.session, data, milestone_id)
     commit()
-    return jsonify(milestone_json(milestone))
+    return jsonify({**milestone_json(milestone, past), "grant_existing": bool(data.get("grant_existing"))})
+
+
+@bp.post("/referrals/milestones/<int:milestone_id>/grant-existing")
+@spec.operation(
+    "/api/v1/referrals/milestones/<milestone_id>/grant-existing",
+    "post",
+    summary="Grant a milestone to the readers already past it",
+    response="MilestoneGrantExisting",
+    status=202,
+    errors=(404, 409),
+    tags=("referrals",),
+)
+def grant_existing(milestone_id: int):  # type: ignore[no-untyped-def]
+    """Queue the grant (once each, with the email) to readers past it; answers how many."""
+    past = rewards.offer_to_readers_past(db.session, service.get_milestone(db.session, milestone_id), True)
+    commit()
+    return jsonify({"milestone_id": milestone_id, "readers_past": past}), 202
 
 
 @bp.get("/referrals/grants")

@@ -39,6 +39,18 @@ def format_report(data: dict[str, Any]) -> str:
     ]
     for key in headline:
         lines.append(f"  {key:<24}{_fmt(data[key])}")
+    cohort = data["cohort_amplification"]
+    if not cohort["provisional"]:
+        state = "final"
+    elif cohort["final_at"]:
+        state = f"provisional until {cohort['final_at']}"
+    else:
+        state = f"provisional until {cohort['horizon_days']} days after the window ends"
+    lines.append(
+        f"  {'cohort_amplification':<24}{_fmt(cohort['amplification'])}  "
+        f"({cohort['roots']} root{'' if cohort['roots'] == 1 else 's'}, "
+        f"{cohort['horizon_days']}-day horizon; {state})"
+    )
     c = data["concentration"]
     without = _fmt(c["k_without_top"])
     lines.append(f"  {'top 1% share':<24}{_fmt(c['top_share'])}  (K without them: {without})")

@@ -6,7 +6,9 @@ import hashlib
 import hmac
 import re
 
-from disposable_email_domains import blocklist
+from growth.addresses import is_disposable
+
+__all__ = ["fold_address", "is_crawler", "is_disposable", "keyed_hash"]
 
 # Mailbox providers that ignore dots in the local part (and map googlemail to gmail).
 _DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
@@ -32,13 +34,6 @@ def fold_address(email: str) -> str:
         domain = _DOTLESS[domain]
         local = local.replace(".", "")
     return f"{local}@{domain}"
-
-
-def is_disposable(email: str) -> bool:
-    """Whether the address's domain (or a parent domain) is a known throwaway provider."""
-    domain = email.strip().lower().rpartition("@")[2]
-    parts = domain.split(".")
-    return any(".".join(parts[i:]) in blocklist for i in range(len(parts) - 1))
 
 
 def is_crawler(user_agent: str | None) -> bool:

@@ -318,6 +318,69 @@ def cascades(roots: Iterable[int], alone: int = 0) -> dict[str, Any]:
     }
 
 
+def window_amplification(
+    confirmed_at: Mapping[int, float],
+    root: Mapping[int, int],
+    start: float | None = None,
+    end: float | None = None,
+) -> dict[str, Any]:
+    """Window flow amplification: readers confirmed in the window per non-referred reader
+    confirmed in it.
+
+    `root` maps readers in a tree to their tree's root; a reader it leaves out, or maps to
+    itself, was not referred. Every referred reader confirmed in the window is credited to the
+    window's own non-referred inflow, whenever their cascade's root joined: the ratio is
+    1 / (1 - referred share) of the window. Over all time it is readers per root, the cascades'
+    mean size; over a recent window it mixes in cascades of older roots, so read it beside
+    `cohort_amplification`.
+    """
+    lo, hi = _bounds(start, end)
+    readers = non_referred = 0
+    for sid, t in confirmed_at.items():
+        if lo <= t < hi:
+            readers += 1
+            if root.get(sid, sid) == sid:
+                non_referred += 1
+    return {"amplification": ratio(readers, non_referred), "readers": readers, "non_referred": non_referred}
+
+
+def cohort_amplification(
+    confirmed_at: Mapping[int, float],
+    root: Mapping[int, int],
+    now: dt.datetime,
+    horizon_days: int,
+    start: float | None = None,
+    end: float | None = None,
+) -> dict[str, Any]:
+    """Cohort amplification: the window's non-referred readers (its cohort of roots) and every
+    descendant of theirs confirmed within `horizon_days` of their root's confirmation, over the
+    roots.
+
+    Readers below roots from before the window are not this cohort's. Provisional while
+    now < end + horizon (a root's horizon may still be open; an open end never closes).
+    `largest_cascade` and `cascades_beyond_root` describe the same horizon-bounded cascades.
+    """
+    lo, hi = _bounds(start, end)
+    horizon = horizon_days * DAY
+    root_of = root.get
+    cutoff = {
+        sid: t + horizon for sid, t in confirmed_at.items() if lo <= t < hi and root_of(sid, sid) == sid
+    }
+    # Missing times read as NaN and missing roots as -inf: neither comparison admits them.
+    limit, when, never = cutoff.get, confirmed_at.get, -math.inf
+    below = Counter(r for sid, r in root.items() if sid != r and when(sid, _NAN) <= limit(r, never))
+    roots = len(cutoff)
+    readers = roots + sum(below.values())
+    return {
+        "amplification": ratio(readers, roots),
+        "roots": roots,
+        "readers": readers,
+        "largest_cascade": 1 + max(below.values(), default=0) if roots else None,
+        "cascades_beyond_root": len(below),
+        "provisional": hi + horizon > _ts(now),
+    }
+
+
 def top_referrers(
     direct: Mapping[int, int], downstream: Mapping[int, int], n: int = 10
 ) -> dict[str, list[dict[str, int]]]:

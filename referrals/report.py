@@ -151,6 +151,7 @@ def compute(
     # Edges into readers who are no longer confirmed (erased rows keep confirmed_at) are kept.
     k = metrics.k_factor(edges, confirmed_at, data.visit_counts, s, e)
     depth, root = data.depth, data.root
+    cohort_amp = metrics.cohort_amplification(confirmed_at, root, now, horizon_days, s, e)
     if s is None and e is None:
         # every reader: those outside any tree are roots of one, counted without a loop
         alone = len(confirmed_at) - len(depth)
@@ -158,9 +159,16 @@ def compute(
         casc = metrics.cascades(root.values(), alone=alone)
     else:
         lo, hi = s if s is not None else -math.inf, e if e is not None else math.inf
-        in_window = [sid for sid, t in confirmed_at.items() if lo <= t < hi]
-        gens = metrics.generations(depth.get(sid, 0) for sid in in_window)
-        casc = metrics.cascades(root.get(sid, sid) for sid in in_window)
+        gens = metrics.generations(depth.get(sid, 0) for sid, t in confirmed_at.items() if lo <= t < hi)
+        # Readers per non-referred reader of the window: a root from before it divides nothing.
+        # Its cascades are the cohort's, followed to the horizon.
+        flow = metrics.window_amplification(confirmed_at, root, s, e)
+        casc = {
+            "amplification": flow["amplification"],
+            "roots": flow["non_referred"],
+            "largest_cascade": cohort_amp["largest_cascade"],
+            "cascades_beyond_root": cohort_amp["cascades_beyond_root"],
+        }
     cycle = metrics.viral_cycle_time(edges, confirmed_at, now, horizon_days, cohort, s, e)
     period_days = PERIOD_DAYS[cohort]
     inflow, churn = metrics.inflow_and_churn(
@@ -180,6 +188,12 @@ def compute(
         "generation_counts": gens["generation_counts"],
         "amplification": casc["amplification"],
         "cascades": casc,
+        "cohort_amplification": {
+            **cohort_amp,
+            "horizon_days": horizon_days,
+            # the first moment the figure is final: the window's end plus the horizon
+            "final_at": (end + dt.timedelta(days=horizon_days)).date().isoformat() if end else None,
+        },
         "top_referrers": tops,
         "forecast": {
             "period": cohort,

@@ -43,7 +43,15 @@ REFERRAL_LIST = spec.schema(
 MILESTONE = spec.schema(
     "Milestone",
     _obj(
-        ["id", "referrals_required", "reward_name", "description", "fulfilment_note", "active"],
+        [
+            "id",
+            "referrals_required",
+            "reward_name",
+            "description",
+            "fulfilment_note",
+            "active",
+            "readers_past",
+        ],
         {
             "id": {"type": "integer"},
             "referrals_required": {"type": "integer", "minimum": 1},
@@ -51,6 +59,28 @@ MILESTONE = spec.schema(
             "description": {"type": "string"},
             "fulfilment_note": {"type": "string"},
             "active": {"type": "boolean"},
+            "readers_past": {
+                "type": "integer",
+                "description": "readers at or past it who have not been granted it",
+            },
+            "grant_existing": {
+                "type": "boolean",
+                "description": "after a create or update: whether those readers are being granted it",
+            },
+        },
+    ),
+)
+
+MILESTONE_GRANT_EXISTING = spec.schema(
+    "MilestoneGrantExisting",
+    _obj(
+        ["milestone_id", "readers_past"],
+        {
+            "milestone_id": {"type": "integer"},
+            "readers_past": {
+                "type": "integer",
+                "description": "readers past it without it, now being granted it (once each, with the email)",
+            },
         },
     ),
 )
@@ -69,6 +99,11 @@ _MILESTONE_FIELDS = {
     "description": {"type": "string", "maxLength": 5000},
     "fulfilment_note": {"type": "string", "maxLength": 5000},
     "active": {"type": "boolean"},
+    "grant_existing": {
+        "type": "boolean",
+        "description": "grant it now to readers already past it (once each, with the email); "
+        "false or absent: only readers who pass it from now on",
+    },
 }
 
 MILESTONE_CREATE = spec.schema(
@@ -136,6 +171,8 @@ REPORT = spec.schema(
             "max_generation",
             "generation_counts",
             "amplification",
+            "cascades",
+            "cohort_amplification",
             "top_referrers",
             "forecast",
         ],
@@ -202,14 +239,58 @@ REPORT = spec.schema(
                 "additionalProperties": {"type": "integer"},
                 "description": "depth below the root -> subscribers",
             },
-            "amplification": NUM,
+            "amplification": {
+                **NUM,
+                "description": "window flow amplification: readers confirmed in the window per "
+                "non-referred reader confirmed in it, 1 / (1 - referred_share); all time: readers per root",
+            },
             "cascades": _obj(
                 ["amplification", "roots", "largest_cascade", "cascades_beyond_root"],
                 {
-                    "amplification": NUM,
+                    "amplification": {**NUM, "description": "the same as amplification"},
+                    "roots": {
+                        "type": "integer",
+                        "description": "non-referred readers (confirmed in the window, when there is one)",
+                    },
+                    "largest_cascade": {
+                        **INT_OR_NULL,
+                        "description": "all time: the largest tree; in a window: the largest cascade "
+                        "of the window's cohort, followed to the horizon",
+                    },
+                    "cascades_beyond_root": {"type": "integer"},
+                },
+            ),
+            "cohort_amplification": _obj(
+                [
+                    "amplification",
+                    "roots",
+                    "readers",
+                    "largest_cascade",
+                    "cascades_beyond_root",
+                    "provisional",
+                    "horizon_days",
+                    "final_at",
+                ],
+                {
+                    "amplification": {
+                        **NUM,
+                        "description": "(the window's non-referred readers + their descendants "
+                        "confirmed within horizon_days of their root) / those readers",
+                    },
                     "roots": {"type": "integer"},
+                    "readers": {"type": "integer"},
                     "largest_cascade": INT_OR_NULL,
                     "cascades_beyond_root": {"type": "integer"},
+                    "provisional": {
+                        "type": "boolean",
+                        "description": "true until the window's end plus the horizon has passed",
+                    },
+                    "horizon_days": {"type": "integer"},
+                    "final_at": {
+                        "type": ["string", "null"],
+                        "format": "date",
+                        "description": "when the figure becomes final; null for an open window",
+                    },
                 },
             ),
             "top_referrers": _obj(

@@ -228,12 +228,15 @@ def count_referral(session: Session, referral: Referral, now: dt.datetime) -> No
 
 
 def grant_milestones(session: Session, referrer_id: int, counted: int, now: dt.datetime) -> list[RewardGrant]:
-    """Grant each reached milestone once; the unique constraint settles concurrent confirmations."""
+    """Grant the milestones this count has just reached; the unique constraint settles races.
+
+    A counted referral adds one, so the milestones it reaches are those at exactly `counted`.
+    Milestones the reader had already passed when they were added, lowered or switched on are
+    the operator's call (`rewards.offer_to_readers_past`), never granted behind their back.
+    """
     granted = []
     reached = session.scalars(
-        select(Milestone)
-        .where(Milestone.active.is_(True), Milestone.referrals_required <= counted)
-        .order_by(Milestone.referrals_required)
+        select(Milestone).where(Milestone.active.is_(True), Milestone.referrals_required == counted)
     ).all()
     have = set(
         session.scalars(select(RewardGrant.milestone_id).where(RewardGrant.subscriber_id == referrer_id))
@@ -250,22 +253,25 @@ def grant_milestones(session: Session, referrer_id: int, counted: int, now: dt.d
             log.info("milestone %s already granted to %s", milestone.id, referrer_id)
             continue
         referrer = session.get(Subscriber, referrer_id)
-        if referrer is not None and referrer.status not in {
-            Status.ERASED,
-            Status.BOUNCED,
-            Status.COMPLAINED,
-        }:
-            emails.queue_email(
-                session,
-                referrer,
-                "referral_reward",
-                kind=DeliveryKind.TRANSACTIONAL,
-                list_mail=False,
-                milestone=milestone,
-                counted=counted,
-            )
+        if referrer is not None:
+            announce_reward(session, referrer, milestone, counted)
         granted.append(grant)
     return granted
+
+
+def announce_reward(session: Session, reader: Subscriber, milestone: Milestone, counted: int) -> None:
+    """The reward email, to readers we may still write to."""
+    if reader.status in {Status.ERASED, Status.BOUNCED, Status.COMPLAINED}:
+        return
+    emails.queue_email(
+        session,
+        reader,
+        "referral_reward",
+        kind=DeliveryKind.TRANSACTIONAL,
+        list_mail=False,
+        milestone=milestone,
+        counted=counted,
+    )
 
 
 def get_referral(session: Session, referral_id: int) -> Referral:
@@ -358,11 +364,16 @@ def milestones(session: Session, active_only: bool = False) -> list[Milestone]:
     return list(session.scalars(query))
 
 
-def save_milestone(session: Session, data: dict, milestone_id: int | None = None) -> Milestone:
-    """Create or change a milestone; one milestone per referral count."""
-    milestone = Milestone() if milestone_id is None else session.get(Milestone, milestone_id)
+def get_milestone(session: Session, milestone_id: int) -> Milestone:
+    milestone = session.get(Milestone, milestone_id)
     if milestone is None:
         raise NotFound("No such milestone.", code="unknown_milestone")
+    return milestone
+
+
+def save_milestone(session: Session, data: dict, milestone_id: int | None = None) -> Milestone:
+    """Create or change a milestone; one milestone per referral count."""
+    milestone = Milestone() if milestone_id is None else get_milestone(session, milestone_id)
     required = data.get("referrals_required", milestone.referrals_required)
     if not isinstance(required, int) or isinstance(required, bool) or required < 1:
         raise ValidationFailed("referrals_required must be a positive whole number.", code="invalid_count")

@@ -13,7 +13,7 @@ from growth.extensions import client_ip, limiter
 from growth.models import Newsletter
 from growth.subscribers import default_newsletter
 from growth.tokens import make_token, read_token
-from referrals import service
+from referrals import rewards, service
 
 bp = Blueprint("referrals", __name__)
 
@@ -106,6 +106,7 @@ def hub(token: str):  # type: ignore[no-untyped-def]
             progress=progress,
             sentence=service.progress_sentence(progress),
             milestones=service.milestones(db.session, active_only=True),
+            reward_states=rewards.reward_states(db.session, subscriber),
             leaderboard=service.leaderboard(db.session),
             on_leaderboard=service.is_on_leaderboard(db.session, subscriber),
             manage_url=links.manage_url(subscriber),
@@ -137,7 +138,18 @@ def _milestone_form() -> dict[str, object]:
         k: request.form.get(k, "") for k in ("reward_name", "description", "fulfilment_note")
     }
     data["referrals_required"] = _int_field("referrals_required")
+    data["grant_existing"] = request.form.get("grant_existing") == "on"
     return data
+
+
+def _past_note(past: int, granting: bool) -> str:
+    """What happens to the readers already past a milestone, in words."""
+    if not past:
+        return "No reader is past it without it."
+    readers = "1 reader is" if past == 1 else f"{past} readers are"
+    if granting:
+        return f"{readers} already past it: granting it to them now, once each, with the email."
+    return f"{readers} already past it: only new passers will get it unless you grant it to them below."
 
 
 @bp.route("/admin/referrals", methods=["GET", "POST"])
@@ -160,16 +172,22 @@ def admin():  # type: ignore[no-untyped-def]
                 message = f"Referral {referral_id} {'approved' if action == 'approve' else 'rejected'}."
             elif action == "add_milestone":
                 data = _milestone_form()
-                milestone = service.save_milestone(db.session, data)
-                message = f"Milestone at {milestone.referrals_required} referrals added."
+                milestone, past = rewards.save_and_offer(db.session, data)
+                message = f"Milestone at {milestone.referrals_required} referrals added. " + _past_note(
+                    past, bool(data["grant_existing"])
+                )
             elif action == "edit_milestone":
                 milestone_id = _int_field("milestone_id")
                 if milestone_id is None:
                     raise NotFound("No such milestone.")
                 data = _milestone_form()
                 data["active"] = request.form.get("active") == "on"
-                service.save_milestone(db.session, data, milestone_id)
-                message = "Milestone saved."
+                _milestone, past = rewards.save_and_offer(db.session, data, milestone_id)
+                message = "Milestone saved. " + _past_note(past, bool(data["grant_existing"]))
+            elif action == "grant_existing":
+                milestone = service.get_milestone(db.session, _int_field("milestone_id") or 0)
+                past = rewards.offer_to_readers_past(db.session, milestone, grant=True)
+                message = _past_note(past, True)
             elif action == "fulfil":
                 grant_id = _int_field("grant_id")
                 service.mark_fulfilled(db.session, grant_id or 0, now)
@@ -182,6 +200,7 @@ def admin():  # type: ignore[no-untyped-def]
         "referrals/admin.html",
         held=service.held_referrals(db.session),
         milestones=service.milestones(db.session),
+        readers_past=rewards.readers_past_counts(db.session),
         grants=service.grants(db.session),
         message=message,
         error=error,

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import func, select
 
 from growth import imports, schemas, subscribers
+from growth.auth import current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import InvalidRequest
 from growth.extensions import signup_limit
@@ -72,6 +73,7 @@ def create_subscriber():  # type: ignore[no-untyped-def]
             signup_request(data, form=data.get("source") or "api"),
             utcnow(),
             resend_after=current_app.config["MASTHEAD"].confirmation_resend_seconds,
+            refuse_disposable=current_app.config["MASTHEAD"].disposable_emails == "refuse",
         )
         commit()
     return _cors_headers(jsonify({"status": "pending"})), 202
@@ -151,6 +153,24 @@ def erase_subscriber(subscriber_id: int):  # type: ignore[no-untyped-def]
     return jsonify(subscriber_json(subscriber))
 
 
+@bp.post("/subscribers/<int:subscriber_id>/lift-suppression")
+@spec.operation(
+    "/api/v1/subscribers/<subscriber_id>/lift-suppression",
+    "post",
+    summary="Lift a bounce or complaint suppression (the reader asked): active again, nothing sent",
+    response="Subscriber",
+    errors=(404, 409),
+    tags=("subscribers",),
+)
+def lift_suppression(subscriber_id: int):  # type: ignore[no-untyped-def]
+    """Only an operator may bring a bounced or complained address back."""
+    subscriber = subscribers.get_subscriber(db.session, subscriber_id)
+    operator = current_operator()
+    subscribers.lift_suppression(db.session, subscriber, utcnow(), operator.email if operator else "unknown")
+    commit()
+    return jsonify(subscriber_json(subscriber))
+
+
 @bp.post("/subscribers/import")
 @spec.operation(
     "/api/v1/subscribers/import",
@@ -192,6 +212,7 @@ def import_csv():  # type: ignore[no-untyped-def]
         confirmed=request.args.get("confirmed", "").lower() in {"1", "true", "yes"},
         newsletter_slugs=slugs,
         label="csv:api",
+        refuse_disposable=current_app.config["MASTHEAD"].disposable_emails == "refuse",
     )
     commit()
     return jsonify(report.as_dict())

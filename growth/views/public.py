@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, Response, current_app, render_template, request
 from sqlalchemy import select
 
 from growth import links, security, subscribers
 from growth.db import commit, db, utcnow
-from growth.errors import DomainError, ValidationFailed
+from growth.errors import DomainError, InvalidRequest, ValidationFailed
 from growth.extensions import client_ip, signup_limit
-from growth.models import MembershipStatus, Newsletter
+from growth.models import MembershipStatus, Newsletter, Status, Subscriber
 from growth.tokens import InvalidToken, read_token
 from growth.views.common import is_bot, signup_request
 
@@ -43,6 +45,7 @@ def subscribe():  # type: ignore[no-untyped-def]
             signup_request(data, form=data.get("form") or "subscribe_page"),
             utcnow(),
             resend_after=current_app.config["MASTHEAD"].confirmation_resend_seconds,
+            refuse_disposable=current_app.config["MASTHEAD"].disposable_emails == "refuse",
         )
     except ValidationFailed as exc:
         db.session.rollback()
@@ -75,17 +78,28 @@ def confirm(token: str):  # type: ignore[no-untyped-def]
     config = current_app.config["MASTHEAD"]
     try:
         payload = read_token("confirm", token, max_age=config.confirm_token_max_age)
-        subscriber = subscribers.subscriber_for_token(db.session, payload)
+        subscriber = subscribers.subscriber_for_token(db.session, payload, for_update=True)
     except (InvalidToken, DomainError) as exc:
         return render_template("growth/link_problem.html", message=exc.message, code=exc.code), 400
-    result = subscribers.confirm(
-        db.session, subscriber, utcnow(), ip=client_ip(), user_agent=request.headers.get("User-Agent")
-    )
+    try:
+        result = subscribers.confirm(
+            db.session, subscriber, utcnow(), ip=client_ip(), user_agent=request.headers.get("User-Agent")
+        )
+    except subscribers.Suppressed as exc:
+        db.session.rollback()
+        return render_template(
+            "growth/suppressed.html",
+            subscriber=subscriber,
+            message=exc.message,
+            contact=links.contact_address(),
+        ), exc.status
     commit()
     return render_template(
         "growth/confirmed.html",
         subscriber=subscriber,
         newly=result.newly_confirmed,
+        paused=subscribers.is_paused(subscriber, utcnow()),
+        contact=links.contact_address(),
         referral_url=links.referral_url(subscriber),
         manage_url=links.manage_url(subscriber),
     )
@@ -105,8 +119,24 @@ def unsubscribe_page(token: str):  # type: ignore[no-untyped-def]
         subscriber, newsletter = _unsubscribe_target(token)
     except DomainError as exc:
         return render_template("growth/link_problem.html", message=exc.message, code=exc.code), 400
+    if newsletter is None or subscriber.status == Status.UNSUBSCRIBED:
+        not_subscribed = subscriber.status == Status.UNSUBSCRIBED
+    else:
+        not_subscribed = all(
+            m.status == MembershipStatus.UNSUBSCRIBED
+            for m in subscriber.memberships
+            if m.newsletter_id == newsletter.id
+        )
     return render_template(
-        "growth/unsubscribe.html", subscriber=subscriber, newsletter=newsletter, token=token, done=False
+        "growth/unsubscribe.html",
+        subscriber=subscriber,
+        newsletter=newsletter,
+        token=token,
+        done=False,
+        not_subscribed=not_subscribed,
+        paused=subscribers.is_paused(subscriber, utcnow()),
+        manage_url=links.manage_url(subscriber),
+        contact=links.contact_address(),
     )
 
 
@@ -144,34 +174,20 @@ def _manage_subscriber(token: str):  # type: ignore[no-untyped-def]
 
 @bp.route("/me/<token>", methods=["GET", "POST"])
 def manage(token: str):  # type: ignore[no-untyped-def]
-    """The subscriber's own page: their newsletters, pause, leave."""
+    """The subscriber's own page: what fits their status (newsletters, pause, leave, come back)."""
     try:
         subscriber = _manage_subscriber(token)
     except DomainError as exc:
         return render_template("growth/link_problem.html", message=exc.message, code=exc.code), 400
     now = utcnow()
-    message = None
+    message, error, status = None, None, 200
     if request.method == "POST":
-        action = request.form.get("action")
         try:
-            if action == "newsletters":
-                ids = {int(v) for v in request.form.getlist("newsletter") if v.isdigit()}
-                subscribers.set_memberships(db.session, subscriber, ids, now)
-                message = "Your newsletters are saved."
-            elif action == "pause":
-                days = int(request.form.get("days", "30"))
-                subscribers.pause(db.session, subscriber, now, min(max(days, 1), 365))
-                message = f"Paused for {days} days."
-            elif action == "resume":
-                subscribers.pause(db.session, subscriber, now, None)
-                message = "Welcome back: mail resumes with the next issue."
-            elif action == "leave":
-                subscribers.unsubscribe(db.session, subscriber, now, reason="manage_page")
-                message = "You have left every newsletter."
-        except ValidationFailed as exc:
+            message = _manage_action(subscriber, request.form.get("action"), now)
+            commit()
+        except DomainError as exc:
             db.session.rollback()
-            message = exc.message
-        commit()
+            error, status = exc.message, exc.status
     active = {m.newsletter_id for m in subscriber.memberships if m.status == MembershipStatus.ACTIVE}
     return render_template(
         "growth/manage.html",
@@ -180,6 +196,32 @@ def manage(token: str):  # type: ignore[no-untyped-def]
         active=active,
         paused=subscribers.is_paused(subscriber, now),
         message=message,
+        error=error,
         token=token,
         referral_url=links.referral_url(subscriber),
-    )
+        contact=links.contact_address(),
+    ), status
+
+
+def _manage_action(subscriber: Subscriber, action: str | None, now: dt.datetime) -> str:
+    """Apply one action of the page; the sentence that says what happened."""
+    if action == "newsletters":
+        ids = {int(v) for v in request.form.getlist("newsletter") if v.isdigit() and len(v) < 10}
+        was = subscriber.status
+        subscribers.set_memberships(db.session, subscriber, ids, now)
+        if subscriber.status == Status.ACTIVE and was != Status.ACTIVE:
+            return "Welcome back: mail starts again with the next issue."
+        return "Your newsletters are saved."
+    if action == "pause":
+        raw = request.form.get("days", "30")
+        if not raw.isdigit() or not 1 <= int(raw) <= 365:
+            raise ValidationFailed("A pause lasts from 1 to 365 days.", code="invalid_pause")
+        subscribers.pause(db.session, subscriber, now, int(raw))
+        return f"Paused for {int(raw)} days."
+    if action == "resume":
+        subscribers.pause(db.session, subscriber, now, None)
+        return "Welcome back: mail resumes with the next issue."
+    if action == "leave":
+        subscribers.unsubscribe(db.session, subscriber, now, reason="manage_page")
+        return "You have left every newsletter."
+    raise InvalidRequest("Unknown action.", code="unknown_action")

@@ -41,6 +41,7 @@ def test_confirming_twice_is_harmless(client, session, outbox):
     assert client.get(link).status_code == 200
     again = client.get(link)
     assert again.status_code == 200 and b"already confirmed" in again.data
+    assert b"welcome email is on its way" not in again.data  # it went out the first time
     assert len(messages(outbox, "welcome")) == 1
     assert len(session.scalars(select(SubscriberEvent).where(SubscriberEvent.field == "status")).all()) == 2
 

@@ -82,3 +82,73 @@ def test_concurrent_confirmations_grant_each_milestone_exactly_once(app):
             if not had_newsletter:
                 db.session.execute(delete(Newsletter))
             db.session.commit()
+
+
+def test_two_backfills_at_once_grant_each_reader_once_with_one_email(app):
+    """Two operators click "grant to readers past it" at once: every reader gets it once."""
+    from growth import jobs
+    from referrals import rewards
+
+    with app.app_context():
+        had_newsletter = db.session.scalar(select(func.count()).select_from(Newsletter))
+        now = utcnow()
+        referrers = []
+        for i in range(READERS):
+            reader = subscribers.signup(
+                db.session, SignupRequest(email=f"past-{i}@example.com"), now
+            ).subscriber
+            subscribers.confirm(db.session, reader, now)
+            referrers.append(reader)
+        friends = []
+        for i, referrer in enumerate(referrers):
+            friend = subscribers.signup(
+                db.session,
+                SignupRequest(
+                    email=f"past-friend-{i}@example.com", ref=referrer.referral_code, ip=f"192.0.2.{i}"
+                ),
+                now,
+            ).subscriber
+            subscribers.confirm(db.session, friend, now)
+            friends.append(friend.id)
+        commit()
+        # added after all of them passed it: nobody has it yet
+        milestone = service.save_milestone(db.session, {"referrals_required": 1, "reward_name": "late badge"})
+        commit()
+        ids, milestone_id = [r.id for r in referrers], milestone.id
+        assert rewards.readers_past(db.session, milestone) == READERS
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def backfill() -> None:
+        try:
+            with app.app_context():
+                barrier.wait(timeout=10)
+                jobs.run_task("referrals.grant_existing", milestone_id, 2)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=backfill) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    try:
+        assert errors == []
+        with app.app_context():
+            holders = db.session.scalars(
+                select(RewardGrant.subscriber_id).where(RewardGrant.milestone_id == milestone_id)
+            ).all()
+            assert sorted(holders) == sorted(ids)
+            mails = db.session.execute(
+                select(Delivery.subscriber_id, func.count())
+                .where(Delivery.subscriber_id.in_(ids), Delivery.template == "referral_reward")
+                .group_by(Delivery.subscriber_id)
+            ).all()
+            assert sorted(mails) == sorted((i, 1) for i in ids)
+    finally:
+        with app.app_context():
+            db.session.execute(delete(Subscriber).where(Subscriber.id.in_([*ids, *friends])))
+            db.session.execute(delete(Milestone).where(Milestone.id == milestone_id))
+            if not had_newsletter:
+                db.session.execute(delete(Newsletter))
+            db.session.commit()

@@ -263,3 +263,64 @@ def test_forecast_survives_a_tiny_cycle_time():
     assert [row["skok"] for row in fast] == [None, None]
     slow = forecast(10, None, 0.5, None, period_days=30, cycle_days=tiny, periods=1, market=1000)
     assert slow[0]["skok"] == pytest.approx(20)  # 10 / (1 - 0.5)
+
+
+def test_window_flow_amplification_counts_only_the_windows_non_referred_readers():
+    g, confirmed = graph()
+    _, root, _ = metrics.tree_positions(g)
+    # window [day 2, day 12): 2[2], 8[3], 4[5], 3[10] confirmed; only 8 is not referred.
+    # Flow: 4 readers per 1 non-referred = 4 (the old figure divided by roots 1 and 8, from
+    # before the window: 4 / 2 = 2). Referred share 3/4, and 1 / (1 - 3/4) = 4.
+    flow = metrics.window_amplification(confirmed, root, day(2), day(12))
+    assert flow == {"amplification": 4.0, "readers": 4, "non_referred": 1}
+    depths = [d for n, d in metrics.tree_positions(g)[0].items() if day(2) <= confirmed[n] < day(12)]
+    share = metrics.generations(depths)["referred_share"]
+    assert flow["amplification"] == pytest.approx(1 / (1 - share))
+    # window [day 1, day 4): 6[1], 2[2], 8[3]; 6 and 8 non-referred: 3 / 2
+    assert metrics.window_amplification(confirmed, root, day(1), day(4))["amplification"] == 1.5
+    # all time it is the cascades' figure: 8 readers per 3 roots
+    assert metrics.window_amplification(confirmed, root)["amplification"] == 8 / 3
+    # a window of referred readers only has no non-referred reader to divide by
+    assert metrics.window_amplification(confirmed, root, day(30), day(41)) == {
+        "amplification": None,
+        "readers": 2,
+        "non_referred": 0,
+    }
+
+
+def test_cohort_amplification_follows_the_windows_roots_to_the_horizon():
+    g, confirmed = graph()
+    _, root, _ = metrics.tree_positions(g)
+    # window [day 0, day 12), horizon 30: roots 1[0], 6[1], 8[3].
+    # 1's cascade within 30 days of day 0: 2[2], 4[5], 3[10] (5[40] is too late) -> 4 readers;
+    # 6's: 7[31], 30 days after day 1 -> 2 readers; 8 alone -> 1. (4 + 2 + 1) / 3 = 7/3.
+    # Final once now >= window end + horizon = day 42.
+    at = T0 + dt.timedelta(days=42)
+    cohort = metrics.cohort_amplification(confirmed, root, at, 30, day(0), day(12))
+    assert cohort == {
+        "amplification": 7 / 3,
+        "roots": 3,
+        "readers": 7,
+        "largest_cascade": 4,
+        "cascades_beyond_root": 2,
+        "provisional": False,
+    }
+    before = metrics.cohort_amplification(confirmed, root, at - dt.timedelta(seconds=1), 30, day(0), day(12))
+    assert before["provisional"] is True and before["amplification"] == 7 / 3
+    # horizon 29: 7 arrives 30 days after 6, too late -> (4 + 1 + 1) / 3 = 2
+    assert metrics.cohort_amplification(confirmed, root, at, 29, day(0), day(12))["amplification"] == 2.0
+    # window [day 2, day 12): the only root is 8; readers descending from 1 (before the window)
+    # are not this cohort's -> 1 / 1
+    late = metrics.cohort_amplification(confirmed, root, at, 30, day(2), day(12))
+    assert (late["amplification"], late["roots"], late["readers"]) == (1.0, 1, 1)
+    # an open window never closes: provisional, whatever `now`
+    assert metrics.cohort_amplification(confirmed, root, at, 30, day(0))["provisional"] is True
+    # a window with nobody in it: nothing to divide by (and on day 42 it has not even ended)
+    assert metrics.cohort_amplification(confirmed, root, at, 30, day(50), day(60)) == {
+        "amplification": None,
+        "roots": 0,
+        "readers": 0,
+        "largest_cascade": None,
+        "cascades_beyond_root": 0,
+        "provisional": True,
+    }

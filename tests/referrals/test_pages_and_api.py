@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from sqlalchemy import select
 
 from growth import access, auth, links
+from growth import schemas as growth_schemas
 from growth.db import utcnow
+from referrals import schemas as report_schemas
 from referrals import service
 from referrals.models import RewardGrant
 from tests.referrals.helpers import BROWSER, by_email, join, operator_token, refer
@@ -27,6 +30,8 @@ REPORT_KEYS = {
     "max_generation",
     "generation_counts",
     "amplification",
+    "cascades",
+    "cohort_amplification",
     "top_referrers",
     "forecast",
 }
@@ -204,6 +209,7 @@ def test_every_referral_route_is_in_the_openapi_document(client):
         "/api/v1/referrals/{referral_id}/reject",
         "/api/v1/referrals/milestones",
         "/api/v1/referrals/milestones/{milestone_id}",
+        "/api/v1/referrals/milestones/{milestone_id}/grant-existing",
         "/api/v1/referrals/grants",
         "/api/v1/referrals/grants/{grant_id}/fulfil",
         "/api/v1/reports/referrals",
@@ -286,3 +292,38 @@ def test_cli_prints_the_report_as_a_table(app, session, outbox):
     assert result.exit_code == 0, result.output
     assert "k_factor" in result.output and "0.5000" in result.output and "forecast per week" in result.output
     assert app.test_cli_runner().invoke(args=["referral-report", "--cohort", "year"]).exit_code != 0
+
+
+def test_window_amplification_divides_by_the_windows_own_non_referred_readers(client, session, outbox):
+    """Ana joined ten days ago; Bo and Cy came through her today, Dee on her own today.
+
+    Today's window: 3 readers, 1 non-referred (Dee): flow 3.0 = 1 / (1 - 2/3). Ana, a root
+    from before the window, divides nothing (the old figure was 3 / {Ana, Dee} = 1.5). Cohort:
+    Dee alone, 1.0, provisional for 30 days. Over the last ten days: 4 readers, 2 roots, flow 2;
+    the cohort Ana + Dee brought Bo and Cy within the horizon: (2 + 2) / 2 = 2.
+    """
+    headers = bearer(operator_token(session))
+    join(client, outbox, "ana@example.com")
+    refer(client, session, outbox, "ana@example.com", "bo@example.com", ip="192.0.2.1")
+    refer(client, session, outbox, "ana@example.com", "cy@example.com", ip="192.0.2.2")
+    join(client, outbox, "dee@example.com")
+    ana = by_email(session, "ana@example.com")
+    ana.confirmed_at = ana.confirmed_at - dt.timedelta(days=10)
+    session.flush()
+    today = utcnow().date()
+    since = (today - dt.timedelta(days=10)).isoformat()
+    data = client.get(f"/api/v1/reports/referrals?from={today}&to={today}", headers=headers).get_json()
+    assert data["referred_share"] == pytest.approx(2 / 3)
+    assert data["amplification"] == pytest.approx(3.0)
+    assert (data["cascades"]["amplification"], data["cascades"]["roots"]) == (pytest.approx(3.0), 1)
+    growth_schemas.validate(report_schemas.REPORT, data)  # the OpenAPI schema describes it
+    cohort = data["cohort_amplification"]
+    assert (cohort["amplification"], cohort["roots"], cohort["readers"]) == (1.0, 1, 1)
+    assert cohort["provisional"] is True and cohort["horizon_days"] == 30
+    assert cohort["final_at"] == (today + dt.timedelta(days=31)).isoformat()
+    wide = client.get(f"/api/v1/reports/referrals?from={since}&to={today}", headers=headers).get_json()
+    assert wide["amplification"] == 2.0 and wide["cohort_amplification"]["amplification"] == 2.0
+    # all time is unchanged: 4 readers in trees rooted at Ana and Dee
+    assert client.get("/api/v1/reports/referrals", headers=headers).get_json()["amplification"] == 2.0
+    text = client.application.test_cli_runner().invoke(args=["referral-report", "--from", str(today)]).output
+    assert "cohort_amplification    1.0000  (1 root, 30-day horizon; provisional until" in text

@@ -39,7 +39,8 @@ def test_own_address_and_its_aliases_are_rejected(client, session, outbox):
     assert (referral.status, referral.reason) == ("rejected", "self_referral")
 
 
-def test_disposable_domains_are_rejected(client, session, outbox):
+def test_disposable_domains_are_rejected(app_factory, session, outbox):
+    client = app_factory(disposable_emails="allow").test_client()  # refused at signup by default
     join(client, outbox, "ana@example.com")
     referral = refer(client, session, outbox, "ana@example.com", "bo@mailinator.com")
     assert (referral.status, referral.reason) == ("rejected", "disposable_domain")
