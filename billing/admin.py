@@ -55,7 +55,7 @@ def tiers():  # type: ignore[no-untyped-def]
     ), (422 if error else 200)
 
 
-@bp.route("/tiers/<int:tier_id>", methods=["GET", "POST"])
+@bp.route("/tiers/<id:tier_id>", methods=["GET", "POST"])
 def tier(tier_id: int):  # type: ignore[no-untyped-def]
     """Edit one tier."""
     current = service.get_tier(db.session, tier_id)

@@ -63,9 +63,9 @@ def create_tier():  # type: ignore[no-untyped-def]
     return jsonify(tier_json(tier)), 201
 
 
-@bp.get("/tiers/<int:tier_id>")
+@bp.get("/tiers/<id:tier_id>")
 @spec.operation(
-    "/api/v1/tiers/<int:tier_id>",
+    "/api/v1/tiers/<id:tier_id>",
     "get",
     summary="One tier",
     response="Tier",
@@ -77,9 +77,9 @@ def get_tier(tier_id: int):  # type: ignore[no-untyped-def]
     return jsonify(tier_json(service.get_tier(db.session, tier_id)))
 
 
-@bp.patch("/tiers/<int:tier_id>")
+@bp.patch("/tiers/<id:tier_id>")
 @spec.operation(
-    "/api/v1/tiers/<int:tier_id>",
+    "/api/v1/tiers/<id:tier_id>",
     "patch",
     summary="Change a tier",
     request="TierUpdate",

@@ -16,6 +16,7 @@ from billing.models import Invoice, StripeCustomer, Subscription
 from growth import links
 from growth.errors import DomainError
 from growth.models import Status, Subscriber
+from growth.params import as_id
 from growth.subscribers import find_by_email
 
 
@@ -30,18 +31,14 @@ def timestamp(value: Any) -> dt.datetime | None:
 
 
 def int_or_none(value: Any) -> int | None:
-    """An integer from a metadata string; None when it is not one."""
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None
+    """An id from a metadata string; None when it is not one the database can hold."""
+    return as_id(value)
 
 
 def subscriber_by_id(session: Session, raw: Any) -> Subscriber | None:
     """The subscriber a metadata or reference id names (never an erased one)."""
-    try:
-        subscriber_id = int(str(raw))
-    except (TypeError, ValueError):
+    subscriber_id = as_id(raw)
+    if subscriber_id is None:
         return None
     subscriber = session.get(Subscriber, subscriber_id)
     return None if subscriber is None or subscriber.status == Status.ERASED else subscriber

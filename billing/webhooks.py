@@ -8,7 +8,6 @@ matter. Coupons and discounts still unknown are fetched from Stripe by a backgro
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -30,10 +29,14 @@ from growth import jobs
 from growth.db import db, utcnow
 from growth.errors import InvalidRequest
 from growth.models import Subscriber
+from growth.schemas import has_nul, load_json
 
 log = logging.getLogger(__name__)
 
 TOLERANCE_SECONDS = 300
+MAX_EVENT_ID_LENGTH: int = StripeEvent.__table__.c.event_id.type.length  # type: ignore[attr-defined]
+MAX_EVENT_TYPE_LENGTH: int = StripeEvent.__table__.c.type.type.length  # type: ignore[attr-defined]
+MAX_EVENT_DEPTH = 64  # Stripe objects nest a handful of levels (an invoice's lines, their periods)
 SUBSCRIPTION_EVENTS = frozenset(
     {
         "customer.subscription.created",
@@ -46,8 +49,16 @@ SUBSCRIPTION_EVENTS = frozenset(
 )
 
 
-def verify(raw_body: bytes, signature: str | None, secret: str | None) -> dict[str, Any]:
-    """The event, once its Stripe-Signature holds; InvalidRequest (400) otherwise."""
+def verify(
+    raw_body: bytes, signature: str | None, secret: str | None, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The event, once its Stripe-Signature holds; InvalidRequest (400) otherwise.
+
+    Stripe's tolerance only refuses old signatures; one dated more than TOLERANCE_SECONDS
+    ahead of our clock is refused too. The verified raw body must then be an event we can
+    store as it is: an object with a string id and type that fit their columns, `created`,
+    `data.object`, no NUL anywhere and no deeper nesting than a Stripe event has.
+    """
     if not secret:
         log.warning("Stripe webhook refused: STRIPE_WEBHOOK_SECRET is not configured")
         raise InvalidRequest(
@@ -56,20 +67,47 @@ def verify(raw_body: bytes, signature: str | None, secret: str | None) -> dict[s
     if not signature:
         raise InvalidRequest("Missing Stripe-Signature header.", code="invalid_signature")
     try:
-        stripe.Webhook.construct_event(raw_body, signature, secret, tolerance=TOLERANCE_SECONDS)
+        stripe.WebhookSignature.verify_header(raw_body, signature, secret, tolerance=TOLERANCE_SECONDS)
     except stripe.SignatureVerificationError as exc:
         raise InvalidRequest(
             "The Stripe signature does not match or is too old.", code="invalid_signature"
         ) from exc
-    except ValueError as exc:
+    except ValueError as exc:  # not UTF-8
         raise InvalidRequest("The body is not a Stripe event.", code="malformed_event") from exc
-    # The verified raw body, as plain JSON: what we store and apply.
-    payload = json.loads(raw_body)
-    if not isinstance(payload, dict) or not all(k in payload for k in ("id", "type", "created", "data")):
+    now = now or dt.datetime.now(dt.UTC)
+    if _signed_at(signature) > now.timestamp() + TOLERANCE_SECONDS:
+        raise InvalidRequest("The Stripe signature is dated in the future.", code="invalid_signature")
+    try:
+        payload = load_json(raw_body, max_depth=MAX_EVENT_DEPTH)
+    except InvalidRequest as exc:
+        raise InvalidRequest("The body is not a Stripe event.", code="malformed_event") from exc
+    if not _is_storable_event(payload):
         raise InvalidRequest("The body is not a Stripe event.", code="malformed_event")
-    if not isinstance(payload["data"], dict) or not isinstance(payload["data"].get("object"), dict):
-        raise InvalidRequest("The event has no data.object.", code="malformed_event")
-    return payload
+    return payload  # type: ignore[no-any-return]
+
+
+def _signed_at(signature: str) -> int:
+    """The `t=` of a Stripe-Signature that verify_header has accepted (so it is an integer)."""
+    for item in signature.split(","):
+        key, _, value = item.partition("=")
+        if key.strip() == "t":
+            return int(value)
+    return 0
+
+
+def _is_storable_event(payload: Any) -> bool:
+    if not isinstance(payload, dict) or not all(k in payload for k in ("id", "type", "created", "data")):
+        return False
+    event_id, kind, data = payload["id"], payload["type"], payload["data"]
+    return (
+        isinstance(event_id, str)
+        and 0 < len(event_id) <= MAX_EVENT_ID_LENGTH
+        and isinstance(kind, str)
+        and 0 < len(kind) <= MAX_EVENT_TYPE_LENGTH
+        and isinstance(data, dict)
+        and isinstance(data.get("object"), dict)
+        and not has_nul(payload)
+    )
 
 
 def record_event(session: Session, payload: dict[str, Any], now: dt.datetime) -> tuple[StripeEvent, bool]:
@@ -179,7 +217,7 @@ def receive(
     session: Session, raw_body: bytes, signature: str | None, secret: str | None, now: dt.datetime
 ) -> bool:
     """Verify and store an event, then queue its processing; False for a redelivery."""
-    payload = verify(raw_body, signature, secret)
+    payload = verify(raw_body, signature, secret, now)
     row, created = record_event(session, payload, now)
     if created or row.processed_at is None:
         jobs.enqueue("billing.process_event", row.id)

@@ -81,7 +81,7 @@ def post_new():  # type: ignore[no-untyped-def]
     return redirect(url_for("content_admin.post_edit", post_id=post.id))
 
 
-@bp.route("/posts/<int:post_id>", methods=["GET", "POST"])
+@bp.route("/posts/<id:post_id>", methods=["GET", "POST"])
 def post_edit(post_id: int):  # type: ignore[no-untyped-def]
     """Edit a post; its sends and the send form are on the same page."""
     post = posts.get_post(db.session, post_id)
@@ -97,7 +97,7 @@ def post_edit(post_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("content_admin.post_edit", post_id=post.id))
 
 
-@bp.post("/posts/<int:post_id>/preview")
+@bp.post("/posts/<id:post_id>/preview")
 def post_preview(post_id: int):  # type: ignore[no-untyped-def]
     """Say who the send would reach before it goes."""
     post = posts.get_post(db.session, post_id)
@@ -117,7 +117,7 @@ def post_preview(post_id: int):  # type: ignore[no-untyped-def]
     return _edit_page(post, preview_text=result.sentence)
 
 
-@bp.post("/posts/<int:post_id>/sends")
+@bp.post("/posts/<id:post_id>/sends")
 def post_send(post_id: int):  # type: ignore[no-untyped-def]
     """Send now or at a time."""
     post = posts.get_post(db.session, post_id)
@@ -138,7 +138,7 @@ def post_send(post_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("content_admin.send_page", send_id=send.id))
 
 
-@bp.post("/posts/<int:post_id>/test")
+@bp.post("/posts/<id:post_id>/test")
 def post_test(post_id: int):  # type: ignore[no-untyped-def]
     """A proof to one address."""
     post = posts.get_post(db.session, post_id)
@@ -150,14 +150,14 @@ def post_test(post_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("content_admin.post_edit", post_id=post.id))
 
 
-@bp.get("/sends/<int:send_id>")
+@bp.get("/sends/<id:send_id>")
 def send_page(send_id: int):  # type: ignore[no-untyped-def]
     """Progress, skipped recipients by reason, batches that need a decision."""
     progress = send_control.progress(db.session, sending.get_send(db.session, send_id))
     return render_template("content/admin_send.html", progress=progress, labels=SKIP_LABELS)
 
 
-@bp.post("/sends/<int:send_id>/batches/<int:number>/resend")
+@bp.post("/sends/<id:send_id>/batches/<id:number>/resend")
 def send_resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def]
     """The operator resends a batch whose outcome is unknown."""
     send_control.resend_batch(db.session, send_control.get_batch(db.session, send_id, number), utcnow())
@@ -166,7 +166,7 @@ def send_resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def
     return redirect(url_for("content_admin.send_page", send_id=send_id))
 
 
-@bp.post("/sends/<int:send_id>/send-to-skipped")
+@bp.post("/sends/<id:send_id>/send-to-skipped")
 def send_skipped(send_id: int):  # type: ignore[no-untyped-def]
     """Send to the skipped who are now allowed."""
     count = send_control.send_to_skipped(db.session, sending.get_send(db.session, send_id), utcnow())
@@ -175,7 +175,7 @@ def send_skipped(send_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("content_admin.send_page", send_id=send_id))
 
 
-@bp.post("/sends/<int:send_id>/cancel")
+@bp.post("/sends/<id:send_id>/cancel")
 def send_cancel(send_id: int):  # type: ignore[no-untyped-def]
     """Cancel a scheduled send."""
     sending.cancel_send(db.session, sending.get_send(db.session, send_id))

@@ -85,9 +85,9 @@ def create_post():  # type: ignore[no-untyped-def]
     return jsonify(posts.post_json(post)), 201
 
 
-@bp.get("/posts/<int:post_id>")
+@bp.get("/posts/<id:post_id>")
 @spec.operation(
-    "/api/v1/posts/<int:post_id>",
+    "/api/v1/posts/<id:post_id>",
     "get",
     summary="One post",
     response="Post",
@@ -99,9 +99,9 @@ def get_post(post_id: int):  # type: ignore[no-untyped-def]
     return jsonify(posts.post_json(posts.get_post(db.session, post_id)))
 
 
-@bp.patch("/posts/<int:post_id>")
+@bp.patch("/posts/<id:post_id>")
 @spec.operation(
-    "/api/v1/posts/<int:post_id>",
+    "/api/v1/posts/<id:post_id>",
     "patch",
     summary="Change a post",
     request="PostUpdate",
@@ -117,9 +117,9 @@ def update_post(post_id: int):  # type: ignore[no-untyped-def]
     return jsonify(posts.post_json(post))
 
 
-@bp.post("/posts/<int:post_id>/send-preview")
+@bp.post("/posts/<id:post_id>/send-preview")
 @spec.operation(
-    "/api/v1/posts/<int:post_id>/send-preview",
+    "/api/v1/posts/<id:post_id>/send-preview",
     "post",
     summary="Who a send would reach, and who it would skip",
     request="SegmentRequest",
@@ -152,9 +152,9 @@ def send_preview(post_id: int):  # type: ignore[no-untyped-def]
     )
 
 
-@bp.post("/posts/<int:post_id>/sends")
+@bp.post("/posts/<id:post_id>/sends")
 @spec.operation(
-    "/api/v1/posts/<int:post_id>/sends",
+    "/api/v1/posts/<id:post_id>/sends",
     "post",
     summary="Send a post to a segment, now or later",
     request="SendCreate",
@@ -179,9 +179,9 @@ def create_send(post_id: int):  # type: ignore[no-untyped-def]
     return jsonify(send_json(send_control.progress(db.session, sending.get_send(db.session, send.id)))), 202
 
 
-@bp.post("/posts/<int:post_id>/test-send")
+@bp.post("/posts/<id:post_id>/test-send")
 @spec.operation(
-    "/api/v1/posts/<int:post_id>/test-send",
+    "/api/v1/posts/<id:post_id>/test-send",
     "post",
     summary="Send the post to one address now",
     request="TestSendRequest",
@@ -196,9 +196,9 @@ def test_send(post_id: int):  # type: ignore[no-untyped-def]
     return jsonify({"status": "sent", "to": data["email"]})
 
 
-@bp.get("/sends/<int:send_id>")
+@bp.get("/sends/<id:send_id>")
 @spec.operation(
-    "/api/v1/sends/<int:send_id>",
+    "/api/v1/sends/<id:send_id>",
     "get",
     summary="A send and its progress",
     response="Send",
@@ -210,9 +210,9 @@ def get_send(send_id: int):  # type: ignore[no-untyped-def]
     return jsonify(send_json(send_control.progress(db.session, sending.get_send(db.session, send_id))))
 
 
-@bp.post("/sends/<int:send_id>/cancel")
+@bp.post("/sends/<id:send_id>/cancel")
 @spec.operation(
-    "/api/v1/sends/<int:send_id>/cancel",
+    "/api/v1/sends/<id:send_id>/cancel",
     "post",
     summary="Cancel a scheduled send",
     response="Send",
@@ -227,9 +227,9 @@ def cancel_send(send_id: int):  # type: ignore[no-untyped-def]
     return jsonify(send_json(send_control.progress(db.session, send)))
 
 
-@bp.post("/sends/<int:send_id>/batches/<int:number>/resend")
+@bp.post("/sends/<id:send_id>/batches/<id:number>/resend")
 @spec.operation(
-    "/api/v1/sends/<int:send_id>/batches/<int:number>/resend",
+    "/api/v1/sends/<id:send_id>/batches/<id:number>/resend",
     "post",
     summary="Resend a batch whose outcome is unknown (or that failed): the operator's call",
     response="Send",
@@ -245,9 +245,9 @@ def resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def]
     return jsonify(send_json(send_control.progress(db.session, sending.get_send(db.session, send_id)))), 202
 
 
-@bp.post("/sends/<int:send_id>/send-to-skipped")
+@bp.post("/sends/<id:send_id>/send-to-skipped")
 @spec.operation(
-    "/api/v1/sends/<int:send_id>/send-to-skipped",
+    "/api/v1/sends/<id:send_id>/send-to-skipped",
     "post",
     summary="Send to skipped recipients who are now allowed (nurtured, out of cooldown)",
     response="Requeued",
@@ -262,9 +262,9 @@ def send_to_skipped(send_id: int):  # type: ignore[no-untyped-def]
     return jsonify({"requeued": count}), 202
 
 
-@bp.get("/subscribers/<int:subscriber_id>/value-to-pitch")
+@bp.get("/subscribers/<id:subscriber_id>/value-to-pitch")
 @spec.operation(
-    "/api/v1/subscribers/<int:subscriber_id>/value-to-pitch",
+    "/api/v1/subscribers/<id:subscriber_id>/value-to-pitch",
     "get",
     summary="Value emails and pitches a subscriber received",
     response="ValueToPitch",

@@ -15,6 +15,7 @@ from growth.config import Config
 from growth.db import db
 from growth.errors import register_errorhandlers
 from growth.extensions import csrf, limiter
+from growth.params import IdConverter
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAINS = ("referrals", "billing", "content")
@@ -43,6 +44,7 @@ def create_app(config: Config | None = None) -> Flask:
         instance_path=str(config.instance_path),
     )
     configure(app, config)
+    register_converters(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -70,6 +72,11 @@ def configure(app: Flask, config: Config) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     if not app.debug:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def register_converters(app: Flask) -> None:
+    """`<id:...>` in routes: ids bounded to the database's integer range (growth.params)."""
+    app.url_map.converters["id"] = IdConverter
 
 
 def register_extensions(app: Flask) -> None:

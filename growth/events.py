@@ -11,7 +11,6 @@ import binascii
 import datetime as dt
 import functools
 import html
-import json
 import logging
 import re
 from collections.abc import Iterable
@@ -29,6 +28,7 @@ from growth import jobs, stages
 from growth.engagement import bring_back, recompute_stages
 from growth.errors import DomainError, Forbidden, InvalidRequest
 from growth.models import Delivery, EmailEvent, EmailEventType, Status, Subscriber
+from growth.schemas import has_nul, load_json
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ DROP_REASONS = {
 }
 HREF_RE = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 TEXT_LINK_RE = re.compile(r"https?://[^\s<>\"']+")
+MAX_SIGNED_AGE_SECONDS = 24 * 3600
+MAX_SIGNED_AHEAD_SECONDS = 300
 
 
 # --- the request: signature first, then parsing -------------------------------------------
@@ -70,19 +72,35 @@ def signature_holds(public_key: Any, body: bytes, signature: str | None, timesta
 
 def parse_batch(body: bytes) -> list[dict[str, Any]]:
     """The JSON array of events; InvalidRequest (400) when it is not one."""
-    try:
-        batch = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidRequest("The body is not valid JSON.", code="malformed_json") from exc
+    batch = load_json(body)
     if not isinstance(batch, list):
         raise InvalidRequest("The body must be a JSON array of events.", code="malformed_batch")
     return batch
 
 
-def receive_webhook(public_key: Any | None, body: bytes, signature: str | None, timestamp: str | None) -> int:
+def signed_time_is_fresh(timestamp: str | None, now: dt.datetime) -> bool:
+    """The signed timestamp is a unix time at most a day old and at most 5 minutes ahead.
+
+    Replays are already harmless (each sg_event_id is stored once); this bounds how long a
+    captured request stays usable at all.
+    """
+    if not timestamp or not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
+        return False
+    age = now.timestamp() - int(timestamp)
+    return -MAX_SIGNED_AHEAD_SECONDS <= age <= MAX_SIGNED_AGE_SECONDS
+
+
+def receive_webhook(
+    public_key: Any | None,
+    body: bytes,
+    signature: str | None,
+    timestamp: str | None,
+    now: dt.datetime | None = None,
+) -> int:
     """Verify and queue one webhook POST; returns how many events were queued.
 
-    Nothing is parsed before the signature holds: unsigned, forged or unverifiable -> 403.
+    Nothing is parsed before the signature holds: unsigned, forged, unverifiable or signed
+    outside the time window -> 403.
     """
     if public_key is None:
         log.warning("SendGrid webhook refused: SENDGRID_WEBHOOK_PUBLIC_KEY is not set (or not valid)")
@@ -90,6 +108,13 @@ def receive_webhook(public_key: Any | None, body: bytes, signature: str | None, 
     if not signature_holds(public_key, body, signature, timestamp):
         log.warning("SendGrid webhook refused: signature does not verify")
         raise Forbidden("The signature does not verify.", code="invalid_signature")
+    if not signed_time_is_fresh(timestamp, now or dt.datetime.now(dt.UTC)):
+        log.warning(
+            "SendGrid webhook refused: signed timestamp %r is outside the window", (timestamp or "")[:20]
+        )
+        raise Forbidden(
+            "The signed timestamp is more than a day old or in the future.", code="stale_timestamp"
+        )
     batch = parse_batch(body)
     if batch:
         jobs.enqueue("process_sendgrid_events", batch, must_succeed=True)
@@ -127,6 +152,7 @@ def _valid(raw: Any) -> bool:
         and isinstance(ts, int | float)
         and not isinstance(ts, bool)
         and 0 <= ts < 2**37
+        and not has_nul(raw)  # text columns refuse NUL: this event is malformed, not the batch
     )
 
 
@@ -168,7 +194,10 @@ def process_events(session: Session, events: Iterable[Any], now: dt.datetime, co
     valid = sorted((e for e in events if _valid(e)), key=lambda e: e["timestamp"])
     counts = {"stored": 0, "duplicate": 0, "ignored": len(events) - len(valid)}
     if counts["ignored"]:
-        log.warning("SendGrid webhook: %d events without id, type or timestamp ignored", counts["ignored"])
+        log.warning(
+            "SendGrid webhook: %d events without id, type or timestamp, or holding a NUL, ignored",
+            counts["ignored"],
+        )
     known = _existing_ids(session, [e["sg_event_id"] for e in valid])  # a replay stops here
     unique = list({e["sg_event_id"]: e for e in valid if e["sg_event_id"] not in known}.values())
     deliveries, by_email = _targets(session, unique)

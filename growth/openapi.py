@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from growth.params import ID_SCHEMA
+
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
@@ -50,13 +52,19 @@ class ApiSpec:
         request: str | None = None,
         request_content_type: str = "application/json",
         response: str | None = None,
+        response_content_type: str = "application/json",
         status: int = 200,
         parameters: list[dict[str, Any]] | None = None,
         errors: tuple[int, ...] = (400,),
         tags: tuple[str, ...] = (),
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Describe one endpoint; use as a decorator next to the route."""
+        """Describe one endpoint; use as a decorator next to the route.
+
+        `<id:name>` in the path is declared an integer within the database's range (the `id`
+        converter's); `response_content_type` names what a success answers (`text/csv` for CSV).
+        """
         openapi_path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", path)
+        ids = set(re.findall(r"<id:([^<>]+)>", path))
 
         def register(view: Callable[..., Any]) -> Callable[..., Any]:
             op: dict[str, Any] = {"summary": summary, "operationId": view.__name__, "responses": {}}
@@ -64,7 +72,8 @@ class ApiSpec:
                 op["tags"] = list(tags)
             params = list(parameters or [])
             for name in re.findall(r"{([^}]+)}", openapi_path):
-                params.append({"name": name, "in": "path", "required": True, "schema": {"type": "string"}})
+                schema = dict(ID_SCHEMA) if name in ids else {"type": "string"}
+                params.append({"name": name, "in": "path", "required": True, "schema": schema})
             if params:
                 op["parameters"] = params
             if request:
@@ -76,7 +85,9 @@ class ApiSpec:
                 }
             ok: dict[str, Any] = {"description": "OK"}
             if response:
-                ok["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{response}"}}}
+                ok["content"] = {
+                    response_content_type: {"schema": {"$ref": f"#/components/schemas/{response}"}}
+                }
             op["responses"][str(status)] = ok
             codes = set(errors) | ({401, 403} if auth else set())
             for code in sorted(codes):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import request
@@ -15,8 +16,9 @@ _validators: dict[int, Draft202012Validator] = {}
 
 def json_body(schema: dict[str, Any]) -> dict[str, Any]:
     """The request's JSON object, checked against `schema`; 400 when malformed or incomplete."""
-    payload = request.get_json(silent=True)
-    if payload is None:
+    # Parsed by load_json, not request.get_json: a deeply nested body raised RecursionError (500).
+    payload = load_json(request.get_data()) if request.is_json else None
+    if not isinstance(payload, dict):
         raise InvalidRequest("The body must be a JSON object.", code="malformed_json")
     validate(schema, payload)
     return payload  # type: ignore[no-any-return]
@@ -35,6 +37,57 @@ def validate(schema: dict[str, Any], payload: Any) -> None:
             f"{where + ': ' if where else ''}{error.message}",
             code="missing_field" if missing else "invalid_field",
         )
+
+
+MAX_JSON_DEPTH = 32
+
+
+def load_json(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """A signed body as JSON; InvalidRequest (400) when it is not UTF-8 RFC 8259 JSON or nests too deep.
+
+    The depth bound keeps a nested body from exhausting the stack here, or later when the
+    payload is serialised to be stored.
+    """
+    try:
+        value = json.loads(body, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidRequest("The body is not valid JSON.", code="malformed_json") from exc
+    if json_depth(value) > max_depth:
+        raise InvalidRequest(f"The JSON nests deeper than {max_depth} levels.", code="malformed_json")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259); PostgreSQL's json type refuses them when stored.
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_depth(value: Any) -> int:
+    """How deep arrays and objects nest (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def has_nul(value: Any) -> bool:
+    """True when a string anywhere in the JSON value (keys too) holds a NUL, which text columns refuse."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _str(max_length: int) -> dict[str, Any]:

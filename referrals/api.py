@@ -13,10 +13,12 @@ from growth.db import commit, db, utcnow
 from growth.errors import InvalidRequest
 from growth.models import Subscriber
 from growth.openapi import spec
+from growth.params import query_int, query_int_schema
 from referrals import report, rewards, schemas, service
 from referrals.models import Milestone, Referral, RewardGrant
 
 bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1")
+MAX_MARKET = 10**12  # more people than there are
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -84,9 +86,9 @@ def list_held():  # type: ignore[no-untyped-def]
     return jsonify({"referrals": [referral_json(r) for r, _a, _b in service.held_referrals(db.session)]})
 
 
-@bp.post("/referrals/<int:referral_id>/approve")
+@bp.post("/referrals/<id:referral_id>/approve")
 @spec.operation(
-    "/api/v1/referrals/<referral_id>/approve",
+    "/api/v1/referrals/<id:referral_id>/approve",
     "post",
     summary="Approve a held referral",
     response="Referral",
@@ -100,9 +102,9 @@ def approve(referral_id: int):  # type: ignore[no-untyped-def]
     return jsonify(referral_json(referral))
 
 
-@bp.post("/referrals/<int:referral_id>/reject")
+@bp.post("/referrals/<id:referral_id>/reject")
 @spec.operation(
-    "/api/v1/referrals/<referral_id>/reject",
+    "/api/v1/referrals/<id:referral_id>/reject",
     "post",
     summary="Reject a referral",
     response="Referral",
@@ -151,9 +153,9 @@ def create_milestone():  # type: ignore[no-untyped-def]
     ), 201
 
 
-@bp.patch("/referrals/milestones/<int:milestone_id>")
+@bp.patch("/referrals/milestones/<id:milestone_id>")
 @spec.operation(
-    "/api/v1/referrals/milestones/<milestone_id>",
+    "/api/v1/referrals/milestones/<id:milestone_id>",
     "patch",
     summary="Change a milestone",
     request="MilestoneUpdate",
@@ -169,9 +171,9 @@ def update_milestone(milestone_id: int):  # type: ignore[no-untyped-def]
     return jsonify({**milestone_json(milestone, past), "grant_existing": bool(data.get("grant_existing"))})
 
 
-@bp.post("/referrals/milestones/<int:milestone_id>/grant-existing")
+@bp.post("/referrals/milestones/<id:milestone_id>/grant-existing")
 @spec.operation(
-    "/api/v1/referrals/milestones/<milestone_id>/grant-existing",
+    "/api/v1/referrals/milestones/<id:milestone_id>/grant-existing",
     "post",
     summary="Grant a milestone to the readers already past it",
     response="MilestoneGrantExisting",
@@ -201,9 +203,9 @@ def list_grants():  # type: ignore[no-untyped-def]
     return jsonify({"grants": [grant_json(g, s) for g, s in rows]})
 
 
-@bp.post("/referrals/grants/<int:grant_id>/fulfil")
+@bp.post("/referrals/grants/<id:grant_id>/fulfil")
 @spec.operation(
-    "/api/v1/referrals/grants/<grant_id>/fulfil",
+    "/api/v1/referrals/grants/<id:grant_id>/fulfil",
     "post",
     summary="Mark a reward as sent",
     response="RewardGrant",
@@ -231,11 +233,8 @@ def parse_report_args(args) -> dict:  # type: ignore[no-untyped-def]
     out["cohort"] = args.get("cohort") or "month"
     if out["cohort"] not in {"week", "month"}:
         raise InvalidRequest("cohort must be week or month", code="invalid_cohort")
-    market = args.get("market")
-    if market:
-        if not market.isdigit() or int(market) < 1:
-            raise InvalidRequest("market must be a positive integer", code="invalid_market")
-        out["market"] = int(market)
+    if args.get("market"):
+        out["market"] = query_int(args, "market", None, maximum=MAX_MARKET)
     return out
 
 
@@ -263,12 +262,7 @@ def parse_report_args(args) -> dict:  # type: ignore[no-untyped-def]
             "in": "query",
             "schema": {"enum": ["week", "month"], "default": "month"},
         },
-        {
-            "name": "market",
-            "in": "query",
-            "schema": {"type": "integer", "minimum": 1},
-            "description": "market size for the logistic forecast",
-        },
+        query_int_schema("market", maximum=MAX_MARKET, description="market size for the logistic forecast"),
     ],
     tags=("reports",),
 )

@@ -114,7 +114,7 @@ def create_token():  # type: ignore[no-untyped-def]
     return _tokens_page(_token_form(), new_token=token, status=201)
 
 
-@bp.post("/tokens/<int:token_id>/revoke")
+@bp.post("/tokens/<id:token_id>/revoke")
 def revoke_token(token_id: int):  # type: ignore[no-untyped-def]
     """Revoke a token at once (the row stays, so its history does)."""
     row = auth.revoke_token(db.session, str(token_id), utcnow())

@@ -12,11 +12,13 @@ from growth.errors import InvalidRequest
 from growth.extensions import signup_limit
 from growth.models import Status, Subscriber
 from growth.openapi import spec
+from growth.params import DB_INT_MAX, query_int, query_int_schema
 from growth.views.common import is_bot, signup_request
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 PER_PAGE = 50
+MAX_PAGE = DB_INT_MAX // PER_PAGE  # the offset stays an integer the database takes
 
 
 def subscriber_json(s: Subscriber) -> dict:
@@ -86,10 +88,16 @@ def create_subscriber():  # type: ignore[no-untyped-def]
     summary="List subscribers",
     response="SubscriberPage",
     parameters=[
-        {"name": "status", "in": "query", "schema": {"type": "string"}},
-        {"name": "email", "in": "query", "schema": {"type": "string"}, "description": "exact, normalised"},
-        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+        {"name": "status", "in": "query", "schema": {"enum": [str(s) for s in Status]}},
+        {
+            "name": "email",
+            "in": "query",
+            "schema": {"type": "string"},
+            "description": "exact, normalised; 422 when it is not an address",
+        },
+        query_int_schema("page", maximum=MAX_PAGE),
     ],
+    errors=(400, 422),
     tags=("subscribers",),
 )
 def list_subscribers():  # type: ignore[no-untyped-def]
@@ -104,12 +112,7 @@ def list_subscribers():  # type: ignore[no-untyped-def]
     if email:
         _, key = subscribers.normalize_email(email)
         query = query.where(Subscriber.email_normalized == key)
-    try:
-        page = int(request.args.get("page", "1"))
-    except ValueError as exc:
-        raise InvalidRequest("page must be a positive integer", code="invalid_page") from exc
-    if page < 1:
-        raise InvalidRequest("page must be a positive integer", code="invalid_page")
+    page = query_int(request.args, "page", 1, maximum=MAX_PAGE) or 1
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(query.order_by(Subscriber.id).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
     return jsonify(
@@ -122,9 +125,9 @@ def list_subscribers():  # type: ignore[no-untyped-def]
     )
 
 
-@bp.get("/subscribers/<int:subscriber_id>")
+@bp.get("/subscribers/<id:subscriber_id>")
 @spec.operation(
-    "/api/v1/subscribers/<subscriber_id>",
+    "/api/v1/subscribers/<id:subscriber_id>",
     "get",
     summary="One subscriber",
     response="Subscriber",
@@ -136,9 +139,9 @@ def get_subscriber(subscriber_id: int):  # type: ignore[no-untyped-def]
     return jsonify(subscriber_json(subscribers.get_subscriber(db.session, subscriber_id)))
 
 
-@bp.delete("/subscribers/<int:subscriber_id>")
+@bp.delete("/subscribers/<id:subscriber_id>")
 @spec.operation(
-    "/api/v1/subscribers/<subscriber_id>",
+    "/api/v1/subscribers/<id:subscriber_id>",
     "delete",
     summary="Erase a subscriber's personal data (final; counts keep an anonymous row)",
     response="Subscriber",
@@ -153,9 +156,9 @@ def erase_subscriber(subscriber_id: int):  # type: ignore[no-untyped-def]
     return jsonify(subscriber_json(subscriber))
 
 
-@bp.post("/subscribers/<int:subscriber_id>/lift-suppression")
+@bp.post("/subscribers/<id:subscriber_id>/lift-suppression")
 @spec.operation(
-    "/api/v1/subscribers/<subscriber_id>/lift-suppression",
+    "/api/v1/subscribers/<id:subscriber_id>/lift-suppression",
     "post",
     summary="Lift a bounce or complaint suppression (the reader asked): active again, nothing sent",
     response="Subscriber",

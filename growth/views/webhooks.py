@@ -43,12 +43,13 @@ def _setup(state) -> None:  # type: ignore[no-untyped-def]
 
 @bp.post("/webhooks/sendgrid")
 def sendgrid_events():  # type: ignore[no-untyped-def]
-    """SendGrid Event Webhook: 403 unless signed, 400 unless a JSON array; processed in a job."""
+    """SendGrid Event Webhook: 403 unless signed within a day, 400 unless a JSON array; a job stores it."""
     received = events.receive_webhook(
         current_app.extensions.get(KEY),
         request.get_data(),
         request.headers.get(events.SIGNATURE_HEADER),
         request.headers.get(events.TIMESTAMP_HEADER),
+        utcnow(),
     )
     commit()
     return jsonify({"received": received}), 200
@@ -110,9 +111,9 @@ ENGAGEMENT_SUMMARY = spec.schema(
 )
 
 
-@bp.get("/api/v1/subscribers/<int:subscriber_id>/engagement")
+@bp.get("/api/v1/subscribers/<id:subscriber_id>/engagement")
 @spec.operation(
-    "/api/v1/subscribers/<subscriber_id>/engagement",
+    "/api/v1/subscribers/<id:subscriber_id>/engagement",
     "get",
     summary="A subscriber's engagement: engaged, unknown or disengaged, counts and score",
     response="EngagementSummary",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import select
@@ -65,7 +66,7 @@ def test_summary_endpoint_is_in_the_openapi_document(client, app):
     assert "EngagementSummary" in document["components"]["schemas"]
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/"):
-            path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
             assert path in document["paths"], path
 
 
