@@ -6,30 +6,22 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from billing import gateway, reports, service
 from growth.db import commit, db, utcnow
-from growth.errors import DomainError, ValidationFailed
+from growth.errors import DomainError
+from growth.fields import optional_int
 
 bp = Blueprint("billing_admin", __name__, url_prefix="/admin")
 
 
-def _int_field(form: dict, name: str, label: str) -> int | None:
-    raw = (form.get(name) or "").strip()
-    if raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValidationFailed(f"{label} must be a whole number", code="invalid_number") from exc
-
-
 def tier_input(form: dict) -> service.TierInput:
-    """A TierInput from the admin form (prices typed in cents)."""
+    """A TierInput from the admin form (prices typed in cents, ASCII digits)."""
+    cents = service.MAX_PRICE_CENTS
     return service.TierInput(
         name=form.get("name", ""),
         description=form.get("description", ""),
-        monthly_price_cents=_int_field(form, "monthly_price_cents", "Monthly price"),
-        yearly_price_cents=_int_field(form, "yearly_price_cents", "Yearly price"),
+        monthly_price_cents=optional_int(form.get("monthly_price_cents"), "Monthly price", 1, cents),
+        yearly_price_cents=optional_int(form.get("yearly_price_cents"), "Yearly price", 1, cents),
         currency=(form.get("currency") or "").strip().lower() or None,
-        trial_days=_int_field(form, "trial_days", "Trial days") or 0,
+        trial_days=optional_int(form.get("trial_days"), "Trial days", 0, service.MAX_TRIAL_DAYS) or 0,
         active=form.get("active") == "on",
     )
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from billing.service import TIER_RULES
 from growth.openapi import spec
 
 _CENTS = {"type": "integer", "minimum": 1, "maximum": 99_999_999}
 
 TIER_FIELDS = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 100},
-    "description": {"type": "string", "maxLength": 2000},
+    "name": TIER_RULES["name"].schema(),
+    "description": TIER_RULES["description"].schema(),
     "monthly_price_cents": _CENTS,
     "yearly_price_cents": _CENTS,
-    "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
+    "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$", "maxLength": 3},
     "trial_days": {"type": "integer", "minimum": 0, "maximum": 730},
     "active": {"type": "boolean"},
 }

@@ -27,6 +27,7 @@ from billing.models import (
 )
 from growth.db import ids_in
 from growth.errors import Conflict, NotFound, ValidationFailed
+from growth.fields import Rule
 from growth.models import Status, Subscriber
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 INTERVALS = ("month", "year")
 MAX_TRIAL_DAYS = 730  # Stripe's limit on trial_period_days
 MAX_PRICE_CENTS = 99_999_999  # Stripe's limit on unit_amount (8 digits)
-_CURRENCY = re.compile(r"^[a-z]{3}$")
+_CURRENCY = re.compile(r"[a-z]{3}")
 
 
 @dataclass
@@ -50,11 +51,18 @@ class TierInput:
     active: bool | None = None
 
 
+# What a tier's text accepts (the admin form, the API and the CLI; billing.schemas documents it).
+TIER_RULES = {
+    "name": Rule.of(Tier.name, min_length=1),
+    "description": Rule("description", 2000, multiline=True),
+}
+
+
 def _check_tier_input(data: TierInput) -> None:
-    if data.name is not None and not 1 <= len(data.name.strip()) <= 100:
-        raise ValidationFailed("name must have 1 to 100 characters", code="invalid_name")
-    if data.description is not None and len(data.description) > 2000:
-        raise ValidationFailed("description must have at most 2000 characters", code="invalid_description")
+    if data.name is not None:
+        data.name = TIER_RULES["name"].clean(data.name)
+    if data.description is not None:
+        data.description = TIER_RULES["description"].clean(data.description)
     for label, cents in (
         ("monthly_price_cents", data.monthly_price_cents),
         ("yearly_price_cents", data.yearly_price_cents),
@@ -66,7 +74,7 @@ def _check_tier_input(data: TierInput) -> None:
                 f"{label} must be a whole number of cents from 1 to {MAX_PRICE_CENTS}",
                 code="invalid_price",
             )
-    if data.currency is not None and not _CURRENCY.match(data.currency):
+    if data.currency is not None and not _CURRENCY.fullmatch(data.currency):
         raise ValidationFailed(
             "currency must be a three-letter ISO code such as 'usd'", code="invalid_currency"
         )

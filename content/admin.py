@@ -12,6 +12,7 @@ from content.segments import parse_segment, preview
 from growth.auth import current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, ValidationFailed
+from growth.fields import single_line
 
 bp = Blueprint("content_admin", __name__, url_prefix="/admin")
 FIELDS = (
@@ -32,6 +33,8 @@ def _form_time(value: str | None, field: str) -> dt.datetime | None:
     if not value:
         return None
     try:
+        if not single_line(value):
+            raise ValueError(value)
         parsed = dt.datetime.fromisoformat(value)
     except ValueError as exc:
         raise ValidationFailed(f"{field} is not a date and time", code="invalid_field") from exc

@@ -14,6 +14,7 @@ from growth import schemas
 from growth.auth import current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import InvalidRequest
+from growth.fields import single_line
 from growth.openapi import spec
 
 bp = Blueprint("content_api", __name__, url_prefix="/api/v1")
@@ -24,6 +25,8 @@ def _when(value: str | None, field: str) -> dt.datetime | None:
     if value is None:
         return None
     try:
+        if not single_line(value):
+            raise ValueError(value)
         parsed = dt.datetime.fromisoformat(value)
     except ValueError as exc:
         raise InvalidRequest(f"{field} must be an ISO 8601 date-time", code="invalid_field") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
@@ -15,8 +16,11 @@ from content import rendering
 from content.models import Post
 from content.paywall import reader_token, reader_tokens
 from growth import emails, links
-from growth.mailer import BatchMessage, BatchRecipient
+from growth.fields import header_safe
+from growth.mailer import BatchMessage, BatchRecipient, UnsendableMessage, check_recipient
 from growth.models import Newsletter, Subscriber
+
+log = logging.getLogger(__name__)
 
 _COLOR = re.compile(r"#[0-9a-fA-F]{3,8}")  # goes into style attributes: nothing else passes
 # SendGrid replaces these keys in subject and content, per personalization.
@@ -93,7 +97,7 @@ def render_post_email(post: Post, newsletter: Newsletter | None, teaser: bool = 
         **{name: KEY[name] for name in PLACEHOLDERS},
     }
     return Rendered(
-        subject=render_template("email/post.subject.txt", **context).strip(),
+        subject=header_safe(render_template("email/post.subject.txt", **context)),
         text=render_template("email/post.txt", **context),
         html=render_template("email/post.html", **context),
     )
@@ -111,7 +115,7 @@ def substitutions(
     context = emails.email_context(session, subscriber, newsletter)
     publication = context["publication"]
     fallback_text, fallback_html = _fallback_blocks(publication, context["referral_url"])
-    name = subscriber.name or ""
+    name = header_safe(subscriber.name)  # it may go into the subject
     values = {
         "name": name,
         "name_html": str(escape(name)),
@@ -134,34 +138,54 @@ def recipients(
     post: Post,
     send_id: int,
     kind: str,
-) -> list[BatchRecipient]:
-    """One personalization per (subscriber, delivery id): substitutions, headers, event mapping."""
+) -> tuple[list[BatchRecipient], dict[int, str]]:
+    """One personalization per (subscriber, delivery id), and why the others cannot be sent.
+
+    A recipient whose values cannot be rendered or sent (an address stored broken, a block
+    that fails) is left out with its reason, keyed by delivery id: it fails alone.
+    """
     page = links.absolute(post_web_path(post))
     emails.prefetch_context(session, [subscriber for subscriber, _ in people])
     tokens = reader_tokens((sub.id, delivery_id) for sub, delivery_id in people)
-    out = []
+    out, failed = [], {}
     for (subscriber, delivery_id), token in zip(people, tokens, strict=True):
-        values = substitutions(session, subscriber, newsletter, post, delivery_id, f"{page}?r={token}")
-        out.append(
-            BatchRecipient(
-                to_email=subscriber.email,
-                to_name=subscriber.name,
-                substitutions=values,
-                # The same headers as growth.emails.list_headers, from the URL signed above:
-                # signing is most of the cost of a recipient, so each token is signed once.
-                headers={
-                    "List-Unsubscribe": f"<{values[KEY['unsubscribe_url']]}>",
-                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                },
-                custom_args={
-                    "send_id": str(send_id),
-                    "delivery_id": str(delivery_id),
-                    "subscriber_id": str(subscriber.id),
-                    "kind": kind,
-                },
+        try:
+            recipient = _recipient(
+                session, subscriber, delivery_id, newsletter, post, send_id, kind, page, token
             )
-        )
-    return out
+            check_recipient(recipient)
+        except UnsendableMessage as exc:
+            failed[delivery_id] = str(exc)
+            continue
+        except Exception as exc:  # noqa: BLE001 - one reader's data must not stop the batch
+            log.exception("send %s: cannot render delivery %s", send_id, delivery_id)
+            failed[delivery_id] = f"cannot render this recipient: {exc}"[:2000]
+            continue
+        out.append(recipient)
+    return out, failed
+
+
+def _recipient(  # type: ignore[no-untyped-def]
+    session, subscriber, delivery_id, newsletter, post, send_id, kind, page, token
+) -> BatchRecipient:
+    values = substitutions(session, subscriber, newsletter, post, delivery_id, f"{page}?r={token}")
+    return BatchRecipient(
+        to_email=subscriber.email,
+        to_name=header_safe(subscriber.name) or None,
+        substitutions=values,
+        # The same headers as growth.emails.list_headers, from the URL signed above:
+        # signing is most of the cost of a recipient, so each token is signed once.
+        headers={
+            "List-Unsubscribe": f"<{values[KEY['unsubscribe_url']]}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+        custom_args={
+            "send_id": str(send_id),
+            "delivery_id": str(delivery_id),
+            "subscriber_id": str(subscriber.id),
+            "kind": kind,
+        },
+    )
 
 
 def batch_message(
@@ -172,7 +196,7 @@ def batch_message(
 ) -> BatchMessage:
     """The provider message for a batch."""
     return BatchMessage(
-        subject=subject_prefix + rendered.subject,
+        subject=header_safe(subject_prefix + rendered.subject),
         text=rendered.text,
         html=rendered.html,
         recipients=recipients,

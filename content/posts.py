@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -14,12 +14,24 @@ from sqlalchemy.orm import Session
 from content import rendering
 from content.models import Post, PostStatus
 from growth.errors import Conflict, NotFound, ValidationFailed
+from growth.fields import Rule
 from growth.models import DeliveryKind, Newsletter
 from growth.subscribers import default_newsletter
 
 KINDS = (DeliveryKind.VALUE.value, DeliveryKind.PITCH.value)
 AUDIENCES = ("public", "free", "paid")
 _SLUG_OK = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_TIER_AUDIENCE = re.compile(r"tier:([0-9]{1,9})")
+SLUG_LENGTH = 180  # room for the "-2" of a taken slug within the column
+# What a post's text fields accept (the form and the API alike; content.schemas documents them).
+RULES = {
+    "title": Rule.of(Post.title),
+    "slug": Rule("slug", SLUG_LENGTH),
+    "excerpt": Rule("excerpt", 5000, multiline=True),
+    "preview_text": Rule.of(Post.preview_text),
+    "body_markdown": Rule("body_markdown", 1_000_000, multiline=True),
+    "newsletter": Rule.of(Newsletter.slug, "newsletter"),
+}
 
 
 def slugify(title: str) -> str:
@@ -33,8 +45,9 @@ def parse_audience(value: str) -> tuple[str, int | None]:
     """('public'|'free'|'paid'|'tier', tier id); raise ValidationFailed otherwise."""
     if value in AUDIENCES:
         return value, None
-    if value.startswith("tier:") and value[5:].isdigit():
-        return "tier", int(value[5:])
+    tier = _TIER_AUDIENCE.fullmatch(value)
+    if tier:
+        return "tier", int(tier.group(1))
     raise ValidationFailed("audience must be public, free, paid or tier:<id>", code="invalid_audience")
 
 
@@ -54,7 +67,14 @@ class PostInput:
     published_at: dt.datetime | None = None
 
 
-def _check(session: Session, data: PostInput, post: Post | None) -> None:
+def _check(session: Session, data: PostInput, post: Post | None) -> PostInput:
+    """The input with its text fields cleaned by RULES; ValidationFailed or Conflict otherwise."""
+    cleaned: dict[str, Any] = {
+        name: rule.clean(getattr(data, name))
+        for name, rule in RULES.items()
+        if getattr(data, name) is not None
+    }
+    data = replace(data, **cleaned)
     if data.title is not None and not data.title.strip():
         raise ValidationFailed("title must not be empty", code="invalid_title")
     if data.kind is not None and data.kind not in KINDS:
@@ -64,11 +84,12 @@ def _check(session: Session, data: PostInput, post: Post | None) -> None:
     if data.status is not None and data.status not in set(PostStatus):
         raise ValidationFailed("status must be draft, scheduled or published", code="invalid_status")
     if data.slug is not None:
-        if not _SLUG_OK.match(data.slug) or len(data.slug) > 180:
+        if not _SLUG_OK.match(data.slug):
             raise ValidationFailed("slug must be lower-case words joined by hyphens", code="invalid_slug")
         other = session.scalars(select(Post).where(Post.slug == data.slug)).first()
         if other is not None and other is not post:
             raise Conflict(f"slug {data.slug!r} is taken", code="slug_taken")
+    return data
 
 
 def _unique_slug(session: Session, base: str) -> str:
@@ -121,7 +142,8 @@ def create_post(session: Session, data: PostInput, now: dt.datetime, author_id: 
     """A new post (a draft unless told otherwise); the slug comes from the title when not given."""
     if not data.title:
         raise ValidationFailed("title is required", code="invalid_title")
-    _check(session, data, None)
+    data = _check(session, data, None)
+    assert data.title is not None
     post = Post(
         title=data.title.strip(),
         slug=data.slug or _unique_slug(session, slugify(data.title)),
@@ -139,7 +161,7 @@ def create_post(session: Session, data: PostInput, now: dt.datetime, author_id: 
 
 def update_post(session: Session, post: Post, data: PostInput, now: dt.datetime) -> Post:
     """Change a post's fields; its HTML is re-rendered when the Markdown changes."""
-    _check(session, data, post)
+    data = _check(session, data, post)
     _apply(session, post, data, now)
     session.flush()
     return post

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from content.posts import RULES
 from growth.openapi import spec
 
-_AUDIENCE = {"type": "string", "pattern": "^(public|free|paid|tier:[0-9]+)$"}
+_AUDIENCE = {"type": "string", "pattern": "^(public|free|paid|tier:[0-9]{1,9})$"}
 _SEGMENT = {
     "type": "string",
     "maxLength": 120,
@@ -16,14 +17,14 @@ _SEGMENT = {
 
 def _post_fields() -> dict[str, Any]:
     return {
-        "title": {"type": "string", "minLength": 1, "maxLength": 300},
-        "slug": {"type": "string", "minLength": 1, "maxLength": 180},
-        "excerpt": {"type": "string", "maxLength": 5000},
-        "preview_text": {"type": "string", "maxLength": 300},
-        "body_markdown": {"type": "string", "maxLength": 1_000_000},
+        "title": RULES["title"].schema(minLength=1),
+        "slug": {"type": "string", "minLength": 1, "maxLength": RULES["slug"].max_length},
+        "excerpt": RULES["excerpt"].schema(),
+        "preview_text": RULES["preview_text"].schema(),
+        "body_markdown": RULES["body_markdown"].schema(),
         "kind": {"enum": ["value", "pitch"]},
         "audience": _AUDIENCE,
-        "newsletter": {"type": "string", "maxLength": 64},
+        "newsletter": RULES["newsletter"].schema(),
         "status": {"enum": ["draft", "scheduled", "published"]},
         "published_at": {"type": ["string", "null"], "format": "date-time"},
     }

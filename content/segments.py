@@ -7,6 +7,7 @@ status `active` who are not paused are ever candidates.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from content import metrics
 from growth import access, engagement
 from growth.db import UTCDateTime, ids_in
 from growth.errors import ValidationFailed
+from growth.fields import single_line
 from growth.models import (
     Delivery,
     DeliveryKind,
@@ -49,17 +51,20 @@ class Segment:
         return self.kind if self.value is None else f"{self.kind}:{self.value}"
 
 
+_TIER_ID = re.compile(r"[0-9]{1,9}")
+
+
 def parse_segment(raw: str) -> Segment:
     """A segment from its text form; ValidationFailed names what is accepted."""
     raw = (raw or "all").strip()
     kind, _, value = raw.partition(":")
     if kind in ("all", "free", "paying") and not value:
         return Segment(kind)
-    if kind == "tier" and value.isdigit():
+    if kind == "tier" and _TIER_ID.fullmatch(value):
         return Segment("tier", int(value))
     if kind == "stage" and value in STAGES:
         return Segment("stage", value)
-    if kind == "source" and 0 < len(value) <= 100:
+    if kind == "source" and 0 < len(value) <= 100 and single_line(value):
         return Segment("source", value)
     raise ValidationFailed(
         "segment must be all, free, paying, tier:<id>, stage:engaged, stage:nurtured or source:<name>",

@@ -26,7 +26,7 @@ from content.posts import is_live
 from growth import jobs
 from growth.db import commit, db, ids_in, utcnow
 from growth.errors import Conflict, NotFound, ValidationFailed
-from growth.mailer import SendError, get_backend
+from growth.mailer import SendError, UnsendableMessage, get_backend
 from growth.models import Delivery, DeliveryState, Newsletter, Status, Subscriber
 from growth.subscribers import is_paused
 
@@ -343,7 +343,9 @@ def deliver_batch(batch_id: int) -> str:
             continue
         going.append((sub, delivery_id))
         ids.append(delivery_id)
-    recipients = composer.recipients(session, going, newsletter, post, send.id, send.kind)
+    recipients, unsendable = composer.recipients(session, going, newsletter, post, send.id, send.kind)
+    if unsendable:
+        ids = [i for i in ids if i not in unsendable]
     teaser = (batch.detail or {}).get("edition") == TEASER
     message = composer.batch_message(
         composer.render_post_email(post, newsletter, teaser=teaser), newsletter, recipients
@@ -363,7 +365,7 @@ def deliver_batch(batch_id: int) -> str:
     # The batch keeps only the deliveries it sends: those dropped here may be queued again in
     # another batch (send to skipped), and no delivery may belong to two batches, since their
     # state stays queued while a batch is in flight.
-    if gone:
+    if gone or unsendable:
         session.execute(
             update(SendBatch)
             .where(SendBatch.id == batch_id)
@@ -371,6 +373,15 @@ def deliver_batch(batch_id: int) -> str:
             .execution_options(synchronize_session=False)
         )
     set_deliveries(session, gone, DeliveryState.QUEUED, state=DeliveryState.SKIPPED, error=NO_LONGER_ACTIVE)
+    for delivery_id, reason in unsendable.items():  # each fails alone; the rest of the batch goes
+        set_deliveries(
+            session,
+            [delivery_id],
+            DeliveryState.QUEUED,
+            state=DeliveryState.FAILED,
+            attempts=Delivery.attempts + 1,
+            error=reason,
+        )
     session.expunge_all()
     # In flight before the request: from here a crash means unknown, never a resend. The batch
     # carries that state; its deliveries stay queued until the outcome (one write each, not two).
@@ -403,6 +414,8 @@ def _post_with_retries(backend, message) -> tuple[str, str | None, str | None]: 
     while True:
         try:
             return "sent", backend.send_batch(message), None
+        except UnsendableMessage as exc:  # built before anything went out
+            return BatchState.FAILED, None, str(exc)
         except SendError as exc:
             if not _definitely_not_sent(exc):
                 log.error("batch request ended without an answer: %s", exc)
@@ -412,3 +425,6 @@ def _post_with_retries(backend, message) -> tuple[str, str | None, str | None]: 
             log.warning("batch refused (%s); retry %d in %.1fs", exc, attempt + 1, delays[attempt])
             time.sleep(delays[attempt])
             attempt += 1
+        except Exception as exc:  # noqa: BLE001 - the batch must not stay in flight
+            log.exception("batch request failed unexpectedly")
+            return BatchState.UNKNOWN, None, f"unexpected error: {exc}"[:2000]

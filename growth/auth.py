@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from growth.db import db, utcnow
 from growth.errors import Conflict, NotFound, ValidationFailed
+from growth.fields import column_length, single_line
 from growth.models import ApiToken, Operator, OperatorSession
 
 ROLES = ("admin", "creator")
@@ -45,7 +46,10 @@ def create_operator(session: Session, email: str, password: str, role: str = "ad
 
 def authenticate(session: Session, email: str, password: str) -> Operator | None:
     """The operator with these credentials, or None (same work either way)."""
-    operator = session.scalars(select(Operator).where(Operator.email == email.strip().lower())).first()
+    address = email.strip().lower()
+    operator = None
+    if single_line(address) and len(address) <= column_length(Operator.email):  # else no such operator
+        operator = session.scalars(select(Operator).where(Operator.email == address)).first()
     if operator is None:
         _hasher.hash(password)  # spend the same time as a real check
         return None

@@ -9,7 +9,10 @@ from flask import current_app, render_template
 from sqlalchemy.orm import Session
 
 from growth import jobs, links
+from growth.fields import column_length, header_safe
 from growth.models import Delivery, DeliveryKind, DeliveryState, Newsletter, Subscriber
+
+SUBJECT_LENGTH = column_length(Delivery.subject)
 
 # Other domains add blocks to every email (the referral block, for one) through these. A provider
 # gets the core context built so far (its links already signed: a bulk send signs each once).
@@ -74,7 +77,7 @@ def queue_email(
     """Render templates/email/<template>.{subject,txt,html} and queue the delivery."""
     context = email_context(session, subscriber, newsletter)
     context.update(extra)
-    subject = render_template(f"email/{template}.subject.txt", **context).strip()
+    subject = header_safe(render_template(f"email/{template}.subject.txt", **context))[:SUBJECT_LENGTH]
     text = render_template(f"email/{template}.txt", **context)
     html = render_template(f"email/{template}.html", **context)
     headers = list_headers(subscriber, newsletter) if list_mail else {}

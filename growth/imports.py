@@ -22,6 +22,8 @@ from growth.models import Consent, Membership, MembershipStatus, Stage, Status, 
 
 MAX_ROWS = 100_000
 KNOWN_COLUMNS = {"email", "name", "source", "utm_source", "utm_medium", "utm_campaign"}
+# The same rules as a signup's: a row that breaks one is reported, the others go in.
+RULES = {name: subscribers.SIGNUP_RULES[name] for name in KNOWN_COLUMNS - {"email"}}
 
 
 @dataclass
@@ -73,23 +75,26 @@ def import_subscribers(
     """
     newsletters = subscribers.resolve_newsletters(session, newsletter_slugs)
     report = ImportReport()
-    valid: list[tuple[dict[str, str], str, str]] = []
+    valid: list[tuple[dict[str, str | None], str, str]] = []
     for line, row in enumerate(rows, start=2):  # line 1 is the header
         try:
             display, key = subscribers.normalize_email(row.get("email", ""))
             if refuse_disposable:
                 addresses.refuse_disposable(key)
+            fields: dict[str, str | None] = {
+                name: RULES[name].clean_optional(row.get(name)) for name in RULES
+            }
         except ValidationFailed as exc:
             report.invalid.append({"line": line, "email": row.get("email", ""), "reason": exc.message})
             continue
-        valid.append((row, display, key))
+        valid.append((fields, display, key))
     seen = _known_addresses(session, [key for _, _, key in valid])
-    for row, display, key in valid:
+    for values, display, key in valid:
         if key in seen:
             report.existing += 1
             continue
         seen.add(key)
-        subscriber = _create(session, row, display, key, now, confirmed, newsletters, label)
+        subscriber = _create(session, values, display, key, now, confirmed, newsletters, label)
         report.created += 1
         if not confirmed and subscribers.queue_confirmation(session, subscriber, now, resend_after=0):
             report.confirmations_queued += 1

@@ -6,14 +6,16 @@ import email.policy
 import logging
 import uuid
 from dataclasses import dataclass, field
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any, Protocol
 
 from flask import Flask, current_app
 
 from growth.db import commit, db, utcnow
+from growth.fields import header_safe, single_line
 from growth.jobs import task
 from growth.models import Delivery, DeliveryKind, DeliveryState, Status, Subscriber
 
@@ -30,6 +32,71 @@ class SendError(Exception):
         super().__init__(message)
         self.transient = transient
         self.status = status
+
+
+class UnsendableMessage(SendError):
+    """The message cannot be built (an address that is not one, text that cannot be encoded).
+
+    Nothing reached the provider; sending it again would fail the same way.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message, transient=False)
+
+
+def _encodable(*texts: str | None) -> bool:
+    """No lone surrogate in any of the texts (one encode of them all: a batch asks per recipient)."""
+    try:
+        "".join(t for t in texts if t).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def address_problem(address: str) -> str | None:
+    """Why an address cannot go into a To header, or None."""
+    if not address or "@" not in address or not single_line(address) or address != address.strip():
+        return f"not a usable address: {address[:80]!r}"
+    return None
+
+
+def check_recipient(recipient: BatchRecipient) -> None:
+    """Raise UnsendableMessage when this recipient of a batch cannot be sent.
+
+    Cheap, for it runs per recipient of a bulk send: the address only, the one value stored as
+    it came. Headers and substitutions are our own signed links and header-safe names; the name
+    is made header-safe wherever a header is built.
+    """
+    problem = address_problem(recipient.to_email)
+    if problem is not None:
+        raise UnsendableMessage(problem)
+
+
+def check_message(message: OutgoingMessage) -> None:
+    """Raise UnsendableMessage when a one-off message cannot be sent."""
+    problem = address_problem(message.to_email)
+    if problem is None and not all(single_line(v) for v in message.headers.values()):
+        problem = "a header value is not one line"
+    # Names and subjects need no check: header_safe makes them fit wherever a header is built.
+    if problem is None and not _encodable(message.text, message.html):
+        problem = "text that cannot be encoded"
+    if problem is not None:
+        raise UnsendableMessage(problem)
+
+
+def header_address(addr: str, name: str | None = None) -> Address:
+    """An address header value: the policy quotes or encodes the (header-safe) name itself.
+
+    formataddr() is not enough: it leaves specials outside an encoded word ("[ ¡" loses the
+    address when read back).
+    """
+    return Address(display_name=header_safe(name), addr_spec=addr)
+
+
+def safe_address(value: str) -> Address:
+    """'Name <email>' as a header value with a header-safe display name."""
+    name, addr = parseaddr(value)
+    return header_address(addr, name)
 
 
 @dataclass
@@ -119,16 +186,16 @@ class OutboxBackend:
         self.mail_from = mail_from
 
     def build(self, message: OutgoingMessage) -> EmailMessage:
-        """The RFC 5322 message, with a UTF-8 text part that is never folded."""
+        """The RFC 5322 message, with a UTF-8 text part that is never folded; names made header-safe."""
         msg = EmailMessage(policy=EML_POLICY)
-        msg["From"] = message.from_email or self.mail_from
-        msg["To"] = formataddr((message.to_name or "", message.to_email))
-        msg["Subject"] = message.subject
+        msg["From"] = safe_address(message.from_email or self.mail_from)
+        msg["To"] = header_address(message.to_email, message.to_name)
+        msg["Subject"] = header_safe(message.subject)
         msg["Date"] = format_datetime(utcnow())
         msg["Message-ID"] = make_msgid(domain="masthead.local")
         msg["X-Masthead-Kind"] = message.template
         if message.reply_to:
-            msg["Reply-To"] = message.reply_to
+            msg["Reply-To"] = safe_address(message.reply_to)
         for name, value in message.headers.items():
             msg[name] = value
         msg.set_content(message.text, subtype="plain", charset="utf-8", cte="8bit")
@@ -136,21 +203,39 @@ class OutboxBackend:
             msg.add_alternative(message.html, subtype="html", charset="utf-8", cte="8bit")
         return msg
 
-    def send(self, message: OutgoingMessage) -> str:
+    def render(self, message: OutgoingMessage) -> tuple[str, bytes]:
+        """(Message-ID, the .eml bytes); UnsendableMessage when it cannot be built."""
+        check_message(message)
+        try:
+            msg = self.build(message)
+            return msg["Message-ID"].strip("<>"), msg.as_bytes(policy=EML_POLICY)
+        except (ValueError, TypeError, UnicodeError) as exc:
+            raise UnsendableMessage(f"cannot build the message: {exc}") from exc
+
+    def write(self, message: OutgoingMessage, data: bytes) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        msg = self.build(message)
-        message_id = msg["Message-ID"].strip("<>")
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
         delivery = message.custom_args.get("delivery_id", "x")
         path = self.directory / f"{stamp}-{delivery}-{message.template}.eml"
-        path.write_bytes(msg.as_bytes(policy=EML_POLICY))
+        path.write_bytes(data)
         log.info("outbox: wrote %s to %s (%s)", message.template, message.to_email, path)
+
+    def send(self, message: OutgoingMessage) -> str:
+        message_id, data = self.render(message)
+        self.write(message, data)
         return message_id
 
     def send_batch(self, batch: BatchMessage) -> str:
-        """One .eml per recipient, placeholders replaced as the provider would."""
-        ids = [self.send(batch.for_recipient(r)) for r in batch.recipients]
-        return ids[0] if ids else ""
+        """One .eml per recipient, placeholders replaced as the provider would.
+
+        Every message is built before the first is written: one that cannot be built fails the
+        request before anything went out, as a provider's refusal would.
+        """
+        messages = [batch.for_recipient(r) for r in batch.recipients]
+        rendered = [self.render(m) for m in messages]
+        for message, (_, data) in zip(messages, rendered, strict=True):
+            self.write(message, data)
+        return rendered[0][0] if rendered else ""
 
 
 class SendGridBackend:
@@ -168,20 +253,21 @@ class SendGridBackend:
     def address(value: str) -> dict[str, str]:
         """A SendGrid address object from 'Name <email>'."""
         name, addr = parseaddr(value)
+        name = header_safe(name)
         return {"email": addr, "name": name} if name else {"email": addr}
 
     def payload(self, message: OutgoingMessage) -> dict[str, Any]:
         """The v3 Mail Send body for one message."""
         to: dict[str, str] = {"email": message.to_email}
-        if message.to_name:
-            to["name"] = message.to_name
+        if header_safe(message.to_name):
+            to["name"] = header_safe(message.to_name)
         content = [{"type": "text/plain", "value": message.text}]
         if message.html:
             content.append({"type": "text/html", "value": message.html})
         body: dict[str, Any] = {
             "personalizations": [{"to": [to]}],
             "from": self.address(message.from_email or self.mail_from),
-            "subject": message.subject,
+            "subject": header_safe(message.subject),
             "content": content,
             "headers": {"X-Masthead-Kind": message.template, **message.headers},
             "custom_args": {k: str(v) for k, v in message.custom_args.items()},
@@ -210,6 +296,7 @@ class SendGridBackend:
         return str(headers.get("x-message-id") or uuid.uuid4())
 
     def send(self, message: OutgoingMessage) -> str:
+        check_message(message)
         return self.post(self.payload(message))
 
     def batch_payload(self, batch: BatchMessage) -> dict[str, Any]:
@@ -219,8 +306,8 @@ class SendGridBackend:
         personalizations = []
         for r in batch.recipients:
             to: dict[str, str] = {"email": r.to_email}
-            if r.to_name:
-                to["name"] = r.to_name
+            if header_safe(r.to_name):
+                to["name"] = header_safe(r.to_name)
             p: dict[str, Any] = {"to": [to]}
             if r.substitutions:
                 p["substitutions"] = r.substitutions
@@ -235,7 +322,7 @@ class SendGridBackend:
         body: dict[str, Any] = {
             "personalizations": personalizations,
             "from": self.address(batch.from_email or self.mail_from),
-            "subject": batch.subject,
+            "subject": header_safe(batch.subject),
             "content": content,
             "headers": {"X-Masthead-Kind": batch.template, **batch.headers},
             "tracking_settings": {"subscription_tracking": {"enable": False}},
@@ -322,18 +409,33 @@ def send_delivery(delivery_id: int) -> str:
         commit()
         return delivery.state
     backend = get_backend()
+    message = message_for(delivery)
+    try:
+        check_message(message)
+    except UnsendableMessage as exc:
+        delivery.state = DeliveryState.FAILED
+        delivery.error = str(exc)
+        commit()
+        log.warning("delivery %s cannot be sent: %s", delivery_id, exc)
+        return delivery.state
     delivery.state = DeliveryState.SENDING
     delivery.attempts += 1
     delivery.provider = backend.name
     commit()
     try:
-        provider_id = backend.send(message_for(delivery))
+        provider_id = backend.send(message)
     except SendError as exc:
         delivery.state = DeliveryState.QUEUED if exc.transient else DeliveryState.FAILED
         delivery.error = str(exc)
         commit()
         if exc.transient:
             raise
+        return delivery.state
+    except Exception as exc:  # noqa: BLE001 - whatever it was, the row must not stay `sending`
+        log.exception("delivery %s: the backend failed unexpectedly", delivery_id)
+        delivery.state = DeliveryState.UNKNOWN
+        delivery.error = f"unexpected error: {exc}"[:2000]
+        commit()
         return delivery.state
     delivery.state = DeliveryState.SENT
     delivery.provider_message_id = provider_id

@@ -9,7 +9,9 @@ from flask import request
 from jsonschema import Draft202012Validator
 
 from growth.errors import InvalidRequest
+from growth.fields import PATTERN_MESSAGES
 from growth.openapi import spec
+from growth.subscribers import NEWSLETTER_SLUG, SIGNUP_RULES
 
 _validators: dict[int, Draft202012Validator] = {}
 
@@ -34,7 +36,7 @@ def validate(schema: dict[str, Any], payload: Any) -> None:
         where = ".".join(str(p) for p in error.path)
         missing = error.validator == "required"
         raise InvalidRequest(
-            f"{where + ': ' if where else ''}{error.message}",
+            f"{where + ': ' if where else ''}{_message(error)}",
             code="missing_field" if missing else "invalid_field",
         )
 
@@ -90,8 +92,18 @@ def has_nul(value: Any) -> bool:
     return False
 
 
-def _str(max_length: int) -> dict[str, Any]:
-    return {"type": ["string", "null"], "maxLength": max_length}
+def _message(error: Any) -> str:
+    """What was wrong, without echoing the value (it may be a megabyte, or a NUL)."""
+    if error.validator == "maxLength":
+        return f"must have at most {error.validator_value} characters"
+    if error.validator == "pattern" and error.validator_value in PATTERN_MESSAGES:
+        return PATTERN_MESSAGES[error.validator_value]
+    message = str(error.message)
+    return message if len(message) <= 200 else message[:200] + "..."
+
+
+def _str(name: str) -> dict[str, Any]:
+    return SIGNUP_RULES[name].schema(nullable=True)
 
 
 SIGNUP = spec.schema(
@@ -102,15 +114,15 @@ SIGNUP = spec.schema(
         "additionalProperties": True,
         "properties": {
             "email": {"type": "string", "minLength": 1, "maxLength": 320},
-            "name": _str(200),
-            "newsletters": {"type": "array", "items": {"type": "string", "maxLength": 64}, "maxItems": 50},
-            "source": _str(100),
-            "ref": _str(32),
-            "utm_source": _str(200),
-            "utm_medium": _str(200),
-            "utm_campaign": _str(200),
-            "referrer_url": _str(2000),
-            "landing_url": _str(2000),
+            "name": _str("name"),
+            "newsletters": {"type": "array", "items": NEWSLETTER_SLUG.schema(), "maxItems": 50},
+            "source": _str("source"),
+            "ref": _str("ref"),
+            "utm_source": _str("utm_source"),
+            "utm_medium": _str("utm_medium"),
+            "utm_campaign": _str("utm_campaign"),
+            "referrer_url": _str("referrer_url"),
+            "landing_url": _str("landing_url"),
         },
     },
 )

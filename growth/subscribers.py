@@ -9,7 +9,7 @@ import datetime as dt
 import logging
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from growth import addresses, emails, signals
 from growth.db import lock_row
 from growth.errors import Conflict, NotFound, ValidationFailed
+from growth.fields import Rule, printable, valid_ip
 from growth.models import (
     SUPPRESSED_STATUSES,
     Consent,
@@ -39,6 +40,21 @@ log = logging.getLogger(__name__)
 REFERRAL_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: codes are read aloud
 REFERRAL_CODE_LENGTH = 10  # 32^10 ≈ 1e15: unguessable at any list size
 
+# What a signup may carry, on every path (form, embed, API, import): as long as the columns.
+SIGNUP_RULES = {
+    "name": Rule.of(Subscriber.name),
+    "source": Rule.of(Subscriber.source),
+    "ref": Rule.of(Subscriber.referral_code, "ref"),
+    "utm_source": Rule.of(Subscriber.utm_source),
+    "utm_medium": Rule.of(Subscriber.utm_medium),
+    "utm_campaign": Rule.of(Subscriber.utm_campaign),
+    "referrer_url": Rule.of(Subscriber.referrer_url),
+    "landing_url": Rule.of(Subscriber.landing_url),
+    "form": Rule.of(Consent.form),
+}
+NEWSLETTER_SLUG = Rule.of(Newsletter.slug, "newsletters")
+USER_AGENT_LENGTH = 500
+
 
 class Suppressed(Conflict):
     """The address is suppressed (bounced, complained): only an operator may lift that."""
@@ -53,6 +69,8 @@ class Suppressed(Conflict):
 
 def normalize_email(raw: str) -> tuple[str, str]:
     """Validate an address; return (as given but normalised, identity key lower-cased)."""
+    if not isinstance(raw, str):
+        raise ValidationFailed("email must be text", code="invalid_email")
     try:
         result = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
@@ -77,7 +95,8 @@ def default_newsletter(session: Session) -> Newsletter:
 
 def resolve_newsletters(session: Session, slugs: Iterable[str] | None) -> list[Newsletter]:
     """Newsletters by slug (the default one when none is named); unknown slugs are an error."""
-    wanted = [s for s in (slugs or []) if s]
+    wanted = [NEWSLETTER_SLUG.clean(s) for s in (slugs or []) if s]
+    wanted = [s for s in wanted if s]
     if not wanted:
         return [default_newsletter(session)]
     found = {n.slug: n for n in session.scalars(select(Newsletter).where(Newsletter.slug.in_(wanted)))}
@@ -165,6 +184,20 @@ class SignupRequest:
     form: str = "api"
 
 
+def clean_signup(req: SignupRequest) -> SignupRequest:
+    """The request with every field checked against SIGNUP_RULES (ValidationFailed names one)."""
+    values: dict[str, Any] = {
+        name: rule.clean_optional(getattr(req, name)) for name, rule in SIGNUP_RULES.items()
+    }
+    values["form"] = values["form"] or "api"
+    return replace(
+        req,
+        **values,
+        ip=valid_ip(req.ip),
+        user_agent=printable(req.user_agent, USER_AGENT_LENGTH),
+    )
+
+
 @dataclass
 class SignupResult:
     subscriber: Subscriber
@@ -186,6 +219,7 @@ def signup(
     most once per `resend_after` seconds; a suppressed one (bounced, complained) gets nothing.
     A throwaway address is refused (422) unless `refuse_disposable` is off (DISPOSABLE_EMAILS).
     """
+    req = clean_signup(req)
     display, key = normalize_email(req.email)
     if refuse_disposable:
         addresses.refuse_disposable(key)
@@ -203,7 +237,7 @@ def signup(
             action="signup",
             at=now,
             ip=req.ip,
-            user_agent=(req.user_agent or "")[:500] or None,
+            user_agent=req.user_agent,
             form=req.form or req.source,
             newsletter_ids=[n.id for n in newsletters],
         )
@@ -237,7 +271,7 @@ def _insert_subscriber(
         subscriber = Subscriber(
             email=display,
             email_normalized=key,
-            name=(req.name or "").strip() or None,
+            name=req.name,
             status=Status.PENDING,
             stage=Stage.SIGNED_UP,
             status_changed_at=now,
@@ -381,8 +415,8 @@ def confirm(
             subscriber_id=subscriber.id,
             action="confirm",
             at=now,
-            ip=ip,
-            user_agent=(user_agent or "")[:500] or None,
+            ip=valid_ip(ip),
+            user_agent=printable(user_agent, USER_AGENT_LENGTH),
             form="confirmation_link",
             newsletter_ids=[m.newsletter_id for m in pending],
         )
@@ -508,8 +542,13 @@ def lift_suppression(session: Session, subscriber: Subscriber, now: dt.datetime,
     session.flush()
 
 
+MAX_PAUSE_DAYS = 365
+
+
 def pause(session: Session, subscriber: Subscriber, now: dt.datetime, days: int | None) -> None:
     """Pause list mail for `days` (None resumes); status stays as it is."""
+    if days is not None and not 1 <= days <= MAX_PAUSE_DAYS:
+        raise ValidationFailed(f"days must be from 1 to {MAX_PAUSE_DAYS}", code="invalid_number")
     subscriber.paused_until = now + dt.timedelta(days=days) if days else None
     session.flush()
 

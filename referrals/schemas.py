@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from growth.openapi import spec
+from referrals.service import MAX_REFERRALS_REQUIRED, MILESTONE_RULES
 
 NUM = {"type": ["number", "null"]}
 INT_OR_NULL = {"type": ["integer", "null"]}
@@ -94,10 +95,10 @@ MILESTONE_LIST = spec.schema(
 )
 
 _MILESTONE_FIELDS = {
-    "referrals_required": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
-    "reward_name": {"type": "string", "minLength": 1, "maxLength": 200},
-    "description": {"type": "string", "maxLength": 5000},
-    "fulfilment_note": {"type": "string", "maxLength": 5000},
+    "referrals_required": {"type": "integer", "minimum": 1, "maximum": MAX_REFERRALS_REQUIRED},
+    "reward_name": MILESTONE_RULES["reward_name"].schema(minLength=1),
+    "description": MILESTONE_RULES["description"].schema(),
+    "fulfilment_note": MILESTONE_RULES["fulfilment_note"].schema(),
     "active": {"type": "boolean"},
     "grant_existing": {
         "type": "boolean",

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from growth import emails
 from growth.db import ids_in
 from growth.errors import Conflict, NotFound, ValidationFailed
+from growth.fields import Rule, printable, single_line
 from growth.models import DeliveryKind, Status, Subscriber
 from referrals import fraud, tree
 from referrals.models import (
@@ -51,6 +52,8 @@ def address_key(email: str) -> str:
 
 def referrer_for_code(session: Session, code: str) -> Subscriber | None:
     """The subscriber a referral code belongs to; None for unknown codes and erased readers."""
+    if not single_line(code):  # a NUL would reach the query
+        return None
     referrer = session.scalars(
         select(Subscriber).where(Subscriber.referral_code == code.strip().lower())
     ).first()
@@ -77,7 +80,7 @@ def record_visit(
             referrer_id=referrer.id,
             at=now,
             ip_hash=ip_hash,
-            user_agent=(user_agent or "")[:500] or None,
+            user_agent=printable(user_agent, 500),
             is_bot=is_bot,
             is_self=is_self,
             counted=not (is_bot or is_self),
@@ -364,6 +367,15 @@ def milestones(session: Session, active_only: bool = False) -> list[Milestone]:
     return list(session.scalars(query))
 
 
+MAX_REFERRALS_REQUIRED = 1_000_000
+# What a milestone's text accepts (the admin form and the API; referrals.schemas documents it).
+MILESTONE_RULES = {
+    "reward_name": Rule.of(Milestone.reward_name),
+    "description": Rule("description", 5000, multiline=True),
+    "fulfilment_note": Rule("fulfilment_note", 5000, multiline=True),
+}
+
+
 def get_milestone(session: Session, milestone_id: int) -> Milestone:
     milestone = session.get(Milestone, milestone_id)
     if milestone is None:
@@ -375,19 +387,29 @@ def save_milestone(session: Session, data: dict, milestone_id: int | None = None
     """Create or change a milestone; one milestone per referral count."""
     milestone = Milestone() if milestone_id is None else get_milestone(session, milestone_id)
     required = data.get("referrals_required", milestone.referrals_required)
-    if not isinstance(required, int) or isinstance(required, bool) or required < 1:
-        raise ValidationFailed("referrals_required must be a positive whole number.", code="invalid_count")
-    name = str(data.get("reward_name", milestone.reward_name) or "").strip()
+    if (
+        not isinstance(required, int)
+        or isinstance(required, bool)
+        or not 1 <= required <= MAX_REFERRALS_REQUIRED
+    ):
+        raise ValidationFailed(
+            f"referrals_required must be a whole number from 1 to {MAX_REFERRALS_REQUIRED}.",
+            code="invalid_count",
+        )
+    name = MILESTONE_RULES["reward_name"].clean(data.get("reward_name", milestone.reward_name) or "")
     if not name:
         raise ValidationFailed("A milestone needs a reward name.", code="missing_reward_name")
+    description = MILESTONE_RULES["description"].clean(data.get("description", milestone.description) or "")
+    note = MILESTONE_RULES["fulfilment_note"].clean(
+        data.get("fulfilment_note", milestone.fulfilment_note) or ""
+    )
     clash = session.scalars(
         select(Milestone).where(Milestone.referrals_required == required, Milestone.id != milestone_id)
     ).first()
     if clash is not None:
         raise Conflict(f"A milestone at {required} referrals exists already.", code="duplicate_milestone")
-    milestone.referrals_required, milestone.reward_name = required, name[:200]
-    milestone.description = str(data.get("description", milestone.description) or "")
-    milestone.fulfilment_note = str(data.get("fulfilment_note", milestone.fulfilment_note) or "")
+    milestone.referrals_required, milestone.reward_name = required, name
+    milestone.description, milestone.fulfilment_note = description, note
     milestone.active = bool(data.get("active", True if milestone.active is None else milestone.active))
     if milestone_id is None:
         session.add(milestone)

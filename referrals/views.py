@@ -10,6 +10,7 @@ from growth.auth import current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, NotFound
 from growth.extensions import client_ip, limiter
+from growth.fields import MAX_ID, optional_int
 from growth.models import Newsletter
 from growth.subscribers import default_newsletter
 from growth.tokens import make_token, read_token
@@ -128,16 +129,16 @@ def _publication() -> str:
     return str(current_app.config["MASTHEAD"].publication_name)
 
 
-def _int_field(name: str) -> int | None:
-    raw = (request.form.get(name) or "").strip()
-    return int(raw) if raw.isdigit() else None
+def _int_field(name: str, maximum: int = MAX_ID) -> int | None:
+    """A whole number from the form (blank: None); anything else is a 422 naming the field."""
+    return optional_int(request.form.get(name), name, 1, maximum)
 
 
 def _milestone_form() -> dict[str, object]:
     data: dict[str, object] = {
         k: request.form.get(k, "") for k in ("reward_name", "description", "fulfilment_note")
     }
-    data["referrals_required"] = _int_field("referrals_required")
+    data["referrals_required"] = _int_field("referrals_required", service.MAX_REFERRALS_REQUIRED)
     data["grant_existing"] = request.form.get("grant_existing") == "on"
     return data
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import request
 
+from growth.errors import ValidationFailed
 from growth.extensions import client_ip
-from growth.subscribers import SignupRequest
+from growth.subscribers import SIGNUP_RULES, SignupRequest
 
 SIGNUP_FIELDS = (
     "name",
@@ -25,9 +26,9 @@ def signup_request(data: dict, form: str) -> SignupRequest:
     newsletters = data.get("newsletters") or []
     if isinstance(newsletters, str):
         newsletters = [newsletters]
-    values = {k: (str(data[k]).strip() or None) if data.get(k) is not None else None for k in SIGNUP_FIELDS}
+    values = {k: data.get(k) for k in SIGNUP_FIELDS}
     if not values["ref"]:
-        values["ref"] = request.cookies.get("mh_ref") or None
+        values["ref"] = _ref_cookie()
     return SignupRequest(
         email=str(data.get("email", "")),
         newsletters=list(newsletters),
@@ -36,6 +37,14 @@ def signup_request(data: dict, form: str) -> SignupRequest:
         form=form,
         **values,
     )
+
+
+def _ref_cookie() -> str | None:
+    """The remembered referral code; a cookie that is not one is ignored, not an error."""
+    try:
+        return SIGNUP_RULES["ref"].clean_optional(request.cookies.get("mh_ref"))
+    except ValidationFailed:
+        return None
 
 
 def is_bot(data: dict) -> bool:

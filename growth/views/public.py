@@ -11,6 +11,7 @@ from growth import links, security, subscribers
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, InvalidRequest, ValidationFailed
 from growth.extensions import client_ip, signup_limit
+from growth.fields import MAX_ID, parse_int
 from growth.models import MembershipStatus, Newsletter, Status, Subscriber
 from growth.tokens import InvalidToken, read_token
 from growth.views.common import is_bot, signup_request
@@ -206,18 +207,21 @@ def manage(token: str):  # type: ignore[no-untyped-def]
 def _manage_action(subscriber: Subscriber, action: str | None, now: dt.datetime) -> str:
     """Apply one action of the page; the sentence that says what happened."""
     if action == "newsletters":
-        ids = {int(v) for v in request.form.getlist("newsletter") if v.isdigit() and len(v) < 10}
+        ids = {parse_int(v, "newsletter", 1, MAX_ID) for v in request.form.getlist("newsletter")}
         was = subscriber.status
         subscribers.set_memberships(db.session, subscriber, ids, now)
         if subscriber.status == Status.ACTIVE and was != Status.ACTIVE:
             return "Welcome back: mail starts again with the next issue."
         return "Your newsletters are saved."
     if action == "pause":
-        raw = request.form.get("days", "30")
-        if not raw.isdigit() or not 1 <= int(raw) <= 365:
-            raise ValidationFailed("A pause lasts from 1 to 365 days.", code="invalid_pause")
-        subscribers.pause(db.session, subscriber, now, int(raw))
-        return f"Paused for {int(raw)} days."
+        # ASCII digits only: str.isdigit() takes '²' (which int() refuses) and '٣٠'.
+        longest = subscribers.MAX_PAUSE_DAYS
+        try:
+            days = parse_int(request.form.get("days", "30"), "days", 1, longest)
+        except ValidationFailed as exc:
+            raise ValidationFailed(f"A pause lasts from 1 to {longest} days.", code="invalid_pause") from exc
+        subscribers.pause(db.session, subscriber, now, days)
+        return f"Paused for {days} days."
     if action == "resume":
         subscribers.pause(db.session, subscriber, now, None)
         return "Welcome back: mail resumes with the next issue."
