@@ -14,10 +14,30 @@ if TYPE_CHECKING:
     from growth.models import Subscriber
 
 
+# Tiers may be read by creators (a post's audience); managing them and revenue is the admins'.
+ROLES = {
+    "billing.upgrade": "public",
+    "billing.upgrade_for": "public",
+    "billing.billing_page": "public",
+    "billing.checkout": "public",
+    "billing.portal": "public",
+    "billing_webhooks.stripe_webhook": "public",  # signed by Stripe
+    "billing_admin.tiers": "admin",
+    "billing_admin.tier": "admin",
+    "billing_admin.revenue": "admin",
+    "billing_api.list_tiers": "creator",
+    "billing_api.get_tier": "creator",
+    "billing_api.create_tier": "admin",
+    "billing_api.update_tier": "admin",
+    "billing_api.revenue": "admin",
+    "billing_api.ledger": "admin",
+}
+
+
 def init_app(app: Flask) -> None:
     """Register the billing domain's gateway, blueprints, commands and lookups."""
     from billing import admin, api, cli, gateway, service, views, webhooks  # noqa: F401  (webhooks: tasks)
-    from growth import access, emails, scheduler
+    from growth import access, emails, roles, scheduler
     from growth.extensions import csrf
 
     gateway.init_app(app)
@@ -28,6 +48,7 @@ def init_app(app: Flask) -> None:
     # Stripe signs webhooks; the API authenticates with bearer tokens like the core API.
     csrf.exempt(views.webhooks_bp)
     csrf.exempt(api.bp)
+    roles.register(app, ROLES)
     for command in cli.commands:
         app.cli.add_command(command)
     emails.register_context_provider(email_links)

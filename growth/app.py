@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from growth import jobs, mailer, security
+from growth import jobs, mailer, roles, security, throttle
 from growth.config import Config
 from growth.db import db
 from growth.errors import register_errorhandlers
@@ -81,22 +81,25 @@ def register_converters(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Security headers, database, CSRF, rate limits, queue and mailer."""
+    """Security headers, database, roles (before CSRF), CSRF, rate limits, login throttle, jobs, mail."""
     security.init_app(app)
     db.init_app(app)
+    roles.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    throttle.init_app(app)
     jobs.init_app(app)
     mailer.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
     """The growth core's pages and API; public JSON and one-click endpoints skip CSRF."""
-    from growth.views import admin, api, public, webhooks
+    from growth.views import account, admin, api, public, webhooks
 
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(account.bp)
     csrf.exempt(public.bp)
     csrf.exempt(api.bp)
     app.register_blueprint(webhooks.bp)

@@ -55,11 +55,7 @@ def create_operator(email: str, password: str, role: str) -> None:
     click.echo(f"operator {operator.email} ({operator.role}) created")
 
 
-@click.command("create-token")
-@click.argument("email")
-@with_appcontext
-def create_token(email: str) -> None:
-    """Create an API bearer token for an operator; the token is the last line printed."""
+def _operator(email: str):  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
     from growth.models import Operator
@@ -67,10 +63,64 @@ def create_token(email: str) -> None:
     operator = db.session.scalars(select(Operator).where(Operator.email == email.strip().lower())).first()
     if operator is None:
         raise click.ClickException(f"no operator {email}")
+    return operator
+
+
+@click.command("create-token")
+@click.argument("email")
+@with_appcontext
+def create_token(email: str) -> None:
+    """Create an API bearer token for an operator; the token is the last line printed."""
+    operator = _operator(email)
     token = auth.create_token(db.session, operator)
     commit()
     click.echo(f"token for {operator.email} (shown once, stored hashed):")
     click.echo(token)
+
+
+@click.command("list-tokens")
+@with_appcontext
+def list_tokens() -> None:
+    """Every API token: number, prefix, operator, created, last used, revoked."""
+    for row in auth.list_tokens(db.session):
+        used = row.last_used_at.strftime("%Y-%m-%d %H:%M") if row.last_used_at else "never"
+        state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "live"
+        click.echo(
+            f"{row.id}\t{row.prefix}\t{row.operator.email}\tcreated {row.created_at:%Y-%m-%d %H:%M}"
+            f"\tused {used}\t{state}"
+        )
+
+
+@click.command("revoke-token")
+@click.argument("token")
+@with_appcontext
+def revoke_token(token: str) -> None:
+    """Revoke an API token by its number, its prefix (as list-tokens shows it) or the token itself."""
+    from growth.db import utcnow
+
+    try:
+        row = auth.revoke_token(db.session, token, utcnow())
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    commit()
+    click.echo(
+        f"token {row.id} ({row.prefix}) of {row.operator.email} revoked at {row.revoked_at:%Y-%m-%d %H:%M}"
+    )
+
+
+@click.command("set-password")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@with_appcontext
+def set_password(email: str, password: str) -> None:
+    """Give an operator a new password; all of their sessions end (API tokens stay)."""
+    operator = _operator(email)
+    try:
+        ended = auth.set_password(db.session, operator, password)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    commit()
+    click.echo(f"password of {operator.email} changed; {ended} session(s) ended")
 
 
 @click.command("worker")
@@ -205,6 +255,9 @@ commands = [
     db_upgrade,
     create_operator,
     create_token,
+    list_tokens,
+    revoke_token,
+    set_password,
     worker,
     prepare_server,
     import_subscribers,

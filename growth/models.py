@@ -241,6 +241,25 @@ class ApiToken(Base):
     operator: Mapped[Operator] = relationship()
 
 
+class OperatorSession(Base):
+    """A login on one browser; the cookie carries its secret, only the secret's SHA-256 is stored.
+
+    Logging out deletes the row, so a copy of the cookie taken before stops working; a password
+    change or "sign out everywhere" deletes all of the operator's rows.
+    """
+
+    __tablename__ = "operator_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+    operator: Mapped[Operator] = relationship()
+
+
 class EmailEventType(enum.StrEnum):
     """SendGrid Event Webhook types we store."""
 

@@ -4,16 +4,34 @@ import datetime as dt
 
 from flask import Flask
 
+# Approvals, milestones and rewards are the admins'; creators see the report without revenue.
+ROLES = {
+    "referrals.referral_landing": "public",
+    "referrals.hub": "public",
+    "referrals.admin": "admin",
+    "referrals_api.list_held": "admin",
+    "referrals_api.approve": "admin",
+    "referrals_api.reject": "admin",
+    "referrals_api.list_milestones": "admin",
+    "referrals_api.create_milestone": "admin",
+    "referrals_api.update_milestone": "admin",
+    "referrals_api.grant_existing": "admin",
+    "referrals_api.list_grants": "admin",
+    "referrals_api.fulfil": "admin",
+    "referrals_api.referral_report": "creator",
+}
+
 
 def init_app(app: Flask) -> None:
     """Register the referrals domain's blueprints, signal handlers, email block and commands."""
-    from growth import emails, scheduler, signals
+    from growth import emails, roles, scheduler, signals
     from growth.extensions import csrf
     from referrals import api, cli, rewards, service, views  # noqa: F401 - rewards: its job
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
+    roles.register(app, ROLES)
     # weak=False: the handlers are module functions, but say plainly they live as long as the app.
     signals.subscriber_signed_up.connect(service.on_signed_up, weak=False)
     signals.subscriber_confirmed.connect(service.on_confirmed, weak=False)

@@ -6,8 +6,9 @@ import datetime as dt
 
 from flask import Blueprint, current_app, jsonify, request
 
+from growth import roles
 from growth import schemas as growth_schemas
-from growth.auth import api_auth, current_operator
+from growth.auth import current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import InvalidRequest
 from growth.models import Subscriber
@@ -80,7 +81,6 @@ def _operator_email() -> str:
     errors=(),
     tags=("referrals",),
 )
-@api_auth()
 def list_held():  # type: ignore[no-untyped-def]
     """Held referrals, oldest first."""
     return jsonify({"referrals": [referral_json(r) for r, _a, _b in service.held_referrals(db.session)]})
@@ -95,7 +95,6 @@ def list_held():  # type: ignore[no-untyped-def]
     errors=(404, 409),
     tags=("referrals",),
 )
-@api_auth()
 def approve(referral_id: int):  # type: ignore[no-untyped-def]
     """Count a held referral (and grant the milestones it completes)."""
     referral = service.approve(db.session, referral_id, _operator_email(), utcnow())
@@ -112,7 +111,6 @@ def approve(referral_id: int):  # type: ignore[no-untyped-def]
     errors=(404, 409),
     tags=("referrals",),
 )
-@api_auth()
 def reject(referral_id: int):  # type: ignore[no-untyped-def]
     """Reject a held or counted referral; grants it supported are flagged."""
     referral = service.reject(db.session, referral_id, _operator_email(), utcnow())
@@ -129,7 +127,6 @@ def reject(referral_id: int):  # type: ignore[no-untyped-def]
     errors=(),
     tags=("referrals",),
 )
-@api_auth()
 def list_milestones():  # type: ignore[no-untyped-def]
     past = rewards.readers_past_counts(db.session)
     return jsonify({"milestones": [milestone_json(m, past[m.id]) for m in service.milestones(db.session)]})
@@ -146,7 +143,6 @@ def list_milestones():  # type: ignore[no-untyped-def]
     errors=(400, 409, 422),
     tags=("referrals",),
 )
-@api_auth()
 def create_milestone():  # type: ignore[no-untyped-def]
     """Add a milestone; readers_past tells who already passed it, grant_existing grants it to them."""
     data = growth_schemas.json_body(schemas.MILESTONE_CREATE)
@@ -167,7 +163,6 @@ def create_milestone():  # type: ignore[no-untyped-def]
     errors=(400, 404, 409, 422),
     tags=("referrals",),
 )
-@api_auth()
 def update_milestone(milestone_id: int):  # type: ignore[no-untyped-def]
     """Change a milestone; lowering it may put readers past it: readers_past, grant_existing."""
     data = growth_schemas.json_body(schemas.MILESTONE_UPDATE)
@@ -186,7 +181,6 @@ def update_milestone(milestone_id: int):  # type: ignore[no-untyped-def]
     errors=(404, 409),
     tags=("referrals",),
 )
-@api_auth()
 def grant_existing(milestone_id: int):  # type: ignore[no-untyped-def]
     """Queue the grant (once each, with the email) to readers past it; answers how many."""
     past = rewards.offer_to_readers_past(db.session, service.get_milestone(db.session, milestone_id), True)
@@ -204,7 +198,6 @@ def grant_existing(milestone_id: int):  # type: ignore[no-untyped-def]
     errors=(422,),
     tags=("referrals",),
 )
-@api_auth()
 def list_grants():  # type: ignore[no-untyped-def]
     rows = service.grants(db.session, request.args.get("status") or None)
     return jsonify({"grants": [grant_json(g, s) for g, s in rows]})
@@ -219,7 +212,6 @@ def list_grants():  # type: ignore[no-untyped-def]
     errors=(404,),
     tags=("referrals",),
 )
-@api_auth()
 def fulfil(grant_id: int):  # type: ignore[no-untyped-def]
     grant = service.mark_fulfilled(db.session, grant_id, utcnow())
     commit()
@@ -274,9 +266,14 @@ def parse_report_args(args) -> dict:  # type: ignore[no-untyped-def]
     ],
     tags=("reports",),
 )
-@api_auth()
 def referral_report():  # type: ignore[no-untyped-def]
     """Every referral figure for a window, computed from the stored forest."""
     args = parse_report_args(request.args)
     horizon = current_app.config["MASTHEAD"].referral_horizon_days
-    return jsonify(report.referral_report(db.session, utcnow(), horizon_days=horizon, **args))
+    result = report.referral_report(db.session, utcnow(), horizon_days=horizon, **args)
+    if not roles.has_role(current_operator(), "admin"):
+        # creators see the growth figures, not what the referrers' readers pay
+        for rows in result["top_referrers"].values():
+            for row in rows:
+                row["downstream_revenue"] = None
+    return jsonify(result)

@@ -120,8 +120,11 @@ def outbox(app: Flask) -> Iterator[Path]:
 @pytest.fixture
 def client(app: Flask, connection: object, outbox: Path):  # type: ignore[no-untyped-def]
     from growth.extensions import limiter
+    from growth.throttle import login_throttle
 
     limiter.reset()
+    with app.app_context():
+        login_throttle().reset()
     return app.test_client()
 
 

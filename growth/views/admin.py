@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
@@ -13,11 +15,26 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from growth import jobs
-from growth.auth import authenticate, current_operator, login_required
+from growth.auth import SESSION_KEY, authenticate, current_operator, end_session, start_session
 from growth.db import commit, db
-from growth.models import Subscriber
+from growth.extensions import client_ip
+from growth.models import Operator, Subscriber
+from growth.roles import may_open
+from growth.throttle import login_throttle
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+# Browsers drop tabs and newlines from a URL and read "\\" as "/", so "/\t/evil.example" goes
+# off-site; any control character, space or backslash makes a `next` unfit to follow.
+_UNSAFE_IN_PATH = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def same_site_path(target: str | None) -> str | None:
+    """`target` when it is a path on this site (no scheme, host or tricks), else None."""
+    if not target or not target.startswith("/") or target.startswith("//") or _UNSAFE_IN_PATH.search(target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
 
 
 @bp.app_context_processor
@@ -33,40 +50,55 @@ class LoginForm(FlaskForm):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # type: ignore[no-untyped-def]
-    """Session login (CSRF-protected)."""
+    """Session login (CSRF-protected, throttled per account and IP)."""
     form = LoginForm()
-    error = None
-    if form.validate_on_submit():
-        operator = authenticate(db.session, form.email.data or "", form.password.data or "")
-        if operator is not None:
-            session.clear()
-            session["operator_id"] = operator.id
-            commit()
-            target = request.args.get("next") or ""
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("admin.dashboard")
-            return redirect(target)
-        error = "Wrong email or password."
-    return render_template("admin/login.html", form=form, error=error), (401 if error else 200)
+    if not form.validate_on_submit():
+        return render_template("admin/login.html", form=form, error=None)
+    email, password, ip = form.email.data or "", form.password.data or "", client_ip()
+    throttle = login_throttle()
+    wait = throttle.retry_after(email, ip)
+    if wait is not None:
+        page = render_template("admin/login.html", form=form, error="Too many attempts, try again later.")
+        return page, 429, {"Retry-After": str(wait)}
+    operator = authenticate(db.session, email, password)
+    if operator is None:
+        throttle.failed(email, ip)
+        return render_template("admin/login.html", form=form, error="Wrong email or password."), 401
+    throttle.succeeded(email, ip)
+    log_in(operator)
+    commit()
+    return redirect(same_site_path(request.args.get("next")) or url_for("admin.dashboard"))
+
+
+def log_in(operator: Operator) -> None:
+    """A fresh login session for this browser (nothing of an earlier session carries over)."""
+    session.clear()
+    session[SESSION_KEY] = start_session(db.session, operator, client_ip(), request.headers.get("User-Agent"))
 
 
 @bp.post("/logout")
 def logout():  # type: ignore[no-untyped-def]
+    """End this session for good: a copy of the cookie no longer logs anyone in."""
+    secret = session.get(SESSION_KEY)
+    if isinstance(secret, str):
+        end_session(db.session, secret)
+        commit()
     session.clear()
     return redirect(url_for("admin.login"))
 
 
 @bp.get("/")
-@login_required()
 def dashboard():  # type: ignore[no-untyped-def]
-    """Counts by status and stage, the newest subscribers."""
+    """Counts by status and stage; for admins the newest subscribers (personal data) too."""
     by_status = dict(
         db.session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status)).all()
     )
     by_stage = dict(
         db.session.execute(select(Subscriber.stage, func.count()).group_by(Subscriber.stage)).all()
     )
-    newest = db.session.scalars(select(Subscriber).order_by(Subscriber.id.desc()).limit(25)).all()
+    newest = []
+    if may_open("api.list_subscribers"):
+        newest = list(db.session.scalars(select(Subscriber).order_by(Subscriber.id.desc()).limit(25)))
     return render_template(
         "admin/dashboard.html",
         operator=current_operator(),
@@ -85,7 +117,6 @@ def _outbox_files() -> list[Path]:
 
 
 @bp.get("/outbox")
-@login_required()
 def outbox():  # type: ignore[no-untyped-def]
     """The local outbox: every message the outbox backend wrote."""
     items = []
@@ -106,7 +137,6 @@ def outbox():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/outbox/<name>")
-@login_required()
 def outbox_message(name: str):  # type: ignore[no-untyped-def]
     """One message of the outbox, headers and text."""
     match = next((p for p in _outbox_files() if p.name == name), None)

@@ -13,7 +13,6 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 from flask.cli import with_appcontext
 
 from growth import engagement, events, links, signals, stages, sunset
-from growth.auth import api_auth
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError
 from growth.openapi import spec
@@ -121,7 +120,6 @@ ENGAGEMENT_SUMMARY = spec.schema(
     errors=(404,),
     tags=("subscribers",),
 )
-@api_auth()
 def subscriber_engagement(subscriber_id: int):  # type: ignore[no-untyped-def]
     """Operators see why a subscriber is classed as they are."""
     config = current_app.config["MASTHEAD"]

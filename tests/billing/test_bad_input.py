@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from billing.models import Tier
 from growth import auth
 from tests.billing.conftest import csrf_from
+from tests.growth.helpers import login_as
 
 GOLD = {"name": "Gold", "monthly_price_cents": 500, "yearly_price_cents": 5000, "currency": "usd"}
 
@@ -40,8 +41,7 @@ def admin(client, session):  # type: ignore[no-untyped-def]
     operator = auth.create_operator(session, "admin@example.com", "correct horse battery")
     session.commit()
     g.pop("operator", None)
-    with client.session_transaction() as s:
-        s["operator_id"] = operator.id
+    login_as(client, operator)  # a server-side session (growth.auth)
     return client
 
 

@@ -161,6 +161,16 @@ def creator_token(session: Session) -> str:
 
 
 @pytest.fixture
+def admin_token(session: Session) -> str:
+    operator = auth.create_operator(
+        session, f"admin-{uuid.uuid4().hex[:6]}@example.com", "a-long-password", "admin"
+    )
+    token = auth.create_token(session, operator)
+    session.commit()
+    return token
+
+
+@pytest.fixture
 def sg_app(app_factory, fake_sendgrid):  # type: ignore[no-untyped-def]
     """An app sending through the local SendGrid fake, retries without waiting."""
     return app_factory(

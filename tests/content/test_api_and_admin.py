@@ -6,7 +6,7 @@ from flask import g
 
 from growth import auth
 from tests.content.conftest import add_subscribers, csrf_from
-from tests.growth.helpers import messages
+from tests.growth.helpers import login_as, messages
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -113,8 +113,7 @@ def test_admin_pages_write_preview_and_send(client, session, outbox):  # type: i
     session.commit()
     assert client.get("/admin/posts").status_code == 302  # to the login page
     g.pop("operator", None)  # the test's app context outlives requests; forget the anonymous one
-    with client.session_transaction() as s:
-        s["operator_id"] = operator.id
+    login_as(client, operator)
     page = client.get("/admin/posts/new").get_data(as_text=True)
     form = {
         "csrf_token": csrf_from(page),
@@ -140,5 +139,5 @@ def test_admin_pages_write_preview_and_send(client, session, outbox):  # type: i
     progress = client.get(sent.headers["Location"]).get_data(as_text=True)
     assert "done" in progress and "<b>2</b>sent" in progress
     assert len(messages(outbox, "post")) == 2
-    assert client.get("/admin/value-to-pitch").status_code == 200
+    assert client.get("/admin/value-to-pitch").status_code == 403  # subscriber by subscriber: admins
     assert client.post(f"/admin/posts/{post_id}/sends", data={"segment": "all"}).status_code == 400  # no CSRF

@@ -16,6 +16,7 @@ from growth.db import commit, db, utcnow
 from growth.models import Delivery, DeliveryState, Subscriber
 from tests.conftest import read_outbox
 from tests.content.conftest import add_subscribers, csrf_from, make_post
+from tests.growth.helpers import login_as
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -65,8 +66,7 @@ def creator_client(client, session):  # type: ignore[no-untyped-def]
     operator = auth.create_operator(session, "writer@example.com", "a-long-password", "creator")
     session.commit()
     g.pop("operator", None)
-    with client.session_transaction() as s:
-        s["operator_id"] = operator.id
+    login_as(client, operator)  # a server-side session (growth.auth)
     return client
 
 

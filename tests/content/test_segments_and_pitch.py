@@ -165,9 +165,11 @@ def test_pitch_send_skips_then_sends_to_the_skipped_later(sg_app, session, fake_
     assert later.will_receive == 0 and later.skipped == {"pitch_cooldown": 4, "not_nurtured": 1}
 
 
-def test_value_to_pitch_ratio_is_kept_per_subscriber(client, session, audience, creator_token):  # type: ignore[no-untyped-def]
+def test_value_to_pitch_ratio_is_kept_per_subscriber(client, session, audience, creator_token, admin_token):  # type: ignore[no-untyped-def]
     session.commit()
-    headers = {"Authorization": f"Bearer {creator_token}"}
+    url = f"/api/v1/subscribers/{audience['d']}/value-to-pitch"
+    assert client.get(url, headers={"Authorization": f"Bearer {creator_token}"}).status_code == 403
+    headers = {"Authorization": f"Bearer {admin_token}"}
     body = client.get(f"/api/v1/subscribers/{audience['d']}/value-to-pitch", headers=headers).get_json()
     # d: 3 value emails sent (engage) and 1 pitch -> 3 / 1
     assert body == {"subscriber_id": audience["d"], "value": 3, "pitch": 1, "ratio": 3.0}

@@ -13,7 +13,7 @@ from growth import auth
 from growth.db import commit, utcnow
 from growth.models import Subscriber
 from tests.content.conftest import csrf_from
-from tests.growth.helpers import link_in, messages, signup_and_confirm
+from tests.growth.helpers import link_in, login_as, messages, signup_and_confirm
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -153,8 +153,7 @@ def test_the_admin_pages_create_edit_reorder_and_pause(client, session):  # type
     session.commit()
     assert client.get("/admin/sequences").status_code == 302  # to the login page
     g.pop("operator", None)  # the test's app context outlives requests; forget the anonymous one
-    with client.session_transaction() as s:
-        s["operator_id"] = operator.id
+    login_as(client, operator)
     listing = client.get("/admin/sequences")
     assert listing.status_code == 200 and "Welcome" in listing.text
     token = csrf_from(listing.text)

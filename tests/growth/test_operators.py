@@ -142,14 +142,17 @@ def test_get_and_erase_subscriber(client, session, outbox, token):
     assert session.scalar(select(func.count()).select_from(Subscriber)) == 2
 
 
-def test_creator_cannot_erase(client, session, outbox):
+def test_creator_cannot_erase_or_read_subscribers(client, session, outbox, token):
     operator = auth.create_operator(session, "creator@example.com", "long enough pw", "creator")
     creator_token = auth.create_token(session, operator)
     session.commit()
     signup(client, "keep@example.com")
-    sub_id = client.get(
-        "/api/v1/subscribers", headers={"Authorization": f"Bearer {creator_token}"}
-    ).get_json()["subscribers"][0]["id"]
+    creator = {"Authorization": f"Bearer {creator_token}"}
+    assert client.get("/api/v1/subscribers", headers=creator).status_code == 403
+    sub_id = client.get("/api/v1/subscribers", headers={"Authorization": f"Bearer {token}"}).get_json()[
+        "subscribers"
+    ][0]["id"]
+    assert client.get(f"/api/v1/subscribers/{sub_id}", headers=creator).status_code == 403
     response = client.delete(
         f"/api/v1/subscribers/{sub_id}", headers={"Authorization": f"Bearer {creator_token}"}
     )

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from growth import auth
 from referrals.models import Milestone
+from tests.growth.helpers import login_as
 from tests.referrals.helpers import operator_token
 
 
@@ -46,8 +47,7 @@ def ops(client, session):  # type: ignore[no-untyped-def]
     operator = auth.create_operator(session, "ops@example.com", "correct horse battery staple")
     session.commit()
     g.pop("operator", None)
-    with client.session_transaction() as s:
-        s["operator_id"] = operator.id
+    login_as(client, operator)  # a server-side session (growth.auth)
     return client
 
 
