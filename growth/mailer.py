@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from flask import Flask, current_app
+from sqlalchemy import update
 
 from growth.db import commit, db, utcnow
 from growth.fields import header_safe, single_line
@@ -418,10 +419,17 @@ def send_delivery(delivery_id: int) -> str:
         commit()
         log.warning("delivery %s cannot be sent: %s", delivery_id, exc)
         return delivery.state
-    delivery.state = DeliveryState.SENDING
-    delivery.attempts += 1
-    delivery.provider = backend.name
+    # The claim is conditional: another worker that read the same queued row loses here.
+    claimed = session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.QUEUED)
+        .values(state=DeliveryState.SENDING, attempts=Delivery.attempts + 1, provider=backend.name),
+        execution_options={"synchronize_session": False},
+    ).rowcount
     commit()
+    session.refresh(delivery)
+    if not claimed:
+        return delivery.state
     try:
         provider_id = backend.send(message)
     except SendError as exc:

@@ -140,3 +140,25 @@ def test_list_mail_never_reaches_anyone_not_active(client, session, outbox, app)
         db.session.refresh(delivery)
         assert delivery.state == "skipped"
     assert len(messages(outbox, "welcome")) == 1  # only the one sent while active
+
+
+def test_a_delivery_another_worker_claimed_is_not_sent_again(client, session, outbox):
+    """Two workers can read the same queued delivery: only the one whose claim lands sends it."""
+    from sqlalchemy import update
+
+    from growth import emails, jobs
+
+    signup(client, "twice@example.com")
+    before = len(list(outbox.glob("*.eml")))
+    subscriber = session.scalars(select(Subscriber).where(Subscriber.email == "twice@example.com")).one()
+    delivery = emails.queue_email(session, subscriber, "confirmation", list_mail=False, confirm_url="x")
+    jobs.discard_pending()
+    commit()
+    assert delivery.state == "queued"  # this worker's read
+    # meanwhile another worker claims it (its row changes under this session's loaded object)
+    session.execute(
+        update(Delivery).where(Delivery.id == delivery.id).values(state="sending"),
+        execution_options={"synchronize_session": False},
+    )
+    assert mailer.send_delivery(delivery.id) == "sending"
+    assert len(list(outbox.glob("*.eml"))) == before
