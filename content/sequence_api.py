@@ -25,9 +25,9 @@ _WINDOW_DAYS = {
 _HOUR = {"type": ["integer", "null"], "minimum": 0, "maximum": 24}
 STEP_FIELDS: dict[str, Any] = {
     "id": {"type": "integer", "description": "an existing step (PATCH); left out: a new step"},
-    "subject": {"type": "string", "minLength": 1, "maxLength": 300, "description": "required for a new step"},
-    "preview": {"type": "string", "maxLength": 300},
-    "body": {"type": "string", "maxLength": 200_000, "description": "Markdown, sanitised as posts are"},
+    "subject": sequences.RULES["subject"].schema(minLength=1, description="required for a new step"),
+    "preview": sequences.RULES["preview"].schema(),
+    "body": sequences.RULES["body"].schema(description="Markdown, sanitised as posts are"),
     "delay_minutes": {"type": "integer", "minimum": 0, "maximum": sequences.MAX_DELAY_MINUTES},
     "kind": {"enum": ["value", "pitch"]},
     "window_days": _WINDOW_DAYS,
@@ -53,7 +53,7 @@ STEP_IN = spec.schema(
     },
 )
 _SEQUENCE_FIELDS: dict[str, Any] = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 200},
+    "name": sequences.RULES["name"].schema(minLength=1),
     "newsletter": {"type": "string", "maxLength": 64, "description": "a newsletter slug (default: main)"},
     "trigger": {"enum": list(sequences.TRIGGERS)},
     "steps": {

@@ -21,8 +21,17 @@ from content.sequence_metrics import is_held_out, validate_window
 from content.sequence_models import ClaimState, Enrolment, EnrolmentState, Sequence, SequenceStep, StepClaim
 from growth.db import insert_ignoring_conflicts
 from growth.errors import Conflict, NotFound, ValidationFailed
+from growth.fields import Rule
 from growth.models import Membership, MembershipStatus, Newsletter, Stage, Status, Subscriber
 from growth.subscribers import default_newsletter, is_paused, resolve_newsletters
+
+# The shared field rules: one-line texts (they reach mail headers) refuse control characters.
+RULES = {
+    "name": Rule.of(Sequence.name),
+    "subject": Rule.of(SequenceStep.subject),
+    "preview": Rule.of(SequenceStep.preview),
+    "body": Rule("body", 200_000, multiline=True),
+}
 
 BILLING_TRIGGERS = ("upgraded", "cancel_scheduled", "churned")
 WIN_BACK_TRIGGERS = ("cancel_scheduled", "churned")  # these stop once the reader pays again
@@ -106,6 +115,8 @@ def _check_step(step: StepInput) -> None:
         raise ValidationFailed("each step needs a subject (at most 300 characters)", code="invalid_step")
     if len(step.preview or "") > 300:
         raise ValidationFailed("a step's preview is at most 300 characters", code="invalid_step")
+    for name in ("subject", "preview", "body"):
+        RULES[name].clean(getattr(step, name) or "")
     if step.kind not in ("value", "pitch"):
         raise ValidationFailed("a step's kind is value or pitch", code="invalid_step")
     if not isinstance(step.delay_minutes, int) or not 0 <= step.delay_minutes <= MAX_DELAY_MINUTES:
@@ -120,6 +131,8 @@ def _check_step(step: StepInput) -> None:
 def _check(data: SequenceInput, creating: bool, sequence: Sequence | None = None) -> None:
     if (creating or "name" in data.given) and (not (data.name or "").strip() or len(data.name or "") > 200):
         raise ValidationFailed("a sequence needs a name (at most 200 characters)", code="invalid_name")
+    if creating or "name" in data.given:
+        RULES["name"].clean(data.name or "")
     if (creating or "trigger" in data.given) and data.trigger not in TRIGGERS:
         raise ValidationFailed(f"trigger must be one of: {', '.join(TRIGGERS)}", code="invalid_trigger")
     if data.holdout_percent is not None and not 0 <= data.holdout_percent <= MAX_HOLDOUT:

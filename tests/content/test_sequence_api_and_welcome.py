@@ -200,3 +200,25 @@ def test_the_admin_pages_create_edit_reorder_and_pause(client, session):  # type
     seq = sequences.get_sequence(session, sequence_id)
     assert [s.subject for s in seq.live_steps] == ["Second", "First"] and seq.active is False
     assert client.get(f"{path}/steps/{first.id}").status_code == 200
+
+
+def test_sequence_text_follows_the_field_rules(client, session, creator_token):  # type: ignore[no-untyped-def]
+    """A NUL or a line break in a name, subject or preview is refused as on posts (a header stays one line)."""
+    h = bearer(creator_token)
+    step = {"subject": "Hi", "body": "Hello", "delay_minutes": 0, "kind": "value"}
+    for bad in (
+        {"name": "a\u0000b", "steps": [step]},
+        {"name": "crlf\r\nname", "steps": [step]},
+        {"name": "ok", "steps": [{**step, "subject": "Hi\r\nBcc: x@evil.example"}]},
+        {"name": "ok", "steps": [{**step, "preview": "pre\nview"}]},
+        {"name": "ok", "steps": [{**step, "body": "nul \u0000 body"}]},
+    ):
+        answer = client.post("/api/v1/sequences", json={"trigger": "confirmed", **bad}, headers=h)
+        assert answer.status_code == 400, bad
+        assert answer.get_json()["error"]["code"] == "invalid_field"
+    created = client.post(
+        "/api/v1/sequences", json={"name": "ok", "trigger": "confirmed", "steps": [step]}, headers=h
+    )
+    assert created.status_code == 201
+    patched = client.patch(f"/api/v1/sequences/{created.get_json()['id']}", json={"name": "x\ty"}, headers=h)
+    assert patched.status_code == 400
