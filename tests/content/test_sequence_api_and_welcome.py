@@ -203,7 +203,7 @@ def test_the_admin_pages_create_edit_reorder_and_pause(client, session):  # type
 
 
 def test_sequence_text_follows_the_field_rules(client, session, creator_token):  # type: ignore[no-untyped-def]
-    """A NUL or a line break in a name, subject or preview is refused as on posts (a header stays one line)."""
+    """A NUL or a line break in a name, subject or preview is refused, as on posts."""
     h = bearer(creator_token)
     step = {"subject": "Hi", "body": "Hello", "delay_minutes": 0, "kind": "value"}
     for bad in (
