@@ -72,6 +72,10 @@ def add_security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", content_security_policy())
     if not request.environ.get(_FRAME_ANCESTORS):
         response.headers.setdefault("X-Frame-Options", "DENY")
+    # A page reached by a signed link (/me/<token>, /confirm/<token>...) is the reader's own:
+    # neither a shared cache nor the browser's history cache keeps it.
+    if request.view_args and "token" in request.view_args:
+        response.headers.setdefault("Cache-Control", "no-store")
     # TLS may end at a proxy in front, so the public URL decides, not the request's scheme.
     if config.base_url.startswith("https://"):
         response.headers.setdefault("Strict-Transport-Security", HSTS)

@@ -89,3 +89,12 @@ def test_the_embed_page_exceptions_end_with_its_request(client):
         after = client.get("/subscribe")
     assert directives(after)["frame-ancestors"] == "'none'" and directives(after)["script-src"] == "'self'"
     assert after.headers["X-Frame-Options"] == "DENY"
+
+
+def test_pages_reached_by_a_signed_link_are_not_cached(client, session, outbox):
+    confirmed = signup_and_confirm(client, outbox, "cache@example.com")
+    assert confirmed.headers["Cache-Control"] == "no-store"
+    subscriber = by_email(session, "cache@example.com")
+    token = links.manage_token(subscriber)
+    assert client.get(f"/me/{token}").headers["Cache-Control"] == "no-store"
+    assert "no-store" not in client.get("/subscribe").headers.get("Cache-Control", "")
