@@ -84,5 +84,5 @@ def init_app(app: Flask) -> None:
         (signals.subscriber_churned, sequences.on_churned),
     ):
         signal.connect(handler, weak=False)
-    scheduler.register_scheduled("send-due", cli.send_due_work, dt.timedelta(minutes=1))
-    scheduler.register_scheduled("sequences", sequence_engine.run_sequences, dt.timedelta(minutes=1))
+    scheduler.register_scheduled("send-due", cli.send_due_work, dt.timedelta(0))  # every tick
+    scheduler.register_scheduled("sequences", sequence_engine.run_sequences, dt.timedelta(0))  # every tick

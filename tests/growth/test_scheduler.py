@@ -103,3 +103,15 @@ def test_due():  # type: ignore[no-untyped-def]
 
 def test_the_loop_is_off_with_scheduler_off(app_factory):  # type: ignore[no-untyped-def]
     assert scheduler.start_in_background(app_factory(scheduler="off")) is None
+
+
+def test_sends_and_sequence_steps_run_on_every_tick(session):  # type: ignore[no-untyped-def]
+    """A manual `flask tick` right after the scheduler's must still send what became due meanwhile."""
+    clock = [T]
+    first = scheduler.tick(now=lambda: clock[0])
+    clock[0] = T + dt.timedelta(seconds=20)
+    second = scheduler.tick(now=lambda: clock[0])
+    for name in ("send-due", "sequences"):
+        assert name in set(first.ran) | set(first.failed)
+        assert name in set(second.ran) | set(second.failed)
+    assert "engagement" not in set(second.ran) | set(second.failed)  # daily: not due again
