@@ -425,7 +425,7 @@ def send_delivery(delivery_id: int) -> str:
         .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.QUEUED)
         .values(state=DeliveryState.SENDING, attempts=Delivery.attempts + 1, provider=backend.name),
         execution_options={"synchronize_session": False},
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     commit()
     session.refresh(delivery)
     if not claimed:
