@@ -11,14 +11,9 @@ from growth.db import utcnow
 from growth.events import count_soft_failures, scanner_clicks
 from growth.models import EmailEvent, Membership, Newsletter, Subscriber, SubscriberEvent
 from tests.fakes.engagement_data import LINKS, T0, custom_args, make_delivery, make_subscriber
-from tests.fakes.sendgrid_webhook import WebhookSigner, event
+from tests.fakes.sendgrid_webhook import event
 
 TS = int(T0.timestamp())
-
-
-@pytest.fixture
-def signer() -> WebhookSigner:
-    return WebhookSigner()
 
 
 @pytest.fixture

@@ -17,17 +17,6 @@ from tests.fakes.sendgrid_webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, Web
 TS = int(T0.timestamp())
 
 
-@pytest.fixture
-def signer() -> WebhookSigner:
-    return WebhookSigner()
-
-
-@pytest.fixture
-def hook(app_factory, signer):  # type: ignore[no-untyped-def]
-    """A client of an app that trusts the test's public key."""
-    return app_factory(sendgrid_webhook_public_key=signer.public_key).test_client()
-
-
 def stored(session) -> list[EmailEvent]:  # type: ignore[no-untyped-def]
     session.expire_all()
     return list(session.scalars(select(EmailEvent).order_by(EmailEvent.id)))

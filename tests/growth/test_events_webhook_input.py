@@ -10,19 +10,9 @@ from sqlalchemy import select
 
 from growth.models import EmailEvent, Subscriber
 from tests.fakes.engagement_data import T0, make_subscriber
-from tests.fakes.sendgrid_webhook import WebhookSigner, event
+from tests.fakes.sendgrid_webhook import event
 
 TS = int(T0.timestamp())
-
-
-@pytest.fixture
-def signer() -> WebhookSigner:
-    return WebhookSigner()
-
-
-@pytest.fixture
-def hook(app_factory, signer):  # type: ignore[no-untyped-def]
-    return app_factory(sendgrid_webhook_public_key=signer.public_key).test_client()
 
 
 def stored(session) -> list[EmailEvent]:  # type: ignore[no-untyped-def]
