@@ -107,15 +107,36 @@ def populate(session, n: int) -> None:  # type: ignore[no-untyped-def]
         session.commit()
 
 
+def fresh_database(tmp: Path) -> str:
+    """BENCH_DATABASE_URL wiped and migrated, else a new SQLite file in `tmp`; its URL."""
+    from sqlalchemy import text
+
+    from growth.cli import upgrade_database
+    from growth.config import normalise_database_url
+    from growth.db import make_engine
+
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if url:
+        url = normalise_database_url(url)
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    else:
+        url = f"sqlite:///{tmp / 'bench.db'}"
+    upgrade_database(url)
+    return url
+
+
 def one_size(n: int, conn) -> None:  # type: ignore[no-untyped-def]
     """Set up n subscribers, send one post to them, report the figures through `conn`."""
-    from sqlalchemy import func, select, text
+    from sqlalchemy import func, select
 
     from content import posts, sending
     from growth.app import create_app, freeze_startup_heap
-    from growth.cli import upgrade_database
-    from growth.config import Config, normalise_database_url
-    from growth.db import commit, db, make_engine
+    from growth.config import Config
+    from growth.db import commit, db
     from growth.models import Delivery
 
     ready_parent, ready_child = mp.Pipe()
@@ -125,17 +146,7 @@ def one_size(n: int, conn) -> None:  # type: ignore[no-untyped-def]
     fake_url = ready_parent.recv()
 
     with tempfile.TemporaryDirectory() as tmp:
-        url = os.environ.get("BENCH_DATABASE_URL")
-        if url:
-            url = normalise_database_url(url)
-            engine = make_engine(url)
-            with engine.begin() as c:
-                c.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-                c.execute(text("CREATE SCHEMA public"))
-            engine.dispose()
-        else:
-            url = f"sqlite:///{tmp}/bench.db"
-        upgrade_database(url)
+        url = fresh_database(Path(tmp))
         config = Config.from_env(
             {},
             database_url=url,

@@ -14,7 +14,6 @@ Against a fresh SQLite file, or the database in BENCH_DATABASE_URL (it is wiped)
 from __future__ import annotations
 
 import datetime as dt
-import os
 import statistics
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.send import peak_rss_mb, populate  # noqa: E402
+from bench.send import fresh_database, peak_rss_mb, populate  # noqa: E402
 
 SUBSCRIBERS = 100_000
 DUE = 10_000
@@ -47,22 +46,11 @@ def main() -> None:
     from content import sequence_engine, sequences
     from content.sequence_models import Enrolment, Sequence, StepClaim
     from growth.app import create_app, freeze_startup_heap
-    from growth.cli import upgrade_database
-    from growth.config import Config, normalise_database_url
-    from growth.db import db, make_engine
+    from growth.config import Config
+    from growth.db import db
 
     tmp = Path(tempfile.mkdtemp(prefix="masthead-seq-bench-"))
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if url:
-        url = normalise_database_url(url)
-        engine = make_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    else:
-        url = f"sqlite:///{tmp / 'bench.db'}"
-    upgrade_database(url)
+    url = fresh_database(tmp)
     config = Config.from_env(
         {}, database_url=url, instance_path=tmp, secret_key="bench", outbox_dir=tmp / "outbox", redis_url=None
     )
