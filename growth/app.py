@@ -49,6 +49,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    register_webhooks(app)
     register_domains(app)
     register_scheduled_work(app)
     return app
@@ -112,6 +113,13 @@ def register_commands(app: Flask) -> None:
 
     for command in commands:
         app.cli.add_command(command)
+
+
+def register_webhooks(app: Flask) -> None:
+    """Outgoing webhooks, before the domains: they register their event types with it."""
+    from growth import outgoing
+
+    outgoing.init_app(app)
 
 
 def register_domains(app: Flask) -> None:

@@ -94,6 +94,7 @@ class Config:
     publication_timezone: str = "UTC"
     sequence_emails_per_day: int = 1
     scheduler: str = "on"
+    webhooks_allow_private: bool = False  # outgoing webhooks may reach private addresses (never in production)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -156,6 +157,7 @@ class Config:
             publication_timezone=env.get("PUBLICATION_TIMEZONE") or "UTC",
             sequence_emails_per_day=_int(env, "SEQUENCE_EMAILS_PER_DAY", 1),
             scheduler=(env.get("SCHEDULER") or "on").strip().lower(),
+            webhooks_allow_private=_bool(env.get("WEBHOOKS_ALLOW_PRIVATE")),
         )
         values.update(overrides)
         config = cls(**values).with_secret_key()  # type: ignore[arg-type]
@@ -204,6 +206,8 @@ class Config:
                 f"PUBLICATION_TIMEZONE is not a time zone: {self.publication_timezone!r}"
             ) from exc
         if self.is_production:
+            if self.webhooks_allow_private:
+                raise ConfigError("WEBHOOKS_ALLOW_PRIVATE=true is for development and tests, never production")
             if not self.base_url.startswith("https://"):
                 raise ConfigError(f"BASE_URL must start with https:// in production, got {self.base_url}")
             key_bytes = len(self.secret_key.encode())

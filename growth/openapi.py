@@ -36,11 +36,26 @@ class ApiSpec:
     def __init__(self) -> None:
         self.paths: dict[str, dict[str, Any]] = {}
         self.schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+        self.webhooks: dict[str, Any] = {}
 
     def schema(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
         """Register a named component schema and return it unchanged (it also validates)."""
         self.schemas[name] = schema
         return schema
+
+    def webhook(self, name: str, *, summary: str, schema: str) -> None:
+        """Describe an outgoing webhook event (OpenAPI 3.1 `webhooks`): what Masthead POSTs."""
+        self.webhooks[name] = {
+            "post": {
+                "summary": summary,
+                "operationId": "webhook_" + name.replace(".", "_"),
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+                },
+                "responses": {"200": {"description": "Any 2xx acknowledges the event"}},
+            }
+        }
 
     def operation(
         self,
@@ -112,6 +127,7 @@ class ApiSpec:
             },
             "servers": [{"url": base_url}],
             "paths": dict(sorted(self.paths.items())),
+            "webhooks": dict(sorted(self.webhooks.items())),
             "components": {
                 "schemas": self.schemas,
                 "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},

@@ -160,7 +160,7 @@ def _change(
         )
     )
     signals.subscriber_changed.send(
-        subscriber, session=session, field=field_name, old=old, new=str(new), now=now
+        subscriber, session=session, field=field_name, old=old, new=str(new), now=now, reason=reason
     )
     return True
 
