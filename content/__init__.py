@@ -58,6 +58,7 @@ def init_app(app: Flask) -> None:
         sequence_engine,
         sequences,
         views,
+        webhook_events,
     )
     from growth import emails, roles, scheduler, signals
     from growth.extensions import csrf
@@ -70,6 +71,7 @@ def init_app(app: Flask) -> None:
     csrf.exempt(api.bp)
     csrf.exempt(sequence_api.bp)
     roles.register(app, ROLES)
+    webhook_events.register()
     for command in cli.commands:
         app.cli.add_command(command)
     emails.register_welcome_provider(sequences.welcome_content)

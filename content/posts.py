@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from content import rendering
+from content import rendering, webhook_events
 from content.models import Post, PostStatus
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule
@@ -156,14 +156,19 @@ def create_post(session: Session, data: PostInput, now: dt.datetime, author_id: 
     _apply(session, post, PostInput(**{**data.__dict__, "slug": None}), now)
     session.add(post)
     session.flush()
+    if post.status == PostStatus.PUBLISHED:
+        webhook_events.post_published(session, post, now)
     return post
 
 
 def update_post(session: Session, post: Post, data: PostInput, now: dt.datetime) -> Post:
     """Change a post's fields; its HTML is re-rendered when the Markdown changes."""
     data = _check(session, data, post)
+    was = post.status
     _apply(session, post, data, now)
     session.flush()
+    if was != PostStatus.PUBLISHED and post.status == PostStatus.PUBLISHED:
+        webhook_events.post_published(session, post, now)
     return post
 
 
@@ -175,6 +180,8 @@ def publish_due(session: Session, now: dt.datetime) -> int:
     for post in due:
         post.status = PostStatus.PUBLISHED
     session.flush()
+    for post in due:
+        webhook_events.post_published(session, post, now)
     return len(due)
 
 

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import CursorResult, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from content import composer, paywall, segments
+from content import composer, paywall, segments, webhook_events
 from content.metrics import NO_LONGER_ACTIVE
 from content.models import BatchState, Post, Send, SendBatch, SendState
 from content.posts import is_live
@@ -285,6 +285,7 @@ def finish_if_done(session: Session, send_id: int, now: dt.datetime) -> bool:
     send.state = SendState.DONE
     send.finished_at = now
     session.flush()
+    webhook_events.send_finished(session, send, now)
     return True
 
 

@@ -19,7 +19,7 @@ from growth import jobs
 from growth.db import commit, db, ids_in, utcnow
 from growth.errors import Conflict
 from growth.models import Status, Subscriber
-from referrals import service
+from referrals import service, webhook_events
 from referrals.models import GrantStatus, Milestone, ReferralNode, RewardGrant
 from referrals.service import announce_reward
 
@@ -118,6 +118,7 @@ def grant_to_readers_past(
             .order_by(Subscriber.id)
         )
         for reader, counted in readers:
+            webhook_events.reward_granted(session, reader, milestone, counted, now)
             announce_reward(session, reader, milestone, counted)
     session.flush()
     return len(ids), len(inserted)

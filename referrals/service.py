@@ -21,7 +21,7 @@ from growth.db import ids_in
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule, printable, single_line
 from growth.models import DeliveryKind, Status, Subscriber
-from referrals import fraud, tree
+from referrals import fraud, tree, webhook_events
 from referrals.models import (
     AddressKey,
     GrantStatus,
@@ -227,6 +227,7 @@ def count_referral(session: Session, referral: Referral, now: dt.datetime) -> No
     referral.status, referral.counted_at = ReferralStatus.COUNTED, now
     session.flush()
     direct = tree.attach(session, referral.referred_id, referral.referrer_id)
+    webhook_events.referral_counted(session, referral, direct, now)
     grant_milestones(session, referral.referrer_id, direct, now)
 
 
@@ -257,6 +258,7 @@ def grant_milestones(session: Session, referrer_id: int, counted: int, now: dt.d
             continue
         referrer = session.get(Subscriber, referrer_id)
         if referrer is not None:
+            webhook_events.reward_granted(session, referrer, milestone, counted, now)
             announce_reward(session, referrer, milestone, counted)
         granted.append(grant)
     return granted
