@@ -47,6 +47,29 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+class HeldWebhooks:
+    """Stands in for the webhook dispatcher: keeps what would go to workers until a test delivers it."""
+
+    def __init__(self) -> None:
+        self.groups: list[dict[int, list[int]]] = []
+
+    def __call__(self, _app: Flask, groups: dict[int, list[int]]) -> None:
+        self.groups.append({k: list(v) for k, v in groups.items()})
+
+    def take(self) -> list[list[int]]:
+        """The held groups of delivery ids (one per endpoint and hand-over), forgotten here."""
+        out = [ids for groups in self.groups for ids in groups.values()]
+        self.groups.clear()
+        return out
+
+
+def hold_webhooks(app: Flask) -> HeldWebhooks:
+    """No thread or job delivers webhooks in this app: tests deliver what is held, in their transaction."""
+    held = HeldWebhooks()
+    app.extensions["masthead_webhooks"].dispatch = held
+    return held
+
+
 def make_config(database_url: str, instance: Path, **overrides: object) -> Config:
     """A test config: fresh instance folder, Redis only when the environment has it."""
     values: dict[str, object] = dict(
@@ -58,6 +81,7 @@ def make_config(database_url: str, instance: Path, **overrides: object) -> Confi
         redis_url=REDIS_URL,
         queue_async=False,  # RQ runs each job at once, still through Redis
         signup_rate_limit="1000/minute",
+        webhooks_allow_private=True,  # the test endpoints listen on 127.0.0.1
         extra={"ratelimit_prefix": f"test-{uuid.uuid4().hex[:8]}"},
     )
     values.update(overrides)
@@ -74,6 +98,7 @@ def app(database_url: str, instance_dir: Path) -> Flask:
     app = create_app(make_config(database_url, instance_dir))
     app.config["TESTING"] = True
     app.config["WTF_CSRF_ENABLED"] = True
+    hold_webhooks(app)
     return app
 
 
@@ -84,6 +109,7 @@ def app_factory(database_url: str, tmp_path: Path, connection):  # type: ignore[
     def build(**overrides: object) -> Flask:
         other = create_app(make_config(database_url, tmp_path / uuid.uuid4().hex[:6], **overrides))
         other.config["TESTING"] = True
+        hold_webhooks(other)
         db.bind_to(
             sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
         )

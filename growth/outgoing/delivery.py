@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # Longer than one attempt's 10 s budget: a live worker's claim never lapses under it.
 CLAIM = dt.timedelta(seconds=60)
 FAILING_LIMIT = dt.timedelta(days=3)
+FIRST_TRY = dt.timedelta(hours=1)  # how soon after its event a delivery's first try normally comes
 ERROR_LENGTH = 500
 
 
@@ -138,7 +139,10 @@ def _settle(
         delivery.state, delivery.next_attempt_at = DeliveryState.FAILED, None
     else:
         delivery.next_attempt_at = later
-    if now - endpoint.failing_since >= FAILING_LIMIT:
+    # Three days of retries spent with no success since its first try is three days of failing too
+    # (its first try came moments after the event, so the clock above may be a few seconds short).
+    exhausted = retryable(status) and later is None and endpoint.failing_since <= delivery.retry_from + FIRST_TRY
+    if exhausted or now - endpoint.failing_since >= FAILING_LIMIT:
         disable(session, endpoint, "failing for three days", now)
         return True
     return False

@@ -54,6 +54,8 @@ def is_blocked(address: str) -> bool:
     """Whether webhooks must not reach this IP: anything but a global unicast address."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:a.b.c.d is the IPv4 host itself
+            return is_blocked(str(ip.ipv4_mapped))
         inner = embedded_ipv4(ip)
         if inner is not None and is_blocked(str(inner)):
             return True
