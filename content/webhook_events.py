@@ -86,11 +86,10 @@ def post_published(session: Session, post: Post, now: dt.datetime) -> None:
 
 def send_finished(session: Session, send: Send, now: dt.datetime) -> None:
     """Emit send.finished with the recipients' outcomes."""
-    counts = dict(
-        session.execute(
-            select(Delivery.state, func.count()).where(Delivery.send_id == send.id).group_by(Delivery.state)
-        ).tuples()
+    rows = session.execute(
+        select(Delivery.state, func.count()).where(Delivery.send_id == send.id).group_by(Delivery.state)
     )
+    counts = {state: n for state, n in rows}
     data = {
         "send": {
             "id": send.id,

@@ -185,3 +185,117 @@ def text_of(message: email.message.EmailMessage) -> str:
     body = message.get_body(preferencelist=("plain",))
     assert body is not None
     return body.get_content()  # type: ignore[no-any-return]
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now):  # type: ignore[no-untyped-def]
+        self.now = now
+
+    def __call__(self):  # type: ignore[no-untyped-def]
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        import datetime as dt
+
+        self.now += dt.timedelta(**delta)
+
+
+@pytest.fixture(scope="session")
+def receiver_server():  # type: ignore[no-untyped-def]
+    from tests.fakes.webhook_receiver import WebhookReceiver
+
+    server = WebhookReceiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def receiver(receiver_server):  # type: ignore[no-untyped-def]
+    """A local endpoint that records requests; script its answers with `.script` / `.default`."""
+    receiver_server.reset()
+    return receiver_server
+
+
+class Webhooks:
+    """The test's handle on webhook delivery: a fake clock, seeded jitter, held hand-overs."""
+
+    def __init__(self, app, session, clock):  # type: ignore[no-untyped-def]
+        self.app, self.session, self.clock = app, session, clock
+        self.runtime = app.extensions["masthead_webhooks"]
+
+    def deliver(self) -> list[str]:
+        """Attempt every delivery handed over since the last call, as a worker would."""
+        from growth.outgoing.delivery import attempt
+
+        return [attempt(self.session, i) for ids in self.runtime.dispatch.take() for i in ids]
+
+    def tick(self) -> list[str]:
+        """The tick's retry pass at the clock's time, then the attempts it handed over."""
+        from growth.outgoing.workers import run_due
+
+        run_due(self.session, self.clock())
+        return self.deliver()
+
+
+@pytest.fixture
+def webhooks(app, session):  # type: ignore[no-untyped-def]
+    import datetime as dt
+    import random
+
+    rt = app.extensions["masthead_webhooks"]
+    saved = (rt.clock, rt.rng)
+    # a little ahead of the real time the changes are stamped with, so what they emit is due
+    clock = FakeClock(dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=5))
+    rt.clock, rt.rng = clock, random.Random(7)
+    rt.dispatch.take()
+    yield Webhooks(app, session, clock)
+    rt.clock, rt.rng = saved
+    rt.dispatch.take()
+
+
+@pytest.fixture
+def admin_token(session) -> str:  # type: ignore[no-untyped-def]
+    """A bearer token of an admin."""
+    from growth import auth
+
+    operator = auth.create_operator(session, "hook-admin@example.com", "a long password here", role="admin")
+    token = auth.create_token(session, operator)
+    session.commit()
+    return token
+
+
+class EmittedEvents:
+    """Every webhook event emitted in the test, for an endpoint subscribed to all types."""
+
+    def __init__(self, session):  # type: ignore[no-untyped-def]
+        self.session = session
+
+    def of(self, type_name: str) -> list[dict]:
+        """The payloads of that type, oldest first, each checked against its documented schema."""
+        from jsonschema import Draft202012Validator, FormatChecker
+        from sqlalchemy import select
+
+        from growth.outgoing.models import WebhookEvent
+        from growth.outgoing.registry import schema_for
+
+        rows = self.session.scalars(
+            select(WebhookEvent).where(WebhookEvent.type == type_name).order_by(WebhookEvent.id)
+        ).all()
+        validator = Draft202012Validator(schema_for(type_name), format_checker=FormatChecker())
+        for row in rows:
+            validator.validate(row.payload)
+        return [row.payload for row in rows]
+
+
+@pytest.fixture
+def emitted(session):  # type: ignore[no-untyped-def]
+    """An endpoint that wants every event type; read what was emitted with `.of(type)`."""
+    from growth.db import utcnow
+    from growth.outgoing import registry, service
+
+    names = [t.name for t in registry.event_types()]
+    service.create_endpoint(session, {"url": "http://127.0.0.1:9/all", "events": names}, utcnow())
+    session.flush()
+    return EmittedEvents(session)

@@ -15,9 +15,9 @@ from growth.params import query_int, query_int_schema
 
 bp = Blueprint("webhooks_api", __name__, url_prefix="/api/v1/webhooks")
 
-_URL = {"type": "string", "minLength": 1, "maxLength": service.URL.max_length}
+_URL = service.URL.schema(minLength=1)
 _EVENTS = {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "string", "maxLength": 64}}
-_DESCRIPTION = {"type": "string", "maxLength": service.DESCRIPTION.max_length}
+_DESCRIPTION = service.DESCRIPTION.schema()
 
 CREATE = spec.schema(
     "WebhookEndpointCreate",

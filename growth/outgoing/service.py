@@ -163,7 +163,7 @@ def delivery_log(
     query = query.where(WebhookDelivery.endpoint_id == endpoint.id)
     if before is not None:
         query = query.where(WebhookDelivery.id < before)
-    rows = list(session.execute(query.order_by(WebhookDelivery.id.desc()).limit(limit)).tuples())
+    rows = [(d, e) for d, e in session.execute(query.order_by(WebhookDelivery.id.desc()).limit(limit))]
     ids = [d.id for d, _ in rows]
     attempts: dict[int, list[WebhookAttempt]] = {i: [] for i in ids}
     if ids:
