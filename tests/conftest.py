@@ -289,9 +289,8 @@ class EmittedEvents:
         return [row.payload for row in rows]
 
 
-@pytest.fixture
-def emitted(session):  # type: ignore[no-untyped-def]
-    """An endpoint that wants every event type; read what was emitted with `.of(type)`."""
+def watch_all_events(session) -> EmittedEvents:  # type: ignore[no-untyped-def]
+    """Register an endpoint that wants every event type (in an app context); read them back."""
     from growth.db import utcnow
     from growth.outgoing import registry, service
 
@@ -299,3 +298,9 @@ def emitted(session):  # type: ignore[no-untyped-def]
     service.create_endpoint(session, {"url": "http://127.0.0.1:9/all", "events": names}, utcnow())
     session.flush()
     return EmittedEvents(session)
+
+
+@pytest.fixture
+def emitted(session):  # type: ignore[no-untyped-def]
+    """An endpoint that wants every event type; read what was emitted with `.of(type)`."""
+    return watch_all_events(session)
