@@ -69,6 +69,9 @@ def attempt(session: Session, delivery_id: int) -> str:
         delivery.last_error = "the endpoint is disabled"
         commit()
         return delivery.state
+    # No transaction stays open during the request: on SQLite it would hold the write lock (every
+    # transaction begins IMMEDIATE) and stall the web requests for as long as the endpoint takes.
+    commit()
     config = current_app.config["MASTHEAD"]
     started = rt.clock()
     body = json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False)
