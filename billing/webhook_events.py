@@ -19,8 +19,14 @@ SUBSCRIPTION_SCHEMA: dict[str, Any] = {
     "type": ["object", "null"],
     "description": "the subscriber's newest Stripe subscription (null when none is mirrored)",
     "required": [
-        "stripe_subscription_id", "status", "tier", "amount_cents", "currency", "interval",
-        "cancel_at_period_end", "current_period_end",
+        "stripe_subscription_id",
+        "status",
+        "tier",
+        "amount_cents",
+        "currency",
+        "interval",
+        "cancel_at_period_end",
+        "current_period_end",
     ],
     "additionalProperties": False,
     "properties": {
@@ -47,7 +53,10 @@ EVENTS = {
         "A paying subscriber scheduled the end of their subscription (cancel at period end).",
         signals.subscriber_cancel_scheduled,
     ),
-    "subscription.churned": ("A subscriber stopped paying: no subscription grants a tier now.", signals.subscriber_churned),
+    "subscription.churned": (
+        "A subscriber stopped paying: no subscription grants a tier now.",
+        signals.subscriber_churned,
+    ),
 }
 
 
@@ -76,7 +85,10 @@ def subscription_data(session: Session, subscriber: Subscriber) -> dict[str, Any
 
 def _handler(name: str):  # type: ignore[no-untyped-def]
     def handle(subscriber: Subscriber, *, session: Session, now: dt.datetime, **_: Any) -> None:
-        data = {"subscriber": subscriber_data(subscriber), "subscription": subscription_data(session, subscriber)}
+        data = {
+            "subscriber": subscriber_data(subscriber),
+            "subscription": subscription_data(session, subscriber),
+        }
         emit(session, name, data, now)
 
     handle.__name__ = f"emit_{name.replace('.', '_')}"

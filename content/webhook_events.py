@@ -57,12 +57,22 @@ def register() -> None:
     register_event_type(
         "post.published",
         "A post went live on the web archive.",
-        {"type": "object", "required": ["post"], "additionalProperties": False, "properties": {"post": POST_SCHEMA}},
+        {
+            "type": "object",
+            "required": ["post"],
+            "additionalProperties": False,
+            "properties": {"post": POST_SCHEMA},
+        },
     )
     register_event_type(
         "send.finished",
         "A newsletter send finished: every recipient has an outcome.",
-        {"type": "object", "required": ["send"], "additionalProperties": False, "properties": {"send": SEND_SCHEMA}},
+        {
+            "type": "object",
+            "required": ["send"],
+            "additionalProperties": False,
+            "properties": {"send": SEND_SCHEMA},
+        },
     )
 
 

@@ -94,7 +94,9 @@ class Config:
     publication_timezone: str = "UTC"
     sequence_emails_per_day: int = 1
     scheduler: str = "on"
-    webhooks_allow_private: bool = False  # outgoing webhooks may reach private addresses (never in production)
+    webhooks_allow_private: bool = (
+        False  # outgoing webhooks may reach private addresses (never in production)
+    )
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -207,7 +209,9 @@ class Config:
             ) from exc
         if self.is_production:
             if self.webhooks_allow_private:
-                raise ConfigError("WEBHOOKS_ALLOW_PRIVATE=true is for development and tests, never production")
+                raise ConfigError(
+                    "WEBHOOKS_ALLOW_PRIVATE=true is for development and tests, never production"
+                )
             if not self.base_url.startswith("https://"):
                 raise ConfigError(f"BASE_URL must start with https:// in production, got {self.base_url}")
             key_bytes = len(self.secret_key.encode())

@@ -30,16 +30,20 @@ def register() -> None:
     """Register the referral event types (the service emits them)."""
     register_event_type(
         "referral.counted",
-        "A referral counted for its referrer (`subscriber`): the referred reader confirmed and passed the rules.",
+        "A referral counted for its referrer (the subscriber): the referred reader confirmed, rules passed.",
         with_subscriber(
-            {"referral_id": {"type": "integer"}, "referred": SUBSCRIBER_SCHEMA, "referrals_counted": COUNT,
-             "counted_at": DATE_TIME},
+            {
+                "referral_id": {"type": "integer"},
+                "referred": SUBSCRIBER_SCHEMA,
+                "referrals_counted": COUNT,
+                "counted_at": DATE_TIME,
+            },
             ("referral_id", "referred", "referrals_counted", "counted_at"),
         ),
     )
     register_event_type(
         "reward.granted",
-        "A reader (`subscriber`) reached a referral milestone and was granted its reward.",
+        "A reader (the subscriber) reached a referral milestone and was granted its reward.",
         with_subscriber(
             {"milestone": MILESTONE_SCHEMA, "referrals_counted": COUNT, "granted_at": DATE_TIME},
             ("milestone", "referrals_counted", "granted_at"),
@@ -63,7 +67,9 @@ def referral_counted(session: Session, referral: Referral, direct: int, now: dt.
     emit(session, "referral.counted", data, now)
 
 
-def reward_granted(session: Session, reader: Subscriber, milestone: Milestone, counted: int, now: dt.datetime) -> None:
+def reward_granted(
+    session: Session, reader: Subscriber, milestone: Milestone, counted: int, now: dt.datetime
+) -> None:
     """Emit reward.granted for a grant that has just been inserted."""
     data = {
         "subscriber": subscriber_data(reader),

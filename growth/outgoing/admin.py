@@ -55,7 +55,9 @@ def create():  # type: ignore[no-untyped-def]
     return _endpoint_page(endpoint.id, new_secret=endpoint.secret, status=201)
 
 
-def _endpoint_page(endpoint_id: int, *, error: str | None = None, new_secret: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def _endpoint_page(
+    endpoint_id: int, *, error: str | None = None, new_secret: str | None = None, status: int = 200
+):  # type: ignore[no-untyped-def]
     endpoint = service.get_endpoint(db.session, endpoint_id)
     before = query_int(request.args, "before", None)
     log = service.delivery_log(db.session, endpoint, before)

@@ -33,7 +33,12 @@ UPDATE = spec.schema(
     {
         "type": "object",
         "additionalProperties": False,
-        "properties": {"url": _URL, "events": _EVENTS, "description": _DESCRIPTION, "active": {"type": "boolean"}},
+        "properties": {
+            "url": _URL,
+            "events": _EVENTS,
+            "description": _DESCRIPTION,
+            "active": {"type": "boolean"},
+        },
     },
 )
 _ENDPOINT_PROPERTIES: dict[str, Any] = {
@@ -67,7 +72,9 @@ spec.schema(
     {
         "type": "object",
         "required": ["endpoints"],
-        "properties": {"endpoints": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookEndpoint"}}},
+        "properties": {
+            "endpoints": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookEndpoint"}}
+        },
     },
 )
 spec.schema(
@@ -75,7 +82,10 @@ spec.schema(
     {
         "type": "object",
         "required": ["secret", "previous_secret_expires_at"],
-        "properties": {"secret": {"type": "string", "pattern": "^whsec_"}, "previous_secret_expires_at": DATE_TIME},
+        "properties": {
+            "secret": {"type": "string", "pattern": "^whsec_"},
+            "previous_secret_expires_at": DATE_TIME,
+        },
     },
 )
 spec.schema(
@@ -145,8 +155,14 @@ TAGS = ("webhooks",)
 
 
 @bp.get("/event-types")
-@spec.operation("/api/v1/webhooks/event-types", "get", summary="Event types an endpoint may subscribe to",
-                response="WebhookEventTypes", errors=(), tags=TAGS)
+@spec.operation(
+    "/api/v1/webhooks/event-types",
+    "get",
+    summary="Event types an endpoint may subscribe to",
+    response="WebhookEventTypes",
+    errors=(),
+    tags=TAGS,
+)
 def event_types():  # type: ignore[no-untyped-def]
     """Every event type with its description and payload schema name."""
     return jsonify(
@@ -160,9 +176,16 @@ def event_types():  # type: ignore[no-untyped-def]
 
 
 @bp.post("")
-@spec.operation("/api/v1/webhooks", "post", summary="Register an endpoint (its secret is shown once)",
-                request="WebhookEndpointCreate", response="WebhookEndpointCreated", status=201,
-                errors=(400, 422), tags=TAGS)
+@spec.operation(
+    "/api/v1/webhooks",
+    "post",
+    summary="Register an endpoint (its secret is shown once)",
+    request="WebhookEndpointCreate",
+    response="WebhookEndpointCreated",
+    status=201,
+    errors=(400, 422),
+    tags=TAGS,
+)
 def create_endpoint():  # type: ignore[no-untyped-def]
     """201 with the endpoint and its signing secret, top-level `secret`."""
     data = schemas.json_body(CREATE)
@@ -172,24 +195,38 @@ def create_endpoint():  # type: ignore[no-untyped-def]
 
 
 @bp.get("")
-@spec.operation("/api/v1/webhooks", "get", summary="List endpoints", response="WebhookEndpointList",
-                errors=(), tags=TAGS)
+@spec.operation(
+    "/api/v1/webhooks", "get", summary="List endpoints", response="WebhookEndpointList", errors=(), tags=TAGS
+)
 def list_endpoints():  # type: ignore[no-untyped-def]
     """Every endpoint, without secrets."""
     return jsonify({"endpoints": [service.endpoint_json(e) for e in service.list_endpoints(db.session)]})
 
 
 @bp.get("/<id:endpoint_id>")
-@spec.operation("/api/v1/webhooks/<id:endpoint_id>", "get", summary="One endpoint", response="WebhookEndpoint",
-                errors=(404,), tags=TAGS)
+@spec.operation(
+    "/api/v1/webhooks/<id:endpoint_id>",
+    "get",
+    summary="One endpoint",
+    response="WebhookEndpoint",
+    errors=(404,),
+    tags=TAGS,
+)
 def get_endpoint(endpoint_id: int):  # type: ignore[no-untyped-def]
     """One endpoint, without secrets."""
     return jsonify(service.endpoint_json(service.get_endpoint(db.session, endpoint_id)))
 
 
 @bp.patch("/<id:endpoint_id>")
-@spec.operation("/api/v1/webhooks/<id:endpoint_id>", "patch", summary="Change url, events, description, active",
-                request="WebhookEndpointUpdate", response="WebhookEndpoint", errors=(400, 404, 422), tags=TAGS)
+@spec.operation(
+    "/api/v1/webhooks/<id:endpoint_id>",
+    "patch",
+    summary="Change url, events, description, active",
+    request="WebhookEndpointUpdate",
+    response="WebhookEndpoint",
+    errors=(400, 404, 422),
+    tags=TAGS,
+)
 def update_endpoint(endpoint_id: int):  # type: ignore[no-untyped-def]
     """Change what the body names; `active: true` enables a disabled endpoint again."""
     endpoint = service.get_endpoint(db.session, endpoint_id)
@@ -200,8 +237,14 @@ def update_endpoint(endpoint_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.delete("/<id:endpoint_id>")
-@spec.operation("/api/v1/webhooks/<id:endpoint_id>", "delete", summary="Delete an endpoint and its log",
-                response="WebhookEndpointDeleted", errors=(404,), tags=TAGS)
+@spec.operation(
+    "/api/v1/webhooks/<id:endpoint_id>",
+    "delete",
+    summary="Delete an endpoint and its log",
+    response="WebhookEndpointDeleted",
+    errors=(404,),
+    tags=TAGS,
+)
 def delete_endpoint(endpoint_id: int):  # type: ignore[no-untyped-def]
     """Gone with its deliveries; nothing more is sent to it."""
     service.delete_endpoint(db.session, service.get_endpoint(db.session, endpoint_id))
@@ -210,9 +253,14 @@ def delete_endpoint(endpoint_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/<id:endpoint_id>/rotate-secret")
-@spec.operation("/api/v1/webhooks/<id:endpoint_id>/rotate-secret", "post",
-                summary="New signing secret; the old one signs beside it for 24 hours",
-                response="WebhookSecretRotated", errors=(404,), tags=TAGS)
+@spec.operation(
+    "/api/v1/webhooks/<id:endpoint_id>/rotate-secret",
+    "post",
+    summary="New signing secret; the old one signs beside it for 24 hours",
+    response="WebhookSecretRotated",
+    errors=(404,),
+    tags=TAGS,
+)
 def rotate_secret(endpoint_id: int):  # type: ignore[no-untyped-def]
     """The new secret, shown once."""
     endpoint = service.get_endpoint(db.session, endpoint_id)
@@ -223,10 +271,15 @@ def rotate_secret(endpoint_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/<id:endpoint_id>/deliveries")
-@spec.operation("/api/v1/webhooks/<id:endpoint_id>/deliveries", "get",
-                summary="The delivery log: newest deliveries with their attempts",
-                parameters=[query_int_schema("before")], response="WebhookDeliveryPage", errors=(400, 404),
-                tags=TAGS)
+@spec.operation(
+    "/api/v1/webhooks/<id:endpoint_id>/deliveries",
+    "get",
+    summary="The delivery log: newest deliveries with their attempts",
+    parameters=[query_int_schema("before")],
+    response="WebhookDeliveryPage",
+    errors=(400, 404),
+    tags=TAGS,
+)
 def deliveries(endpoint_id: int):  # type: ignore[no-untyped-def]
     """50 deliveries at a time, newest first; `before` pages back."""
     endpoint = service.get_endpoint(db.session, endpoint_id)
@@ -237,23 +290,40 @@ def deliveries(endpoint_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/<id:endpoint_id>/deliveries/<id:delivery_id>/resend")
-@spec.operation("/api/v1/webhooks/<id:endpoint_id>/deliveries/<id:delivery_id>/resend", "post",
-                summary="Send a past event again (same webhook-id)", response="WebhookDelivery",
-                status=202, errors=(404, 422), tags=TAGS)
+@spec.operation(
+    "/api/v1/webhooks/<id:endpoint_id>/deliveries/<id:delivery_id>/resend",
+    "post",
+    summary="Send a past event again (same webhook-id)",
+    response="WebhookDelivery",
+    status=202,
+    errors=(404, 422),
+    tags=TAGS,
+)
 def resend(endpoint_id: int, delivery_id: int):  # type: ignore[no-untyped-def]
     """Queued again at once; the attempt shows in the log."""
     endpoint = service.get_endpoint(db.session, endpoint_id)
     delivery = service.resend(db.session, endpoint, delivery_id, utcnow())
     commit()
-    return jsonify(service.delivery_json(delivery, delivery.event, service.attempts_of(db.session, delivery))), 202
+    return jsonify(
+        service.delivery_json(delivery, delivery.event, service.attempts_of(db.session, delivery))
+    ), 202
 
 
 @bp.post("/<id:endpoint_id>/test")
-@spec.operation("/api/v1/webhooks/<id:endpoint_id>/test", "post", summary="Send a webhook.test event",
-                response="WebhookDelivery", status=202, errors=(404, 422), tags=TAGS)
+@spec.operation(
+    "/api/v1/webhooks/<id:endpoint_id>/test",
+    "post",
+    summary="Send a webhook.test event",
+    response="WebhookDelivery",
+    status=202,
+    errors=(404, 422),
+    tags=TAGS,
+)
 def send_test(endpoint_id: int):  # type: ignore[no-untyped-def]
     """A test event to this endpoint alone, whatever it subscribes to (an active one)."""
     endpoint = service.get_endpoint(db.session, endpoint_id)
     delivery = service.send_test(db.session, endpoint, utcnow())
     commit()
-    return jsonify(service.delivery_json(delivery, delivery.event, service.attempts_of(db.session, delivery))), 202
+    return jsonify(
+        service.delivery_json(delivery, delivery.event, service.attempts_of(db.session, delivery))
+    ), 202

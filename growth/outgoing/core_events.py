@@ -19,7 +19,9 @@ STAGES = {"enum": [str(s) for s in Stage]}
 
 def register() -> None:
     """Register the subscriber event types and connect their signals."""
-    register_event_type("subscriber.created", "A new address signed up (pending until confirmed).", with_subscriber())
+    register_event_type(
+        "subscriber.created", "A new address signed up (pending until confirmed).", with_subscriber()
+    )
     register_event_type("subscriber.confirmed", "A subscriber confirmed (double opt-in).", with_subscriber())
     register_event_type(
         "subscriber.unsubscribed",
@@ -34,9 +36,7 @@ def register() -> None:
     register_event_type(
         "subscriber.stage_changed",
         "A subscriber moved to another funnel stage.",
-        with_subscriber(
-            {"from": {"anyOf": [STAGES, {"type": "null"}]}, "to": STAGES}, ("from", "to")
-        ),
+        with_subscriber({"from": {"anyOf": [STAGES, {"type": "null"}]}, "to": STAGES}, ("from", "to")),
     )
     register_event_type(
         TEST_EVENT,
@@ -79,4 +79,3 @@ def on_changed(
         emit(session, "subscriber.unsubscribed", {**data, "reason": reason}, now)
     elif new in SUPPRESSED:
         emit(session, "subscriber.suppressed", {**data, "reason": SUPPRESSED[Status(new)]}, now)
-

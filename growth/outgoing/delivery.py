@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session
 
 from growth.db import commit
 from growth.outgoing import backoff, signing, transport
-from growth.outgoing.models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from growth.outgoing.models import (
+    DeliveryState,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from growth.outgoing.outbox import runtime
 
 log = logging.getLogger(__name__)
@@ -137,14 +143,20 @@ def _settle(
         disable(session, endpoint, "the endpoint answered 410 Gone", now)
         return False
     endpoint.failing_since = endpoint.failing_since or now
-    later = backoff.next_attempt(delivery.retry_from, delivery.attempts, now, rt.rng) if retryable(status) else None
+    later = (
+        backoff.next_attempt(delivery.retry_from, delivery.attempts, now, rt.rng)
+        if retryable(status)
+        else None
+    )
     if later is None:
         delivery.state, delivery.next_attempt_at = DeliveryState.FAILED, None
     else:
         delivery.next_attempt_at = later
     # Three days of retries spent with no success since its first try is three days of failing too
     # (its first try came moments after the event, so the clock above may be a few seconds short).
-    exhausted = retryable(status) and later is None and endpoint.failing_since <= delivery.retry_from + FIRST_TRY
+    exhausted = (
+        retryable(status) and later is None and endpoint.failing_since <= delivery.retry_from + FIRST_TRY
+    )
     if exhausted or now - endpoint.failing_since >= FAILING_LIMIT:
         disable(session, endpoint, "failing for three days", now)
         return True
@@ -157,7 +169,9 @@ def disable(session: Session, endpoint: WebhookEndpoint, reason: str, now: dt.da
     session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.state == DeliveryState.PENDING)
-        .values(state=DeliveryState.CANCELLED, next_attempt_at=None, last_error=f"endpoint disabled: {reason}")
+        .values(
+            state=DeliveryState.CANCELLED, next_attempt_at=None, last_error=f"endpoint disabled: {reason}"
+        )
         .execution_options(synchronize_session=False)
     )
     log.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)

@@ -23,7 +23,7 @@ class EventType:
 
     @property
     def component(self) -> str:
-        """Its schema's name in the OpenAPI components: subscriber.stage_changed -> SubscriberStageChangedEvent."""
+        """Its OpenAPI component name: subscriber.stage_changed -> SubscriberStageChangedEvent."""
         words = self.name.replace(".", "_").split("_")
         return "".join(w.capitalize() for w in words) + "Event"
 

@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 from growth.errors import NotFound, ValidationFailed
 from growth.fields import Rule
 from growth.outgoing import outbox, registry, signing, transport
-from growth.outgoing.models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from growth.outgoing.models import (
+    DeliveryState,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from growth.outgoing.payloads import iso
 
 URL = Rule.of(WebhookEndpoint.url, "url")
@@ -86,7 +92,9 @@ def list_endpoints(session: Session) -> list[WebhookEndpoint]:
     return list(session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)))
 
 
-def update_endpoint(session: Session, endpoint: WebhookEndpoint, data: dict[str, Any], now: dt.datetime) -> None:
+def update_endpoint(
+    session: Session, endpoint: WebhookEndpoint, data: dict[str, Any], now: dt.datetime
+) -> None:
     """Change what is given of url, events, description, active (enabling clears the failure clock)."""
     if "url" in data:
         endpoint.url = clean_url(data["url"])
@@ -137,11 +145,15 @@ def send_test(session: Session, endpoint: WebhookEndpoint, now: dt.datetime) -> 
 
 def attempts_of(session: Session, delivery: WebhookDelivery) -> list[WebhookAttempt]:
     """A delivery's attempts, oldest first."""
-    query = select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery.id).order_by(WebhookAttempt.id)
+    query = (
+        select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery.id).order_by(WebhookAttempt.id)
+    )
     return list(session.scalars(query))
 
 
-def resend(session: Session, endpoint: WebhookEndpoint, delivery_id: int, now: dt.datetime) -> WebhookDelivery:
+def resend(
+    session: Session, endpoint: WebhookEndpoint, delivery_id: int, now: dt.datetime
+) -> WebhookDelivery:
     """Send a past event again, same webhook-id, with three fresh days of retries."""
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.endpoint_id != endpoint.id:
@@ -159,7 +171,9 @@ def delivery_log(
     session: Session, endpoint: WebhookEndpoint, before: int | None = None, limit: int = LOG_PAGE
 ) -> list[tuple[WebhookDelivery, WebhookEvent, list[WebhookAttempt]]]:
     """The endpoint's newest deliveries (ids below `before`), each with its event and attempts."""
-    query = select(WebhookDelivery, WebhookEvent).join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+    query = select(WebhookDelivery, WebhookEvent).join(
+        WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id
+    )
     query = query.where(WebhookDelivery.endpoint_id == endpoint.id)
     if before is not None:
         query = query.where(WebhookDelivery.id < before)

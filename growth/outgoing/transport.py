@@ -181,4 +181,3 @@ def _read_within(sock: socket.socket, response: http.client.HTTPResponse, deadli
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks).decode("utf-8", "replace")
-

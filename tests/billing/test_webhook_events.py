@@ -15,24 +15,45 @@ def test_a_subscription_lifecycle_emits_started_canceled_churned(bclient, boutbo
     tier = Tier(name="Gold", monthly_price_cents=700, yearly_price_cents=7000, currency="usd")
     bsession.add(tier)
     bsession.flush()
-    bsession.add(TierPrice(tier_id=tier.id, stripe_price_id="price_gold_m", interval="month",
-                           unit_amount_cents=700, currency="usd"))
+    bsession.add(
+        TierPrice(
+            tier_id=tier.id,
+            stripe_price_id="price_gold_m",
+            interval="month",
+            unit_amount_cents=700,
+            currency="usd",
+        )
+    )
     bsession.commit()
     emitted = watch_all_events(bsession)
     bsession.commit()
-    common = dict(sub_id="sub_hooks", customer="cus_hooks", metadata={"subscriber_id": str(ana.id)},
-                  price_id="price_gold_m")
+    common = dict(
+        sub_id="sub_hooks",
+        customer="cus_hooks",
+        metadata={"subscriber_id": str(ana.id)},
+        price_id="price_gold_m",
+    )
     for e in [
         event("customer.subscription.created", subscription(status="active", **common), T),
-        event("customer.subscription.updated", subscription(status="active", cancel_at_period_end=True, **common), T + 60),
-        event("customer.subscription.deleted", subscription(status="canceled", canceled_at=T + 120, **common), T + 120),
+        event(
+            "customer.subscription.updated",
+            subscription(status="active", cancel_at_period_end=True, **common),
+            T + 60,
+        ),
+        event(
+            "customer.subscription.deleted",
+            subscription(status="canceled", canceled_at=T + 120, **common),
+            T + 120,
+        ),
     ]:
         assert post_event(bclient, e).status_code == 200
     bsession.expire_all()
     [started] = emitted.of("subscription.started")
     [canceled] = emitted.of("subscription.canceled")
     [churned] = emitted.of("subscription.churned")
-    assert started["data"]["subscriber"]["id"] == ana.id and started["data"]["subscriber"]["email"] == ana.email
+    assert (
+        started["data"]["subscriber"]["id"] == ana.id and started["data"]["subscriber"]["email"] == ana.email
+    )
     assert started["data"]["subscription"]["tier"] == {"id": tier.id, "name": "Gold"}
     assert canceled["data"]["subscription"]["cancel_at_period_end"] is True
     assert churned["data"]["subscription"]["status"] == "canceled"

@@ -25,8 +25,16 @@ def test_post_published_once_when_it_goes_live(session, emitted):  # type: ignor
 
 def test_send_finished(session, emitted):  # type: ignore[no-untyped-def]
     post = make_post(session)
-    send = Send(post_id=post.id, newsletter_id=post.newsletter_id, segment="all", kind="value",
-                state=SendState.SENDING, scheduled_at=NOW, started_at=NOW, resolved=True)
+    send = Send(
+        post_id=post.id,
+        newsletter_id=post.newsletter_id,
+        segment="all",
+        kind="value",
+        state=SendState.SENDING,
+        scheduled_at=NOW,
+        started_at=NOW,
+        resolved=True,
+    )
     session.add(send)
     session.flush()
     assert sending.finish_if_done(session, send.id, NOW)

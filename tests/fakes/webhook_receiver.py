@@ -33,7 +33,9 @@ class WebhookReceiver:
         # a client that timed out on purpose has hung up: its broken pipe is expected, not news
         self.server.server.handle_error = lambda *_: None  # type: ignore[method-assign]
 
-    def _handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], Any]:
+    def _handle(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], Any]:
         self.received.append(Received(path, headers, body))
         self.arrived.set()
         if self.delay:

@@ -16,4 +16,3 @@ def signer() -> WebhookSigner:
 def hook(app_factory, signer):  # type: ignore[no-untyped-def]
     """A client of an app that trusts the test's public key."""
     return app_factory(sendgrid_webhook_public_key=signer.public_key).test_client()
-

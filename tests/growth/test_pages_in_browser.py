@@ -179,3 +179,45 @@ def test_main_pages_satisfy_the_policy(browser, live):  # type: ignore[no-untype
     assert violations == {}
     assert len(watched.seen) == 16
     watched.context.close()
+
+
+def test_webhook_pages_fit_a_phone(browser, live):  # type: ignore[no-untyped-def]
+    """The webhook list, an endpoint with its secret and delivery log: no CSP violation, no sideways scroll."""
+    from tests.fakes.webhook_receiver import WebhookReceiver
+
+    receiver = WebhookReceiver().start()
+    try:
+        for width, height in ((390, 844), (1280, 900)):
+            context = browser.new_context(viewport={"width": width, "height": height})
+            context.add_init_script(WATCH)
+            page = context.new_page()
+            page.goto(live["base"] + "/admin/login")
+            page.fill("#email", "ops@example.com")
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_load_state("load")
+            page.goto(live["base"] + "/admin/webhooks")
+            page.fill("#url", receiver.url + "/a-rather-long-path/that-goes-on/and-on?with=query&and=more")
+            page.fill("#description", "CRM sync")
+            page.check("input[value='subscriber.created']")
+            page.check("input[value='subscriber.stage_changed']")
+            page.click("form[action='/admin/webhooks'] button[type=submit]")
+            page.wait_for_load_state("load")
+            assert "whsec_" in page.input_value("input[aria-label='Signing secret']")
+            page.click("button:text('Send a test event')")
+            page.wait_for_load_state("load")
+            assert receiver.arrived.wait(10)
+            page.wait_for_timeout(300)
+            page.reload()
+            page.click("details summary")
+            assert "HTTP 200" in page.content() and "Send again" in page.content()
+            for path in (page.url.removeprefix(live["base"]), "/admin/webhooks"):
+                page.goto(live["base"] + path)
+                page.wait_for_load_state("load")
+                overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 0, (width, path, overflow)
+                assert page.evaluate("window.__violations") == [], path
+            receiver.reset()
+            context.close()
+    finally:
+        receiver.stop()

@@ -25,9 +25,11 @@ def test_create_answers_201_with_the_secret_once(client, admin_token):  # type: 
     assert body["events"] == ["subscriber.confirmed", "subscriber.created"] and body["active"] is True
     listed = client.get("/api/v1/webhooks", headers=bearer(admin_token)).get_json()["endpoints"]
     assert [e["id"] for e in listed] == [body["id"]]
-    assert "secret" not in listed[0] and "secret" not in client.get(
-        f"/api/v1/webhooks/{body['id']}", headers=bearer(admin_token)
-    ).get_json()
+    assert (
+        "secret" not in listed[0]
+        and "secret"
+        not in client.get(f"/api/v1/webhooks/{body['id']}", headers=bearer(admin_token)).get_json()
+    )
 
 
 def test_refuses_bad_input_with_the_envelope(client, admin_token):  # type: ignore[no-untyped-def]
@@ -44,14 +46,22 @@ def test_refuses_bad_input_with_the_envelope(client, admin_token):  # type: igno
     for body, status, code in cases:
         r = create(client, admin_token, **body)
         assert (r.status_code, r.get_json()["error"]["code"]) == (status, code), body
-    r = client.post("/api/v1/webhooks", data="{", headers={**bearer(admin_token), "Content-Type": "application/json"})
+    r = client.post(
+        "/api/v1/webhooks", data="{", headers={**bearer(admin_token), "Content-Type": "application/json"}
+    )
     assert r.status_code == 400
 
 
 def test_private_urls_refused_unless_allowed(app_factory, session, admin_token):  # type: ignore[no-untyped-def]
     client = app_factory(webhooks_allow_private=False).test_client()
-    for url in ("http://127.0.0.1/h", "http://localhost:8080/h", "http://[::1]/h", "http://10.0.0.8/h",
-                "http://169.254.169.254/latest", "http://[::ffff:192.168.0.1]/h"):
+    for url in (
+        "http://127.0.0.1/h",
+        "http://localhost:8080/h",
+        "http://[::1]/h",
+        "http://10.0.0.8/h",
+        "http://169.254.169.254/latest",
+        "http://[::ffff:192.168.0.1]/h",
+    ):
         r = create(client, admin_token, url=url)
         assert r.status_code == 422 and r.get_json()["error"]["code"] == "invalid_url", url
     assert create(client, admin_token, url="https://hooks.example.com/x").status_code == 201
@@ -82,8 +92,12 @@ def test_allow_private_is_refused_in_production():  # type: ignore[no-untyped-de
 
     from growth.config import Config, ConfigError
 
-    env = {"MASTHEAD_ENV": "production", "SECRET_KEY": "k" * 40, "BASE_URL": "https://news.example.com",
-           "WEBHOOKS_ALLOW_PRIVATE": "true"}
+    env = {
+        "MASTHEAD_ENV": "production",
+        "SECRET_KEY": "k" * 40,
+        "BASE_URL": "https://news.example.com",
+        "WEBHOOKS_ALLOW_PRIVATE": "true",
+    }
     with pytest.raises(ConfigError, match="WEBHOOKS_ALLOW_PRIVATE"):
         Config.from_env(env).validate()
 
@@ -92,7 +106,11 @@ def test_update_rotate_delete(client, admin_token, session):  # type: ignore[no-
     endpoint = create(client, admin_token).get_json()
     path = f"/api/v1/webhooks/{endpoint['id']}"
     r = client.patch(path, json={"active": False, "events": ["post.published"]}, headers=bearer(admin_token))
-    assert r.status_code == 200 and r.get_json()["active"] is False and r.get_json()["events"] == ["post.published"]
+    assert (
+        r.status_code == 200
+        and r.get_json()["active"] is False
+        and r.get_json()["events"] == ["post.published"]
+    )
     assert r.get_json()["disabled_reason"] == "disabled by an admin"
     r = client.patch(path, json={"active": True}, headers=bearer(admin_token))
     assert r.get_json()["active"] is True and r.get_json()["disabled_reason"] is None
@@ -112,7 +130,9 @@ def test_test_event_resend_and_log(client, admin_token, webhooks, receiver):  # 
     endpoint = create(client, admin_token, url=receiver.url).get_json()
     path = f"/api/v1/webhooks/{endpoint['id']}"
     r = client.post(f"{path}/test", headers=bearer(admin_token))
-    assert r.status_code == 202 and r.get_json()["type"] == "webhook.test" and r.get_json()["state"] == "pending"
+    assert (
+        r.status_code == 202 and r.get_json()["type"] == "webhook.test" and r.get_json()["state"] == "pending"
+    )
     webhooks.deliver()
     log = client.get(f"{path}/deliveries", headers=bearer(admin_token)).get_json()
     [d] = log["deliveries"]
@@ -126,7 +146,9 @@ def test_test_event_resend_and_log(client, admin_token, webhooks, receiver):  # 
     assert client.post(f"{path}/deliveries/999/resend", headers=bearer(admin_token)).status_code == 404
     assert client.get(f"{path}/deliveries?before=abc", headers=bearer(admin_token)).status_code == 400
     types = client.get("/api/v1/webhooks/event-types", headers=bearer(admin_token)).get_json()["event_types"]
-    assert "subscriber.confirmed" in {t["name"] for t in types} and "webhook.test" not in {t["name"] for t in types}
+    assert "subscriber.confirmed" in {t["name"] for t in types} and "webhook.test" not in {
+        t["name"] for t in types
+    }
 
 
 def test_creators_and_strangers_are_refused(client, session):  # type: ignore[no-untyped-def]
@@ -149,10 +171,19 @@ def test_admin_pages(client, session, webhooks, receiver):  # type: ignore[no-un
     page = client.get("/admin/webhooks")
     assert page.status_code == 200 and b"subscriber.stage_changed" in page.data
     csrf = page.data.split(b'name="csrf_token" value="')[1].split(b'"')[0].decode()
-    bad = client.post("/admin/webhooks", data={"csrf_token": csrf, "url": "gopher://x", "events": ["subscriber.created"]})
+    bad = client.post(
+        "/admin/webhooks", data={"csrf_token": csrf, "url": "gopher://x", "events": ["subscriber.created"]}
+    )
     assert bad.status_code == 422 and b"http://" in bad.data
-    made = client.post("/admin/webhooks", data={"csrf_token": csrf, "url": receiver.url, "description": "Zapier",
-                                                "events": ["subscriber.created", "post.published"]})
+    made = client.post(
+        "/admin/webhooks",
+        data={
+            "csrf_token": csrf,
+            "url": receiver.url,
+            "description": "Zapier",
+            "events": ["subscriber.created", "post.published"],
+        },
+    )
     assert made.status_code == 201 and b"whsec_" in made.data
     endpoint = session.scalars(select(WebhookEndpoint)).one()
     assert endpoint.events == ["post.published", "subscriber.created"]
@@ -162,7 +193,9 @@ def test_admin_pages(client, session, webhooks, receiver):  # type: ignore[no-un
     page = client.get(base)
     assert b"webhook.test" in page.data and b"HTTP 200" in page.data and b"Send again" in page.data
     delivery = session.scalars(select(WebhookDelivery)).one()
-    assert client.post(f"{base}/deliveries/{delivery.id}/resend", data={"csrf_token": csrf}).status_code == 302
+    assert (
+        client.post(f"{base}/deliveries/{delivery.id}/resend", data={"csrf_token": csrf}).status_code == 302
+    )
     assert client.post(f"{base}/deliveries/{delivery.id}/resend").status_code == 400  # no CSRF token
     rotated = client.post(f"{base}/rotate", data={"csrf_token": csrf})
     assert b"previous secret keeps signing" in rotated.data

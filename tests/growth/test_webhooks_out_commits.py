@@ -26,7 +26,9 @@ def live(app: Flask, receiver, outbox) -> Iterator[tuple[Flask, int]]:  # type: 
     held, rt.dispatch = rt.dispatch, workers.default_dispatch
     queue = app.extensions.pop("masthead_queue", None)  # as without Redis
     with app.app_context():
-        endpoint = service.create_endpoint(db.session, {"url": receiver.url, "events": ["subscriber.created"]}, utcnow())
+        endpoint = service.create_endpoint(
+            db.session, {"url": receiver.url, "events": ["subscriber.created"]}, utcnow()
+        )
         db.session.commit()
         endpoint_id = endpoint.id
     try:
@@ -53,14 +55,20 @@ def _wait_idle(app: Flask, seconds: float = 15) -> None:
 
 def _states(app: Flask, endpoint_id: int) -> list[str]:
     with app.app_context():
-        return list(db.session.scalars(select(WebhookDelivery.state).where(WebhookDelivery.endpoint_id == endpoint_id)))
+        return list(
+            db.session.scalars(
+                select(WebhookDelivery.state).where(WebhookDelivery.endpoint_id == endpoint_id)
+            )
+        )
 
 
 def test_a_slow_endpoint_never_holds_the_request(live, receiver):  # type: ignore[no-untyped-def]
     app, endpoint_id = live
     receiver.delay = 2.0
     started = time.monotonic()
-    response = app.test_client().post("/api/v1/subscribers", json={"email": f"hooks-live-{uuid.uuid4().hex[:6]}@example.com"})
+    response = app.test_client().post(
+        "/api/v1/subscribers", json={"email": f"hooks-live-{uuid.uuid4().hex[:6]}@example.com"}
+    )
     answered = time.monotonic() - started
     assert response.status_code == 202
     assert answered < 1.5  # the endpoint takes 2 s to answer; the request did not wait for it
@@ -73,7 +81,9 @@ def test_the_outbox_survives_a_crash_between_commit_and_delivery(live, receiver)
     app, endpoint_id = live
     rt = app.extensions["masthead_webhooks"]
     rt.dispatch = lambda _app, _groups: None  # the process dies right after the commit
-    response = app.test_client().post("/api/v1/subscribers", json={"email": f"hooks-live-{uuid.uuid4().hex[:6]}@example.com"})
+    response = app.test_client().post(
+        "/api/v1/subscribers", json={"email": f"hooks-live-{uuid.uuid4().hex[:6]}@example.com"}
+    )
     assert response.status_code == 202
     time.sleep(0.3)
     assert receiver.received == [] and _states(app, endpoint_id) == [DeliveryState.PENDING]
@@ -90,7 +100,9 @@ def test_a_rolled_back_change_sends_nothing(live, receiver):  # type: ignore[no-
 
     app, endpoint_id = live
     with app.app_context():
-        subscribers.signup(db.session, subscribers.SignupRequest(email="hooks-live-rollback@example.com"), utcnow())
+        subscribers.signup(
+            db.session, subscribers.SignupRequest(email="hooks-live-rollback@example.com"), utcnow()
+        )
         db.session.rollback()
         db.session.commit()  # a later commit of the same session hands nothing over
     time.sleep(0.3)

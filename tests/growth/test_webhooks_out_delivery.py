@@ -38,7 +38,11 @@ def test_signed_by_standard_webhooks_and_verifiable(app, session, webhooks, rece
     headers = {k.lower(): v for k, v in got.headers.items()}
     payload = Webhook(endpoint.secret).verify(got.body, headers)
     assert payload["type"] == "subscriber.created"
-    assert payload["data"]["subscriber"] == {**payload["data"]["subscriber"], "id": sub.id, "email": sub.email}
+    assert payload["data"]["subscriber"] == {
+        **payload["data"]["subscriber"],
+        "id": sub.id,
+        "email": sub.email,
+    }
     assert headers["webhook-id"].startswith("msg_")
     assert headers["content-type"] == "application/json"
     with pytest.raises(WebhookVerificationError):
@@ -202,7 +206,11 @@ def test_private_addresses_refused_after_resolution(app_factory, receiver):  # t
     rt = strict.extensions["masthead_webhooks"]
     with strict.app_context():
         session = db.session
-        endpoint = WebhookEndpoint(url="http://hooks.example.com/in", events=["subscriber.created"], secret=service.signing.new_secret())
+        endpoint = WebhookEndpoint(
+            url="http://hooks.example.com/in",
+            events=["subscriber.created"],
+            secret=service.signing.new_secret(),
+        )
         session.add(endpoint)
         session.commit()
         for address in ("127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "::ffff:127.0.0.1", "fd00::1"):
@@ -221,11 +229,25 @@ def test_private_addresses_refused_after_resolution(app_factory, receiver):  # t
 @pytest.mark.parametrize(
     "address, blocked",
     [
-        ("127.0.0.1", True), ("10.0.0.1", True), ("172.16.5.5", True), ("192.168.1.1", True),
-        ("169.254.169.254", True), ("100.64.0.1", True), ("0.0.0.0", True), ("224.0.0.1", True),
-        ("::1", True), ("fe80::1", True), ("fc00::1", True), ("::ffff:10.0.0.1", True),
-        ("::ffff:127.0.0.1", True), ("2002:7f00:1::", True), ("64:ff9b::a00:1", True), ("::", True),
-        ("93.184.216.34", False), ("2606:4700::1111", False), ("::ffff:93.184.216.34", False),
+        ("127.0.0.1", True),
+        ("10.0.0.1", True),
+        ("172.16.5.5", True),
+        ("192.168.1.1", True),
+        ("169.254.169.254", True),
+        ("100.64.0.1", True),
+        ("0.0.0.0", True),
+        ("224.0.0.1", True),
+        ("::1", True),
+        ("fe80::1", True),
+        ("fc00::1", True),
+        ("::ffff:10.0.0.1", True),
+        ("::ffff:127.0.0.1", True),
+        ("2002:7f00:1::", True),
+        ("64:ff9b::a00:1", True),
+        ("::", True),
+        ("93.184.216.34", False),
+        ("2606:4700::1111", False),
+        ("::ffff:93.184.216.34", False),
     ],
 )
 def test_blocked_ranges(address, blocked):  # type: ignore[no-untyped-def]

@@ -19,7 +19,9 @@ def signup(session, email="ana@example.com"):  # type: ignore[no-untyped-def]
 def test_signup_confirm_unsubscribe(session, emitted):  # type: ignore[no-untyped-def]
     sub = signup(session)
     [created] = emitted.of("subscriber.created")
-    assert created["data"]["subscriber"]["id"] == sub.id and created["data"]["subscriber"]["email"] == sub.email
+    assert (
+        created["data"]["subscriber"]["id"] == sub.id and created["data"]["subscriber"]["email"] == sub.email
+    )
     assert created["data"]["subscriber"]["status"] == "pending"
     subscribers.confirm(session, sub, utcnow())
     subscribers.confirm(session, sub, utcnow())  # a second click changes nothing and says nothing
@@ -29,7 +31,10 @@ def test_signup_confirm_unsubscribe(session, emitted):  # type: ignore[no-untype
     assert (stage["data"]["from"], stage["data"]["to"]) == ("signed_up", "confirmed")
     subscribers.unsubscribe(session, sub, utcnow())
     [left] = emitted.of("subscriber.unsubscribed")
-    assert left["data"]["reason"] == "unsubscribe_link" and left["data"]["subscriber"]["status"] == "unsubscribed"
+    assert (
+        left["data"]["reason"] == "unsubscribe_link"
+        and left["data"]["subscriber"]["status"] == "unsubscribed"
+    )
 
 
 def test_suppressed_bounced_or_complained(session, emitted):  # type: ignore[no-untyped-def]
@@ -51,9 +56,18 @@ def test_envelope_and_timestamp(session, emitted):  # type: ignore[no-untyped-de
 def test_every_event_type_is_in_the_openapi_document(client):  # type: ignore[no-untyped-def]
     doc = client.get("/api/v1/openapi.json").get_json()
     wanted = {
-        "subscriber.created", "subscriber.confirmed", "subscriber.unsubscribed", "subscriber.suppressed",
-        "subscriber.stage_changed", "subscription.started", "subscription.canceled", "subscription.churned",
-        "referral.counted", "reward.granted", "post.published", "send.finished",
+        "subscriber.created",
+        "subscriber.confirmed",
+        "subscriber.unsubscribed",
+        "subscriber.suppressed",
+        "subscriber.stage_changed",
+        "subscription.started",
+        "subscription.canceled",
+        "subscription.churned",
+        "referral.counted",
+        "reward.granted",
+        "post.published",
+        "send.finished",
     }
     assert {t.name for t in registry.event_types()} == wanted
     assert set(doc["webhooks"]) == wanted | {"webhook.test"}

@@ -7,7 +7,9 @@ from tests.referrals.helpers import by_email, join, refer
 
 
 def test_a_counted_referral_and_its_reward(client, session, outbox, emitted):  # type: ignore[no-untyped-def]
-    session.add(Milestone(referrals_required=1, reward_name="sticker pack", description="", fulfilment_note=""))
+    session.add(
+        Milestone(referrals_required=1, reward_name="sticker pack", description="", fulfilment_note="")
+    )
     session.commit()
     join(client, outbox, "ana@example.com")
     refer(client, session, outbox, "ana@example.com", "bo@example.com", ip="198.51.100.7")
