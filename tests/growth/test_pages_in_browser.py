@@ -182,7 +182,7 @@ def test_main_pages_satisfy_the_policy(browser, live):  # type: ignore[no-untype
 
 
 def test_webhook_pages_fit_a_phone(browser, live):  # type: ignore[no-untyped-def]
-    """The webhook list, an endpoint with its secret and delivery log: no CSP violation, no sideways scroll."""
+    """The webhook list and an endpoint with its log: no CSP violation, no sideways scroll."""
     from tests.fakes.webhook_receiver import WebhookReceiver
 
     receiver = WebhookReceiver().start()
