@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from growth import addresses, signals, subscribers
 from growth.errors import InvalidRequest, ValidationFailed
 from growth.models import Consent, Membership, MembershipStatus, Stage, Status, Subscriber
+from growth.outgoing import core_events
 
 MAX_ROWS = 100_000
 KNOWN_COLUMNS = {"email", "name", "source", "utm_source", "utm_medium", "utm_campaign"}
@@ -99,6 +100,7 @@ def import_subscribers(
         seen.add(key)
         subscriber = _create(session, values, display, key, now, confirmed, newsletters, label)
         report.created += 1
+        core_events.subscriber_created(session, subscriber, now)  # a CRM wants imported readers too
         if confirmed and enrol:
             signals.subscriber_imported.send(subscriber, session=session, enrol=True, now=now)
         if not confirmed and subscribers.queue_confirmation(session, subscriber, now, resend_after=0):

@@ -53,8 +53,13 @@ def register() -> None:
     signals.subscriber_changed.connect(on_changed, weak=False)
 
 
-def on_signed_up(subscriber: Subscriber, *, session: Session, now: dt.datetime, **_: Any) -> None:
+def subscriber_created(session: Session, subscriber: Subscriber, now: dt.datetime) -> None:
+    """Emit subscriber.created (signups through the signal, imports directly)."""
     emit(session, "subscriber.created", {"subscriber": subscriber_data(subscriber)}, now)
+
+
+def on_signed_up(subscriber: Subscriber, *, session: Session, now: dt.datetime, **_: Any) -> None:
+    subscriber_created(session, subscriber, now)
 
 
 def on_confirmed(subscriber: Subscriber, *, session: Session, now: dt.datetime, **_: Any) -> None:

@@ -76,3 +76,14 @@ def test_every_event_type_is_in_the_openapi_document(client):  # type: ignore[no
         component = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
         assert component == registry.schema_for(name)
         assert component["properties"]["type"] == {"const": name}
+
+
+def test_imported_subscribers_are_created_events_too(session, emitted):  # type: ignore[no-untyped-def]
+    from growth import imports
+
+    rows = [{"email": "one@example.com"}, {"email": "two@example.com"}, {"email": "one@example.com"}]
+    imports.import_subscribers(session, rows, utcnow(), confirmed=True)
+    assert [e["data"]["subscriber"]["email"] for e in emitted.of("subscriber.created")] == [
+        "one@example.com",
+        "two@example.com",
+    ]
