@@ -47,6 +47,7 @@ class Runtime:
     rng: random.Random = field(default_factory=random.Random)
     resolver: transport.Resolver = transport.system_resolver
     busy: set[int] = field(default_factory=set)  # endpoints a thread of this process is working on
+    waiting: dict[int, list[int]] = field(default_factory=dict)  # delivery ids those threads take next
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 

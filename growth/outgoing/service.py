@@ -160,8 +160,9 @@ def resend(
         raise NotFound("No such delivery for this endpoint.")
     if not endpoint.active:
         raise ValidationFailed("The endpoint is disabled: enable it first.", code="endpoint_disabled")
+    if delivery.state != DeliveryState.PENDING:  # a pending one keeps a worker's claim, if any
+        delivery.locked_until = None
     delivery.state, delivery.next_attempt_at, delivery.retry_from = DeliveryState.PENDING, now, now
-    delivery.locked_until = None
     session.flush()
     outbox.hand_over_after_commit(session, endpoint.id, delivery.id)
     return delivery

@@ -45,22 +45,26 @@ def default_dispatch(app: Flask, groups: dict[int, list[int]]) -> None:
 
 
 def start_thread(app: Flask, endpoint_id: int, ids: list[int]) -> threading.Thread | None:
-    """Deliver one endpoint's deliveries in a thread, unless a thread of ours already works on it."""
+    """Deliver one endpoint's deliveries in a thread; one thread per endpoint, which takes later ones too."""
     rt = runtime(app)
     with rt.lock:
+        rt.waiting.setdefault(endpoint_id, []).extend(ids)
         if endpoint_id in rt.busy:
-            return None  # its thread, or the next tick, sends these: they are due in the table
+            return None  # its thread takes these before it ends
         rt.busy.add(endpoint_id)
 
     def run() -> None:
-        try:
-            with app.app_context():
-                deliver_group(db.session, ids)
-        except Exception:
-            log.exception("webhook thread for endpoint %s failed", endpoint_id)
-        finally:
-            with rt.lock:
-                rt.busy.discard(endpoint_id)
+        while True:
+            with rt.lock:  # the same lock as the hand-over: nothing handed over is left behind
+                batch = rt.waiting.pop(endpoint_id, [])
+                if not batch:
+                    rt.busy.discard(endpoint_id)
+                    return
+            try:
+                with app.app_context():
+                    deliver_group(db.session, batch)
+            except Exception:  # the rows stay due: the tick tries them again
+                log.exception("webhook thread for endpoint %s failed", endpoint_id)
 
     thread = threading.Thread(target=run, name=f"masthead-webhook-{endpoint_id}", daemon=True)
     thread.start()

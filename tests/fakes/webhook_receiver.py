@@ -28,6 +28,7 @@ class WebhookReceiver:
         self.script: list[int] = []
         self.default = 200
         self.delay = 0.0
+        self.gate: threading.Event | None = None  # when set here, every answer waits until it opens
         self.arrived = threading.Event()
         self.server = FakeServer(self._handle)
         # a client that timed out on purpose has hung up: its broken pipe is expected, not news
@@ -38,6 +39,8 @@ class WebhookReceiver:
     ) -> tuple[int, dict[str, str], Any]:
         self.received.append(Received(path, headers, body))
         self.arrived.set()
+        if self.gate is not None:
+            self.gate.wait(30)
         if self.delay:
             time.sleep(self.delay)
         status = self.script.pop(0) if self.script else self.default
@@ -57,5 +60,5 @@ class WebhookReceiver:
     def reset(self) -> None:
         self.received.clear()
         self.script.clear()
-        self.default, self.delay = 200, 0.0
+        self.default, self.delay, self.gate = 200, 0.0, None
         self.arrived.clear()
