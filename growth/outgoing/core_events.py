@@ -77,6 +77,9 @@ def on_changed(
     reason: str | None = None,
     **_: Any,
 ) -> None:
+    if field == "status" and new == Status.ERASED:
+        forget_subscriber(session, subscriber)
+        return
     data: dict[str, Any] = {"subscriber": subscriber_data(subscriber)}
     if field == "stage":
         emit(session, "subscriber.stage_changed", {**data, "from": old, "to": new}, now)
@@ -84,3 +87,24 @@ def on_changed(
         emit(session, "subscriber.unsubscribed", {**data, "reason": reason}, now)
     elif new in SUPPRESSED:
         emit(session, "subscriber.suppressed", {**data, "reason": SUPPRESSED[Status(new)]}, now)
+
+
+def forget_subscriber(session: Session, subscriber: Subscriber) -> int:
+    """Erasure: drop every stored event that names the address (and its deliveries and log).
+
+    Runs while the address is still on the row; events are found by the address as the JSON
+    column stores it, so an event naming the reader as referrer or as referred goes too.
+    """
+    import json
+
+    from sqlalchemy import String, cast, delete
+
+    from growth.outgoing.models import WebhookEvent
+
+    needle = json.dumps(subscriber.email)  # quoted and escaped as the JSON column stores it
+    result = session.execute(
+        delete(WebhookEvent)
+        .where(cast(WebhookEvent.payload, String).contains(needle, autoescape=True))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -87,3 +87,19 @@ def test_imported_subscribers_are_created_events_too(session, emitted):  # type:
         "one@example.com",
         "two@example.com",
     ]
+
+
+def test_erasure_forgets_the_readers_events(session, emitted):  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    from growth.outgoing.models import WebhookDelivery, WebhookEvent
+
+    ana, bo = signup(session, "ana_1%@example.com"), signup(session, "bo@example.com")
+    subscribers.confirm(session, ana, utcnow())
+    assert len(emitted.of("subscriber.created")) == 2
+    subscribers.erase(session, ana, utcnow())
+    session.flush()
+    payloads = [e.payload for e in session.scalars(select(WebhookEvent))]
+    assert payloads and all("ana_1%@example.com" not in str(p) for p in payloads)
+    assert [e["data"]["subscriber"]["id"] for e in emitted.of("subscriber.created")] == [bo.id]
+    assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == len(payloads)
