@@ -59,7 +59,8 @@ def init_app(app: Flask) -> None:
         sequences,
         views,
     )
-    from growth import emails, roles, scheduler, signals
+    from content import report_series
+    from growth import emails, reports, roles, scheduler, signals
     from growth.extensions import csrf
 
     app.register_blueprint(views.bp)
@@ -73,6 +74,7 @@ def init_app(app: Flask) -> None:
     for command in cli.commands:
         app.cli.add_command(command)
     emails.register_welcome_provider(sequences.welcome_content)
+    reports.register_series("landing_posts", report_series.landing_posts)
     for signal, handler in (
         (signals.welcome_queued, sequences.on_welcome_queued),
         (signals.subscriber_confirmed, sequences.on_confirmed),

@@ -1,0 +1,417 @@
+"""The operator's numbers (funnel, cohorts, growth): pure functions, `now` passed in.
+
+Nothing here touches the database. A subscriber's history becomes one `Facts` (`subscriber_facts`);
+facts become additive cells (`contributions`), which the rollup table sums by key; the reports
+read summed cells (`funnel`, `cohorts`, `growth_days`). Because every report figure is a sum of
+cells, a rollup updated subscriber by subscriber (old cells out, new cells in) equals a full
+recomputation, whatever order the events came in.
+
+Definitions
+-----------
+- Milestones, each the first time it happened: ``signed_up`` (created), ``confirmed`` (double
+  opt-in), ``engaged`` (a human engagement: see growth.stages), ``nurtured`` (first move to that
+  stage), ``paid`` (first instant with MRR, from billing), ``paying_90`` (still paying 90 days
+  after first paying; told only once those 90 days have passed: ``paid_90_eligible``).
+- Days to a milestone: whole days (rounded down) spent in the earlier milestones before it,
+  summed with `growth.stages.time_in_stages`; the median is over those who reached it.
+- Waiting at a step: reached the step before, not this one, and still a reader (status
+  pending or active). ``share_waiting`` = waiting / reached the step before.
+- Cohort: the calendar month (UTC) of signup; month ``k`` is the k-th calendar month after it.
+  Active and engaged in month k: a human engagement in that month and not gone before its end.
+  Paying in month k: paying at some point of that month. Revenue: invoices paid in that month,
+  net of tax, per currency; per subscriber = revenue / the cohort's signups.
+- Growth per day (UTC): signups, confirmations, unsubscribes (readers who stopped receiving:
+  unsubscribed, bounced, complained, inactive or erased, counted on the day they left) and
+  net growth = confirmations - unsubscribes.
+- Revenue per reachable reader = MRR / active subscribers who are engaged, unknown or paying,
+  at the same instant, per currency (`revenue_per_reachable_reader`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from growth.stages import time_in_stages
+
+MILESTONES = ("signed_up", "confirmed", "engaged", "nurtured", "paid")
+PAID_90_DAYS = 90
+GONE_STATUSES = frozenset({"unsubscribed", "bounced", "complained", "inactive", "erased"})
+STILL_READER = frozenset({"pending", "active"})
+REFERRAL = "referral"
+DIRECT = "direct"
+
+# (kind, day, newsletter_id, source, campaign, post, metric, bucket, currency)
+Key = tuple[str, dt.date, int, str, str, str, str, int, str]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the reports need of one subscriber, computed from their whole history."""
+
+    subscriber_id: int
+    signed_up_at: dt.datetime
+    newsletter_id: int = 0  # the newsletter they signed up to (0: none)
+    source: str = DIRECT  # "referral", the source they gave, or "direct"
+    campaign: str = ""  # utm_campaign
+    post: str = ""  # the post they landed on (its slug)
+    status: str = "pending"
+    confirmed_at: dt.datetime | None = None
+    engaged_at: dt.datetime | None = None
+    nurtured_at: dt.datetime | None = None
+    paid_at: dt.datetime | None = None
+    paying_90: bool | None = None  # None: 90 days since paid_at have not passed (or never paid)
+    left_at: dt.datetime | None = None
+    engaged_months: frozenset[int] = frozenset()
+    paying_months: frozenset[int] = frozenset()
+    revenue: tuple[tuple[int, str, int], ...] = ()  # (month k, currency, net cents)
+    last_human_at: dt.datetime | None = None
+    last_machine_at: dt.datetime | None = None
+    paying_now: bool = False
+
+
+def month_index(start: dt.datetime, at: dt.datetime) -> int:
+    """Calendar months from `start`'s month to `at`'s (0 in the same month)."""
+    return (at.year - start.year) * 12 + at.month - start.month
+
+
+def month_start(day: dt.date | dt.datetime, plus: int = 0) -> dt.datetime:
+    """The first instant (UTC) of the calendar month `plus` months after `day`'s."""
+    year, month = divmod(day.year * 12 + day.month - 1 + plus, 12)
+    return dt.datetime(year, month + 1, 1, tzinfo=dt.UTC)
+
+
+def acquisition_source(referred: bool, source: str | None, utm_source: str | None) -> str:
+    """The acquisition source a signup is counted under: referral, else the source given."""
+    if referred:
+        return REFERRAL
+    return (source or utm_source or DIRECT).strip()[:100] or DIRECT
+
+
+def paying_at(intervals: Iterable[tuple[dt.datetime, dt.datetime | None]], at: dt.datetime) -> bool:
+    """Whether `at` falls in one of the [start, end) paying intervals (end None: still paying)."""
+    return any(start <= at and (end is None or at < end) for start, end in intervals)
+
+
+def subscriber_facts(
+    *,
+    subscriber_id: int,
+    signed_up_at: dt.datetime,
+    now: dt.datetime,
+    status: str = "pending",
+    newsletter_id: int = 0,
+    source: str = DIRECT,
+    campaign: str = "",
+    post: str = "",
+    confirmed_at: dt.datetime | None = None,
+    left_at: dt.datetime | None = None,
+    nurtured_at: dt.datetime | None = None,
+    human_at: Iterable[dt.datetime] = (),
+    machine_at: Iterable[dt.datetime] = (),
+    paid_intervals: Iterable[tuple[dt.datetime, dt.datetime | None]] = (),
+    invoices: Iterable[tuple[dt.datetime, str, int]] = (),
+) -> Facts:
+    """One subscriber's Facts at `now` from plain history (moments after `now` are ignored)."""
+    human = sorted(t for t in human_at if t <= now)
+    machine = [t for t in machine_at if t <= now]
+    intervals = sorted((s, e if e is None or e <= now else None) for s, e in paid_intervals if s <= now)
+    paid_at = intervals[0][0] if intervals else None
+    paying_90 = None
+    if paid_at is not None and paid_at + dt.timedelta(days=PAID_90_DAYS) <= now:
+        paying_90 = paying_at(intervals, paid_at + dt.timedelta(days=PAID_90_DAYS))
+    paying_months: set[int] = set()
+    for start, end in intervals:
+        last = end - dt.timedelta(microseconds=1) if end is not None else now
+        paying_months.update(range(month_index(signed_up_at, start), month_index(signed_up_at, last) + 1))
+    revenue: Counter[tuple[int, str]] = Counter()
+    for paid, currency, cents in invoices:
+        if paid <= now:
+            revenue[(max(month_index(signed_up_at, paid), 0), currency)] += cents
+    return Facts(
+        subscriber_id=subscriber_id,
+        signed_up_at=signed_up_at,
+        newsletter_id=newsletter_id,
+        source=source,
+        campaign=campaign,
+        post=post,
+        status=status,
+        confirmed_at=confirmed_at if confirmed_at and confirmed_at <= now else None,
+        engaged_at=human[0] if human else None,
+        nurtured_at=nurtured_at if nurtured_at and nurtured_at <= now else None,
+        paid_at=paid_at,
+        paying_90=paying_90,
+        left_at=left_at if status in GONE_STATUSES else None,
+        engaged_months=frozenset(m for m in (month_index(signed_up_at, t) for t in human) if m >= 0),
+        paying_months=frozenset(m for m in paying_months if m >= 0),
+        revenue=tuple(sorted((k, cur, cents) for (k, cur), cents in revenue.items())),
+        last_human_at=human[-1] if human else None,
+        last_machine_at=max(machine, default=None),
+        paying_now=paying_at(intervals, now),
+    )
+
+
+def milestone_days(facts: Facts) -> dict[str, int]:
+    """{milestone: whole days from signup} for each milestone reached.
+
+    The path through the milestones is a stage history; the days to one are the time spent in
+    the milestones before it (`time_in_stages` up to the moment it was reached).
+    """
+    reached = [
+        (at, name)
+        for name, at in (
+            ("signed_up", facts.signed_up_at),
+            ("confirmed", facts.confirmed_at),
+            ("engaged", facts.engaged_at),
+            ("nurtured", facts.nurtured_at),
+            ("paid", facts.paid_at),
+        )
+        if at is not None
+    ]
+    path = [(at, name) for at, name in reached if at >= facts.signed_up_at]
+    days: dict[str, int] = {}
+    for at, name in path:
+        spent = time_in_stages([p for p in path if p[0] < at or p[1] == "signed_up"], now=at)
+        days[name] = int(sum(spent.values(), dt.timedelta()).total_seconds() // 86400)
+    return days
+
+
+def contributions(facts: Facts) -> Counter[Key]:
+    """The cells this subscriber adds to the rollup (funnel, cohort and growth kinds)."""
+    cells: Counter[Key] = Counter()
+    day = facts.signed_up_at.date()
+    nl = facts.newsletter_id
+
+    def add(kind: str, on: dt.date, metric: str, bucket: int = 0, n: int = 1, currency: str = "", dims: bool = True) -> None:
+        src, camp, post = (facts.source, facts.campaign, facts.post) if dims else ("", "", "")
+        cells[(kind, on, nl, src, camp, post, metric, bucket, currency)] += n
+
+    days = milestone_days(facts)
+    for name, n_days in days.items():
+        add("funnel", day, name, n_days)
+    still_reader = facts.status in STILL_READER
+    for before, name in zip(MILESTONES, MILESTONES[1:], strict=False):
+        if before in days and name not in days and still_reader:
+            add("funnel", day, "waiting_" + name)
+    if facts.paying_90 is not None:
+        add("funnel", day, "paid_90_eligible")
+        if facts.paying_90:
+            add("funnel", day, "paying_90")
+
+    cohort = month_start(facts.signed_up_at).date()
+    add("cohort", cohort, "signups", dims=False)
+    for k in sorted(facts.engaged_months):
+        if facts.left_at is None or facts.left_at >= month_start(facts.signed_up_at, k + 1):
+            add("cohort", cohort, "active_engaged", k, dims=False)
+    for k in sorted(facts.paying_months):
+        add("cohort", cohort, "paying", k, dims=False)
+    for k, currency, cents in facts.revenue:
+        add("cohort", cohort, "revenue", k, cents, currency, dims=False)
+
+    add("growth", day, "signups", dims=False)
+    if facts.confirmed_at is not None:
+        add("growth", facts.confirmed_at.date(), "confirmations", dims=False)
+    if facts.left_at is not None:
+        add("growth", facts.left_at.date(), "unsubscribes", dims=False)
+    return +cells
+
+
+def delta(old: Facts | None, new: Facts | None) -> Counter[Key]:
+    """What to add to the rollup when a subscriber's facts go from `old` to `new` (may be negative)."""
+    result: Counter[Key] = Counter()
+    if new is not None:
+        result.update(contributions(new))
+    if old is not None:
+        result.subtract(contributions(old))
+    return Counter({k: v for k, v in result.items() if v})
+
+
+# ---- reading summed cells -------------------------------------------------------------------
+
+
+def median_from_histogram(histogram: Mapping[int, int]) -> float | None:
+    """The median of values given as {value: how many}; the mean of the middle two when even."""
+    total = sum(histogram.values())
+    if total <= 0:
+        return None
+    lower_rank, upper_rank = (total - 1) // 2, total // 2
+    lower = upper = None
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if lower is None and seen > lower_rank:
+            lower = value
+        if seen > upper_rank:
+            upper = value
+            break
+    assert lower is not None and upper is not None
+    return (lower + upper) / 2
+
+
+def ratio(part: int, whole: int) -> float | None:
+    """part / whole; None over nobody."""
+    return part / whole if whole else None
+
+
+@dataclass
+class FunnelBlock:
+    """One group's funnel: counts, conversions and days to each milestone."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    histograms: dict[str, Counter[int]] = field(default_factory=dict)
+
+
+def funnel_block(cells: Iterable[tuple[str, int, int]]) -> dict:
+    """The funnel of one group from its summed (metric, bucket, n) cells.
+
+    Steps in order with `count`, `conversion` from the step before, `median_days` (from
+    signup, among those who reached it) and `share_waiting`; `paying_90` is told among those
+    whose 90 days have passed (`eligible`), with `conversion` from those of them who paid.
+    """
+    counts: Counter[str] = Counter()
+    histograms: dict[str, Counter[int]] = {}
+    for metric, bucket, n in cells:
+        counts[metric] += n
+        if metric in MILESTONES:
+            histograms.setdefault(metric, Counter())[bucket] += n
+    steps = []
+    previous: str | None = None
+    for name in MILESTONES:
+        count = counts[name]
+        waiting = counts["waiting_" + name] if previous else 0
+        steps.append(
+            {
+                "step": name,
+                "count": count,
+                "conversion": ratio(count, counts[previous]) if previous else None,
+                "median_days": median_from_histogram(histograms.get(name, Counter())),
+                "waiting": waiting if previous else None,
+                "share_waiting": ratio(waiting, counts[previous]) if previous else None,
+            }
+        )
+        previous = name
+    eligible = counts["paid_90_eligible"]
+    return {
+        "signups": counts["signed_up"],
+        "steps": steps,
+        "paying_90": {
+            "eligible": eligible,
+            "count": counts["paying_90"],
+            "conversion": ratio(counts["paying_90"], eligible),
+        },
+    }
+
+
+def funnel(
+    overall: Iterable[tuple[str, int, int]],
+    groups: Mapping[str, Iterable[tuple[str, str, int, int]]],
+) -> dict:
+    """The whole funnel report: the overall block and, per breakdown, one block per value.
+
+    `groups` maps a breakdown name (newsletter, source, campaign, post) to (value, metric,
+    bucket, n) cells; values are listed by signups, most first.
+    """
+    breakdowns: dict[str, list[dict]] = {}
+    for name, cells in groups.items():
+        by_value: dict[str, list[tuple[str, int, int]]] = {}
+        for value, metric, bucket, n in cells:
+            by_value.setdefault(value, []).append((metric, bucket, n))
+        blocks = [{"value": value, **funnel_block(rows)} for value, rows in by_value.items()]
+        blocks.sort(key=lambda b: (-b["signups"], b["value"]))
+        breakdowns[name] = blocks
+    return {**funnel_block(overall), "breakdowns": breakdowns}
+
+
+def cohorts(cells: Iterable[tuple[dt.date, str, int, str, int]], now: dt.datetime) -> list[dict]:
+    """Monthly cohorts, oldest first, from summed (cohort month, metric, k, currency, n) cells.
+
+    Each cohort lists months 0..(its age at `now`), each with the shares of the cohort's signups
+    active and engaged and paying, revenue per currency and per subscriber; `complete` is false
+    for the month still running.
+    """
+    signups: Counter[dt.date] = Counter()
+    values: dict[tuple[dt.date, str, int], int] = Counter()
+    revenue: dict[tuple[dt.date, int], Counter[str]] = {}
+    for cohort, metric, k, currency, n in cells:
+        if metric == "signups":
+            signups[cohort] += n
+        elif metric == "revenue":
+            revenue.setdefault((cohort, k), Counter())[currency] += n
+        else:
+            values[(cohort, metric, k)] += n
+    result = []
+    for cohort in sorted(signups):
+        size = signups[cohort]
+        if size <= 0:
+            continue
+        months = []
+        for k in range(max(month_index(month_start(cohort), now), 0) + 1):
+            engaged = values.get((cohort, "active_engaged", k), 0)
+            paying = values.get((cohort, "paying", k), 0)
+            money = revenue.get((cohort, k), Counter())
+            months.append(
+                {
+                    "month": k,
+                    "starts": month_start(cohort, k).date().isoformat(),
+                    "complete": month_start(cohort, k + 1) <= now,
+                    "active_engaged": engaged,
+                    "active_engaged_share": ratio(engaged, size),
+                    "paying": paying,
+                    "paying_share": ratio(paying, size),
+                    "revenue": [
+                        {
+                            "currency": cur,
+                            "revenue_cents": cents,
+                            "revenue_per_subscriber_cents": cents / size,
+                        }
+                        for cur, cents in sorted(money.items())
+                    ],
+                }
+            )
+        result.append({"cohort": cohort.strftime("%Y-%m"), "signups": size, "months": months})
+    return result
+
+
+def growth_days(cells: Iterable[tuple[dt.date, str, int]], start: dt.date, end: dt.date) -> list[dict]:
+    """Every day of [start, end] in order, with signups, confirmations, unsubscribes, net growth."""
+    by_day: dict[dt.date, Counter[str]] = {}
+    for day, metric, n in cells:
+        by_day.setdefault(day, Counter())[metric] += n
+    days = []
+    day = start
+    while day <= end:
+        c = by_day.get(day, Counter())
+        days.append(
+            {
+                "date": day.isoformat(),
+                "signups": c["signups"],
+                "confirmations": c["confirmations"],
+                "unsubscribes": c["unsubscribes"],
+                "net_growth": c["confirmations"] - c["unsubscribes"],
+            }
+        )
+        day += dt.timedelta(days=1)
+    return days
+
+
+def is_reachable(facts: Facts, now: dt.datetime, window_days: int) -> bool:
+    """Active and engaged, unknown (machine opens only) or paying at `now`."""
+    if facts.status != "active":
+        return False
+    since = now - dt.timedelta(days=window_days)
+    recent = [t for t in (facts.last_human_at, facts.last_machine_at) if t is not None and since <= t <= now]
+    return bool(recent) or facts.paying_now
+
+
+def revenue_per_reachable_reader(mrr_cents: Mapping[str, int], reachable: int) -> list[dict]:
+    """Per currency: MRR over the readers reachable at the same instant (None over nobody)."""
+    return [
+        {
+            "currency": currency,
+            "mrr_cents": cents,
+            "reachable_readers": reachable,
+            "revenue_per_reachable_reader_cents": cents / reachable if reachable else None,
+        }
+        for currency, cents in sorted(mrr_cents.items())
+    ]
