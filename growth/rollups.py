@@ -266,22 +266,31 @@ def refresh(session: Session, subscriber_ids: Collection[int], now: dt.datetime)
     return changed
 
 
+def take_marks(session: Session, limit: int = BATCH) -> list[tuple[int, int]]:
+    """Up to `limit` marked subscribers with the version of their mark."""
+    rows = session.execute(
+        select(ReportDirty.subscriber_id, ReportDirty.version).order_by(ReportDirty.subscriber_id).limit(limit)
+    )
+    return [(int(sid), int(version)) for sid, version in rows]
+
+
+def clear_marks(session: Session, marks: Iterable[tuple[int, int]]) -> None:
+    """Drop the marks refreshed; one re-marked meanwhile (a newer version) stays for the next tick."""
+    for sid, version in marks:
+        session.execute(delete(ReportDirty).where(ReportDirty.subscriber_id == sid, ReportDirty.version == version))
+
+
 def refresh_dirty(session: Session, now: dt.datetime, limit: int | None = None) -> int:
-    """Refresh every marked subscriber, a batch per commit; a mark made meanwhile stays."""
+    """Refresh every marked subscriber, a batch per commit."""
     from growth.db import commit
 
     done = 0
     while limit is None or done < limit:
-        marks = session.execute(
-            select(ReportDirty.subscriber_id, ReportDirty.version).order_by(ReportDirty.subscriber_id).limit(BATCH)
-        ).all()
+        marks = take_marks(session)
         if not marks:
             break
-        refresh(session, [m.subscriber_id for m in marks], now)
-        for sid, version in marks:
-            session.execute(
-                delete(ReportDirty).where(ReportDirty.subscriber_id == sid, ReportDirty.version == version)
-            )
+        refresh(session, [sid for sid, _ in marks], now)
+        clear_marks(session, marks)
         commit()
         done += len(marks)
     return done

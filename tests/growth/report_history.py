@@ -7,7 +7,7 @@ A  2026-01-10 signup (podcast, campaign spring); confirmed +12 h; human opens 01
 B  2026-01-20 signup through a referral; confirmed 01-22; human click 01-27; a machine open
    06-01 (so "unknown" now); never nurtured.
 C  2026-02-01 signup (podcast); confirmed 02-02; human click 02-11; nurtured 02-21; paid from
-   03-03 to 04-01 (one invoice of 1000 cents on 03-03).
+   03-03 to 04-10 (one invoice of 1000 cents on 03-03).
 D  2026-02-10 signup (direct), never confirmed (pending).
 E  2026-03-01 signup (podcast); confirmed the same minute; unsubscribed 03-05.
 """
@@ -51,7 +51,7 @@ READERS: dict[str, dict[str, Any]] = {
         "confirmed_at": t(2, 2),
         "human_at": [t(2, 11)],
         "nurtured_at": t(2, 21),
-        "paid_intervals": [(t(3, 3), t(4, 1))],
+        "paid_intervals": [(t(3, 3), t(4, 10))],
         "invoices": [(t(3, 3), "usd", 1000)],
     },
     "D": {"signed_up_at": t(2, 10), "source": "direct", "status": "pending"},

@@ -61,7 +61,7 @@ def test_the_funnel_counts_converts_and_times_each_milestone():
     # paid: A (20 days), C (30)
     assert (s["paid"]["count"], s["paid"]["conversion"], s["paid"]["median_days"]) == (2, 1.0, 25)
     assert s["signed_up"]["conversion"] is None and s["signed_up"]["median_days"] == 0
-    # 90 days after paying: A still pays (04-30), C stopped on 04-01
+    # 90 days after paying: A still pays (04-30), C stopped on 04-10
     assert report["paying_90"] == {"eligible": 2, "count": 1, "conversion": 0.5}
 
 
@@ -98,7 +98,7 @@ def test_cohorts_by_months_since_signup():
     assert m1["revenue"][0]["revenue_cents"] == 500 and m2["revenue"] == []
     assert m0["starts"] == "2026-01-01" and m0["complete"] is True and jan["months"][-1]["complete"] is False
     feb = cohorts["2026-02"]
-    assert feb["signups"] == 2 and [m["paying"] for m in feb["months"]] == [0, 1, 0, 0, 0]  # C in March
+    assert feb["signups"] == 2 and [m["paying"] for m in feb["months"]] == [0, 1, 1, 0, 0]  # C in March and April
     assert feb["months"][0]["active_engaged_share"] == 0.5
     assert feb["months"][1]["revenue"][0]["revenue_per_subscriber_cents"] == 500.0
     assert cohorts["2026-03"]["months"][0]["active_engaged"] == 0  # E never read
