@@ -13,7 +13,9 @@ Definitions
   stage), ``paid`` (first instant with MRR, from billing), ``paying_90`` (still paying 90 days
   after first paying; told only once those 90 days have passed: ``paid_90_eligible``).
 - Days to a milestone: whole days (rounded down) spent in the earlier milestones before it,
-  summed with `growth.stages.time_in_stages`; the median is over those who reached it.
+  summed with `growth.stages.time_in_stages`; the median is over those who reached it. Days are
+  counted exactly up to 31, then in weeks (32, 39, ...) up to 90, then in 30-day blocks (91,
+  121, ...), each block by its first day: a median past a month is a block's lower bound.
 - Waiting at a step: reached the step before, not this one, and still a reader (status
   pending or active). ``share_waiting`` = waiting / reached the step before.
 - Cohort: the calendar month (UTC) of signup; month ``k`` is the k-th calendar month after it.
@@ -32,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from growth.stages import time_in_stages
 
@@ -177,43 +179,65 @@ def milestone_days(facts: Facts) -> dict[str, int]:
     return days
 
 
+def day_bucket(days: int) -> int:
+    """Days to a milestone as counted: exact to 31, then by week to 90, then by 30 days."""
+    if days <= 31:
+        return days
+    if days <= 90:
+        return 32 + 7 * ((days - 32) // 7)
+    return 91 + 30 * ((days - 91) // 30)
+
+
+# Funnel cells come three ways (by source only, also by campaign, also by post) and at two grains
+# (the signup day, and its month): a window reads whole months from the month cells and only its
+# ragged ends from the day cells, so a year costs a dozen months, not 365 days.
+FUNNEL_KINDS = ("f", "fc", "fp")
+
+
 def contributions(facts: Facts) -> Counter[Key]:
     """The cells this subscriber adds to the rollup (funnel, cohort and growth kinds)."""
     cells: Counter[Key] = Counter()
     day = facts.signed_up_at.date()
-    nl = facts.newsletter_id
+    month = month_start(facts.signed_up_at).date()
+    nl, src = facts.newsletter_id, facts.source
 
-    def add(kind: str, on: dt.date, metric: str, bucket: int = 0, n: int = 1, currency: str = "", dims: bool = True) -> None:
-        src, camp, post = (facts.source, facts.campaign, facts.post) if dims else ("", "", "")
-        cells[(kind, on, nl, src, camp, post, metric, bucket, currency)] += n
-
-    days = milestone_days(facts)
-    for name, n_days in days.items():
-        add("funnel", day, name, n_days)
-    still_reader = facts.status in STILL_READER
-    for before, name in zip(MILESTONES, MILESTONES[1:], strict=False):
-        if before in days and name not in days and still_reader:
-            add("funnel", day, "waiting_" + name)
+    funnel: list[tuple[str, int]] = [(name, day_bucket(n_days)) for name, n_days in milestone_days(facts).items()]
+    reached = {name for name, _ in funnel}
+    if facts.status in STILL_READER:
+        for before, name in zip(MILESTONES, MILESTONES[1:], strict=False):
+            if before in reached and name not in reached:
+                funnel.append(("waiting_" + name, 0))
     if facts.paying_90 is not None:
-        add("funnel", day, "paid_90_eligible")
+        funnel.append(("paid_90_eligible", 0))
         if facts.paying_90:
-            add("funnel", day, "paying_90")
+            funnel.append(("paying_90", 0))
+    ways = [("f", "", "")]
+    if facts.campaign:
+        ways.append(("fc", facts.campaign, ""))
+    if facts.post:
+        ways.append(("fp", "", facts.post))
+    for kind, campaign, post in ways:
+        for grain, on in ((":d", day), (":m", month)):
+            for metric, bucket in funnel:
+                cells[(kind + grain, on, nl, src, campaign, post, metric, bucket, "")] += 1
 
-    cohort = month_start(facts.signed_up_at).date()
-    add("cohort", cohort, "signups", dims=False)
+    def add(kind: str, on: dt.date, metric: str, bucket: int = 0, n: int = 1, currency: str = "") -> None:
+        cells[(kind, on, nl, src, "", "", metric, bucket, currency)] += n
+
+    add("cohort", month, "signups")
     for k in sorted(facts.engaged_months):
         if facts.left_at is None or facts.left_at >= month_start(facts.signed_up_at, k + 1):
-            add("cohort", cohort, "active_engaged", k, dims=False)
+            add("cohort", month, "active_engaged", k)
     for k in sorted(facts.paying_months):
-        add("cohort", cohort, "paying", k, dims=False)
+        add("cohort", month, "paying", k)
     for k, currency, cents in facts.revenue:
-        add("cohort", cohort, "revenue", k, cents, currency, dims=False)
+        add("cohort", month, "revenue", k, cents, currency)
 
-    add("growth", day, "signups", dims=False)
+    add("growth", day, "signups")
     if facts.confirmed_at is not None:
-        add("growth", facts.confirmed_at.date(), "confirmations", dims=False)
+        add("growth", facts.confirmed_at.date(), "confirmations")
     if facts.left_at is not None:
-        add("growth", facts.left_at.date(), "unsubscribes", dims=False)
+        add("growth", facts.left_at.date(), "unsubscribes")
     return +cells
 
 
@@ -252,14 +276,6 @@ def median_from_histogram(histogram: Mapping[int, int]) -> float | None:
 def ratio(part: int, whole: int) -> float | None:
     """part / whole; None over nobody."""
     return part / whole if whole else None
-
-
-@dataclass
-class FunnelBlock:
-    """One group's funnel: counts, conversions and days to each milestone."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-    histograms: dict[str, Counter[int]] = field(default_factory=dict)
 
 
 def funnel_block(cells: Iterable[tuple[str, int, int]]) -> dict:

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from growth import report_metrics as rm
@@ -26,13 +26,8 @@ class Filters:
     source: str | None = None
 
 
-def _where(kind: str, f: Filters, start: dt.date | None = None) -> list[Any]:
-    conditions: list[Any] = [ReportCell.kind == kind]
-    start = start if start is not None else f.start
-    if start is not None:
-        conditions.append(ReportCell.day >= start)
-    if f.end is not None:
-        conditions.append(ReportCell.day <= f.end)
+def _filters(f: Filters) -> list[Any]:
+    conditions: list[Any] = []
     if f.newsletter_id is not None:
         conditions.append(ReportCell.newsletter_id == f.newsletter_id)
     if f.source is not None:
@@ -40,14 +35,43 @@ def _where(kind: str, f: Filters, start: dt.date | None = None) -> list[Any]:
     return conditions
 
 
-def _summed(session: Session, kind: str, f: Filters, *columns: Any, where: list[Any] | None = None, start: dt.date | None = None) -> list[Any]:
+def _days(kind: str, f: Filters, start: dt.date | None = None) -> list[Any]:
+    conditions: list[Any] = [ReportCell.kind == kind]
+    start = start if start is not None else f.start
+    if start is not None:
+        conditions.append(ReportCell.day >= start)
+    if f.end is not None:
+        conditions.append(ReportCell.day <= f.end)
+    return conditions + _filters(f)
+
+
+def _months_and_ends(kind: str, f: Filters) -> list[Any]:
+    """Whole months of the window from the month cells, its ragged ends from the day cells."""
+    c = ReportCell
+    if f.start is None and f.end is None:
+        return [c.kind == kind + ":m", *_filters(f)]
+    first_full = None if f.start is None else rm.month_start(f.start, 0 if f.start.day == 1 else 1).date()
+    after_full = None if f.end is None else rm.month_start(f.end + dt.timedelta(days=1)).date()
+    months: list[Any] = [c.kind == kind + ":m"]
+    if first_full is not None:
+        months.append(c.day >= first_full)
+    if after_full is not None:
+        months.append(c.day < after_full)
+    ends: list[Any] = []
+    if first_full is not None and f.start is not None:
+        ends.append(and_(c.day >= f.start, c.day < first_full))
+    if after_full is not None and f.end is not None:
+        ends.append(and_(c.day >= after_full, c.day <= f.end))
+    if first_full is not None and after_full is not None and first_full >= after_full:
+        months = [false()]  # no whole month inside: the days alone
+        ends = [and_(c.day >= f.start, c.day <= f.end)]
+    days = and_(c.kind == kind + ":d", or_(*ends)) if ends else false()
+    return [or_(and_(*months), days), *_filters(f)]
+
+
+def _summed(session: Session, where: list[Any], *columns: Any) -> list[Any]:
     total = func.sum(ReportCell.n)
-    stmt = (
-        select(*columns, total)
-        .where(*_where(kind, f, start), *(where or []))
-        .group_by(*columns)
-        .having(total != 0)
-    )
+    stmt = select(*columns, total).where(*where).group_by(*columns).having(total != 0)
     return [tuple(row) for row in session.execute(stmt)]
 
 
@@ -61,16 +85,13 @@ def funnel_report(session: Session, f: Filters) -> dict:
     c = ReportCell
     metric = (c.metric, c.bucket)
     slugs = newsletter_slugs(session)
-    overall = [(m, b, int(n)) for m, b, n in _summed(session, "funnel", f, *metric)]
+    base = _months_and_ends("f", f)
+    overall = [(m, b, int(n)) for m, b, n in _summed(session, base, *metric)]
     groups = {
-        "newsletter": [
-            (slugs.get(nl, str(nl)), m, b, int(n)) for nl, m, b, n in _summed(session, "funnel", f, c.newsletter_id, *metric)
-        ],
-        "source": [(s, m, b, int(n)) for s, m, b, n in _summed(session, "funnel", f, c.source, *metric)],
-        "campaign": [
-            (v, m, b, int(n)) for v, m, b, n in _summed(session, "funnel", f, c.campaign, *metric, where=[c.campaign != ""])
-        ],
-        "post": [(v, m, b, int(n)) for v, m, b, n in _summed(session, "funnel", f, c.post, *metric, where=[c.post != ""])],
+        "newsletter": [(slugs.get(nl, str(nl)), m, b, int(n)) for nl, m, b, n in _summed(session, base, c.newsletter_id, *metric)],
+        "source": [(s, m, b, int(n)) for s, m, b, n in _summed(session, base, c.source, *metric)],
+        "campaign": [(v, m, b, int(n)) for v, m, b, n in _summed(session, _months_and_ends("fc", f), c.campaign, *metric)],
+        "post": [(v, m, b, int(n)) for v, m, b, n in _summed(session, _months_and_ends("fp", f), c.post, *metric)],
     }
     return {**_window(f), **rm.funnel(overall, groups)}
 
@@ -88,7 +109,7 @@ def cohort_report(session: Session, f: Filters, now: dt.datetime) -> dict:
     """Monthly signup cohorts whose month overlaps [start, end], by months since signup."""
     c = ReportCell
     start = rm.month_start(f.start).date() if f.start else None
-    rows = _summed(session, "cohort", f, c.day, c.metric, c.bucket, c.currency, start=start)
+    rows = _summed(session, _days("cohort", f, start), c.day, c.metric, c.bucket, c.currency)
     cells = [(day, m, b, cur, int(n)) for day, m, b, cur, n in rows]
     return {**_window(f), "cohorts": rm.cohorts(cells, now)}
 
@@ -103,7 +124,7 @@ def growth_report(session: Session, f: Filters, now: dt.datetime, window_days: i
     c = ReportCell
     end = f.end or now.date()
     start = f.start or first_day(session) or end
-    rows = _summed(session, "growth", Filters(start, end, f.newsletter_id, f.source), c.day, c.metric)
+    rows = _summed(session, _days("growth", Filters(start, end, f.newsletter_id, f.source)), c.day, c.metric)
     days = rm.growth_days([(day, m, int(n)) for day, m, n in rows], start, end)
     until = min(dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC), now)
     since = rm.month_start(start)

@@ -26,11 +26,11 @@ def summed() -> Counter[rm.Key]:
 
 
 def funnel_of(cells: Counter[rm.Key]) -> dict:
-    funnel = [(k, n) for k, n in cells.items() if k[0] == "funnel"]
+    funnel = [(k, n) for k, n in cells.items() if k[0] == "f:d"]
     overall = [(k[6], k[7], n) for k, n in funnel]
     groups = {
         "source": [(k[3], k[6], k[7], n) for k, n in funnel],
-        "campaign": [(k[4], k[6], k[7], n) for k, n in funnel if k[4]],
+        "campaign": [(k[4], k[6], k[7], n) for k, n in cells.items() if k[0] == "fc:m"],
     }
     return rm.funnel(overall, groups)
 
@@ -149,6 +149,13 @@ def test_revenue_per_reachable_reader():
 
 
 @pytest.mark.parametrize(
+    ("days", "bucket"), [(0, 0), (31, 31), (32, 32), (38, 32), (39, 39), (90, 88), (91, 91), (120, 91), (121, 121)]
+)
+def test_days_past_a_month_are_counted_in_blocks(days, bucket):
+    assert rm.day_bucket(days) == bucket
+
+
+@pytest.mark.parametrize(
     ("histogram", "median"),
     [({}, None), ({3: 1}, 3), ({0: 2, 1: 1, 2: 1}, 0.5), ({1: 1, 5: 2}, 5), ({2: 1, 4: 1}, 3)],
 )
@@ -160,8 +167,8 @@ def test_delta_takes_the_old_cells_out():
     old = rm.subscriber_facts(subscriber_id=1, signed_up_at=t(1, 1), now=NOW, status="pending")
     new = rm.subscriber_facts(subscriber_id=1, signed_up_at=t(1, 1), now=NOW, status="active", confirmed_at=t(1, 3))
     change = rm.delta(old, new)
-    waiting = ("funnel", dt.date(2026, 1, 1), 0, "direct", "", "", "waiting_confirmed", 0, "")
-    confirmed = ("funnel", dt.date(2026, 1, 1), 0, "direct", "", "", "confirmed", 2, "")
+    waiting = ("f:d", dt.date(2026, 1, 1), 0, "direct", "", "", "waiting_confirmed", 0, "")
+    confirmed = ("f:m", dt.date(2026, 1, 1), 0, "direct", "", "", "confirmed", 2, "")
     assert change[waiting] == -1 and change[confirmed] == 1
     assert rm.delta(new, new) == Counter()
     assert rm.contributions(old) + change == rm.contributions(new)
