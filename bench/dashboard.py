@@ -37,9 +37,10 @@ WEIGHTS = [20, 25, 15, 10, 20, 10]
 CAMPAIGNS = [f"campaign-{i}" for i in range(12)]
 POSTS = [f"post-{i}" for i in range(40)]
 REPEATS = 5
+SPRING, SUMMER = (NOW - dt.timedelta(days=200)).date(), (NOW - dt.timedelta(days=110)).date()
 ENDPOINTS = [
     "/api/v1/reports/funnel",
-    f"/api/v1/reports/funnel?from={(NOW - dt.timedelta(days=200)).date()}&to={(NOW - dt.timedelta(days=110)).date()}",
+    f"/api/v1/reports/funnel?from={SPRING}&to={SUMMER}",
     "/api/v1/reports/funnel?source=podcast&newsletter=weekly",
     "/api/v1/reports/cohorts",
     "/api/v1/reports/growth",
@@ -97,7 +98,12 @@ def subscriber_rows(w: World, sqlite: bool) -> Iterator[tuple[Any, ...]]:
 
 def membership_rows(w: World, sqlite: bool) -> Iterator[tuple[Any, ...]]:
     for i in range(w.n):
-        yield (i + 1, w.newsletters[1] if i % 10 == 0 else w.newsletters[0], "active", stamp(w.created[i], sqlite))
+        yield (
+            i + 1,
+            w.newsletters[1] if i % 10 == 0 else w.newsletters[0],
+            "active",
+            stamp(w.created[i], sqlite),
+        )
 
 
 def referral_rows(w: World, sqlite: bool) -> Iterator[tuple[Any, ...]]:
@@ -126,10 +132,20 @@ def event_rows(w: World, total: int, sqlite: bool) -> Iterator[tuple[Any, ...]]:
         at = start + rng.random() * (end - start)
         click = rng.random() < 0.2
         machine = not click and rng.random() < 0.33
-        yield (f"sg{k}", "click" if click else "open", i + 1, stamp(at, sqlite), machine, False, stamp(at, sqlite))
+        yield (
+            f"sg{k}",
+            "click" if click else "open",
+            i + 1,
+            stamp(at, sqlite),
+            machine,
+            False,
+            stamp(at, sqlite),
+        )
 
 
-def billing_rows(w: World, sqlite: bool) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def billing_rows(
+    w: World, sqlite: bool
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     rng = random.Random(3)
     customers, snapshots, invoices = [], [], []
     end = NOW.timestamp()
@@ -141,10 +157,32 @@ def billing_rows(w: World, sqlite: bool) -> tuple[list[tuple[Any, ...]], list[tu
             continue
         cents = rng.choice([500, 800, 1500])
         customers.append((f"cus_{sid}", sid, stamp(began, sqlite)))
-        snapshots.append((f"evt_{sid}_a", "customer.subscription.created", f"sub_{sid}", f"cus_{sid}", stamp(began, sqlite), "active", "usd", cents))
+        snapshots.append(
+            (
+                f"evt_{sid}_a",
+                "customer.subscription.created",
+                f"sub_{sid}",
+                f"cus_{sid}",
+                stamp(began, sqlite),
+                "active",
+                "usd",
+                cents,
+            )
+        )
         stop = began + rng.random() * 400 * 86400
         if stop < end:
-            snapshots.append((f"evt_{sid}_b", "customer.subscription.deleted", f"sub_{sid}", f"cus_{sid}", stamp(stop, sqlite), "canceled", "usd", cents))
+            snapshots.append(
+                (
+                    f"evt_{sid}_b",
+                    "customer.subscription.deleted",
+                    f"sub_{sid}",
+                    f"cus_{sid}",
+                    stamp(stop, sqlite),
+                    "canceled",
+                    "usd",
+                    cents,
+                )
+            )
         paid, month = began, 0
         while paid < min(stop, end):
             invoices.append((f"in_{sid}_{month}", f"cus_{sid}", sid, "usd", cents, stamp(paid, sqlite)))
@@ -153,16 +191,19 @@ def billing_rows(w: World, sqlite: bool) -> tuple[list[tuple[Any, ...]], list[tu
 
 
 COLUMNS = {
-    "subscribers": "id, email, email_normalized, status, stage, referral_code, source, utm_campaign, landing_url, "
+    "subscribers": "id, email, email_normalized, status, stage, referral_code, source, utm_campaign, "
+    "landing_url, "
     "created_at, confirmed_at, unsubscribed_at, status_changed_at",
     "memberships": "subscriber_id, newsletter_id, status, created_at",
     "referrals": "referrer_id, referred_id, status, created_at",
     "subscriber_events": "subscriber_id, field, from_value, to_value, at",
     "email_events": "event_id, type, subscriber_id, at, is_machine, is_scanner, received_at",
     "billing_customers": "stripe_customer_id, subscriber_id, created_at",
-    "billing_subscription_snapshots": "event_id, event_type, stripe_subscription_id, stripe_customer_id, at, status, currency, "
+    "billing_subscription_snapshots": "event_id, event_type, stripe_subscription_id, stripe_customer_id, "
+    "at, status, currency, "
     "unit_amount_cents",
-    "billing_invoices": "stripe_invoice_id, stripe_customer_id, subscriber_id, currency, amount_paid_cents, paid_at",
+    "billing_invoices": "stripe_invoice_id, stripe_customer_id, subscriber_id, currency, "
+    "amount_paid_cents, paid_at",
 }
 DEFAULTS = {  # NOT NULL columns the rows above leave out
     "billing_subscription_snapshots": {
@@ -216,17 +257,31 @@ def load(url: str, subscribers: int, events: int) -> dict[str, Any]:
     counts: dict[str, Any] = {}
     with engine.begin() as conn:
         if conn.execute(text("SELECT count(*) FROM newsletters WHERE is_default")).scalar_one() == 0:
-            conn.execute(text("INSERT INTO newsletters (slug, name, description, is_default, created_at) "
-                              "VALUES ('main', 'Main', '', true, CURRENT_TIMESTAMP)"))
-        conn.execute(text("INSERT INTO newsletters (slug, name, description, is_default, created_at) "
-                          "VALUES ('weekly', 'Weekly', '', false, CURRENT_TIMESTAMP)"))
-        w.newsletters = tuple(conn.execute(text("SELECT id FROM newsletters ORDER BY is_default DESC, id")).scalars())
+            conn.execute(
+                text(
+                    "INSERT INTO newsletters (slug, name, description, is_default, created_at) "
+                    "VALUES ('main', 'Main', '', true, CURRENT_TIMESTAMP)"
+                )
+            )
+        conn.execute(
+            text(
+                "INSERT INTO newsletters (slug, name, description, is_default, created_at) "
+                "VALUES ('weekly', 'Weekly', '', false, CURRENT_TIMESTAMP)"
+            )
+        )
+        w.newsletters = tuple(
+            conn.execute(text("SELECT id FROM newsletters ORDER BY is_default DESC, id")).scalars()
+        )
         for k, slug in enumerate(POSTS):
             conn.execute(
-                text("INSERT INTO posts (newsletter_id, title, slug, excerpt, preview_text, body_markdown, body_html, "
-                     "teaser_html, kind, audience, status, created_at, updated_at) VALUES "
-                     "(1, :t, :s, '', '', '', '', '', 'value', 'public', 'published', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
-                {"t": f"Post {k}", "s": slug},
+                text(
+                    "INSERT INTO posts (newsletter_id, title, slug, excerpt, preview_text, body_markdown, "
+                    "body_html, "
+                    "teaser_html, kind, audience, status, created_at, updated_at) VALUES "
+                    "(:nl, :t, :s, '', '', '', '', '', 'value', 'public', 'published', "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"nl": w.newsletters[0], "t": f"Post {k}", "s": slug},
             )
         counts["subscribers"] = copy(conn, "subscribers", subscriber_rows(w, sqlite), sqlite)
         counts["memberships"] = copy(conn, "memberships", membership_rows(w, sqlite), sqlite)
@@ -276,10 +331,21 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_database(Path(tmp))
-        print(f"database: {url.split('@')[-1]}; {args.subscribers:,} subscribers, {args.events:,} email events")
+        print(
+            f"database: {url.split('@')[-1]}; {args.subscribers:,} subscribers, {args.events:,} email events"
+        )
         counts = load(url, args.subscribers, args.events)
-        print(f"load: {counts.pop('load_s'):.1f} s  rows: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-        config = Config.from_env({}, database_url=url, instance_path=Path(tmp), secret_key="bench", redis_url=None, base_url="https://news.example")
+        print(
+            f"load: {counts.pop('load_s'):.1f} s  rows: " + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+        )
+        config = Config.from_env(
+            {},
+            database_url=url,
+            instance_path=Path(tmp),
+            secret_key="bench",
+            redis_url=None,
+            base_url="https://news.example",
+        )
         app = create_app(config)
         logging.getLogger().setLevel(logging.WARNING)
         with app.app_context():
@@ -287,7 +353,9 @@ def main() -> None:
             built = rollups.rebuild(db.session, NOW)
             commit()
             print(f"rebuild-rollups: {time.perf_counter() - clock:.1f} s ({built['cells']:,} cells)")
-            token = auth.create_token(db.session, auth.create_operator(db.session, "bench@example.com", "bench bench bench"))
+            token = auth.create_token(
+                db.session, auth.create_operator(db.session, "bench@example.com", "bench bench bench")
+            )
             commit()
         print(f"disk used: {disk_mb(url):,.0f} MB")
         client = app.test_client()

@@ -36,8 +36,7 @@ ROLES = {
 
 def init_app(app: Flask) -> None:
     """Register the billing domain's gateway, blueprints, commands and lookups."""
-    from billing import admin, api, cli, gateway, service, views, webhooks  # noqa: F401  (webhooks: tasks)
-    from billing import report_series
+    from billing import admin, api, cli, gateway, report_series, service, views, webhooks  # noqa: F401  (webhooks: tasks)
     from growth import access, emails, reports, roles, scheduler
     from growth.extensions import csrf
 

@@ -147,7 +147,9 @@ def revenue():  # type: ignore[no-untyped-def]
     if as_csv:
         return csv_response("revenue.csv", REVENUE_HEADER, revenue_rows(result))
     window = current_app.config["MASTHEAD"].engaged_window_days
-    result["revenue_per_reachable_reader"] = report_service.revenue_per_reachable_reader(db.session, now, window)
+    result["revenue_per_reachable_reader"] = report_service.revenue_per_reachable_reader(
+        db.session, now, window
+    )
     return jsonify(result)
 
 
@@ -174,7 +176,9 @@ REVENUE_HEADER = (
 def revenue_rows(result: dict):  # type: ignore[no-untyped-def]
     """One row per currency and month of movements; the currency's figures at `to` repeated."""
     for block in result["currencies"]:
-        head = {k: block[k] for k in ("currency", "mrr_cents", "arr_cents", "paying_subscribers", "churn_rate")}
+        head = {
+            k: block[k] for k in ("currency", "mrr_cents", "arr_cents", "paying_subscribers", "churn_rate")
+        }
         for month in block["movements"]:
             yield {**head, **month}
 

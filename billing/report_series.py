@@ -57,18 +57,30 @@ def paid_history(session: Session, subscriber_ids: Collection[int]) -> dict[int,
             ids_in(StripeCustomer.subscriber_id, ids)
         )
     ):
-        owner[customer_id] = sid
+        if sid is not None:
+            owner[customer_id] = sid
     for customer_id, sid in session.execute(
-        select(Subscription.stripe_customer_id, Subscription.subscriber_id).where(ids_in(Subscription.subscriber_id, ids))
+        select(Subscription.stripe_customer_id, Subscription.subscriber_id).where(
+            ids_in(Subscription.subscriber_id, ids)
+        )
     ):
-        owner.setdefault(customer_id, sid)
+        if sid is not None:
+            owner.setdefault(customer_id, sid)
     invoices: dict[int, list[tuple[dt.datetime, str, int]]] = {}
-    query = select(Invoice.subscriber_id, Invoice.stripe_customer_id, Invoice.paid_at, Invoice.currency, Invoice.amount_paid_cents, Invoice.tax_cents)
-    conditions = [ids_in(Invoice.subscriber_id, ids)]
+    wanted = set(ids)
+    query = select(
+        Invoice.subscriber_id,
+        Invoice.stripe_customer_id,
+        Invoice.paid_at,
+        Invoice.currency,
+        Invoice.amount_paid_cents,
+        Invoice.tax_cents,
+    )
+    conditions: list[Any] = [ids_in(Invoice.subscriber_id, ids)]
     if owner:
         conditions.append(Invoice.stripe_customer_id.in_(list(owner)))
     for sid, customer_id, paid_at, currency, amount, tax in session.execute(query.where(or_(*conditions))):
-        who = sid if sid in set(ids) else owner.get(customer_id)
+        who = sid if sid in wanted else owner.get(customer_id)
         if who is not None:
             invoices.setdefault(who, []).append((paid_at, currency, amount - tax))
     intervals: dict[int, list[tuple[dt.datetime, dt.datetime | None]]] = {}
@@ -84,7 +96,9 @@ def paid_history(session: Session, subscriber_ids: Collection[int]) -> dict[int,
             if effective:
                 intervals.setdefault(int(effective[0].customer), []).extend(paying_intervals(effective))
     return {
-        sid: PaidHistory(tuple(sorted(intervals.get(sid, []), key=lambda s: s[0])), tuple(sorted(invoices.get(sid, []))))
+        sid: PaidHistory(
+            tuple(sorted(intervals.get(sid, []), key=lambda s: s[0])), tuple(sorted(invoices.get(sid, [])))
+        )
         for sid in set(invoices) | set(intervals)
     }
 
@@ -98,6 +112,9 @@ def mrr_movements(session: Session, start: dt.datetime, end: dt.datetime) -> lis
     """Per currency, MRR movements of each calendar month of [start, end), oldest first."""
     report = metrics.revenue_report(load_history(session), load_ledger(session), start, end)
     return [
-        {"currency": block["currency"], "months": [{k: m[k] for k in MOVEMENT_FIELDS} for m in block["movements"]]}
+        {
+            "currency": block["currency"],
+            "months": [{k: m[k] for k in MOVEMENT_FIELDS} for m in block["movements"]],
+        }
         for block in report["currencies"]
     ]

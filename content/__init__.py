@@ -52,6 +52,7 @@ def init_app(app: Flask) -> None:
         admin,
         api,
         cli,
+        report_series,
         sending,
         sequence_admin,
         sequence_api,
@@ -59,7 +60,6 @@ def init_app(app: Flask) -> None:
         sequences,
         views,
     )
-    from content import report_series
     from growth import emails, reports, roles, scheduler, signals
     from growth.extensions import csrf
 

@@ -201,7 +201,9 @@ def contributions(facts: Facts) -> Counter[Key]:
     month = month_start(facts.signed_up_at).date()
     nl, src = facts.newsletter_id, facts.source
 
-    funnel: list[tuple[str, int]] = [(name, day_bucket(n_days)) for name, n_days in milestone_days(facts).items()]
+    funnel: list[tuple[str, int]] = [
+        (name, day_bucket(n_days)) for name, n_days in milestone_days(facts).items()
+    ]
     reached = {name for name, _ in funnel}
     if facts.status in STILL_READER:
         for before, name in zip(MILESTONES, MILESTONES[1:], strict=False):

@@ -29,7 +29,10 @@ STEP = _obj(
         "count": INT,
         "conversion": {**NUM_OR_NULL, "description": "count / the step before's count"},
         "median_days": {**NUM_OR_NULL, "description": "whole days from signup, among those who reached it"},
-        "waiting": {"type": ["integer", "null"], "description": "reached the step before, not this, still a reader"},
+        "waiting": {
+            "type": ["integer", "null"],
+            "description": "reached the step before, not this, still a reader",
+        },
         "share_waiting": NUM_OR_NULL,
     },
 )
@@ -59,7 +62,10 @@ spec.schema(
                 {
                     name: {
                         "type": "array",
-                        "items": _obj(["value", "signups", "steps", "paying_90"], {"value": {"type": "string"}, **FUNNEL_BLOCK}),
+                        "items": _obj(
+                            ["value", "signups", "steps", "paying_90"],
+                            {"value": {"type": "string"}, **FUNNEL_BLOCK},
+                        ),
                     }
                     for name in ("newsletter", "source", "campaign", "post")
                 },
@@ -70,7 +76,11 @@ spec.schema(
 
 REVENUE_CELL = _obj(
     ["currency", "revenue_cents", "revenue_per_subscriber_cents"],
-    {"currency": {"type": "string"}, "revenue_cents": INT, "revenue_per_subscriber_cents": {"type": "number"}},
+    {
+        "currency": {"type": "string"},
+        "revenue_cents": INT,
+        "revenue_per_subscriber_cents": {"type": "number"},
+    },
 )
 
 spec.schema(
@@ -89,7 +99,16 @@ spec.schema(
                         "months": {
                             "type": "array",
                             "items": _obj(
-                                ["month", "starts", "complete", "active_engaged", "active_engaged_share", "paying", "paying_share", "revenue"],
+                                [
+                                    "month",
+                                    "starts",
+                                    "complete",
+                                    "active_engaged",
+                                    "active_engaged_share",
+                                    "paying",
+                                    "paying_share",
+                                    "revenue",
+                                ],
                                 {
                                     "month": {**INT, "description": "calendar months since the signup month"},
                                     "starts": {"type": "string", "format": "date"},
@@ -165,7 +184,10 @@ spec.schema(
             },
             "mrr_movements": {
                 "type": "array",
-                "items": _obj(["currency", "months"], {"currency": {"type": "string"}, "months": {"type": "array", "items": MOVEMENT_MONTH}}),
+                "items": _obj(
+                    ["currency", "months"],
+                    {"currency": {"type": "string"}, "months": {"type": "array", "items": MOVEMENT_MONTH}},
+                ),
             },
             "revenue_per_reachable_reader": {"$ref": "#/components/schemas/RevenuePerReachableReader"},
         },

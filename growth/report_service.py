@@ -88,10 +88,18 @@ def funnel_report(session: Session, f: Filters) -> dict:
     base = _months_and_ends("f", f)
     overall = [(m, b, int(n)) for m, b, n in _summed(session, base, *metric)]
     groups = {
-        "newsletter": [(slugs.get(nl, str(nl)), m, b, int(n)) for nl, m, b, n in _summed(session, base, c.newsletter_id, *metric)],
+        "newsletter": [
+            (slugs.get(nl, str(nl)), m, b, int(n))
+            for nl, m, b, n in _summed(session, base, c.newsletter_id, *metric)
+        ],
         "source": [(s, m, b, int(n)) for s, m, b, n in _summed(session, base, c.source, *metric)],
-        "campaign": [(v, m, b, int(n)) for v, m, b, n in _summed(session, _months_and_ends("fc", f), c.campaign, *metric)],
-        "post": [(v, m, b, int(n)) for v, m, b, n in _summed(session, _months_and_ends("fp", f), c.post, *metric)],
+        "campaign": [
+            (v, m, b, int(n))
+            for v, m, b, n in _summed(session, _months_and_ends("fc", f), c.campaign, *metric)
+        ],
+        "post": [
+            (v, m, b, int(n)) for v, m, b, n in _summed(session, _months_and_ends("fp", f), c.post, *metric)
+        ],
     }
     return {**_window(f), **rm.funnel(overall, groups)}
 
@@ -151,5 +159,7 @@ def reachable_readers(session: Session, now: dt.datetime, window_days: int) -> i
 
 def revenue_per_reachable_reader(session: Session, now: dt.datetime, window_days: int) -> dict:
     """MRR per reachable reader at `now`, per currency: what every report that shows it shows."""
-    blocks = rm.revenue_per_reachable_reader(reports.mrr(session, now), reachable_readers(session, now, window_days))
+    blocks = rm.revenue_per_reachable_reader(
+        reports.mrr(session, now), reachable_readers(session, now, window_days)
+    )
     return {"at": now.isoformat(), "currencies": blocks}

@@ -118,12 +118,13 @@ def load_facts(session: Session, subscriber_ids: Collection[int], now: dt.dateti
     # Per month the first and last human engagement: enough for the first, the last and the months.
     human: dict[int, list[dt.datetime]] = {}
     month = _month_key(EmailEvent.at, dialect)
-    for sid, first, last in session.execute(
+    for who, first, last in session.execute(
         select(EmailEvent.subscriber_id, func.min(EmailEvent.at), func.max(EmailEvent.at))
         .where(ids_in(EmailEvent.subscriber_id, ids), _human())
         .group_by(EmailEvent.subscriber_id, month)
     ):
-        human.setdefault(sid, []).extend((first, last))
+        if who is not None:
+            human.setdefault(who, []).extend((first, last))
     machine = dict(
         session.execute(
             select(EmailEvent.subscriber_id, func.max(EmailEvent.at))
@@ -231,7 +232,9 @@ def apply_cells(session: Session, cells: Counter[rm.Key]) -> None:
         return
     table = ReportCell.__table__
     stmt = _insert(session, table)
-    stmt = stmt.on_conflict_do_update(index_elements=list(KEY_COLUMNS), set_={"n": table.c.n + stmt.excluded.n})
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(KEY_COLUMNS), set_={"n": table.c.n + stmt.excluded.n}
+    )
     session.execute(stmt, rows)
 
 
@@ -247,7 +250,7 @@ def _copy(session: Session, table: Any, rows: Iterable[dict[str, Any]]) -> bool:
     if session.get_bind().dialect.name != "postgresql":
         return False
     columns = [c.name for c in table.columns]
-    raw = session.connection().connection.driver_connection
+    raw: Any = session.connection().connection.driver_connection
     with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as out:
         for row in rows:
             out.write_row([json.dumps(row[c]) if isinstance(row[c], list) else row[c] for c in columns])
@@ -289,7 +292,9 @@ def refresh(session: Session, subscriber_ids: Collection[int], now: dt.datetime)
 def take_marks(session: Session, limit: int = BATCH) -> list[tuple[int, int]]:
     """Up to `limit` marked subscribers with the version of their mark."""
     rows = session.execute(
-        select(ReportDirty.subscriber_id, ReportDirty.version).order_by(ReportDirty.subscriber_id).limit(limit)
+        select(ReportDirty.subscriber_id, ReportDirty.version)
+        .order_by(ReportDirty.subscriber_id)
+        .limit(limit)
     )
     return [(int(sid), int(version)) for sid, version in rows]
 
@@ -297,7 +302,9 @@ def take_marks(session: Session, limit: int = BATCH) -> list[tuple[int, int]]:
 def clear_marks(session: Session, marks: Iterable[tuple[int, int]]) -> None:
     """Drop the marks refreshed; one re-marked meanwhile (a newer version) stays for the next tick."""
     for sid, version in marks:
-        session.execute(delete(ReportDirty).where(ReportDirty.subscriber_id == sid, ReportDirty.version == version))
+        session.execute(
+            delete(ReportDirty).where(ReportDirty.subscriber_id == sid, ReportDirty.version == version)
+        )
 
 
 def refresh_dirty(session: Session, now: dt.datetime, limit: int | None = None) -> int:
@@ -320,7 +327,10 @@ def mark_time_dependent(session: Session) -> None:
     """Mark those whose figures move with the clock alone: paying now, or 90 days not yet told."""
     ids = session.scalars(
         select(ReportFacts.subscriber_id).where(
-            or_(ReportFacts.paying_now.is_(True), and_(ReportFacts.paid_at.is_not(None), ReportFacts.paying_90.is_(None)))
+            or_(
+                ReportFacts.paying_now.is_(True),
+                and_(ReportFacts.paid_at.is_not(None), ReportFacts.paying_90.is_(None)),
+            )
         )
     ).all()
     for chunk in _chunks(list(ids), BATCH):

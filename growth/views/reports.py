@@ -24,9 +24,24 @@ EARLIEST, LATEST = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
 MAX_GROWTH_DAYS = 366 * 10
 
 PARAMETERS = [
-    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "inclusive; default: all time"},
-    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "inclusive; default: today"},
-    {"name": "newsletter", "in": "query", "schema": {"type": "string", "maxLength": 64}, "description": "a newsletter's slug"},
+    {
+        "name": "from",
+        "in": "query",
+        "schema": {"type": "string", "format": "date"},
+        "description": "inclusive; default: all time",
+    },
+    {
+        "name": "to",
+        "in": "query",
+        "schema": {"type": "string", "format": "date"},
+        "description": "inclusive; default: today",
+    },
+    {
+        "name": "newsletter",
+        "in": "query",
+        "schema": {"type": "string", "maxLength": 64},
+        "description": "a newsletter's slug",
+    },
     {
         "name": "source",
         "in": "query",
@@ -102,7 +117,13 @@ def funnel_rows(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
         for step in block["steps"]:
             yield {"group": group, "value": value, **step}
         p90 = block["paying_90"]
-        yield {"group": group, "value": value, "step": "paying_90", "count": p90["count"], "conversion": p90["conversion"]}
+        yield {
+            "group": group,
+            "value": value,
+            "step": "paying_90",
+            "count": p90["count"],
+            "conversion": p90["conversion"],
+        }
 
 
 @bp.get("/cohorts")

@@ -66,26 +66,58 @@ def arriving_events(people: dict[str, Subscriber]) -> list[Event]:
     def add(name: str, make: Callable[[], Any]) -> None:
         events.append((name, lambda session: (session.add(make()), session.flush())[-1]))
 
-    n = itertools.count(1)
     for name, r in READERS.items():
         sid = people[name].id
         for at in r.get("human_at", []):
-            add(name, lambda sid=sid, at=at, i=next(n): EmailEvent(event_id=f"h{sid}-{i}", type="open", subscriber_id=sid, at=at))
+            add(
+                name,
+                lambda sid=sid, at=at: EmailEvent(
+                    event_id=f"h{sid}-{at:%m%d}", type="open", subscriber_id=sid, at=at
+                ),
+            )
         for at in r.get("machine_at", []):
-            add(name, lambda sid=sid, at=at, i=next(n): EmailEvent(event_id=f"m{sid}-{i}", type="open", subscriber_id=sid, at=at, is_machine=True))
+            add(
+                name,
+                lambda sid=sid, at=at: EmailEvent(
+                    event_id=f"m{sid}-{at:%m%d}", type="open", subscriber_id=sid, at=at, is_machine=True
+                ),
+            )
         if r.get("nurtured_at"):
-            add(name, lambda sid=sid, at=r["nurtured_at"]: SubscriberEvent(subscriber_id=sid, field="stage", from_value="engaged", to_value="nurtured", at=at))
+            add(
+                name,
+                lambda sid=sid, at=r["nurtured_at"]: SubscriberEvent(
+                    subscriber_id=sid, field="stage", from_value="engaged", to_value="nurtured", at=at
+                ),
+            )
         for at, currency, cents in r.get("invoices", []):
-            add(name, lambda sid=sid, at=at, cur=currency, c=cents, i=next(n): Invoice(stripe_invoice_id=f"in_{sid}_{i}", stripe_customer_id=f"cus_{sid}", subscriber_id=sid, currency=cur, amount_paid_cents=c, paid_at=at))
+            add(
+                name,
+                lambda sid=sid, at=at, cur=currency, c=cents: Invoice(
+                    stripe_invoice_id=f"in_{sid}_{at:%m%d}",
+                    stripe_customer_id=f"cus_{sid}",
+                    subscriber_id=sid,
+                    currency=cur,
+                    amount_paid_cents=c,
+                    paid_at=at,
+                ),
+            )
     a, b, c = people["A"].id, people["B"].id, people["C"].id
     for sid in (a, c):
-        add("A" if sid == a else "C", lambda sid=sid: StripeCustomer(stripe_customer_id=f"cus_{sid}", subscriber_id=sid))
+        add(
+            "A" if sid == a else "C",
+            lambda sid=sid: StripeCustomer(stripe_customer_id=f"cus_{sid}", subscriber_id=sid),
+        )
     add("A", lambda: snapshot("evt_a1", a, t(1, 30), "active", 500))
     add("C", lambda: snapshot("evt_c1", c, t(3, 3), "active", 1000))
     add("C", lambda: snapshot("evt_c2", c, t(4, 10), "canceled", 1000))
     add("B", lambda: Referral(referrer_id=a, referred_id=b, status="counted"))
     # a scanner click and a machine open long ago count for nothing
-    add("D", lambda sid=people["D"].id: EmailEvent(event_id="scan-d", type="click", subscriber_id=sid, at=t(2, 11), is_scanner=True))
+    add(
+        "D",
+        lambda sid=people["D"].id: EmailEvent(
+            event_id="scan-d", type="click", subscriber_id=sid, at=t(2, 11), is_scanner=True
+        ),
+    )
     return events
 
 

@@ -98,7 +98,13 @@ def test_cohorts_by_months_since_signup():
     assert m1["revenue"][0]["revenue_cents"] == 500 and m2["revenue"] == []
     assert m0["starts"] == "2026-01-01" and m0["complete"] is True and jan["months"][-1]["complete"] is False
     feb = cohorts["2026-02"]
-    assert feb["signups"] == 2 and [m["paying"] for m in feb["months"]] == [0, 1, 1, 0, 0]  # C in March and April
+    assert feb["signups"] == 2 and [m["paying"] for m in feb["months"]] == [
+        0,
+        1,
+        1,
+        0,
+        0,
+    ]  # C in March and April
     assert feb["months"][0]["active_engaged_share"] == 0.5
     assert feb["months"][1]["revenue"][0]["revenue_per_subscriber_cents"] == 500.0
     assert cohorts["2026-03"]["months"][0]["active_engaged"] == 0  # E never read
@@ -142,14 +148,25 @@ def test_revenue_per_reachable_reader():
     reachable = sum(rm.is_reachable(f, NOW, 30) for f in facts.values())
     assert reachable == 2  # A pays; B has a machine open in the window ("unknown")
     assert rm.revenue_per_reachable_reader({"usd": 500, "eur": 90}, reachable) == [
-        {"currency": "eur", "mrr_cents": 90, "reachable_readers": 2, "revenue_per_reachable_reader_cents": 45.0},
-        {"currency": "usd", "mrr_cents": 500, "reachable_readers": 2, "revenue_per_reachable_reader_cents": 250.0},
+        {
+            "currency": "eur",
+            "mrr_cents": 90,
+            "reachable_readers": 2,
+            "revenue_per_reachable_reader_cents": 45.0,
+        },
+        {
+            "currency": "usd",
+            "mrr_cents": 500,
+            "reachable_readers": 2,
+            "revenue_per_reachable_reader_cents": 250.0,
+        },
     ]
     assert rm.revenue_per_reachable_reader({"usd": 500}, 0)[0]["revenue_per_reachable_reader_cents"] is None
 
 
 @pytest.mark.parametrize(
-    ("days", "bucket"), [(0, 0), (31, 31), (32, 32), (38, 32), (39, 39), (90, 88), (91, 91), (120, 91), (121, 121)]
+    ("days", "bucket"),
+    [(0, 0), (31, 31), (32, 32), (38, 32), (39, 39), (90, 88), (91, 91), (120, 91), (121, 121)],
 )
 def test_days_past_a_month_are_counted_in_blocks(days, bucket):
     assert rm.day_bucket(days) == bucket
@@ -165,7 +182,9 @@ def test_median_from_histogram(histogram, median):
 
 def test_delta_takes_the_old_cells_out():
     old = rm.subscriber_facts(subscriber_id=1, signed_up_at=t(1, 1), now=NOW, status="pending")
-    new = rm.subscriber_facts(subscriber_id=1, signed_up_at=t(1, 1), now=NOW, status="active", confirmed_at=t(1, 3))
+    new = rm.subscriber_facts(
+        subscriber_id=1, signed_up_at=t(1, 1), now=NOW, status="active", confirmed_at=t(1, 3)
+    )
     change = rm.delta(old, new)
     waiting = ("f:d", dt.date(2026, 1, 1), 0, "direct", "", "", "waiting_confirmed", 0, "")
     confirmed = ("f:m", dt.date(2026, 1, 1), 0, "direct", "", "", "confirmed", 2, "")

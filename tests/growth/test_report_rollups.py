@@ -29,12 +29,26 @@ def test_the_rebuilt_rollup_gives_the_hand_computed_funnel(session):
     assert rollups.rebuild(session, NOW)["subscribers"] == 5
     report = report_service.funnel_report(session, Filters())
     s = steps(report)
-    assert [s[k]["count"] for k in ("signed_up", "confirmed", "engaged", "nurtured", "paid")] == [5, 4, 3, 2, 2]
-    assert (s["confirmed"]["median_days"], s["engaged"]["median_days"], s["paid"]["median_days"]) == (0.5, 7, 25)
+    assert [s[k]["count"] for k in ("signed_up", "confirmed", "engaged", "nurtured", "paid")] == [
+        5,
+        4,
+        3,
+        2,
+        2,
+    ]
+    assert (s["confirmed"]["median_days"], s["engaged"]["median_days"], s["paid"]["median_days"]) == (
+        0.5,
+        7,
+        25,
+    )
     assert s["nurtured"]["waiting"] == 1 and s["confirmed"]["waiting"] == 1
     assert report["paying_90"] == {"eligible": 2, "count": 1, "conversion": 0.5}
     b = report["breakdowns"]
-    assert [(x["value"], x["signups"]) for x in b["source"]] == [("podcast", 3), ("direct", 1), ("referral", 1)]
+    assert [(x["value"], x["signups"]) for x in b["source"]] == [
+        ("podcast", 3),
+        ("direct", 1),
+        ("referral", 1),
+    ]
     assert [(x["value"], x["signups"]) for x in b["newsletter"]] == [("main", 4), ("weekly", 1)]
     assert [(x["value"], x["signups"]) for x in b["campaign"]] == [("spring", 1)]
     assert [(x["value"], x["signups"]) for x in b["post"]] == [("hello-world", 1)]
@@ -43,7 +57,9 @@ def test_the_rebuilt_rollup_gives_the_hand_computed_funnel(session):
 def test_filters_narrow_the_window_newsletter_and_source(session):
     stored_history(session)
     rollups.rebuild(session, NOW)
-    feb = report_service.funnel_report(session, Filters(start=NOW.date().replace(month=2, day=1), end=NOW.date().replace(month=2, day=28)))
+    feb = report_service.funnel_report(
+        session, Filters(start=NOW.date().replace(month=2, day=1), end=NOW.date().replace(month=2, day=28))
+    )
     assert feb["signups"] == 2 and steps(feb)["confirmed"]["count"] == 1  # C; D never confirmed
     podcast = report_service.funnel_report(session, Filters(source="podcast"))
     assert podcast["signups"] == 3 and [x["value"] for x in podcast["breakdowns"]["source"]] == ["podcast"]
@@ -63,7 +79,14 @@ def test_cohorts_growth_and_reachable_readers_from_the_rollup(session):
     assert sum(d["net_growth"] for d in growth["days"]) == 4 - 1
     assert report_service.reachable_readers(session, NOW, 30) == 2
     per = growth["revenue_per_reachable_reader"]["currencies"]
-    assert per == [{"currency": "usd", "mrr_cents": 500, "reachable_readers": 2, "revenue_per_reachable_reader_cents": 250.0}]
+    assert per == [
+        {
+            "currency": "usd",
+            "mrr_cents": 500,
+            "reachable_readers": 2,
+            "revenue_per_reachable_reader_cents": 250.0,
+        }
+    ]
     months = growth["mrr_movements"][0]["months"]
     assert [(m["month"], m["new_cents"], m["churned_cents"]) for m in months[:4]] == [
         ("2026-01", 500, 0),
@@ -73,7 +96,12 @@ def test_cohorts_growth_and_reachable_readers_from_the_rollup(session):
     ]
 
 
-@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(order=st.randoms(use_true_random=False), twice=st.lists(st.booleans(), min_size=20, max_size=20))
 def test_refreshing_after_each_event_in_any_order_equals_a_rebuild(session, order, twice):
     nested = session.begin_nested()
@@ -116,7 +144,9 @@ def test_a_mark_made_during_a_refresh_survives_it(session):
     rollups.mark_dirty(session, [people["A"].id])  # another event for A meanwhile
     rollups.refresh(session, [sid for sid, _ in marks], NOW)
     rollups.clear_marks(session, marks)
-    assert session.execute(select(ReportDirty.subscriber_id, ReportDirty.version)).all() == [(people["A"].id, 2)]
+    assert session.execute(select(ReportDirty.subscriber_id, ReportDirty.version)).all() == [
+        (people["A"].id, 2)
+    ]
 
 
 def test_month_cells_and_day_cells_tell_the_same_window(session):
@@ -140,7 +170,9 @@ def test_month_cells_and_day_cells_tell_the_same_window(session):
     ]
     for start, end in windows:
         f = Filters(start, end)
-        cells = report_service._summed(session, report_service._days("f:d", f), ReportCell.metric, ReportCell.bucket)
+        cells = report_service._summed(
+            session, report_service._days("f:d", f), ReportCell.metric, ReportCell.bucket
+        )
         by_days = rm.funnel_block([(m, b, int(n)) for m, b, n in cells])
         report = report_service.funnel_report(session, f)
         assert {k: report[k] for k in by_days} == by_days, (start, end)

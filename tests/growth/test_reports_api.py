@@ -33,7 +33,7 @@ def history(session):  # type: ignore[no-untyped-def]
     people = add_readers(session)
     for _, insert in arriving_events(people):
         insert(session)
-    people["E"].source = "=HYPERLINK(\"http://evil.example\")"  # typed into a public form
+    people["E"].source = '=HYPERLINK("http://evil.example")'  # typed into a public form
     rollups.rebuild(session, NOW)
     session.commit()
     return people
@@ -51,7 +51,16 @@ def test_the_funnel_as_json_and_as_csv(client, session, history):
     assert body["signups"] == 5 and body["from"] is None
     assert [s["count"] for s in body["steps"]] == [5, 4, 3, 2, 2]
     rows = rows_of(client.get("/api/v1/reports/funnel?format=csv", headers=headers))
-    assert list(rows[0]) == ["group", "value", "step", "count", "conversion", "median_days", "waiting", "share_waiting"]
+    assert list(rows[0]) == [
+        "group",
+        "value",
+        "step",
+        "count",
+        "conversion",
+        "median_days",
+        "waiting",
+        "share_waiting",
+    ]
     overall = [r for r in rows if r["group"] == "all"]
     assert [(r["step"], r["count"]) for r in overall] == [
         ("signed_up", "5"),
@@ -63,13 +72,20 @@ def test_the_funnel_as_json_and_as_csv(client, session, history):
     ]
     assert overall[1]["conversion"] == "0.8" and overall[1]["median_days"] == "0.5"
     sources = {r["value"] for r in rows if r["group"] == "source"}
-    assert "'=HYPERLINK(\"http://evil.example\")" in sources  # the formula guard
+    assert '\'=HYPERLINK("http://evil.example")' in sources  # the formula guard
 
 
 def test_a_window_and_a_source(client, session, history):
     headers = bearer(session)
-    body = client.get("/api/v1/reports/funnel?from=2026-02-01&to=2026-02-28&source=direct", headers=headers).get_json()
-    assert (body["signups"], body["from"], body["to"], body["source"]) == (1, "2026-02-01", "2026-02-28", "direct")
+    body = client.get(
+        "/api/v1/reports/funnel?from=2026-02-01&to=2026-02-28&source=direct", headers=headers
+    ).get_json()
+    assert (body["signups"], body["from"], body["to"], body["source"]) == (
+        1,
+        "2026-02-01",
+        "2026-02-28",
+        "direct",
+    )
     weekly = client.get("/api/v1/reports/funnel?newsletter=weekly", headers=headers).get_json()
     assert weekly["signups"] == 1
 
@@ -78,14 +94,32 @@ def test_cohorts_and_growth_as_csv(client, session, history):
     headers = bearer(session)
     cohorts = rows_of(client.get("/api/v1/reports/cohorts?format=csv&to=2026-06-30", headers=headers))
     jan0 = [r for r in cohorts if r["cohort"] == "2026-01" and r["month"] == "0"]
-    assert len(jan0) == 1 and (jan0[0]["currency"], jan0[0]["revenue_cents"], jan0[0]["active_engaged"]) == ("usd", "500", "2")
+    assert len(jan0) == 1 and (jan0[0]["currency"], jan0[0]["revenue_cents"], jan0[0]["active_engaged"]) == (
+        "usd",
+        "500",
+        "2",
+    )
     jan2 = [r for r in cohorts if r["cohort"] == "2026-01" and r["month"] == "2"]
     assert jan2[0]["currency"] == "" and jan2[0]["paying"] == "1"
-    growth = rows_of(client.get("/api/v1/reports/growth?format=csv&from=2026-03-01&to=2026-03-05", headers=headers))
-    assert [r["date"] for r in growth] == ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]
+    growth = rows_of(
+        client.get("/api/v1/reports/growth?format=csv&from=2026-03-01&to=2026-03-05", headers=headers)
+    )
+    assert [r["date"] for r in growth] == [
+        "2026-03-01",
+        "2026-03-02",
+        "2026-03-03",
+        "2026-03-04",
+        "2026-03-05",
+    ]
     assert (growth[0]["signups"], growth[-1]["unsubscribes"], growth[-1]["net_growth"]) == ("1", "1", "-1")
     body = client.get("/api/v1/reports/growth?from=2026-03-01&to=2026-03-05", headers=headers).get_json()
-    assert body["days"][0] == {"date": "2026-03-01", "signups": 1, "confirmations": 1, "unsubscribes": 0, "net_growth": 1}
+    assert body["days"][0] == {
+        "date": "2026-03-01",
+        "signups": 1,
+        "confirmations": 1,
+        "unsubscribes": 0,
+        "net_growth": 1,
+    }
     assert body["mrr_movements"][0]["currency"] == "usd"
 
 
@@ -93,11 +127,22 @@ def test_every_report_answers_csv(client, session, history):
     headers = bearer(session)
     for path in REPORTS:
         rows_of(client.get(path + "?format=csv&from=2026-01-01&to=2026-06-30", headers=headers))
-    ledger = rows_of(client.get("/api/v1/reports/revenue/ledger?format=csv&from=2026-01-01&to=2026-06-30", headers=headers))
+    ledger = rows_of(
+        client.get("/api/v1/reports/revenue/ledger?format=csv&from=2026-01-01&to=2026-06-30", headers=headers)
+    )
     assert sorted(int(r["amount_paid_cents"]) for r in ledger) == [500, 500, 1000]
-    revenue = rows_of(client.get("/api/v1/reports/revenue?format=csv&from=2026-01-01&to=2026-06-30", headers=headers))
-    assert [(r["month"], r["new_cents"]) for r in revenue][:3] == [("2026-01", "500"), ("2026-02", "0"), ("2026-03", "1000")]
-    referrals = {r["figure"]: r["value"] for r in rows_of(client.get("/api/v1/reports/referrals?format=csv", headers=headers))}
+    revenue = rows_of(
+        client.get("/api/v1/reports/revenue?format=csv&from=2026-01-01&to=2026-06-30", headers=headers)
+    )
+    assert [(r["month"], r["new_cents"]) for r in revenue][:3] == [
+        ("2026-01", "500"),
+        ("2026-02", "0"),
+        ("2026-03", "1000"),
+    ]
+    referrals = {
+        r["figure"]: r["value"]
+        for r in rows_of(client.get("/api/v1/reports/referrals?format=csv", headers=headers))
+    }
     assert "k_factor" in referrals
 
 
