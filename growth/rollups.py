@@ -3,7 +3,9 @@ their facts in the tick, rebuild everything on demand (`flask --app wsgi rebuild
 
 A refresh recomputes a subscriber's facts from the stored history (growth.report_metrics),
 takes their old cells out of `report_cells` and puts the new ones in: re-applying an event, or
-applying events in another order, ends in the same rows as a rebuild.
+applying events in another order, ends in the same rows as a rebuild. An erased reader keeps
+the facts they had (erasure removes their data, not their place in the figures), in a rebuild
+too.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from growth.rollup_models import ReportCell, ReportDirty, ReportFacts
 log = logging.getLogger(__name__)
 
 BATCH = 2000
+REBUILD_LOCK = 0x6D617374  # PostgreSQL advisory lock: refreshes share it, a rebuild holds it alone
 KEY_COLUMNS = ("kind", "day", "newsletter_id", "source", "campaign", "post", "metric", "bucket", "currency")
 HUMAN_TYPES = ("web_visit", "reply", "poll_answer")
+ERASED = "erased"
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -265,6 +269,8 @@ def refresh(session: Session, subscriber_ids: Collection[int], now: dt.datetime)
     ids = sorted(set(subscriber_ids))
     if not ids:
         return 0
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock_shared(REBUILD_LOCK)))  # not during a rebuild
     old = {
         r.subscriber_id: r
         for r in session.scalars(
@@ -272,6 +278,9 @@ def refresh(session: Session, subscriber_ids: Collection[int], now: dt.datetime)
         )
     }
     new = load_facts(session, ids, now)
+    for sid, facts in list(new.items()):
+        if facts.status == ERASED and sid in old:
+            new[sid] = stored_facts(old[sid])  # erasure took data away, not the reader's figures
     change: Counter[rm.Key] = Counter()
     changed = 0
     for sid in ids:
@@ -345,14 +354,23 @@ def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
 def rebuild(session: Session, now: dt.datetime, batch: int = 5000) -> dict[str, int]:
     """Throw the rollups away and recompute them from the whole history (one transaction)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(0x6D617374)))  # one rebuild at a time
+        session.execute(select(func.pg_advisory_xact_lock(REBUILD_LOCK)))  # alone: no refresh meanwhile
+    kept = {
+        row.subscriber_id: stored_facts(row)
+        for row in session.scalars(
+            select(ReportFacts).join(Subscriber, Subscriber.id == ReportFacts.subscriber_id).where(
+                Subscriber.status == ERASED
+            )
+        )
+    }
     session.execute(delete(ReportCell))
     session.execute(delete(ReportFacts))
     session.execute(delete(ReportDirty))
     ids = list(session.scalars(select(Subscriber.id).order_by(Subscriber.id)))
     cells: Counter[rm.Key] = Counter()
     for chunk in _chunks(ids, batch):
-        facts = load_facts(session, chunk, now)
+        facts = load_facts(session, [i for i in chunk if i not in kept], now)
+        facts.update({i: kept[i] for i in chunk if i in kept})
         for f in facts.values():
             cells.update(rm.contributions(f))
         if not _copy(session, ReportFacts.__table__, (facts_row(f, now) for f in facts.values())):

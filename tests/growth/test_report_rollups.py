@@ -177,3 +177,16 @@ def test_month_cells_and_day_cells_tell_the_same_window(session):
         report = report_service.funnel_report(session, f)
         assert {k: report[k] for k in by_days} == by_days, (start, end)
     assert report_service.funnel_report(session, Filters(d(2026, 1, 15), d(2026, 3, 3)))["signups"] == 4
+
+
+def test_erasure_leaves_every_total_as_it_was(session):
+    from growth import subscribers
+
+    people = stored_history(session)
+    rollups.rebuild(session, NOW)
+    before = cells(session)
+    subscribers.erase(session, people["C"], NOW)  # landed on a post, paid: all of it stays
+    rollups.refresh(session, [people["C"].id], NOW)
+    assert cells(session) == before
+    rollups.rebuild(session, NOW)
+    assert cells(session) == before
