@@ -140,3 +140,4 @@ def register_scheduled_work(app: Flask) -> None:
     scheduler.register_scheduled("engagement", sunset.run_engagement, dt.timedelta(days=1))
     scheduler.register_scheduled("report-rollups", rollups.rollup_work, dt.timedelta(0))  # every tick
     scheduler.register_scheduled("report-rollups-daily", rollups.daily_work, dt.timedelta(days=1))
+    scheduler.register_scheduled("report-billing", rollups.billing_series_work, dt.timedelta(minutes=5))

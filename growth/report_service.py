@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from growth import report_metrics as rm
 from growth import reports
 from growth.models import Newsletter
-from growth.rollup_models import ReportCell, ReportFacts
+from growth.rollup_models import ReportCell, ReportFacts, ReportSeries
 
 
 @dataclass(frozen=True)
@@ -86,13 +86,15 @@ def funnel_report(session: Session, f: Filters) -> dict:
     metric = (c.metric, c.bucket)
     slugs = newsletter_slugs(session)
     base = _months_and_ends("f", f)
-    overall = [(m, b, int(n)) for m, b, n in _summed(session, base, *metric)]
+    # One scan for the overall block and the newsletter and source breakdowns.
+    rows = [
+        (nl, src, m, b, int(n))
+        for nl, src, m, b, n in _summed(session, base, c.newsletter_id, c.source, *metric)
+    ]
+    overall = [(m, b, n) for _, _, m, b, n in rows]
     groups = {
-        "newsletter": [
-            (slugs.get(nl, str(nl)), m, b, int(n))
-            for nl, m, b, n in _summed(session, base, c.newsletter_id, *metric)
-        ],
-        "source": [(s, m, b, int(n)) for s, m, b, n in _summed(session, base, c.source, *metric)],
+        "newsletter": [(slugs.get(nl, str(nl)), m, b, n) for nl, _, m, b, n in rows],
+        "source": [(src, m, b, n) for _, src, m, b, n in rows],
         "campaign": [
             (v, m, b, int(n))
             for v, m, b, n in _summed(session, _months_and_ends("fc", f), c.campaign, *metric)
@@ -136,7 +138,7 @@ def growth_report(session: Session, f: Filters, now: dt.datetime, window_days: i
     days = rm.growth_days([(day, m, int(n)) for day, m, n in rows], start, end)
     until = min(dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC), now)
     since = rm.month_start(start)
-    movements = reports.mrr_movements(session, since, until) if since < until else []
+    movements = mrr_movements(session, since, until) if since < until else []
     return {
         **_window(Filters(start, end, f.newsletter_id, f.source)),
         "days": days,
@@ -157,9 +159,24 @@ def reachable_readers(session: Session, now: dt.datetime, window_days: int) -> i
     return int(session.scalar(select(func.count()).where(f.status == "active", recent)) or 0)
 
 
+def mrr_movements(session: Session, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
+    """Billing's movements by month over [since, until): from the tick's cache when it covers them."""
+    cached = session.get(ReportSeries, "billing")
+    if cached is None or since < dt.datetime.fromisoformat(cached.payload["from"]):
+        return reports.mrr_movements(session, since, until)
+    first, last = f"{since:%Y-%m}", f"{until - dt.timedelta(microseconds=1):%Y-%m}"
+    return [
+        {**block, "months": [m for m in block["months"] if first <= m["month"] <= last]}
+        for block in cached.payload["movements"]
+    ]
+
+
 def revenue_per_reachable_reader(session: Session, now: dt.datetime, window_days: int) -> dict:
-    """MRR per reachable reader at `now`, per currency: what every report that shows it shows."""
-    blocks = rm.revenue_per_reachable_reader(
-        reports.mrr(session, now), reachable_readers(session, now, window_days)
-    )
-    return {"at": now.isoformat(), "currencies": blocks}
+    """MRR per reachable reader, per currency, both taken at one instant: what every report shows.
+
+    The instant is when the tick last computed billing's MRR (every 5 minutes), else `now`.
+    """
+    cached = session.get(ReportSeries, "billing")
+    at, mrr = (cached.computed_at, cached.payload["mrr"]) if cached else (now, reports.mrr(session, now))
+    blocks = rm.revenue_per_reachable_reader(mrr, reachable_readers(session, at, window_days))
+    return {"at": at.isoformat(), "currencies": blocks}

@@ -69,3 +69,13 @@ class ReportDirty(Base):
 
     subscriber_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(BigInteger, default=1)
+
+
+class ReportSeries(Base):
+    """A domain series the tick computed ahead (billing's MRR and movements), read by reports."""
+
+    __tablename__ = "report_series"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)

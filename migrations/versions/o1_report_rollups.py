@@ -1,4 +1,4 @@
-"""core: report rollups (per-subscriber facts, summed daily cells, the refresh queue)
+"""core: report rollups (per-subscriber facts, summed daily cells, the refresh queue, cached series)
 
 Revision ID: o1a1
 Revises: n001
@@ -58,9 +58,16 @@ def upgrade() -> None:
     sa.Column('version', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('subscriber_id', name=op.f('pk_report_dirty'))
     )
+    op.create_table('report_series',
+    sa.Column('name', sa.String(length=32), nullable=False),
+    sa.Column('computed_at', growth.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_report_series'))
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('report_series')
     op.drop_table('report_dirty')
     op.drop_table('report_cells')
     op.drop_index('ix_report_facts_status', table_name='report_facts')

@@ -190,3 +190,20 @@ def test_erasure_leaves_every_total_as_it_was(session):
     assert cells(session) == before
     rollups.rebuild(session, NOW)
     assert cells(session) == before
+
+
+def test_the_tick_computes_billing_series_ahead_and_reports_read_them(session):
+    stored_history(session)
+    rollups.rebuild(session, NOW)
+    live = report_service.growth_report(session, Filters(), NOW, 30)
+    rollups.cache_billing_series(session, NOW)
+    cached = report_service.growth_report(session, Filters(), NOW.replace(day=16), 30)
+    assert cached["mrr_movements"] == live["mrr_movements"]
+    assert cached["revenue_per_reachable_reader"] == live["revenue_per_reachable_reader"]  # taken at NOW
+    narrow = report_service.growth_report(session, Filters(NOW.date().replace(month=3, day=10)), NOW, 30)
+    assert [m["month"] for m in narrow["mrr_movements"][0]["months"]] == [
+        "2026-03",
+        "2026-04",
+        "2026-05",
+        "2026-06",
+    ]
