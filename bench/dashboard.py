@@ -324,7 +324,7 @@ def main() -> None:
 
     import logging
 
-    from growth import auth, rollups
+    from growth import auth, rollup_series, rollups
     from growth.app import create_app
     from growth.config import Config
     from growth.db import commit, db
@@ -354,7 +354,7 @@ def main() -> None:
             commit()
             print(f"rebuild-rollups: {time.perf_counter() - clock:.1f} s ({built['cells']:,} cells)")
             clock = time.perf_counter()
-            rollups.cache_billing_series(db.session, NOW)  # the tick's report-billing task
+            rollup_series.cache_billing_series(db.session, NOW)  # the tick's report-billing task
             commit()
             print(
                 f"report-billing task (MRR and 24 months of movements): {time.perf_counter() - clock:.1f} s"

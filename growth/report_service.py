@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
+from growth import report_figures as figures
 from growth import report_metrics as rm
 from growth import reports
 from growth.models import Newsletter
@@ -103,7 +104,7 @@ def funnel_report(session: Session, f: Filters) -> dict:
             (v, m, b, int(n)) for v, m, b, n in _summed(session, _months_and_ends("fp", f), c.post, *metric)
         ],
     }
-    return {**_window(f), **rm.funnel(overall, groups)}
+    return {**_window(f), **figures.funnel(overall, groups)}
 
 
 def _window(f: Filters) -> dict[str, Any]:
@@ -121,7 +122,7 @@ def cohort_report(session: Session, f: Filters, now: dt.datetime) -> dict:
     start = rm.month_start(f.start).date() if f.start else None
     rows = _summed(session, _days("cohort", f, start), c.day, c.metric, c.bucket, c.currency)
     cells = [(day, m, b, cur, int(n)) for day, m, b, cur, n in rows]
-    return {**_window(f), "cohorts": rm.cohorts(cells, now)}
+    return {**_window(f), "cohorts": figures.cohorts(cells, now)}
 
 
 def first_day(session: Session) -> dt.date | None:
@@ -135,7 +136,7 @@ def growth_report(session: Session, f: Filters, now: dt.datetime, window_days: i
     end = f.end or now.date()
     start = f.start or first_day(session) or end
     rows = _summed(session, _days("growth", Filters(start, end, f.newsletter_id, f.source)), c.day, c.metric)
-    days = rm.growth_days([(day, m, int(n)) for day, m, n in rows], start, end)
+    days = figures.growth_days([(day, m, int(n)) for day, m, n in rows], start, end)
     until = min(dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC), now)
     since = rm.month_start(start)
     movements = mrr_movements(session, since, until) if since < until else []
@@ -178,5 +179,5 @@ def revenue_per_reachable_reader(session: Session, now: dt.datetime, window_days
     """
     cached = session.get(ReportSeries, "billing")
     at, mrr = (cached.computed_at, cached.payload["mrr"]) if cached else (now, reports.mrr(session, now))
-    blocks = rm.revenue_per_reachable_reader(mrr, reachable_readers(session, at, window_days))
+    blocks = figures.revenue_per_reachable_reader(mrr, reachable_readers(session, at, window_days))
     return {"at": at.isoformat(), "currencies": blocks}

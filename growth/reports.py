@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -44,7 +44,6 @@ class _Slots:
     mrr_movements: MovementsLookup | None = None
     referred: ReferredLookup | None = None
     landing_posts: LandingLookup | None = None
-    names: set[str] = field(default_factory=set)
 
 
 _slots = _Slots()
@@ -56,7 +55,6 @@ def register_series(name: str, lookup: Callable[..., Any]) -> None:
     if name not in SLOTS:
         raise ValueError(f"unknown report series {name!r}")
     setattr(_slots, name, lookup)
-    _slots.names.add(name)
 
 
 def paid_history(session: Session, subscriber_ids: Collection[int]) -> dict[int, PaidHistory]:

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from growth import report_figures as figures
 from growth import report_metrics as rm
 from tests.growth.report_history import NOW, READERS, t
 
@@ -32,7 +33,7 @@ def funnel_of(cells: Counter[rm.Key]) -> dict:
         "source": [(k[3], k[6], k[7], n) for k, n in funnel],
         "campaign": [(k[4], k[6], k[7], n) for k, n in cells.items() if k[0] == "fc:m"],
     }
-    return rm.funnel(overall, groups)
+    return figures.funnel(overall, groups)
 
 
 def steps(block: dict) -> dict[str, dict]:
@@ -85,7 +86,7 @@ def test_a_cohort_that_is_too_young_tells_nothing_at_90_days():
 
 def test_cohorts_by_months_since_signup():
     cells = [(k[1], k[6], k[7], k[8], n) for k, n in summed().items() if k[0] == "cohort"]
-    cohorts = {c["cohort"]: c for c in rm.cohorts(cells, NOW)}
+    cohorts = {c["cohort"]: c for c in figures.cohorts(cells, NOW)}
     assert list(cohorts) == ["2026-01", "2026-02", "2026-03"]
     jan = cohorts["2026-01"]
     assert jan["signups"] == 2 and len(jan["months"]) == 6  # January to June
@@ -121,13 +122,13 @@ def test_engagement_after_leaving_does_not_count_as_active():
         human_at=[t(1, 5), t(2, 3)],
     )
     cells = [(k[1], k[6], k[7], k[8], n) for k, n in rm.contributions(f).items() if k[0] == "cohort"]
-    months = rm.cohorts(cells, NOW)[0]["months"]
+    months = figures.cohorts(cells, NOW)[0]["months"]
     assert [m["active_engaged"] for m in months[:2]] == [1, 0]  # gone before February ended
 
 
 def test_daily_growth():
     cells = [(k[1], k[6], n) for k, n in summed().items() if k[0] == "growth"]
-    days = {d["date"]: d for d in rm.growth_days(cells, dt.date(2026, 1, 10), dt.date(2026, 3, 5))}
+    days = {d["date"]: d for d in figures.growth_days(cells, dt.date(2026, 1, 10), dt.date(2026, 3, 5))}
     assert len(days) == 55 and list(days)[0] == "2026-01-10" and list(days)[-1] == "2026-03-05"
     assert days["2026-01-10"] == {
         "date": "2026-01-10",
@@ -145,9 +146,9 @@ def test_daily_growth():
 
 def test_revenue_per_reachable_reader():
     facts = all_facts()
-    reachable = sum(rm.is_reachable(f, NOW, 30) for f in facts.values())
+    reachable = sum(figures.is_reachable(f, NOW, 30) for f in facts.values())
     assert reachable == 2  # A pays; B has a machine open in the window ("unknown")
-    assert rm.revenue_per_reachable_reader({"usd": 500, "eur": 90}, reachable) == [
+    assert figures.revenue_per_reachable_reader({"usd": 500, "eur": 90}, reachable) == [
         {
             "currency": "eur",
             "mrr_cents": 90,
@@ -161,7 +162,9 @@ def test_revenue_per_reachable_reader():
             "revenue_per_reachable_reader_cents": 250.0,
         },
     ]
-    assert rm.revenue_per_reachable_reader({"usd": 500}, 0)[0]["revenue_per_reachable_reader_cents"] is None
+    assert (
+        figures.revenue_per_reachable_reader({"usd": 500}, 0)[0]["revenue_per_reachable_reader_cents"] is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -177,7 +180,7 @@ def test_days_past_a_month_are_counted_in_blocks(days, bucket):
     [({}, None), ({3: 1}, 3), ({0: 2, 1: 1, 2: 1}, 0.5), ({1: 1, 5: 2}, 5), ({2: 1, 4: 1}, 3)],
 )
 def test_median_from_histogram(histogram, median):
-    assert rm.median_from_histogram(histogram) == median
+    assert figures.median_from_histogram(histogram) == median
 
 
 def test_delta_takes_the_old_cells_out():

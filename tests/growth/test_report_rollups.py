@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from growth import report_service, rollups
+from growth import report_service, rollup_series, rollups
 from growth.report_service import Filters
 from growth.rollup_models import ReportDirty, ReportFacts
 from tests.growth.report_history import NOW
@@ -152,7 +152,7 @@ def test_a_mark_made_during_a_refresh_survives_it(session):
 def test_month_cells_and_day_cells_tell_the_same_window(session):
     import datetime as dt
 
-    from growth import report_metrics as rm
+    from growth import report_figures as figures
     from growth.rollup_models import ReportCell
 
     stored_history(session)
@@ -173,7 +173,7 @@ def test_month_cells_and_day_cells_tell_the_same_window(session):
         cells = report_service._summed(
             session, report_service._days("f:d", f), ReportCell.metric, ReportCell.bucket
         )
-        by_days = rm.funnel_block([(m, b, int(n)) for m, b, n in cells])
+        by_days = figures.funnel_block([(m, b, int(n)) for m, b, n in cells])
         report = report_service.funnel_report(session, f)
         assert {k: report[k] for k in by_days} == by_days, (start, end)
     assert report_service.funnel_report(session, Filters(d(2026, 1, 15), d(2026, 3, 3)))["signups"] == 4
@@ -196,7 +196,7 @@ def test_the_tick_computes_billing_series_ahead_and_reports_read_them(session):
     stored_history(session)
     rollups.rebuild(session, NOW)
     live = report_service.growth_report(session, Filters(), NOW, 30)
-    rollups.cache_billing_series(session, NOW)
+    rollup_series.cache_billing_series(session, NOW)
     cached = report_service.growth_report(session, Filters(), NOW.replace(day=16), 30)
     assert cached["mrr_movements"] == live["mrr_movements"]
     assert cached["revenue_per_reachable_reader"] == live["revenue_per_reachable_reader"]  # taken at NOW
