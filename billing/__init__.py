@@ -36,8 +36,8 @@ ROLES = {
 
 def init_app(app: Flask) -> None:
     """Register the billing domain's gateway, blueprints, commands and lookups."""
-    from billing import admin, api, cli, gateway, service, views, webhook_events, webhooks  # noqa: F401
-    from growth import access, emails, roles, scheduler
+    from billing import admin, api, cli, gateway, report_series, service, views, webhook_events, webhooks  # noqa: F401
+    from growth import access, emails, reports, roles, scheduler
     from growth.extensions import csrf
 
     gateway.init_app(app)
@@ -55,6 +55,9 @@ def init_app(app: Flask) -> None:
     access.register_tier_lookup(service.paying_tier_lookup)
     access.register_revenue_lookup(service.revenue_lookup)
     webhook_events.register()
+    reports.register_series("paid_history", report_series.paid_history)
+    reports.register_series("mrr", report_series.mrr_at)
+    reports.register_series("mrr_movements", report_series.mrr_movements)
     scheduler.register_scheduled(
         "process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5)
     )

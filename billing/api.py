@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from billing import reports, schemas, service
 from billing.models import Tier
+from growth import report_service
+from growth.csvout import csv_response, wants_csv
 from growth.db import commit, db, utcnow
 from growth.errors import InvalidRequest
 from growth.openapi import spec
@@ -129,6 +131,7 @@ def _instant(name: str, default: dt.datetime) -> dt.datetime:
         },
     ],
     tags=("billing", "reports"),
+    csv="currency and month of MRR movements (with the currency's MRR, ARR and churn at `to`)",
 )
 def revenue():  # type: ignore[no-untyped-def]
     """Revenue over [from, to): money in integer cents per currency, rates as fractions."""
@@ -139,7 +142,45 @@ def revenue():  # type: ignore[no-untyped-def]
         raise InvalidRequest("`to` must be after `from`", code="invalid_range")
     if (end - start).days > MAX_REPORT_DAYS:
         raise InvalidRequest(f"the range may span at most {MAX_REPORT_DAYS} days", code="invalid_range")
-    return jsonify(reports.revenue_report(db.session, start, end))
+    as_csv = wants_csv()
+    result = reports.revenue_report(db.session, start, end)
+    if as_csv:
+        return csv_response("revenue.csv", REVENUE_HEADER, revenue_rows(result))
+    window = current_app.config["MASTHEAD"].engaged_window_days
+    result["revenue_per_reachable_reader"] = report_service.revenue_per_reachable_reader(
+        db.session, now, window
+    )
+    return jsonify(result)
+
+
+REVENUE_HEADER = (
+    "currency",
+    "mrr_cents",
+    "arr_cents",
+    "paying_subscribers",
+    "churn_rate",
+    "month",
+    "start_mrr_cents",
+    "end_mrr_cents",
+    "new_cents",
+    "expansion_cents",
+    "contraction_cents",
+    "churned_cents",
+    "reactivation_cents",
+    "net_new_mrr_cents",
+    "customer_churn_rate",
+    "revenue_churn_rate",
+)
+
+
+def revenue_rows(result: dict):  # type: ignore[no-untyped-def]
+    """One row per currency and month of movements; the currency's figures at `to` repeated."""
+    for block in result["currencies"]:
+        head = {
+            k: block[k] for k in ("currency", "mrr_cents", "arr_cents", "paying_subscribers", "churn_rate")
+        }
+        for month in block["movements"]:
+            yield {**head, **month}
 
 
 @bp.get("/reports/revenue/ledger")
@@ -153,6 +194,7 @@ def revenue():  # type: ignore[no-untyped-def]
         {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
     ],
     tags=("billing", "reports"),
+    csv="invoice paid in the window (all of them: the CSV is not cut at 1000)",
 )
 def ledger():  # type: ignore[no-untyped-def]
     """Invoices paid in [from, to), oldest first: amount, tax, currency, period, subscriber."""
@@ -161,6 +203,9 @@ def ledger():  # type: ignore[no-untyped-def]
     end = _instant("to", now)
     if end <= start:
         raise InvalidRequest("`to` must be after `from`", code="invalid_range")
+    if wants_csv():
+        rows = (reports.invoice_json(i) for i in reports.iter_ledger(db.session, start, end))
+        return csv_response("ledger.csv", LEDGER_HEADER, rows)
     entries = reports.ledger_entries(db.session, start, end, limit=LEDGER_LIMIT + 1)
     return jsonify(
         {
@@ -168,3 +213,18 @@ def ledger():  # type: ignore[no-untyped-def]
             "truncated": len(entries) > LEDGER_LIMIT,
         }
     )
+
+
+LEDGER_HEADER = (
+    "invoice_id",
+    "subscriber_id",
+    "customer_id",
+    "subscription_id",
+    "currency",
+    "amount_paid_cents",
+    "tax_cents",
+    "net_cents",
+    "period_start",
+    "period_end",
+    "paid_at",
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -87,6 +88,17 @@ def ledger_entries(session: Session, start: dt.datetime, end: dt.datetime, limit
             .limit(limit)
         )
     )
+
+
+def iter_ledger(session: Session, start: dt.datetime, end: dt.datetime) -> Iterator[Invoice]:
+    """Every invoice paid in [start, end), oldest first, read in chunks (for the CSV)."""
+    query = (
+        select(Invoice)
+        .where(Invoice.paid_at >= start, Invoice.paid_at < end)
+        .order_by(Invoice.paid_at, Invoice.id)
+        .execution_options(yield_per=1000)
+    )
+    yield from session.scalars(query)
 
 
 def invoice_json(invoice: Invoice) -> dict:

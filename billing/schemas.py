@@ -95,6 +95,7 @@ REVENUE_REPORT = spec.schema(
             "from": {"type": "string", "format": "date-time"},
             "to": {"type": "string", "format": "date-time"},
             **_REVENUE_FIELDS,
+            "revenue_per_reachable_reader": {"$ref": "#/components/schemas/RevenuePerReachableReader"},
             "currencies": {
                 "type": "array",
                 "items": {"type": "object", "properties": _REVENUE_FIELDS},

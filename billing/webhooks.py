@@ -25,7 +25,7 @@ from billing.mirror import apply_checkout_completed, apply_subscription
 from billing.models import (
     StripeEvent,
 )
-from growth import jobs
+from growth import jobs, rollups
 from growth.db import db, utcnow
 from growth.errors import InvalidRequest
 from growth.models import Subscriber
@@ -174,6 +174,7 @@ def process_event(session: Session, event_row_id: int, now: dt.datetime) -> str 
             row.outcome, row.note = "invalid", str(exc)[:500]
         else:
             row.subscriber_id = subscriber.id if subscriber else None
+            rollups.mark_dirty(session, [row.subscriber_id])  # the reports refresh them in the tick
             row.outcome = "applied" if subscriber or row.type in CATALOGUE_EVENTS else "unmatched"
             if row.outcome == "unmatched":
                 log.warning(

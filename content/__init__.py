@@ -52,6 +52,7 @@ def init_app(app: Flask) -> None:
         admin,
         api,
         cli,
+        report_series,
         sending,
         sequence_admin,
         sequence_api,
@@ -60,7 +61,7 @@ def init_app(app: Flask) -> None:
         views,
         webhook_events,
     )
-    from growth import emails, roles, scheduler, signals
+    from growth import emails, reports, roles, scheduler, signals
     from growth.extensions import csrf
 
     app.register_blueprint(views.bp)
@@ -75,6 +76,7 @@ def init_app(app: Flask) -> None:
     for command in cli.commands:
         app.cli.add_command(command)
     emails.register_welcome_provider(sequences.welcome_content)
+    reports.register_series("landing_posts", report_series.landing_posts)
     for signal, handler in (
         (signals.welcome_queued, sequences.on_welcome_queued),
         (signals.subscriber_confirmed, sequences.on_confirmed),

@@ -95,7 +95,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """The growth core's pages and API; public JSON and one-click endpoints skip CSRF."""
-    from growth.views import account, admin, api, public, webhooks
+    from growth.views import account, admin, api, public, reports, webhooks
 
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
@@ -103,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(account.bp)
     csrf.exempt(public.bp)
     csrf.exempt(api.bp)
+    app.register_blueprint(reports.bp)  # GET only
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)
 
@@ -132,6 +133,19 @@ def register_scheduled_work(app: Flask) -> None:
     """The core's own periodic work in the tick (domains add theirs in their init_app)."""
     import datetime as dt
 
-    from growth import scheduler, sunset
+    from growth import rollup_series, rollups, scheduler, signals, sunset
+
+    # The report rollups hear of every change to a subscriber and refresh them in the tick.
+    for signal in (
+        signals.subscriber_signed_up,
+        signals.subscriber_confirmed,
+        signals.subscriber_changed,
+        signals.subscriber_upgraded,
+        signals.subscriber_churned,
+    ):
+        signal.connect(rollups.on_subscriber_signal, weak=False)
 
     scheduler.register_scheduled("engagement", sunset.run_engagement, dt.timedelta(days=1))
+    scheduler.register_scheduled("report-rollups", rollups.rollup_work, dt.timedelta(0))  # every tick
+    scheduler.register_scheduled("report-rollups-daily", rollups.daily_work, dt.timedelta(days=1))
+    scheduler.register_scheduled("report-billing", rollup_series.billing_series_work, dt.timedelta(minutes=5))

@@ -251,8 +251,23 @@ def import_subscribers(csv_file, confirmed: bool, newsletters: tuple[str, ...], 
         click.echo(f"  line {row['line']}: {row['email']!r}: {row['reason']}")
 
 
+@click.command("rebuild-rollups")
+@with_appcontext
+def rebuild_rollups() -> None:
+    """Recompute the report rollups from the whole history (safe to run at any time)."""
+    import json
+
+    from growth import rollups
+    from growth.db import utcnow
+
+    result = rollups.rebuild(db.session, utcnow())
+    commit()
+    click.echo(json.dumps(result))
+
+
 commands = [
     db_upgrade,
+    rebuild_rollups,
     create_operator,
     create_token,
     list_tokens,

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from growth import stages
+from growth import rollups, stages
 from growth.db import ids_in
 from growth.jobs import task
 from growth.models import (
@@ -71,6 +71,7 @@ def record_web_visit(
     )
     session.add(event)
     session.flush()
+    rollups.mark_dirty(session, [subscriber_id])
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is not None:
         bring_back(session, subscriber, now, reason="web_visit")

@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from growth import jobs, stages
+from growth import jobs, rollups, stages
 from growth.engagement import bring_back, recompute_stages
 from growth.errors import DomainError, Forbidden, InvalidRequest
 from growth.models import Delivery, EmailEvent, EmailEventType, Status, Subscriber
@@ -230,6 +230,7 @@ def process_events(session: Session, events: Iterable[Any], now: dt.datetime, co
     session.flush()
     # Readers move up the funnel as they read, not only when the nightly run comes.
     readers = {r.subscriber_id for r in stored if r.subscriber_id and _is_engagement(r)}
+    rollups.mark_dirty(session, (r.subscriber_id for r in stored if r.type == "open" or _is_engagement(r)))
     if readers:
         recompute_stages(session, now, settings.policy, readers)
     return counts

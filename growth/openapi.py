@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from growth.csvout import format_parameter
 from growth.params import ID_SCHEMA
 
 ERROR_SCHEMA = {
@@ -72,11 +73,13 @@ class ApiSpec:
         parameters: list[dict[str, Any]] | None = None,
         errors: tuple[int, ...] = (400,),
         tags: tuple[str, ...] = (),
+        csv: str | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Describe one endpoint; use as a decorator next to the route.
 
         `<id:name>` in the path is declared an integer within the database's range (the `id`
         converter's); `response_content_type` names what a success answers (`text/csv` for CSV).
+        `csv` (what one CSV row is) adds the `format` parameter and a `text/csv` answer.
         """
         openapi_path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", path)
         ids = set(re.findall(r"<id:([^<>]+)>", path))
@@ -86,6 +89,8 @@ class ApiSpec:
             if tags:
                 op["tags"] = list(tags)
             params = list(parameters or [])
+            if csv:
+                params.append({**format_parameter(), "description": f"csv: one row per {csv}"})
             for name in re.findall(r"{([^}]+)}", openapi_path):
                 schema = dict(ID_SCHEMA) if name in ids else {"type": "string"}
                 params.append({"name": name, "in": "path", "required": True, "schema": schema})
@@ -102,6 +107,10 @@ class ApiSpec:
             if response:
                 ok["content"] = {
                     response_content_type: {"schema": {"$ref": f"#/components/schemas/{response}"}}
+                }
+            if csv:
+                ok.setdefault("content", {})["text/csv"] = {
+                    "schema": {"type": "string", "description": f"one row per {csv}"}
                 }
             op["responses"][str(status)] = ok
             codes = set(errors) | ({401, 403} if auth else set())

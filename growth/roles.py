@@ -62,6 +62,10 @@ CORE = {
     "api.lift_suppression": ADMIN,
     "api.import_csv": ADMIN,
     "engagement.subscriber_engagement": ADMIN,
+    # reports: the funnel is counts; cohorts and growth carry revenue
+    "reports.funnel": CREATOR,
+    "reports.cohorts": ADMIN,
+    "reports.growth": ADMIN,
 }
 
 

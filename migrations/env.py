@@ -12,6 +12,7 @@ from growth.db import Base, make_engine
 for module in (
     "growth.models",
     "growth.outgoing.models",
+    "growth.rollup_models",
     "referrals.models",
     "billing.models",
     "content.models",

@@ -24,7 +24,7 @@ ROLES = {
 
 def init_app(app: Flask) -> None:
     """Register the referrals domain's blueprints, signal handlers, email block and commands."""
-    from growth import emails, roles, scheduler, signals
+    from growth import emails, reports, roles, scheduler, signals
     from growth.extensions import csrf
     from referrals import api, cli, rewards, service, views, webhook_events  # noqa: F401 - rewards: its job
 
@@ -39,6 +39,7 @@ def init_app(app: Flask) -> None:
     signals.referral_link_visit.connect(service.on_link_visit, weak=False)
     webhook_events.register()
     emails.register_context_provider(service.email_context, prefetch=service.prefetch_progress)
+    reports.register_series("referred", service.referred_lookup)
     for command in cli.commands:
         app.cli.add_command(command)
     scheduler.register_scheduled("referrals-release", cli.release_work, dt.timedelta(hours=1))

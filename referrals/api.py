@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, jsonify, request
 from growth import roles
 from growth import schemas as growth_schemas
 from growth.auth import current_operator
+from growth.csvout import csv_response, wants_csv
 from growth.db import commit, db, utcnow
 from growth.errors import InvalidRequest
 from growth.models import Subscriber
@@ -265,10 +266,12 @@ def parse_report_args(args) -> dict:  # type: ignore[no-untyped-def]
         query_int_schema("market", maximum=MAX_MARKET, description="market size for the logistic forecast"),
     ],
     tags=("reports",),
+    csv="figure of the report that is a single number or word (k_factor, share_rate, ...)",
 )
 def referral_report():  # type: ignore[no-untyped-def]
     """Every referral figure for a window, computed from the stored forest."""
     args = parse_report_args(request.args)
+    as_csv = wants_csv()
     horizon = current_app.config["MASTHEAD"].referral_horizon_days
     result = report.referral_report(db.session, utcnow(), horizon_days=horizon, **args)
     if not roles.has_role(current_operator(), "admin"):
@@ -276,4 +279,7 @@ def referral_report():  # type: ignore[no-untyped-def]
         for rows in result["top_referrers"].values():
             for row in rows:
                 row["downstream_revenue"] = None
+    if as_csv:
+        figures = ((k, v) for k, v in result.items() if v is None or isinstance(v, str | int | float))
+        return csv_response("referrals.csv", ("figure", "value"), figures)
     return jsonify(result)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from growth import emails
+from growth import emails, rollups
 from growth.db import ids_in
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule, printable, single_line
@@ -308,6 +308,7 @@ def reject(session: Session, referral_id: int, operator: str, now: dt.datetime) 
     referral.status, referral.reason = ReferralStatus.REJECTED, RejectReason.OPERATOR
     referral.decided_at, referral.decided_by = now, operator
     session.flush()
+    rollups.mark_dirty(session, [referral.referred_id])  # no longer counted under `referral`
     if was_counted:
         tree.detach(session, referral.referred_id)
         left = (
@@ -555,3 +556,17 @@ def email_context(session: Session, subscriber: Subscriber, context: Mapping[str
         f"{escape(counted)}{escape(sentence)}</p>"
     )
     return {"referral_block": text, "referral_block_html": html}
+
+
+def referred_lookup(session: Session, subscriber_ids: Collection[int]) -> set[int]:
+    """For the reports: which of these subscribers came through a referral link not rejected."""
+    ids = list(subscriber_ids)
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Referral.referred_id).where(
+                ids_in(Referral.referred_id, ids), Referral.status != ReferralStatus.REJECTED
+            )
+        )
+    )

@@ -1,0 +1,183 @@
+"""The funnel, cohort and growth reports: a few GROUP BY queries over the rollup, then the pure
+metrics of growth.report_metrics. Nothing here scans raw events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy.orm import Session
+
+from growth import report_figures as figures
+from growth import report_metrics as rm
+from growth import reports
+from growth.models import Newsletter
+from growth.rollup_models import ReportCell, ReportFacts, ReportSeries
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What every report takes: signup (or event) days [start, end], a newsletter, a source."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    newsletter_id: int | None = None
+    source: str | None = None
+
+
+def _filters(f: Filters) -> list[Any]:
+    conditions: list[Any] = []
+    if f.newsletter_id is not None:
+        conditions.append(ReportCell.newsletter_id == f.newsletter_id)
+    if f.source is not None:
+        conditions.append(ReportCell.source == f.source)
+    return conditions
+
+
+def _days(kind: str, f: Filters, start: dt.date | None = None) -> list[Any]:
+    conditions: list[Any] = [ReportCell.kind == kind]
+    start = start if start is not None else f.start
+    if start is not None:
+        conditions.append(ReportCell.day >= start)
+    if f.end is not None:
+        conditions.append(ReportCell.day <= f.end)
+    return conditions + _filters(f)
+
+
+def _months_and_ends(kind: str, f: Filters) -> list[Any]:
+    """Whole months of the window from the month cells, its ragged ends from the day cells."""
+    c = ReportCell
+    if f.start is None and f.end is None:
+        return [c.kind == kind + ":m", *_filters(f)]
+    first_full = None if f.start is None else rm.month_start(f.start, 0 if f.start.day == 1 else 1).date()
+    after_full = None if f.end is None else rm.month_start(f.end + dt.timedelta(days=1)).date()
+    months: list[Any] = [c.kind == kind + ":m"]
+    if first_full is not None:
+        months.append(c.day >= first_full)
+    if after_full is not None:
+        months.append(c.day < after_full)
+    ends: list[Any] = []
+    if first_full is not None and f.start is not None:
+        ends.append(and_(c.day >= f.start, c.day < first_full))
+    if after_full is not None and f.end is not None:
+        ends.append(and_(c.day >= after_full, c.day <= f.end))
+    if first_full is not None and after_full is not None and first_full >= after_full:
+        months = [false()]  # no whole month inside: the days alone
+        ends = [and_(c.day >= f.start, c.day <= f.end)]
+    days = and_(c.kind == kind + ":d", or_(*ends)) if ends else false()
+    return [or_(and_(*months), days), *_filters(f)]
+
+
+def _summed(session: Session, where: list[Any], *columns: Any) -> list[Any]:
+    total = func.sum(ReportCell.n)
+    stmt = select(*columns, total).where(*where).group_by(*columns).having(total != 0)
+    return [tuple(row) for row in session.execute(stmt)]
+
+
+def newsletter_slugs(session: Session) -> dict[int, str]:
+    """{newsletter id: slug}, and 0 for signups on no newsletter."""
+    return {0: "none", **dict(session.execute(select(Newsletter.id, Newsletter.slug)).all())}
+
+
+def funnel_report(session: Session, f: Filters) -> dict:
+    """The funnel of readers who signed up in [start, end], overall and by each breakdown."""
+    c = ReportCell
+    metric = (c.metric, c.bucket)
+    slugs = newsletter_slugs(session)
+    base = _months_and_ends("f", f)
+    # One scan for the overall block and the newsletter and source breakdowns.
+    rows = [
+        (nl, src, m, b, int(n))
+        for nl, src, m, b, n in _summed(session, base, c.newsletter_id, c.source, *metric)
+    ]
+    overall = [(m, b, n) for _, _, m, b, n in rows]
+    groups = {
+        "newsletter": [(slugs.get(nl, str(nl)), m, b, n) for nl, _, m, b, n in rows],
+        "source": [(src, m, b, n) for _, src, m, b, n in rows],
+        "campaign": [
+            (v, m, b, int(n))
+            for v, m, b, n in _summed(session, _months_and_ends("fc", f), c.campaign, *metric)
+        ],
+        "post": [
+            (v, m, b, int(n)) for v, m, b, n in _summed(session, _months_and_ends("fp", f), c.post, *metric)
+        ],
+    }
+    return {**_window(f), **figures.funnel(overall, groups)}
+
+
+def _window(f: Filters) -> dict[str, Any]:
+    return {
+        "from": f.start.isoformat() if f.start else None,
+        "to": f.end.isoformat() if f.end else None,
+        "newsletter": f.newsletter_id,
+        "source": f.source,
+    }
+
+
+def cohort_report(session: Session, f: Filters, now: dt.datetime) -> dict:
+    """Monthly signup cohorts whose month overlaps [start, end], by months since signup."""
+    c = ReportCell
+    start = rm.month_start(f.start).date() if f.start else None
+    rows = _summed(session, _days("cohort", f, start), c.day, c.metric, c.bucket, c.currency)
+    cells = [(day, m, b, cur, int(n)) for day, m, b, cur, n in rows]
+    return {**_window(f), "cohorts": figures.cohorts(cells, now)}
+
+
+def first_day(session: Session) -> dt.date | None:
+    """The first day anything happened in the rollup."""
+    return session.scalar(select(func.min(ReportCell.day)).where(ReportCell.kind == "growth"))
+
+
+def growth_report(session: Session, f: Filters, now: dt.datetime, window_days: int) -> dict:
+    """Daily signups, confirmations, unsubscribes and net growth; MRR movements by month."""
+    c = ReportCell
+    end = f.end or now.date()
+    start = f.start or first_day(session) or end
+    rows = _summed(session, _days("growth", Filters(start, end, f.newsletter_id, f.source)), c.day, c.metric)
+    days = figures.growth_days([(day, m, int(n)) for day, m, n in rows], start, end)
+    until = min(dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC), now)
+    since = rm.month_start(start)
+    movements = mrr_movements(session, since, until) if since < until else []
+    return {
+        **_window(Filters(start, end, f.newsletter_id, f.source)),
+        "days": days,
+        "mrr_movements": movements,
+        "revenue_per_reachable_reader": revenue_per_reachable_reader(session, now, window_days),
+    }
+
+
+def reachable_readers(session: Session, now: dt.datetime, window_days: int) -> int:
+    """Active subscribers who are engaged, unknown (machine opens only) or paying at `now`."""
+    since = now - dt.timedelta(days=window_days)
+    f = ReportFacts
+    recent = or_(
+        f.last_human_at.between(since, now),
+        f.last_machine_at.between(since, now),
+        f.paying_now.is_(True),
+    )
+    return int(session.scalar(select(func.count()).where(f.status == "active", recent)) or 0)
+
+
+def mrr_movements(session: Session, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
+    """Billing's movements by month over [since, until): from the tick's cache when it covers them."""
+    cached = session.get(ReportSeries, "billing")
+    if cached is None or since < dt.datetime.fromisoformat(cached.payload["from"]):
+        return reports.mrr_movements(session, since, until)
+    first, last = f"{since:%Y-%m}", f"{until - dt.timedelta(microseconds=1):%Y-%m}"
+    return [
+        {**block, "months": [m for m in block["months"] if first <= m["month"] <= last]}
+        for block in cached.payload["movements"]
+    ]
+
+
+def revenue_per_reachable_reader(session: Session, now: dt.datetime, window_days: int) -> dict:
+    """MRR per reachable reader, per currency, both taken at one instant: what every report shows.
+
+    The instant is when the tick last computed billing's MRR (every 5 minutes), else `now`.
+    """
+    cached = session.get(ReportSeries, "billing")
+    at, mrr = (cached.computed_at, cached.payload["mrr"]) if cached else (now, reports.mrr(session, now))
+    blocks = figures.revenue_per_reachable_reader(mrr, reachable_readers(session, at, window_days))
+    return {"at": at.isoformat(), "currencies": blocks}
