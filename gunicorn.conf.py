@@ -40,8 +40,8 @@ logconfig_dict = {
     "disable_existing_loggers": False,
     "root": {"level": "INFO", "handlers": ["json"]},
     "loggers": {
-        "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True, "qualname": "gunicorn.error"},
-        "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False, "qualname": "gunicorn.access"},
+        "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+        "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
     },
     "handlers": {"json": {"class": "growth.logs.LogHandler", "formatter": "json"}},
     "formatters": {"json": {"()": "growth.logs.JsonFormatter"}},

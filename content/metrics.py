@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 NOT_NURTURED = "not_nurtured"
 PITCH_COOLDOWN = "pitch_cooldown"
@@ -74,3 +74,50 @@ def preview_sentence(will_receive: int, skipped: Mapping[str, int]) -> str:
         if n:
             parts.append(f"{n:,} skipped: {SKIP_LABELS.get(reason, reason)}")
     return ", ".join(parts)
+
+
+# A send-rate cap spreads a send: per five minutes at most a twelfth of the hourly cap (at least
+# one), and never more than the cap in any hour.
+PACE_WINDOW = dt.timedelta(hours=1)
+PACE_SLOT = dt.timedelta(minutes=5)
+PACE_STEP = dt.timedelta(minutes=1)  # the tick: when a paced send is looked at again
+PACE_HORIZON = dt.timedelta(days=60)  # an estimate beyond this is not worth computing
+
+
+def pace_room(per_hour: int, recent: Sequence[tuple[dt.datetime, int]], now: dt.datetime) -> int:
+    """How many messages a capped newsletter may hand out at `now`, given (when, how many) so far.
+
+    A message planned at `at` counts in the hour while `at > now - 1 h`, in the slot while
+    `at > now - 5 min`.
+    """
+    hour = sum(n for at, n in recent if at > now - PACE_WINDOW)
+    slot = sum(n for at, n in recent if at > now - PACE_SLOT)
+    per_slot = max(1, per_hour // 12)
+    return max(0, min(per_hour - hour, per_slot - slot))
+
+
+def paced_finish(
+    per_hour: int,
+    recent: Sequence[tuple[dt.datetime, int]],
+    remaining: int,
+    now: dt.datetime,
+) -> dt.datetime | None:
+    """When the last of `remaining` messages would be handed out, looking once per tick (1 min).
+
+    `now` when nothing remains; None when that is more than PACE_HORIZON away.
+    """
+    history = [(at, n) for at, n in recent if at > now - PACE_WINDOW]
+    at = now
+    while remaining > 0:
+        if at - now > PACE_HORIZON:
+            return None
+        room = pace_room(per_hour, history, at)
+        if room > 0:
+            handed = min(room, remaining)
+            remaining -= handed
+            history.append((at, handed))
+            if remaining == 0:
+                return at
+        at += PACE_STEP
+        history = [(t, n) for t, n in history if t > at - PACE_WINDOW]
+    return now

@@ -240,7 +240,7 @@ class Config:
             )
         if not self.redis_url:
             warnings.append(
-                "REDIS_URL is not set: emails are sent inside the web requests and rate limits are per process"
+                "REDIS_URL is not set: emails are sent inside the web requests, rate limits count per process"
             )
         if self.mail_backend == "outbox":
             warnings.append(

@@ -106,10 +106,10 @@ def configure_logging(production: bool) -> None:
         handler.setFormatter(JsonFormatter())
         # Our request line replaces the development server's, which prints raw paths (tokens).
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    # Alembic announces its plugins whenever it loads the migrations (readiness does): noise.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # Alembic announces its plugins whenever it loads the migrations (readiness does): noise.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     root.setLevel(logging.INFO)
 
 

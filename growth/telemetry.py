@@ -42,7 +42,9 @@ _store_cache: dict[int, tuple[float, list[Any]]] = {}
 disable_created_metrics()  # the *_created series say when a process started: noise here
 
 REQUESTS = Counter(
-    "masthead_http_requests", "HTTP requests answered, by route template and status", ["method", "route", "status"]
+    "masthead_http_requests",
+    "HTTP requests answered, by route template and status",
+    ["method", "route", "status"],
 )
 REQUEST_SECONDS = Histogram(
     "masthead_http_request_duration_seconds", "Time to answer a request, by route template", ["route"]
@@ -64,7 +66,7 @@ def observe_request(environ: dict[str, Any], method: str, status: int, seconds: 
     REQUEST_SECONDS.labels(route=route).observe(seconds)
 
 
-def observe_webhook_lag(provider: str, event_time: dt.datetime | float | int | None, now: dt.datetime) -> None:
+def observe_webhook_lag(provider: str, event_time: dt.datetime | float | None, now: dt.datetime) -> None:
     """How late a provider's event reached us (a unix time or an aware datetime)."""
     if event_time is None:
         return
@@ -134,9 +136,9 @@ class StoreCollector(Collector):
                 labels=["task"],
             )
             for task in session.scalars(select(ScheduledTask)).all():
-                if task.last_started_at and task.last_finished_at and task.last_finished_at >= task.last_started_at:
-                    seconds = (task.last_finished_at - task.last_started_at).total_seconds()
-                    duration.add_metric([task.name], seconds)
+                started, ended = task.last_started_at, task.last_finished_at
+                if started and ended and ended >= started:
+                    duration.add_metric([task.name], (ended - started).total_seconds())
                 if task.last_finished_at:
                     finished.add_metric([task.name], task.last_finished_at.timestamp())
         finally:
