@@ -29,18 +29,34 @@ def code_heads() -> frozenset[str]:
 
 
 def check_database(app: Flask) -> tuple[str | None, frozenset[str] | None]:
-    """(problem, the revisions the database is at); one connection for both."""
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import text
+    """(problem, the revisions the database is at); one connection for both.
 
+    Plain driver statements, outside any transaction: on SQLite every SQLAlchemy transaction
+    begins IMMEDIATE (the write lock), and a probe must not queue behind a long send.
+    """
     engine = app.extensions["masthead_db"].engine
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-            current = frozenset(MigrationContext.configure(connection).get_current_heads())
+        raw = engine.raw_connection()
     except Exception as exc:
         log.warning("readiness: database unreachable: %s", exc)
         return f"the database cannot be reached ({exc.__class__.__name__})", None
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+        except Exception as exc:
+            log.warning("readiness: database does not answer: %s", exc)
+            return f"the database does not answer ({exc.__class__.__name__})", None
+        try:
+            cursor.execute("SELECT version_num FROM alembic_version")
+            current = frozenset(str(row[0]) for row in cursor.fetchall())
+        except Exception:  # no alembic_version table: nothing was ever applied
+            raw.rollback()
+            current = frozenset()
+        cursor.close()
+    finally:
+        raw.close()
     return None, current
 
 

@@ -138,7 +138,7 @@ Observer = Callable[[dict[str, Any], str, int, float], None]
 
 
 class RequestMiddleware:
-    """WSGI: give each request its id, then log it (and tell observers) once it is answered."""
+    """WSGI: give each request its id, then log it (and tell observers) once the app answered."""
 
     def __init__(self, wsgi_app: Any, log_requests: bool, observers: list[Observer]):
         self.wsgi_app = wsgi_app
@@ -158,13 +158,11 @@ class RequestMiddleware:
 
         token = _request_id.set(request_id)
         try:
-            body = self.wsgi_app(environ, _start)
-        except BaseException:
+            return self.wsgi_app(environ, _start)  # type: ignore[no-any-return]
+        finally:
+            # Once the app has answered: a streamed body (a CSV export) is still being sent.
             self._finish(environ, request_id, status_holder[0], started)
             _request_id.reset(token)
-            raise
-        _request_id.reset(token)
-        return _ClosingIterable(body, lambda: self._finish(environ, request_id, status_holder[0], started))
 
     def _finish(self, environ: dict[str, Any], request_id: str, status: int, started: float) -> None:
         duration = time.perf_counter() - started
@@ -188,25 +186,6 @@ class RequestMiddleware:
                         "ip": environ.get("REMOTE_ADDR"),
                     },
                 )
-
-
-class _ClosingIterable:
-    """The response body, with a callback once the server has sent it (or given up)."""
-
-    def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]):
-        self.body = body
-        self.on_close = on_close
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.body)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self.body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self.on_close()
 
 
 def init_app(app: Flask, observers: list[Observer] | None = None) -> None:
