@@ -136,3 +136,36 @@ def test_send_rate_command(app, session):  # type: ignore[no-untyped-def]
     assert "no cap" in runner.invoke(args=["send-rate", slug, "off"]).output
     assert runner.invoke(args=["send-rate", slug, "0"]).exit_code != 0
     assert runner.invoke(args=["send-rate", "nope"]).exit_code != 0
+
+
+def _minute_by_minute(per_hour, recent, remaining, now):  # type: ignore[no-untyped-def]
+    """The reference: look at every tick, one minute apart, until everything is out."""
+    history, at = list(recent), now
+    while remaining > 0:
+        if at - now > metrics.PACE_HORIZON:
+            return None
+        room = metrics.pace_room(per_hour, history, at)
+        if room > 0:
+            handed = min(room, remaining)
+            remaining -= handed
+            history.append((at, handed))
+            if remaining == 0:
+                return at
+        at += MIN
+    return now
+
+
+def test_paced_finish_matches_the_minute_by_minute_reference():
+    import random
+
+    rng = random.Random(15)
+    for _ in range(80):
+        per_hour = rng.choice([1, 3, 5, 11, 12, 13, 24, 25, 100, 137, 1000])
+        remaining = rng.randint(1, per_hour * 20)
+        recent = [
+            (T0 - dt.timedelta(seconds=rng.randint(1, 3599)), rng.randint(1, max(1, per_hour // 3)))
+            for _ in range(rng.randint(0, 4))
+        ]
+        expected = _minute_by_minute(per_hour, recent, remaining, T0)
+        case = (per_hour, remaining, recent)
+        assert metrics.paced_finish(per_hour, recent, remaining, T0) == expected, case

@@ -2,37 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from growth.app import create_app
 from growth.cli import upgrade_database
-from growth.db import db
-from tests.conftest import REDIS_URL, make_config
-
-
-def closed_port() -> int:
-    """A local port nobody listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def own_app(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
-    """Build apps with their own database; the shared engine and sessions come back after."""
-    engine, factory = db.engine, db.session_factory
-
-    def build(**overrides: object):  # type: ignore[no-untyped-def]
-        app = create_app(make_config(overrides.pop("database_url"), tmp_path / "inst", **overrides))  # type: ignore[arg-type]
-        app.config["TESTING"] = True
-        return app
-
-    yield build
-    db.engine, db.session_factory = engine, factory
+from tests.conftest import REDIS_URL
+from tests.growth.conftest import closed_port
 
 
 def test_healthz_and_readyz_answer_when_all_is_well(client):  # type: ignore[no-untyped-def]

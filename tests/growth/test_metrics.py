@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from growth.config import Config, ConfigError
 from growth.telemetry import may_read_metrics
 from tests.conftest import REDIS_URL
+from tests.growth.conftest import closed_port
 from tests.growth.helpers import signup, signup_and_confirm
 
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.7"}
@@ -75,6 +76,17 @@ def test_unknown_paths_share_one_label(metrics_client):  # type: ignore[no-untyp
 def test_queue_figures_with_redis(metrics_client):  # type: ignore[no-untyped-def]
     found = samples(metrics_client)
     assert (("masthead_queue_depth", (("queue", "masthead"),)) in found) == bool(REDIS_URL)
+
+
+def test_metrics_answer_while_the_database_is_down(own_app):  # type: ignore[no-untyped-def]
+    app = own_app(
+        database_url=f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/masthead",
+        redis_url=None,
+        extra={"metrics_cache_seconds": "0"},
+    )
+    found = samples(app.test_client())
+    assert value(found, "masthead_scrape_error", store="database") == 1
+    assert not any(name == "masthead_deliveries" for name, _ in found)
 
 
 def test_others_get_403(client):  # type: ignore[no-untyped-def]
