@@ -166,8 +166,13 @@ class StoreCollector(Collector):
                 enqueued = job.enqueued_at.replace(tzinfo=job.enqueued_at.tzinfo or dt.UTC)
                 oldest = max(0.0, (dt.datetime.now(dt.UTC) - enqueued).total_seconds())
         age.add_metric([queue.name], oldest)
+        failed = GaugeMetricFamily(
+            "masthead_queue_failed", "Jobs that failed for good (RQ's failed registry)", labels=["queue"]
+        )
+        failed.add_metric([queue.name], queue.failed_job_registry.count)
         yield depth
         yield age
+        yield failed
         seen = jobs.last_worker_seen(queue.connection)
         beat = GaugeMetricFamily(
             "masthead_worker_last_seen_timestamp_seconds", "When a worker last left its heartbeat (unix time)"

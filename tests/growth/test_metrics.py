@@ -75,7 +75,8 @@ def test_unknown_paths_share_one_label(metrics_client):  # type: ignore[no-untyp
 
 def test_queue_figures_with_redis(metrics_client):  # type: ignore[no-untyped-def]
     found = samples(metrics_client)
-    assert (("masthead_queue_depth", (("queue", "masthead"),)) in found) == bool(REDIS_URL)
+    for name in ("masthead_queue_depth", "masthead_queue_oldest_age_seconds", "masthead_queue_failed"):
+        assert ((name, (("queue", "masthead"),)) in found) == bool(REDIS_URL)
 
 
 def test_metrics_answer_while_the_database_is_down(own_app):  # type: ignore[no-untyped-def]
