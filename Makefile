@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test worker scheduler migrate lint bench clean chromium
+.PHONY: run serve metrics-dir test worker scheduler migrate lint bench clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,17 @@ migrate: $(STAMP)
 run: migrate
 	PORT=$(PORT) $(BIN)/flask --app wsgi prepare-server
 	PORT=$(PORT) $(BIN)/flask --app wsgi serve --host 127.0.0.1 --port $(PORT)
+
+# Production: gunicorn from gunicorn.conf.py on 127.0.0.1:$(PORT), after the migrations. Needs
+# SECRET_KEY and an https BASE_URL; prometheus-client's multiprocess directory is set here,
+# before Python starts, so every worker's counts reach /metrics.
+serve: export MASTHEAD_ENV := production
+serve: export PROMETHEUS_MULTIPROC_DIR ?= $(abspath $(or $(MASTHEAD_INSTANCE),instance))/prometheus
+serve: metrics-dir migrate
+	PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+metrics-dir:
+	mkdir -p "$$PROMETHEUS_MULTIPROC_DIR"
 
 worker: migrate
 	$(BIN)/flask --app wsgi worker

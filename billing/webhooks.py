@@ -25,7 +25,7 @@ from billing.mirror import apply_checkout_completed, apply_subscription
 from billing.models import (
     StripeEvent,
 )
-from growth import jobs, rollups
+from growth import jobs, rollups, telemetry
 from growth.db import db, utcnow
 from growth.errors import InvalidRequest
 from growth.models import Subscriber
@@ -220,6 +220,8 @@ def receive(
     """Verify and store an event, then queue its processing; False for a redelivery."""
     payload = verify(raw_body, signature, secret, now)
     row, created = record_event(session, payload, now)
+    if created:
+        telemetry.observe_webhook_lag("stripe", row.created, now)
     if created or row.processed_at is None:
         jobs.enqueue("billing.process_event", row.id)
     return created

@@ -19,6 +19,7 @@ ROLES = {
     "content_admin.send_resend_batch": "creator",
     "content_admin.send_skipped": "creator",
     "content_admin.send_cancel": "creator",
+    "content_admin.send_rate": "creator",  # who sends warms the domain up
     "content_admin.value_to_pitch": "admin",
     "content_api.list_posts": "creator",
     "content_api.create_post": "creator",

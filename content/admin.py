@@ -6,13 +6,13 @@ import datetime as dt
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from content import posts, send_control, sending, stats
+from content import pacing, posts, send_control, sending, stats
 from content.metrics import SKIP_LABELS
 from content.segments import parse_segment, preview
 from growth.auth import current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, ValidationFailed
-from growth.fields import single_line
+from growth.fields import optional_int, single_line
 
 bp = Blueprint("content_admin", __name__, url_prefix="/admin")
 FIELDS = (
@@ -155,9 +155,33 @@ def post_test(post_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/sends/<id:send_id>")
 def send_page(send_id: int):  # type: ignore[no-untyped-def]
-    """Progress, skipped recipients by reason, batches that need a decision."""
-    progress = send_control.progress(db.session, sending.get_send(db.session, send_id))
-    return render_template("content/admin_send.html", progress=progress, labels=SKIP_LABELS)
+    """Progress, skipped recipients by reason, batches that need a decision, the rate cap."""
+    return _send_page(sending.get_send(db.session, send_id))
+
+
+def _send_page(send, status: int = 200, error: str | None = None):  # type: ignore[no-untyped-def]
+    progress = send_control.progress(db.session, send)
+    pace = pacing.outlook(db.session, send, utcnow())
+    rate = pacing.rate_of(db.session, send.newsletter_id)
+    page = render_template(
+        "content/admin_send.html", progress=progress, labels=SKIP_LABELS, pace=pace, rate=rate, error=error
+    )
+    return page, status
+
+
+@bp.post("/sends/<id:send_id>/send-rate")
+def send_rate(send_id: int):  # type: ignore[no-untyped-def]
+    """Cap (or uncap, when blank) the post emails per hour of this send's newsletter."""
+    send = sending.get_send(db.session, send_id)
+    try:
+        per_hour = optional_int(request.form.get("per_hour"), "Messages per hour", 1, pacing.MAX_PER_HOUR)
+        pacing.set_rate(db.session, send.newsletter_id, per_hour, utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        return _send_page(send, 422, exc.message)
+    commit()
+    flash(f"Send rate: {per_hour:,} messages per hour." if per_hour else "Send rate: no cap.")
+    return redirect(url_for("content_admin.send_page", send_id=send_id))
 
 
 @bp.post("/sends/<id:send_id>/batches/<id:number>/resend")

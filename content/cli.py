@@ -31,4 +31,31 @@ def send_due_command() -> None:
     )
 
 
-commands = [send_due_command]
+@click.command("send-rate")
+@click.argument("newsletter")
+@click.argument("per_hour", required=False)
+@with_appcontext
+def send_rate_command(newsletter: str, per_hour: str | None) -> None:
+    """Show or set a newsletter's cap on post emails per hour (`off`: no cap)."""
+    from sqlalchemy import select
+
+    from content import pacing
+    from growth.errors import DomainError
+    from growth.fields import parse_int
+    from growth.models import Newsletter
+
+    row = db.session.scalars(select(Newsletter).where(Newsletter.slug == newsletter)).first()
+    if row is None:
+        raise click.ClickException(f"no newsletter {newsletter!r}")
+    if per_hour is not None:
+        try:
+            rate = None if per_hour == "off" else parse_int(per_hour, "PER_HOUR", 1, pacing.MAX_PER_HOUR)
+            pacing.set_rate(db.session, row.id, rate, utcnow())
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from exc
+        commit()
+    current = pacing.rate_of(db.session, row.id)
+    click.echo(f"{row.slug}: " + (f"at most {current:,} post emails per hour" if current else "no cap"))
+
+
+commands = [send_due_command, send_rate_command]

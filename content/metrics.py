@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 
 NOT_NURTURED = "not_nurtured"
 PITCH_COOLDOWN = "pitch_cooldown"
@@ -74,3 +75,79 @@ def preview_sentence(will_receive: int, skipped: Mapping[str, int]) -> str:
         if n:
             parts.append(f"{n:,} skipped: {SKIP_LABELS.get(reason, reason)}")
     return ", ".join(parts)
+
+
+# A send-rate cap spreads a send: per five minutes at most a twelfth of the hourly cap (at least
+# one), and never more than the cap in any hour.
+PACE_WINDOW = dt.timedelta(hours=1)
+PACE_SLOT = dt.timedelta(minutes=5)
+PACE_STEP = dt.timedelta(minutes=1)  # the tick: when a paced send is looked at again
+PACE_HORIZON = dt.timedelta(days=60)  # an estimate beyond this is not worth computing
+
+
+def pace_room(per_hour: int, recent: Sequence[tuple[dt.datetime, int]], now: dt.datetime) -> int:
+    """How many messages a capped newsletter may hand out at `now`, given (when, how many) so far.
+
+    A message planned at `at` counts in the hour while `at > now - 1 h`, in the slot while
+    `at > now - 5 min`.
+    """
+    hour = sum(n for at, n in recent if at > now - PACE_WINDOW)
+    slot = sum(n for at, n in recent if at > now - PACE_SLOT)
+    per_slot = max(1, per_hour // 12)
+    return max(0, min(per_hour - hour, per_slot - slot))
+
+
+def paced_finish(
+    per_hour: int,
+    recent: Sequence[tuple[dt.datetime, int]],
+    remaining: int,
+    now: dt.datetime,
+) -> dt.datetime | None:
+    """When the last of `remaining` messages would be handed out, looking once per tick (1 min).
+
+    `now` when nothing remains; None when that is more than PACE_HORIZON away. Between hand-outs
+    it skips to the first tick at which something leaves the slot or the hour (the only moments
+    room can open). What happens next depends only on the last hour, so once an hour repeats
+    the one before it, every later hour does too, and the rest is counted, not simulated.
+    """
+    if remaining <= 0:
+        return now
+    if remaining > per_hour * (PACE_HORIZON // PACE_WINDOW + 1):  # at most per_hour an hour
+        return None
+    history = [(at, n) for at, n in recent if at > now - PACE_WINDOW]
+    at = now
+    while at - now <= PACE_HORIZON:
+        room = pace_room(per_hour, history, at)
+        if room > 0:
+            handed = min(room, remaining)
+            remaining -= handed
+            history.append((at, handed))
+            if remaining == 0:
+                return at
+            if at - now >= 2 * PACE_WINDOW:
+                finish = _periodic_finish(history, at, remaining)
+                if finish is not None:
+                    return finish if finish - now <= PACE_HORIZON else None
+        opens = min(t + span for t, _ in history for span in (PACE_SLOT, PACE_WINDOW) if t + span > at)
+        at = now + math.ceil((opens - now) / PACE_STEP) * PACE_STEP
+        history = [(t, n) for t, n in history if t > at - 2 * PACE_WINDOW]
+    return None
+
+
+def _periodic_finish(
+    history: list[tuple[dt.datetime, int]], at: dt.datetime, remaining: int
+) -> dt.datetime | None:
+    """If the hour up to `at` repeats the hour before it, when `remaining` more would be out."""
+    last = [(t - at, n) for t, n in history if t > at - PACE_WINDOW]
+    before = [(t - at + PACE_WINDOW, n) for t, n in history if at - 2 * PACE_WINDOW < t <= at - PACE_WINDOW]
+    if last != before:
+        return None
+    hours, rest = divmod(remaining, sum(n for _, n in last))
+    if rest == 0:
+        hours, rest = hours - 1, sum(n for _, n in last)
+    count = 0
+    for offset, n in last:
+        count += n
+        if count >= rest:
+            return at + offset + (hours + 1) * PACE_WINDOW
+    return None  # not reached: `rest` is at most the hour's total

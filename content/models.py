@@ -121,3 +121,15 @@ Index(
     Membership.status,
     Membership.subscriber_id,
 )
+
+
+class SendRate(Base):
+    """A newsletter's send-rate cap: at most `per_hour` post emails an hour (a new domain warms up)."""
+
+    __tablename__ = "send_rates"
+
+    newsletter_id: Mapped[int] = mapped_column(
+        ForeignKey("newsletters.id", ondelete="CASCADE"), primary_key=True
+    )
+    per_hour: Mapped[int]
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -81,7 +81,8 @@ class Candidate:
     stage: str
 
 
-def _base_query(newsletter_id: int, segment: Segment, now: dt.datetime):  # type: ignore[no-untyped-def]
+def base_query(newsletter_id: int, segment: Segment, now: dt.datetime):  # type: ignore[no-untyped-def]
+    """Active, unpaused members of the newsletter matching the segment's column rules."""
     query = (
         select(Subscriber.id, Subscriber.email, Subscriber.stage)
         .join(Membership, Membership.subscriber_id == Subscriber.id)
@@ -115,7 +116,7 @@ def candidate_page(
     # Keyset on memberships(newsletter_id, status, subscriber_id): each page is an index range,
     # so resolving a list of any length costs the same per page.
     rows = session.execute(
-        _base_query(newsletter_id, segment, now)
+        base_query(newsletter_id, segment, now)
         # Both sides bounded: a merge join must not walk subscribers from the first id again.
         .where(Membership.subscriber_id > after_id, Subscriber.id > after_id)
         .order_by(Membership.subscriber_id)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from content import composer, paywall, segments
+from content import composer, pacing, paywall, segments
 from content.metrics import send_progress
 from content.models import BatchState, Post, Send, SendBatch, SendState
 from content.sending import (
@@ -181,7 +181,8 @@ def send_due(session: Session, now: dt.datetime) -> dict[str, int]:
     for send in session.scalars(
         select(Send).where(Send.state == SendState.SENDING, Send.id.not_in(started))
     ).all():
-        if _last_activity(session, send) < now - STALL_AFTER:
+        # A capped send waiting for room goes on as soon as there is some.
+        if _last_activity(session, send) < now - STALL_AFTER or pacing.waiting_for_room(session, send, now):
             # A worker stopped (or the in-process run died): pick it up where it stopped. Even
             # if it still runs, nothing doubles: planning locks the send, batches are claimed.
             jobs.enqueue("content.run_send", send.id)

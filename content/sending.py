@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import CursorResult, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from content import composer, paywall, segments, webhook_events
+from content import composer, pacing, paywall, segments, webhook_events
 from content.metrics import NO_LONGER_ACTIVE
 from content.models import BatchState, Post, Send, SendBatch, SendState
 from content.posts import is_live
@@ -142,11 +142,16 @@ def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> list[Se
     assert post is not None
     segment = segments.parse_segment(send.segment)
     size = config.send_batch_size
+    # A capped newsletter plans only what its cap leaves room for now; the tick comes back.
+    room = pacing.room_now(session, send.newsletter_id, now)
+    if room is not None and room <= 0:
+        return []
+    limit = size * 2 if room is None else min(size, room)  # both editions together
     full: list[segments.Candidate] = []
     teaser: list[segments.Candidate] = []
     skipped: list[tuple[segments.Candidate, str]] = []
     cursor = send.resolved_through
-    while len(full) < size and len(teaser) < size:
+    while len(full) < size and len(teaser) < size and len(full) + len(teaser) < limit:
         page, last = segments.candidate_page(session, send.newsletter_id, segment, now, cursor, size)
         if last is None:
             send.resolved = True
@@ -162,7 +167,7 @@ def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> list[Se
         )
         readers = paywall.full_readers(session, post.audience, [(c.id, c.stage) for c in page])
         for candidate in page:
-            if len(full) >= size or len(teaser) >= size:
+            if len(full) >= size or len(teaser) >= size or len(full) + len(teaser) >= limit:
                 break
             if candidate.id in reasons:
                 skipped.append((candidate, reasons[candidate.id]))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import gc
 import importlib
-import logging
 from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from growth import jobs, mailer, roles, security, throttle
+from growth import jobs, logs, mailer, roles, security, throttle
 from growth.config import Config
 from growth.db import db
 from growth.errors import register_errorhandlers
@@ -52,6 +51,7 @@ def create_app(config: Config | None = None) -> Flask:
     register_webhooks(app)
     register_domains(app)
     register_scheduled_work(app)
+    register_observability(app)
     return app
 
 
@@ -69,11 +69,10 @@ def configure(app: Flask, config: Config) -> None:
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
     app.config["RATELIMIT_ENABLED"] = config.extra.get("ratelimit", "on") != "off"
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    logs.configure_logging(config.is_production)
     if config.trusted_proxy_count > 0:
         n = config.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    if not app.debug:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def register_converters(app: Flask) -> None:
@@ -149,3 +148,14 @@ def register_scheduled_work(app: Flask) -> None:
     scheduler.register_scheduled("report-rollups", rollups.rollup_work, dt.timedelta(0))  # every tick
     scheduler.register_scheduled("report-rollups-daily", rollups.daily_work, dt.timedelta(days=1))
     scheduler.register_scheduled("report-billing", rollup_series.billing_series_work, dt.timedelta(minutes=5))
+
+
+def register_observability(app: Flask) -> None:
+    """Logs with a request id (JSON lines in production), /healthz, /readyz and /metrics."""
+    from growth import telemetry
+    from growth.views import ops
+
+    logs.init_app(app, observers=[telemetry.observe_request])
+    telemetry.init_app(app)
+    app.register_blueprint(ops.bp)
+    roles.register(app, ops.ROLES)

@@ -35,6 +35,20 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def parse_networks(raw: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or networks, as networks (ValueError on a bad one)."""
+    import ipaddress
+
+    return tuple(str(ipaddress.ip_network(p.strip(), strict=False)) for p in raw.split(",") if p.strip())
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    try:
+        return parse_networks(env.get(name, ""))
+    except ValueError as exc:
+        raise ConfigError(f"{name} must list IP addresses or networks: {exc}") from exc
+
+
 def normalise_database_url(url: str) -> str:
     """Accept plain postgresql:// URLs and drive them with psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
@@ -97,6 +111,9 @@ class Config:
     webhooks_allow_private: bool = (
         False  # outgoing webhooks may reach private addresses (never in production)
     )
+    # serving
+    metrics_allow_from: tuple[str, ...] = ()
+    metrics_token: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -160,6 +177,8 @@ class Config:
             sequence_emails_per_day=_int(env, "SEQUENCE_EMAILS_PER_DAY", 1),
             scheduler=(env.get("SCHEDULER") or "on").strip().lower(),
             webhooks_allow_private=_bool(env.get("WEBHOOKS_ALLOW_PRIVATE")),
+            metrics_allow_from=_networks(env, "METRICS_ALLOW_FROM"),
+            metrics_token=env.get("METRICS_TOKEN") or None,
         )
         values.update(overrides)
         config = cls(**values).with_secret_key()  # type: ignore[arg-type]
@@ -219,6 +238,24 @@ class Config:
                 raise ConfigError(
                     f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production, got {key_bytes}"
                 )
+
+    def production_warnings(self) -> list[str]:
+        """What works in production but should not stay so (warned about, never refused)."""
+        warnings = []
+        if self.database_url.startswith("sqlite"):
+            warnings.append(
+                "DATABASE_URL is SQLite: fine to try, but use PostgreSQL for readers (one writer at a time)"
+            )
+        if not self.redis_url:
+            warnings.append(
+                "REDIS_URL is not set: emails are sent inside the web requests, rate limits count per process"
+            )
+        if self.mail_backend == "outbox":
+            warnings.append(
+                f"MAIL_BACKEND is outbox: emails are written to {self.outbox_dir}, not sent "
+                "(and confirmation links are logged)"
+            )
+        return warnings
 
     def remember_base_url(self) -> None:
         """Leave the server's base URL in the instance folder for commands run without BASE_URL."""

@@ -125,5 +125,7 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):  # type: ignore[no-untyped-def]
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        from growth.logs import safe_path
+
+        log.exception("unhandled error on %s %s", request.method, safe_path(request.path, request.view_args))
         return _respond(500, "internal_error", "Something went wrong on our side.")

@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from growth import jobs, rollups, stages
+from growth import jobs, rollups, stages, telemetry
 from growth.engagement import bring_back, recompute_stages
 from growth.errors import DomainError, Forbidden, InvalidRequest
 from growth.models import Delivery, EmailEvent, EmailEventType, Status, Subscriber
@@ -116,6 +116,11 @@ def receive_webhook(
             "The signed timestamp is more than a day old or in the future.", code="stale_timestamp"
         )
     batch = parse_batch(body)
+    received = now or dt.datetime.now(dt.UTC)
+    for event in batch:
+        stamp = event.get("timestamp") if isinstance(event, dict) else None
+        if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+            telemetry.observe_webhook_lag("sendgrid", stamp, received)
     if batch:
         jobs.enqueue("process_sendgrid_events", batch, must_succeed=True)
     return len(batch)

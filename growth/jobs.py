@@ -13,6 +13,8 @@ from typing import Any
 
 from flask import Flask, current_app, g, has_app_context
 
+from growth import logs
+
 log = logging.getLogger(__name__)
 
 # The worker's last heartbeat (a Unix time), read by the admin pages.
@@ -64,7 +66,12 @@ def dispatch_pending() -> None:
             from rq import Retry
 
             queue.enqueue(
-                run_task, name, *args, job_timeout=600, retry=Retry(max=5, interval=[10, 30, 60, 300, 900])
+                run_task,
+                name,
+                *args,
+                job_timeout=600,
+                retry=Retry(max=5, interval=[10, 30, 60, 300, 900]),
+                meta={"request_id": logs.current_request_id()},  # the worker logs under it
             )
         else:
             try:
@@ -85,9 +92,18 @@ def run_task(name: str, *args: Any) -> Any:
         from growth.app import create_app
 
         app = create_app()  # every domain's init_app imports its tasks
-    # A fresh app context per job: its own session, its own queued follow-up jobs.
-    with app.app_context():
+    # A fresh app context per job: its own session, its own queued follow-up jobs; its log lines
+    # carry the id of the request that queued it (in process, that request's own id).
+    with logs.request_id_context(_queued_by() or logs.current_request_id()), app.app_context():
         return _TASKS[name](*args)
+
+
+def _queued_by() -> str | None:
+    """The request id the running RQ job was queued under, if any."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    return job.meta.get("request_id") if job is not None else None
 
 
 def record_heartbeat(connection: Any, now: dt.datetime) -> None:
