@@ -243,7 +243,7 @@ def new_batch(
 # Jobs
 
 
-@jobs.task("content.run_send")
+@jobs.task("content.run_send", on_redis_down=jobs.TICK)  # the tick finds it in the database
 def run_send(send_id: int) -> str:
     """Resume queued batches, then plan the rest one batch per commit; each batch is its own job."""
     session = db.session
@@ -311,7 +311,7 @@ def _definitely_not_sent(exc: SendError) -> bool:
     return isinstance(reason, ConnectionRefusedError)
 
 
-@jobs.task("content.deliver_batch")
+@jobs.task("content.deliver_batch", on_redis_down=jobs.TICK)  # the tick finds it in the database
 def deliver_batch(batch_id: int) -> str:
     """Send one batch exactly once: claim it (committed), one request, then record the outcome."""
     session = db.session

@@ -67,6 +67,12 @@ def configure(app: Flask, config: Config) -> None:
     app.config["RATELIMIT_KEY_PREFIX"] = config.extra.get("ratelimit_prefix", "masthead")
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
     app.config["RATELIMIT_ENABLED"] = config.extra.get("ratelimit", "on") != "off"
+    # Redis down: the same limits, counted in this process's memory until Redis answers again
+    # (flask-limiter checks it with backoff); never an error page because of the counter.
+    app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
+    app.config["RATELIMIT_SWALLOW_ERRORS"] = True
+    if config.redis_url:
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": 2, "socket_timeout": 2}
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if config.trusted_proxy_count > 0:
         n = config.trusted_proxy_count
@@ -124,6 +130,7 @@ def register_scheduled_work(app: Flask) -> None:
     """The core's own periodic work in the tick (domains add theirs in their init_app)."""
     import datetime as dt
 
-    from growth import scheduler, sunset
+    from growth import redelivery, scheduler, sunset
 
     scheduler.register_scheduled("engagement", sunset.run_engagement, dt.timedelta(days=1))
+    scheduler.register_scheduled("transactional-retry", redelivery.retry_queued_transactional)

@@ -2,6 +2,11 @@
 
 Jobs are queued during a unit of work and handed over only after it commits, so a worker
 never looks for a row that is not there yet, and a rolled-back request sends nothing.
+
+While Redis cannot be reached, a job is not lost: a task registered `on_redis_down="inline"`
+(the default: one email, one webhook batch) runs in process at once, as without Redis; one
+registered `"tick"` (a newsletter's planning and batches) is left to the scheduler's tick,
+which finds its work in the database and queues it again.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +28,30 @@ WORKER_TTL = 60
 WORKER_SILENCE = dt.timedelta(minutes=5)
 
 _TASKS: dict[str, Callable[..., Any]] = {}
+_ON_REDIS_DOWN: dict[str, str] = {}
+_JOB_IDS: dict[str, Callable[..., str]] = {}
+INLINE, TICK = "inline", "tick"
+# RQ statuses of a job that will still run: the tick does not queue its work a second time.
+WAITING = {"queued", "started"}
 
 
-def task(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a function as a background task under a stable name."""
+def task(
+    name: str, *, on_redis_down: str = INLINE, job_id: Callable[..., str] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a function as a background task under a stable name.
+
+    `on_redis_down`: "inline" runs it in process when Redis cannot be reached, "tick" leaves it
+    to the scheduled work that recovers it from the database. `job_id(*args)`: a stable RQ job
+    id, so that `job_waiting` can tell whether the job is still in the queue.
+    """
+    if on_redis_down not in (INLINE, TICK):
+        raise ValueError(f"on_redis_down must be {INLINE!r} or {TICK!r}")
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         _TASKS[name] = fn
+        _ON_REDIS_DOWN[name] = on_redis_down
+        if job_id is not None:
+            _JOB_IDS[name] = job_id
         return fn
 
     return register
@@ -46,7 +69,7 @@ def enqueue(name: str, *args: Any, must_succeed: bool = False, background_only: 
         raise KeyError(f"unknown task {name!r}")
     if background_only and current_app.extensions.get("masthead_queue") is None:
         return
-    g.setdefault("pending_jobs", []).append((name, args, must_succeed))
+    g.setdefault("pending_jobs", []).append((name, args, must_succeed, background_only))
 
 
 def discard_pending() -> None:
@@ -55,26 +78,62 @@ def discard_pending() -> None:
 
 
 def dispatch_pending() -> None:
-    """Hand queued tasks to RQ, or run them now when there is no Redis."""
+    """Hand queued tasks to RQ, or run them now when there is no Redis (or it is down)."""
     pending = g.pop("pending_jobs", [])
     queue = current_app.extensions.get("masthead_queue")
+    redis_down = False
     failure: Exception | None = None
-    for name, args, must_succeed in pending:
-        if queue is not None:
-            from rq import Retry
-
-            queue.enqueue(
-                run_task, name, *args, job_timeout=600, retry=Retry(max=5, interval=[10, 30, 60, 300, 900])
-            )
-        else:
+    for name, args, must_succeed, background_only in pending:
+        if queue is not None and not redis_down:
             try:
-                run_task(name, *args)
-            except Exception as exc:  # in-process work must not fail the request that queued it
-                log.exception("in-process task %s failed", name)
-                if must_succeed and failure is None:
-                    failure = exc
+                _enqueue(queue, name, args)
+                continue
+            except RedisError as exc:  # the first failure stands for the rest: no wait per job
+                log.warning("Redis unreachable, cannot queue %s: %s", name, exc)
+                redis_down = True
+        if queue is not None and (background_only or _ON_REDIS_DOWN.get(name) == TICK) and not must_succeed:
+            log.warning("task %s%r left to the scheduled tick while Redis is down", name, args)
+            continue
+        try:
+            run_task(name, *args)
+        except Exception as exc:  # in-process work must not fail the request that queued it
+            log.exception("in-process task %s failed", name)
+            if must_succeed and failure is None:
+                failure = exc
     if failure is not None:
         raise failure
+
+
+def _enqueue(queue: Any, name: str, args: tuple[Any, ...]) -> None:
+    from rq import Retry
+
+    make_id = _JOB_IDS.get(name)
+    queue.enqueue(
+        run_task,
+        name,
+        *args,
+        job_timeout=600,
+        retry=Retry(max=5, interval=[10, 30, 60, 300, 900]),
+        job_id=make_id(*args) if make_id else None,
+    )
+
+
+def job_waiting(name: str, *args: Any) -> bool:
+    """Whether the RQ job of this task (a `job_id` task) is queued or running; False without Redis."""
+    queue = current_app.extensions.get("masthead_queue")
+    make_id = _JOB_IDS.get(name)
+    if queue is None or make_id is None:
+        return False
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    try:
+        status = Job.fetch(make_id(*args), connection=queue.connection).get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    except RedisError:
+        return False  # cannot tell: the task runs again, and its own claim stops a double
+    return str(getattr(status, "value", status)) in WAITING
 
 
 def run_task(name: str, *args: Any) -> Any:
@@ -119,7 +178,6 @@ def worker_warning(now: dt.datetime | None = None) -> str | None:
     if connection is None:
         return None  # no Redis: jobs run in process
     now = now or dt.datetime.now(dt.UTC)
-    from redis.exceptions import RedisError
 
     try:
         seen = last_worker_seen(connection)
@@ -146,6 +204,8 @@ def init_app(app: Flask) -> None:
     from redis import Redis
     from rq import Queue
 
-    connection = Redis.from_url(config.redis_url)
+    # A connect timeout: an unreachable Redis costs a request two seconds, not a hang. No read
+    # timeout: the worker's blocking dequeue waits longer than any sensible one.
+    connection = Redis.from_url(config.redis_url, socket_connect_timeout=2)
     app.extensions["masthead_redis"] = connection
     app.extensions["masthead_queue"] = Queue("masthead", connection=connection, is_async=config.queue_async)

@@ -96,7 +96,9 @@ class PrivatePostgres(PrivateServer):
 
     def start(self) -> None:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.directory / "log"), "-w", "start")
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.directory / "log"), "-w", "start"
+        )
         wait_for(lambda: listening(self.port), 60, "PostgreSQL to listen")
 
     def stop(self) -> None:

@@ -74,13 +74,17 @@ def test_requests_during_a_restart_get_503_and_the_pool_recovers_without_a_resta
         assert client.get("/").status_code == 200
 
         cluster.stop()
-        during = [signup(client).status_code for _ in range(5)] + [client.get("/").status_code for _ in range(5)]
+        during = [signup(client).status_code for _ in range(5)] + [
+            client.get("/").status_code for _ in range(5)
+        ]
         assert set(during) == {503}, during
 
         cluster.start()
         # Same app, same pool: the first request on each stale connection must not fail.
         wait_for(lambda: signup(client).status_code == 202, 30, "signups to be accepted again")
-        after = [signup(client).status_code for _ in range(5)] + [client.get("/").status_code for _ in range(5)]
+        after = [signup(client).status_code for _ in range(5)] + [
+            client.get("/").status_code for _ in range(5)
+        ]
         assert after == [202] * 5 + [200] * 5
     finally:
         cluster.destroy()
