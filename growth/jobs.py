@@ -172,6 +172,50 @@ def make_worker(queue: Any) -> Any:
     return HeartbeatWorker([queue], connection=queue.connection, worker_ttl=WORKER_TTL)
 
 
+RECONNECT_MAX_WAIT = 30.0  # seconds between two tries to reach Redis again
+
+
+def run_worker(queue: Any, burst: bool = False, sleep: Callable[[float], None] | None = None) -> None:
+    """Work the queue until asked to stop; a lost Redis is waited for, then work goes on.
+
+    RQ's own worker quits on most Redis errors ("found an unhandled exception, quitting..."), so
+    each time it stops without a stop request a new one starts once Redis answers a ping.
+    """
+    import time
+
+    from rq.exceptions import StopRequested
+
+    pause = sleep or time.sleep
+    while True:
+        worker = make_worker(queue)
+        try:
+            worker.work(burst=burst)
+        except RedisError as exc:  # raised by its start-up or its clean-up, Redis being gone
+            log.warning("worker %s stopped: Redis unreachable (%s)", worker.name, exc)
+        except StopRequested:
+            return
+        if burst or getattr(worker, "_stop_requested", False):
+            return
+        log.warning("worker %s lost Redis; reconnecting", worker.name)
+        wait = 1.0
+        try:
+            while not _redis_answers(queue.connection):
+                pause(wait)
+                if getattr(worker, "_stop_requested", False):
+                    return
+                wait = min(wait * 2, RECONNECT_MAX_WAIT)
+        except StopRequested:  # RQ's SIGTERM handler, still installed, raises it while idle
+            return
+        log.info("Redis answers again: starting a new worker")
+
+
+def _redis_answers(connection: Any) -> bool:
+    try:
+        return bool(connection.ping())
+    except RedisError:
+        return False
+
+
 def worker_warning(now: dt.datetime | None = None) -> str | None:
     """With Redis, a sentence for operators while no worker has been seen for WORKER_SILENCE."""
     connection = current_app.extensions.get("masthead_redis")

@@ -5,38 +5,10 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from flask import Flask
-
-from growth.app import create_app
-from growth.cli import upgrade_database
-from growth.db import db
-from tests.conftest import USING_POSTGRES, make_config
-from tests.services import PrivatePostgres, free_port, postgres_bin, wait_for
+from tests.services import free_port, wait_for
 
 _emails = (f"reader{n}-{uuid.uuid4().hex[:6]}@example.com" for n in itertools.count())
-
-
-@pytest.fixture
-def own_app(tmp_path: Path) -> Iterator[object]:
-    """Build an app on another database; the shared `db` is pointed back afterwards."""
-    saved = (db.engine, db.session_factory)
-    built: list[Flask] = []
-
-    def build(database_url: str) -> Flask:
-        app = create_app(make_config(database_url, tmp_path / uuid.uuid4().hex[:6], redis_url=None))
-        app.config["TESTING"] = True
-        built.append(app)
-        return app
-
-    yield build
-    for _app in built:
-        assert db.engine is not None
-        db.engine.dispose()
-    db.engine, db.session_factory = saved  # type: ignore[assignment]
 
 
 def signup(client):  # type: ignore[no-untyped-def]
@@ -60,31 +32,20 @@ def test_a_database_that_refuses_connections_is_a_503_with_retry_after(own_app):
     assert "Back in a moment" in page.get_data(as_text=True) and "Retry-After" in page.headers
 
 
-@pytest.mark.skipif(not USING_POSTGRES, reason="stops a private PostgreSQL: PostgreSQL leg only")
-@pytest.mark.skipif(postgres_bin() is None, reason="no PostgreSQL server binaries installed")
-def test_requests_during_a_restart_get_503_and_the_pool_recovers_without_a_restart(own_app):  # type: ignore[no-untyped-def]
-    cluster = PrivatePostgres()
-    try:
-        cluster.start()
-        upgrade_database(cluster.url)
-        app = own_app(cluster.url)
-        client = app.test_client()
-        # Warm the pool: these connections die with the server and must be replaced, not reused.
-        assert all(signup(client).status_code == 202 for _ in range(3))
-        assert client.get("/").status_code == 200
+def test_requests_during_a_restart_get_503_and_the_pool_recovers_without_a_restart(own_app, private_postgres):  # type: ignore[no-untyped-def]
+    cluster = private_postgres
+    app = own_app(cluster.url)
+    client = app.test_client()
+    # Warm the pool: these connections die with the server and must be replaced, not reused.
+    assert all(signup(client).status_code == 202 for _ in range(3))
+    assert client.get("/").status_code == 200
 
-        cluster.stop()
-        during = [signup(client).status_code for _ in range(5)] + [
-            client.get("/").status_code for _ in range(5)
-        ]
-        assert set(during) == {503}, during
+    cluster.stop()
+    during = [signup(client).status_code for _ in range(5)] + [client.get("/").status_code for _ in range(5)]
+    assert set(during) == {503}, during
 
-        cluster.start()
-        # Same app, same pool: the first request on each stale connection must not fail.
-        wait_for(lambda: signup(client).status_code == 202, 30, "signups to be accepted again")
-        after = [signup(client).status_code for _ in range(5)] + [
-            client.get("/").status_code for _ in range(5)
-        ]
-        assert after == [202] * 5 + [200] * 5
-    finally:
-        cluster.destroy()
+    cluster.start()
+    # Same app, same pool: the first request on each stale connection must not fail.
+    wait_for(lambda: signup(client).status_code == 202, 30, "signups to be accepted again")
+    after = [signup(client).status_code for _ in range(5)] + [client.get("/").status_code for _ in range(5)]
+    assert after == [202] * 5 + [200] * 5
