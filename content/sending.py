@@ -352,10 +352,15 @@ def deliver_batch(batch_id: int) -> str:
     )
     backend = get_backend()
     # The claim: a conditional UPDATE, so of two workers holding the same batch one sends it.
+    # It names the worker holding it, so the tick can tell at once when that worker is gone.
+    holder = jobs.worker_identity()
+    claimed_detail = {**(batch.detail or {}), **({"worker": holder} if holder else {})}
     claim = session.execute(
         update(SendBatch)
         .where(SendBatch.id == batch_id, SendBatch.state == BatchState.QUEUED)
-        .values(state=BatchState.IN_FLIGHT, started_at=now, attempts=SendBatch.attempts + 1)
+        .values(
+            state=BatchState.IN_FLIGHT, started_at=now, attempts=SendBatch.attempts + 1, detail=claimed_detail
+        )
         .execution_options(synchronize_session=False)
     )
     claimed = cast(CursorResult[Any], claim).rowcount
@@ -393,7 +398,15 @@ def deliver_batch(batch_id: int) -> str:
         outcome_values.update(provider_message_id=provider_id, sent_at=done_at)
     else:
         outcome_values["error"] = error
-    set_deliveries(session, ids, DeliveryState.QUEUED, attempts=Delivery.attempts + 1, **outcome_values)
+    # From unknown too: had the tick given this worker up for dead (Redis away, its beat lapsed),
+    # the real outcome replaces that guess.
+    set_deliveries(
+        session,
+        ids,
+        (DeliveryState.QUEUED, DeliveryState.UNKNOWN),
+        attempts=Delivery.attempts + 1,
+        **outcome_values,
+    )
     session.execute(
         update(SendBatch)
         .where(SendBatch.id == batch_id)

@@ -174,6 +174,56 @@ def make_worker(queue: Any) -> Any:
 
 RECONNECT_MAX_WAIT = 30.0  # seconds between two tries to reach Redis again
 
+# Each worker process says it is alive every ALIVE_EVERY seconds from a thread of its own, so it
+# beats during a long job too; the key lapses ALIVE_TTL seconds after a kill. Work a worker
+# claims records its identity, and the tick asks whether that identity is still alive.
+ALIVE_PREFIX = "masthead:worker:alive:"
+ALIVE_TTL = 30
+ALIVE_EVERY = 10.0
+_identity: str | None = None
+
+
+def worker_identity() -> str | None:
+    """This process's worker identity (host:pid) when it runs an RQ worker, else None."""
+    return _identity
+
+
+def start_liveness(connection: Any) -> str:
+    """Beat `ALIVE_PREFIX + host:pid` in a daemon thread for as long as this process lives."""
+    import os
+    import socket
+    import threading
+
+    global _identity
+    if _identity is not None:
+        return _identity
+    identity = f"{socket.gethostname()}:{os.getpid()}"
+
+    def beat() -> None:
+        while True:
+            try:
+                connection.set(ALIVE_PREFIX + identity, "1", ex=ALIVE_TTL)
+            except RedisError as exc:  # Redis away: the worker itself waits for it
+                log.warning("worker liveness not recorded: %s", exc)
+            threading.Event().wait(ALIVE_EVERY)
+
+    threading.Thread(target=beat, name="masthead-liveness", daemon=True).start()
+    _identity = identity
+    return identity
+
+
+def workers_alive(identities: list[str]) -> set[str] | None:
+    """Which of these worker identities beat within ALIVE_TTL; None when that cannot be told."""
+    connection = current_app.extensions.get("masthead_redis")
+    if connection is None or not identities:
+        return None if connection is None else set()
+    try:
+        found = connection.mget([ALIVE_PREFIX + i for i in identities])
+    except RedisError as exc:
+        log.warning("cannot read worker liveness: %s", exc)
+        return None
+    return {i for i, value in zip(identities, found, strict=True) if value is not None}
+
 
 def run_worker(queue: Any, burst: bool = False, sleep: Callable[[float], None] | None = None) -> None:
     """Work the queue until asked to stop; a lost Redis is waited for, then work goes on.
@@ -186,6 +236,7 @@ def run_worker(queue: Any, burst: bool = False, sleep: Callable[[float], None] |
     from rq.exceptions import StopRequested
 
     pause = sleep or time.sleep
+    start_liveness(queue.connection)
     while True:
         worker = make_worker(queue)
         try:

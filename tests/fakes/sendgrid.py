@@ -66,6 +66,7 @@ class HoldingSendGrid(FakeSendGrid):
         self.holding = 0
         self.arrived = threading.Event()
         self.released = threading.Event()
+        self.held: list[dict[str, Any]] = []  # the bodies of the requests held
 
     def hold(self, n: int = 1) -> None:
         with self.lock:
@@ -82,6 +83,8 @@ class HoldingSendGrid(FakeSendGrid):
             if held:
                 self.holding -= 1
         if held:
+            with self.lock:
+                self.held.append(json.loads(body))
             self.arrived.set()
             self.released.wait(timeout=120)
         return super().handle(method, path, headers, body)
