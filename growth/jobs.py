@@ -203,6 +203,7 @@ def start_liveness(connection: Any) -> str:
         while True:
             try:
                 connection.set(ALIVE_PREFIX + identity, "1", ex=ALIVE_TTL)
+                record_heartbeat(connection, dt.datetime.now(dt.UTC))  # busy for long, still seen
             except RedisError as exc:  # Redis away: the worker itself waits for it
                 log.warning("worker liveness not recorded: %s", exc)
             threading.Event().wait(ALIVE_EVERY)
