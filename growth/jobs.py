@@ -251,6 +251,7 @@ def run_worker(queue: Any, burst: bool = False, sleep: Callable[[float], None] |
         log.warning("worker %s lost Redis; reconnecting", worker.name)
         wait = 1.0
         try:
+            pause(wait)  # never a busy loop, whatever made RQ's worker quit
             while not _redis_answers(queue.connection):
                 pause(wait)
                 if getattr(worker, "_stop_requested", False):
