@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/sequences.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/outage.py
 
 clean:
 	rm -rf $(VENV) instance/masthead.db instance/outbox

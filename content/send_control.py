@@ -19,6 +19,7 @@ from content.models import BatchState, Post, Send, SendBatch, SendState
 from content.sending import (
     FULL,
     TEASER,
+    finish_if_done,
     masthead_config,
     new_batch,
     set_deliveries,
@@ -32,18 +33,37 @@ from growth.models import Delivery, DeliveryState, Newsletter, Status, Subscribe
 
 # A batch in flight longer than this belongs to a worker that died (RQ's job timeout is 600 s).
 IN_FLIGHT_LEASE = dt.timedelta(minutes=15)
+# A batch is given up only this long after its claim, even if its worker's beat is missing.
+HOLDER_GRACE = dt.timedelta(seconds=20)
+STOPPED = "worker stopped during the provider request"
 # A sending send with no batch activity for this long is resumed by the scheduler's tick.
 STALL_AFTER = dt.timedelta(minutes=5)
 
 
 def mark_stale_in_flight(session: Session, now: dt.datetime, lease: dt.timedelta = IN_FLIGHT_LEASE) -> int:
-    """Batches in flight past the lease lost their worker: unknown, never resent by themselves."""
-    stale = session.scalars(
-        select(SendBatch).where(SendBatch.state == BatchState.IN_FLIGHT, SendBatch.started_at < now - lease)
-    ).all()
+    """Batches in flight whose worker is gone: unknown, never resent by themselves.
+
+    Gone: the worker that claimed it no longer beats (growth.jobs liveness, within a minute of a
+    kill), or, when that cannot be told (no Redis, an in-process send), the lease has passed.
+    """
+    flying = session.scalars(select(SendBatch).where(SendBatch.state == BatchState.IN_FLIGHT)).all()
+    holders = sorted({h for b in flying if (h := (b.detail or {}).get("worker"))})
+    alive = jobs.workers_alive(holders) if holders else None
+
+    def gone(batch: SendBatch) -> bool:
+        holder = (batch.detail or {}).get("worker")
+        if batch.started_at is None:
+            return False
+        if batch.started_at < now - lease:
+            return True
+        dead = alive is not None and holder is not None and holder not in alive
+        return dead and batch.started_at < now - HOLDER_GRACE
+
+    stale = [b for b in flying if gone(b)]
     for batch in stale:
         batch.state = BatchState.UNKNOWN
-        batch.error = "worker stopped during the provider request"
+        holder = (batch.detail or {}).get("worker")
+        batch.error = f"worker {holder} stopped during the provider request" if holder else STOPPED
         batch.finished_at = now
         # Its deliveries waited as queued for the outcome that never came (`sending`: a batch
         # claimed by a release that marked them so before the request).
@@ -56,6 +76,8 @@ def mark_stale_in_flight(session: Session, now: dt.datetime, lease: dt.timedelta
             error=batch.error,
         )
     session.flush()
+    for send_id in sorted({b.send_id for b in stale}):
+        finish_if_done(session, send_id, now)  # the other batches may all be done already
     return len(stale)
 
 

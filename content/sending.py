@@ -248,7 +248,7 @@ def new_batch(
 # Jobs
 
 
-@jobs.task("content.run_send")
+@jobs.task("content.run_send", on_redis_down=jobs.TICK)  # the tick finds it in the database
 def run_send(send_id: int) -> str:
     """Resume queued batches, then plan the rest one batch per commit; each batch is its own job."""
     session = db.session
@@ -317,7 +317,7 @@ def _definitely_not_sent(exc: SendError) -> bool:
     return isinstance(reason, ConnectionRefusedError)
 
 
-@jobs.task("content.deliver_batch")
+@jobs.task("content.deliver_batch", on_redis_down=jobs.TICK)  # the tick finds it in the database
 def deliver_batch(batch_id: int) -> str:
     """Send one batch exactly once: claim it (committed), one request, then record the outcome."""
     session = db.session
@@ -358,10 +358,15 @@ def deliver_batch(batch_id: int) -> str:
     )
     backend = get_backend()
     # The claim: a conditional UPDATE, so of two workers holding the same batch one sends it.
+    # It names the worker holding it, so the tick can tell at once when that worker is gone.
+    holder = jobs.worker_identity()
+    claimed_detail = {**(batch.detail or {}), **({"worker": holder} if holder else {})}
     claim = session.execute(
         update(SendBatch)
         .where(SendBatch.id == batch_id, SendBatch.state == BatchState.QUEUED)
-        .values(state=BatchState.IN_FLIGHT, started_at=now, attempts=SendBatch.attempts + 1)
+        .values(
+            state=BatchState.IN_FLIGHT, started_at=now, attempts=SendBatch.attempts + 1, detail=claimed_detail
+        )
         .execution_options(synchronize_session=False)
     )
     claimed = cast(CursorResult[Any], claim).rowcount
@@ -399,7 +404,15 @@ def deliver_batch(batch_id: int) -> str:
         outcome_values.update(provider_message_id=provider_id, sent_at=done_at)
     else:
         outcome_values["error"] = error
-    set_deliveries(session, ids, DeliveryState.QUEUED, attempts=Delivery.attempts + 1, **outcome_values)
+    # From unknown too: had the tick given this worker up for dead (Redis away, its beat lapsed),
+    # the real outcome replaces that guess.
+    set_deliveries(
+        session,
+        ids,
+        (DeliveryState.QUEUED, DeliveryState.UNKNOWN),
+        attempts=Delivery.attempts + 1,
+        **outcome_values,
+    )
     session.execute(
         update(SendBatch)
         .where(SendBatch.id == batch_id)

@@ -438,7 +438,7 @@ def _set(session: Session, ids: list[int], from_state: str, **values: Any) -> li
     return list(result.scalars())
 
 
-@jobs.task("content.deliver_sequence_batch")
+@jobs.task("content.deliver_sequence_batch", on_redis_down=jobs.TICK)  # the tick finds it in the database
 def deliver_sequence_batch(step_id: int, delivery_ids: list[int]) -> str:
     """Send one step to these deliveries: claim (queued -> sending, committed), one request, outcome."""
     session = db.session

@@ -68,6 +68,12 @@ def configure(app: Flask, config: Config) -> None:
     app.config["RATELIMIT_KEY_PREFIX"] = config.extra.get("ratelimit_prefix", "masthead")
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
     app.config["RATELIMIT_ENABLED"] = config.extra.get("ratelimit", "on") != "off"
+    # Redis down: the same limits, counted in this process's memory until Redis answers again
+    # (flask-limiter checks it with backoff); never an error page because of the counter.
+    app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
+    app.config["RATELIMIT_SWALLOW_ERRORS"] = True
+    if config.redis_url:
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": 2, "socket_timeout": 2}
     app.json.sort_keys = False  # type: ignore[attr-defined]
     logs.configure_logging(config.is_production)
     if config.trusted_proxy_count > 0:
@@ -132,7 +138,7 @@ def register_scheduled_work(app: Flask) -> None:
     """The core's own periodic work in the tick (domains add theirs in their init_app)."""
     import datetime as dt
 
-    from growth import rollup_series, rollups, scheduler, signals, sunset
+    from growth import redelivery, rollup_series, rollups, scheduler, signals, sunset
 
     # The report rollups hear of every change to a subscriber and refresh them in the tick.
     for signal in (
@@ -145,6 +151,7 @@ def register_scheduled_work(app: Flask) -> None:
         signal.connect(rollups.on_subscriber_signal, weak=False)
 
     scheduler.register_scheduled("engagement", sunset.run_engagement, dt.timedelta(days=1))
+    scheduler.register_scheduled("transactional-retry", redelivery.retry_queued_transactional)
     scheduler.register_scheduled("report-rollups", rollups.rollup_work, dt.timedelta(0))  # every tick
     scheduler.register_scheduled("report-rollups-daily", rollups.daily_work, dt.timedelta(days=1))
     scheduler.register_scheduled("report-billing", rollup_series.billing_series_work, dt.timedelta(minutes=5))

@@ -136,7 +136,7 @@ def worker(burst: bool) -> None:
     # The one-minute tick runs beside the worker (the lease makes several workers harmless).
     stop = None if burst else scheduler.start_in_background(current_app._get_current_object())  # type: ignore[attr-defined]
     try:
-        jobs.make_worker(queue).work(burst=burst)
+        jobs.run_worker(queue, burst=burst)  # survives Redis going away and coming back
     finally:
         if stop is not None:
             stop.set()

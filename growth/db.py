@@ -150,7 +150,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    # Pre-ping: a connection the server dropped (a restart) is replaced before use, so the pool
+    # recovers by itself; the connect timeout turns an unreachable host into a quick 503.
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("connect_args", {"connect_timeout": 5})
     return create_engine(url, **kwargs)
 
 

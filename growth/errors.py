@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,34 @@ _HTTP_CODES = {
 }
 
 
+# Seconds a client is asked to wait when the database cannot be reached (a restart takes a few).
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_MESSAGE = "The service is briefly unavailable; please try again in a few seconds."
+
+
+def is_database_outage(err: BaseException | None) -> bool:
+    """Whether an error means the database cannot be reached now (down, restarting, pool drained).
+
+    OperationalError is what drivers raise for a refused or dropped connection, a server shutting
+    down, and also a lock timeout or a deadlock: all of them pass, so a retry is the right answer.
+    """
+    seen = 0
+    while err is not None and seen < 5:  # the outage may be the cause of what reached us
+        if isinstance(err, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
+            return True
+        if isinstance(err, sa_exc.DBAPIError) and err.connection_invalidated:
+            return True
+        err = err.__cause__ or err.__context__
+        seen += 1
+    return False
+
+
+def unavailable_response():  # type: ignore[no-untyped-def]
+    """503 with Retry-After: the envelope (code `unavailable`) on the API, a friendly page otherwise."""
+    body, status = _respond(503, "unavailable", UNAVAILABLE_MESSAGE)
+    return body, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
 def register_errorhandlers(app: Flask) -> None:
     """Map DomainError and HTTP errors to the envelope (JSON) or the error page (HTML)."""
 
@@ -113,6 +142,8 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):  # type: ignore[no-untyped-def]
         status = err.code or 500
+        if status == 500 and is_database_outage(getattr(err, "original_exception", None)):
+            return unavailable_response()  # raised after the view (a response hook), same answer
         code = _HTTP_CODES.get(status, "http_error")
         message = err.description or err.name
         if status == 429:
@@ -127,5 +158,13 @@ def register_errorhandlers(app: Flask) -> None:
     def _unexpected(err: Exception):  # type: ignore[no-untyped-def]
         from growth.logs import safe_path
 
+        if is_database_outage(err):
+            log.error(
+                "database unavailable on %s %s: %s",
+                request.method,
+                safe_path(request.path, request.view_args),
+                err,
+            )
+            return unavailable_response()
         log.exception("unhandled error on %s %s", request.method, safe_path(request.path, request.view_args))
         return _respond(500, "internal_error", "Something went wrong on our side.")

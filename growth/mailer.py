@@ -389,7 +389,8 @@ def message_for(delivery: Delivery) -> OutgoingMessage:
     )
 
 
-@task("send_delivery")
+# A stable job id: the tick retries a queued delivery only when its job is no longer waiting.
+@task("send_delivery", job_id=lambda delivery_id: f"masthead-delivery-{delivery_id}")
 def send_delivery(delivery_id: int) -> str:
     """Send one queued delivery exactly once; returns its final state.
 

@@ -304,3 +304,56 @@ def watch_all_events(session) -> EmittedEvents:  # type: ignore[no-untyped-def]
 def emitted(session):  # type: ignore[no-untyped-def]
     """An endpoint that wants every event type; read what was emitted with `.of(type)`."""
     return watch_all_events(session)
+
+
+@pytest.fixture
+def own_app(tmp_path: Path) -> Iterator[object]:
+    """Build apps on another database (committing for real); the shared `db` is restored after."""
+    saved = (db.engine, db.session_factory)
+    built: list[Flask] = []
+
+    def build(database_url: str, **overrides: object) -> Flask:
+        overrides.setdefault("redis_url", None)
+        app = create_app(make_config(database_url, tmp_path / uuid.uuid4().hex[:6], **overrides))
+        app.config["TESTING"] = True
+        built.append(app)
+        return app
+
+    yield build
+    if built:
+        assert db.engine is not None
+        db.engine.dispose()
+    db.engine, db.session_factory = saved  # type: ignore[assignment]
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[object]:
+    """A throwaway PostgreSQL cluster, migrated (PostgreSQL leg only: it runs initdb)."""
+    from tests.services import PrivatePostgres, postgres_bin
+
+    if not USING_POSTGRES:
+        pytest.skip("starts a private PostgreSQL: PostgreSQL leg only")
+    if postgres_bin() is None:
+        pytest.skip("no PostgreSQL server binaries installed")
+    cluster = PrivatePostgres()
+    try:
+        cluster.start()
+        upgrade_database(cluster.url)
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[object]:
+    """A throwaway redis-server on a free port, for tests that stop it."""
+    from tests.services import PrivateRedis
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("no redis-server installed")
+    server = PrivateRedis()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()

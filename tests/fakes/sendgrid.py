@@ -53,3 +53,38 @@ class FakeSendGrid:
             self.requests.clear()
             self.headers.clear()
             self.fail_next.clear()
+
+
+class HoldingSendGrid(FakeSendGrid):
+    """A FakeSendGrid that can hold requests open: a provider call in flight, for outage tests.
+
+    `hold(n)`: the next n mail sends wait (`arrived` is set) until `release()`, then answer.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = 0
+        self.arrived = threading.Event()
+        self.released = threading.Event()
+        self.held: list[dict[str, Any]] = []  # the bodies of the requests held
+
+    def hold(self, n: int = 1) -> None:
+        with self.lock:
+            self.holding = n
+        self.arrived.clear()
+        self.released.clear()
+
+    def release(self) -> None:
+        self.released.set()
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes):  # type: ignore[no-untyped-def]
+        with self.lock:
+            held = method == "POST" and self.holding > 0
+            if held:
+                self.holding -= 1
+        if held:
+            with self.lock:
+                self.held.append(json.loads(body))
+            self.arrived.set()
+            self.released.wait(timeout=120)
+        return super().handle(method, path, headers, body)
