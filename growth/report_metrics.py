@@ -3,7 +3,8 @@
 Nothing here touches the database. A subscriber's history becomes one `Facts` (`subscriber_facts`);
 facts become additive cells (`contributions`), which the rollup table sums by key; the reports
 read summed cells (growth.report_figures: `funnel`, `cohorts`, `growth_days`). Because every
-report figure is a sum of cells, a rollup updated subscriber by subscriber (old cells out, new cells in) equals a full
+report figure is a sum of cells, a rollup updated subscriber by subscriber (old cells out, new
+cells in) equals a full
 recomputation, whatever order the events came in.
 
 Definitions
