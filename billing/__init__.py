@@ -36,7 +36,7 @@ ROLES = {
 
 def init_app(app: Flask) -> None:
     """Register the billing domain's gateway, blueprints, commands and lookups."""
-    from billing import admin, api, cli, gateway, service, views, webhooks  # noqa: F401  (webhooks: tasks)
+    from billing import admin, api, cli, gateway, privacy, service, views, webhooks  # noqa: F401  (webhooks: tasks)
     from growth import access, emails, roles, scheduler
     from growth.extensions import csrf
 
@@ -54,6 +54,7 @@ def init_app(app: Flask) -> None:
     emails.register_context_provider(email_links)
     access.register_tier_lookup(service.paying_tier_lookup)
     access.register_revenue_lookup(service.revenue_lookup)
+    privacy.register()
     scheduler.register_scheduled(
         "process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5)
     )

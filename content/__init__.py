@@ -52,6 +52,7 @@ def init_app(app: Flask) -> None:
         admin,
         api,
         cli,
+        privacy,
         sending,
         sequence_admin,
         sequence_api,
@@ -73,6 +74,7 @@ def init_app(app: Flask) -> None:
     for command in cli.commands:
         app.cli.add_command(command)
     emails.register_welcome_provider(sequences.welcome_content)
+    privacy.register()
     for signal, handler in (
         (signals.welcome_queued, sequences.on_welcome_queued),
         (signals.subscriber_confirmed, sequences.on_confirmed),
