@@ -55,7 +55,7 @@ def export_profile(session: Session, s: Subscriber) -> dict[str, Any]:
 
 def export_newsletters(session: Session, s: Subscriber) -> list[dict[str, Any]]:
     """Each newsletter they joined and their standing on it."""
-    names = dict(session.execute(select(Newsletter.id, Newsletter.name)).tuples().all())
+    names = {nid: name for nid, name in session.execute(select(Newsletter.id, Newsletter.name))}
     return [
         {
             "newsletter": names.get(m.newsletter_id),

@@ -9,7 +9,7 @@ import json
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
-from growth import exports, privacy, subscribers
+from growth import exports, links, privacy, subscribers
 from growth.csvout import csv_response
 from growth.db import commit, db, lock_row, utcnow
 from growth.errors import DomainError, NotFound
@@ -28,7 +28,8 @@ def _download(document: dict, subscriber_id: int) -> Response:
 
 
 def _reader(token: str, *, for_update: bool = False) -> Subscriber:
-    return subscribers.subscriber_for_token(db.session, read_token("manage", token), for_update=for_update)
+    payload = read_token("data", token, max_age=links.DATA_LINK_MAX_AGE)
+    return subscribers.subscriber_for_token(db.session, payload, for_update=for_update)
 
 
 def _link_problem(exc: DomainError):  # type: ignore[no-untyped-def]
@@ -37,7 +38,7 @@ def _link_problem(exc: DomainError):  # type: ignore[no-untyped-def]
 
 @bp.get("/me/<token>/data")
 def reader_data(token: str):  # type: ignore[no-untyped-def]
-    """The reader's own data as a JSON download (the signed link of their page proves who)."""
+    """The reader's own data as a JSON download (a day-long signed link from their /me page)."""
     try:
         subscriber = _reader(token)
     except DomainError as exc:
@@ -53,7 +54,10 @@ def reader_erase(token: str):  # type: ignore[no-untyped-def]
     except DomainError as exc:
         return _link_problem(exc)
     if request.method == "GET":
-        return render_template("growth/erase_confirm.html", subscriber=subscriber, token=token)
+        manage_url = links.manage_url(subscriber)
+        return render_template(
+            "growth/erase_confirm.html", subscriber=subscriber, token=token, manage_url=manage_url
+        )
     privacy.erase_subscriber(db.session, subscriber, utcnow())
     commit()
     return render_template("growth/erased.html")
