@@ -155,14 +155,19 @@ def test_an_erased_address_is_never_imported_again_but_may_sign_up_afresh(client
     session.commit()
     assert session.scalar(select(func.count()).select_from(ErasedAddress)) == 1
     for confirmed in (True, False):
-        report = imports.import_subscribers(session, [{"email": "ANA@example.com"}], utcnow(), confirmed=confirmed)
+        report = imports.import_subscribers(
+            session, [{"email": "ANA@example.com"}], utcnow(), confirmed=confirmed
+        )
         assert (report.created, report.erased) == (0, 1)
     assert session.scalar(select(func.count()).select_from(Subscriber)) == 1
     # the reader's own signup is a fresh consent: a new row, double opt-in again, nothing resumed
     assert signup(client, ANA).status_code == 202
     fresh = session.scalars(select(Subscriber).where(Subscriber.email_normalized == ANA)).one()
     assert fresh.id != reader.id and fresh.status == "pending"
-    assert session.scalar(select(func.count()).select_from(Delivery).where(Delivery.subscriber_id == fresh.id)) == 1
+    assert (
+        session.scalar(select(func.count()).select_from(Delivery).where(Delivery.subscriber_id == fresh.id))
+        == 1
+    )
 
 
 def test_erasure_keeps_the_counts(client, outbox, session):
@@ -172,7 +177,9 @@ def test_erasure_keeps_the_counts(client, outbox, session):
     session.expire_all()
 
     def by_status() -> dict[str, int]:
-        return dict(session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status)).all())
+        return dict(
+            session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status)).all()
+        )
 
     before = by_status()
     deliveries_before = session.scalar(select(func.count()).select_from(Delivery))
@@ -229,7 +236,9 @@ def test_erase_me_asks_once_needs_the_csrf_token_and_then_every_link_dies(client
 # -- the admin -------------------------------------------------------------------------------
 
 
-def test_admin_downloads_and_erases_a_subscriber_and_creators_may_not(client, outbox, session, admin, creator):
+def test_admin_downloads_and_erases_a_subscriber_and_creators_may_not(
+    client, outbox, session, admin, creator
+):
     reader = ana(client, outbox, session)
     data = f"/admin/subscribers/{reader.id}/data"
     erase = f"/admin/subscribers/{reader.id}/erase"
