@@ -2,7 +2,9 @@
 
 A million rows stream in flat memory: each page is one `id > last` query of plain column
 tuples (no ORM objects, nothing kept in the session), so neither the process nor a database
-cursor holds more than a page at a time.
+cursor holds more than a page at a time. Each page is its own short transaction: on SQLite every
+transaction holds the write lock (growth.db), and a download that takes a minute must not keep
+signups and webhooks waiting that long.
 """
 
 from __future__ import annotations
@@ -56,12 +58,16 @@ def subscriber_filters(args: Mapping[str, str]) -> list[ColumnElement[bool]]:
 def iter_subscriber_rows(
     session: Session, where: list[ColumnElement[bool]], page_size: int = PAGE_SIZE
 ) -> Iterator[tuple[Any, ...]]:
-    """Matching subscribers in id order, one page of `page_size` tuples per query."""
+    """Matching subscribers in id order, one page of `page_size` tuples per query.
+
+    Commits after each page (ending its read): call it once the request's unit of work is done.
+    """
     last = 0
     while True:
         page = session.execute(
             select(*COLUMNS).where(*where, Subscriber.id > last).order_by(Subscriber.id).limit(page_size)
         ).all()
+        session.commit()  # nothing is pending: this ends the page's transaction
         for row in page:
             yield tuple(row)
         if len(page) < page_size:

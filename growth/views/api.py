@@ -107,6 +107,7 @@ def list_subscribers():  # type: ignore[no-untyped-def]
     """Operators page through subscribers, filtered by status or exact email; or take them all as CSV."""
     where = exports.subscriber_filters(request.args)
     if wants_csv():
+        commit()  # the request's own writes (the token's use) first: pages then read on their own
         rows = exports.iter_subscriber_rows(db.session, where)
         return csv_response("subscribers.csv", exports.HEADER, rows)
     query = select(Subscriber).where(*where)

@@ -67,6 +67,7 @@ def reader_erase(token: str):  # type: ignore[no-untyped-def]
 def subscribers_csv():  # type: ignore[no-untyped-def]
     """The filtered subscriber list (`status`, `email`, as the API's) as a streamed CSV."""
     where = exports.subscriber_filters(request.args)
+    commit()  # the request's own writes first: pages then read each in a short transaction
     rows = exports.iter_subscriber_rows(db.session, where)
     return csv_response("subscribers.csv", exports.HEADER, rows)
 
