@@ -143,7 +143,8 @@ def main() -> None:
         assert r["rows"] == n, r
         print(
             f"{n:>11,} {load_s:>7.1f} {r['wall']:>8.1f} {n / r['wall']:>9,.0f} {r['bytes'] / 1e6:>7.1f} "
-            f"{r['rss_before']:>8.0f}MB {r['rss_streaming']:>7.0f}MB {r['rss_streaming'] - r['rss_before']:>5.0f}MB "
+            f"{r['rss_before']:>8.0f}MB {r['rss_streaming']:>7.0f}MB "
+            f"{r['rss_streaming'] - r['rss_before']:>5.0f}MB "
             f"{r['peak_before']:>4.0f}->{r['rss_peak']:.0f}MB  {url.split(':', 1)[0]}"
         )
 
