@@ -64,9 +64,14 @@ def iter_subscriber_rows(
     """
     last = 0
     while True:
-        page = session.execute(
-            select(*COLUMNS).where(*where, Subscriber.id > last).order_by(Subscriber.id).limit(page_size)
-        ).all()
+        # Core rows through the session's connection: the ORM's per-row bookkeeping is not needed.
+        page = (
+            session.connection()
+            .execute(
+                select(*COLUMNS).where(*where, Subscriber.id > last).order_by(Subscriber.id).limit(page_size)
+            )
+            .all()
+        )
         session.commit()  # nothing is pending: this ends the page's transaction
         for row in page:
             yield tuple(row)
