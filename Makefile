@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sequences.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/outage.py
+	$(BIN)/python bench/export.py
 
 clean:
 	rm -rf $(VENV) instance/masthead.db instance/outbox

@@ -36,7 +36,18 @@ ROLES = {
 
 def init_app(app: Flask) -> None:
     """Register the billing domain's gateway, blueprints, commands and lookups."""
-    from billing import admin, api, cli, gateway, report_series, service, views, webhook_events, webhooks  # noqa: F401
+    from billing import (
+        admin,
+        api,
+        cli,
+        gateway,
+        privacy,
+        report_series,
+        service,
+        views,
+        webhook_events,
+        webhooks,
+    )  # noqa: F401
     from growth import access, emails, reports, roles, scheduler
     from growth.extensions import csrf
 
@@ -58,6 +69,7 @@ def init_app(app: Flask) -> None:
     reports.register_series("paid_history", report_series.paid_history)
     reports.register_series("mrr", report_series.mrr_at)
     reports.register_series("mrr_movements", report_series.mrr_movements)
+    privacy.register()
     scheduler.register_scheduled(
         "process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5)
     )

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from billing import catalogue
+from billing import catalogue, privacy
 from billing.catalogue import COUPON_EVENTS, DISCOUNT_EVENTS, apply_coupon_event, apply_discount
 from billing.customers import timestamp
 from billing.ledger import apply_invoice_paid, apply_payment_failed
@@ -183,6 +183,7 @@ def process_event(session: Session, event_row_id: int, now: dt.datetime) -> str 
                     row.type,
                 )
     row.processed_at = now
+    privacy.forget_late_event(session, row)
     session.flush()
     if row.outcome in ("applied", "unmatched") and catalogue.has_unknown(session):
         # Fetched by a worker, or by process-stripe-events: never during the webhook request.

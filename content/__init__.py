@@ -53,6 +53,7 @@ def init_app(app: Flask) -> None:
         admin,
         api,
         cli,
+        privacy,
         report_series,
         sending,
         sequence_admin,
@@ -78,6 +79,7 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
     emails.register_welcome_provider(sequences.welcome_content)
     reports.register_series("landing_posts", report_series.landing_posts)
+    privacy.register()
     for signal, handler in (
         (signals.welcome_queued, sequences.on_welcome_queued),
         (signals.subscriber_confirmed, sequences.on_confirmed),

@@ -100,9 +100,10 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """The growth core's pages and API; public JSON and one-click endpoints skip CSRF."""
-    from growth.views import account, admin, api, public, reports, webhooks
+    from growth.views import account, admin, api, privacy, public, reports, webhooks
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(privacy.bp)  # not exempt: the reader's erase form carries a CSRF token
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(account.bp)

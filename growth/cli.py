@@ -244,7 +244,8 @@ def import_subscribers(csv_file, confirmed: bool, newsletters: tuple[str, ...], 
         raise click.ClickException(exc.message) from exc
     commit()
     click.echo(
-        f"created {report.created}, already known {report.existing}, invalid {len(report.invalid)}, "
+        f"created {report.created}, already known {report.existing}, erased {report.erased}, "
+        f"invalid {len(report.invalid)}, "
         f"confirmations queued {report.confirmations_queued}"
     )
     for row in report.invalid[:50]:

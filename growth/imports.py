@@ -1,8 +1,10 @@
 """CSV import of subscribers: validated row by row, idempotent, never resurrects anyone.
 
 An address already known is left exactly as it is (an unsubscribed, bounced or complained
-reader is not brought back by an import). New addresses arrive `pending` with a confirmation
-email (double opt-in), or `active` when the operator vouches that they opted in elsewhere.
+reader is not brought back by an import), and an erased address is never imported again (an
+import carries no consent of the reader's own: they may sign up again themselves). New
+addresses arrive `pending` with a confirmation email (double opt-in), or `active` when the
+operator vouches that they opted in elsewhere.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from growth import addresses, signals, subscribers
+from growth import addresses, privacy, signals, subscribers
 from growth.errors import InvalidRequest, ValidationFailed
 from growth.models import Consent, Membership, MembershipStatus, Stage, Status, Subscriber
 from growth.outgoing import core_events
@@ -33,6 +35,7 @@ class ImportReport:
 
     created: int = 0
     existing: int = 0
+    erased: int = 0  # addresses erased on request: only the reader may come back, by signing up
     invalid: list[dict[str, object]] = field(default_factory=list)
     confirmations_queued: int = 0
 
@@ -40,6 +43,7 @@ class ImportReport:
         return {
             "created": self.created,
             "existing": self.existing,
+            "erased": self.erased,
             "invalid": self.invalid,
             "confirmations_queued": self.confirmations_queued,
         }
@@ -93,9 +97,13 @@ def import_subscribers(
             continue
         valid.append((fields, display, key))
     seen = _known_addresses(session, [key for _, _, key in valid])
+    erased = privacy.erased_hashes(session, [key for _, _, key in valid if key not in seen])
     for values, display, key in valid:
         if key in seen:
             report.existing += 1
+            continue
+        if key in erased:
+            report.erased += 1
             continue
         seen.add(key)
         subscriber = _create(session, values, display, key, now, confirmed, newsletters, label)

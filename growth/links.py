@@ -49,3 +49,13 @@ def manage_url(subscriber: Subscriber) -> str:
 
 def referral_url(subscriber: Subscriber) -> str:
     return absolute(f"/r/{subscriber.referral_code}")
+
+
+# A data link hands over everything we hold of a reader: it lasts a day, not for ever like /me.
+DATA_LINK_MAX_AGE = 24 * 3600
+
+
+def data_token(subscriber: Subscriber) -> str:
+    """Token of the reader's data download and "erase me" (/me/<token>/data, /erase); bound to
+    the address, so it dies with an erasure, and read with DATA_LINK_MAX_AGE."""
+    return make_token("data", {"s": subscriber.id, "e": subscriber.email_normalized})

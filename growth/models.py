@@ -343,3 +343,17 @@ class ScheduledTask(Base):
     last_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class ErasedAddress(Base):
+    """The SHA-256 of an erased reader's normalised address: never imported or mailed again.
+
+    Only the hash is kept (no address, no link to the anonymous row), so the reader stays
+    forgotten while an import, which carries no consent of its own, cannot bring them back.
+    """
+
+    __tablename__ = "erased_addresses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    erased_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -38,6 +38,8 @@ CORE = {
     "public.unsubscribe_page": PUBLIC,
     "public.unsubscribe": PUBLIC,
     "public.manage": PUBLIC,
+    "privacy.reader_data": PUBLIC,  # the reader's own data and "erase me", behind /me's signed link
+    "privacy.reader_erase": PUBLIC,
     "engagement.keep_me": PUBLIC,
     "engagement.sendgrid_events": PUBLIC,  # signed by SendGrid
     "api.signup_preflight": PUBLIC,
@@ -59,6 +61,11 @@ CORE = {
     "api.list_subscribers": ADMIN,
     "api.get_subscriber": ADMIN,
     "api.erase_subscriber": ADMIN,
+    "api.erase_subscriber_post": ADMIN,
+    "api.subscriber_data": ADMIN,
+    "privacy.subscribers_csv": ADMIN,
+    "privacy.admin_subscriber_data": ADMIN,
+    "privacy.admin_erase_subscriber": ADMIN,
     "api.lift_suppression": ADMIN,
     "api.import_csv": ADMIN,
     "engagement.subscriber_engagement": ADMIN,

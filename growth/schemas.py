@@ -167,6 +167,22 @@ SUBSCRIBER_PAGE = spec.schema(
     },
 )
 
+SUBSCRIBER_DATA = spec.schema(
+    "SubscriberData",
+    {
+        "type": "object",
+        "description": "One key per part of Masthead that holds data of the reader (core and domains)",
+        "required": ["format", "exported_at", "subscriber_id", "profile"],
+        "properties": {
+            "format": {"const": "masthead.subscriber-data/1"},
+            "exported_at": {"type": "string", "format": "date-time"},
+            "subscriber_id": {"type": "integer"},
+            "profile": {"type": "object"},
+        },
+        "additionalProperties": True,
+    },
+)
+
 IMPORT_CSV = spec.schema(
     "ImportCsv",
     {"type": "string", "description": "UTF-8 CSV with a header row; columns: email, name, source, utm_*"},
@@ -180,6 +196,7 @@ IMPORT_REPORT = spec.schema(
         "properties": {
             "created": {"type": "integer"},
             "existing": {"type": "integer", "description": "known addresses, left unchanged"},
+            "erased": {"type": "integer", "description": "addresses erased on request, not imported"},
             "invalid": {
                 "type": "array",
                 "items": {

@@ -26,7 +26,7 @@ def init_app(app: Flask) -> None:
     """Register the referrals domain's blueprints, signal handlers, email block and commands."""
     from growth import emails, reports, roles, scheduler, signals
     from growth.extensions import csrf
-    from referrals import api, cli, rewards, service, views, webhook_events  # noqa: F401 - rewards: its job
+    from referrals import api, cli, privacy, rewards, service, views, webhook_events  # noqa: F401 - rewards: its job
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
@@ -40,6 +40,7 @@ def init_app(app: Flask) -> None:
     webhook_events.register()
     emails.register_context_provider(service.email_context, prefetch=service.prefetch_progress)
     reports.register_series("referred", service.referred_lookup)
+    privacy.register()
     for command in cli.commands:
         app.cli.add_command(command)
     scheduler.register_scheduled("referrals-release", cli.release_work, dt.timedelta(hours=1))

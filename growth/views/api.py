@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import func, select
 
-from growth import imports, schemas, subscribers
+from growth import exports, imports, privacy, schemas, subscribers
 from growth.auth import current_operator
-from growth.db import commit, db, utcnow
-from growth.errors import InvalidRequest
+from growth.csvout import csv_response, format_parameter, wants_csv
+from growth.db import commit, db, lock_row, utcnow
+from growth.errors import InvalidRequest, NotFound
 from growth.extensions import signup_limit
 from growth.models import Status, Subscriber
 from growth.openapi import spec
@@ -82,10 +83,11 @@ def create_subscriber():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/subscribers")
+@spec.also_csv("/api/v1/subscribers", "get")
 @spec.operation(
     "/api/v1/subscribers",
     "get",
-    summary="List subscribers",
+    summary="List subscribers (`format=csv`: every match, streamed, one row each)",
     response="SubscriberPage",
     parameters=[
         {"name": "status", "in": "query", "schema": {"enum": [str(s) for s in Status]}},
@@ -96,22 +98,19 @@ def create_subscriber():  # type: ignore[no-untyped-def]
             "description": "exact, normalised; 422 when it is not an address",
         },
         query_int_schema("page", maximum=MAX_PAGE),
+        format_parameter(),
     ],
     errors=(400, 422),
     tags=("subscribers",),
 )
 def list_subscribers():  # type: ignore[no-untyped-def]
-    """Operators page through subscribers, filtered by status or exact email."""
-    query = select(Subscriber)
-    status = request.args.get("status")
-    if status:
-        if status not in set(Status):
-            raise InvalidRequest(f"unknown status {status!r}", code="invalid_status")
-        query = query.where(Subscriber.status == status)
-    email = request.args.get("email")
-    if email:
-        _, key = subscribers.normalize_email(email)
-        query = query.where(Subscriber.email_normalized == key)
+    """Operators page through subscribers, filtered by status or exact email; or take them all as CSV."""
+    where = exports.subscriber_filters(request.args)
+    if wants_csv():
+        commit()  # the request's own writes (the token's use) first: pages then read on their own
+        rows = exports.iter_subscriber_rows(db.session, where)
+        return csv_response("subscribers.csv", exports.HEADER, rows)
+    query = select(Subscriber).where(*where)
     page = query_int(request.args, "page", 1, maximum=MAX_PAGE) or 1
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(query.order_by(Subscriber.id).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
@@ -143,17 +142,52 @@ def get_subscriber(subscriber_id: int):  # type: ignore[no-untyped-def]
 @spec.operation(
     "/api/v1/subscribers/<id:subscriber_id>",
     "delete",
-    summary="Erase a subscriber's personal data (final; counts keep an anonymous row)",
+    summary="Erase a subscriber's personal data everywhere (final; counts keep an anonymous row)",
     response="Subscriber",
     errors=(404,),
     tags=("subscribers",),
 )
 def erase_subscriber(subscriber_id: int):  # type: ignore[no-untyped-def]
-    """Erasure on request: personal data removed, status erased."""
-    subscriber = subscribers.get_subscriber(db.session, subscriber_id)
-    subscribers.erase(db.session, subscriber, utcnow())
+    """Erasure on request: personal data removed in every domain, status erased."""
+    return _erase(subscriber_id)
+
+
+@bp.post("/subscribers/<id:subscriber_id>/erase")
+@spec.operation(
+    "/api/v1/subscribers/<id:subscriber_id>/erase",
+    "post",
+    summary="Erase a subscriber's personal data everywhere (the same as DELETE)",
+    response="Subscriber",
+    errors=(404,),
+    tags=("subscribers",),
+)
+def erase_subscriber_post(subscriber_id: int):  # type: ignore[no-untyped-def]
+    """The same erasure for clients that cannot send DELETE."""
+    return _erase(subscriber_id)
+
+
+def _erase(subscriber_id: int):  # type: ignore[no-untyped-def]
+    subscriber = lock_row(db.session, Subscriber, subscriber_id)
+    if subscriber is None:
+        raise NotFound("No such subscriber.")
+    privacy.erase_subscriber(db.session, subscriber, utcnow())
     commit()
     return jsonify(subscriber_json(subscriber))
+
+
+@bp.get("/subscribers/<id:subscriber_id>/data")
+@spec.operation(
+    "/api/v1/subscribers/<id:subscriber_id>/data",
+    "get",
+    summary="Everything held of one subscriber, every domain's part (a data-access request)",
+    response="SubscriberData",
+    errors=(404,),
+    tags=("subscribers",),
+)
+def subscriber_data(subscriber_id: int):  # type: ignore[no-untyped-def]
+    """The reader's data as one JSON document (also their own download at /me/<token>/data)."""
+    subscriber = subscribers.get_subscriber(db.session, subscriber_id)
+    return jsonify(privacy.export_subscriber(db.session, subscriber, utcnow()))
 
 
 @bp.post("/subscribers/<id:subscriber_id>/lift-suppression")

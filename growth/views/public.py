@@ -199,6 +199,7 @@ def manage(token: str):  # type: ignore[no-untyped-def]
         message=message,
         error=error,
         token=token,
+        data_token=links.data_token(subscriber),
         referral_url=links.referral_url(subscriber),
         contact=links.contact_address(),
     ), status
