@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from growth import auth
 from growth.db import commit, db
 from growth.errors import DomainError
+from growth.demo import seed_demo_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -252,6 +253,7 @@ def import_subscribers(csv_file, confirmed: bool, newsletters: tuple[str, ...], 
 
 
 commands = [
+    seed_demo_command,
     db_upgrade,
     create_operator,
     create_token,
