@@ -37,7 +37,8 @@ ROLES = {
 def init_app(app: Flask) -> None:
     """Register the billing domain's gateway, blueprints, commands and lookups."""
     from billing import admin, api, cli, gateway, service, views, webhooks  # noqa: F401  (webhooks: tasks)
-    from growth import access, emails, roles, scheduler
+    from billing.demo import BillingDemo
+    from growth import access, demo, emails, roles, scheduler
     from growth.extensions import csrf
 
     gateway.init_app(app)
@@ -57,6 +58,7 @@ def init_app(app: Flask) -> None:
     scheduler.register_scheduled(
         "process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5)
     )
+    demo.register_demo_contributor(BillingDemo)
 
 
 def email_links(_session: Session, _subscriber: Subscriber, context: Mapping[str, Any]) -> dict[str, str]:
