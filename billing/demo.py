@@ -57,6 +57,7 @@ class Odds:
 
     nurtured: float
     engaged: float
+    confirmed: float  # some pay before they have read much
     fail: float
     recover: float
     cancel: float
@@ -65,8 +66,8 @@ class Odds:
     yearly: float = 0.2
 
 
-YEAR_ODDS = Odds(nurtured=0.0009, engaged=0.0003, fail=0.07, recover=0.55, cancel=0.05, upgrade=0.04)
-SMALL_ODDS = Odds(nurtured=0.008, engaged=0.004, fail=0.3, recover=0.5, cancel=0.25, upgrade=0.3, yearly=0.0)
+YEAR_ODDS = Odds(nurtured=0.0009, engaged=0.0003, confirmed=0.00005, fail=0.07, recover=0.55, cancel=0.05, upgrade=0.04)
+SMALL_ODDS = Odds(nurtured=0.02, engaged=0.01, confirmed=0.004, fail=0.4, recover=0.5, cancel=0.25, upgrade=0.6, yearly=0.0)
 
 
 class BillingDemo(DemoContributor):
@@ -171,14 +172,15 @@ class BillingDemo(DemoContributor):
         odds = self.odds
         candidates = session.execute(
             select(Subscriber.id, Subscriber.email, Subscriber.stage).where(
-                Subscriber.status == Status.ACTIVE, Subscriber.stage.in_([Stage.ENGAGED, Stage.NURTURED])
+                Subscriber.status == Status.ACTIVE,
+                Subscriber.stage.in_([Stage.CONFIRMED, Stage.ENGAGED, Stage.NURTURED]),
             )
         ).all()
         session.rollback()
         for subscriber_id, email, stage in candidates:
             if subscriber_id in self.plans or subscriber_id in self.done:
                 continue
-            chance = odds.nurtured if stage == Stage.NURTURED else odds.engaged
+            chance = {Stage.NURTURED: odds.nurtured, Stage.ENGAGED: odds.engaged}.get(stage, odds.confirmed)
             if self.rng.random() < chance:
                 when = moment(self.rng, day, 8, 23)
                 self.later(int(when.timestamp()), f"convert:{email}", subscriber_id)

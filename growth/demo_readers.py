@@ -53,8 +53,8 @@ class Readers:
         self.rng = world.rng("readers")
         self.people = People(world.rng("people"))
         self.small = world.small
-        self.base = 0.35 if world.small else 9.0  # non-referred signups a day at the start
-        self.scale = 0.04 if world.small else 1.0  # of the campaigns' bursts
+        self.base = 0.35 if world.small else 2.2  # non-referred signups a day at the start
+        self.scale = 0.04 if world.small else 0.3  # of the campaigns' bursts
         self.queue: list[tuple[dt.datetime, int, str, dict[str, Any]]] = []
         self.seq = itertools.count()
         self.habits: dict[int, Habit] = {}
