@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test worker scheduler migrate lint bench clean chromium
+.PHONY: run test worker scheduler migrate demo lint bench clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ migrate: $(STAMP)
 run: migrate
 	PORT=$(PORT) $(BIN)/flask --app wsgi prepare-server
 	PORT=$(PORT) $(BIN)/flask --app wsgi serve --host 127.0.0.1 --port $(PORT)
+
+# A simulated year of readers, posts, referrals and payments in an empty database (SEED=...).
+SEED ?= 1
+demo: migrate
+	$(BIN)/flask --app wsgi seed-demo --seed $(SEED)
 
 worker: migrate
 	$(BIN)/flask --app wsgi worker
@@ -46,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/referrals.py
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/sequences.py
+	$(BIN)/python bench/seed_demo.py
 
 clean:
 	rm -rf $(VENV) instance/masthead.db instance/outbox

@@ -66,8 +66,12 @@ class Odds:
     yearly: float = 0.2
 
 
-YEAR_ODDS = Odds(nurtured=0.0009, engaged=0.0003, confirmed=0.00005, fail=0.07, recover=0.55, cancel=0.05, upgrade=0.04)
-SMALL_ODDS = Odds(nurtured=0.02, engaged=0.01, confirmed=0.004, fail=0.4, recover=0.5, cancel=0.25, upgrade=0.6, yearly=0.0)
+YEAR_ODDS = Odds(
+    nurtured=0.0009, engaged=0.0003, confirmed=0.00005, fail=0.07, recover=0.55, cancel=0.05, upgrade=0.04
+)
+SMALL_ODDS = Odds(
+    nurtured=0.02, engaged=0.01, confirmed=0.004, fail=0.4, recover=0.5, cancel=0.25, upgrade=0.6, yearly=0.0
+)
 
 
 class BillingDemo(DemoContributor):
@@ -180,7 +184,7 @@ class BillingDemo(DemoContributor):
         for subscriber_id, email, stage in candidates:
             if subscriber_id in self.plans or subscriber_id in self.done:
                 continue
-            chance = {Stage.NURTURED: odds.nurtured, Stage.ENGAGED: odds.engaged}.get(stage, odds.confirmed)
+            chance = {"nurtured": odds.nurtured, "engaged": odds.engaged}.get(str(stage), odds.confirmed)
             if self.rng.random() < chance:
                 when = moment(self.rng, day, 8, 23)
                 self.later(int(when.timestamp()), f"convert:{email}", subscriber_id)
@@ -275,7 +279,9 @@ class BillingDemo(DemoContributor):
             session,
             [
                 self.shapes.event("invoice.paid", self.invoice(plan, at, paid=True), at),
-                self.shapes.event("customer.subscription.updated", self.subscription(plan), at, {"items": before}),
+                self.shapes.event(
+                    "customer.subscription.updated", self.subscription(plan), at, {"items": before}
+                ),
             ],
         )
         self._plan_period(plan)
@@ -331,7 +337,9 @@ class BillingDemo(DemoContributor):
         self.deliver(
             session,
             [
-                self.shapes.event("customer.subscription.updated", self.subscription(plan), at, {"items": before}),
+                self.shapes.event(
+                    "customer.subscription.updated", self.subscription(plan), at, {"items": before}
+                ),
                 self.shapes.event("invoice.paid", self.invoice(plan, at, paid=True, amount=proration), at),
             ],
         )

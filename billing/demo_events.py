@@ -49,7 +49,14 @@ class StripeShapes:
         }
 
     def checkout_session(
-        self, *, customer: str, email: str, subscription: str, metadata: dict[str, str], amount: int, currency: str
+        self,
+        *,
+        customer: str,
+        email: str,
+        subscription: str,
+        metadata: dict[str, str],
+        amount: int,
+        currency: str,
     ) -> dict[str, Any]:
         """A completed subscription-mode Checkout Session (customer and subscription as ids)."""
         return {

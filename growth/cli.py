@@ -10,8 +10,8 @@ from flask.cli import with_appcontext
 
 from growth import auth
 from growth.db import commit, db
-from growth.errors import DomainError
 from growth.demo import seed_demo_command
+from growth.errors import DomainError
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,15 +12,82 @@ import math
 import random
 from dataclasses import dataclass
 
-FIRST = (
-    "ada alan amara anika ben carla chen dara diego elif emma farah felix grace hana ines ivan "
-    "jonas julia kai kofi lara leo lina mai marco maya mei nadia nina omar pablo priya rafael "
-    "rosa sami sara sofia tariq theo una vera wen yara yusuf zoe"
-).split()
-LAST = (
-    "abara becker costa dubois eriksen fischer garcia haddad ito jensen kowalski lindqvist "
-    "moreau nakamura okafor petrov quinn rossi santos tanaka usman varga weber xu yilmaz zhang"
-).split()
+FIRST = [
+    "ada",
+    "alan",
+    "amara",
+    "anika",
+    "ben",
+    "carla",
+    "chen",
+    "dara",
+    "diego",
+    "elif",
+    "emma",
+    "farah",
+    "felix",
+    "grace",
+    "hana",
+    "ines",
+    "ivan",
+    "jonas",
+    "julia",
+    "kai",
+    "kofi",
+    "lara",
+    "leo",
+    "lina",
+    "mai",
+    "marco",
+    "maya",
+    "mei",
+    "nadia",
+    "nina",
+    "omar",
+    "pablo",
+    "priya",
+    "rafael",
+    "rosa",
+    "sami",
+    "sara",
+    "sofia",
+    "tariq",
+    "theo",
+    "una",
+    "vera",
+    "wen",
+    "yara",
+    "yusuf",
+    "zoe",
+]
+LAST = [
+    "abara",
+    "becker",
+    "costa",
+    "dubois",
+    "eriksen",
+    "fischer",
+    "garcia",
+    "haddad",
+    "ito",
+    "jensen",
+    "kowalski",
+    "lindqvist",
+    "moreau",
+    "nakamura",
+    "okafor",
+    "petrov",
+    "quinn",
+    "rossi",
+    "santos",
+    "tanaka",
+    "usman",
+    "varga",
+    "weber",
+    "xu",
+    "yilmaz",
+    "zhang",
+]
 
 # (domain, weight, habit): iCloud mail is read through Apple Mail (Privacy Protection opens
 # every message by machine); the corporate domains sit behind a link scanner (Safe Links).
@@ -37,9 +104,12 @@ DOMAINS = (
     ("fabrikam.com", 6, "scanner"),
 )
 USER_AGENTS = (
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Mobile/15E148",
     "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0",
 )
 # First octets of ordinary public unicast ranges (no private, loopback or documentation space).
@@ -72,20 +142,36 @@ class Campaign:
 
 SOURCES = (
     Source("website", "form", 0.40, confirm_rate=0.82),
-    Source("search", "form", 0.20, "google", "organic", referrer_url="https://www.google.com/", confirm_rate=0.78),
+    Source(
+        "search", "form", 0.20, "google", "organic", referrer_url="https://www.google.com/", confirm_rate=0.78
+    ),
     Source("embed", "embed", 0.15, referrer_url="https://blog.fieldnotes.net/", confirm_rate=0.8),
-    Source("social", "form", 0.25, "mastodon", "social", referrer_url="https://mastodon.social/", confirm_rate=0.7),
+    Source(
+        "social",
+        "form",
+        0.25,
+        "mastodon",
+        "social",
+        referrer_url="https://mastodon.social/",
+        confirm_rate=0.7,
+    ),
 )
 CAMPAIGNS = (
-    Campaign(Source("social", "form", 0, "twitter", "social", "launch-thread", "https://t.co/", 0.65), 12, 10, 9.0),
+    Campaign(
+        Source("social", "form", 0, "twitter", "social", "launch-thread", "https://t.co/", 0.65), 12, 10, 9.0
+    ),
     Campaign(Source("podcast", "form", 0, "podcast", "audio", "ep42-interview", None, 0.85), 120, 14, 7.0),
     Campaign(
-        Source("partner", "embed", 0, "partner-digest", "email", "spring-swap", "https://partnerdigest.co/", 0.9),
+        Source(
+            "partner", "embed", 0, "partner-digest", "email", "spring-swap", "https://partnerdigest.co/", 0.9
+        ),
         205,
         8,
         10.0,
     ),
-    Campaign(Source("ads", "form", 0, "reddit", "cpc", "autumn-ads", "https://www.reddit.com/", 0.6), 280, 21, 5.0),
+    Campaign(
+        Source("ads", "form", 0, "reddit", "cpc", "autumn-ads", "https://www.reddit.com/", 0.6), 280, 21, 5.0
+    ),
 )
 
 
@@ -116,13 +202,21 @@ class People:
         first, last = self.rng.choice(FIRST), self.rng.choice(LAST)
         domain = self.rng.choices(self._domains, self._weights)[0]
         email = f"{first}.{last}{n}@{domain}"
-        return email, f"{first.title()} {last.title()}", distinct_ip(n), self.rng.choice(USER_AGENTS), self.habit(domain)
+        return (
+            email,
+            f"{first.title()} {last.title()}",
+            distinct_ip(n),
+            self.rng.choice(USER_AGENTS),
+            self.habit(domain),
+        )
 
     def habit(self, domain: str) -> Habit:
         """Reading habits: a fifth never read; the rest open between a tenth and nine tenths."""
         rng = self.rng
         open_rate = 0.0 if rng.random() < 0.2 else rng.betavariate(2.2, 2.0)
-        return Habit(open_rate, rng.uniform(0.1, 0.45), self._habits.get(domain, "plain"), rng.random() < 0.012)
+        return Habit(
+            open_rate, rng.uniform(0.1, 0.45), self._habits.get(domain, "plain"), rng.random() < 0.012
+        )
 
 
 def distinct_ip(n: int) -> str:

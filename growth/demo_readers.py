@@ -53,7 +53,7 @@ class Readers:
         self.rng = world.rng("readers")
         self.people = People(world.rng("people"))
         self.small = world.small
-        self.base = 0.35 if world.small else 2.2  # non-referred signups a day at the start
+        self.base = 0.35 if world.small else 1.2  # non-referred signups a day at the start
         self.scale = 0.04 if world.small else 0.3  # of the campaigns' bursts
         self.queue: list[tuple[dt.datetime, int, str, dict[str, Any]]] = []
         self.seq = itertools.count()
@@ -78,7 +78,9 @@ class Readers:
         for _ in range(poisson(self.rng, expected)):
             source = self.rng.choices(SOURCES, weights)[0]
             self.push(moment(self.rng, day, 7), "signup", source=source, ref=None)
-        for campaign, rate in campaign_rate(index * (YEAR_OVER_SMALL if self.small else 1), CAMPAIGNS, self.scale):
+        for campaign, rate in campaign_rate(
+            index * (YEAR_OVER_SMALL if self.small else 1), CAMPAIGNS, self.scale
+        ):
             for _ in range(poisson(self.rng, rate)):
                 self.push(moment(self.rng, day, 7), "signup", source=campaign.source, ref=None)
         while self.queue and self.queue[0][0] < day_end:
@@ -109,7 +111,13 @@ class Readers:
         rate = source.confirm_rate if source else REFERRED_CONFIRM_RATE
         if self.rng.random() < rate:
             minutes = math.exp(self.rng.gauss(math.log(6), 1.3))  # most within minutes, a few a day later
-            self.push(when + dt.timedelta(minutes=minutes), "confirm", subscriber_id=subscriber.id, ip=ip, agent=agent)
+            self.push(
+                when + dt.timedelta(minutes=minutes),
+                "confirm",
+                subscriber_id=subscriber.id,
+                ip=ip,
+                agent=agent,
+            )
 
     def _confirm(self, session: Session, when: dt.datetime, subscriber_id: int, ip: str, agent: str) -> None:
         subscriber = lock_row(session, Subscriber, subscriber_id)
@@ -170,7 +178,13 @@ class Readers:
             commit()
 
     def _read(
-        self, delivery_id: int, subscriber_id: int, to_email: str, kind: str, sent_at: dt.datetime, habit: Habit
+        self,
+        delivery_id: int,
+        subscriber_id: int,
+        to_email: str,
+        kind: str,
+        sent_at: dt.datetime,
+        habit: Habit,
     ) -> None:
         rng = self.rng
         args = {"delivery_id": str(delivery_id), "subscriber_id": str(subscriber_id), "kind": kind}
@@ -210,7 +224,9 @@ class Readers:
                 event("spamreport", opened + dt.timedelta(seconds=30))
         leave = (0.006 if kind == DeliveryKind.PITCH else 0.0025) + (0.004 if habit.open_rate == 0 else 0)
         if rng.random() < leave:
-            self.push(delivered + dt.timedelta(hours=rng.uniform(1, 48)), "unsubscribe", subscriber_id=subscriber_id)
+            self.push(
+                delivered + dt.timedelta(hours=rng.uniform(1, 48)), "unsubscribe", subscriber_id=subscriber_id
+            )
 
     def _url(self, link: str) -> str:
         return f"{self.world.base_url}{link}" if link.startswith("/") else link
@@ -240,8 +256,12 @@ class Readers:
                 .group_by(Delivery.kind)
             ).all()
         )
-        statuses = dict(session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status)).all())
-        stages = dict(session.execute(select(Subscriber.stage, func.count()).group_by(Subscriber.stage)).all())
+        statuses = dict(
+            session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status)).all()
+        )
+        stages = dict(
+            session.execute(select(Subscriber.stage, func.count()).group_by(Subscriber.stage)).all()
+        )
         return {
             "subscribers": sum(statuses.values()),
             "confirmed": count(

@@ -187,7 +187,9 @@ def test_same_seed_same_year_while_another_connection_reads_and_writes(
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("SELECT count(*) FROM subscribers").fetchone()
-                holder = conn.execute("SELECT lease_holder FROM scheduled_tasks WHERE name = 'tick'").fetchone()
+                holder = conn.execute(
+                    "SELECT lease_holder FROM scheduled_tasks WHERE name = 'tick'"
+                ).fetchone()
                 conn.execute("INSERT INTO probe_writes VALUES (?)", (time.time(),))
                 conn.execute("COMMIT")
                 seen["writes"] += 1
