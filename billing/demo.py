@@ -175,10 +175,12 @@ class BillingDemo(DemoContributor):
         """Today's conversions, then every renewal, retry, cancellation and upgrade due today."""
         odds = self.odds
         candidates = session.execute(
-            select(Subscriber.id, Subscriber.email, Subscriber.stage).where(
+            select(Subscriber.id, Subscriber.email, Subscriber.stage)
+            .where(
                 Subscriber.status == Status.ACTIVE,
                 Subscriber.stage.in_([Stage.CONFIRMED, Stage.ENGAGED, Stage.NURTURED]),
             )
+            .order_by(Subscriber.id)  # the draws follow this order: the same on every database
         ).all()
         session.rollback()
         for subscriber_id, email, stage in candidates:

@@ -19,48 +19,9 @@ from typing import Any
 
 import pytest
 
-from growth.cli import upgrade_database
+from tests.demo_db import ROOT, demo_env, flask, fresh, last_json, seeded_copy
 
-ROOT = Path(__file__).resolve().parents[2]
 SEED = 7
-
-
-def demo_env(folder: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "SENDGRID_", "DATABASE_"))}
-    env.update(
-        MASTHEAD_INSTANCE=str(folder),
-        DATABASE_URL=f"sqlite:///{folder / 'masthead.db'}",
-        SECRET_KEY="seed-demo-test-secret-key-of-32-bytes!!",
-        BASE_URL="http://masthead.test",
-        MAIL_BACKEND="sendgrid",
-        SENDGRID_API_KEY="SG.not-a-key",
-        SENDGRID_API_HOST="http://127.0.0.1:9",  # nothing listens: a send would fail
-        SCHEDULER="off",
-    )
-    return env
-
-
-def flask(folder: Path, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=ROOT,
-        env=demo_env(folder),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        **kwargs,
-    )
-
-
-def fresh(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    upgrade_database(f"sqlite:///{folder / 'masthead.db'}")
-    return folder / "masthead.db"
-
-
-def realised(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def counts(db_file: Path) -> dict[str, Any]:
@@ -78,8 +39,8 @@ def counts(db_file: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     folder = tmp_path_factory.mktemp("demo")
-    fresh(folder)
-    return folder, realised(flask(folder, "seed-demo", "--small", "--seed", str(SEED)))
+    _, made = seeded_copy(folder, SEED)
+    return folder, made
 
 
 def test_the_last_line_says_what_it_made(seeded: tuple[Path, dict[str, Any]]) -> None:
@@ -111,6 +72,30 @@ def test_it_went_through_the_services_and_sent_nothing(seeded: tuple[Path, dict[
     assert len(set(ips)) == len(ips) and all(ips)
     assert not any(e.endswith(("example.com", "example.org", ".test")) for e in emails)
     assert lease == (None,)  # given back
+
+
+def test_reading_is_judged_by_the_engagement_code(seeded: tuple[Path, dict[str, Any]]) -> None:
+    """Readers whose only signals are machine opens or scanner clicks never count as engaged."""
+    folder, _ = seeded
+    with sqlite3.connect(folder / "masthead.db") as conn:
+        unread = conn.execute(
+            """SELECT s.stage, count(*) FROM subscribers s
+               WHERE EXISTS (SELECT 1 FROM email_events e WHERE e.subscriber_id = s.id
+                             AND (e.is_machine OR e.is_scanner))
+                 AND NOT EXISTS (SELECT 1 FROM email_events e WHERE e.subscriber_id = s.id
+                                 AND e.type IN ('open', 'click') AND NOT e.is_machine AND NOT e.is_scanner)
+               GROUP BY s.stage"""
+        ).fetchall()
+        engaged_readers = conn.execute(
+            "SELECT count(*) FROM subscribers WHERE stage IN ('engaged', 'nurtured')"
+        ).fetchone()[0]
+        second_generation = conn.execute(
+            """SELECT count(*) FROM referrals r JOIN subscribers s ON s.id = r.referrer_id
+               WHERE r.status = 'counted' AND s.referrer_id IS NOT NULL"""
+        ).fetchone()[0]
+    assert unread and not {stage for stage, _ in unread} & {"engaged", "nurtured"}
+    assert engaged_readers > 0
+    assert second_generation > 0  # cascades: referred readers refer in turn
 
 
 def test_the_reports_agree_with_what_it_says(seeded: tuple[Path, dict[str, Any]]) -> None:
@@ -209,7 +194,7 @@ def test_same_seed_same_year_while_another_connection_reads_and_writes(
         stop.set()
         writer.join()
     assert process.returncode == 0, err[-3000:]
-    second = json.loads(out.strip().splitlines()[-1])
+    second = last_json(subprocess.CompletedProcess([], 0, out, err))
     assert seen["errors"] == [] and seen["writes"] > 10
     assert seen["holders"] == {"seed-demo"}  # the server's tick stays out while it runs
     first, second = dict(first), dict(second)
