@@ -44,3 +44,15 @@ def test_readers_have_unique_ordinary_addresses_and_habits_by_domain() -> None:
     assert clients["gmail.com"] == "plain"
     never = sum(1 for *_, h in drawn if h.open_rate == 0) / len(drawn)
     assert 0.15 < never < 0.25
+
+
+def test_the_simulated_clock_moves_utcnow_only_inside_its_block() -> None:
+    import datetime as dt
+
+    from growth.db import real_utcnow, simulated_clock, utcnow
+
+    past = dt.datetime(2025, 3, 1, 12, tzinfo=dt.UTC)
+    with simulated_clock(lambda: past):
+        assert utcnow() == past
+        assert real_utcnow() - past > dt.timedelta(days=300)  # leases keep to the wall clock
+    assert utcnow() - past > dt.timedelta(days=300)
