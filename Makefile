@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 STAMP := $(VENV)/.installed
 
-.PHONY: run serve metrics-dir test worker scheduler migrate lint bench clean chromium
+.PHONY: run serve metrics-dir test worker scheduler migrate lint bench clean demo chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ serve: metrics-dir migrate
 
 metrics-dir:
 	mkdir -p "$$PROMETHEUS_MULTIPROC_DIR"
+
+# A simulated year of readers, posts, referrals and payments in an empty database (SEED=...).
+SEED ?= 1
+demo: migrate
+	$(BIN)/flask --app wsgi seed-demo --seed $(SEED)
 
 worker: migrate
 	$(BIN)/flask --app wsgi worker
@@ -60,6 +65,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/outage.py
 	$(BIN)/python bench/export.py
+	$(BIN)/python bench/seed_demo.py
 
 clean:
 	rm -rf $(VENV) instance/masthead.db instance/outbox

@@ -36,7 +36,7 @@ ROLES = {
 
 def init_app(app: Flask) -> None:
     """Register the billing domain's gateway, blueprints, commands and lookups."""
-    from billing import (
+    from billing import (  # noqa: F401  (webhooks: tasks)
         admin,
         api,
         cli,
@@ -47,8 +47,9 @@ def init_app(app: Flask) -> None:
         views,
         webhook_events,
         webhooks,
-    )  # noqa: F401
-    from growth import access, emails, reports, roles, scheduler
+    )
+    from billing.demo import BillingDemo
+    from growth import access, demo, emails, reports, roles, scheduler
     from growth.extensions import csrf
 
     gateway.init_app(app)
@@ -73,6 +74,7 @@ def init_app(app: Flask) -> None:
     scheduler.register_scheduled(
         "process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5)
     )
+    demo.register_demo_contributor(BillingDemo)
 
 
 def email_links(_session: Session, _subscriber: Subscriber, context: Mapping[str, Any]) -> dict[str, str]:

@@ -63,7 +63,8 @@ def init_app(app: Flask) -> None:
         views,
         webhook_events,
     )
-    from growth import emails, reports, roles, scheduler, signals
+    from content import demo as content_demo
+    from growth import demo, emails, reports, roles, scheduler, signals
     from growth.extensions import csrf
 
     app.register_blueprint(views.bp)
@@ -93,3 +94,4 @@ def init_app(app: Flask) -> None:
         signal.connect(handler, weak=False)
     scheduler.register_scheduled("send-due", cli.send_due_work, dt.timedelta(0))  # every tick
     scheduler.register_scheduled("sequences", sequence_engine.run_sequences, dt.timedelta(0))  # every tick
+    demo.register_demo_contributor(content_demo.ContentDemo)

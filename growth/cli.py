@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 
 from growth import auth
 from growth.db import commit, db
+from growth.demo import seed_demo_command
 from growth.errors import DomainError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -267,6 +268,7 @@ def rebuild_rollups() -> None:
 
 
 commands = [
+    seed_demo_command,
     db_upgrade,
     rebuild_rollups,
     create_operator,

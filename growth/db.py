@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
@@ -103,9 +104,31 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# A simulated clock (seed-demo replays a past year through the real services); None: real time.
+_simulated_clock: Callable[[], dt.datetime] | None = None
+
+
 def utcnow() -> dt.datetime:
-    """The current time, timezone-aware UTC."""
+    """The current time, timezone-aware UTC (the simulated time while one is set)."""
+    if _simulated_clock is not None:
+        return _simulated_clock()
     return dt.datetime.now(dt.UTC)
+
+
+def real_utcnow() -> dt.datetime:
+    """The wall-clock time, even while a simulated clock is set (leases shared with servers)."""
+    return dt.datetime.now(dt.UTC)
+
+
+@contextmanager
+def simulated_clock(clock: Callable[[], dt.datetime]) -> Iterator[None]:
+    """Within this block `utcnow()` answers `clock()`: for one process that replays the past."""
+    global _simulated_clock
+    previous, _simulated_clock = _simulated_clock, clock
+    try:
+        yield
+    finally:
+        _simulated_clock = previous
 
 
 SQLITE_IMMEDIATE = "masthead_sqlite_immediate"

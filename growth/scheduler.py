@@ -120,36 +120,9 @@ def tick(now: Callable[[], dt.datetime] = utcnow, only: list[str] | None = None)
     if not acquire_lease(session, holder, now()):
         log.info("tick: the lease is held by another tick; nothing to do")
         return TickReport(leased=False)
-    report = TickReport(leased=True)
     tick_started = now()
     try:
-        tasks = [t for t in scheduled() if only is None or t.name in only]
-        _ensure_rows(session, [t.name for t in tasks])
-        commit()
-        for task in tasks:
-            row = session.get(ScheduledTask, task.name, populate_existing=True)
-            started = now()
-            if only is None and row is not None and not due(row.last_started_at, task.every, started):
-                continue
-            if not acquire_lease(session, holder, started):  # renew; lost only if we overran it
-                log.warning("tick: lost the lease before %s", task.name)
-                break
-            try:
-                outcome = task.work(session, started)
-                commit()
-                report.ran[task.name] = outcome
-            except Exception as exc:  # one failing task must not stop the others
-                session.rollback()
-                log.exception("scheduled task %s failed", task.name)
-                report.failed[task.name] = f"{type(exc).__name__}: {exc}"
-                outcome = f"failed: {exc}"
-            session.execute(
-                update(ScheduledTask)
-                .where(ScheduledTask.name == task.name)
-                .values(last_started_at=started, last_finished_at=now(), last_outcome=str(outcome)[:2000])
-                .execution_options(synchronize_session=False)
-            )
-            commit()
+        report = run_due_tasks(session, now, lambda: acquire_lease(session, holder, now()), only)
         # The tick's own row says how long the whole tick took (read by /metrics).
         session.execute(
             update(ScheduledTask)
@@ -158,9 +131,50 @@ def tick(now: Callable[[], dt.datetime] = utcnow, only: list[str] | None = None)
             .execution_options(synchronize_session=False)
         )
         commit()
+        return report
     finally:
         session.rollback()
         release_lease(session, holder)
+
+
+def run_due_tasks(
+    session: Session,
+    now: Callable[[], dt.datetime],
+    renew: Callable[[], bool],
+    only: list[str] | None = None,
+) -> TickReport:
+    """Run each due task (each of `only`, due or not) for a caller that holds the lease.
+
+    `renew` is called before each task to keep the lease; when it fails the run stops.
+    """
+    report = TickReport(leased=True)
+    tasks = [t for t in scheduled() if only is None or t.name in only]
+    _ensure_rows(session, [t.name for t in tasks])
+    commit()
+    for task in tasks:
+        row = session.get(ScheduledTask, task.name, populate_existing=True)
+        started = now()
+        if only is None and row is not None and not due(row.last_started_at, task.every, started):
+            continue
+        if not renew():  # lost only if we overran the lease
+            log.warning("tick: lost the lease before %s", task.name)
+            break
+        try:
+            outcome = task.work(session, started)
+            commit()
+            report.ran[task.name] = outcome
+        except Exception as exc:  # one failing task must not stop the others
+            session.rollback()
+            log.exception("scheduled task %s failed", task.name)
+            report.failed[task.name] = f"{type(exc).__name__}: {exc}"
+            outcome = f"failed: {exc}"
+        session.execute(
+            update(ScheduledTask)
+            .where(ScheduledTask.name == task.name)
+            .values(last_started_at=started, last_finished_at=now(), last_outcome=str(outcome)[:2000])
+            .execution_options(synchronize_session=False)
+        )
+        commit()
     return report
 
 

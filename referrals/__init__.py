@@ -24,9 +24,10 @@ ROLES = {
 
 def init_app(app: Flask) -> None:
     """Register the referrals domain's blueprints, signal handlers, email block and commands."""
-    from growth import emails, reports, roles, scheduler, signals
+    from growth import demo, emails, reports, roles, scheduler, signals
     from growth.extensions import csrf
     from referrals import api, cli, privacy, rewards, service, views, webhook_events  # noqa: F401 - rewards: its job
+    from referrals.demo import ReferralsDemo
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
@@ -44,3 +45,4 @@ def init_app(app: Flask) -> None:
     for command in cli.commands:
         app.cli.add_command(command)
     scheduler.register_scheduled("referrals-release", cli.release_work, dt.timedelta(hours=1))
+    demo.register_demo_contributor(ReferralsDemo)
