@@ -332,7 +332,9 @@ def ensure_welcome_sequence(session: Session, newsletter: Newsletter | None = No
     sequence = session.scalars(query).first()
     if sequence is not None:
         return sequence
-    publication = current_app.config["MASTHEAD"].publication_name
+    from growth import branding
+
+    publication = branding.current().name
     try:
         with session.begin_nested():
             sequence = Sequence(

@@ -8,9 +8,10 @@ import logging
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.local import LocalProxy
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from growth import jobs, mailer, roles, security, throttle
+from growth import branding, jobs, mailer, roles, security, throttle
 from growth.config import Config
 from growth.db import db
 from growth.errors import register_errorhandlers
@@ -90,6 +91,8 @@ def register_extensions(app: Flask) -> None:
     throttle.init_app(app)
     jobs.init_app(app)
     mailer.init_app(app)
+    # Pages read the stored branding only when they show it (LocalProxy: at first attribute).
+    app.context_processor(lambda: {"branding": LocalProxy(branding.current)})
 
 
 def register_blueprints(app: Flask) -> None:

@@ -17,7 +17,9 @@ def absolute(path: str) -> str:
 
 def contact_address() -> str:
     """Where a reader writes to us (the sender's address): how a suppression is lifted."""
-    return parseaddr(current_app.config["MASTHEAD"].mail_from)[1]
+    from growth import branding
+
+    return branding.current().sender_address
 
 
 def confirm_token(subscriber: Subscriber) -> str:
