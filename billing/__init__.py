@@ -37,7 +37,8 @@ ROLES = {
 def init_app(app: Flask) -> None:
     """Register the billing domain's gateway, blueprints, commands and lookups."""
     from billing import admin, api, cli, gateway, service, views, webhooks  # noqa: F401  (webhooks: tasks)
-    from growth import access, emails, roles, scheduler
+    from billing import timeline as billing_timeline
+    from growth import access, emails, roles, scheduler, timeline
     from growth.extensions import csrf
 
     gateway.init_app(app)
@@ -54,6 +55,8 @@ def init_app(app: Flask) -> None:
     emails.register_context_provider(email_links)
     access.register_tier_lookup(service.paying_tier_lookup)
     access.register_revenue_lookup(service.revenue_lookup)
+    access.register_tier_names(billing_timeline.tier_names)
+    timeline.register_timeline_source(billing_timeline.payments)
     scheduler.register_scheduled(
         "process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5)
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from email.utils import formataddr, parseaddr
 from typing import Any
 
 from flask import current_app, render_template

@@ -325,7 +325,6 @@ WELCOME_BODY = (
 
 def ensure_welcome_sequence(session: Session, newsletter: Newsletter | None = None) -> Sequence:
     """The default newsletter's welcome sequence, created on first use with today's welcome."""
-    from flask import current_app
 
     newsletter = newsletter or default_newsletter(session)
     query = select(Sequence).where(Sequence.welcome_newsletter_id == newsletter.id)

@@ -97,14 +97,18 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """The growth core's pages and API; public JSON and one-click endpoints skip CSRF."""
-    from growth.views import account, admin, api, public, webhooks
+    from growth.views import account, admin, api, desk, newsletter_api, people, public, webhooks
 
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(newsletter_api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(desk.bp)
+    app.register_blueprint(people.bp)
     csrf.exempt(public.bp)
     csrf.exempt(api.bp)
+    csrf.exempt(newsletter_api.bp)  # growth.roles asks a session for its CSRF token
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)
 

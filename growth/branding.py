@@ -133,7 +133,9 @@ def clean(values: dict[str, Any], base: Branding) -> Branding:
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationFailed(f"unknown time zone {zone!r} (e.g. Europe/Paris)", code="invalid_timezone") from exc
+        raise ValidationFailed(
+            f"unknown time zone {zone!r} (e.g. Europe/Paris)", code="invalid_timezone"
+        ) from exc
     return Branding(
         name=NAME.clean(merged["name"]),
         logo_url=logo,

@@ -271,3 +271,12 @@ commands = [
     scheduler_command,
     serve,
 ]
+
+
+def _newsletter_group() -> click.Group:
+    from growth.newsletter_cli import group
+
+    return group
+
+
+commands.append(_newsletter_group())

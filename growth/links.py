@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from email.utils import parseaddr
-
 from flask import current_app
 
 from growth.models import Newsletter, Subscriber

@@ -62,6 +62,25 @@ CORE = {
     "api.lift_suppression": ADMIN,
     "api.import_csv": ADMIN,
     "engagement.subscriber_engagement": ADMIN,
+    "people.subscriber_list": ADMIN,
+    "people.subscriber_page": ADMIN,
+    "people.resend_confirmation": ADMIN,
+    "people.change_newsletters": ADMIN,
+    # the publication itself: branding, newsletters
+    "desk.branding_page": ADMIN,
+    "desk.branding_save": ADMIN,
+    "desk.newsletter_list": ADMIN,
+    "desk.newsletter_create": ADMIN,
+    "desk.newsletter_page": ADMIN,
+    "desk.newsletter_daily_csv": ADMIN,
+    "desk.newsletter_save": ADMIN,
+    "desk.newsletter_archive": ADMIN,
+    "newsletter_api.list_newsletters": ADMIN,
+    "newsletter_api.create_newsletter": ADMIN,
+    "newsletter_api.get_newsletter": ADMIN,
+    "newsletter_api.update_newsletter": ADMIN,
+    "newsletter_api.archive_newsletter": ADMIN,
+    "newsletter_api.restore_newsletter": ADMIN,
 }
 
 
