@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, g, has_request_context
+from flask import current_app, has_request_context, request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -95,17 +95,17 @@ def current() -> Branding:
 
     if not has_request_context():
         return load(db.session)
-    cached = g.get(_CACHE)
+    # Kept on the request, not on `g`: an app context may outlive a request (tests, commands).
+    cached = request.environ.get(_CACHE)
     if cached is None:
-        cached = load(db.session)
-        setattr(g, _CACHE, cached)
+        cached = request.environ[_CACHE] = load(db.session)
     return cached  # type: ignore[no-any-return]
 
 
 def forget() -> None:
     """Drop this request's cached copy (after an edit)."""
     if has_request_context():
-        g.pop(_CACHE, None)
+        request.environ.pop(_CACHE, None)
 
 
 def seed(session: Session, config: Config, now: dt.datetime) -> bool:
