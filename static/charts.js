@@ -18,7 +18,7 @@
         datasets: spec.series.map(function (s, i) {
           var colour = s.color || PALETTE[i % PALETTE.length];
           return { label: s.label, data: s.data, borderColor: colour, backgroundColor: colour,
-                   borderWidth: 2, pointRadius: 0, tension: 0.2 };
+                   borderWidth: 2, pointRadius: 0, tension: 0 };
         })
       },
       options: {
