@@ -52,7 +52,9 @@ def test_db_upgrade_seeds_the_branding_from_the_environment(tmp_path):
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     try:
         config = make_config(url, tmp_path / "instance", redis_url=None)
-        first = create_app(config.replace(publication_name="Seeded Weekly", publication_address="2 Mill Lane"))
+        first = create_app(
+            config.replace(publication_name="Seeded Weekly", publication_address="2 Mill Lane")
+        )
         result = first.test_cli_runner().invoke(args=["db-upgrade"])
         assert result.exit_code == 0, result.output
         assert "branding stored" in result.output

@@ -90,9 +90,7 @@ def _fixture_data(now: dt.datetime) -> dict[str, int]:
     )
     for i in range(24):
         joined = now - dt.timedelta(days=i % 12, hours=i)
-        reader = make_subscriber(
-            session, f"reader{i:02d}@example.com", confirmed_at=joined, newsletters=[]
-        )
+        reader = make_subscriber(session, f"reader{i:02d}@example.com", confirmed_at=joined, newsletters=[])
         session.add(
             Membership(
                 subscriber_id=reader.id,
@@ -107,7 +105,9 @@ def _fixture_data(now: dt.datetime) -> dict[str, int]:
     ana.source = "podcast"
     delivery = make_delivery(session, ana, now - dt.timedelta(hours=5))
     make_event(session, ana, "open", now - dt.timedelta(hours=4), delivery=delivery, is_machine=True)
-    make_event(session, ana, "click", now - dt.timedelta(hours=3), delivery=delivery, url="https://example.com/a")
+    make_event(
+        session, ana, "click", now - dt.timedelta(hours=3), delivery=delivery, url="https://example.com/a"
+    )
     session.commit()
     return {"weekly": weekly.id, "ana": ana.id}
 
@@ -142,7 +142,9 @@ def _errors(page) -> list[str]:  # type: ignore[no-untyped-def]
     )
     page.on(
         "console",
-        lambda m: found.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None,
+        lambda m: (
+            found.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
+        ),
     )
     return found
 
