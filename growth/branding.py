@@ -141,15 +141,18 @@ def clean(values: dict[str, Any], base: Branding) -> Branding:
         logo_url=logo,
         brand_color=color.lower(),
         postal_address=ADDRESS.clean(merged["postal_address"]).strip(),
-        default_sender=_clean_sender(SENDER.clean(merged["default_sender"])),
+        default_sender=_clean_sender(SENDER.clean(merged["default_sender"]), base.sender_address),
         timezone=zone,
     )
 
 
-def _clean_sender(raw: str) -> str:
+def _clean_sender(raw: str, kept: str) -> str:
     display, address = parseaddr(raw)
     try:
-        validate_email(address, check_deliverability=False)
+        # The address already in force stays acceptable (MAIL_FROM's default is @localhost,
+        # which the validator refuses): renaming the sender must not require a new address.
+        if address != kept or not address:
+            validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValidationFailed(
             "default sender must be an address, e.g. The Daily <news@example.com>", code="invalid_sender"

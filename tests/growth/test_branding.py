@@ -10,6 +10,7 @@ from flask import g
 from growth import auth, branding
 from growth.app import create_app
 from growth.db import db, utcnow
+from growth.errors import ValidationFailed
 from growth.models import PublicationSettings
 from tests.conftest import make_config
 from tests.growth.helpers import login_as, messages, signup
@@ -102,6 +103,16 @@ def test_bad_branding_is_refused_with_a_422_and_nothing_changes(client, session,
     assert response.status_code == 422
     assert needle in response.get_data(as_text=True)
     assert session.get(PublicationSettings, 1) is None
+
+
+def test_a_save_keeps_the_seeded_sender_address_even_if_the_validator_would_refuse_it(session):
+    assert branding.current().sender_address == "newsletter@localhost"  # MAIL_FROM's default
+    saved = branding.update(
+        session, {"name": "Renamed", "default_sender": "The Desk <newsletter@localhost>"}, utcnow()
+    )
+    assert (saved.name, saved.default_sender) == ("Renamed", "The Desk <newsletter@localhost>")
+    with pytest.raises(ValidationFailed):
+        branding.update(session, {"default_sender": "other@localhost"}, utcnow())
 
 
 def test_post_emails_carry_the_stored_footer_and_colour(app, session):
