@@ -248,4 +248,13 @@ def test_a_reader_goes_from_the_home_page_through_confirmation_to_the_referral_h
         assert page.evaluate(NO_SIDEWAYS_SCROLL), name
         _shot(page, f"{name}-referral-hub")
         assert errors == [], name
+        # The welcome email reflows too (a fluid table, not a fixed 600 px one).
+        outbox = read_outbox(Path(str(live["outbox"])))
+        [welcome] = [m for m in outbox if email in m["To"] and m["X-Masthead-Kind"] == "welcome"]
+        html = welcome.get_body(preferencelist=("html",))
+        assert html is not None
+        mail = context.new_page()  # about:blank: none of the site's CSP, as in a mail client
+        mail.set_content(html.get_content())
+        assert mail.evaluate(NO_SIDEWAYS_SCROLL), name
+        _shot(mail, f"{name}-welcome-email")
         context.close()
