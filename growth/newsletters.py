@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from growth import series
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule
 from growth.models import Membership, MembershipStatus, Newsletter
@@ -152,6 +153,25 @@ def restore_newsletter(session: Session, newsletter: Newsletter) -> Newsletter:
     newsletter.archived_at = None
     session.flush()
     return newsletter
+
+
+def daily_signups(
+    session: Session, newsletter: Newsletter, now: dt.datetime, days: int, tz: str
+) -> series.Series:
+    """Signups (memberships asked for) and confirmations of this newsletter per local day."""
+    start = now - dt.timedelta(days=days + 1)  # a day's margin for the zone; daily_counts cuts exactly
+    rows = session.execute(
+        select(Membership.created_at, Membership.confirmed_at).where(
+            Membership.newsletter_id == newsletter.id,
+            or_(Membership.created_at >= start, Membership.confirmed_at >= start),
+        )
+    ).all()
+    return series.daily_counts(
+        {"Signups": [r.created_at for r in rows], "Confirmations": [r.confirmed_at for r in rows]},
+        now,
+        days,
+        tz,
+    )
 
 
 def newsletter_json(n: Newsletter) -> dict[str, Any]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from growth import branding, csvout, newsletters, series
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError
-from growth.models import Membership, Newsletter
+from growth.models import Newsletter
 
 bp = Blueprint("desk", __name__, url_prefix="/admin")
 
@@ -41,16 +40,8 @@ def branding_save():  # type: ignore[no-untyped-def]
 
 def _daily(newsletter: Newsletter) -> series.Series:
     """Signups and confirmations of this newsletter per day, last CHART_DAYS days."""
-    rows = db.session.execute(
-        select(Membership.created_at, Membership.confirmed_at).where(
-            Membership.newsletter_id == newsletter.id
-        )
-    ).all()
-    return series.daily_counts(
-        {"Signups": [r.created_at for r in rows], "Confirmations": [r.confirmed_at for r in rows]},
-        utcnow(),
-        CHART_DAYS,
-        branding.current().timezone,
+    return newsletters.daily_signups(
+        db.session, newsletter, utcnow(), CHART_DAYS, branding.current().timezone
     )
 
 
