@@ -74,7 +74,7 @@ def _fixture_data(now: dt.datetime) -> dict[str, int]:
 
     session = db.session
     auth.create_operator(session, "ops@example.com", PASSWORD, "admin")
-    posts.create_post(
+    post = posts.create_post(
         session,
         posts.PostInput(
             title="A long headline about harbours, tides and the people who read the weather",
@@ -109,7 +109,7 @@ def _fixture_data(now: dt.datetime) -> dict[str, int]:
         session, ana, "click", now - dt.timedelta(hours=3), delivery=delivery, url="https://example.com/a"
     )
     session.commit()
-    return {"weekly": weekly.id, "ana": ana.id}
+    return {"weekly": weekly.id, "ana": ana.id, "slug": post.slug}
 
 
 @pytest.fixture(scope="module")
@@ -218,6 +218,20 @@ def test_admin_pages_fit_a_phone_and_the_navigation_folds(browser, live):  # typ
     assert wide == {}
     page.wait_for_selector("canvas#newsletter-daily[data-drawn='2']")
     assert errors == []
+    context.close()
+
+
+def test_reader_pages_fit_a_phone(browser, live):  # type: ignore[no-untyped-def]
+    base = str(live["base"])
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    wide = {}
+    for path in ("/subscribe", "/embed.html", f"/p/{live['slug']}"):
+        page.goto(base + path)
+        if not page.evaluate(NO_SIDEWAYS_SCROLL):
+            wide[path] = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        _shot(page, "phone" + re.sub(r"[^a-z0-9]+", "-", path).rstrip("-"))
+    assert wide == {}
     context.close()
 
 
