@@ -91,7 +91,7 @@ class Newsletter(Base):
     sender_name: Mapped[str | None] = mapped_column(String(200))
     reply_to: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Archived: offered to nobody and sent nothing new; memberships and history stay.
+    # Archived: offered to nobody (signup, embed, reader's page, the post form); members and history stay.
     archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 

@@ -1,6 +1,6 @@
 """A publication's newsletters: create, rename, describe, sender name and reply-to, archive.
 
-An archived newsletter is offered to nobody (signup form, embed, reader's page, new posts) and
+An archived newsletter is offered to nobody (signup form, embed, reader's page, the post form's list) and
 cannot be chosen at signup; its memberships and history stay, and it can be brought back.
 The default newsletter cannot be archived: a signup that names none joins it.
 """
