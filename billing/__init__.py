@@ -48,8 +48,9 @@ def init_app(app: Flask) -> None:
         webhook_events,
         webhooks,
     )
+    from billing import timeline as billing_timeline
     from billing.demo import BillingDemo
-    from growth import access, demo, emails, reports, roles, scheduler
+    from growth import access, demo, emails, reports, roles, scheduler, timeline
     from growth.extensions import csrf
 
     gateway.init_app(app)
@@ -71,6 +72,8 @@ def init_app(app: Flask) -> None:
     reports.register_series("mrr", report_series.mrr_at)
     reports.register_series("mrr_movements", report_series.mrr_movements)
     privacy.register()
+    access.register_tier_names(billing_timeline.tier_names)
+    timeline.register_timeline_source(billing_timeline.payments)
     scheduler.register_scheduled(
         "process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5)
     )

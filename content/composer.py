@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from email.utils import formataddr, parseaddr
 from typing import Any
 
 from flask import current_app, render_template
@@ -15,7 +14,7 @@ from sqlalchemy.orm import Session
 from content import rendering
 from content.models import Post
 from content.paywall import reader_token, reader_tokens
-from growth import emails, links
+from growth import branding, emails, links
 from growth.fields import header_safe
 from growth.mailer import BatchMessage, BatchRecipient, UnsendableMessage, check_recipient
 from growth.models import Newsletter, Subscriber
@@ -52,11 +51,9 @@ def web_url(post: Post, subscriber_id: int | None, delivery_id: int | None) -> s
     return f"{url}?r={reader_token(subscriber_id, delivery_id)}"
 
 
-def from_address(newsletter: Newsletter | None) -> str | None:
-    """The newsletter's sender name on the publication's address."""
-    if newsletter is None or not newsletter.sender_name:
-        return None
-    return formataddr((newsletter.sender_name, parseaddr(current_app.config["MASTHEAD"].mail_from)[1]))
+def from_address(newsletter: Newsletter | None) -> str:
+    """The newsletter's sender name on the publication's address (the stored default sender)."""
+    return branding.current().sender_for(newsletter)
 
 
 def _fallback_blocks(publication: str, referral_url: str) -> tuple[str, str]:
@@ -84,15 +81,16 @@ def render_post_email(post: Post, newsletter: Newsletter | None, teaser: bool = 
     The teaser edition (a paid post to readers without access) stops at the paywall.
     """
     config = current_app.config["MASTHEAD"]
+    brand = branding.current()
     context: dict[str, Any] = {
         "post": post,
         "teaser": teaser,
         "teaser_markdown": rendering.teaser_markdown(post.body_markdown) if teaser else "",
         "newsletter": newsletter,
-        "publication": config.publication_name,
-        "publication_address": config.publication_address,
-        "logo_url": config.publication_logo_url,
-        "brand_color": config.brand_color if _COLOR.fullmatch(config.brand_color) else "#c2410c",
+        "publication": brand.name,
+        "publication_address": brand.postal_address,
+        "logo_url": brand.logo_url,
+        "brand_color": brand.brand_color if _COLOR.fullmatch(brand.brand_color) else "#c2410c",
         "base_url": config.base_url,
         **{name: KEY[name] for name in PLACEHOLDERS},
     }
@@ -213,9 +211,8 @@ def batch_message(
 
 def sample_substitutions(post: Post, newsletter: Newsletter | None) -> dict[str, str]:
     """Placeholder values for a test send to an address that is not a subscriber."""
-    config = current_app.config["MASTHEAD"]
     subscribe = links.absolute("/subscribe")
-    text, html = _fallback_blocks(config.publication_name, subscribe)
+    text, html = _fallback_blocks(branding.current().name, subscribe)
     values = {
         "name": "",
         "name_html": "",

@@ -223,9 +223,10 @@ def latest_posts(
 
 
 def newsletters(session: Session) -> list[Newsletter]:
-    """Every newsletter, the default first (created on first use)."""
-    default_newsletter(session)
-    return list(session.scalars(select(Newsletter).order_by(Newsletter.is_default.desc(), Newsletter.id)))
+    """The newsletters a post may go to (not archived), the default first (created on first use)."""
+    from growth.newsletters import active_newsletters
+
+    return active_newsletters(session)
 
 
 def list_posts(session: Session, limit: int = 200) -> list[Post]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from content import posts, sequence_stats, sequences
 from content.sequence_metrics import LABELS
+from growth import branding
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, ValidationFailed
 
@@ -70,7 +71,7 @@ def _sequence_page(sequence: Any, status: int = 200, error: str | None = None): 
         waiting=sequences.waiting_reasons(session, sequence.id),
         triggers=sequences.TRIGGERS,
         labels=LABELS,
-        timezone=current_app.config["MASTHEAD"].publication_timezone,
+        timezone=branding.current().timezone,
         error=error,
     ), status
 
@@ -81,7 +82,7 @@ def _step_page(sequence: Any, step: Any, status: int = 200, error: str | None = 
         sequence=sequence,
         step=step,
         weekdays=WEEKDAYS,
-        timezone=current_app.config["MASTHEAD"].publication_timezone,
+        timezone=branding.current().timezone,
         error=error,
     ), status
 

@@ -27,7 +27,7 @@ from content import composer, segments
 from content import sequence_metrics as sm
 from content.sending import _post_with_retries
 from content.sequence_models import ClaimState, Enrolment, EnrolmentState, Sequence, SequenceStep, StepClaim
-from growth import access, emails, jobs
+from growth import access, branding, emails, jobs
 from growth.db import commit, db, ids_in, insert_ignoring_conflicts, reserve_ids, utcnow
 from growth.mailer import BatchMessage, BatchRecipient, get_backend
 from growth.models import Delivery, DeliveryState, Newsletter, Status, Subscriber
@@ -125,7 +125,7 @@ def run_sequences(
 
 def _process(session: Session, plans: dict[int, Plan], rows: list[Any], now: dt.datetime) -> Counter[str]:
     config = current_app.config["MASTHEAD"]
-    tz = config.publication_timezone
+    tz = branding.current().timezone
     cap = config.sequence_emails_per_day
     figures: Counter[str] = Counter()
     enrolment_ids = [r.id for r in rows]
@@ -408,14 +408,14 @@ class RenderedStep:
 
 def render_step_email(step: SequenceStep, newsletter: Newsletter | None) -> RenderedStep:
     """templates/email/sequence.* once per batch, placeholders for everything per recipient."""
-    config = current_app.config["MASTHEAD"]
+    brand = branding.current()
     context: dict[str, Any] = {
         "step": step,
         "newsletter": newsletter,
-        "publication": config.publication_name,
-        "publication_address": config.publication_address,
-        "logo_url": config.publication_logo_url,
-        "brand_color": config.brand_color if composer._COLOR.fullmatch(config.brand_color) else "#c2410c",
+        "publication": brand.name,
+        "publication_address": brand.postal_address,
+        "logo_url": brand.logo_url,
+        "brand_color": brand.brand_color if composer._COLOR.fullmatch(brand.brand_color) else "#c2410c",
         **{name: composer.KEY[name] for name in composer.PLACEHOLDERS},
     }
     return RenderedStep(

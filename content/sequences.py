@@ -325,14 +325,15 @@ WELCOME_BODY = (
 
 def ensure_welcome_sequence(session: Session, newsletter: Newsletter | None = None) -> Sequence:
     """The default newsletter's welcome sequence, created on first use with today's welcome."""
-    from flask import current_app
 
     newsletter = newsletter or default_newsletter(session)
     query = select(Sequence).where(Sequence.welcome_newsletter_id == newsletter.id)
     sequence = session.scalars(query).first()
     if sequence is not None:
         return sequence
-    publication = current_app.config["MASTHEAD"].publication_name
+    from growth import branding
+
+    publication = branding.current().name
     try:
         with session.begin_nested():
             sequence = Sequence(

@@ -7,9 +7,10 @@ import importlib
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.local import LocalProxy
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from growth import jobs, logs, mailer, roles, security, throttle
+from growth import branding, jobs, logs, mailer, roles, security, throttle
 from growth.config import Config
 from growth.db import db
 from growth.errors import register_errorhandlers
@@ -96,20 +97,37 @@ def register_extensions(app: Flask) -> None:
     throttle.init_app(app)
     jobs.init_app(app)
     mailer.init_app(app)
+    # Pages read the stored branding only when they show it (LocalProxy: at first attribute).
+    app.context_processor(lambda: {"branding": LocalProxy(branding.current)})
 
 
 def register_blueprints(app: Flask) -> None:
     """The growth core's pages and API; public JSON and one-click endpoints skip CSRF."""
-    from growth.views import account, admin, api, privacy, public, reports, webhooks
+    from growth.views import (
+        account,
+        admin,
+        api,
+        desk,
+        newsletter_api,
+        people,
+        privacy,
+        public,
+        reports,
+        webhooks,
+    )
 
     app.register_blueprint(public.bp)
     app.register_blueprint(privacy.bp)  # not exempt: the reader's erase form carries a CSRF token
     app.register_blueprint(api.bp)
+    app.register_blueprint(newsletter_api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(desk.bp)
+    app.register_blueprint(people.bp)
     csrf.exempt(public.bp)
     csrf.exempt(api.bp)
     app.register_blueprint(reports.bp)  # GET only
+    csrf.exempt(newsletter_api.bp)  # growth.roles asks a session for its CSRF token
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)
 

@@ -38,6 +38,12 @@ def upgrade_database(database_url: str, revision: str = "heads") -> None:
 def db_upgrade() -> None:
     """Apply migrations to DATABASE_URL."""
     upgrade_database(current_app.config["MASTHEAD"].database_url)
+    from growth import branding
+    from growth.db import db, utcnow
+
+    if branding.seed(db.session, current_app.config["MASTHEAD"], utcnow()):
+        db.session.commit()
+        click.echo("branding stored from PUBLICATION_* (edit it at /admin/branding from now on)")
     click.echo("database is up to date")
 
 
@@ -283,3 +289,12 @@ commands = [
     scheduler_command,
     serve,
 ]
+
+
+def _newsletter_group() -> click.Group:
+    from growth.newsletter_cli import group
+
+    return group
+
+
+commands.append(_newsletter_group())

@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app, render_template
 from sqlalchemy.orm import Session
 
-from growth import jobs, links
+from growth import branding, jobs, links
 from growth.fields import column_length, header_safe
 from growth.models import Delivery, DeliveryKind, DeliveryState, Newsletter, Subscriber
 
@@ -54,11 +54,14 @@ def list_headers(subscriber: Subscriber, newsletter: Newsletter | None) -> dict[
 def email_context(session: Session, subscriber: Subscriber, newsletter: Newsletter | None) -> dict:
     """What every subscriber email may use: names, links and the domains' blocks."""
     config = current_app.config["MASTHEAD"]
+    brand = branding.current()
     context: dict[str, Any] = {
         "subscriber": subscriber,
         "newsletter": newsletter,
-        "publication": config.publication_name,
-        "publication_address": config.publication_address,
+        "publication": brand.name,
+        "publication_address": brand.postal_address,
+        "logo_url": brand.logo_url,
+        "brand_color": brand.brand_color,
         "manage_url": links.manage_url(subscriber),
         "unsubscribe_url": links.unsubscribe_url(subscriber, newsletter),
         "referral_url": links.referral_url(subscriber),
@@ -86,13 +89,7 @@ def queue_email(
     text = render_template(f"email/{template}.txt", **context)
     html = render_template(f"email/{template}.html", **context)
     headers = list_headers(subscriber, newsletter) if list_mail else {}
-    from_email = None
-    if newsletter is not None and newsletter.sender_name:
-        from email.utils import formataddr, parseaddr
-
-        from_email = formataddr(
-            (newsletter.sender_name, parseaddr(current_app.config["MASTHEAD"].mail_from)[1])
-        )
+    from_email = branding.current().sender_for(newsletter)
     delivery = Delivery(
         subscriber_id=subscriber.id,
         newsletter_id=newsletter.id if newsletter else None,

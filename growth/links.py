@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from email.utils import parseaddr
-
 from flask import current_app
 
 from growth.models import Newsletter, Subscriber
@@ -17,7 +15,9 @@ def absolute(path: str) -> str:
 
 def contact_address() -> str:
     """Where a reader writes to us (the sender's address): how a suppression is lifted."""
-    return parseaddr(current_app.config["MASTHEAD"].mail_from)[1]
+    from growth import branding
+
+    return branding.current().sender_address
 
 
 def confirm_token(subscriber: Subscriber) -> str:

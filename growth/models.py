@@ -92,6 +92,23 @@ class Newsletter(Base):
     sender_name: Mapped[str | None] = mapped_column(String(200))
     reply_to: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Archived: offered to nobody (signup, embed, reader's page, the post form); members and history stay.
+    archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class PublicationSettings(Base):
+    """The publication's branding (one row, id 1): seeded from PUBLICATION_* once, edited in the admin."""
+
+    __tablename__ = "publication_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    logo_url: Mapped[str] = mapped_column(String(2000), default="")
+    brand_color: Mapped[str] = mapped_column(String(7))
+    postal_address: Mapped[str] = mapped_column(String(500), default="")
+    default_sender: Mapped[str] = mapped_column(String(320))
+    timezone: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Subscriber(Base):

@@ -73,6 +73,25 @@ CORE = {
     "reports.funnel": CREATOR,
     "reports.cohorts": ADMIN,
     "reports.growth": ADMIN,
+    "people.subscriber_list": ADMIN,
+    "people.subscriber_page": ADMIN,
+    "people.resend_confirmation": ADMIN,
+    "people.change_newsletters": ADMIN,
+    # the publication itself: branding, newsletters
+    "desk.branding_page": ADMIN,
+    "desk.branding_save": ADMIN,
+    "desk.newsletter_list": ADMIN,
+    "desk.newsletter_create": ADMIN,
+    "desk.newsletter_page": ADMIN,
+    "desk.newsletter_daily_csv": ADMIN,
+    "desk.newsletter_save": ADMIN,
+    "desk.newsletter_archive": ADMIN,
+    "newsletter_api.list_newsletters": ADMIN,
+    "newsletter_api.create_newsletter": ADMIN,
+    "newsletter_api.get_newsletter": ADMIN,
+    "newsletter_api.update_newsletter": ADMIN,
+    "newsletter_api.archive_newsletter": ADMIN,
+    "newsletter_api.restore_newsletter": ADMIN,
 }
 
 

@@ -212,3 +212,59 @@ IMPORT_REPORT = spec.schema(
         },
     },
 )
+
+
+def _newsletter_fields() -> dict[str, Any]:
+    from growth import newsletters
+
+    return {
+        "name": newsletters.NAME.schema(),
+        "description": newsletters.DESCRIPTION.schema(nullable=True),
+        "sender_name": newsletters.SENDER_NAME.schema(nullable=True),
+        "reply_to": newsletters.REPLY_TO.schema(nullable=True),
+    }
+
+
+NEWSLETTER_CREATE = spec.schema(
+    "NewsletterCreate",
+    {
+        "type": "object",
+        "required": ["name"],
+        "additionalProperties": False,
+        "properties": {**_newsletter_fields(), "slug": {"type": "string", "pattern": "^[a-z0-9-]{1,64}$"}},
+    },
+)
+NEWSLETTER_UPDATE = spec.schema(
+    "NewsletterUpdate",
+    {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": _newsletter_fields()},
+)
+NEWSLETTER = spec.schema(
+    "Newsletter",
+    {
+        "type": "object",
+        "required": ["id", "slug", "name", "description", "is_default", "archived_at", "created_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "slug": {"type": "string"},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "sender_name": {"type": ["string", "null"]},
+            "reply_to": {"type": ["string", "null"]},
+            "is_default": {"type": "boolean"},
+            "archived_at": {"type": ["string", "null"], "format": "date-time"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "active": {"type": "integer"},
+            "pending": {"type": "integer"},
+        },
+    },
+)
+NEWSLETTER_LIST = spec.schema(
+    "NewsletterList",
+    {
+        "type": "object",
+        "required": ["newsletters"],
+        "properties": {
+            "newsletters": {"type": "array", "items": {"$ref": "#/components/schemas/Newsletter"}}
+        },
+    },
+)

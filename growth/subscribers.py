@@ -100,7 +100,12 @@ def resolve_newsletters(session: Session, slugs: Iterable[str] | None) -> list[N
     wanted = [s for s in wanted if s]
     if not wanted:
         return [default_newsletter(session)]
-    found = {n.slug: n for n in session.scalars(select(Newsletter).where(Newsletter.slug.in_(wanted)))}
+    found = {
+        n.slug: n
+        for n in session.scalars(
+            select(Newsletter).where(Newsletter.slug.in_(wanted), Newsletter.archived_at.is_(None))
+        )
+    }
     missing = [s for s in wanted if s not in found]
     if missing:
         raise ValidationFailed(f"Unknown newsletter: {', '.join(missing)}", code="unknown_newsletter")
@@ -483,9 +488,10 @@ def set_memberships(
         raise Suppressed(subscriber)
     if subscriber.status in {Status.PENDING}:
         raise ValidationFailed("Confirm your subscription first.", code="not_confirmed")
-    known = {n.id for n in session.scalars(select(Newsletter))}
-    wanted = newsletter_ids & known
-    current = {m.newsletter_id: m for m in subscriber.memberships}
+    offered = set(session.scalars(select(Newsletter.id).where(Newsletter.archived_at.is_(None))))
+    wanted = newsletter_ids & offered
+    # An archived newsletter is not on the page: its membership is left as it is.
+    current = {m.newsletter_id: m for m in subscriber.memberships if m.newsletter_id in offered}
     for nid in wanted:
         membership = current.get(nid)
         if membership is None:

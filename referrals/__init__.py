@@ -24,9 +24,10 @@ ROLES = {
 
 def init_app(app: Flask) -> None:
     """Register the referrals domain's blueprints, signal handlers, email block and commands."""
-    from growth import demo, emails, reports, roles, scheduler, signals
+    from growth import demo, emails, reports, roles, scheduler, signals, timeline
     from growth.extensions import csrf
     from referrals import api, cli, privacy, rewards, service, views, webhook_events  # noqa: F401 - rewards: its job
+    from referrals import timeline as referral_timeline
     from referrals.demo import ReferralsDemo
 
     app.register_blueprint(views.bp)
@@ -42,6 +43,7 @@ def init_app(app: Flask) -> None:
     emails.register_context_provider(service.email_context, prefetch=service.prefetch_progress)
     reports.register_series("referred", service.referred_lookup)
     privacy.register()
+    timeline.register_timeline_source(referral_timeline.referral_entries)
     for command in cli.commands:
         app.cli.add_command(command)
     scheduler.register_scheduled("referrals-release", cli.release_work, dt.timedelta(hours=1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, make_response, render_template, request
 from sqlalchemy import select
 
-from growth import links, subscribers
+from growth import branding, links, subscribers
 from growth.auth import current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, NotFound
@@ -126,7 +126,7 @@ def hub(token: str):  # type: ignore[no-untyped-def]
 
 
 def _publication() -> str:
-    return str(current_app.config["MASTHEAD"].publication_name)
+    return branding.current().name
 
 
 def _int_field(name: str, maximum: int = MAX_ID) -> int | None:

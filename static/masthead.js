@@ -12,7 +12,19 @@
     if (form.landing_url && !form.landing_url.value) form.landing_url.value = location.href;
   }
 
+  // Styles may fold what this script can unfold (the admin's navigation on a phone).
+  document.documentElement.classList.add("js");
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("button.nav-toggle").forEach(function (button) {
+      var nav = document.getElementById(button.getAttribute("aria-controls"));
+      if (!nav) return;
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var open = nav.classList.toggle("open");
+        button.setAttribute("aria-expanded", String(open));
+      });
+    });
     document.querySelectorAll("form[data-attribution]").forEach(fillAttribution);
     // A read-only link field selects itself when clicked, ready to copy.
     document.querySelectorAll("input[data-select-on-click]").forEach(function (input) {

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from growth import jobs
+from growth import branding, jobs
 from growth.auth import SESSION_KEY, authenticate, current_operator, end_session, start_session
 from growth.db import commit, db
 from growth.extensions import client_ip
@@ -39,8 +39,11 @@ def same_site_path(target: str | None) -> str | None:
 
 @bp.app_context_processor
 def worker_status() -> dict[str, object]:
-    """admin/base.html asks, only when it renders, whether emails wait for a missing worker."""
-    return {"worker_warning": jobs.worker_warning}
+    """admin/base.html asks, when it renders: do emails wait for a worker, does the branding lack anything?"""
+    return {
+        "worker_warning": jobs.worker_warning,
+        "branding_warning": lambda: branding.warning(branding.current()),
+    }
 
 
 class LoginForm(FlaskForm):

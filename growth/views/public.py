@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, Response, current_app, render_template, request
-from sqlalchemy import select
 
-from growth import links, security, subscribers
+from growth import links, newsletters, security, subscribers
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, InvalidRequest, ValidationFailed
 from growth.extensions import client_ip, signup_limit
@@ -20,8 +19,7 @@ bp = Blueprint("public", __name__)
 
 
 def _newsletters() -> list[Newsletter]:
-    subscribers.default_newsletter(db.session)
-    return list(db.session.scalars(select(Newsletter).order_by(Newsletter.is_default.desc(), Newsletter.id)))
+    return newsletters.active_newsletters(db.session)
 
 
 @bp.get("/subscribe")
@@ -67,7 +65,9 @@ def embed_snippet():  # type: ignore[no-untyped-def]
     signup form only, which double opt-in guards anyway.
     """
     config = current_app.config["MASTHEAD"]
-    snippet = render_template("growth/embed_snippet.html", base_url=config.base_url)
+    snippet = render_template(
+        "growth/embed_snippet.html", base_url=config.base_url, newsletters=_newsletters()
+    )
     security.allow_inline_code_of(snippet)
     security.allow_framing_by(config.cors_origins)
     return render_template("growth/embed.html", snippet=snippet)
