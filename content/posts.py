@@ -12,7 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from content import rendering
+from content.archive import search_text
 from content.models import Post, PostStatus
+from content.topics import clean_topic_names, set_post_topics
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule
 from growth.models import DeliveryKind, Newsletter
@@ -65,6 +67,7 @@ class PostInput:
     newsletter: str | None = None  # slug
     status: str | None = None
     published_at: dt.datetime | None = None
+    topics: list[str] | None = None  # names: existing topics by slug, new ones created
 
 
 def _check(session: Session, data: PostInput, post: Post | None) -> PostInput:
@@ -74,6 +77,8 @@ def _check(session: Session, data: PostInput, post: Post | None) -> PostInput:
         for name, rule in RULES.items()
         if getattr(data, name) is not None
     }
+    if data.topics is not None:
+        cleaned["topics"] = clean_topic_names(data.topics)
     data = replace(data, **cleaned)
     if data.title is not None and not data.title.strip():
         raise ValidationFailed("title must not be empty", code="invalid_title")
@@ -122,6 +127,9 @@ def _apply(session: Session, post: Post, data: PostInput, now: dt.datetime) -> N
         post.teaser_html = rendering.render_markdown(rendering.teaser_markdown(data.body_markdown))
     if data.slug is not None:
         post.slug = data.slug
+    if data.topics is not None:
+        set_post_topics(session, post, data.topics)
+    post.search_text = search_text(post.title, post.body_html)
     if data.published_at is not None:
         post.published_at = data.published_at
     if data.status is not None:
@@ -240,6 +248,7 @@ def post_json(post: Post) -> dict[str, Any]:
         "audience": post.audience,
         "newsletter": post.newsletter.slug if post.newsletter else None,
         "status": post.status,
+        "topics": [{"slug": t.slug, "name": t.name} for t in post.topics],
         "published_at": post.published_at.isoformat() if post.published_at else None,
         "created_at": post.created_at.isoformat(),
         "updated_at": post.updated_at.isoformat(),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
-from content import paywall, posts
+from content import archive, paywall, posts, topics
 from content.composer import post_web_path
 from growth import signals as growth_signals
 from growth.db import commit, db, utcnow
 from growth.engagement import record_web_visit
+from growth.errors import NotFound
 from growth.extensions import client_ip
+from growth.params import query_int
 
 bp = Blueprint("content", __name__)
 
@@ -41,11 +43,26 @@ def _set_cookie(response, name: str, value: str, days: int) -> None:  # type: ig
 
 @bp.get("/")
 def home():  # type: ignore[no-untyped-def]
-    """The latest posts and a subscribe form."""
-    latest = posts.latest_posts(db.session, utcnow())
+    """The archive, 20 posts a page, by topic (`?topic=`) and words (`?q=`), and a subscribe form."""
+    page = query_int(request.args, "page", 1, maximum=100_000) or 1
+    topic_slug = request.args.get("topic", "")
+    topic = topics.topic_by_slug(db.session, topic_slug) if topic_slug else None
+    if topic_slug and topic is None:
+        raise NotFound("No such topic.", code="topic_not_found")
+    q = " ".join(request.args.get("q", "")[: archive.MAX_QUERY_LENGTH].split())
+    found = archive.archive_page(db.session, utcnow(), page, topic, q)
     newsletters = posts.newsletters(db.session)
+    all_topics = topics.all_topics(db.session)
     commit()
-    return render_template("content/home.html", posts=latest, newsletters=newsletters)
+    return render_template(
+        "content/home.html",
+        posts=found.posts,
+        archive=found,
+        topic=topic,
+        topics=all_topics,
+        q=q,
+        newsletters=newsletters,
+    )
 
 
 @bp.get("/p/<slug>")
