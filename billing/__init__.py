@@ -54,6 +54,7 @@ def init_app(app: Flask) -> None:
     emails.register_context_provider(email_links)
     access.register_tier_lookup(service.paying_tier_lookup)
     access.register_revenue_lookup(service.revenue_lookup)
+    access.register_tier_names(service.tier_names)
     scheduler.register_scheduled(
         "process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5)
     )

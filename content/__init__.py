@@ -9,6 +9,10 @@ ROLES = {
     "content.home": "public",
     "content.post_page": "public",
     "content.feed": "public",
+    "content.image": "public",
+    "content_desk.preview_web": "creator",
+    "content_desk.preview_email": "creator",
+    "content_desk.upload_image": "creator",
     "content_admin.post_list": "creator",
     "content_admin.post_new": "creator",
     "content_admin.post_edit": "creator",
@@ -52,6 +56,8 @@ def init_app(app: Flask) -> None:
         admin,
         api,
         cli,
+        desk,
+        image_store,
         sending,
         sequence_admin,
         sequence_api,
@@ -64,6 +70,8 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(desk.bp)
+    image_store.init_app(app)
     app.register_blueprint(sequence_admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(sequence_api.bp)

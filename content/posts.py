@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from content import rendering
 from content.archive import search_text
-from content.models import Post, PostStatus
-from content.topics import clean_topic_names, set_post_topics
+from content.models import Post, PostStatus, Topic
+from content.topics import clean_topic_names, set_post_topics, topic_slug
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule
 from growth.models import DeliveryKind, Newsletter
@@ -129,7 +129,7 @@ def _apply(session: Session, post: Post, data: PostInput, now: dt.datetime) -> N
         post.slug = data.slug
     if data.topics is not None:
         set_post_topics(session, post, data.topics)
-    post.search_text = search_text(post.title, post.body_html)
+    post.search_text = search_text(post.title or "", post.body_html or "")
     if data.published_at is not None:
         post.published_at = data.published_at
     if data.status is not None:
@@ -253,3 +253,39 @@ def post_json(post: Post) -> dict[str, Any]:
         "created_at": post.created_at.isoformat(),
         "updated_at": post.updated_at.isoformat(),
     }
+
+
+def draft_post(session: Session, data: PostInput, base: Post | None, now: dt.datetime) -> Post:
+    """A post as the editor's unsaved fields would make it, never added to the session (previews).
+
+    Checked by the same rules as a save; topics are shown by name without being created.
+    """
+    data = _check(session, replace(data, slug=None), base)
+    post = Post(
+        id=base.id if base else None,
+        title=(data.title or (base.title if base else "")).strip() or "Untitled",
+        slug=base.slug if base else "preview",
+        excerpt=base.excerpt if base else "",
+        preview_text=base.preview_text if base else "",
+        kind=base.kind if base else DeliveryKind.VALUE,
+        audience=base.audience if base else "public",
+        status=base.status if base else PostStatus.DRAFT,
+        published_at=(base.published_at if base else None) or now,
+        newsletter_id=base.newsletter_id if base else None,
+        body_markdown="",
+    )
+    for name in ("excerpt", "preview_text", "kind", "audience"):
+        if getattr(data, name) is not None:
+            setattr(post, name, getattr(data, name))
+    if data.published_at is not None:
+        post.published_at = data.published_at
+    post.newsletter = _newsletter(session, data.newsletter) if data.newsletter else (
+        base.newsletter if base else default_newsletter(session)
+    )
+    source = data.body_markdown if data.body_markdown is not None else (base.body_markdown if base else "")
+    post.body_markdown = source
+    post.body_html = rendering.render_markdown(source)
+    post.teaser_html = rendering.render_markdown(rendering.teaser_markdown(source))
+    names = data.topics if data.topics is not None else [t.name for t in (base.topics if base else [])]
+    post.topics = [Topic(slug=topic_slug(n), name=n) for n in names]
+    return post

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
-from content import archive, paywall, posts, topics
+from content import archive, images, paywall, posts, topics
+from content.image_store import current_store
 from content.composer import post_web_path
 from growth import signals as growth_signals
 from growth.db import commit, db, utcnow
@@ -39,6 +40,31 @@ def _set_cookie(response, name: str, value: str, days: int) -> None:  # type: ig
         samesite="Lax",
         secure=current_app.config["MASTHEAD"].base_url.startswith("https://"),
     )
+
+
+def post_page_html(  # type: ignore[no-untyped-def]
+    post, full: bool, reader=None, ref: str = "", upgrade_url: str | None = None, subscriber=None
+) -> str:
+    """A post's web page: what readers get, and what the editor previews."""
+    return render_template(
+        "content/post.html",
+        post=post,
+        full=full,
+        reader=reader,
+        ref=ref,
+        upgrade_url=upgrade_url or _upgrade_url(None),
+        subscriber=subscriber,
+    )
+
+
+@bp.get("/images/<name>")
+def image(name: str):  # type: ignore[no-untyped-def]
+    """An uploaded image; its name is unguessable and its bytes never change."""
+    found, data = images.find_image(db.session, current_store(), name)
+    response = current_app.response_class(data, mimetype=found.content_type)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["Content-Disposition"] = "inline"
+    return response
 
 
 @bp.get("/")
@@ -101,10 +127,9 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
     full = paywall.can_read(post.audience, reader)
     commit()
     response = make_response(
-        render_template(
-            "content/post.html",
-            post=post,
-            full=full,
+        post_page_html(
+            post,
+            full,
             reader=reader,
             ref=ref,
             upgrade_url=_upgrade_url(known[0].id if known else None),

@@ -48,3 +48,21 @@ def revenue_by_subscriber(session: Session) -> dict[int, dict[str, int]]:
 def has_billing() -> bool:
     """Whether a billing domain answers the lookups."""
     return _revenue_lookup is not None
+
+
+# (session) -> [(tier id, name)] of the tiers on offer, for pickers
+TierNames = Callable[[Session], list[tuple[int, str]]]
+_tier_names: TierNames | None = None
+
+
+def register_tier_names(lookup: TierNames) -> None:
+    """Billing calls this in its init_app."""
+    global _tier_names
+    _tier_names = lookup
+
+
+def tier_names(session: Session) -> list[tuple[int, str]]:
+    """The tiers on offer as (id, name); empty without billing."""
+    if _tier_names is None:
+        return []
+    return _tier_names(session)
