@@ -13,6 +13,8 @@ ROLES = {
     "content_desk.preview_web": "creator",
     "content_desk.preview_email": "creator",
     "content_desk.upload_image": "creator",
+    "content_reports.post_report_api": "creator",  # creators get it without the revenue columns
+    "content_reports.post_report_page": "creator",
     "content_admin.post_list": "creator",
     "content_admin.post_new": "creator",
     "content_admin.post_edit": "creator",
@@ -58,6 +60,7 @@ def init_app(app: Flask) -> None:
         cli,
         desk,
         image_store,
+        report_views,
         sending,
         sequence_admin,
         sequence_api,
@@ -71,6 +74,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(desk.bp)
+    app.register_blueprint(report_views.bp)
+    csrf.exempt(report_views.bp)  # GET only
     image_store.init_app(app)
     app.register_blueprint(sequence_admin.bp)
     app.register_blueprint(api.bp)

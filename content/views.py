@@ -123,6 +123,7 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
             ip=client_ip(),
             user_agent=request.headers.get("User-Agent"),
             now=now,
+            post_id=post.id,
         )
     full = paywall.can_read(post.audience, reader)
     commit()

@@ -57,11 +57,13 @@ class ApiSpec:
         parameters: list[dict[str, Any]] | None = None,
         errors: tuple[int, ...] = (400,),
         tags: tuple[str, ...] = (),
+        csv: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Describe one endpoint; use as a decorator next to the route.
 
         `<id:name>` in the path is declared an integer within the database's range (the `id`
-        converter's); `response_content_type` names what a success answers (`text/csv` for CSV).
+        converter's); `response_content_type` names what a success answers (`text/csv` for CSV);
+        `csv` says it also answers `text/csv` (with `?format=csv`, growth.csvout).
         """
         openapi_path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", path)
         ids = set(re.findall(r"<id:([^<>]+)>", path))
@@ -88,6 +90,8 @@ class ApiSpec:
                 ok["content"] = {
                     response_content_type: {"schema": {"$ref": f"#/components/schemas/{response}"}}
                 }
+            if csv:
+                ok.setdefault("content", {})["text/csv"] = {"schema": {"type": "string"}}
             op["responses"][str(status)] = ok
             codes = set(errors) | ({401, 403} if auth else set())
             for code in sorted(codes):

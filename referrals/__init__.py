@@ -24,9 +24,10 @@ ROLES = {
 
 def init_app(app: Flask) -> None:
     """Register the referrals domain's blueprints, signal handlers, email block and commands."""
-    from growth import emails, roles, scheduler, signals
+    from growth import emails, post_figures, roles, scheduler, signals
     from growth.extensions import csrf
     from referrals import api, cli, rewards, service, views  # noqa: F401 - rewards: its job
+    from referrals.post_figures import referral_post_figures
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
@@ -38,6 +39,7 @@ def init_app(app: Flask) -> None:
     signals.subscriber_changed.connect(service.on_changed, weak=False)
     signals.referral_link_visit.connect(service.on_link_visit, weak=False)
     emails.register_context_provider(service.email_context, prefetch=service.prefetch_progress)
+    post_figures.register_post_figures("referrals", referral_post_figures)
     for command in cli.commands:
         app.cli.add_command(command)
     scheduler.register_scheduled("referrals-release", cli.release_work, dt.timedelta(hours=1))
