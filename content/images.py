@@ -63,19 +63,24 @@ def reencode(data: bytes, max_bytes: int, max_pixels: int) -> Encoded:
                     f"the image has more than {max_pixels:,} pixels", code="image_too_large"
                 )
             image.load()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise ValidationFailed("the file is not an image we can read", code="invalid_image") from exc
-    image = ImageOps.exif_transpose(image) or image
-    image.thumbnail((MAX_SIDE, MAX_SIDE))
+    upright: Image.Image = ImageOps.exif_transpose(image) or image
+    upright.thumbnail((MAX_SIDE, MAX_SIDE))
     out = io.BytesIO()
-    if _has_alpha(image):
-        image.convert("RGBA").save(out, "PNG", optimize=True)
+    if _has_alpha(upright):
+        upright.convert("RGBA").save(out, "PNG", optimize=True)
         content_type = "image/png"
     else:
-        image.convert("RGB").save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+        upright.convert("RGB").save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
         content_type = "image/jpeg"
-    return Encoded(out.getvalue(), content_type, image.width, image.height)
+    return Encoded(out.getvalue(), content_type, upright.width, upright.height)
 
 
 def image_path(image: PostImage) -> str:

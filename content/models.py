@@ -84,7 +84,7 @@ class Topic(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-post_topics = Table(
+post_topics: Table = Table(
     "post_topics",
     Base.metadata,
     Column("post_id", ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),

@@ -6,8 +6,26 @@ import textwrap
 from html.parser import HTMLParser
 
 WIDTH = 72  # lines wrap here: plain-text mail readers do not reflow
-_BLOCKS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "pre", "table",
-           "figure", "figcaption", "dl", "hr", "tr"}
+_BLOCKS = {
+    "p",
+    "div",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "blockquote",
+    "pre",
+    "table",
+    "figure",
+    "figcaption",
+    "dl",
+    "hr",
+    "tr",
+}
 
 
 class _Text(HTMLParser):
@@ -15,9 +33,10 @@ class _Text(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.blocks: list[tuple[str, bool]] = []  # (text, is a list item)
+        self.blocks: list[tuple[str, int | None]] = []  # (text, the list it is an item of)
+        self.list_number = 0
         self.line: list[str] = []
-        self.lists: list[list[int | None]] = []  # per open list: [counter or None for bullets]
+        self.lists: list[list[int | None]] = []  # per open list: [counter or None for bullets, its id]
         self.quote = 0
         self.pre = 0
         self.heading: str | None = None
@@ -29,7 +48,7 @@ class _Text(HTMLParser):
         self.line = []
         if self.pre:
             if text.strip("\n"):
-                self.blocks.append((text.strip("\n"), False))
+                self.blocks.append((text.strip("\n"), None))
             return
         text = " ".join(text.split())
         if not text:
@@ -50,14 +69,17 @@ class _Text(HTMLParser):
             break_long_words=False,
             break_on_hyphens=False,
         )
-        self.blocks.append(("\n".join(prefix + line for line in wrapped), bool(lead)))
+        self.blocks.append(
+            ("\n".join(prefix + line for line in wrapped), self.lists[-1][1] if lead else None)
+        )
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
         if tag in _BLOCKS or tag == "li":
             self._flush()
         if tag in ("ul", "ol"):
-            self.lists.append([None if tag == "ul" else 0])
+            self.list_number += 1
+            self.lists.append([None if tag == "ul" else 0, self.list_number])
         elif tag == "li":
             self._in_item = True
             if self.lists and self.lists[-1][0] is not None:
@@ -74,7 +96,7 @@ class _Text(HTMLParser):
             else:
                 self._flush()
         elif tag == "hr":
-            self.blocks.append(("-" * 20, False))
+            self.blocks.append(("-" * 20, None))
         elif tag == "a":
             self.link = (attributes.get("href") or "", len(self.line))
         elif tag == "img":
@@ -119,6 +141,6 @@ def html_to_text(html: str) -> str:
     for i, (text, item) in enumerate(parser.blocks):
         # Items of one list stay together; every other block is a paragraph of its own.
         if i:
-            out += "\n" if item and parser.blocks[i - 1][1] else "\n\n"
+            out += "\n" if item is not None and parser.blocks[i - 1][1] == item else "\n\n"
         out += text
     return out

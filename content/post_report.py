@@ -19,9 +19,7 @@ DOMAIN_FIGURES = ("referral_visits", "referral_signups")
 
 
 def _sends(session: Session, post_ids: Sequence[int]) -> list[Send]:
-    return list(
-        session.scalars(select(Send).where(ids_in(Send.post_id, list(post_ids))).order_by(Send.id))
-    )
+    return list(session.scalars(select(Send).where(ids_in(Send.post_id, list(post_ids))).order_by(Send.id)))
 
 
 def _sent_by_send(session: Session, send_ids: list[int]) -> dict[int, int]:
@@ -32,7 +30,7 @@ def _sent_by_send(session: Session, send_ids: list[int]) -> dict[int, int]:
         .where(ids_in(Delivery.send_id, send_ids), Delivery.state == DeliveryState.SENT)
         .group_by(Delivery.send_id)
     )
-    return {int(send_id): int(n) for send_id, n in rows}
+    return {int(send_id or 0): int(n) for send_id, n in rows}
 
 
 def _events_by_send(session: Session, send_ids: list[int]) -> dict[int, list[post_metrics.EventRow]]:
@@ -52,8 +50,8 @@ def _events_by_send(session: Session, send_ids: list[int]) -> dict[int, list[pos
         .where(ids_in(Delivery.send_id, send_ids))
     )
     for send_id, delivery_id, subscriber_id, kind, machine, scanner in rows:
-        out[int(send_id)].append(
-            post_metrics.EventRow(delivery_id, subscriber_id, kind, bool(machine), bool(scanner))
+        out[int(send_id or 0)].append(
+            post_metrics.EventRow(int(delivery_id or 0), subscriber_id, kind, bool(machine), bool(scanner))
         )
     return out
 
@@ -106,8 +104,14 @@ def send_rows(session: Session, post: Post) -> list[dict[str, Any]]:
     out = []
     for send in sends:
         row = _row(post, [send], sent, events)
-        row.update({"send_id": send.id, "segment": send.segment, "state": send.state,
-                    "scheduled_at": send.scheduled_at})
+        row.update(
+            {
+                "send_id": send.id,
+                "segment": send.segment,
+                "state": send.state,
+                "scheduled_at": send.scheduled_at,
+            }
+        )
         out.append(row)
     return out
 

@@ -279,8 +279,10 @@ def draft_post(session: Session, data: PostInput, base: Post | None, now: dt.dat
             setattr(post, name, getattr(data, name))
     if data.published_at is not None:
         post.published_at = data.published_at
-    post.newsletter = _newsletter(session, data.newsletter) if data.newsletter else (
-        base.newsletter if base else default_newsletter(session)
+    post.newsletter = (
+        _newsletter(session, data.newsletter)
+        if data.newsletter
+        else (base.newsletter if base else default_newsletter(session))
     )
     source = data.body_markdown if data.body_markdown is not None else (base.body_markdown if base else "")
     post.body_markdown = source

@@ -17,14 +17,34 @@ from growth.openapi import spec
 bp = Blueprint("content_reports", __name__)
 
 CSV_COLUMNS = (
-    "id", "title", "slug", "kind", "audience", "status", "published_at", "sends", "recipients",
-    *post_metrics.EMAIL_FIGURES, "open_rate", "click_rate", "referral_visits", "referral_signups",
+    "id",
+    "title",
+    "slug",
+    "kind",
+    "audience",
+    "status",
+    "published_at",
+    "sends",
+    "recipients",
+    *post_metrics.EMAIL_FIGURES,
+    "open_rate",
+    "click_rate",
+    "referral_visits",
+    "referral_signups",
 )
 _FIGURE = {"type": "integer", "minimum": 0}
 _ROW = {
     "type": "object",
-    "required": ["id", "title", "slug", "sends", "recipients", *post_metrics.EMAIL_FIGURES,
-                 "referral_visits", "referral_signups"],
+    "required": [
+        "id",
+        "title",
+        "slug",
+        "sends",
+        "recipients",
+        *post_metrics.EMAIL_FIGURES,
+        "referral_visits",
+        "referral_signups",
+    ],
     "properties": {
         "id": {"type": "integer"},
         "title": {"type": "string"},
@@ -87,8 +107,12 @@ def _rows_for_viewer(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
     summary="What each post did: readers, referrals, money (admins), every post included",
     response="PostReport",
     parameters=[
-        {"name": "sort", "in": "query", "schema": {"enum": list(post_metrics.SORTS)},
-         "description": "largest first; default engaged_readers"},
+        {
+            "name": "sort",
+            "in": "query",
+            "schema": {"enum": list(post_metrics.SORTS)},
+            "description": "largest first; default engaged_readers",
+        },
         format_parameter(),
     ],
     tags=("reports",),
@@ -120,6 +144,4 @@ def post_report_page(post_id: int):  # type: ignore[no-untyped-def]
     post = posts.get_post(db.session, post_id)
     rows, admin = _rows_for_viewer(post_report.post_rows(db.session, [post]))
     sends = post_report.send_rows(db.session, post)
-    return render_template(
-        "content/admin_post_report.html", post=post, row=rows[0], sends=sends, admin=admin
-    )
+    return render_template("content/admin_post_report.html", post=post, row=rows[0], sends=sends, admin=admin)

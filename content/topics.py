@@ -38,9 +38,7 @@ def clean_topic_names(names: object) -> list[str]:
             raise ValidationFailed(f"topic {name!r} needs a letter or digit", code="invalid_topics")
         cleaned.setdefault(slug, name)
     if len(cleaned) > MAX_TOPICS_PER_POST:
-        raise ValidationFailed(
-            f"a post has at most {MAX_TOPICS_PER_POST} topics", code="invalid_topics"
-        )
+        raise ValidationFailed(f"a post has at most {MAX_TOPICS_PER_POST} topics", code="invalid_topics")
     return list(cleaned.values())
 
 
@@ -79,7 +77,5 @@ def topic_by_slug(session: Session, slug: str) -> Topic | None:
 
 def topic_post_counts(session: Session) -> dict[int, int]:
     """{topic_id: posts carrying it}."""
-    rows = session.execute(
-        select(post_topics.c.topic_id, func.count()).group_by(post_topics.c.topic_id)
-    )
+    rows = session.execute(select(post_topics.c.topic_id, func.count()).group_by(post_topics.c.topic_id))
     return {topic_id: int(n) for topic_id, n in rows}

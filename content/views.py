@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
 from content import archive, images, paywall, posts, topics
-from content.image_store import current_store
 from content.composer import post_web_path
+from content.image_store import current_store
 from growth import signals as growth_signals
 from growth.db import commit, db, utcnow
 from growth.engagement import record_web_visit

@@ -40,7 +40,9 @@ def _form(client, post) -> dict[str, str]:  # type: ignore[no-untyped-def]
     }
 
 
-BODY = "Hello *there*.\n\nSecond paragraph with [a link](https://example.com).\n\n<!-- paywall -->\n\nThe rest."
+BODY = (
+    "Hello *there*.\n\nSecond paragraph with [a link](https://example.com).\n\n<!-- paywall -->\n\nThe rest."
+)
 
 
 def test_the_email_preview_is_the_email_a_test_send_delivers(client, session, writer, outbox):  # type: ignore[no-untyped-def]
@@ -49,8 +51,13 @@ def test_the_email_preview_is_the_email_a_test_send_delivers(client, session, wr
     form = _form(client, post)
     shown = client.post("/admin/posts/preview/email", data=form)
     assert shown.status_code == 200
-    assert client.post(f"/admin/posts/{post.id}/test", data={"csrf_token": form["csrf_token"],
-                                                             "email": "someone@example.com"}).status_code == 302
+    assert (
+        client.post(
+            f"/admin/posts/{post.id}/test",
+            data={"csrf_token": form["csrf_token"], "email": "someone@example.com"},
+        ).status_code
+        == 302
+    )
     sent = read_outbox(outbox)[-1]
     html = next(part for part in sent.walk() if part.get_content_type() == "text/html").get_content()
     # The .eml carries MIME's CRLF line ends and a final newline; the content is the same.
@@ -77,8 +84,13 @@ def test_the_preview_follows_unsaved_edits_and_saves_nothing(client, session, wr
     post = make_post(session, title="Saved title", body_markdown="Saved body.")
     session.commit()
     form = _form(client, post)
-    edited = {**form, "title": "Unsaved title", "body_markdown": "New **words**.", "topics_shown": "1",
-              "new_topics": "Brand new"}
+    edited = {
+        **form,
+        "title": "Unsaved title",
+        "body_markdown": "New **words**.",
+        "topics_shown": "1",
+        "new_topics": "Brand new",
+    }
     web = client.post("/admin/posts/preview/web", data=edited).get_data(as_text=True)
     email = client.post("/admin/posts/preview/email", data=edited).get_data(as_text=True)
     assert "Unsaved title" in web and "<strong>words</strong>" in web and "Brand new" in web

@@ -78,8 +78,9 @@ def test_size_and_pixel_caps():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def writer(client, session):  # type: ignore[no-untyped-def]
-    operator = auth.create_operator(session, f"img-{uuid.uuid4().hex[:6]}@example.com", "a-long-password",
-                                    "creator")
+    operator = auth.create_operator(
+        session, f"img-{uuid.uuid4().hex[:6]}@example.com", "a-long-password", "creator"
+    )
     session.commit()
     g.pop("operator", None)
     login_as(client, operator)
@@ -139,10 +140,20 @@ def test_with_a_bucket_images_live_there_not_in_the_database(app_factory, sessio
     import boto3
 
     bucket = f"masthead-{uuid.uuid4().hex[:8]}"
-    settings = dict(s3_bucket=bucket, s3_endpoint_url=s3_server, s3_region="us-east-1",
-                    s3_access_key_id="test", s3_secret_access_key="test")
-    client_s3 = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1",
-                             aws_access_key_id="test", aws_secret_access_key="test")
+    settings = dict(
+        s3_bucket=bucket,
+        s3_endpoint_url=s3_server,
+        s3_region="us-east-1",
+        s3_access_key_id="test",
+        s3_secret_access_key="test",
+    )
+    client_s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_server,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     client_s3.create_bucket(Bucket=bucket)
     other = app_factory(**settings)
     store = other.extensions["content_image_store"]

@@ -21,14 +21,22 @@ from tests.content.conftest import NOW, add_subscribers, make_post
 
 def test_tally_counts_people_and_deliveries_once():  # type: ignore[no-untyped-def]
     events = [
-        EventRow(1, 11, "delivered"), EventRow(1, 11, "open"), EventRow(1, 11, "open"),
+        EventRow(1, 11, "delivered"),
+        EventRow(1, 11, "open"),
+        EventRow(1, 11, "open"),
         EventRow(1, 11, "click"),
-        EventRow(2, 12, "delivered"), EventRow(2, 12, "open", is_machine=True),
-        EventRow(3, 13, "delivered"), EventRow(3, 13, "click", is_scanner=True), EventRow(3, 13, "open"),
-        EventRow(4, 14, "delivered"), EventRow(4, 14, "spamreport"), EventRow(4, 14, "unsubscribe"),
+        EventRow(2, 12, "delivered"),
+        EventRow(2, 12, "open", is_machine=True),
+        EventRow(3, 13, "delivered"),
+        EventRow(3, 13, "click", is_scanner=True),
+        EventRow(3, 13, "open"),
+        EventRow(4, 14, "delivered"),
+        EventRow(4, 14, "spamreport"),
+        EventRow(4, 14, "unsubscribe"),
         EventRow(2, 12, "web_visit"),
         EventRow(5, 11, "open"),  # the same reader in a second send: one engaged reader
-        EventRow(6, 15, "open", is_machine=True), EventRow(6, 15, "open"),  # a human open wins
+        EventRow(6, 15, "open", is_machine=True),
+        EventRow(6, 15, "open"),  # a human open wins
     ]
     assert tally(events) == {
         "delivered": 4,
@@ -61,24 +69,41 @@ def test_sort_puts_unknown_last_and_breaks_ties_by_date():  # type: ignore[no-un
 def test_signup_credit_goes_to_the_latest_visit():  # type: ignore[no-untyped-def]
     t = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     rows = [
-        (1, t, 7), (1, t + dt.timedelta(hours=1), 8),  # referral 1: the later post link wins
-        (2, t, 7), (2, t + dt.timedelta(hours=2), None),  # referral 2: an /r/ visit came last
+        (1, t, 7),
+        (1, t + dt.timedelta(hours=1), 8),  # referral 1: the later post link wins
+        (2, t, 7),
+        (2, t + dt.timedelta(hours=2), None),  # referral 2: an /r/ visit came last
         (3, t, 7),
     ]
     assert credit_signups(rows) == {8: 1, 7: 1}
 
 
 def _delivery(session, send: Send, subscriber_id: int, state: str = "sent") -> int:  # type: ignore[no-untyped-def]
-    d = Delivery(subscriber_id=subscriber_id, send_id=send.id, kind=send.kind, template="post", state=state,
-                 to_email="r@example.com", newsletter_id=send.newsletter_id)
+    d = Delivery(
+        subscriber_id=subscriber_id,
+        send_id=send.id,
+        kind=send.kind,
+        template="post",
+        state=state,
+        to_email="r@example.com",
+        newsletter_id=send.newsletter_id,
+    )
     session.add(d)
     session.flush()
     return d.id
 
 
 def _event(session, delivery_id: int, subscriber_id: int, kind: str, **flags: bool) -> None:  # type: ignore[no-untyped-def]
-    session.add(EmailEvent(event_id=f"t-{uuid.uuid4().hex}", type=kind, subscriber_id=subscriber_id,
-                           delivery_id=delivery_id, at=NOW, **flags))
+    session.add(
+        EmailEvent(
+            event_id=f"t-{uuid.uuid4().hex}",
+            type=kind,
+            subscriber_id=subscriber_id,
+            delivery_id=delivery_id,
+            at=NOW,
+            **flags,
+        )
+    )
 
 
 @pytest.fixture
@@ -90,8 +115,14 @@ def history(session):  # type: ignore[no-untyped-def]
     draft = make_post(session, title="A draft", status="draft", published_at=None)
     sends = []
     for _ in range(2):
-        send = Send(post_id=a.id, newsletter_id=a.newsletter_id, segment="all", kind="value", state="done",
-                    scheduled_at=NOW - dt.timedelta(days=2))
+        send = Send(
+            post_id=a.id,
+            newsletter_id=a.newsletter_id,
+            segment="all",
+            kind="value",
+            state="done",
+            scheduled_at=NOW - dt.timedelta(days=2),
+        )
         session.add(send)
         session.flush()
         sends.append(send)
@@ -112,17 +143,35 @@ def history(session):  # type: ignore[no-untyped-def]
     # Share links of post A: two counted visits, one crawler; one signup follows a post-A visit,
     # one follows a later /r/ visit from the same address (credited to no post).
     referrer, newcomer, other = readers[0], readers[5], readers[4]
-    session.add_all([
-        ReferralVisit(referrer_id=referrer, at=NOW - dt.timedelta(hours=5), ip_hash="ip1", post_id=a.id),
-        ReferralVisit(referrer_id=referrer, at=NOW - dt.timedelta(hours=4), ip_hash="ip2", post_id=a.id),
-        ReferralVisit(referrer_id=referrer, at=NOW - dt.timedelta(hours=3), ip_hash="ip3", post_id=a.id,
-                      is_bot=True, counted=False),
-        ReferralVisit(referrer_id=referrer, at=NOW - dt.timedelta(hours=3), ip_hash="ip2", post_id=None),
-        Referral(referrer_id=referrer, referred_id=newcomer, status="counted", ip_hash="ip1",
-                 created_at=NOW - dt.timedelta(hours=4, minutes=30)),
-        Referral(referrer_id=referrer, referred_id=other, status="pending", ip_hash="ip2",
-                 created_at=NOW - dt.timedelta(hours=2)),
-    ])
+    session.add_all(
+        [
+            ReferralVisit(referrer_id=referrer, at=NOW - dt.timedelta(hours=5), ip_hash="ip1", post_id=a.id),
+            ReferralVisit(referrer_id=referrer, at=NOW - dt.timedelta(hours=4), ip_hash="ip2", post_id=a.id),
+            ReferralVisit(
+                referrer_id=referrer,
+                at=NOW - dt.timedelta(hours=3),
+                ip_hash="ip3",
+                post_id=a.id,
+                is_bot=True,
+                counted=False,
+            ),
+            ReferralVisit(referrer_id=referrer, at=NOW - dt.timedelta(hours=3), ip_hash="ip2", post_id=None),
+            Referral(
+                referrer_id=referrer,
+                referred_id=newcomer,
+                status="counted",
+                ip_hash="ip1",
+                created_at=NOW - dt.timedelta(hours=4, minutes=30),
+            ),
+            Referral(
+                referrer_id=referrer,
+                referred_id=other,
+                status="pending",
+                ip_hash="ip2",
+                created_at=NOW - dt.timedelta(hours=2),
+            ),
+        ]
+    )
     session.commit()
     return {"a": a, "b": b, "draft": draft, "sends": sends}
 
@@ -136,13 +185,37 @@ def test_report_on_the_hand_built_history(client, history, admin_token):  # type
     assert answer.status_code == 200
     rows = _by_title(answer.get_json())
     a = rows["Post A"]
-    assert {k: a[k] for k in (
-        "sends", "recipients", "delivered", "human_opens", "machine_opens", "clicks", "scanner_clicks",
-        "unsubscribes", "complaints", "web_reads", "engaged_readers", "referral_visits", "referral_signups",
-    )} == {
-        "sends": 2, "recipients": 5, "delivered": 4, "human_opens": 3, "machine_opens": 1, "clicks": 1,
-        "scanner_clicks": 1, "unsubscribes": 1, "complaints": 1, "web_reads": 1, "engaged_readers": 3,
-        "referral_visits": 2, "referral_signups": 1,
+    assert {
+        k: a[k]
+        for k in (
+            "sends",
+            "recipients",
+            "delivered",
+            "human_opens",
+            "machine_opens",
+            "clicks",
+            "scanner_clicks",
+            "unsubscribes",
+            "complaints",
+            "web_reads",
+            "engaged_readers",
+            "referral_visits",
+            "referral_signups",
+        )
+    } == {
+        "sends": 2,
+        "recipients": 5,
+        "delivered": 4,
+        "human_opens": 3,
+        "machine_opens": 1,
+        "clicks": 1,
+        "scanner_clicks": 1,
+        "unsubscribes": 1,
+        "complaints": 1,
+        "web_reads": 1,
+        "engaged_readers": 3,
+        "referral_visits": 2,
+        "referral_signups": 1,
     }
     assert a["open_rate"] == 3 / 4 and a["click_rate"] == 1 / 4
     assert a["revenue"] is None and a["paid_conversions"] is None and "attribution" in a["revenue_note"]
