@@ -6,10 +6,10 @@ import datetime as dt
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from content import posts, send_control, sending, stats, topics
+from content import post_metrics, post_report, posts, send_control, sending, stats, topics
 from content.metrics import SKIP_LABELS, segment_options
 from content.segments import parse_segment, preview, segment_counts
-from growth import access
+from growth import access, roles
 from growth.auth import current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, ValidationFailed
@@ -88,8 +88,15 @@ def _edit_page(post, status: int = 200, error: str | None = None, preview_text: 
 
 @bp.get("/posts")
 def post_list():  # type: ignore[no-untyped-def]
-    """Every post with its status."""
-    return render_template("content/admin_posts.html", posts=posts.list_posts(db.session))
+    """Every post with its status and what it did, newest first or by a figure (`?sort=`)."""
+    sort = request.args.get("sort", "")
+    if sort and sort not in post_metrics.SORTS:
+        raise ValidationFailed("Unknown sort.", code="invalid_sort")
+    rows = post_report.post_rows(db.session, posts.list_posts(db.session))
+    if sort:
+        rows = post_metrics.sort_rows(rows, sort)
+    admin = roles.has_role(current_operator(), "admin")
+    return render_template("content/admin_posts.html", rows=rows, sort=sort, admin=admin)
 
 
 @bp.route("/posts/new", methods=["GET", "POST"])

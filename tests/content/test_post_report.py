@@ -276,3 +276,20 @@ def test_a_share_link_visit_is_kept_with_its_post(client, session):  # type: ign
     assert client.get(f"/p/{post.slug}?ref={code}").status_code == 200
     visit = session.scalars(select(ReferralVisit).where(ReferralVisit.referrer_id == referrer)).one()
     assert visit.post_id == post.id
+
+
+def test_the_posts_list_sorts_by_what_posts_did(client, session, history):  # type: ignore[no-untyped-def]
+    from flask import g
+
+    from growth import auth
+    from tests.growth.helpers import login_as
+
+    operator = auth.create_operator(session, "lister@example.com", "a-long-password", "admin")
+    session.commit()
+    g.pop("operator", None)
+    login_as(client, operator)
+    page = client.get("/admin/posts?sort=engaged_readers").get_data(as_text=True)
+    assert page.index("Post A") < page.index("Post B") and "not attributed" in page
+    newest = client.get("/admin/posts").get_data(as_text=True)
+    assert newest.index("A draft") < newest.index("Post A")
+    assert client.get("/admin/posts?sort=opens").status_code == 422
