@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/referrals.py
 	$(BIN)/python bench/send.py
 	$(BIN)/python bench/sequences.py
+	$(BIN)/python bench/post_report.py
 
 clean:
 	rm -rf $(VENV) instance/masthead.db instance/outbox

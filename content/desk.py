@@ -8,6 +8,7 @@ function readers and recipients get theirs from, so what the writer sees is what
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
+from markupsafe import escape
 
 from content import images, posts, send_control
 from content.admin import post_input
@@ -40,7 +41,7 @@ def _frame(html: str):  # type: ignore[no-untyped-def]
 
 def _problem(exc: DomainError):  # type: ignore[no-untyped-def]
     db.session.rollback()
-    return _frame(f'<!doctype html><p role="alert">{exc.message}</p>'), exc.status
+    return _frame(f'<!doctype html><p role="alert">{escape(exc.message)}</p>'), exc.status
 
 
 @bp.post("/posts/preview/web")

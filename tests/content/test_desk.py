@@ -99,6 +99,8 @@ def test_the_preview_follows_unsaved_edits_and_saves_nothing(client, session, wr
     assert post.title == "Saved title" and post.body_markdown == "Saved body." and post.topics == []
     bad = client.post("/admin/posts/preview/web", data={**form, "audience": "vip"})
     assert bad.status_code == 422 and "audience" in bad.get_data(as_text=True)
+    hostile = client.post("/admin/posts/preview/web", data={**form, "newsletter": "<script>x</script>"})
+    assert hostile.status_code == 422 and "<script>" not in hostile.get_data(as_text=True)
     assert client.post("/admin/posts/preview/web", data={**form, "post_id": "x"}).status_code == 400
     assert client.post("/admin/posts/preview/web", data={**form, "post_id": "999999"}).status_code == 404
 
