@@ -69,7 +69,7 @@ class Post(Base):
 
     newsletter: Mapped[Newsletter] = relationship()
     topics: Mapped[list[Topic]] = relationship(
-        secondary=lambda: post_topics, order_by=lambda: Topic.name, lazy="selectin"
+        secondary=lambda: post_topics, order_by=lambda: Topic.slug, lazy="selectin"
     )
 
 

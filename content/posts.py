@@ -248,7 +248,7 @@ def post_json(post: Post) -> dict[str, Any]:
         "audience": post.audience,
         "newsletter": post.newsletter.slug if post.newsletter else None,
         "status": post.status,
-        "topics": [{"slug": t.slug, "name": t.name} for t in post.topics],
+        "topics": [{"slug": t.slug, "name": t.name} for t in sorted(post.topics, key=lambda t: t.slug)],
         "published_at": post.published_at.isoformat() if post.published_at else None,
         "created_at": post.created_at.isoformat(),
         "updated_at": post.updated_at.isoformat(),

@@ -88,3 +88,19 @@ def test_topics_are_shared_by_slug_and_limited(session):  # type: ignore[no-unty
         except ValidationFailed:
             continue
         raise AssertionError(bad)
+
+
+def test_the_api_takes_and_answers_topics(client, session, creator_token):  # type: ignore[no-untyped-def]
+    auth = {"Authorization": f"Bearer {creator_token}"}
+    made = client.post("/api/v1/posts", json={"title": "Tagged", "topics": ["Économie", "AI"]}, headers=auth)
+    assert made.status_code == 201
+    assert made.get_json()["topics"] == [
+        {"slug": "ai", "name": "AI"},
+        {"slug": "economie", "name": "Économie"},
+    ]
+    post_id = made.get_json()["id"]
+    changed = client.patch(f"/api/v1/posts/{post_id}", json={"topics": []}, headers=auth)
+    assert changed.get_json()["topics"] == []
+    for bad in (["?"], "AI", [1], ["x" * 81]):
+        answer = client.patch(f"/api/v1/posts/{post_id}", json={"topics": bad}, headers=auth)
+        assert answer.status_code in (400, 422) and "error" in answer.get_json(), bad
