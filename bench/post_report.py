@@ -12,6 +12,7 @@ Against a fresh SQLite file, or the database in BENCH_DATABASE_URL (it is wiped)
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import tempfile
 import time
@@ -22,8 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.send import fresh_database, peak_rss_mb, populate  # noqa: E402
 
-SUBSCRIBERS = 50_000
-POSTS = 30
+# POST_REPORT_SUBSCRIBERS / POST_REPORT_POSTS shrink it for a busy machine.
+SUBSCRIBERS = int(os.environ.get("POST_REPORT_SUBSCRIBERS", "50000"))
+POSTS = int(os.environ.get("POST_REPORT_POSTS", "30"))
 CHUNK = 20_000
 
 

@@ -39,14 +39,14 @@ class EventRow:
 
 
 def tally(events: Iterable[EventRow]) -> dict[str, int]:
-    """The email figures of a set of deliveries' events.
+    """The email figures of a set of deliveries' events (content.post_report counts the same in SQL).
 
-    delivered: deliveries with a `delivered` event. human_opens: deliveries opened by a person
-    (Apple MPP and other machine opens apart, in machine_opens: deliveries with such an open
-    and no human one). clicks: deliveries with a click that is not a security scanner's
-    (scanner_clicks: deliveries clicked only by scanners). unsubscribes, complaints, web_reads
-    (visits through the email's signed links): readers. engaged_readers: readers who opened (a
-    person), clicked (a person) or read on the web — each reader once however many sends.
+    delivered: deliveries with a `delivered` event. human_opens: deliveries opened by a person;
+    machine_opens apart: deliveries with an Apple MPP or other machine open. clicks: deliveries
+    with a click that is not a security scanner's; scanner_clicks: deliveries a scanner clicked.
+    unsubscribes, complaints, web_reads (visits through the email's signed links): readers.
+    engaged_readers: readers who opened (a person), clicked (a person) or read on the web, each
+    reader once however many sends.
     """
     sets: dict[str, set[int]] = {name: set() for name in EMAIL_FIGURES}
     machine_opened: set[int] = set()
@@ -76,8 +76,8 @@ def tally(events: Iterable[EventRow]) -> dict[str, int]:
         elif reader is not None and e.type == "web_visit":
             sets["web_reads"].add(reader)
             sets["engaged_readers"].add(reader)
-    sets["machine_opens"] = machine_opened - sets["human_opens"]
-    sets["scanner_clicks"] = scanner_clicked - sets["clicks"]
+    sets["machine_opens"] = machine_opened
+    sets["scanner_clicks"] = scanner_clicked
     return {name: len(members) for name, members in sets.items()}
 
 

@@ -41,7 +41,7 @@ def test_tally_counts_people_and_deliveries_once():  # type: ignore[no-untyped-d
     assert tally(events) == {
         "delivered": 4,
         "human_opens": 4,  # deliveries 1, 3, 5, 6
-        "machine_opens": 1,  # delivery 2 (6 was opened by a person too)
+        "machine_opens": 2,  # deliveries 2 and 6
         "clicks": 1,
         "scanner_clicks": 1,
         "unsubscribes": 1,
@@ -293,3 +293,22 @@ def test_the_posts_list_sorts_by_what_posts_did(client, session, history):  # ty
     newest = client.get("/admin/posts").get_data(as_text=True)
     assert newest.index("A draft") < newest.index("Post A")
     assert client.get("/admin/posts?sort=opens").status_code == 422
+
+
+def test_the_database_counts_what_tally_defines(session, history):  # type: ignore[no-untyped-def]
+    from content import post_report
+
+    send_ids = [s.id for s in history["sends"]]
+    events = [
+        EventRow(e.delivery_id, e.subscriber_id, e.type, e.is_machine, e.is_scanner)
+        for e in session.scalars(
+            select(EmailEvent)
+            .join(Delivery, Delivery.id == EmailEvent.delivery_id)
+            .where(Delivery.send_id.in_(send_ids))
+        )
+    ]
+    [row] = post_report.post_rows(session, [history["a"]])
+    assert {k: row[k] for k in post_metrics.EMAIL_FIGURES} == tally(events)
+    for send, by_send in zip(history["sends"], post_report.send_rows(session, history["a"]), strict=True):
+        mine = [e for e in events if session.get(Delivery, e.delivery_id).send_id == send.id]
+        assert {k: by_send[k] for k in post_metrics.EMAIL_FIGURES} == tally(mine)
