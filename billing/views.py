@@ -9,6 +9,7 @@ from growth import links, readers, subscribers
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, InvalidRequest
 from growth.models import Subscriber
+from growth.params import as_id
 from growth.tokens import read_token
 
 bp = Blueprint("billing", __name__)
@@ -108,10 +109,9 @@ def checkout():  # type: ignore[no-untyped-def]
     data = _form_or_json()
     stripe_gateway = gateway.get_gateway()
     subscriber = _subscriber(data.get("t"))
-    try:
-        tier_id = int(str(data.get("tier_id", "")))
-    except ValueError as exc:
-        raise InvalidRequest("tier_id must be a tier's number", code="invalid_tier") from exc
+    tier_id = as_id(data.get("tier_id"))
+    if tier_id is None:
+        raise InvalidRequest("tier_id must be a tier's number", code="invalid_tier")
     token = links.manage_token(subscriber)
     url = service.start_checkout(
         db.session,
