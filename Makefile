@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/export.py
 	$(BIN)/python bench/seed_demo.py
 	$(BIN)/python bench/dashboard.py --subscribers 100000 --events 1000000
+	$(BIN)/python bench/post_report.py
 
 clean:
 	rm -rf $(VENV) instance/masthead.db instance/outbox

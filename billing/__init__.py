@@ -74,6 +74,7 @@ def init_app(app: Flask) -> None:
     privacy.register()
     access.register_tier_names(billing_timeline.tier_names)
     timeline.register_timeline_source(billing_timeline.payments)
+    access.register_tiers_on_offer(service.tier_names)
     scheduler.register_scheduled(
         "process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5)
     )

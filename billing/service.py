@@ -388,3 +388,8 @@ def events_for_review(session: Session, limit: int = 100) -> list[StripeEvent]:
             .limit(limit)
         )
     )
+
+
+def tier_names(session: Session) -> list[tuple[int, str]]:
+    """Active tiers as (id, name), for content's audience and segment pickers."""
+    return [(t.id, t.name) for t in session.scalars(select(Tier).where(Tier.active).order_by(Tier.id))]

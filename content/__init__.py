@@ -9,6 +9,12 @@ ROLES = {
     "content.home": "public",
     "content.post_page": "public",
     "content.feed": "public",
+    "content.image": "public",
+    "content_desk.preview_web": "creator",
+    "content_desk.preview_email": "creator",
+    "content_desk.upload_image": "creator",
+    "content_reports.post_report_api": "creator",  # creators get it without the revenue columns
+    "content_reports.post_report_page": "creator",
     "content_admin.post_list": "creator",
     "content_admin.post_new": "creator",
     "content_admin.post_edit": "creator",
@@ -53,8 +59,11 @@ def init_app(app: Flask) -> None:
         admin,
         api,
         cli,
+        desk,
+        image_store,
         privacy,
         report_series,
+        report_views,
         sending,
         sequence_admin,
         sequence_api,
@@ -69,6 +78,10 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(desk.bp)
+    app.register_blueprint(report_views.bp)
+    csrf.exempt(report_views.bp)  # GET only
+    image_store.init_app(app)
     app.register_blueprint(sequence_admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(sequence_api.bp)

@@ -6,9 +6,10 @@ import datetime as dt
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from content import pacing, posts, send_control, sending, stats
-from content.metrics import SKIP_LABELS
-from content.segments import parse_segment, preview
+from content import pacing, post_metrics, post_report, posts, send_control, sending, stats, topics
+from content.metrics import SKIP_LABELS, segment_options
+from content.segments import parse_segment, preview, segment_counts
+from growth import access, roles
 from growth.auth import current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, ValidationFailed
@@ -41,13 +42,35 @@ def _form_time(value: str | None, field: str) -> dt.datetime | None:
     return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
 
 
-def _post_input() -> posts.PostInput:
+def post_input() -> posts.PostInput:
+    """The editor's fields; topics are the ticked ones plus any typed, comma-separated."""
     values = {f: request.form.get(f) for f in FIELDS}
     if not values["slug"]:
         values["slug"] = None
+    topics: list[str] | None = None
+    if request.form.get("topics_shown"):
+        topics = request.form.getlist("topic") + [
+            t for t in request.form.get("new_topics", "").split(",") if t.strip()
+        ]
     return posts.PostInput(
-        **values, published_at=_form_time(request.form.get("published_at"), "published_at")
+        **values,
+        published_at=_form_time(request.form.get("published_at"), "published_at"),
+        topics=topics,
     )
+
+
+def _choices(post) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """The editor's lists: topics, audiences and segments, each segment with its count."""
+    session = db.session
+    newsletter_id = post.newsletter_id if post else posts.newsletters(session)[0].id
+    tiers = access.tiers_on_offer(session)
+    counts = segment_counts(session, newsletter_id, utcnow(), [t for t, _ in tiers])
+    return {
+        "topics": topics.all_topics(session),
+        "tiers": tiers,
+        "counts": counts,
+        "segments": segment_options(counts, dict(tiers)),
+    }
 
 
 def _edit_page(post, status: int = 200, error: str | None = None, preview_text: str | None = None):  # type: ignore[no-untyped-def]
@@ -59,13 +82,21 @@ def _edit_page(post, status: int = 200, error: str | None = None, preview_text: 
         sends=send_control.sends_of(db.session, post.id) if post else [],
         preview=preview_text,
         segment=request.form.get("segment", "all"),
+        **_choices(post),
     ), status
 
 
 @bp.get("/posts")
 def post_list():  # type: ignore[no-untyped-def]
-    """Every post with its status."""
-    return render_template("content/admin_posts.html", posts=posts.list_posts(db.session))
+    """Every post with its status and what it did, newest first or by a figure (`?sort=`)."""
+    sort = request.args.get("sort", "")
+    if sort and sort not in post_metrics.SORTS:
+        raise ValidationFailed("Unknown sort.", code="invalid_sort")
+    rows = post_report.post_rows(db.session, posts.list_posts(db.session))
+    if sort:
+        rows = post_metrics.sort_rows(rows, sort)
+    admin = roles.has_role(current_operator(), "admin")
+    return render_template("content/admin_posts.html", rows=rows, sort=sort, admin=admin)
 
 
 @bp.route("/posts/new", methods=["GET", "POST"])
@@ -75,7 +106,7 @@ def post_new():  # type: ignore[no-untyped-def]
         return _edit_page(None)
     try:
         operator = current_operator()
-        post = posts.create_post(db.session, _post_input(), utcnow(), operator.id if operator else None)
+        post = posts.create_post(db.session, post_input(), utcnow(), operator.id if operator else None)
     except DomainError as exc:
         db.session.rollback()
         return _edit_page(None, exc.status, exc.message)
@@ -91,7 +122,7 @@ def post_edit(post_id: int):  # type: ignore[no-untyped-def]
     if request.method == "GET":
         return _edit_page(post)
     try:
-        posts.update_post(db.session, post, _post_input(), utcnow())
+        posts.update_post(db.session, post, post_input(), utcnow())
     except DomainError as exc:
         db.session.rollback()
         return _edit_page(posts.get_post(db.session, post_id), exc.status, exc.message)
@@ -122,8 +153,10 @@ def post_preview(post_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/posts/<id:post_id>/sends")
 def post_send(post_id: int):  # type: ignore[no-untyped-def]
-    """Send now or at a time."""
+    """Send now or at a time, once the operator has confirmed who it reaches."""
     post = posts.get_post(db.session, post_id)
+    if request.form.get("confirmed") != "yes":
+        return _confirm_page(post)
     try:
         operator = current_operator()
         send = sending.create_send(
@@ -139,6 +172,34 @@ def post_send(post_id: int):  # type: ignore[no-untyped-def]
         return _edit_page(posts.get_post(db.session, post_id), exc.status, exc.message)
     commit()
     return redirect(url_for("content_admin.send_page", send_id=send.id))
+
+
+def _confirm_page(post):  # type: ignore[no-untyped-def]
+    """Who the send reaches and, for a pitch, who it skips and why, before anything is sent."""
+    config = current_app.config["MASTHEAD"]
+    try:
+        segment = parse_segment(request.form.get("segment", "all"))
+        scheduled_at = _form_time(request.form.get("scheduled_at"), "scheduled_at")
+        result = preview(
+            db.session,
+            post.newsletter_id,
+            segment,
+            post.kind,
+            utcnow(),
+            config.nurture_min_value,
+            config.pitch_cooldown_days,
+        )
+    except DomainError as exc:
+        return _edit_page(post, exc.status, exc.message)
+    return render_template(
+        "content/admin_send_confirm.html",
+        post=post,
+        segment=str(segment),
+        scheduled_at=request.form.get("scheduled_at", ""),
+        when=scheduled_at,
+        result=result,
+        labels=SKIP_LABELS,
+    )
 
 
 @bp.post("/posts/<id:post_id>/test")

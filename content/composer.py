@@ -11,7 +11,7 @@ from flask import current_app, render_template
 from markupsafe import escape
 from sqlalchemy.orm import Session
 
-from content import rendering
+from content import plaintext
 from content.models import Post
 from content.paywall import reader_token, reader_tokens
 from growth import branding, emails, links
@@ -85,7 +85,8 @@ def render_post_email(post: Post, newsletter: Newsletter | None, teaser: bool = 
     context: dict[str, Any] = {
         "post": post,
         "teaser": teaser,
-        "teaser_markdown": rendering.teaser_markdown(post.body_markdown) if teaser else "",
+        # The text part is rendered from the post's HTML, not its Markdown source.
+        "body_text": plaintext.html_to_text(post.teaser_html if teaser else post.body_html),
         "newsletter": newsletter,
         "publication": brand.name,
         "publication_address": brand.postal_address,

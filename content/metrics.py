@@ -151,3 +151,27 @@ def _periodic_finish(
         if count >= rest:
             return at + offset + (hours + 1) * PACE_WINDOW
     return None  # not reached: `rest` is at most the hour's total
+
+
+SEGMENT_LABELS = {
+    "all": "Everyone on the list",
+    "free": "Free readers",
+    "paying": "Paying readers",
+    "stage:engaged": "Engaged readers",
+    "stage:nurtured": "Nurtured readers",
+}
+
+
+def segment_options(counts: Mapping[str, int], tier_names: Mapping[int, str]) -> list[tuple[str, str]]:
+    """(segment, 'Label (count)') for the segment picker, in the order of `counts`."""
+    options = []
+    for segment, n in counts.items():
+        kind, _, value = segment.partition(":")
+        if kind == "tier":
+            label = f"Tier {tier_names.get(int(value), value)}"
+        elif kind == "source":
+            label = f"Signed up from {value}"
+        else:
+            label = SEGMENT_LABELS.get(segment, segment)
+        options.append((segment, f"{label} ({n:,})"))
+    return options

@@ -12,7 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from content import rendering, webhook_events
-from content.models import Post, PostStatus
+from content.archive import search_text
+from content.models import Post, PostStatus, Topic
+from content.topics import clean_topic_names, set_post_topics, topic_slug
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule
 from growth.models import DeliveryKind, Newsletter
@@ -65,6 +67,7 @@ class PostInput:
     newsletter: str | None = None  # slug
     status: str | None = None
     published_at: dt.datetime | None = None
+    topics: list[str] | None = None  # names: existing topics by slug, new ones created
 
 
 def _check(session: Session, data: PostInput, post: Post | None) -> PostInput:
@@ -74,6 +77,8 @@ def _check(session: Session, data: PostInput, post: Post | None) -> PostInput:
         for name, rule in RULES.items()
         if getattr(data, name) is not None
     }
+    if data.topics is not None:
+        cleaned["topics"] = clean_topic_names(data.topics)
     data = replace(data, **cleaned)
     if data.title is not None and not data.title.strip():
         raise ValidationFailed("title must not be empty", code="invalid_title")
@@ -122,6 +127,9 @@ def _apply(session: Session, post: Post, data: PostInput, now: dt.datetime) -> N
         post.teaser_html = rendering.render_markdown(rendering.teaser_markdown(data.body_markdown))
     if data.slug is not None:
         post.slug = data.slug
+    if data.topics is not None:
+        set_post_topics(session, post, data.topics)
+    post.search_text = search_text(post.title or "", post.body_html or "")
     if data.published_at is not None:
         post.published_at = data.published_at
     if data.status is not None:
@@ -248,7 +256,46 @@ def post_json(post: Post) -> dict[str, Any]:
         "audience": post.audience,
         "newsletter": post.newsletter.slug if post.newsletter else None,
         "status": post.status,
+        "topics": [{"slug": t.slug, "name": t.name} for t in sorted(post.topics, key=lambda t: t.slug)],
         "published_at": post.published_at.isoformat() if post.published_at else None,
         "created_at": post.created_at.isoformat(),
         "updated_at": post.updated_at.isoformat(),
     }
+
+
+def draft_post(session: Session, data: PostInput, base: Post | None, now: dt.datetime) -> Post:
+    """A post as the editor's unsaved fields would make it, never added to the session (previews).
+
+    Checked by the same rules as a save; topics are shown by name without being created.
+    """
+    data = _check(session, replace(data, slug=None), base)
+    post = Post(
+        id=base.id if base else None,
+        title=(data.title or (base.title if base else "")).strip() or "Untitled",
+        slug=base.slug if base else "preview",
+        excerpt=base.excerpt if base else "",
+        preview_text=base.preview_text if base else "",
+        kind=base.kind if base else DeliveryKind.VALUE,
+        audience=base.audience if base else "public",
+        status=base.status if base else PostStatus.DRAFT,
+        published_at=(base.published_at if base else None) or now,
+        newsletter_id=base.newsletter_id if base else None,
+        body_markdown="",
+    )
+    for name in ("excerpt", "preview_text", "kind", "audience"):
+        if getattr(data, name) is not None:
+            setattr(post, name, getattr(data, name))
+    if data.published_at is not None:
+        post.published_at = data.published_at
+    post.newsletter = (
+        _newsletter(session, data.newsletter)
+        if data.newsletter
+        else (base.newsletter if base else default_newsletter(session))
+    )
+    source = data.body_markdown if data.body_markdown is not None else (base.body_markdown if base else "")
+    post.body_markdown = source
+    post.body_html = rendering.render_markdown(source)
+    post.teaser_html = rendering.render_markdown(rendering.teaser_markdown(source))
+    names = data.topics if data.topics is not None else [t.name for t in (base.topics if base else [])]
+    post.topics = [Topic(slug=topic_slug(n), name=n) for n in names]
+    return post

@@ -63,7 +63,10 @@ ALLOWED_ATTRIBUTES = {
     "*": {"id"},
 }
 URL_SCHEMES = {"http", "https", "mailto"}
-TEASER_BLOCKS = 2  # paragraphs (or other blocks) a reader without access sees
+TEASER_BLOCKS = 2  # blocks a reader without access sees when the writer placed no marker
+# The writer's paywall cut: a line of its own, `<!-- paywall -->` (or WordPress's `<!-- more -->`).
+PAYWALL_MARKER = "<!-- paywall -->"
+_MARKER = re.compile(r"^[ \t]*<!--\s*(?:paywall|more)\s*-->[ \t]*$", re.I | re.M)
 
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _TAGS = re.compile(r"<[^>]+>")
@@ -88,9 +91,20 @@ def render_markdown(source: str) -> str:
 
 
 def teaser_markdown(source: str, blocks: int = TEASER_BLOCKS) -> str:
-    """The first few blocks of a post's Markdown: what is shown in front of the paywall."""
+    """What is shown in front of the paywall: the Markdown before the writer's marker.
+
+    Without a marker, the first `blocks` blocks (paragraphs, lists, headings...).
+    """
+    marker = _MARKER.search(source or "")
+    if marker is not None:
+        return (source or "")[: marker.start()].strip()
     parts = [p for p in _BLANK_LINES.split((source or "").strip()) if p.strip()]
     return "\n\n".join(parts[:blocks])
+
+
+def has_paywall_marker(source: str) -> bool:
+    """Whether the writer placed the paywall cut."""
+    return _MARKER.search(source or "") is not None
 
 
 def plain_text(html: str) -> str:

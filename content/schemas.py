@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from content.posts import RULES
+from content.topics import MAX_TOPICS_PER_POST, TOPIC_RULE
 from growth.openapi import spec
 
 _AUDIENCE = {"type": "string", "pattern": "^(public|free|paid|tier:[0-9]{1,9})$"}
@@ -27,6 +28,12 @@ def _post_fields() -> dict[str, Any]:
         "newsletter": RULES["newsletter"].schema(),
         "status": {"enum": ["draft", "scheduled", "published"]},
         "published_at": {"type": ["string", "null"], "format": "date-time"},
+        "topics": {
+            "type": "array",
+            "maxItems": MAX_TOPICS_PER_POST,
+            "items": TOPIC_RULE.schema(minLength=1),
+            "description": "topic names: an existing topic by its slug, a new one is created",
+        },
     }
 
 
@@ -57,6 +64,14 @@ POST = spec.schema(
             **_post_fields(),
             "id": {"type": "integer"},
             "body_html": {"type": "string"},
+            "topics": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["slug", "name"],
+                    "properties": {"slug": {"type": "string"}, "name": {"type": "string"}},
+                },
+            },
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
         },

@@ -222,3 +222,48 @@ def preview(
             skipped[reason] = skipped.get(reason, 0) + 1
         will += len(page) - len(reasons)
         after = last
+
+
+def segment_counts(
+    session: Session,
+    newsletter_id: int,
+    now: dt.datetime,
+    tier_ids: Iterable[int] = (),
+    max_sources: int = 20,
+    page_size: int = 5000,
+) -> dict[str, int]:
+    """How many members each segment reaches now, in one pass over the list (pitch skips aside).
+
+    Keys are segment texts: all, free, paying, tier:<id>, stage:engaged, stage:nurtured and
+    source:<name> for the most common sources.
+    """
+    counts: dict[str, int] = {"all": 0, "free": 0, "paying": 0}
+    counts.update({f"tier:{t}": 0 for t in tier_ids})
+    counts.update({f"stage:{s}": 0 for s in STAGES})
+    sources: dict[str, int] = {}
+    after = 0
+    while True:
+        rows = session.execute(
+            base_query(newsletter_id, Segment("all"), now)
+            .add_columns(Subscriber.source)
+            .where(Membership.subscriber_id > after, Subscriber.id > after)
+            .order_by(Membership.subscriber_id)
+            .limit(page_size)
+        ).all()
+        if not rows:
+            break
+        after = rows[-1][0]
+        tiers = access.paying_tiers(session, [r[0] for r in rows])
+        for sid, _email, stage, source in rows:
+            counts["all"] += 1
+            paying = sid in tiers or stage == Stage.PAYING
+            counts["paying" if paying else "free"] += 1
+            if f"tier:{tiers.get(sid)}" in counts:
+                counts[f"tier:{tiers[sid]}"] += 1
+            if stage in STAGES:
+                counts[f"stage:{stage}"] += 1
+            if source:
+                sources[source] = sources.get(source, 0) + 1
+    for source, n in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))[:max_sources]:
+        counts[f"source:{source}"] = n
+    return counts

@@ -28,7 +28,7 @@ from content.sending import (
 from growth import jobs
 from growth.db import UTCDateTime, ids_in
 from growth.errors import Conflict, NotFound
-from growth.mailer import BatchRecipient, SendError, get_backend
+from growth.mailer import BatchRecipient, OutgoingMessage, SendError, get_backend
 from growth.models import Delivery, DeliveryState, Newsletter, Status, Subscriber
 
 # A batch in flight longer than this belongs to a worker that died (RQ's job timeout is 600 s).
@@ -281,6 +281,17 @@ def progress(session: Session, send: Send) -> Progress:
         batches,
         attention,
     )
+
+
+def preview_message(post: Post, newsletter: Newsletter | None, teaser: bool = False) -> OutgoingMessage:
+    """The post email as a test send to a non-subscriber receives it (the editor's preview)."""
+    one = BatchRecipient(
+        to_email="preview@example.com",
+        substitutions=composer.sample_substitutions(post, newsletter),
+        custom_args={"kind": "test"},
+    )
+    message = composer.batch_message(composer.render_post_email(post, newsletter, teaser), newsletter, [one])
+    return message.for_recipient(one)
 
 
 def send_test_email(session: Session, post: Post, to_email: str) -> str:

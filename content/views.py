@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
-from content import paywall, posts
+from content import archive, images, paywall, posts, topics
 from content.composer import post_web_path
+from content.image_store import current_store
 from growth import signals as growth_signals
 from growth.db import commit, db, utcnow
 from growth.engagement import record_web_visit
+from growth.errors import NotFound
 from growth.extensions import client_ip
+from growth.params import query_int
 
 bp = Blueprint("content", __name__)
 
@@ -39,13 +42,53 @@ def _set_cookie(response, name: str, value: str, days: int) -> None:  # type: ig
     )
 
 
+def post_page_html(  # type: ignore[no-untyped-def]
+    post, full: bool, reader=None, ref: str = "", upgrade_url: str | None = None, subscriber=None
+) -> str:
+    """A post's web page: what readers get, and what the editor previews."""
+    return render_template(
+        "content/post.html",
+        post=post,
+        full=full,
+        reader=reader,
+        ref=ref,
+        upgrade_url=upgrade_url or _upgrade_url(None),
+        subscriber=subscriber,
+    )
+
+
+@bp.get("/images/<name>")
+def image(name: str):  # type: ignore[no-untyped-def]
+    """An uploaded image; its name is unguessable and its bytes never change."""
+    found, data = images.find_image(db.session, current_store(), name)
+    response = current_app.response_class(data, mimetype=found.content_type)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["Content-Disposition"] = "inline"
+    return response
+
+
 @bp.get("/")
 def home():  # type: ignore[no-untyped-def]
-    """The latest posts and a subscribe form."""
-    latest = posts.latest_posts(db.session, utcnow())
+    """The archive, 20 posts a page, by topic (`?topic=`) and words (`?q=`), and a subscribe form."""
+    page = query_int(request.args, "page", 1, maximum=100_000) or 1
+    topic_slug = request.args.get("topic", "")
+    topic = topics.topic_by_slug(db.session, topic_slug) if topic_slug else None
+    if topic_slug and topic is None:
+        raise NotFound("No such topic.", code="topic_not_found")
+    q = " ".join(request.args.get("q", "")[: archive.MAX_QUERY_LENGTH].split())
+    found = archive.archive_page(db.session, utcnow(), page, topic, q)
     newsletters = posts.newsletters(db.session)
+    all_topics = topics.all_topics(db.session)
     commit()
-    return render_template("content/home.html", posts=latest, newsletters=newsletters)
+    return render_template(
+        "content/home.html",
+        posts=found.posts,
+        archive=found,
+        topic=topic,
+        topics=all_topics,
+        q=q,
+        newsletters=newsletters,
+    )
 
 
 @bp.get("/p/<slug>")
@@ -80,14 +123,14 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
             ip=client_ip(),
             user_agent=request.headers.get("User-Agent"),
             now=now,
+            post_id=post.id,
         )
     full = paywall.can_read(post.audience, reader)
     commit()
     response = make_response(
-        render_template(
-            "content/post.html",
-            post=post,
-            full=full,
+        post_page_html(
+            post,
+            full,
             reader=reader,
             ref=ref,
             upgrade_url=_upgrade_url(known[0].id if known else None),

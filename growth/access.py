@@ -52,6 +52,8 @@ def has_billing() -> bool:
 
 # (session) -> {tier_id: name} of every tier, for filters and labels
 TierNames = Callable[[Session], dict[int, str]]
+# (session) -> [(tier id, name)] of the tiers on offer, for pickers
+TiersOnOffer = Callable[[Session], list[tuple[int, str]]]
 _tier_names: TierNames | None = None
 
 
@@ -66,3 +68,19 @@ def tier_names(session: Session) -> dict[int, str]:
     if _tier_names is None:
         return {}
     return _tier_names(session)
+
+
+_tiers_on_offer: TiersOnOffer | None = None
+
+
+def register_tiers_on_offer(lookup: TiersOnOffer) -> None:
+    """Billing says which tiers are on offer (active), for content's audience pickers."""
+    global _tiers_on_offer
+    _tiers_on_offer = lookup
+
+
+def tiers_on_offer(session: Session) -> list[tuple[int, str]]:
+    """The tiers on offer as (id, name); empty without billing."""
+    if _tiers_on_offer is None:
+        return []
+    return _tiers_on_offer(session)

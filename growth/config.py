@@ -104,6 +104,14 @@ class Config:
     # content
     pitch_cooldown_days: int = 7
     send_batch_size: int = 1000
+    image_max_bytes: int = 10 * 1024 * 1024
+    image_max_pixels: int = 40_000_000
+    # An S3-compatible store for uploaded images; unset, images live in the database.
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
     # sequences and scheduled work
     publication_timezone: str = "UTC"
     sequence_emails_per_day: int = 1
@@ -173,6 +181,13 @@ class Config:
             stripe_automatic_tax=_bool(env.get("STRIPE_AUTOMATIC_TAX")),
             pitch_cooldown_days=_int(env, "PITCH_COOLDOWN_DAYS", 7),
             send_batch_size=_int(env, "SEND_BATCH_SIZE", 1000),
+            image_max_bytes=_int(env, "IMAGE_MAX_BYTES", 10 * 1024 * 1024),
+            image_max_pixels=_int(env, "IMAGE_MAX_PIXELS", 40_000_000),
+            s3_bucket=env.get("S3_BUCKET") or None,
+            s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+            s3_region=env.get("S3_REGION") or None,
+            s3_access_key_id=env.get("S3_ACCESS_KEY_ID") or None,
+            s3_secret_access_key=env.get("S3_SECRET_ACCESS_KEY") or None,
             publication_timezone=env.get("PUBLICATION_TIMEZONE") or "UTC",
             sequence_emails_per_day=_int(env, "SEQUENCE_EMAILS_PER_DAY", 1),
             scheduler=(env.get("SCHEDULER") or "on").strip().lower(),
@@ -216,6 +231,8 @@ class Config:
             raise ConfigError("MAIL_BACKEND=sendgrid needs SENDGRID_API_KEY")
         if self.scheduler not in {"on", "off"}:
             raise ConfigError("SCHEDULER must be 'on' or 'off'")
+        if self.image_max_bytes < 1 or self.image_max_pixels < 1:
+            raise ConfigError("IMAGE_MAX_BYTES and IMAGE_MAX_PIXELS must be positive")
         if self.sequence_emails_per_day < 0:
             raise ConfigError("SEQUENCE_EMAILS_PER_DAY must be 0 (no cap) or more")
         try:

@@ -52,6 +52,8 @@ class ReferralVisit(Base):
     is_bot: Mapped[bool] = mapped_column(default=False)
     is_self: Mapped[bool] = mapped_column(default=False)
     counted: Mapped[bool] = mapped_column(default=True)
+    # The post whose share link (/p/<slug>?ref=) brought the visit; None for /r/<code>.
+    post_id: Mapped[int | None] = mapped_column(index=True)
 
 
 class Referral(Base):

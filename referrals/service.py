@@ -67,8 +67,9 @@ def record_visit(
     user_agent: str | None,
     now: dt.datetime,
     visitor_id: int | None = None,
+    post_id: int | None = None,
 ) -> Subscriber | None:
-    """Keep a visit to /r/<code>; crawlers and the referrer's own visits are kept, not counted."""
+    """Keep a visit to /r/<code> (or a post's share link); crawlers and the referrer's own are not counted."""
     referrer = referrer_for_code(session, code)
     if referrer is None:
         return None
@@ -84,6 +85,7 @@ def record_visit(
             is_bot=is_bot,
             is_self=is_self,
             counted=not (is_bot or is_self),
+            post_id=post_id,
         )
     )
     session.flush()
@@ -98,10 +100,11 @@ def on_link_visit(
     ip: str | None = None,
     user_agent: str | None = None,
     now: dt.datetime,
+    post_id: int | None = None,
     **_: object,
 ) -> None:
-    """A share link elsewhere (a post's ?ref=) is a referral visit like /r/<code>."""
-    record_visit(session, ref[:64], ip, user_agent, now)
+    """A share link elsewhere (a post's ?ref=) is a referral visit like /r/<code>, kept with its post."""
+    record_visit(session, ref[:64], ip, user_agent, now, post_id=post_id)
 
 
 def on_signed_up(

@@ -134,7 +134,12 @@ def test_admin_pages_write_preview_and_send(client, session, outbox):  # type: i
     token = csrf_from(client.get(edit_url).get_data(as_text=True))
     preview = client.post(f"/admin/posts/{post_id}/preview", data={"csrf_token": token, "segment": "all"})
     assert "2 will receive" in preview.get_data(as_text=True)
-    sent = client.post(f"/admin/posts/{post_id}/sends", data={"csrf_token": token, "segment": "all"})
+    asked = client.post(f"/admin/posts/{post_id}/sends", data={"csrf_token": token, "segment": "all"})
+    assert asked.status_code == 200 and "<b>2</b> readers will receive it" in asked.get_data(as_text=True)
+    assert messages(outbox, "post") == []  # nothing goes before the operator confirms
+    sent = client.post(
+        f"/admin/posts/{post_id}/sends", data={"csrf_token": token, "segment": "all", "confirmed": "yes"}
+    )
     assert sent.status_code == 302
     progress = client.get(sent.headers["Location"]).get_data(as_text=True)
     assert "done" in progress and "<b>2</b>sent" in progress

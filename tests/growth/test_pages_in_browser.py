@@ -221,3 +221,45 @@ def test_webhook_pages_fit_a_phone(browser, live):  # type: ignore[no-untyped-de
             context.close()
     finally:
         receiver.stop()
+
+
+SHOTS = Path(__file__).resolve().parents[2] / "instance" / "screenshots"
+
+
+def test_the_writing_desk_previews_live_under_the_policy(browser, live):  # type: ignore[no-untyped-def]
+    """The editor's two previews load and follow typing; nothing breaks the CSP, frames included."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1280, 900), (390, 844)):
+        watched = Watched(browser, live["base"])
+        page = watched.page
+        page.set_viewport_size({"width": width, "height": height})
+        watched.open("/admin/login")
+        page.fill("#email", "ops@example.com")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        watched.check("dashboard")
+        watched.open("/admin/posts")
+        edit = page.get_attribute("a:text('Hello readers')", "href")
+        watched.open(edit)
+        web = page.frame(name="preview-web")
+        email = page.frame(name="preview-email")
+        assert web is not None and email is not None
+        web.wait_for_selector("text=Second one", timeout=10_000)
+        email.wait_for_selector("text=Second one", timeout=10_000)
+        page.fill("#body_markdown", "Typed just now, **live**.")
+        web.wait_for_selector("text=Typed just now", timeout=10_000)
+        email.wait_for_selector("text=Typed just now", timeout=10_000)
+        page.screenshot(path=str(SHOTS / f"desk-{width}.png"), full_page=True)
+        for frame in (web, email):
+            assert frame.evaluate("window.__violations || []") == []
+        # The page itself fits the phone: nothing wider than the viewport.
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        watched.open("/")
+        page.screenshot(path=str(SHOTS / f"archive-{width}.png"), full_page=True)
+        post_id = edit.rstrip("/").rsplit("/", 1)[1]
+        watched.open(f"/admin/posts/{post_id}/report")
+        page.screenshot(path=str(SHOTS / f"report-{width}.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        violations = {name: found for name, found in watched.seen.items() if found}
+        assert violations == {}
+        watched.context.close()
