@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_request_context, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from growth.config import Config
@@ -85,7 +85,11 @@ def _of_row(row: PublicationSettings) -> Branding:
 
 def load(session: Session) -> Branding:
     """The stored branding, or the environment's while nothing is stored."""
-    row = session.get(PublicationSettings, ROW_ID)
+    try:
+        row = session.get(PublicationSettings, ROW_ID)
+    except OperationalError:  # the database is away: the 503 page still renders, as configured
+        session.rollback()
+        return from_config(current_app.config["MASTHEAD"])
     return _of_row(row) if row is not None else from_config(current_app.config["MASTHEAD"])
 
 

@@ -26,6 +26,7 @@ _ERROR_RESPONSES = {
     "401": "Missing or invalid bearer token",
     "403": "Forbidden",
     "404": "Not found",
+    "413": "Request body too large",
     "422": "Invalid value",
     "429": "Rate limited",
 }
@@ -114,6 +115,8 @@ class ApiSpec:
                 }
             op["responses"][str(status)] = ok
             codes = set(errors) | ({401, 403} if auth else set())
+            if request:  # any body past MAX_CONTENT_LENGTH
+                codes.add(413)
             for code in sorted(codes):
                 op["responses"][str(code)] = {
                     "description": _ERROR_RESPONSES.get(str(code), "Error"),

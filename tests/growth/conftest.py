@@ -4,14 +4,9 @@ with a database of their own (a closed port: the database down)."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from growth.app import create_app
-from growth.db import db
-from tests.conftest import make_config
 from tests.fakes.sendgrid_webhook import WebhookSigner
 
 
@@ -31,17 +26,3 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def own_app(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
-    """Build apps with their own database; the shared engine and sessions come back after."""
-    engine, factory = db.engine, db.session_factory
-
-    def build(**overrides: object):  # type: ignore[no-untyped-def]
-        app = create_app(make_config(overrides.pop("database_url"), tmp_path / "inst", **overrides))  # type: ignore[arg-type]
-        app.config["TESTING"] = True
-        return app
-
-    yield build
-    db.engine, db.session_factory = engine, factory
