@@ -311,7 +311,12 @@ def emitted(session):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def own_app(tmp_path: Path) -> Iterator[object]:
     """Build apps on another database (committing for real); the shared `db` is restored after."""
+    from growth.extensions import limiter
+
     saved = (db.engine, db.session_factory)
+    # flask-limiter keeps one storage per instance, replaced by every init_app: the shared app's
+    # must come back, or later tests count against a Redis these apps stopped.
+    saved_limiter = (limiter._storage, limiter._limiter)
     built: list[Flask] = []
 
     def build(database_url: str | None = None, **overrides: object) -> Flask:
@@ -327,6 +332,7 @@ def own_app(tmp_path: Path) -> Iterator[object]:
         assert db.engine is not None
         db.engine.dispose()
     db.engine, db.session_factory = saved  # type: ignore[assignment]
+    limiter._storage, limiter._limiter = saved_limiter
 
 
 @pytest.fixture
