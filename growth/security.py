@@ -27,6 +27,7 @@ BASE_POLICY = {
 }
 _SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 _STYLE_ATTRIBUTE = re.compile(r'\sstyle="([^"]*)"')
+_STYLE_ELEMENT = re.compile(r"<style(?:\s[^>]*)?>(.*?)</style>", re.S | re.I)
 # Per request, not per app context: a context may outlive one request (tests, CLI).
 _EXTRA = "masthead.csp_extra"
 _FRAME_ANCESTORS = "masthead.csp_frame_ancestors"
@@ -37,7 +38,7 @@ def _sha256(source: str) -> str:
 
 
 def allow_inline_code_of(html: str) -> None:
-    """Let this response run the inline scripts and style attributes of `html`, and nothing else."""
+    """Let this response run the inline scripts, style elements and style attributes of `html` alone."""
     extra = request.environ.setdefault(_EXTRA, {})
     scripts = [_sha256(s) for s in _SCRIPT.findall(html)]
     styles = [_sha256(s) for s in _STYLE_ATTRIBUTE.findall(html)]
@@ -46,6 +47,9 @@ def allow_inline_code_of(html: str) -> None:
     if styles:
         # Hashes cover style attributes only together with 'unsafe-hashes' (CSP level 3).
         extra.setdefault("style-src", []).extend(["'unsafe-hashes'", *styles])
+    sheets = [_sha256(s) for s in _STYLE_ELEMENT.findall(html)]
+    if sheets:  # <style> elements (an email's fluid layout): their hashes, nothing else
+        extra.setdefault("style-src", []).extend(sheets)
 
 
 def allow_framing_by(origins: Iterable[str]) -> None:
