@@ -128,18 +128,6 @@ class ApiSpec:
 
         return register
 
-    def also_csv(self, path: str, method: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Put above `operation`: its success may also answer `text/csv` (`?format=csv`)."""
-        openapi_path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", path)
-
-        def register(view: Callable[..., Any]) -> Callable[..., Any]:
-            for code, answer in self.paths[openapi_path][method.lower()]["responses"].items():
-                if code.startswith("2"):
-                    answer.setdefault("content", {})["text/csv"] = {"schema": {"type": "string"}}
-            return view
-
-        return register
-
     def document(self, base_url: str) -> dict[str, Any]:
         """The whole OpenAPI document."""
         return {

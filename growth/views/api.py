@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from growth import exports, imports, privacy, schemas, subscribers
 from growth.auth import current_operator
-from growth.csvout import csv_response, format_parameter, wants_csv
+from growth.csvout import csv_response, wants_csv
 from growth.db import commit, db, lock_row, utcnow
 from growth.errors import InvalidRequest, NotFound
 from growth.extensions import signup_limit
@@ -83,7 +83,6 @@ def create_subscriber():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/subscribers")
-@spec.also_csv("/api/v1/subscribers", "get")
 @spec.operation(
     "/api/v1/subscribers",
     "get",
@@ -98,10 +97,10 @@ def create_subscriber():  # type: ignore[no-untyped-def]
             "description": "exact, normalised; 422 when it is not an address",
         },
         query_int_schema("page", maximum=MAX_PAGE),
-        format_parameter(),
     ],
     errors=(400, 422),
     tags=("subscribers",),
+    csv="subscriber",
 )
 def list_subscribers():  # type: ignore[no-untyped-def]
     """Operators page through subscribers, filtered by status or exact email; or take them all as CSV."""
