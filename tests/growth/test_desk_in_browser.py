@@ -10,21 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
-import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from growth.app import create_app
-from growth.cli import upgrade_database
 from growth.db import db
-from tests.conftest import USING_POSTGRES, make_config, read_outbox, text_of
+from tests.browser import CHROMIUM, chromium, served
+from tests.conftest import USING_POSTGRES, read_outbox, text_of
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright-python is not installed")
 pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium)"),
@@ -42,27 +36,9 @@ INNER_WIDTH = "window.innerWidth"
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """A real server on a loopback port with its own SQLite database and a small publication."""
-    saved = (db.engine, db.session_factory)  # the suite's database, given back at the end
-    root = tmp_path_factory.mktemp("desk")
-    url = f"sqlite:///{root / 'desk.db'}"
-    upgrade_database(url)
-    holder: list = []
-    server = make_server("127.0.0.1", 0, lambda environ, start: holder[0](environ, start))
-    base = f"http://127.0.0.1:{server.server_port}"
-    config = make_config(url, root / "instance", base_url=base, redis_url=None)
-    app = create_app(config.replace(extra={"ratelimit": "off", "ratelimit_prefix": uuid.uuid4().hex}))
-    holder.append(app)
-    with app.app_context():
-        ids = _fixture_data(dt.datetime.now(dt.UTC))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     ARTIFACTS.mkdir(exist_ok=True)
-    try:
+    with served(tmp_path_factory.mktemp("desk"), _fixture_data) as (base, config, ids):
         yield {"base": base, "outbox": Path(config.outbox_dir), **ids}
-    finally:
-        server.shutdown()
-        thread.join(5)
-        db.engine, db.session_factory = saved
 
 
 def _fixture_data(now: dt.datetime) -> dict[str, int]:
@@ -114,10 +90,8 @@ def _fixture_data(now: dt.datetime) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def browser(live):  # type: ignore[no-untyped-def]
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]

@@ -8,21 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
-import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from growth.app import create_app
-from growth.cli import upgrade_database
 from growth.db import db
-from tests.conftest import make_config, read_outbox, text_of
+from tests.browser import CHROMIUM, chromium, served
+from tests.conftest import read_outbox, text_of
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright-python is not installed")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium)"
@@ -46,18 +40,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     from content import posts
     from growth import auth
 
-    saved = (db.engine, db.session_factory)  # the suite's database, given back at the end
-    root = tmp_path_factory.mktemp("browser")
-    url = f"sqlite:///{root / 'browser.db'}"
-    upgrade_database(url)
-    holder: list = []
-    server = make_server("127.0.0.1", 0, lambda environ, start: holder[0](environ, start))
-    base = f"http://127.0.0.1:{server.server_port}"
-    config = make_config(url, root / "instance", base_url=base, redis_url=None)
-    app = create_app(config.replace(extra={"ratelimit": "off", "ratelimit_prefix": uuid.uuid4().hex}))
-    holder.append(app)
-    now = dt.datetime.now(dt.UTC)
-    with app.app_context():
+    def populate(now: dt.datetime) -> str:
         auth.create_operator(db.session, "ops@example.com", PASSWORD, "admin")
         post = posts.create_post(
             db.session,
@@ -78,23 +61,16 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             now,
         )
         db.session.commit()
-        slug = post.slug
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+        return post.slug
+
+    with served(tmp_path_factory.mktemp("browser"), populate) as (base, config, slug):
         yield {"base": base, "slug": slug, "outbox": str(config.outbox_dir)}
-    finally:
-        server.shutdown()
-        thread.join(5)
-        db.engine, db.session_factory = saved
 
 
 @pytest.fixture(scope="module")
 def browser(live: dict[str, str]):  # type: ignore[no-untyped-def]
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 class Watched:
