@@ -84,3 +84,23 @@ def csrf_from(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, "no csrf token in page"
     return found.group(1)
+
+
+def monthly_tier(session, name: str, cents: int, price_id: str):  # type: ignore[no-untyped-def]
+    """A usd tier with one monthly Stripe price (yearly ten months), committed."""
+    from billing.models import Tier, TierPrice
+
+    tier = Tier(name=name, monthly_price_cents=cents, yearly_price_cents=cents * 10, currency="usd")
+    session.add(tier)
+    session.flush()
+    session.add(
+        TierPrice(
+            tier_id=tier.id,
+            stripe_price_id=price_id,
+            interval="month",
+            unit_amount_cents=cents,
+            currency="usd",
+        )
+    )
+    session.commit()
+    return tier

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from billing.models import Tier, TierPrice
-from tests.billing.conftest import confirmed_subscriber, post_event
+from tests.billing.conftest import confirmed_subscriber, monthly_tier, post_event
 from tests.conftest import watch_all_events
 from tests.fakes.stripe import event, subscription
 
@@ -12,19 +11,7 @@ T = 1_780_000_000
 
 def test_a_subscription_lifecycle_emits_started_canceled_churned(bclient, boutbox, bsession):  # type: ignore[no-untyped-def]
     ana = confirmed_subscriber(bclient, boutbox, bsession)
-    tier = Tier(name="Gold", monthly_price_cents=700, yearly_price_cents=7000, currency="usd")
-    bsession.add(tier)
-    bsession.flush()
-    bsession.add(
-        TierPrice(
-            tier_id=tier.id,
-            stripe_price_id="price_gold_m",
-            interval="month",
-            unit_amount_cents=700,
-            currency="usd",
-        )
-    )
-    bsession.commit()
+    tier = monthly_tier(bsession, "Gold", 700, "price_gold_m")
     emitted = watch_all_events(bsession)
     bsession.commit()
     common = dict(

@@ -15,11 +15,10 @@ from billing.models import (
     Subscription,
     SubscriptionSnapshot,
     Tier,
-    TierPrice,
 )
 from growth import access
 from growth.models import SubscriberEvent
-from tests.billing.conftest import WEBHOOK_SECRET, confirmed_subscriber, post_event
+from tests.billing.conftest import WEBHOOK_SECRET, confirmed_subscriber, monthly_tier, post_event
 from tests.conftest import read_outbox, text_of
 from tests.fakes.stripe import encode, event, invoice, sign, subscription
 
@@ -248,19 +247,7 @@ def test_lifecycle_mirrors_the_subscription_and_moves_the_stage_with_event_rows(
     bclient, boutbox, bsession, fake_stripe
 ):
     ana = confirmed_subscriber(bclient, boutbox, bsession)
-    tier = Tier(name="Gold", monthly_price_cents=500, yearly_price_cents=5000, currency="usd")
-    bsession.add(tier)
-    bsession.flush()
-    bsession.add(
-        TierPrice(
-            tier_id=tier.id,
-            stripe_price_id="price_gold_m",
-            interval="month",
-            unit_amount_cents=500,
-            currency="usd",
-        )
-    )
-    bsession.commit()
+    tier = monthly_tier(bsession, "Gold", 500, "price_gold_m")
     events = _lifecycle("sub_life", "cus_life", {"subscriber_id": str(ana.id)})
     for e in events[:3]:
         post_event(bclient, e)
