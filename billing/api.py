@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from billing import reports, schemas, service
 from billing.models import Tier
+from billing.report_series import MOVEMENT_FIELDS
 from growth import report_service
 from growth.csvout import csv_response, wants_csv
 from growth.db import commit, db, utcnow
@@ -153,32 +154,14 @@ def revenue():  # type: ignore[no-untyped-def]
     return jsonify(result)
 
 
-REVENUE_HEADER = (
-    "currency",
-    "mrr_cents",
-    "arr_cents",
-    "paying_subscribers",
-    "churn_rate",
-    "month",
-    "start_mrr_cents",
-    "end_mrr_cents",
-    "new_cents",
-    "expansion_cents",
-    "contraction_cents",
-    "churned_cents",
-    "reactivation_cents",
-    "net_new_mrr_cents",
-    "customer_churn_rate",
-    "revenue_churn_rate",
-)
+CURRENCY_FIELDS = ("currency", "mrr_cents", "arr_cents", "paying_subscribers", "churn_rate")
+REVENUE_HEADER = (*CURRENCY_FIELDS, *MOVEMENT_FIELDS, "customer_churn_rate", "revenue_churn_rate")
 
 
 def revenue_rows(result: dict):  # type: ignore[no-untyped-def]
     """One row per currency and month of movements; the currency's figures at `to` repeated."""
     for block in result["currencies"]:
-        head = {
-            k: block[k] for k in ("currency", "mrr_cents", "arr_cents", "paying_subscribers", "churn_rate")
-        }
+        head = {k: block[k] for k in CURRENCY_FIELDS}
         for month in block["movements"]:
             yield {**head, **month}
 
