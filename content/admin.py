@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from content import pacing, post_metrics, post_report, posts, send_control, sending, stats, topics
 from content.metrics import SKIP_LABELS, segment_options
-from content.segments import parse_segment, preview, segment_counts
+from content.segments import parse_segment, preview_post, segment_counts
 from growth import access, roles
 from growth.auth import current_operator
 from growth.db import commit, db, utcnow
@@ -137,15 +137,8 @@ def post_preview(post_id: int):  # type: ignore[no-untyped-def]
     post = posts.get_post(db.session, post_id)
     config = current_app.config["MASTHEAD"]
     try:
-        result = preview(
-            db.session,
-            post.newsletter_id,
-            parse_segment(request.form.get("segment", "all")),
-            post.kind,
-            utcnow(),
-            config.nurture_min_value,
-            config.pitch_cooldown_days,
-        )
+        segment = parse_segment(request.form.get("segment", "all"))
+        result = preview_post(db.session, post, segment, utcnow(), config)
     except DomainError as exc:
         return _edit_page(post, exc.status, exc.message)
     return _edit_page(post, preview_text=result.sentence)
@@ -180,15 +173,7 @@ def _confirm_page(post):  # type: ignore[no-untyped-def]
     try:
         segment = parse_segment(request.form.get("segment", "all"))
         scheduled_at = _form_time(request.form.get("scheduled_at"), "scheduled_at")
-        result = preview(
-            db.session,
-            post.newsletter_id,
-            segment,
-            post.kind,
-            utcnow(),
-            config.nurture_min_value,
-            config.pitch_cooldown_days,
-        )
+        result = preview_post(db.session, post, segment, utcnow(), config)
     except DomainError as exc:
         return _edit_page(post, exc.status, exc.message)
     return render_template(

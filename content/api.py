@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify
 
 from content import posts, send_control, sending, stats
 from content import schemas as content_schemas
-from content.segments import parse_segment, preview
+from content.segments import parse_segment, preview_post
 from growth import schemas
 from growth.auth import current_operator
 from growth.db import commit, db, utcnow
@@ -136,15 +136,7 @@ def send_preview(post_id: int):  # type: ignore[no-untyped-def]
     post = posts.get_post(db.session, post_id)
     segment = parse_segment(data.get("segment") or "all")
     config = current_app.config["MASTHEAD"]
-    result = preview(
-        db.session,
-        post.newsletter_id,
-        segment,
-        post.kind,
-        utcnow(),
-        config.nurture_min_value,
-        config.pitch_cooldown_days,
-    )
+    result = preview_post(db.session, post, segment, utcnow(), config)
     return jsonify(
         {
             "segment": str(segment),

@@ -15,7 +15,9 @@ from sqlalchemy import func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from content import metrics
+from content.models import Post
 from growth import access, engagement
+from growth.config import Config
 from growth.db import UTCDateTime, ids_in
 from growth.errors import ValidationFailed
 from growth.fields import single_line
@@ -222,6 +224,19 @@ def preview(
             skipped[reason] = skipped.get(reason, 0) + 1
         will += len(page) - len(reasons)
         after = last
+
+
+def preview_post(session: Session, post: Post, segment: Segment, now: dt.datetime, config: Config) -> Preview:
+    """`preview` of sending `post` to `segment`, with the publication's nurture and cooldown rules."""
+    return preview(
+        session,
+        post.newsletter_id,
+        segment,
+        post.kind,
+        now,
+        config.nurture_min_value,
+        config.pitch_cooldown_days,
+    )
 
 
 def segment_counts(
