@@ -75,10 +75,13 @@ class Rendered:
     html: str
 
 
-def render_post_email(post: Post, newsletter: Newsletter | None, teaser: bool = False) -> Rendered:
+def render_post_email(
+    post: Post, newsletter: Newsletter | None, teaser: bool = False, subject: str | None = None
+) -> Rendered:
     """Render templates/email/post.* once, with placeholders for everything per recipient.
 
-    The teaser edition (a paid post to readers without access) stops at the paywall.
+    The teaser edition (a paid post to readers without access) stops at the paywall. `subject`
+    replaces the post's title in the subject line (a subject test's variant).
     """
     config = current_app.config["MASTHEAD"]
     brand = branding.current()
@@ -96,7 +99,7 @@ def render_post_email(post: Post, newsletter: Newsletter | None, teaser: bool = 
         **{name: KEY[name] for name in PLACEHOLDERS},
     }
     return Rendered(
-        subject=header_safe(render_template("email/post.subject.txt", **context)),
+        subject=header_safe(subject or render_template("email/post.subject.txt", **context)),
         text=render_template("email/post.txt", **context),
         html=render_template("email/post.html", **context),
     )
