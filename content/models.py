@@ -159,6 +159,19 @@ class SubjectTest(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class RelatedClick(Base):
+    """A click on a "more like this" link: from the post it ended, to the post it offered."""
+
+    __tablename__ = "related_clicks"
+    __table_args__ = (Index("ix_related_clicks_from_post", "from_post_id", "channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    to_post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))  # web | email
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class SendBatch(Base):
     """One provider request: the delivery ids it carries, fixed when the batch is planned."""
 

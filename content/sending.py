@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import CursorResult, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from content import composer, pacing, paywall, segments, subject_tests, webhook_events
+from content import composer, pacing, paywall, related, segments, subject_tests, webhook_events
 from content.metrics import NO_LONGER_ACTIVE
 from content.models import BatchState, Post, Send, SendBatch, SendState
 from content.posts import is_live
@@ -389,8 +389,11 @@ def deliver_batch(batch_id: int) -> str:
         ids = [i for i in ids if i not in unsendable]
     teaser = (batch.detail or {}).get("edition") == TEASER
     subject = (batch.detail or {}).get("subject")
+    more = related.more_like_this(session, post, now)  # per post: one rendering serves the batch
     message = composer.batch_message(
-        composer.render_post_email(post, newsletter, teaser=teaser, subject=subject), newsletter, recipients
+        composer.render_post_email(post, newsletter, teaser=teaser, subject=subject, more=more),
+        newsletter,
+        recipients,
     )
     backend = get_backend()
     # The claim: a conditional UPDATE, so of two workers holding the same batch one sends it.
