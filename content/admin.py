@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from content import (
     pacing,
     post_metrics,
+    related,
     post_report,
     posts,
     send_control,
@@ -90,6 +91,7 @@ def _edit_page(post, status: int = 200, error: str | None = None, preview_text: 
         newsletters=posts.newsletters(db.session),
         error=error,
         sends=send_control.sends_of(db.session, post.id) if post else [],
+        related_clicks=related.click_counts(db.session, post.id) if post else None,
         preview=preview_text,
         segment=request.form.get("segment", "all"),
         **_choices(post),

@@ -193,3 +193,19 @@ def test_post_emails_carry_more_like_this_chosen_per_post(app, session, outbox, 
         "More like this" in body
         and f"/p/{posts['trade'].slug}?via=email&amp;from={posts['rates'].id}" in body
     )
+
+
+def test_the_post_admin_page_shows_the_clicks(client, session, library):  # type: ignore[no-untyped-def]
+    from flask import g
+
+    from growth import auth
+    from tests.growth.helpers import login_as
+
+    posts, _me = library
+    operator = auth.create_operator(session, "counts@example.com", "a-long-password", "creator")
+    session.commit()
+    client.get(f"/p/{posts['trade'].slug}?via=email&from={posts['rates'].id}")
+    g.pop("operator", None)
+    login_as(client, operator)
+    page = client.get(f"/admin/posts/{posts['rates'].id}").get_data(as_text=True)
+    assert "1 clicks from this post's block (0 on the web, 1 in email)" in page
