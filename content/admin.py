@@ -9,9 +9,9 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from content import (
     pacing,
     post_metrics,
-    related,
     post_report,
     posts,
+    related,
     send_control,
     sending,
     stats,
