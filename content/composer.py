@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,16 +76,25 @@ class Rendered:
     html: str
 
 
-def render_post_email(post: Post, newsletter: Newsletter | None, teaser: bool = False) -> Rendered:
+def render_post_email(
+    post: Post,
+    newsletter: Newsletter | None,
+    teaser: bool = False,
+    subject: str | None = None,
+    more: Sequence[Post] = (),
+) -> Rendered:
     """Render templates/email/post.* once, with placeholders for everything per recipient.
 
-    The teaser edition (a paid post to readers without access) stops at the paywall.
+    The teaser edition (a paid post to readers without access) stops at the paywall. `subject`
+    replaces the post's title in the subject line (a subject test's variant); `more` are the
+    posts offered after it ("more like this", chosen per post, so one rendering serves a batch).
     """
     config = current_app.config["MASTHEAD"]
     brand = branding.current()
     context: dict[str, Any] = {
         "post": post,
         "teaser": teaser,
+        "more": more,
         # The text part is rendered from the post's HTML, not its Markdown source.
         "body_text": plaintext.html_to_text(post.teaser_html if teaser else post.body_html),
         "newsletter": newsletter,
@@ -96,7 +106,7 @@ def render_post_email(post: Post, newsletter: Newsletter | None, teaser: bool = 
         **{name: KEY[name] for name in PLACEHOLDERS},
     }
     return Rendered(
-        subject=header_safe(render_template("email/post.subject.txt", **context)),
+        subject=header_safe(subject or render_template("email/post.subject.txt", **context)),
         text=render_template("email/post.txt", **context),
         html=render_template("email/post.html", **context),
     )

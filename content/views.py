@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
-from content import archive, images, paywall, posts, topics
+from content import archive, images, paywall, posts, related, topics
 from content.composer import post_web_path
 from content.image_store import current_store
 from growth import signals as growth_signals
@@ -43,7 +43,7 @@ def _set_cookie(response, name: str, value: str, days: int) -> None:  # type: ig
 
 
 def post_page_html(  # type: ignore[no-untyped-def]
-    post, full: bool, reader=None, ref: str = "", upgrade_url: str | None = None, subscriber=None
+    post, full: bool, reader=None, ref: str = "", upgrade_url: str | None = None, subscriber=None, more=()
 ) -> str:
     """A post's web page: what readers get, and what the editor previews."""
     return render_template(
@@ -54,6 +54,7 @@ def post_page_html(  # type: ignore[no-untyped-def]
         ref=ref,
         upgrade_url=upgrade_url or _upgrade_url(None),
         subscriber=subscriber,
+        more=more,
     )
 
 
@@ -112,6 +113,13 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
                 paywall.READER_COOKIE_DAYS,
             )
             return response
+    via = request.args.get("via")
+    if via in related.CHANNELS:
+        # A "more like this" click: counted once, then the clean address (a reload counts nothing).
+        source = query_int(request.args, "from", None, maximum=2**31 - 1)
+        if source is not None and related.record_click(session, source, post, via, now):
+            commit()
+        return redirect(post_web_path(post))
     known = paywall.known_reader(session, request.cookies.get(paywall.READER_COOKIE))
     reader = known[1] if known else None
     ref = paywall.clean_ref(request.args.get("ref"))
@@ -126,6 +134,7 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
             post_id=post.id,
         )
     full = paywall.can_read(post.audience, reader)
+    more = related.more_like_this(session, post, now, known[0].id if known else None)
     commit()
     response = make_response(
         post_page_html(
@@ -135,6 +144,7 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
             ref=ref,
             upgrade_url=_upgrade_url(known[0].id if known else None),
             subscriber=known[0] if known else None,
+            more=more,
         )
     )
     if ref:
