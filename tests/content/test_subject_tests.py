@@ -341,6 +341,11 @@ def test_the_admin_form_shows_what_the_test_can_detect_then_runs_it(client, sess
     assert "10 readers get each subject first" in asked
     lift = stm.detectable_lift(10, 2, 0.30)
     assert f"{lift * 100:.1f} points" in asked and "Apple Mail" in asked
+    tiny = client.post(f"/admin/posts/{post.id}/sends", data={**form, "test_share": "5"}).get_data(
+        as_text=True
+    )
+    assert "1 reader gets each subject first" in tiny and "cannot tell subject lines apart" in tiny
+    assert "points</b>" not in tiny and tiny.count("<h2>Subject test</h2>") == 1
     assert messages(outbox, "post") == []
     sent = client.post(f"/admin/posts/{post.id}/sends", data={**form, "confirmed": "yes"})
     assert sent.status_code == 302, sent.get_data(as_text=True)
