@@ -229,7 +229,10 @@ def apply_subscription(session: Session, row: StripeEvent, obj: dict[str, Any]) 
     sub.state_at = winner.at
     sub.updated_at = utcnow()
     # The price names the tier; the metadata Checkout set covers prices synced after the event.
-    sub.tier_id = tier_for_price(session, winner.stripe_price_id) or _tier_from_metadata(session, obj)
+    # Both read the newest state, never this event's: an older event may arrive last.
+    sub.tier_id = tier_for_price(session, winner.stripe_price_id) or _tier_from_metadata(
+        session, obj if winner.event_id == row.event_id else _event_object(session, winner.event_id)
+    )
     if subscriber is not None:
         sub.subscriber_id = subscriber.id
     session.flush()
@@ -256,6 +259,12 @@ def apply_subscription(session: Session, row: StripeEvent, obj: dict[str, Any]) 
         if subscriber is not None
         else (session.get(Subscriber, sub.subscriber_id) if sub.subscriber_id else None)
     )
+
+
+def _event_object(session: Session, event_id: str) -> dict[str, Any]:
+    """The object a stored event carried (empty when its payload is gone)."""
+    payload = session.scalar(select(StripeEvent.payload).where(StripeEvent.event_id == event_id))
+    return ((payload or {}).get("data") or {}).get("object") or {}
 
 
 def _tier_from_metadata(session: Session, obj: dict[str, Any]) -> int | None:
