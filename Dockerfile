@@ -17,13 +17,9 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY growth ./growth
-COPY content ./content
-COPY referrals ./referrals
-COPY billing ./billing
-RUN pip install .
 COPY . .
+# Editable: the app finds templates/ and static/ beside its packages, here in /app.
+RUN pip install -e .
 
 RUN useradd --system --home-dir /app --shell /usr/sbin/nologin masthead \
     && mkdir -p /app/instance /tmp/prometheus \
