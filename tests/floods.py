@@ -559,8 +559,6 @@ ORDER_SENSITIVE: dict[str, frozenset[str] | None] = {
     # Mail is decided when its event arrives: a dunning email already sent is not unsent when
     # the complaint that would have stopped it arrives later.
     "deliveries": frozenset({"state", "provider", "provider_message_id", "attempts", "error", "sent_at"}),
-    # A discount event arriving before its customer is known stays `unmatched` for review.
-    "billing_events": frozenset({"outcome", "note", "subscriber_id"}),
 }
 
 

@@ -20,7 +20,7 @@ from growth import access
 from growth.models import SubscriberEvent
 from tests.billing.conftest import WEBHOOK_SECRET, confirmed_subscriber, monthly_tier, post_event
 from tests.conftest import read_outbox, text_of
-from tests.fakes.stripe import encode, event, invoice, sign, subscription
+from tests.fakes.stripe import discount, encode, event, invoice, sign, subscription
 
 T = 1_767_225_600  # 2026-01-01T00:00:00Z
 
@@ -630,3 +630,25 @@ def test_paying_starts_when_stripe_says_whatever_the_arrival_order(bclient, bout
     ).all()
     stripe_moves = [(f, t, int(at.timestamp())) for f, t, at in history if t in ("paying", "churned")]
     assert stripe_moves == [("confirmed", "paying", T), ("paying", "churned", T + 5_000_000)]
+
+
+def test_an_event_that_came_before_its_customer_was_known_is_linked_when_it_is(bclient, boutbox, bsession):
+    ana = confirmed_subscriber(bclient, boutbox, bsession)
+    early = event("customer.discount.created", discount(coupon_id="EARLY", customer="cus_early"), T)
+    assert post_event(bclient, early).status_code == 200
+    bsession.expire_all()
+    row = bsession.scalars(select(StripeEvent).where(StripeEvent.event_id == early["id"])).one()
+    assert (row.outcome, row.subscriber_id) == ("unmatched", None)
+    checkout = {
+        "id": "cs_early",
+        "object": "checkout.session",
+        "customer": "cus_early",
+        "subscription": "sub_early",
+        "client_reference_id": str(ana.id),
+        "metadata": {},
+        "customer_details": {"email": "ana@example.com"},
+    }
+    assert post_event(bclient, event("checkout.session.completed", checkout, T + 1)).status_code == 200
+    bsession.expire_all()
+    row = bsession.scalars(select(StripeEvent).where(StripeEvent.event_id == early["id"])).one()
+    assert (row.outcome, row.subscriber_id) == ("applied", ana.id)  # as if it had come second
