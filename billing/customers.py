@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from billing.models import Invoice, StripeCustomer, Subscription
+from billing.models import Invoice, StripeCustomer, StripeEvent, Subscription
 from growth import links
 from growth.errors import DomainError
 from growth.models import Status, Subscriber
@@ -81,6 +81,12 @@ def link_customer(
             sub.subscriber_id = subscriber.id
         for invoice in session.scalars(select(Invoice).where(Invoice.stripe_customer_id == customer_id)):
             invoice.subscriber_id = subscriber.id
+        # Events of this customer that arrived before it was known (a discount, an invoice)
+        # were kept for review; they are someone's now. Few rows: the outcome is indexed.
+        for event in session.scalars(select(StripeEvent).where(StripeEvent.outcome == "unmatched")):
+            obj = ((event.payload or {}).get("data") or {}).get("object") or {}
+            if id_of(obj.get("customer")) == customer_id:
+                event.outcome, event.subscriber_id = "applied", subscriber.id
     session.flush()
     return customer
 

@@ -13,7 +13,7 @@ import logging
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,10 +38,10 @@ from billing.models import (
     Tier,
 )
 from billing.service import tier_for_price
-from growth import emails, signals
+from growth import emails, rollups, signals
 from growth.db import utcnow
 from growth.errors import InvalidRequest
-from growth.models import Stage, Status, Subscriber
+from growth.models import Stage, Status, Subscriber, SubscriberEvent
 from growth.subscribers import set_stage
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,10 @@ def apply_subscription(session: Session, row: StripeEvent, obj: dict[str, Any]) 
     sub.state_at = winner.at
     sub.updated_at = utcnow()
     # The price names the tier; the metadata Checkout set covers prices synced after the event.
-    sub.tier_id = tier_for_price(session, winner.stripe_price_id) or _tier_from_metadata(session, obj)
+    # Both read the newest state, never this event's: an older event may arrive last.
+    sub.tier_id = tier_for_price(session, winner.stripe_price_id) or _tier_from_metadata(
+        session, obj if winner.event_id == row.event_id else _event_object(session, winner.event_id)
+    )
     if subscriber is not None:
         sub.subscriber_id = subscriber.id
     session.flush()
@@ -258,37 +261,79 @@ def apply_subscription(session: Session, row: StripeEvent, obj: dict[str, Any]) 
     )
 
 
+def _event_object(session: Session, event_id: str) -> dict[str, Any]:
+    """The object a stored event carried (empty when its payload is gone)."""
+    payload = session.scalar(select(StripeEvent.payload).where(StripeEvent.event_id == event_id))
+    return ((payload or {}).get("data") or {}).get("object") or {}
+
+
 def _tier_from_metadata(session: Session, obj: dict[str, Any]) -> int | None:
     tier_id = int_or_none((obj.get("metadata") or {}).get("tier_id"))
     return tier_id if tier_id is not None and session.get(Tier, tier_id) is not None else None
 
 
 def refresh_stage(session: Session, subscriber: Subscriber | None, at: dt.datetime) -> None:
-    """`paying` while a subscription grants a tier; `churned` once none does after one did."""
+    """`paying` while a subscription grants a tier; `churned` once none does after one did.
+
+    The times are Stripe's, read from the states stored so far, not the arriving event's: an
+    older event delivered late moves the start of `paying` back, and a subscription whose
+    ending arrived before its start still passes through `paying` before `churned`.
+    """
     if subscriber is None or subscriber.status == Status.ERASED:
         return
     subs = list(session.scalars(select(Subscription).where(Subscription.subscriber_id == subscriber.id)))
-    if any(s.status in ACCESS_STATUSES for s in subs):
-        if set_stage(session, subscriber, Stage.PAYING, at, reason="stripe_subscription"):
-            signals.subscriber_upgraded.send(subscriber, session=session, now=at)
+    granting = [s.stripe_subscription_id for s in subs if s.status in ACCESS_STATUSES]
+    if granting:
+        began = _first_access(session, granting) or at
+        if set_stage(session, subscriber, Stage.PAYING, began, reason="stripe_subscription"):
+            signals.subscriber_upgraded.send(subscriber, session=session, now=began)
+        else:
+            _restate_since(session, subscriber, Stage.PAYING, began)
         return
-    ids = [s.stripe_subscription_id for s in subs]
-    ever_paid = (
-        bool(ids)
-        and session.scalar(
-            select(SubscriptionSnapshot.id)
-            .where(
-                SubscriptionSnapshot.stripe_subscription_id.in_(ids),
-                SubscriptionSnapshot.status.in_(ACCESS_STATUSES),
-            )
-            .limit(1)
+    ended = max((s.state_at for s in subs if s.state_at is not None), default=at)
+    last = [s.stripe_subscription_id for s in subs if s.state_at == ended]
+    first_paid = _first_access(session, last) if last else None
+    if first_paid is None and subscriber.stage != Stage.PAYING:
+        return
+    if first_paid is not None:
+        if subscriber.stage not in (Stage.PAYING, Stage.CHURNED):
+            if set_stage(session, subscriber, Stage.PAYING, first_paid, reason="stripe_subscription"):
+                signals.subscriber_upgraded.send(subscriber, session=session, now=first_paid)
+        else:
+            _restate_since(session, subscriber, Stage.PAYING, first_paid)
+    if set_stage(session, subscriber, Stage.CHURNED, ended, reason="stripe_subscription_ended"):
+        signals.subscriber_churned.send(subscriber, session=session, now=ended)
+
+
+def _first_access(session: Session, subscription_ids: list[str]) -> dt.datetime | None:
+    """When the first stored state of these subscriptions that grants a tier was Stripe's."""
+    return session.scalar(
+        select(func.min(SubscriptionSnapshot.at)).where(
+            SubscriptionSnapshot.stripe_subscription_id.in_(subscription_ids),
+            SubscriptionSnapshot.status.in_(ACCESS_STATUSES),
         )
-        is not None
     )
-    if (ever_paid or subscriber.stage == Stage.PAYING) and set_stage(
-        session, subscriber, Stage.CHURNED, at, reason="stripe_subscription_ended"
-    ):
-        signals.subscriber_churned.send(subscriber, session=session, now=at)
+
+
+def _restate_since(session: Session, subscriber: Subscriber, stage: str, since: dt.datetime) -> None:
+    """An older event showed the stage began earlier: its latest history row says so (and the
+    subscriber, while still in it)."""
+    row = session.scalars(
+        select(SubscriberEvent)
+        .where(
+            SubscriberEvent.subscriber_id == subscriber.id,
+            SubscriberEvent.field == "stage",
+            SubscriberEvent.to_value == stage,
+        )
+        .order_by(SubscriberEvent.at.desc(), SubscriberEvent.id.desc())
+        .limit(1)
+    ).first()
+    if row is None or since >= row.at:
+        return
+    row.at = since
+    if subscriber.stage == stage:
+        subscriber.stage_changed_at = since
+    rollups.mark_dirty(session, [subscriber.id])
 
 
 def apply_checkout_completed(session: Session, row: StripeEvent, obj: dict[str, Any]) -> Subscriber | None:

@@ -222,7 +222,7 @@ def process_events(session: Session, events: Iterable[Any], now: dt.datetime, co
     stored = _insert_new(session, values)
     counts["stored"] = len(stored)
     counts["duplicate"] = len(valid) - len(stored)
-    _flag_scanner_clicks(session, stored, deliveries, settings)
+    rejudged = _flag_scanner_clicks(session, stored, deliveries, settings)
     subscribers = _load_subscribers(session, {r.subscriber_id for r in stored if r.subscriber_id})
     soft: set[int] = set()
     for row in stored:
@@ -234,8 +234,11 @@ def process_events(session: Session, events: Iterable[Any], now: dt.datetime, co
             suppress(session, subscribers[subscriber_id], Status.BOUNCED, now, "repeated_soft_bounces")
     session.flush()
     # Readers move up the funnel as they read, not only when the nightly run comes.
-    readers = {r.subscriber_id for r in stored if r.subscriber_id and _is_engagement(r)}
+    # A click judged again (a late `delivered`, the rest of a scanner's burst) counts as well:
+    # the stage it moved is moved back.
+    readers = {r.subscriber_id for r in stored if r.subscriber_id and _is_engagement(r)} | rejudged
     rollups.mark_dirty(session, (r.subscriber_id for r in stored if r.type == "open" or _is_engagement(r)))
+    rollups.mark_dirty(session, rejudged)
     if readers:
         recompute_stages(session, now, settings.policy, readers)
     return counts
@@ -366,12 +369,14 @@ def scanner_clicks(
 
 def _flag_scanner_clicks(
     session: Session, stored: list[EmailEvent], deliveries: dict[int, Delivery], settings: Settings
-) -> None:
+) -> set[int]:
     """Re-judge every click of the messages this batch brought clicks or deliveries for.
 
     Events come out of order: a late `delivered` or the last click of a burst changes the verdict
-    on clicks stored earlier.
+    on clicks stored earlier. Returns the subscribers of clicks stored earlier whose verdict changed.
     """
+    changed: set[int] = set()
+    new_ids = {r.id for r in stored}
     touched = sorted(
         {
             r.delivery_id
@@ -380,7 +385,7 @@ def _flag_scanner_clicks(
         }
     )
     if not touched:
-        return
+        return changed
     rows = session.scalars(
         select(EmailEvent).where(
             EmailEvent.delivery_id.in_(touched),
@@ -404,7 +409,11 @@ def _flag_scanner_clicks(
             settings.scanner_click_seconds,
         )
         for row in clicks:
-            row.is_scanner = row.id in flagged
+            verdict = row.id in flagged
+            if row.is_scanner != verdict and row.id not in new_ids and row.subscriber_id:
+                changed.add(row.subscriber_id)
+            row.is_scanner = verdict
+    return changed
 
 
 def forget_erased(subscriber: Subscriber, *, session: Session, field: str, new: str, **_: Any) -> None:

@@ -17,6 +17,7 @@ from flask import current_app
 from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from growth import addresses, emails, signals
 from growth.db import lock_row
@@ -292,6 +293,7 @@ def _insert_subscriber(
             landing_url=req.landing_url,
             signup_ip=req.ip,
             created_at=now,
+            memberships=[],  # known empty: no SELECT for them when the signup adds the first
         )
         try:
             with session.begin_nested():
@@ -346,7 +348,8 @@ def queue_confirmation(session: Session, subscriber: Subscriber, now: dt.datetim
     )
     if result.rowcount != 1:
         return False
-    subscriber.confirmation_sent_at = now
+    # The UPDATE above wrote it: the object learns it without a second UPDATE at flush.
+    set_committed_value(subscriber, "confirmation_sent_at", now)
     from growth.links import confirm_url
 
     # One link, signed once: a second signature a second later would differ from the mailed one.

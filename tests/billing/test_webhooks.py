@@ -20,7 +20,7 @@ from growth import access
 from growth.models import SubscriberEvent
 from tests.billing.conftest import WEBHOOK_SECRET, confirmed_subscriber, monthly_tier, post_event
 from tests.conftest import read_outbox, text_of
-from tests.fakes.stripe import encode, event, invoice, sign, subscription
+from tests.fakes.stripe import discount, encode, event, invoice, sign, subscription
 
 T = 1_767_225_600  # 2026-01-01T00:00:00Z
 
@@ -570,3 +570,85 @@ def test_during_secret_rotation_any_matching_v1_signature_is_accepted(bclient, b
         bclient.post("/webhooks/stripe", data=other, headers={"Stripe-Signature": v0_only}).status_code == 400
     )
     assert events_stored(bsession) == 1
+
+
+# -- floods (bench/floods.py found these) -----------------------------------------------------
+
+
+def test_the_tier_follows_the_newest_state_when_an_older_event_arrives_last(bclient, boutbox, bsession):
+    from billing import service
+    from growth.db import utcnow
+
+    ana = confirmed_subscriber(bclient, boutbox, bsession)
+    tiers = [
+        service.create_tier(
+            bsession,
+            service.TierInput(
+                name=name, monthly_price_cents=cents, yearly_price_cents=cents * 10, currency="usd"
+            ),
+            utcnow(),
+        )
+        for name, cents in (("Supporter", 800), ("Patron", 2000))
+    ]
+    bsession.commit()
+
+    def state(tier, price: str, at: int) -> dict:  # type: ignore[no-untyped-def,type-arg]
+        meta = {"subscriber_id": str(ana.id), "tier_id": str(tier.id)}
+        return subscription(
+            sub_id="sub_up", customer="cus_up", price_id=price, metadata=meta, period_start=at
+        )
+
+    upgraded = event(
+        "customer.subscription.updated", state(tiers[1], "price_unsynced_patron", T + 900), T + 900
+    )
+    created = event("customer.subscription.created", state(tiers[0], "price_unsynced_supporter", T), T)
+    assert post_event(bclient, upgraded).status_code == 200
+    assert post_event(bclient, created).status_code == 200  # older, arriving last
+    assert mirror(bsession, "sub_up").tier_id == tiers[1].id
+
+
+def test_paying_starts_when_stripe_says_whatever_the_arrival_order(bclient, boutbox, bsession):
+    ana = confirmed_subscriber(bclient, boutbox, bsession)
+    meta = {"subscriber_id": str(ana.id)}
+    common = {"sub_id": "sub_late", "customer": "cus_late", "metadata": meta}
+    renewed = event(
+        "customer.subscription.updated", subscription(period_start=T + 2_592_000, **common), T + 2_592_000
+    )
+    created = event("customer.subscription.created", subscription(period_start=T, **common), T)
+    deleted = event(
+        "customer.subscription.deleted",
+        subscription(status="canceled", canceled_at=T + 5_000_000, **common),
+        T + 5_000_000,
+    )
+    for payload in (deleted, renewed, created):  # the end first, the start last
+        assert post_event(bclient, payload).status_code == 200
+    bsession.expire_all()
+    history = bsession.execute(
+        select(SubscriberEvent.from_value, SubscriberEvent.to_value, SubscriberEvent.at)
+        .where(SubscriberEvent.subscriber_id == ana.id, SubscriberEvent.field == "stage")
+        .order_by(SubscriberEvent.at, SubscriberEvent.id)
+    ).all()
+    stripe_moves = [(f, t, int(at.timestamp())) for f, t, at in history if t in ("paying", "churned")]
+    assert stripe_moves == [("confirmed", "paying", T), ("paying", "churned", T + 5_000_000)]
+
+
+def test_an_event_that_came_before_its_customer_was_known_is_linked_when_it_is(bclient, boutbox, bsession):
+    ana = confirmed_subscriber(bclient, boutbox, bsession)
+    early = event("customer.discount.created", discount(coupon_id="EARLY", customer="cus_early"), T)
+    assert post_event(bclient, early).status_code == 200
+    bsession.expire_all()
+    row = bsession.scalars(select(StripeEvent).where(StripeEvent.event_id == early["id"])).one()
+    assert (row.outcome, row.subscriber_id) == ("unmatched", None)
+    checkout = {
+        "id": "cs_early",
+        "object": "checkout.session",
+        "customer": "cus_early",
+        "subscription": "sub_early",
+        "client_reference_id": str(ana.id),
+        "metadata": {},
+        "customer_details": {"email": "ana@example.com"},
+    }
+    assert post_event(bclient, event("checkout.session.completed", checkout, T + 1)).status_code == 200
+    bsession.expire_all()
+    row = bsession.scalars(select(StripeEvent).where(StripeEvent.event_id == early["id"])).one()
+    assert (row.outcome, row.subscriber_id) == ("applied", ana.id)  # as if it had come second

@@ -281,3 +281,28 @@ def test_erasure_drops_the_address_from_stored_events(post, session):
     session.expire_all()
     [row] = session.scalars(select(EmailEvent)).all()
     assert (row.email, row.reason, row.payload, row.type) == (None, None, None, "bounce")
+
+
+def test_a_stage_won_on_a_click_later_judged_a_scanners_is_taken_back(post, session):
+    """bench/floods.py found it: the rest of a scanner's burst arrived after its first click."""
+    sub = make_subscriber(session, "burst@example.com")
+    sent = utcnow() - dt.timedelta(days=5)
+    first, second, third = (make_delivery(session, sub, sent + dt.timedelta(hours=i)) for i in range(3))
+    ts = int((utcnow() - dt.timedelta(days=3)).timestamp())
+
+    def stage() -> str:
+        session.expire_all()
+        return session.get(Subscriber, sub.id).stage
+
+    post(
+        event("open", "burst@example.com", ts, sg_machine_open=False, **custom_args(first)),
+        event("open", "burst@example.com", ts, sg_machine_open=False, **custom_args(second)),
+    )
+    assert stage() == "engaged"
+    post(event("click", "burst@example.com", ts + 100, url=LINKS[0], **custom_args(third)))
+    assert stage() == "nurtured"  # three value emails read, as far as we know
+    post(
+        event("click", "burst@example.com", ts + 101, url=LINKS[1], **custom_args(third)),
+        event("click", "burst@example.com", ts + 102, url=LINKS[2], **custom_args(third)),
+    )
+    assert stage() == "engaged"  # every link within seconds: a scanner read the third
