@@ -46,11 +46,20 @@ def _days(kind: str, f: Filters, start: dt.date | None = None) -> list[Any]:
     return conditions + _filters(f)
 
 
+def _breakdown_filters(f: Filters) -> list[Any]:
+    """Campaign and post cells: the newsletter and source asked for, or their sums over all."""
+    return [
+        ReportCell.newsletter_id == (rm.ANY_NEWSLETTER if f.newsletter_id is None else f.newsletter_id),
+        ReportCell.source == (rm.ANY_SOURCE if f.source is None else f.source),
+    ]
+
+
 def _months_and_ends(kind: str, f: Filters) -> list[Any]:
     """Whole months of the window from the month cells, its ragged ends from the day cells."""
     c = ReportCell
+    scope = _filters(f) if kind == "f" else _breakdown_filters(f)
     if f.start is None and f.end is None:
-        return [c.kind == kind + ":m", *_filters(f)]
+        return [c.kind == kind + ":m", *scope]
     first_full = None if f.start is None else rm.month_start(f.start, 0 if f.start.day == 1 else 1).date()
     after_full = None if f.end is None else rm.month_start(f.end + dt.timedelta(days=1)).date()
     months: list[Any] = [c.kind == kind + ":m"]
@@ -67,7 +76,7 @@ def _months_and_ends(kind: str, f: Filters) -> list[Any]:
         months = [false()]  # no whole month inside: the days alone
         ends = [and_(c.day >= f.start, c.day <= f.end)]
     days = and_(c.kind == kind + ":d", or_(*ends)) if ends else false()
-    return [or_(and_(*months), days), *_filters(f)]
+    return [or_(and_(*months), days), *scope]
 
 
 def _summed(session: Session, where: list[Any], *columns: Any) -> list[Any]:
