@@ -184,9 +184,19 @@ def mrr_movements(session: Session, since: dt.datetime, until: dt.datetime) -> l
 def revenue_per_reachable_reader(session: Session, now: dt.datetime, window_days: int) -> dict:
     """MRR per reachable reader, per currency, both taken at one instant: what every report shows.
 
-    The instant is when the tick last computed billing's MRR (every 5 minutes), else `now`.
+    The instant is when the tick last computed billing's MRR and the reachable readers (every 5
+    minutes), else `now`; a window other than the tick's is counted here, at that instant.
     """
     cached = session.get(ReportSeries, "billing")
-    at, mrr = (cached.computed_at, cached.payload["mrr"]) if cached else (now, reports.mrr(session, now))
-    blocks = figures.revenue_per_reachable_reader(mrr, reachable_readers(session, at, window_days))
+    if cached is None:
+        at, mrr, readers = now, reports.mrr(session, now), reachable_readers(session, now, window_days)
+    else:
+        at, mrr = cached.computed_at, cached.payload["mrr"]
+        reach = cached.payload.get("reachable") or {}
+        readers = (
+            int(reach["readers"])
+            if reach.get("window_days") == window_days
+            else reachable_readers(session, at, window_days)
+        )
+    blocks = figures.revenue_per_reachable_reader(mrr, readers)
     return {"at": at.isoformat(), "currencies": blocks}

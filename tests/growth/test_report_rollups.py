@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from growth import report_service, rollup_series, rollups
 from growth.report_service import Filters
@@ -198,10 +198,19 @@ def test_the_tick_computes_billing_series_ahead_and_reports_read_them(session):
     stored_history(session)
     rollups.rebuild(session, NOW)
     live = report_service.growth_report(session, Filters(), NOW, 30)
-    rollup_series.cache_billing_series(session, NOW)
+    rollup_series.cache_billing_series(session, NOW, 30)
     cached = report_service.growth_report(session, Filters(), NOW.replace(day=16), 30)
     assert cached["mrr_movements"] == live["mrr_movements"]
     assert cached["revenue_per_reachable_reader"] == live["revenue_per_reachable_reader"]  # taken at NOW
+    # The count is the tick's too: facts changed since wait for its next run; another window is live.
+    session.execute(update(ReportFacts).values(status="unsubscribed"))
+    again = report_service.revenue_per_reachable_reader(session, NOW.replace(day=16), 30)
+    assert again == live["revenue_per_reachable_reader"]
+    other = report_service.revenue_per_reachable_reader(session, NOW.replace(day=16), 45)
+    assert other["at"] == again["at"] and other["currencies"][0]["reachable_readers"] == 0
+    rollup_series.cache_billing_series(session, NOW, 30)
+    emptied = report_service.revenue_per_reachable_reader(session, NOW.replace(day=16), 30)
+    assert emptied["currencies"][0]["reachable_readers"] == 0
     narrow = report_service.growth_report(session, Filters(NOW.date().replace(month=3, day=10)), NOW, 30)
     assert [m["month"] for m in narrow["mrr_movements"][0]["months"]] == [
         "2026-03",
