@@ -340,6 +340,9 @@ def main() -> None:
         action="store_true",
         help="keep BENCH_DATABASE_URL's year from an earlier run (same sizes) instead of loading it again",
     )
+    parser.add_argument(
+        "--skip-rebuild", action="store_true", help="with --reuse: keep its rollups too (same code)"
+    )
     args = parser.parse_args()
 
     import logging
@@ -371,10 +374,11 @@ def main() -> None:
         app = create_app(config)
         logging.getLogger().setLevel(logging.WARNING)
         with app.app_context():
-            clock = time.perf_counter()
-            built = rollups.rebuild(db.session, NOW)
-            commit()
-            print(f"rebuild-rollups: {time.perf_counter() - clock:.1f} s ({built['cells']:,} cells)")
+            if not args.skip_rebuild:
+                clock = time.perf_counter()
+                built = rollups.rebuild(db.session, NOW)
+                commit()
+                print(f"rebuild-rollups: {time.perf_counter() - clock:.1f} s ({built['cells']:,} cells)")
             clock = time.perf_counter()
             rollup_series.cache_billing_series(db.session, NOW)  # the tick's report-billing task
             commit()
@@ -382,7 +386,8 @@ def main() -> None:
                 f"report-billing task (MRR and 24 months of movements): {time.perf_counter() - clock:.1f} s"
             )
             token = auth.create_token(
-                db.session, auth.create_operator(db.session, f"bench{time.time_ns()}@example.com", "bench bench bench")
+                db.session,
+                auth.create_operator(db.session, f"bench{time.time_ns()}@example.com", "bench bench bench"),
             )
             commit()
         print(f"disk used: {disk_mb(url):,.0f} MB")
