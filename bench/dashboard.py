@@ -327,6 +327,14 @@ def reused_database() -> str:
         raise SystemExit("--reuse needs BENCH_DATABASE_URL (the SQLite file is temporary)")
     url = normalise_database_url(url)
     upgrade_database(url)
+    from sqlalchemy import text
+
+    from growth.db import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))  # what the migrations wrote, as load() does for its rows
+    engine.dispose()
     return url
 
 
