@@ -277,8 +277,8 @@ def load(url: str, subscribers: int, events: int) -> dict[str, Any]:
                 text(
                     "INSERT INTO posts (newsletter_id, title, slug, excerpt, preview_text, body_markdown, "
                     "body_html, "
-                    "teaser_html, kind, audience, status, created_at, updated_at) VALUES "
-                    "(:nl, :t, :s, '', '', '', '', '', 'value', 'public', 'published', "
+                    "teaser_html, search_text, kind, audience, status, created_at, updated_at) VALUES "
+                    "(:nl, :t, :s, '', '', '', '', '', '', 'value', 'public', 'published', "
                     "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
                 ),
                 {"nl": w.newsletters[0], "t": f"Post {k}", "s": slug},
@@ -315,11 +315,42 @@ def disk_mb(url: str) -> float:
     return float(size) / 2**20
 
 
+def reused_database() -> str:
+    """BENCH_DATABASE_URL as an earlier run left it (migrated to the current heads, rows kept)."""
+    import os
+
+    from growth.cli import upgrade_database
+    from growth.config import normalise_database_url
+
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if not url:
+        raise SystemExit("--reuse needs BENCH_DATABASE_URL (the SQLite file is temporary)")
+    url = normalise_database_url(url)
+    upgrade_database(url)
+    from sqlalchemy import text
+
+    from growth.db import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))  # what the migrations wrote, as load() does for its rows
+    engine.dispose()
+    return url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep BENCH_DATABASE_URL's year from an earlier run (same sizes) instead of loading it again",
+    )
+    parser.add_argument(
+        "--skip-rebuild", action="store_true", help="with --reuse: keep its rollups too (same code)"
+    )
     args = parser.parse_args()
 
     import logging
@@ -330,14 +361,16 @@ def main() -> None:
     from growth.db import commit, db
 
     with tempfile.TemporaryDirectory() as tmp:
-        url = fresh_database(Path(tmp))
+        url = reused_database() if args.reuse else fresh_database(Path(tmp))
         print(
             f"database: {url.split('@')[-1]}; {args.subscribers:,} subscribers, {args.events:,} email events"
         )
-        counts = load(url, args.subscribers, args.events)
-        print(
-            f"load: {counts.pop('load_s'):.1f} s  rows: " + ", ".join(f"{k} {v:,}" for k, v in counts.items())
-        )
+        if not args.reuse:
+            counts = load(url, args.subscribers, args.events)
+            print(
+                f"load: {counts.pop('load_s'):.1f} s  rows: "
+                + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+            )
         config = Config.from_env(
             {},
             database_url=url,
@@ -349,10 +382,11 @@ def main() -> None:
         app = create_app(config)
         logging.getLogger().setLevel(logging.WARNING)
         with app.app_context():
-            clock = time.perf_counter()
-            built = rollups.rebuild(db.session, NOW)
-            commit()
-            print(f"rebuild-rollups: {time.perf_counter() - clock:.1f} s ({built['cells']:,} cells)")
+            if not args.skip_rebuild:
+                clock = time.perf_counter()
+                built = rollups.rebuild(db.session, NOW)
+                commit()
+                print(f"rebuild-rollups: {time.perf_counter() - clock:.1f} s ({built['cells']:,} cells)")
             clock = time.perf_counter()
             rollup_series.cache_billing_series(db.session, NOW)  # the tick's report-billing task
             commit()
@@ -360,7 +394,8 @@ def main() -> None:
                 f"report-billing task (MRR and 24 months of movements): {time.perf_counter() - clock:.1f} s"
             )
             token = auth.create_token(
-                db.session, auth.create_operator(db.session, "bench@example.com", "bench bench bench")
+                db.session,
+                auth.create_operator(db.session, f"bench{time.time_ns()}@example.com", "bench bench bench"),
             )
             commit()
         print(f"disk used: {disk_mb(url):,.0f} MB")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import weakref
 from dataclasses import asdict, dataclass
 from email.utils import formataddr, parseaddr
 from typing import Any
@@ -94,11 +95,11 @@ def load(session: Session) -> Branding:
 
 
 def current() -> Branding:
-    """The branding in force (read once per request; outside requests, at every call)."""
+    """The branding in force (read once per request; outside requests, once per transaction)."""
     from growth.db import db
 
     if not has_request_context():
-        return load(db.session)
+        return _per_transaction(db.session)
     # Kept on the request, not on `g`: an app context may outlive a request (tests, commands).
     cached = request.environ.get(_CACHE)
     if cached is None:
@@ -106,10 +107,27 @@ def current() -> Branding:
     return cached  # type: ignore[no-any-return]
 
 
+def _per_transaction(session: Session) -> Branding:
+    """The branding, read once per transaction of `session`: a send renders thousands of emails
+    in one (the row itself is held weakly by the session, so each call was a SELECT)."""
+    cached = session.info.get(_CACHE)
+    transaction = session.get_transaction()
+    if cached is not None and transaction is not None and cached[0]() is transaction:
+        return cached[1]  # type: ignore[no-any-return]
+    brand = load(session)
+    transaction = session.get_transaction()
+    if transaction is not None:
+        session.info[_CACHE] = (weakref.ref(transaction), brand)
+    return brand
+
+
 def forget() -> None:
-    """Drop this request's cached copy (after an edit)."""
+    """Drop the cached copies (after an edit)."""
+    from growth.db import db
+
     if has_request_context():
         request.environ.pop(_CACHE, None)
+    db.session.info.pop(_CACHE, None)
 
 
 def seed(session: Session, config: Config, now: dt.datetime) -> bool:

@@ -1,6 +1,6 @@
 """The simulated readers of seed-demo: who they are, where they come from, how they read.
 
-Pure helpers over a `random.Random`: names on ordinary mailbox domains, one distinct public-range
+Pure helpers over a `random.Random`: names on ordinary-looking reserved domains, one distinct public-range
 IP per reader, acquisition sources and campaigns, reading habits, and the offspring law of the
 referral branching process. Nothing here touches the database.
 """
@@ -89,19 +89,22 @@ LAST = [
     "zhang",
 ]
 
-# (domain, weight, habit): iCloud mail is read through Apple Mail (Privacy Protection opens
-# every message by machine); the corporate domains sit behind a link scanner (Safe Links).
+# (domain, weight, habit): all reserved for examples (RFC 2606: example.com/.net/.org and their
+# subdomains, the .example TLD), so no demo address can reach a mailbox, whatever mail backend is
+# configured. The habits stand for real ones: "cloud" mail is read through Apple Mail (Privacy
+# Protection opens every message by machine); the corporate domains sit behind a link scanner
+# (Safe Links). (.test would do too, but email-validator refuses it as special-use.)
 DOMAINS = (
-    ("gmail.com", 40, "plain"),
-    ("outlook.com", 12, "plain"),
-    ("yahoo.com", 8, "plain"),
-    ("icloud.com", 12, "apple"),
-    ("me.com", 3, "apple"),
-    ("proton.me", 5, "plain"),
-    ("fastmail.com", 3, "plain"),
-    ("gmx.de", 4, "plain"),
-    ("contoso.com", 7, "scanner"),
-    ("fabrikam.com", 6, "scanner"),
+    ("mail.example.com", 40, "plain"),
+    ("inbox.example.net", 12, "plain"),
+    ("post.example.org", 8, "plain"),
+    ("icloud.example", 12, "apple"),
+    ("me.example", 3, "apple"),
+    ("secure.example.net", 5, "plain"),
+    ("fastpost.example", 3, "plain"),
+    ("web.example.org", 4, "plain"),
+    ("contoso.example", 7, "scanner"),
+    ("fabrikam.example", 6, "scanner"),
 )
 USER_AGENTS = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "

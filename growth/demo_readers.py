@@ -236,32 +236,14 @@ class Readers:
     def summary(self, session: Session) -> dict[str, Any]:
         """Counts read back from the database, as the reports will see them."""
         count = session.scalar
-        by_source = dict(
-            session.execute(select(Subscriber.source, func.count()).group_by(Subscriber.source)).all()
-        )
-        by_campaign = dict(
-            session.execute(
-                select(Subscriber.utm_campaign, func.count())
-                .where(Subscriber.utm_campaign.is_not(None))
-                .group_by(Subscriber.utm_campaign)
-            ).all()
-        )
-        events = dict(session.execute(select(EmailEvent.type, func.count()).group_by(EmailEvent.type)).all())
+        by_source = _counts(session, Subscriber.source)
+        by_campaign = _counts(session, Subscriber.utm_campaign, Subscriber.utm_campaign.is_not(None))
+        events = _counts(session, EmailEvent.type)
         machine = count(select(func.count()).select_from(EmailEvent).where(EmailEvent.is_machine)) or 0
         scanner = count(select(func.count()).select_from(EmailEvent).where(EmailEvent.is_scanner)) or 0
-        sends = dict(
-            session.execute(
-                select(Delivery.kind, func.count())
-                .where(Delivery.state == DeliveryState.SENT)
-                .group_by(Delivery.kind)
-            ).all()
-        )
-        statuses = dict(
-            session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status)).all()
-        )
-        stages = dict(
-            session.execute(select(Subscriber.stage, func.count()).group_by(Subscriber.stage)).all()
-        )
+        sends = _counts(session, Delivery.kind, Delivery.state == DeliveryState.SENT)
+        statuses = _counts(session, Subscriber.status)
+        stages = _counts(session, Subscriber.stage)
         return {
             "subscribers": sum(statuses.values()),
             "confirmed": count(
@@ -282,6 +264,13 @@ class Readers:
             "bounces": events.get("bounce", 0),
             "spam_reports": events.get("spamreport", 0),
         }
+
+
+def _counts(session: Session, column: Any, *where: Any) -> dict[Any, int]:
+    """{value: rows} in the values' order: the same line on SQLite and PostgreSQL (groups come
+    back in any order)."""
+    rows = session.execute(select(column, func.count()).where(*where).group_by(column)).all()
+    return dict(sorted(((value, int(n)) for value, n in rows), key=lambda row: str(row[0])))
 
 
 YEAR_OVER_SMALL = 5  # the small run's 75 days meet the year's campaigns on a five-fold calendar

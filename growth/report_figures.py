@@ -44,11 +44,12 @@ def funnel_block(cells: Iterable[tuple[str, int, int]]) -> dict:
     whose 90 days have passed (`eligible`), with `conversion` from those of them who paid.
     """
     counts: Counter[str] = Counter()
-    histograms: dict[str, Counter[int]] = {}
+    histograms: dict[str, Counter[int]] = {name: Counter() for name in MILESTONES}
     for metric, bucket, n in cells:
         counts[metric] += n
-        if metric in MILESTONES:
-            histograms.setdefault(metric, Counter())[bucket] += n
+        histogram = histograms.get(metric)
+        if histogram is not None:
+            histogram[bucket] += n
     steps = []
     previous: str | None = None
     for name in MILESTONES:
@@ -88,9 +89,15 @@ def funnel(
     """
     breakdowns: dict[str, list[dict]] = {}
     for name, cells in groups.items():
-        by_value: dict[str, list[tuple[str, int, int]]] = {}
+        summed: Counter[tuple[str, str, int]] = Counter()
         for value, metric, bucket, n in cells:
-            by_value.setdefault(value, []).append((metric, bucket, n))
+            summed[(value, metric, bucket)] += n  # cells may come split finer than the breakdown
+        by_value: dict[str, list[tuple[str, int, int]]] = {}
+        for (value, metric, bucket), n in summed.items():
+            rows = by_value.get(value)
+            if rows is None:
+                rows = by_value[value] = []
+            rows.append((metric, bucket, n))
         blocks = [{"value": value, **funnel_block(rows)} for value, rows in by_value.items()]
         blocks.sort(key=lambda b: (-b["signups"], b["value"]))
         breakdowns[name] = blocks

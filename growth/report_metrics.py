@@ -193,6 +193,21 @@ def day_bucket(days: int) -> int:
 # (the signup day, and its month): a window reads whole months from the month cells and only its
 # ragged ends from the day cells, so a year costs a dozen months, not 365 days.
 FUNNEL_KINDS = ("f", "fc", "fp")
+# The campaign and post cells are also summed over every newsletter and/or every source (these
+# stand in the key for "any"): a report without that filter reads the sums, not the newsletter x
+# source split of each post's histogram, which at a million readers was most of its rows.
+ANY_NEWSLETTER = -1  # ids are positive (0: signed up to none)
+ANY_SOURCE = ""  # acquisition_source never gives an empty source
+
+
+def breakdown_scopes(newsletter_id: int, source: str) -> tuple[tuple[int, str], ...]:
+    """The (newsletter, source) keys a campaign or post cell is added under: its own and the sums."""
+    return (
+        (newsletter_id, source),
+        (ANY_NEWSLETTER, source),
+        (newsletter_id, ANY_SOURCE),
+        (ANY_NEWSLETTER, ANY_SOURCE),
+    )
 
 
 def contributions(facts: Facts) -> Counter[Key]:
@@ -214,15 +229,16 @@ def contributions(facts: Facts) -> Counter[Key]:
         funnel.append(("paid_90_eligible", 0))
         if facts.paying_90:
             funnel.append(("paying_90", 0))
-    ways = [("f", "", "")]
-    if facts.campaign:
-        ways.append(("fc", facts.campaign, ""))
-    if facts.post:
-        ways.append(("fp", "", facts.post))
-    for kind, campaign, post in ways:
+    ways = [("f", nl, src, "", "")]
+    for scope_nl, scope_src in breakdown_scopes(nl, src):
+        if facts.campaign:
+            ways.append(("fc", scope_nl, scope_src, facts.campaign, ""))
+        if facts.post:
+            ways.append(("fp", scope_nl, scope_src, "", facts.post))
+    for kind, way_nl, way_src, campaign, post in ways:
         for grain, on in ((":d", day), (":m", month)):
             for metric, bucket in funnel:
-                cells[(kind + grain, on, nl, src, campaign, post, metric, bucket, "")] += 1
+                cells[(kind + grain, on, way_nl, way_src, campaign, post, metric, bucket, "")] += 1
 
     def add(kind: str, on: dt.date, metric: str, bucket: int = 0, n: int = 1, currency: str = "") -> None:
         cells[(kind, on, nl, src, "", "", metric, bucket, currency)] += n

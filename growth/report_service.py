@@ -46,11 +46,20 @@ def _days(kind: str, f: Filters, start: dt.date | None = None) -> list[Any]:
     return conditions + _filters(f)
 
 
+def _breakdown_filters(f: Filters) -> list[Any]:
+    """Campaign and post cells: the newsletter and source asked for, or their sums over all."""
+    return [
+        ReportCell.newsletter_id == (rm.ANY_NEWSLETTER if f.newsletter_id is None else f.newsletter_id),
+        ReportCell.source == (rm.ANY_SOURCE if f.source is None else f.source),
+    ]
+
+
 def _months_and_ends(kind: str, f: Filters) -> list[Any]:
     """Whole months of the window from the month cells, its ragged ends from the day cells."""
     c = ReportCell
+    scope = _filters(f) if kind == "f" else _breakdown_filters(f)
     if f.start is None and f.end is None:
-        return [c.kind == kind + ":m", *_filters(f)]
+        return [c.kind == kind + ":m", *scope]
     first_full = None if f.start is None else rm.month_start(f.start, 0 if f.start.day == 1 else 1).date()
     after_full = None if f.end is None else rm.month_start(f.end + dt.timedelta(days=1)).date()
     months: list[Any] = [c.kind == kind + ":m"]
@@ -67,7 +76,7 @@ def _months_and_ends(kind: str, f: Filters) -> list[Any]:
         months = [false()]  # no whole month inside: the days alone
         ends = [and_(c.day >= f.start, c.day <= f.end)]
     days = and_(c.kind == kind + ":d", or_(*ends)) if ends else false()
-    return [or_(and_(*months), days), *_filters(f)]
+    return [or_(and_(*months), days), *scope]
 
 
 def _summed(session: Session, where: list[Any], *columns: Any) -> list[Any]:
@@ -175,9 +184,19 @@ def mrr_movements(session: Session, since: dt.datetime, until: dt.datetime) -> l
 def revenue_per_reachable_reader(session: Session, now: dt.datetime, window_days: int) -> dict:
     """MRR per reachable reader, per currency, both taken at one instant: what every report shows.
 
-    The instant is when the tick last computed billing's MRR (every 5 minutes), else `now`.
+    The instant is when the tick last computed billing's MRR and the reachable readers (every 5
+    minutes), else `now`; a window other than the tick's is counted here, at that instant.
     """
     cached = session.get(ReportSeries, "billing")
-    at, mrr = (cached.computed_at, cached.payload["mrr"]) if cached else (now, reports.mrr(session, now))
-    blocks = figures.revenue_per_reachable_reader(mrr, reachable_readers(session, at, window_days))
+    if cached is None:
+        at, mrr, readers = now, reports.mrr(session, now), reachable_readers(session, now, window_days)
+    else:
+        at, mrr = cached.computed_at, cached.payload["mrr"]
+        reach = cached.payload.get("reachable") or {}
+        readers = (
+            int(reach["readers"])
+            if reach.get("window_days") == window_days
+            else reachable_readers(session, at, window_days)
+        )
+    blocks = figures.revenue_per_reachable_reader(mrr, readers)
     return {"at": at.isoformat(), "currencies": blocks}

@@ -49,6 +49,9 @@ class ReportCell(Base):
     """A sum of contributions: (kind, day, newsletter, source, campaign, post, metric, bucket, currency)."""
 
     __tablename__ = "report_cells"
+    # A report reads one (newsletter, source) scope of a kind over its days: the key's order
+    # (kind, day, ...) would make it walk every scope of every day.
+    __table_args__ = (Index("ix_report_cells_scope", "kind", "newsletter_id", "source", "day"),)
 
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # funnel | cohort | growth
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from growth import report_metrics as rm
@@ -13,13 +14,22 @@ from growth.rollup_models import ReportSeries
 MOVEMENT_MONTHS = 24  # months of MRR movements computed ahead
 
 
-def cache_billing_series(session: Session, now: dt.datetime) -> dict[str, int]:
-    """Compute billing's MRR now and its movements of the last 24 months, for the reports to read."""
+def cache_billing_series(
+    session: Session, now: dt.datetime, window_days: int | None = None
+) -> dict[str, int]:
+    """Compute billing's MRR now and its movements of the last 24 months, for the reports to read,
+    with the readers reachable at the same instant (counting a million facts rows is the tick's
+    work, not a report's)."""
+    from growth.report_service import reachable_readers
+
+    if window_days is None:
+        window_days = int(current_app.config["MASTHEAD"].engaged_window_days)
     start = rm.month_start(now, -(MOVEMENT_MONTHS - 1))
     payload = {
         "from": start.isoformat(),
         "mrr": reports.mrr(session, now),
         "movements": reports.mrr_movements(session, start, now),
+        "reachable": {"window_days": window_days, "readers": reachable_readers(session, now, window_days)},
     }
     row = session.get(ReportSeries, "billing")
     if row is None:

@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -142,13 +142,15 @@ def run_due_tasks(
     now: Callable[[], dt.datetime],
     renew: Callable[[], bool],
     only: list[str] | None = None,
+    skip: Collection[str] = (),
 ) -> TickReport:
-    """Run each due task (each of `only`, due or not) for a caller that holds the lease.
+    """Run each due task (each of `only`, due or not) but those in `skip`, for a caller that holds
+    the lease.
 
     `renew` is called before each task to keep the lease; when it fails the run stops.
     """
     report = TickReport(leased=True)
-    tasks = [t for t in scheduled() if only is None or t.name in only]
+    tasks = [t for t in scheduled() if (only is None or t.name in only) and t.name not in skip]
     _ensure_rows(session, [t.name for t in tasks])
     commit()
     for task in tasks:

@@ -30,5 +30,5 @@ class ReferralsDemo(DemoContributor):
         )
         return {
             "referrals_counted": by_status.get(ReferralStatus.COUNTED, 0),
-            "referrals": {str(k): v for k, v in by_status.items()},
+            "referrals": {str(k): v for k, v in sorted(by_status.items(), key=lambda kv: str(kv[0]))},
         }

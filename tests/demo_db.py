@@ -38,6 +38,16 @@ def demo_env(folder: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def is_reserved_domain(domain: str) -> bool:
+    """Reserved for examples by RFC 2606 / RFC 6761: never a real mailbox."""
+    labels = domain.lower().split(".")
+    return labels[-1] in ("example", "test", "invalid") or labels[-2:] in (
+        ["example", "com"],
+        ["example", "net"],
+        ["example", "org"],
+    )
+
+
 def flask(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`flask --app wsgi <args>` on `folder`'s database."""
     return subprocess.run(

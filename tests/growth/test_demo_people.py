@@ -7,6 +7,7 @@ import statistics
 
 from growth.demo_people import DOMAINS, People, distinct_ip, offspring, poisson
 from growth.subscribers import normalize_email
+from tests.demo_db import is_reserved_domain
 
 
 def test_offspring_has_the_stated_mean_and_a_heavy_tail() -> None:
@@ -32,16 +33,30 @@ def test_ips_are_distinct_and_public() -> None:
     assert not first & {0, 10, 100, 127, 169, 172, 192, 198, 203, 224}
 
 
+def test_is_reserved_tells_example_domains_from_real_ones() -> None:
+    assert (
+        is_reserved_domain("example.com")
+        and is_reserved_domain("mail.example.org")
+        and is_reserved_domain("a.example")
+    )
+    assert (
+        not is_reserved_domain("gmail.com")
+        and not is_reserved_domain("example.co")
+        and not is_reserved_domain("myexample.com")
+    )
+
+
 def test_readers_have_unique_ordinary_addresses_and_habits_by_domain() -> None:
     people = People(random.Random(1))
     drawn = [people.next_reader() for _ in range(3000)]
     emails = [normalize_email(e)[1] for e, *_ in drawn]
     assert len(set(emails)) == len(emails)
     domains = {e.rsplit("@", 1)[1] for e in emails}
-    assert domains <= {d for d, _, _ in DOMAINS} and "example.com" not in domains
+    assert domains == {d for d, _, _ in DOMAINS} and len(domains) >= 8
+    assert all(is_reserved_domain(d) for d in domains), domains
     clients = {e.rsplit("@", 1)[1]: h.client for e, _, _, _, h in drawn}
-    assert clients["icloud.com"] == "apple" and clients["contoso.com"] == "scanner"
-    assert clients["gmail.com"] == "plain"
+    assert clients["icloud.example"] == "apple" and clients["contoso.example"] == "scanner"
+    assert clients["mail.example.com"] == "plain"
     never = sum(1 for *_, h in drawn if h.open_rate == 0) / len(drawn)
     assert 0.15 < never < 0.25
 

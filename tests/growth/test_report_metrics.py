@@ -31,9 +31,37 @@ def funnel_of(cells: Counter[rm.Key]) -> dict:
     overall = [(k[6], k[7], n) for k, n in funnel]
     groups = {
         "source": [(k[3], k[6], k[7], n) for k, n in funnel],
-        "campaign": [(k[4], k[6], k[7], n) for k, n in cells.items() if k[0] == "fc:m"],
+        "campaign": [
+            (k[4], k[6], k[7], n)
+            for k, n in cells.items()
+            if k[0] == "fc:m" and k[2:4] == (rm.ANY_NEWSLETTER, rm.ANY_SOURCE)
+        ],
     }
     return figures.funnel(overall, groups)
+
+
+def test_campaign_and_post_cells_are_also_summed_over_any_newsletter_and_source():
+    extra = rm.subscriber_facts(subscriber_id=99, now=NOW, signed_up_at=NOW, post="p", campaign="c")
+    cells = summed() + rm.contributions(extra)
+    for kind in ("fc:d", "fc:m", "fp:d", "fp:m"):
+        split: Counter = Counter()
+        by_scope: dict[tuple[int, str], Counter] = {}
+        for k, n in cells.items():
+            if k[0] != kind:
+                continue
+            nl, src = k[2], k[3]
+            rest = (k[1], *k[4:])
+            by_scope.setdefault((nl, src), Counter())[rest] += n
+            if nl != rm.ANY_NEWSLETTER and src != rm.ANY_SOURCE:
+                split[rest] += n
+        everything = by_scope[(rm.ANY_NEWSLETTER, rm.ANY_SOURCE)]
+        assert everything == split and sum(everything.values()) > 0
+        for (nl, src), sums in by_scope.items():
+            if nl == rm.ANY_NEWSLETTER and src != rm.ANY_SOURCE:  # one source, any newsletter
+                assert sums == sum(
+                    (c for (n2, s2), c in by_scope.items() if s2 == src and n2 != rm.ANY_NEWSLETTER),
+                    Counter(),
+                )
 
 
 def steps(block: dict) -> dict[str, dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from growth import report_service, rollup_series, rollups
 from growth.report_service import Filters
@@ -198,10 +198,19 @@ def test_the_tick_computes_billing_series_ahead_and_reports_read_them(session):
     stored_history(session)
     rollups.rebuild(session, NOW)
     live = report_service.growth_report(session, Filters(), NOW, 30)
-    rollup_series.cache_billing_series(session, NOW)
+    rollup_series.cache_billing_series(session, NOW, 30)
     cached = report_service.growth_report(session, Filters(), NOW.replace(day=16), 30)
     assert cached["mrr_movements"] == live["mrr_movements"]
     assert cached["revenue_per_reachable_reader"] == live["revenue_per_reachable_reader"]  # taken at NOW
+    # The count is the tick's too: facts changed since wait for its next run; another window is live.
+    session.execute(update(ReportFacts).values(status="unsubscribed"))
+    again = report_service.revenue_per_reachable_reader(session, NOW.replace(day=16), 30)
+    assert again == live["revenue_per_reachable_reader"]
+    other = report_service.revenue_per_reachable_reader(session, NOW.replace(day=16), 45)
+    assert other["at"] == again["at"] and other["currencies"][0]["reachable_readers"] == 0
+    rollup_series.cache_billing_series(session, NOW, 30)
+    emptied = report_service.revenue_per_reachable_reader(session, NOW.replace(day=16), 30)
+    assert emptied["currencies"][0]["reachable_readers"] == 0
     narrow = report_service.growth_report(session, Filters(NOW.date().replace(month=3, day=10)), NOW, 30)
     assert [m["month"] for m in narrow["mrr_movements"][0]["months"]] == [
         "2026-03",
@@ -209,3 +218,55 @@ def test_the_tick_computes_billing_series_ahead_and_reports_read_them(session):
         "2026-05",
         "2026-06",
     ]
+
+
+def test_the_any_scope_migration_sums_the_cells_a_rebuild_would_write(tmp_path):
+    """q101 adds the campaign and post cells over any newsletter/source to an existing rollup."""
+    import datetime as dt
+    from collections import Counter
+
+    from sqlalchemy import create_engine, text
+
+    from growth import report_metrics as rm
+    from growth.cli import upgrade_database
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade_database(url, "o1a1")
+    at = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    readers = [
+        rm.subscriber_facts(
+            subscriber_id=i,
+            signed_up_at=at + dt.timedelta(days=i % 40),
+            now=NOW,
+            newsletter_id=1 + i % 2,
+            source=("podcast", "search", "referral")[i % 3],
+            campaign=("", "spring", "autumn")[i % 3 if i % 4 else 0],
+            post=("", "p1", "p2", "p3")[i % 4],
+            confirmed_at=at + dt.timedelta(days=i % 40, hours=i),
+            human_at=[at + dt.timedelta(days=i % 40 + i % 9)],
+        )
+        for i in range(1, 60)
+    ]
+    wanted: Counter = Counter()
+    for f in readers:
+        wanted.update(rm.contributions(f))
+    old = {k: n for k, n in wanted.items() if k[2] != rm.ANY_NEWSLETTER and k[3] != rm.ANY_SOURCE}
+    assert len(old) < len(wanted)
+    columns = (*rollups.KEY_COLUMNS, "n")
+    insert = f"INSERT INTO report_cells ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(insert),
+            [dict(zip(columns, (k[0], k[1].isoformat(), *k[2:], n), strict=True)) for k, n in old.items()],
+        )
+    upgrade_database(url, "q101")
+    with engine.connect() as conn:
+        got = {
+            (kind, dt.date.fromisoformat(day), nl, src, c, p, m, b, cur): n
+            for kind, day, nl, src, c, p, m, b, cur, n in conn.execute(
+                text(f"SELECT {', '.join(rollups.KEY_COLUMNS)}, n FROM report_cells")
+            )
+        }
+    engine.dispose()
+    assert got == dict(wanted)
