@@ -20,6 +20,13 @@ from referrals.models import Milestone, Referral, RewardGrant
 
 bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1")
 MAX_MARKET = 10**12  # more people than there are
+VIRALITY_MIN_SIZE = 10
+_VIRALITY_PARAM = query_int_schema(
+    "virality_min_size",
+    minimum=2,
+    description="structural virality is averaged over cascades of at least this many readers",
+)
+_VIRALITY_PARAM["schema"]["default"] = VIRALITY_MIN_SIZE
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -236,6 +243,7 @@ def parse_report_args(args) -> dict:  # type: ignore[no-untyped-def]
         raise InvalidRequest("cohort must be week or month", code="invalid_cohort")
     if args.get("market"):
         out["market"] = query_int(args, "market", None, maximum=MAX_MARKET)
+    out["virality_min_size"] = query_int(args, "virality_min_size", VIRALITY_MIN_SIZE, minimum=2)
     return out
 
 
@@ -264,6 +272,7 @@ def parse_report_args(args) -> dict:  # type: ignore[no-untyped-def]
             "schema": {"enum": ["week", "month"], "default": "month"},
         },
         query_int_schema("market", maximum=MAX_MARKET, description="market size for the logistic forecast"),
+        _VIRALITY_PARAM,
     ],
     tags=("reports",),
     csv="figure of the report that is a single number or word (k_factor, share_rate, ...)",

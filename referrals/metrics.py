@@ -381,6 +381,106 @@ def cohort_amplification(
     }
 
 
+# How it spread: structural virality ------------------------------------------------------------
+
+# Cascade sizes are banded in decades from 2: a one-reader cascade has no pair to measure.
+VIRALITY_BANDS = ((2, 10), (10, 100), (100, 1000), (1000, None))
+
+
+def cascade_wiener(
+    parent: Mapping[int, int], root: Mapping[int, int], downstream: Mapping[int, int]
+) -> dict[int, tuple[int, int]]:
+    """(size n, Wiener index W) of every cascade of two or more, by root, in one pass over edges.
+
+    In a tree each edge splits the n nodes into the s below it and the n - s above, and is on
+    the path of exactly s x (n - s) pairs, so W (the sum of all pairwise distances) is the sum
+    of s x (n - s) over edges. s is a child's downstream + 1 and n its root's downstream + 1.
+    `parent` maps referred -> referrer; `root` a node to its tree's root; `downstream` counts
+    descendants (missing: none). Children with no known root are left out.
+    """
+    out: dict[int, list[int]] = {}
+    for child in parent:
+        r = root.get(child)
+        if r is None:
+            continue
+        s = downstream.get(child, 0) + 1
+        n = downstream.get(r, 0) + 1
+        entry = out.get(r)
+        if entry is None:
+            entry = out[r] = [n, 0]
+        entry[1] += s * (n - s)
+    return {r: (n, w) for r, (n, w) in out.items()}
+
+
+def structural_virality(n: int, wiener: int) -> float | None:
+    """Goel et al. (2016): the mean distance between two nodes of the cascade, W / C(n, 2).
+
+    A star of n is 2(n - 1) / n (below 2: one broadcaster), a chain (n + 1) / 3 (person to
+    person, growing with n). None for a single reader.
+    """
+    return wiener / (n * (n - 1) / 2) if n > 1 else None
+
+
+def virality_summary(
+    sizes_and_wiener: Mapping[int, tuple[int, int]],
+    depth: Mapping[int, int],
+    root: Mapping[int, int],
+    min_size: int = 10,
+    top: int = 10,
+) -> dict[str, Any]:
+    """Structural virality over the cascades of at least `min_size` readers.
+
+    `mean` is unweighted (each cascade once), `median` likewise; `bands` the same by size band
+    (only sizes of min_size and above); `viral_share` the share of referred readers (depth >= 1
+    in `depth`) at generation 2 or deeper, a count-based view of person-to-person spread;
+    `most_viral` the top cascades by virality (ties: larger first, then root id).
+    """
+    rows = [
+        (structural_virality(n, w) or 0.0, n, r)
+        for r, (n, w) in sizes_and_wiener.items()
+        if n >= max(min_size, 2)
+    ]
+    values = [v for v, _n, _r in rows]
+    bands = []
+    for lo, hi in VIRALITY_BANDS:
+        if hi is not None and hi <= min_size:
+            continue
+        in_band = [v for v, n, _r in rows if n >= lo and (hi is None or n < hi)]
+        bands.append(
+            {
+                "from_size": max(lo, min_size),
+                "to_size": hi,
+                "cascades": len(in_band),
+                "mean": statistics.fmean(in_band) if in_band else None,
+                "median": statistics.median(in_band) if in_band else None,
+            }
+        )
+    referred = deep = 0
+    for d in depth.values():
+        if d >= 1:
+            referred += 1
+            if d >= 2:
+                deep += 1
+    wanted = {r for _v, _n, r in sorted(rows, key=lambda t: (-t[0], -t[1], t[2]))[:top]}
+    max_depth: dict[int, int] = dict.fromkeys(wanted, 0)
+    if wanted:
+        for node, r in root.items():
+            if r in wanted:
+                max_depth[r] = max(max_depth[r], depth.get(node, 0))
+    most = sorted(((v, n, r) for v, n, r in rows if r in wanted), key=lambda t: (-t[0], -t[1], t[2]))
+    return {
+        "min_size": min_size,
+        "cascades": len(rows),
+        "mean": statistics.fmean(values) if values else None,
+        "median": statistics.median(values) if values else None,
+        "bands": bands,
+        "viral_share": ratio(deep, referred),
+        "most_viral": [
+            {"root_id": r, "size": n, "virality": v, "generations": max_depth[r]} for v, n, r in most
+        ],
+    }
+
+
 def top_referrers(
     direct: Mapping[int, int], downstream: Mapping[int, int], n: int = 10
 ) -> dict[str, list[dict[str, int]]]:

@@ -155,6 +155,50 @@ _TOP_ROW = _obj(
     },
 )
 
+_VIRALITY = _obj(
+    ["min_size", "cascades", "mean", "median", "bands", "viral_share", "most_viral"],
+    {
+        "min_size": {"type": "integer", "description": "virality_min_size: smaller cascades are left out"},
+        "cascades": {"type": "integer", "description": "cascades of at least min_size readers"},
+        "mean": {
+            **NUM,
+            "description": "unweighted mean over those cascades of W / C(n, 2), W the Wiener index of "
+            "the cascade's tree: a star of n is 2(n-1)/n (one broadcaster), a chain (n+1)/3",
+        },
+        "median": NUM,
+        "bands": {
+            "type": "array",
+            "items": _obj(
+                ["from_size", "to_size", "cascades", "mean", "median"],
+                {
+                    "from_size": {"type": "integer"},
+                    "to_size": {**INT_OR_NULL, "description": "exclusive; null: no upper end"},
+                    "cascades": {"type": "integer"},
+                    "mean": NUM,
+                    "median": NUM,
+                },
+            ),
+        },
+        "viral_share": {
+            **NUM,
+            "description": "share of referred readers at generation 2 or deeper (confirmed in the window)",
+        },
+        "most_viral": {
+            "type": "array",
+            "items": _obj(
+                ["root_id", "size", "virality", "generations"],
+                {
+                    "root_id": {"type": "integer"},
+                    "size": {"type": "integer"},
+                    "virality": {"type": "number"},
+                    "generations": {"type": "integer", "description": "deepest generation below the root"},
+                },
+            ),
+        },
+    },
+    description="in a window: the cascades whose root confirmed in it, followed to today",
+)
+
 REPORT = spec.schema(
     "ReferralReport",
     _obj(
@@ -175,6 +219,7 @@ REPORT = spec.schema(
             "cascades",
             "cohort_amplification",
             "top_referrers",
+            "structural_virality",
             "forecast",
         ],
         {
@@ -301,6 +346,7 @@ REPORT = spec.schema(
                     "by_downstream": {"type": "array", "items": _TOP_ROW},
                 },
             ),
+            "structural_virality": _VIRALITY,
             "forecast": _obj(
                 [
                     "period",
