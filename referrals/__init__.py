@@ -10,6 +10,7 @@ ROLES = {
     "referrals.hub": "public",
     "referrals.admin": "admin",
     "referrals_api.list_held": "admin",
+    "referrals_api.list_rings": "admin",
     "referrals_api.approve": "admin",
     "referrals_api.reject": "admin",
     "referrals_api.list_milestones": "admin",

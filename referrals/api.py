@@ -15,7 +15,7 @@ from growth.errors import InvalidRequest
 from growth.models import Subscriber
 from growth.openapi import spec
 from growth.params import query_int, query_int_schema
-from referrals import report, rewards, schemas, service
+from referrals import report, rewards, ring_review, schemas, service
 from referrals.models import Milestone, Referral, RewardGrant
 
 bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1")
@@ -92,6 +92,37 @@ def _operator_email() -> str:
 def list_held():  # type: ignore[no-untyped-def]
     """Held referrals, oldest first."""
     return jsonify({"referrals": [referral_json(r) for r, _a, _b in service.held_referrals(db.session)]})
+
+
+@bp.get("/referrals/rings")
+@spec.operation(
+    "/api/v1/referrals/rings",
+    "get",
+    summary="Possible rings of fake accounts under one referrer, with their evidence",
+    response="ReferralRingList",
+    parameters=[
+        query_int_schema(
+            "days",
+            maximum=ring_review.MAX_LOOKBACK_DAYS,
+            description=f"referrals confirmed in the last this many days (else {ring_review.LOOKBACK_DAYS})",
+        )
+    ],
+    errors=(400,),
+    tags=("referrals",),
+)
+def list_rings():  # type: ignore[no-untyped-def]
+    """Groups of at least REFERRAL_RING_MIN referred readers tied by two independent signals."""
+    days = query_int(request.args, "days", ring_review.LOOKBACK_DAYS, maximum=ring_review.MAX_LOOKBACK_DAYS)
+    config = current_app.config["MASTHEAD"]
+    found = ring_review.possible_rings(db.session, config, utcnow(), days or ring_review.LOOKBACK_DAYS)
+    return jsonify(
+        {
+            "days": days,
+            "ring_min": config.referral_ring_min,
+            "action": config.referral_ring_action,
+            "rings": found,
+        }
+    )
 
 
 @bp.post("/referrals/<id:referral_id>/approve")

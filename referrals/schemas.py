@@ -41,6 +41,65 @@ REFERRAL_LIST = spec.schema(
     ),
 )
 
+_RING_MEMBER = _obj(
+    ["subscriber_id", "email", "referral_id", "status", "confirmed_at"],
+    {
+        "subscriber_id": {"type": "integer"},
+        "email": {"type": "string"},
+        "referral_id": {"type": "integer"},
+        "status": {"enum": ["pending", "held", "counted", "rejected"]},
+        "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+)
+RING_LIST = spec.schema(
+    "ReferralRingList",
+    _obj(
+        ["days", "ring_min", "action", "rings"],
+        {
+            "days": {"type": "integer"},
+            "ring_min": {"type": "integer", "description": "REFERRAL_RING_MIN"},
+            "action": {"enum": ["flag", "hold"], "description": "REFERRAL_RING_ACTION"},
+            "rings": {
+                "type": "array",
+                "items": _obj(
+                    [
+                        "referrer_id",
+                        "referrer_email",
+                        "size",
+                        "held",
+                        "counted",
+                        "evidence",
+                        "signals",
+                        "signal_labels",
+                        "members",
+                    ],
+                    {
+                        "referrer_id": {"type": "integer"},
+                        "referrer_email": {"type": "string"},
+                        "size": {"type": "integer"},
+                        "held": {"type": "integer"},
+                        "counted": {"type": "integer"},
+                        "evidence": {
+                            "type": "object",
+                            "properties": {
+                                k: {"type": "integer"} for k in ("network", "agent", "address", "burst")
+                            },
+                            "description": "per signal kind, the most members sharing one value of it "
+                            "(network: signup or confirmation network, an IPv6 /64 as one; agent: user "
+                            "agent; address: the address with digits and separators dropped; burst: "
+                            "confirmed minutes apart under the referrer)",
+                        },
+                        "signals": {"type": "array", "items": {"type": "string"}},
+                        "signal_labels": {"type": "array", "items": {"type": "string"}},
+                        "members": {"type": "array", "items": _RING_MEMBER},
+                    },
+                ),
+            },
+        },
+        description="two accounts are tied only when they share at least two independent signals",
+    ),
+)
+
 MILESTONE = spec.schema(
     "Milestone",
     _obj(

@@ -1,0 +1,34 @@
+"""referrals: ring signals of the referred reader (hashed networks, user agents, address pattern)
+
+Revision ID: u101
+Revises: w102
+Create Date: 2026-12-02 14:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = 'u101'
+down_revision = 'w102'
+branch_labels = None
+depends_on = None
+
+COLUMNS = (
+    'signup_net_hash',
+    'signup_agent_hash',
+    'address_pattern_hash',
+    'confirm_net_hash',
+    'confirm_agent_hash',
+)
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('referrals', schema=None) as batch_op:
+        for name in COLUMNS:
+            batch_op.add_column(sa.Column(name, sa.String(length=64), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('referrals', schema=None) as batch_op:
+        for name in reversed(COLUMNS):
+            batch_op.drop_column(name)
