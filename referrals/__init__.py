@@ -20,6 +20,7 @@ ROLES = {
     "referrals_api.list_grants": "admin",
     "referrals_api.fulfil": "admin",
     "referrals_api.referral_report": "creator",
+    "referrals_api.referral_graph": "creator",
 }
 
 

@@ -100,6 +100,48 @@ RING_LIST = spec.schema(
     ),
 )
 
+GRAPH = spec.schema(
+    "ReferralGraph",
+    _obj(
+        ["directed", "multigraph", "graph", "nodes", "edges"],
+        {
+            "directed": {"const": True},
+            "multigraph": {"const": False},
+            "graph": {"type": "object"},
+            "nodes": {
+                "type": "array",
+                "items": _obj(
+                    ["id", "confirmed", "source", "status", "stage", "paying", "downstream"],
+                    {
+                        "id": {"type": "integer", "description": "subscriber id"},
+                        "confirmed": {"type": "string", "description": "confirmation date, '' if none"},
+                        "source": {"type": "string", "description": "'' if none"},
+                        "status": {"type": "string"},
+                        "stage": {"type": "string"},
+                        "paying": {"type": "boolean"},
+                        "downstream": {"type": "integer", "description": "counted readers below"},
+                        "email": {"type": "string", "description": "admins with emails=true only"},
+                    },
+                    additionalProperties={
+                        "type": "integer",
+                        "description": "revenue_<currency>: paid cents (admins only; 0 if none)",
+                    },
+                ),
+            },
+            "edges": {
+                "type": "array",
+                "items": _obj(
+                    ["source", "target"],
+                    {"source": {"type": "integer"}, "target": {"type": "integer"}},
+                    description="referrer -> referred",
+                ),
+            },
+        },
+        description="format=json; format=graphml answers the same graph as application/graphml+xml "
+        "(node attributes as GraphML keys of the same names)",
+    ),
+)
+
 MILESTONE = spec.schema(
     "Milestone",
     _obj(
