@@ -14,7 +14,7 @@ from growth.fields import MAX_ID, optional_int
 from growth.models import Newsletter
 from growth.subscribers import default_newsletter
 from growth.tokens import make_token, read_token
-from referrals import rewards, ring_review, service
+from referrals import cascade_pictures, rewards, ring_review, service
 
 bp = Blueprint("referrals", __name__)
 
@@ -219,6 +219,8 @@ def admin():  # type: ignore[no-untyped-def]
         rings=ring_review.possible_rings(db.session, current_app.config["MASTHEAD"], utcnow()),
         ring_action=current_app.config["MASTHEAD"].referral_ring_action,
         ring_days=ring_review.LOOKBACK_DAYS,
+        cascades=cascade_pictures.largest_cascades(db.session),
+        stage_colours=cascade_pictures.STAGE_COLOURS,
         message=message,
         error=error,
     ), (422 if error else 200)

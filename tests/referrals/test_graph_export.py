@@ -9,8 +9,9 @@ import networkx as nx
 import pytest
 
 from growth import access, auth
-from referrals import graph_export
+from referrals import cascade_pictures, graph_export
 from tests.referrals.helpers import by_email, join, operator_token, refer
+from tests.referrals.test_pages_and_api import csrf_of
 
 
 def _people(client, session, outbox):  # type: ignore[no-untyped-def]
@@ -113,3 +114,38 @@ def test_the_graph_is_in_the_openapi_document(client):
     op = doc["paths"]["/api/v1/referrals/graph"]["get"]
     assert {p["name"] for p in op["parameters"]} == {"format", "emails"}
     assert {"401", "403", "400"} <= set(op["responses"]) and "ReferralGraph" in doc["components"]["schemas"]
+
+
+def test_tidy_layout_puts_leaves_on_rows_and_parents_between_their_children():
+    #   1 -> 2 -> 4
+    #   1 -> 2 -> 5
+    #   1 -> 3
+    tree = nx.DiGraph([(1, 2), (1, 3), (2, 4), (2, 5)])
+    layout = cascade_pictures.tidy_layout(tree, 1)
+    assert layout == {4: (2, 0.0), 5: (2, 1.0), 2: (1, 0.5), 3: (1, 2.0), 1: (0, 1.25)}
+    picture = cascade_pictures.draw(tree, 1, {1: "paying", 4: "engaged"}, size=5, virality=1.6)
+    assert (picture.width, picture.height) == (2 * 12 + 2 * 56, 2 * 12 + 2 * 16)
+    colours = {n["id"]: n["colour"] for n in picture.nodes}
+    assert colours[1] == cascade_pictures.STAGE_COLOURS["paying"]
+    assert colours[4] == cascade_pictures.STAGE_COLOURS["engaged"]
+    assert colours[3] == cascade_pictures.STAGE_COLOURS["confirmed"]  # unknown: confirmed
+    assert len(picture.edges) == 4
+
+
+def test_admin_page_draws_the_largest_cascades(app, client, session, outbox):
+    people = _people(client, session, outbox)
+    auth.create_operator(session, "ops@example.com", "correct horse battery staple")
+    login = client.get("/admin/login").get_data(as_text=True)
+    client.post(
+        "/admin/login",
+        data={
+            "email": "ops@example.com",
+            "password": "correct horse battery staple",
+            "csrf_token": csrf_of(login),
+        },
+    )
+    page = client.get("/admin/referrals").get_data(as_text=True)
+    assert "Largest cascades" in page and f"4 readers from subscriber {people['ana'].id}" in page
+    # Ana -> Bo -> Cy, Ana -> Dee: edges split 2|2, 1|3 and 1|3: W = 4 + 3 + 3 over C(4, 2) = 6
+    assert "2 generations deep, structural virality 1.67" in page
+    assert page.count("<title>subscriber ") == 4 and 'role="img"' in page
