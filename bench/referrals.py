@@ -216,7 +216,7 @@ def report_phase(url: str, with_networkx: bool) -> dict[str, float]:
         now = START + dt.timedelta(days=SPAN_DAYS + 1)
         result = report.referral_report(session, now, cohort="month", horizon_days=30, timings=timings)
         timings["total"] = time.perf_counter() - clock
-        timings["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        timings["peak_rss_mb"] = peak_rss_mb()
         timings["k_factor"] = result["k_factor"]
         timings["amplification"] = result["amplification"]
         timings["max_generation"] = result["max_generation"]
@@ -231,11 +231,23 @@ def report_phase(url: str, with_networkx: bool) -> dict[str, float]:
     return timings
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM (reset by exec, unlike ru_maxrss, which a
+    child started from this large parent inherits), ru_maxrss where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def export_phase(url: str, fmt: str) -> dict[str, float]:
     """Run in the child: stream the whole graph export into a byte counter."""
     from referrals import graph_export
 
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = peak_rss_mb()
     clock = time.perf_counter()
     engine = make_engine(url)
     size = lines = 0
@@ -243,16 +255,16 @@ def export_phase(url: str, fmt: str) -> dict[str, float]:
         source = graph_export.referral_graph(session, with_revenue=True, with_email=False)
         write = graph_export.graphml_lines if fmt == "graphml" else graph_export.node_link_chunks
         out = write(source)
-        for line in out:
-            size += len(line.encode()) + 1
-            lines += 1
+        for chunk in out:
+            size += len(chunk.encode()) + 1
+            lines += chunk.count("\n") + 1
     engine.dispose()
     return {
         "seconds": time.perf_counter() - clock,
         "mb_written": size / 1e6,
         "lines": lines,
         "rss_before_mb": before,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 

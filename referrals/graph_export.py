@@ -114,29 +114,32 @@ def referral_graph(session: Session, *, with_revenue: bool, with_email: bool) ->
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, bool):
+    if value is True or value is False:
         return "True" if value else "False"
-    return escape(_NOT_XML.sub("", str(value)))
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    return escape(_NOT_XML.sub("", text)) if text else ""
 
 
 def graphml_lines(source: GraphSource) -> Iterator[str]:
-    """GraphML as networkx's writer lays it out (keys d0.., directed, one element a line)."""
+    """GraphML as networkx's writer lays it out (keys d0.., directed, one element a line);
+    each yielded string is one or more whole lines, without the final newline."""
     yield from GRAPHML_HEAD
     ids = {}
     for i, (name, kind) in enumerate(source.attributes):
         ids[name] = f"d{i}"
         yield f'  <key id="d{i}" for="node" attr.name={quoteattr(name)} attr.type="{kind}" />'
     yield '  <graph edgedefault="directed">'
+    # one string per node (its lines joined): a million nodes make a million yields, not seven
+    keyed = [(name, f'      <data key="{ids[name]}"') for name, _kind in source.attributes]
     for sid, attrs in source.nodes:
-        yield f'    <node id="{sid}">'
-        for name, _kind in source.attributes:
+        parts = [f'    <node id="{sid}">']
+        for name, opening in keyed:
             text = _text(attrs[name])
-            yield (
-                f'      <data key="{ids[name]}">{text}</data>'
-                if text
-                else f'      <data key="{ids[name]}" />'
-            )
-        yield "    </node>"
+            parts.append(f"{opening}>{text}</data>" if text else f"{opening} />")
+        parts.append("    </node>")
+        yield "\n".join(parts)
     for parent, child in source.edges:
         yield f'    <edge source="{parent}" target="{child}" />'
     yield "  </graph>"

@@ -388,28 +388,42 @@ VIRALITY_BANDS = ((2, 10), (10, 100), (100, 1000), (1000, None))
 
 
 def cascade_wiener(
-    parent: Mapping[int, int], root: Mapping[int, int], downstream: Mapping[int, int]
-) -> dict[int, tuple[int, int]]:
-    """(size n, Wiener index W) of every cascade of two or more, by root, in one pass over edges.
+    parent: Mapping[int, int],
+    root: Mapping[int, int],
+    downstream: Mapping[int, int],
+    depth: Mapping[int, int],
+) -> dict[int, tuple[int, int, int]]:
+    """(size n, Wiener index W, generations) of every cascade of two or more, by root.
 
-    In a tree each edge splits the n nodes into the s below it and the n - s above, and is on
+    In a tree each edge splits the n nodes into the s below it and the n - s above, and lies on
     the path of exactly s x (n - s) pairs, so W (the sum of all pairwise distances) is the sum
-    of s x (n - s) over edges. s is a child's downstream + 1 and n its root's downstream + 1.
-    `parent` maps referred -> referrer; `root` a node to its tree's root; `downstream` counts
-    descendants (missing: none). Children with no known root are left out.
+    of s x (n - s) over edges, s a child's downstream + 1 and n its root's downstream + 1. A leaf
+    adds 1 x (n - 1), so W = (n - 1)^2 plus, for each non-root reader who referred someone,
+    s x (n - s) - (n - 1): one pass over the referrers (`downstream`, about one reader in six),
+    not over every edge. The deepest generation is one below the deepest referrer.
+    `parent` maps referred -> referrer, `root` a reader to its tree's root, `depth` to its
+    generation; `downstream` counts descendants (readers missing from it have none).
     """
     out: dict[int, list[int]] = {}
-    for child in parent:
-        r = root.get(child)
-        if r is None:
+    inner: list[tuple[int, int, int]] = []
+    root_of, depth_of = root.get, depth.get
+    for node, below in downstream.items():
+        if not below:
             continue
-        s = downstream.get(child, 0) + 1
-        n = downstream.get(r, 0) + 1
+        if node in parent:
+            r = root_of(node)
+            if r is not None:
+                inner.append((r, below + 1, depth_of(node, 0) + 1))
+        else:
+            out[node] = [below + 1, below * below, 1]
+    for r, s, deepest in inner:
         entry = out.get(r)
-        if entry is None:
-            entry = out[r] = [n, 0]
-        entry[1] += s * (n - s)
-    return {r: (n, w) for r, (n, w) in out.items()}
+        if entry is not None:
+            n = entry[0]
+            entry[1] += s * (n - s) - (n - 1)
+            if deepest > entry[2]:
+                entry[2] = deepest
+    return {r: (n, w, g) for r, (n, w, g) in out.items()}
 
 
 def structural_virality(n: int, wiener: int) -> float | None:
@@ -422,30 +436,30 @@ def structural_virality(n: int, wiener: int) -> float | None:
 
 
 def virality_summary(
-    sizes_and_wiener: Mapping[int, tuple[int, int]],
-    depth: Mapping[int, int],
-    root: Mapping[int, int],
+    cascades: Mapping[int, tuple[int, int, int]],
+    generation_counts: Mapping[str, int],
     min_size: int = 10,
     top: int = 10,
 ) -> dict[str, Any]:
-    """Structural virality over the cascades of at least `min_size` readers.
+    """Structural virality over the cascades (`cascade_wiener`) of at least `min_size` readers.
 
     `mean` is unweighted (each cascade once), `median` likewise; `bands` the same by size band
-    (only sizes of min_size and above); `viral_share` the share of referred readers (depth >= 1
-    in `depth`) at generation 2 or deeper, a count-based view of person-to-person spread;
-    `most_viral` the top cascades by virality (ties: larger first, then root id).
+    (only sizes of min_size and above); `viral_share` the share of referred readers (generation
+    1 or deeper in `generation_counts`, generation -> readers) at generation 2 or deeper, a
+    count-based view of person-to-person spread; `most_viral` the top cascades by virality
+    (ties: larger first, then root id).
     """
     rows = [
-        (structural_virality(n, w) or 0.0, n, r)
-        for r, (n, w) in sizes_and_wiener.items()
+        (structural_virality(n, w) or 0.0, n, r, g)
+        for r, (n, w, g) in cascades.items()
         if n >= max(min_size, 2)
     ]
-    values = [v for v, _n, _r in rows]
+    values = [v for v, _n, _r, _g in rows]
     bands = []
     for lo, hi in VIRALITY_BANDS:
         if hi is not None and hi <= min_size:
             continue
-        in_band = [v for v, n, _r in rows if n >= lo and (hi is None or n < hi)]
+        in_band = [v for v, n, _r, _g in rows if n >= lo and (hi is None or n < hi)]
         bands.append(
             {
                 "from_size": max(lo, min_size),
@@ -455,19 +469,9 @@ def virality_summary(
                 "median": statistics.median(in_band) if in_band else None,
             }
         )
-    referred = deep = 0
-    for d in depth.values():
-        if d >= 1:
-            referred += 1
-            if d >= 2:
-                deep += 1
-    wanted = {r for _v, _n, r in sorted(rows, key=lambda t: (-t[0], -t[1], t[2]))[:top]}
-    max_depth: dict[int, int] = dict.fromkeys(wanted, 0)
-    if wanted:
-        for node, r in root.items():
-            if r in wanted:
-                max_depth[r] = max(max_depth[r], depth.get(node, 0))
-    most = sorted(((v, n, r) for v, n, r in rows if r in wanted), key=lambda t: (-t[0], -t[1], t[2]))
+    referred = sum(c for g, c in generation_counts.items() if int(g) >= 1)
+    deep = sum(c for g, c in generation_counts.items() if int(g) >= 2)
+    most = sorted(rows, key=lambda t: (-t[0], -t[1], t[2]))[:top]
     return {
         "min_size": min_size,
         "cascades": len(rows),
@@ -475,9 +479,7 @@ def virality_summary(
         "median": statistics.median(values) if values else None,
         "bands": bands,
         "viral_share": ratio(deep, referred),
-        "most_viral": [
-            {"root_id": r, "size": n, "virality": v, "generations": max_depth[r]} for v, n, r in most
-        ],
+        "most_viral": [{"root_id": r, "size": n, "virality": v, "generations": g} for v, n, r, g in most],
     }
 
 

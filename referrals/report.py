@@ -177,7 +177,7 @@ def compute(
     )
     current = len(confirmed_at) - sum(1 for sid in data.unsubscribed_at if sid in confirmed_at)
     tops = metrics.top_referrers(data.direct, data.downstream, top)
-    virality = _virality(data, s, e, virality_min_size, top)
+    virality = _virality(data, s, e, gens["generation_counts"], virality_min_size, top)
     return {
         **k,
         "cohort_k": metrics.cohort_k(edges, confirmed_at, now, horizon_days, cohort, s, e),
@@ -213,18 +213,21 @@ def compute(
 
 
 def _virality(
-    data: ReferralData, s: float | None, e: float | None, min_size: int, top: int
+    data: ReferralData,
+    s: float | None,
+    e: float | None,
+    generation_counts: dict[str, int],
+    min_size: int,
+    top: int,
 ) -> dict[str, Any]:
     """Structural virality of the cascades whose root confirmed in the window (all: every one),
-    followed to today; viral_share over the referred readers confirmed in the window."""
-    wiener = metrics.cascade_wiener(data.parent, data.root, data.downstream)
-    depth = data.depth
+    followed to today; viral_share over the window's readers (their generation counts)."""
+    cascades = metrics.cascade_wiener(data.parent, data.root, data.downstream, data.depth)
     if s is not None or e is not None:
         lo, hi = s if s is not None else -math.inf, e if e is not None else math.inf
         when = data.confirmed_at.get
-        wiener = {r: nw for r, nw in wiener.items() if lo <= when(r, math.nan) < hi}
-        depth = {sid: d for sid, d in depth.items() if lo <= when(sid, math.nan) < hi}
-    return metrics.virality_summary(wiener, depth, data.root, min_size, top)
+        cascades = {r: c for r, c in cascades.items() if lo <= when(r, math.nan) < hi}
+    return metrics.virality_summary(cascades, generation_counts, min_size, top)
 
 
 def join_revenue(session: Session, data: ReferralData, result: dict[str, Any]) -> None:

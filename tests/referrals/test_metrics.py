@@ -330,7 +330,11 @@ def test_cohort_amplification_follows_the_windows_roots_to_the_horizon():
 def _wiener_and_size(g: nx.DiGraph) -> dict[int, tuple[int, int]]:
     depth, root, downstream = metrics.tree_positions(g)
     parent = {v: u for u, v in g.edges}
-    return metrics.cascade_wiener(parent, root, downstream)
+    cascades = metrics.cascade_wiener(parent, root, downstream, depth)
+    # the deepest generation agrees with the breadth-first depths
+    for r, (_n, _w, generations) in cascades.items():
+        assert generations == max(d for node, d in depth.items() if root[node] == r)
+    return {r: (n, w) for r, (n, w, _g) in cascades.items()}
 
 
 def test_structural_virality_of_a_star_and_a_chain_by_hand():
@@ -378,8 +382,9 @@ def test_virality_summary_means_bands_viral_share_and_the_most_viral():
     g.add_edge(5000, 5001)
     depth, root, downstream = metrics.tree_positions(g)
     parent = {v: u for u, v in g.edges}
-    wiener = metrics.cascade_wiener(parent, root, downstream)
-    summary = metrics.virality_summary(wiener, depth, root, min_size=10, top=2)
+    wiener = metrics.cascade_wiener(parent, root, downstream, depth)
+    counts = metrics.generations(depth.values())["generation_counts"]
+    summary = metrics.virality_summary(wiener, counts, min_size=10, top=2)
     star, short, long = 22 / 12, 13 / 3, 151 / 3
     assert summary["cascades"] == 3  # the pair is below the minimum
     assert summary["mean"] == pytest.approx((star + short + long) / 3)
@@ -399,7 +404,7 @@ def test_virality_summary_means_bands_viral_share_and_the_most_viral():
     ]
     assert summary["most_viral"][0]["virality"] == pytest.approx(long)
     # the minimum at 2 admits the pair and the band from 2
-    low = metrics.virality_summary(wiener, depth, root, min_size=2)
+    low = metrics.virality_summary(wiener, counts, min_size=2)
     assert low["cascades"] == 4 and low["bands"][0] == {
         "from_size": 2,
         "to_size": 10,
@@ -407,7 +412,7 @@ def test_virality_summary_means_bands_viral_share_and_the_most_viral():
         "mean": 1.0,
         "median": 1.0,
     }
-    empty = metrics.virality_summary({}, {}, {}, min_size=10)
+    empty = metrics.virality_summary({}, {}, min_size=10)
     assert (empty["mean"], empty["median"], empty["viral_share"], empty["most_viral"]) == (
         None,
         None,
