@@ -202,3 +202,43 @@ def test_a_ring_on_one_ipv6_64_is_flagged_and_an_office_behind_one_address_is_le
         assert client.get("/api/v1/referrals/rings?days=0", headers=headers).status_code == 400
         assert client.get("/api/v1/referrals/rings?days=x", headers=headers).status_code == 400
         assert app.test_client().get("/api/v1/referrals/rings").status_code == 401
+
+
+def test_the_64_is_a_ring_signal_only_and_erasure_forgets_the_signals(app_factory, session):
+    from growth import privacy
+    from growth.db import utcnow
+
+    # one referral per address a day: two addresses inside one /64 are two addresses
+    app = app_factory(referral_max_per_ip_per_day=1)
+    client = app.test_client()
+    outbox = app.config["MASTHEAD"].outbox_dir
+    with app.app_context():
+        join(client, outbox, "ana@example.com", ip="198.51.100.9")
+        first = _refer_with_agent(
+            client, session, outbox, "ana@example.com", "boris@example.com", IPV6.format(1), "A/1"
+        )
+        second = _refer_with_agent(
+            client, session, outbox, "ana@example.com", "cyril@example.com", IPV6.format(2), "A/1"
+        )
+        again = _refer_with_agent(
+            client, session, outbox, "ana@example.com", "delia@example.com", IPV6.format(2), "A/1"
+        )
+        assert (first.status, second.status) == (ReferralStatus.COUNTED, ReferralStatus.COUNTED)
+        assert (again.status, again.reason) == (ReferralStatus.REJECTED, "ip_daily_limit")
+        # the ring signals: one network for both, one user agent, kept as keyed hashes
+        assert first.signup_net_hash == second.signup_net_hash == second.confirm_net_hash
+        assert first.ip_hash != second.ip_hash and first.signup_agent_hash == second.signup_agent_hash
+        assert len(first.signup_net_hash or "") == 64 and first.address_pattern_hash
+        privacy.erase_subscriber(session, by_email(session, "cyril@example.com"), utcnow())
+        session.flush()
+        session.expire_all()
+        erased = session.get(Referral, second.id)
+        assert erased is not None
+        signals = (
+            erased.signup_net_hash,
+            erased.confirm_net_hash,
+            erased.signup_agent_hash,
+            erased.confirm_agent_hash,
+            erased.address_pattern_hash,
+        )
+        assert signals == (None,) * 5
