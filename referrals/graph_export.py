@@ -8,6 +8,7 @@ date or source, 0 for revenue in a currency the reader never paid in.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -113,13 +114,19 @@ def referral_graph(session: Session, *, with_revenue: bool, with_email: bool) ->
     return GraphSource(attributes, nodes(), edges())
 
 
+@functools.lru_cache(maxsize=8192)
+def _escaped(text: str) -> str:
+    """Most values repeat (a status, a stage, a date, a source): escaped once each."""
+    return escape(_NOT_XML.sub("", text))
+
+
 def _text(value: Any) -> str:
     if value is True or value is False:
         return "True" if value else "False"
     if isinstance(value, int):
         return str(value)
     text = str(value)
-    return escape(_NOT_XML.sub("", text)) if text else ""
+    return _escaped(text) if text else ""
 
 
 def graphml_lines(source: GraphSource) -> Iterator[str]:
