@@ -104,6 +104,7 @@ class ReferralNode(Base):
     __table_args__ = (
         Index("ix_referral_nodes_parent", "parent_id"),
         Index("ix_referral_nodes_downstream", "downstream_count"),
+        Index("ix_referral_nodes_root", "root_id"),  # a cascade's readers, for its picture
     )
 
     subscriber_id: Mapped[int] = mapped_column(

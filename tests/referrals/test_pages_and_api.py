@@ -214,6 +214,8 @@ def test_every_referral_route_is_in_the_openapi_document(client):
         "/api/v1/referrals/grants",
         "/api/v1/referrals/grants/{grant_id}/fulfil",
         "/api/v1/reports/referrals",
+        "/api/v1/referrals/rings",
+        "/api/v1/referrals/graph",
     ):
         assert path in doc["paths"], path
     report_schema = doc["components"]["schemas"]["ReferralReport"]
