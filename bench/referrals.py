@@ -12,6 +12,8 @@ root, direct and downstream counts) is written as the app keeps it when referral
 
 The report runs in a fresh child process so its peak memory (ru_maxrss) is the report's own,
 phase by phase: load (bulk queries into plain data), metrics (every pure function), revenue.
+The graph export (GET /api/v1/referrals/graph, GraphML and node-link JSON) runs the same way,
+each format in its own child, writing to a byte counter: its time, size and peak memory.
 """
 
 from __future__ import annotations
@@ -214,11 +216,13 @@ def report_phase(url: str, with_networkx: bool) -> dict[str, float]:
         now = START + dt.timedelta(days=SPAN_DAYS + 1)
         result = report.referral_report(session, now, cohort="month", horizon_days=30, timings=timings)
         timings["total"] = time.perf_counter() - clock
-        timings["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        timings["peak_rss_mb"] = peak_rss_mb()
         timings["k_factor"] = result["k_factor"]
         timings["amplification"] = result["amplification"]
         timings["max_generation"] = result["max_generation"]
         timings["top_share"] = result["concentration"]["top_share"]
+        timings["virality_mean"] = result["structural_virality"]["mean"]
+        timings["virality_cascades"] = result["structural_virality"]["cascades"]
         if with_networkx:
             clock = time.perf_counter()
             report.build_graph(session)
@@ -227,21 +231,68 @@ def report_phase(url: str, with_networkx: bool) -> dict[str, float]:
     return timings
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM (reset by exec, unlike ru_maxrss, which a
+    child started from this large parent inherits), ru_maxrss where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def export_phase(url: str, fmt: str) -> dict[str, float]:
+    """Run in the child: stream the whole graph export into a byte counter."""
+    from referrals import graph_export
+
+    before = peak_rss_mb()
+    clock = time.perf_counter()
+    engine = make_engine(url)
+    size = lines = 0
+    with Session(engine) as session:
+        source = graph_export.referral_graph(session, with_revenue=True, with_email=False)
+        write = graph_export.graphml_lines if fmt == "graphml" else graph_export.node_link_chunks
+        out = write(source)
+        for chunk in out:
+            size += len(chunk.encode()) + 1
+            lines += chunk.count("\n") + 1
+    engine.dispose()
+    return {
+        "seconds": time.perf_counter() - clock,
+        "mb_written": size / 1e6,
+        "lines": lines,
+        "rss_before_mb": before,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _child(*args: str) -> dict[str, float]:
+    child = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
+    return json.loads(child.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated subscriber counts")
     parser.add_argument("--networkx", action="store_true", help="also time the networkx reference build")
+    parser.add_argument("--no-export", action="store_true", help="skip the graph export figures")
     parser.add_argument("--report-only", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--export-only", nargs=2, metavar=("URL", "FORMAT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.report_only:
         print(json.dumps(report_phase(args.report_only, args.networkx)))
+        return
+    if args.export_only:
+        print(json.dumps(export_phase(*args.export_only)))
         return
     configured = os.environ.get("DATABASE_URL")
     where = "configured DATABASE_URL" if configured else "temporary SQLite"
     print(f"database: {where}; python {sys.version.split()[0]}")
     header = (
         f"{'subscribers':>12}{'load db':>9}{'report':>9}{'  load':>8}{'metrics':>9}{'peak MB':>9}"
-        "  k      amp   depth"
+        "  k      amp   depth  virality"
     )
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
@@ -262,6 +313,15 @@ def main() -> None:
             )
             timed = json.loads(child.stdout.strip().splitlines()[-1])
             results.append((n, loaded, timed))
+            if not args.no_export:
+                for fmt in ("graphml", "json"):
+                    e = _child("--export-only", url, fmt)
+                    print(
+                        f"   graph export {fmt}: {e['seconds']:.1f}s, {e['mb_written']:.0f} MB written "
+                        f"({int(e['lines'])} lines), peak RSS {e['peak_rss_mb']:.0f} MB "
+                        f"(interpreter and imports before it: {e['rss_before_mb']:.0f} MB)",
+                        flush=True,
+                    )
             print(
                 f"n={n}: generated in {loaded['generate']:.1f}s, "
                 f"loaded in {loaded['load_db']:.1f}s; "
@@ -279,7 +339,7 @@ def main() -> None:
         print(
             f"{n:>12}{loaded['load_db']:>8.1f}s{t['total']:>8.2f}s{t['load']:>7.2f}s{t['metrics']:>8.2f}s"
             f"{t['peak_rss_mb']:>9.0f}  {t['k_factor']:.3f}  {t['amplification']:.2f}"
-            f"  {t['max_generation']}"
+            f"  {t['max_generation']}  {t['virality_mean'] or 0:.2f} over {int(t['virality_cascades'])}"
         )
     if len(results) > 1:
         (n0, _, a), (n1, _, b) = results[0], results[-1]

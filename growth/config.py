@@ -96,6 +96,12 @@ class Config:
     referral_max_per_ip_per_day: int = 3
     referral_hold_days: int = 0
     referral_horizon_days: int = 30
+    # Rings of fake accounts under one referrer: how many make a ring, what happens to its
+    # referrals (flag: shown for review; hold: held until an operator decides), and how close
+    # confirmations under one referrer must be to count as one burst.
+    referral_ring_min: int = 5
+    referral_ring_action: str = "flag"
+    referral_ring_minutes: int = 10
     # billing
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
@@ -175,6 +181,9 @@ class Config:
             referral_max_per_ip_per_day=_int(env, "REFERRAL_MAX_PER_IP_PER_DAY", 3),
             referral_hold_days=_int(env, "REFERRAL_HOLD_DAYS", 0),
             referral_horizon_days=_int(env, "REFERRAL_HORIZON_DAYS", 30),
+            referral_ring_min=_int(env, "REFERRAL_RING_MIN", 5),
+            referral_ring_action=env.get("REFERRAL_RING_ACTION", "flag").strip().lower(),
+            referral_ring_minutes=_int(env, "REFERRAL_RING_MINUTES", 10),
             stripe_secret_key=env.get("STRIPE_SECRET_KEY") or None,
             stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
@@ -229,6 +238,10 @@ class Config:
             raise ConfigError("MAIL_BACKEND must be 'outbox' or 'sendgrid'")
         if self.mail_backend == "sendgrid" and not self.sendgrid_api_key:
             raise ConfigError("MAIL_BACKEND=sendgrid needs SENDGRID_API_KEY")
+        if self.referral_ring_action not in {"flag", "hold"}:
+            raise ConfigError("REFERRAL_RING_ACTION must be 'flag' or 'hold'")
+        if self.referral_ring_min < 2 or self.referral_ring_minutes < 1:
+            raise ConfigError("REFERRAL_RING_MIN must be 2 or more and REFERRAL_RING_MINUTES 1 or more")
         if self.scheduler not in {"on", "off"}:
             raise ConfigError("SCHEDULER must be 'on' or 'off'")
         if self.image_max_bytes < 1 or self.image_max_pixels < 1:

@@ -6,7 +6,7 @@ _signals = Namespace()
 
 # sender: the Subscriber; kwargs: session, ref (code or None), ip, user_agent, now
 subscriber_signed_up = _signals.signal("subscriber-signed-up")
-# sender: the Subscriber; kwargs: session, first_time (bool), ip, now
+# sender: the Subscriber; kwargs: session, first_time (bool), ip, user_agent, now
 subscriber_confirmed = _signals.signal("subscriber-confirmed")
 # sender: the Subscriber; kwargs: session, field ("status"|"stage"), old, new, now, reason
 subscriber_changed = _signals.signal("subscriber-changed")

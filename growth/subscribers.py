@@ -441,7 +441,9 @@ def confirm(
     if became_active:
         newsletter = pending[0].newsletter if pending else None
         emails.queue_welcome(session, subscriber, newsletter)
-    signals.subscriber_confirmed.send(subscriber, session=session, first_time=first_time, ip=ip, now=now)
+    signals.subscriber_confirmed.send(
+        subscriber, session=session, first_time=first_time, ip=ip, user_agent=user_agent, now=now
+    )
     return ConfirmResult(subscriber, became_active or bool(pending))
 
 

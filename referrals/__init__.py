@@ -10,6 +10,7 @@ ROLES = {
     "referrals.hub": "public",
     "referrals.admin": "admin",
     "referrals_api.list_held": "admin",
+    "referrals_api.list_rings": "admin",
     "referrals_api.approve": "admin",
     "referrals_api.reject": "admin",
     "referrals_api.list_milestones": "admin",
@@ -19,6 +20,7 @@ ROLES = {
     "referrals_api.list_grants": "admin",
     "referrals_api.fulfil": "admin",
     "referrals_api.referral_report": "creator",
+    "referrals_api.referral_graph": "creator",
 }
 
 

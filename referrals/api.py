@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from growth import roles
 from growth import schemas as growth_schemas
 from growth.auth import current_operator
 from growth.csvout import csv_response, wants_csv
 from growth.db import commit, db, utcnow
-from growth.errors import InvalidRequest
+from growth.errors import Forbidden, InvalidRequest
 from growth.models import Subscriber
 from growth.openapi import spec
 from growth.params import query_int, query_int_schema
-from referrals import report, rewards, schemas, service
+from referrals import graph_export, report, rewards, ring_review, schemas, service
 from referrals.models import Milestone, Referral, RewardGrant
 
 bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1")
 MAX_MARKET = 10**12  # more people than there are
+VIRALITY_MIN_SIZE = 10
+_VIRALITY_PARAM = query_int_schema(
+    "virality_min_size",
+    minimum=2,
+    description="structural virality is averaged over cascades of at least this many readers",
+)
+_VIRALITY_PARAM["schema"]["default"] = VIRALITY_MIN_SIZE
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -85,6 +92,37 @@ def _operator_email() -> str:
 def list_held():  # type: ignore[no-untyped-def]
     """Held referrals, oldest first."""
     return jsonify({"referrals": [referral_json(r) for r, _a, _b in service.held_referrals(db.session)]})
+
+
+@bp.get("/referrals/rings")
+@spec.operation(
+    "/api/v1/referrals/rings",
+    "get",
+    summary="Possible rings of fake accounts under one referrer, with their evidence",
+    response="ReferralRingList",
+    parameters=[
+        query_int_schema(
+            "days",
+            maximum=ring_review.MAX_LOOKBACK_DAYS,
+            description=f"referrals confirmed in the last this many days (else {ring_review.LOOKBACK_DAYS})",
+        )
+    ],
+    errors=(400,),
+    tags=("referrals",),
+)
+def list_rings():  # type: ignore[no-untyped-def]
+    """Groups of at least REFERRAL_RING_MIN referred readers tied by two independent signals."""
+    days = query_int(request.args, "days", ring_review.LOOKBACK_DAYS, maximum=ring_review.MAX_LOOKBACK_DAYS)
+    config = current_app.config["MASTHEAD"]
+    found = ring_review.possible_rings(db.session, config, utcnow(), days or ring_review.LOOKBACK_DAYS)
+    return jsonify(
+        {
+            "days": days,
+            "ring_min": config.referral_ring_min,
+            "action": config.referral_ring_action,
+            "rings": found,
+        }
+    )
 
 
 @bp.post("/referrals/<id:referral_id>/approve")
@@ -236,6 +274,7 @@ def parse_report_args(args) -> dict:  # type: ignore[no-untyped-def]
         raise InvalidRequest("cohort must be week or month", code="invalid_cohort")
     if args.get("market"):
         out["market"] = query_int(args, "market", None, maximum=MAX_MARKET)
+    out["virality_min_size"] = query_int(args, "virality_min_size", VIRALITY_MIN_SIZE, minimum=2)
     return out
 
 
@@ -264,6 +303,7 @@ def parse_report_args(args) -> dict:  # type: ignore[no-untyped-def]
             "schema": {"enum": ["week", "month"], "default": "month"},
         },
         query_int_schema("market", maximum=MAX_MARKET, description="market size for the logistic forecast"),
+        _VIRALITY_PARAM,
     ],
     tags=("reports",),
     csv="figure of the report that is a single number or word (k_factor, share_rate, ...)",
@@ -283,3 +323,68 @@ def referral_report():  # type: ignore[no-untyped-def]
         figures = ((k, v) for k, v in result.items() if v is None or isinstance(v, str | int | float))
         return csv_response("referrals.csv", ("figure", "value"), figures)
     return jsonify(result)
+
+
+GRAPH_FORMATS = {
+    "graphml": ("application/graphml+xml; charset=utf-8", "referrals.graphml"),
+    "json": ("application/json", "referrals.json"),
+}
+
+
+def _chunked(lines, newline: bool, size: int = 2000):  # type: ignore[no-untyped-def]
+    """Lines joined a few thousand at a time: one write per chunk, not per line."""
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= size:
+            yield ("\n".join(batch) + "\n") if newline else "".join(batch)
+            batch = []
+    if batch:
+        yield ("\n".join(batch) + "\n") if newline else "".join(batch)
+
+
+@bp.get("/referrals/graph")
+@spec.operation(
+    "/api/v1/referrals/graph",
+    "get",
+    summary="The counted-referral graph as GraphML or node-link JSON, streamed",
+    response="ReferralGraph",
+    parameters=[
+        {
+            "name": "format",
+            "in": "query",
+            "schema": {"enum": list(GRAPH_FORMATS), "default": "graphml"},
+            "description": "graphml (application/graphml+xml, networkx's layout: nx.read_graphml reads it) "
+            "or json (networkx node-link: nx.node_link_graph(data, directed=True, multigraph=False))",
+        },
+        {
+            "name": "emails",
+            "in": "query",
+            "schema": {"type": "boolean", "default": False},
+            "description": "admins only: add each reader's email address (403 for other roles)",
+        },
+    ],
+    errors=(400,),
+    tags=("referrals",),
+)
+def referral_graph():  # type: ignore[no-untyped-def]
+    """Nodes: subscribers in a counted referral with confirmed, source, status, stage, paying,
+    downstream, and for admins revenue_<currency> (cents); edges referrer -> referred."""
+    fmt = (request.args.get("format") or "graphml").strip().lower()
+    if fmt not in GRAPH_FORMATS:
+        raise InvalidRequest("format must be graphml or json.", code="invalid_format")
+    raw_emails = (request.args.get("emails") or "false").strip().lower()
+    if raw_emails not in {"true", "false", "1", "0"}:
+        raise InvalidRequest("emails must be true or false.", code="invalid_emails")
+    admin = roles.has_role(current_operator(), "admin")
+    with_email = raw_emails in {"true", "1"}
+    if with_email and not admin:
+        raise Forbidden("Only admins may export email addresses.", code="emails_for_admins")
+    source = graph_export.referral_graph(db.session, with_revenue=admin, with_email=with_email)
+    lines = graph_export.graphml_lines(source) if fmt == "graphml" else graph_export.node_link_chunks(source)
+    content_type, filename = GRAPH_FORMATS[fmt]
+    response = Response(
+        stream_with_context(_chunked(lines, newline=fmt == "graphml")), content_type=content_type
+    )
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -381,6 +381,108 @@ def cohort_amplification(
     }
 
 
+# How it spread: structural virality ------------------------------------------------------------
+
+# Cascade sizes are banded in decades from 2: a one-reader cascade has no pair to measure.
+VIRALITY_BANDS = ((2, 10), (10, 100), (100, 1000), (1000, None))
+
+
+def cascade_wiener(
+    parent: Mapping[int, int],
+    root: Mapping[int, int],
+    downstream: Mapping[int, int],
+    depth: Mapping[int, int],
+) -> dict[int, tuple[int, int, int]]:
+    """(size n, Wiener index W, generations) of every cascade of two or more, by root.
+
+    In a tree each edge splits the n nodes into the s below it and the n - s above, and lies on
+    the path of exactly s x (n - s) pairs, so W (the sum of all pairwise distances) is the sum
+    of s x (n - s) over edges, s a child's downstream + 1 and n its root's downstream + 1. A leaf
+    adds 1 x (n - 1), so W = (n - 1)^2 plus, for each non-root reader who referred someone,
+    s x (n - s) - (n - 1): one pass over the referrers (`downstream`, about one reader in six),
+    not over every edge. The deepest generation is one below the deepest referrer.
+    `parent` maps referred -> referrer, `root` a reader to its tree's root, `depth` to its
+    generation; `downstream` counts descendants (readers missing from it have none).
+    """
+    out: dict[int, list[int]] = {}
+    inner: list[tuple[int, int, int]] = []
+    root_of, depth_of = root.get, depth.get
+    for node, below in downstream.items():
+        if not below:
+            continue
+        if node in parent:
+            r = root_of(node)
+            if r is not None:
+                inner.append((r, below + 1, depth_of(node, 0) + 1))
+        else:
+            out[node] = [below + 1, below * below, 1]
+    for r, s, deepest in inner:
+        entry = out.get(r)
+        if entry is not None:
+            n = entry[0]
+            entry[1] += s * (n - s) - (n - 1)
+            if deepest > entry[2]:
+                entry[2] = deepest
+    return {r: (n, w, g) for r, (n, w, g) in out.items()}
+
+
+def structural_virality(n: int, wiener: int) -> float | None:
+    """Goel et al. (2016): the mean distance between two nodes of the cascade, W / C(n, 2).
+
+    A star of n is 2(n - 1) / n (below 2: one broadcaster), a chain (n + 1) / 3 (person to
+    person, growing with n). None for a single reader.
+    """
+    return wiener / (n * (n - 1) / 2) if n > 1 else None
+
+
+def virality_summary(
+    cascades: Mapping[int, tuple[int, int, int]],
+    generation_counts: Mapping[str, int],
+    min_size: int = 10,
+    top: int = 10,
+) -> dict[str, Any]:
+    """Structural virality over the cascades (`cascade_wiener`) of at least `min_size` readers.
+
+    `mean` is unweighted (each cascade once), `median` likewise; `bands` the same by size band
+    (only sizes of min_size and above); `viral_share` the share of referred readers (generation
+    1 or deeper in `generation_counts`, generation -> readers) at generation 2 or deeper, a
+    count-based view of person-to-person spread; `most_viral` the top cascades by virality
+    (ties: larger first, then root id).
+    """
+    rows = [
+        (structural_virality(n, w) or 0.0, n, r, g)
+        for r, (n, w, g) in cascades.items()
+        if n >= max(min_size, 2)
+    ]
+    values = [v for v, _n, _r, _g in rows]
+    bands = []
+    for lo, hi in VIRALITY_BANDS:
+        if hi is not None and hi <= min_size:
+            continue
+        in_band = [v for v, n, _r, _g in rows if n >= lo and (hi is None or n < hi)]
+        bands.append(
+            {
+                "from_size": max(lo, min_size),
+                "to_size": hi,
+                "cascades": len(in_band),
+                "mean": statistics.fmean(in_band) if in_band else None,
+                "median": statistics.median(in_band) if in_band else None,
+            }
+        )
+    referred = sum(c for g, c in generation_counts.items() if int(g) >= 1)
+    deep = sum(c for g, c in generation_counts.items() if int(g) >= 2)
+    most = sorted(rows, key=lambda t: (-t[0], -t[1], t[2]))[:top]
+    return {
+        "min_size": min_size,
+        "cascades": len(rows),
+        "mean": statistics.fmean(values) if values else None,
+        "median": statistics.median(values) if values else None,
+        "bands": bands,
+        "viral_share": ratio(deep, referred),
+        "most_viral": [{"root_id": r, "size": n, "virality": v, "generations": g} for v, n, r, g in most],
+    }
+
+
 def top_referrers(
     direct: Mapping[int, int], downstream: Mapping[int, int], n: int = 10
 ) -> dict[str, list[dict[str, int]]]:

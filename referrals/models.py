@@ -30,6 +30,10 @@ class RejectReason(enum.StrEnum):
     OPERATOR = "operator"
 
 
+# The reason kept on a referral held because it belongs to a possible ring (REFERRAL_RING_ACTION=hold).
+RING_HOLD_REASON = "possible_ring"
+
+
 class GrantStatus(enum.StrEnum):
     """A reward on its way to the reader."""
 
@@ -73,6 +77,14 @@ class Referral(Base):
     status: Mapped[str] = mapped_column(String(16), default=ReferralStatus.PENDING)
     reason: Mapped[str | None] = mapped_column(String(32))
     ip_hash: Mapped[str | None] = mapped_column(String(64))
+    # Ring signals of the referred reader, keyed hashes (referrals.rings): the signup and
+    # confirmation networks (an IPv6 /64 as one), user agents, and the address's pattern.
+    # The exact ip_hash above stays what the self-referral check and the per-IP limit read.
+    signup_net_hash: Mapped[str | None] = mapped_column(String(64))
+    signup_agent_hash: Mapped[str | None] = mapped_column(String(64))
+    address_pattern_hash: Mapped[str | None] = mapped_column(String(64))
+    confirm_net_hash: Mapped[str | None] = mapped_column(String(64))
+    confirm_agent_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     hold_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -92,6 +104,7 @@ class ReferralNode(Base):
     __table_args__ = (
         Index("ix_referral_nodes_parent", "parent_id"),
         Index("ix_referral_nodes_downstream", "downstream_count"),
+        Index("ix_referral_nodes_root", "root_id"),  # a cascade's readers, for its picture
     )
 
     subscriber_id: Mapped[int] = mapped_column(

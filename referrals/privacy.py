@@ -69,7 +69,14 @@ def erase_referrals(session: Session, subscriber: Subscriber, now: dt.datetime) 
     session.execute(
         update(Referral)
         .where(Referral.referred_id == subscriber.id)
-        .values(ip_hash=None)
+        .values(
+            ip_hash=None,
+            signup_net_hash=None,
+            signup_agent_hash=None,
+            address_pattern_hash=None,
+            confirm_net_hash=None,
+            confirm_agent_hash=None,
+        )
         .execution_options(synchronize_session=False)
     )
     session.execute(delete(AddressKey).where(AddressKey.subscriber_id == subscriber.id))

@@ -143,6 +143,7 @@ def compute(
     horizon_days: int,
     market: int | None = None,
     top: int = 10,
+    virality_min_size: int = 10,
 ) -> dict[str, Any]:
     """Every figure of the report from loaded data (pure: no session, `now` given)."""
     s = start.timestamp() if start else None
@@ -176,6 +177,7 @@ def compute(
     )
     current = len(confirmed_at) - sum(1 for sid in data.unsubscribed_at if sid in confirmed_at)
     tops = metrics.top_referrers(data.direct, data.downstream, top)
+    virality = _virality(data, s, e, gens["generation_counts"], virality_min_size, top)
     return {
         **k,
         "cohort_k": metrics.cohort_k(edges, confirmed_at, now, horizon_days, cohort, s, e),
@@ -195,6 +197,7 @@ def compute(
             "final_at": (end + dt.timedelta(days=horizon_days)).date().isoformat() if end else None,
         },
         "top_referrers": tops,
+        "structural_virality": virality,
         "forecast": {
             "period": cohort,
             "inflow_per_period": inflow,
@@ -207,6 +210,24 @@ def compute(
             ),
         },
     }
+
+
+def _virality(
+    data: ReferralData,
+    s: float | None,
+    e: float | None,
+    generation_counts: dict[str, int],
+    min_size: int,
+    top: int,
+) -> dict[str, Any]:
+    """Structural virality of the cascades whose root confirmed in the window (all: every one),
+    followed to today; viral_share over the window's readers (their generation counts)."""
+    cascades = metrics.cascade_wiener(data.parent, data.root, data.downstream, data.depth)
+    if s is not None or e is not None:
+        lo, hi = s if s is not None else -math.inf, e if e is not None else math.inf
+        when = data.confirmed_at.get
+        cascades = {r: c for r, c in cascades.items() if lo <= when(r, math.nan) < hi}
+    return metrics.virality_summary(cascades, generation_counts, min_size, top)
 
 
 def join_revenue(session: Session, data: ReferralData, result: dict[str, Any]) -> None:
@@ -228,6 +249,7 @@ def referral_report(
     horizon_days: int = 30,
     market: int | None = None,
     timings: dict[str, float] | None = None,
+    virality_min_size: int = 10,
 ) -> dict[str, Any]:
     """The report for [start, end] (ISO dates, inclusive); phases timed into `timings`."""
     clock = time.perf_counter()
@@ -235,7 +257,7 @@ def referral_report(
     e = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC) if end else None
     data = load(session, s, e)
     loaded = time.perf_counter()
-    result = compute(data, now, s, e, cohort, horizon_days, market)
+    result = compute(data, now, s, e, cohort, horizon_days, market, virality_min_size=virality_min_size)
     computed = time.perf_counter()
     join_revenue(session, data, result)
     if timings is not None:

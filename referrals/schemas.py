@@ -41,6 +41,107 @@ REFERRAL_LIST = spec.schema(
     ),
 )
 
+_RING_MEMBER = _obj(
+    ["subscriber_id", "email", "referral_id", "status", "confirmed_at"],
+    {
+        "subscriber_id": {"type": "integer"},
+        "email": {"type": "string"},
+        "referral_id": {"type": "integer"},
+        "status": {"enum": ["pending", "held", "counted", "rejected"]},
+        "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+)
+RING_LIST = spec.schema(
+    "ReferralRingList",
+    _obj(
+        ["days", "ring_min", "action", "rings"],
+        {
+            "days": {"type": "integer"},
+            "ring_min": {"type": "integer", "description": "REFERRAL_RING_MIN"},
+            "action": {"enum": ["flag", "hold"], "description": "REFERRAL_RING_ACTION"},
+            "rings": {
+                "type": "array",
+                "items": _obj(
+                    [
+                        "referrer_id",
+                        "referrer_email",
+                        "size",
+                        "held",
+                        "counted",
+                        "evidence",
+                        "signals",
+                        "signal_labels",
+                        "members",
+                    ],
+                    {
+                        "referrer_id": {"type": "integer"},
+                        "referrer_email": {"type": "string"},
+                        "size": {"type": "integer"},
+                        "held": {"type": "integer"},
+                        "counted": {"type": "integer"},
+                        "evidence": {
+                            "type": "object",
+                            "properties": {
+                                k: {"type": "integer"} for k in ("network", "agent", "address", "burst")
+                            },
+                            "description": "per signal kind, the most members sharing one value of it "
+                            "(network: signup or confirmation network, an IPv6 /64 as one; agent: user "
+                            "agent; address: the address with digits and separators dropped; burst: "
+                            "confirmed minutes apart under the referrer)",
+                        },
+                        "signals": {"type": "array", "items": {"type": "string"}},
+                        "signal_labels": {"type": "array", "items": {"type": "string"}},
+                        "members": {"type": "array", "items": _RING_MEMBER},
+                    },
+                ),
+            },
+        },
+        description="two accounts are tied only when they share at least two independent signals",
+    ),
+)
+
+GRAPH = spec.schema(
+    "ReferralGraph",
+    _obj(
+        ["directed", "multigraph", "graph", "nodes", "edges"],
+        {
+            "directed": {"const": True},
+            "multigraph": {"const": False},
+            "graph": {"type": "object"},
+            "nodes": {
+                "type": "array",
+                "items": _obj(
+                    ["id", "confirmed", "source", "status", "stage", "paying", "downstream"],
+                    {
+                        "id": {"type": "integer", "description": "subscriber id"},
+                        "confirmed": {"type": "string", "description": "confirmation date, '' if none"},
+                        "source": {"type": "string", "description": "'' if none"},
+                        "status": {"type": "string"},
+                        "stage": {"type": "string"},
+                        "paying": {"type": "boolean"},
+                        "downstream": {"type": "integer", "description": "counted readers below"},
+                        "email": {"type": "string", "description": "admins with emails=true only"},
+                    },
+                    additionalProperties={
+                        "type": "integer",
+                        "description": "revenue_<currency>: paid cents (admins only; 0 if none)",
+                    },
+                ),
+            },
+            "edges": {
+                "type": "array",
+                "items": _obj(
+                    ["source", "target"],
+                    {"source": {"type": "integer"}, "target": {"type": "integer"}},
+                    description="referrer -> referred",
+                ),
+            },
+        },
+        description="format=json; format=graphml answers the same graph as application/graphml+xml "
+        "(node attributes as GraphML keys of the same names)",
+    ),
+)
+
 MILESTONE = spec.schema(
     "Milestone",
     _obj(
@@ -155,6 +256,50 @@ _TOP_ROW = _obj(
     },
 )
 
+_VIRALITY = _obj(
+    ["min_size", "cascades", "mean", "median", "bands", "viral_share", "most_viral"],
+    {
+        "min_size": {"type": "integer", "description": "virality_min_size: smaller cascades are left out"},
+        "cascades": {"type": "integer", "description": "cascades of at least min_size readers"},
+        "mean": {
+            **NUM,
+            "description": "unweighted mean over those cascades of W / C(n, 2), W the Wiener index of "
+            "the cascade's tree: a star of n is 2(n-1)/n (one broadcaster), a chain (n+1)/3",
+        },
+        "median": NUM,
+        "bands": {
+            "type": "array",
+            "items": _obj(
+                ["from_size", "to_size", "cascades", "mean", "median"],
+                {
+                    "from_size": {"type": "integer"},
+                    "to_size": {**INT_OR_NULL, "description": "exclusive; null: no upper end"},
+                    "cascades": {"type": "integer"},
+                    "mean": NUM,
+                    "median": NUM,
+                },
+            ),
+        },
+        "viral_share": {
+            **NUM,
+            "description": "share of referred readers at generation 2 or deeper (confirmed in the window)",
+        },
+        "most_viral": {
+            "type": "array",
+            "items": _obj(
+                ["root_id", "size", "virality", "generations"],
+                {
+                    "root_id": {"type": "integer"},
+                    "size": {"type": "integer"},
+                    "virality": {"type": "number"},
+                    "generations": {"type": "integer", "description": "deepest generation below the root"},
+                },
+            ),
+        },
+    },
+    description="in a window: the cascades whose root confirmed in it, followed to today",
+)
+
 REPORT = spec.schema(
     "ReferralReport",
     _obj(
@@ -175,6 +320,7 @@ REPORT = spec.schema(
             "cascades",
             "cohort_amplification",
             "top_referrers",
+            "structural_virality",
             "forecast",
         ],
         {
@@ -301,6 +447,7 @@ REPORT = spec.schema(
                     "by_downstream": {"type": "array", "items": _TOP_ROW},
                 },
             ),
+            "structural_virality": _VIRALITY,
             "forecast": _obj(
                 [
                     "period",

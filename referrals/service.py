@@ -21,8 +21,9 @@ from growth.db import ids_in
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule, printable, single_line
 from growth.models import DeliveryKind, Status, Subscriber
-from referrals import fraud, tree, webhook_events
+from referrals import fraud, ring_review, tree, webhook_events
 from referrals.models import (
+    RING_HOLD_REASON,
     AddressKey,
     GrantStatus,
     Milestone,
@@ -48,6 +49,22 @@ def hash_ip(ip: str | None) -> str | None:
 
 def address_key(email: str) -> str:
     return fraud.keyed_hash(_secret(), fraud.fold_address(email), "address")
+
+
+def network_hash(ip: str | None) -> str | None:
+    """The client's network (an IPv6 /64 as one) as a keyed hash: a ring signal, never a limit."""
+    network = fraud.network_of(ip)
+    return fraud.keyed_hash(_secret(), network, "network") if network else None
+
+
+def agent_hash(user_agent: str | None) -> str | None:
+    text = (user_agent or "").strip()
+    return fraud.keyed_hash(_secret(), text[:500], "agent") if text else None
+
+
+def pattern_hash(email: str | None) -> str | None:
+    pattern = fraud.address_pattern(email or "")
+    return fraud.keyed_hash(_secret(), pattern, "pattern") if pattern else None
 
 
 def referrer_for_code(session: Session, code: str) -> Subscriber | None:
@@ -112,6 +129,7 @@ def on_signed_up(
     *,
     session: Session,
     ip: str | None = None,
+    user_agent: str | None = None,
     now: dt.datetime,
     **_: object,
 ) -> None:
@@ -133,6 +151,9 @@ def on_signed_up(
                         referred_id=subscriber.id,
                         status=ReferralStatus.PENDING,
                         ip_hash=hash_ip(ip),
+                        signup_net_hash=network_hash(ip),
+                        signup_agent_hash=agent_hash(user_agent),
+                        address_pattern_hash=pattern_hash(subscriber.email_normalized),
                         created_at=now,
                     )
                 )
@@ -149,7 +170,14 @@ def on_changed(subscriber: Subscriber, *, session: Session, field: str, new: str
 
 
 def on_confirmed(
-    subscriber: Subscriber, *, session: Session, first_time: bool, now: dt.datetime, **_: object
+    subscriber: Subscriber,
+    *,
+    session: Session,
+    first_time: bool,
+    now: dt.datetime,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    **_: object,
 ) -> None:
     """The referred reader confirmed: apply the rules, then count, hold or reject."""
     if not first_time:
@@ -164,10 +192,15 @@ def on_confirmed(
     config = current_app.config["MASTHEAD"]
     tree.ensure_node(session, referral.referrer_id)  # locks the referrer: the rules and counts agree
     referral.confirmed_at = now
+    referral.confirm_net_hash, referral.confirm_agent_hash = network_hash(ip), agent_hash(user_agent)
     reason = rejection_reason(session, referral, subscriber, now, config.referral_max_per_ip_per_day)
     if reason is not None:
         referral.status, referral.reason, referral.decided_at = ReferralStatus.REJECTED, reason, now
         log.info("referral %s rejected: %s", referral.id, reason)
+    elif config.referral_ring_action == "hold" and ring_review.in_ring(session, referral, config):
+        # held until an operator decides: no hold_until, so release_due never counts it
+        referral.status, referral.reason = ReferralStatus.HELD, RING_HOLD_REASON
+        log.info("referral %s held: possible ring under referrer %s", referral.id, referral.referrer_id)
     elif config.referral_hold_days > 0:
         referral.status = ReferralStatus.HELD
         referral.hold_until = now + dt.timedelta(days=config.referral_hold_days)

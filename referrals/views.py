@@ -14,7 +14,7 @@ from growth.fields import MAX_ID, optional_int
 from growth.models import Newsletter
 from growth.subscribers import default_newsletter
 from growth.tokens import make_token, read_token
-from referrals import rewards, service
+from referrals import cascade_pictures, rewards, ring_review, service
 
 bp = Blueprint("referrals", __name__)
 
@@ -189,6 +189,19 @@ def admin():  # type: ignore[no-untyped-def]
                 milestone = service.get_milestone(db.session, _int_field("milestone_id") or 0)
                 past = rewards.offer_to_readers_past(db.session, milestone, grant=True)
                 message = _past_note(past, True)
+            elif action == "reject_ring":
+                ids = [
+                    optional_int(raw, "referral_id", 1, MAX_ID) for raw in request.form.getlist("referral_id")
+                ]
+                rejected = 0
+                for referral_id in ids:
+                    if (
+                        referral_id is not None
+                        and service.get_referral(db.session, referral_id).status != "rejected"
+                    ):
+                        service.reject(db.session, referral_id, who, now)
+                        rejected += 1
+                message = f"{rejected} referral{'' if rejected == 1 else 's'} of the ring rejected."
             elif action == "fulfil":
                 grant_id = _int_field("grant_id")
                 service.mark_fulfilled(db.session, grant_id or 0, now)
@@ -203,6 +216,11 @@ def admin():  # type: ignore[no-untyped-def]
         milestones=service.milestones(db.session),
         readers_past=rewards.readers_past_counts(db.session),
         grants=service.grants(db.session),
+        rings=ring_review.possible_rings(db.session, current_app.config["MASTHEAD"], utcnow()),
+        ring_action=current_app.config["MASTHEAD"].referral_ring_action,
+        ring_days=ring_review.LOOKBACK_DAYS,
+        cascades=cascade_pictures.largest_cascades(db.session),
+        stage_colours=cascade_pictures.STAGE_COLOURS,
         message=message,
         error=error,
     ), (422 if error else 200)

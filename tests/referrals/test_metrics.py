@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 
 import networkx as nx
@@ -324,3 +325,97 @@ def test_cohort_amplification_follows_the_windows_roots_to_the_horizon():
         "cascades_beyond_root": 0,
         "provisional": True,
     }
+
+
+def _wiener_and_size(g: nx.DiGraph) -> dict[int, tuple[int, int]]:
+    depth, root, downstream = metrics.tree_positions(g)
+    parent = {v: u for u, v in g.edges}
+    cascades = metrics.cascade_wiener(parent, root, downstream, depth)
+    # the deepest generation agrees with the breadth-first depths
+    for r, (_n, _w, generations) in cascades.items():
+        assert generations == max(d for node, d in depth.items() if root[node] == r)
+    return {r: (n, w) for r, (n, w, _g) in cascades.items()}
+
+
+def test_structural_virality_of_a_star_and_a_chain_by_hand():
+    # a star of 5: 4 edges each with 1 below and 4 above: W = 4 x 1 x 4 = 16, C(5, 2) = 10
+    star = nx.DiGraph([(0, i) for i in range(1, 5)])
+    assert _wiener_and_size(star) == {0: (5, 16)}
+    assert metrics.structural_virality(5, 16) == 1.6 == 2 * (5 - 1) / 5
+    # a chain of 5: edges split 4|1, 3|2, 2|3, 1|4: W = 4 + 6 + 6 + 4 = 20 = (n + 1) / 3 x C(5, 2)
+    chain = nx.DiGraph([(i, i + 1) for i in range(4)])
+    assert _wiener_and_size(chain) == {0: (5, 20)}
+    assert metrics.structural_virality(5, 20) == 2.0 == (5 + 1) / 3
+    assert metrics.structural_virality(1, 0) is None
+    for n in (2, 3, 10, 50):
+        star_n = nx.DiGraph([(0, i) for i in range(1, n)])
+        chain_n = nx.DiGraph([(i, i + 1) for i in range(n - 1)])
+        assert metrics.structural_virality(*_wiener_and_size(star_n)[0]) == pytest.approx(2 * (n - 1) / n)
+        assert metrics.structural_virality(*_wiener_and_size(chain_n)[0]) == pytest.approx((n + 1) / 3)
+
+
+def test_structural_virality_equals_networkx_on_random_trees():
+    rng = random.Random(21)
+    forest = nx.DiGraph()
+    expected = {}
+    offset = 0
+    for _ in range(40):
+        n = rng.randint(2, 120)
+        # a random recursive tree: each reader referred by any earlier one, oriented root -> leaves
+        tree = nx.DiGraph([(offset + rng.randrange(i), offset + i) for i in range(1, n)])
+        expected[offset] = nx.wiener_index(tree.to_undirected()) / math.comb(n, 2)
+        forest.update(tree)
+        offset += n
+    forest.add_node(offset)  # a reader alone: no cascade to measure
+    measured = {r: metrics.structural_virality(n, w) for r, (n, w) in _wiener_and_size(forest).items()}
+    assert measured.keys() == expected.keys()
+    for r, value in expected.items():
+        assert measured[r] == pytest.approx(value)
+
+
+def test_virality_summary_means_bands_viral_share_and_the_most_viral():
+    # a star of 12 (1.8333), a chain of 12 (4.3333), a chain of 150 (50.3333), a pair (1.0)
+    g = nx.DiGraph()
+    g.add_edges_from((0, i) for i in range(1, 12))
+    g.add_edges_from((100 + i, 101 + i) for i in range(11))
+    g.add_edges_from((1000 + i, 1001 + i) for i in range(149))
+    g.add_edge(5000, 5001)
+    depth, root, downstream = metrics.tree_positions(g)
+    parent = {v: u for u, v in g.edges}
+    wiener = metrics.cascade_wiener(parent, root, downstream, depth)
+    counts = metrics.generations(depth.values())["generation_counts"]
+    summary = metrics.virality_summary(wiener, counts, min_size=10, top=2)
+    star, short, long = 22 / 12, 13 / 3, 151 / 3
+    assert summary["cascades"] == 3  # the pair is below the minimum
+    assert summary["mean"] == pytest.approx((star + short + long) / 3)
+    assert summary["median"] == pytest.approx(short)
+    assert [(b["from_size"], b["to_size"], b["cascades"]) for b in summary["bands"]] == [
+        (10, 100, 2),
+        (100, 1000, 1),
+        (1000, None, 0),
+    ]
+    assert summary["bands"][0]["mean"] == pytest.approx((star + short) / 2)
+    assert summary["bands"][2]["mean"] is None
+    # referred readers: 11 + 11 + 149 + 1 = 172; at depth 2 or more: 10 + 148 = 158
+    assert summary["viral_share"] == pytest.approx(158 / 172)
+    assert [(row["root_id"], row["size"], row["generations"]) for row in summary["most_viral"]] == [
+        (1000, 150, 149),
+        (100, 12, 11),
+    ]
+    assert summary["most_viral"][0]["virality"] == pytest.approx(long)
+    # the minimum at 2 admits the pair and the band from 2
+    low = metrics.virality_summary(wiener, counts, min_size=2)
+    assert low["cascades"] == 4 and low["bands"][0] == {
+        "from_size": 2,
+        "to_size": 10,
+        "cascades": 1,
+        "mean": 1.0,
+        "median": 1.0,
+    }
+    empty = metrics.virality_summary({}, {}, min_size=10)
+    assert (empty["mean"], empty["median"], empty["viral_share"], empty["most_viral"]) == (
+        None,
+        None,
+        None,
+        [],
+    )

@@ -17,6 +17,7 @@ from referrals.models import RewardGrant
 from tests.referrals.helpers import BROWSER, by_email, join, operator_token, refer
 
 REPORT_KEYS = {
+    "structural_virality",
     "k_factor",
     "share_rate",
     "visits_per_sharer",
@@ -213,6 +214,8 @@ def test_every_referral_route_is_in_the_openapi_document(client):
         "/api/v1/referrals/grants",
         "/api/v1/referrals/grants/{grant_id}/fulfil",
         "/api/v1/reports/referrals",
+        "/api/v1/referrals/rings",
+        "/api/v1/referrals/graph",
     ):
         assert path in doc["paths"], path
     report_schema = doc["components"]["schemas"]["ReferralReport"]
@@ -237,7 +240,15 @@ def test_report_endpoint_validates_and_answers_with_every_figure(app_factory, cl
         f"/r/{by_email(session, 'ana@example.com').referral_code}",
         headers={"User-Agent": "Slackbot 1.0"},
     )
-    for bad in ("from=yesterday", "cohort=year", "from=2026-02-01&to=2026-01-01", "market=-5"):
+    for bad in (
+        "from=yesterday",
+        "cohort=year",
+        "from=2026-02-01&to=2026-01-01",
+        "market=-5",
+        "virality_min_size=1",
+        "virality_min_size=ten",
+        "virality_min_size=" + "9" * 40,
+    ):
         response = client.get(f"/api/v1/reports/referrals?{bad}", headers=headers)
         assert response.status_code == 400 and "error" in response.get_json(), bad
     today = utcnow().date().isoformat()
@@ -262,6 +273,15 @@ def test_report_endpoint_validates_and_answers_with_every_figure(app_factory, cl
     ]
     assert top[0]["downstream_revenue"] is None  # no billing in this build
     assert len(data["forecast"]["periods"]) == 12
+    # a chain of three is below the default minimum of ten; from two it is (3 + 1) / 3
+    assert data["structural_virality"]["cascades"] == 0 and data["structural_virality"]["mean"] is None
+    virality = client.get("/api/v1/reports/referrals?virality_min_size=2", headers=headers).get_json()[
+        "structural_virality"
+    ]
+    assert virality["mean"] == pytest.approx(4 / 3) and virality["viral_share"] == 0.5
+    assert virality["most_viral"] == [
+        {"root_id": ana.id, "size": 3, "virality": pytest.approx(4 / 3), "generations": 2}
+    ]
     empty = client.get("/api/v1/reports/referrals?from=2001-01-01&to=2001-01-31", headers=headers).get_json()
     assert empty["k_factor"] is None and empty["referred_share"] is None
     assert empty["conversion_rate"] is None and empty["amplification"] is None
