@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
         api,
         cli,
         gateway,
+        moving_in,
         privacy,
         report_series,
         service,
@@ -50,7 +51,7 @@ def init_app(app: Flask) -> None:
     )
     from billing import timeline as billing_timeline
     from billing.demo import BillingDemo
-    from growth import access, demo, emails, reports, roles, scheduler, timeline
+    from growth import access, demo, emails, member_imports, reports, roles, scheduler, timeline
     from growth.extensions import csrf
 
     gateway.init_app(app)
@@ -79,6 +80,9 @@ def init_app(app: Flask) -> None:
         "process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5)
     )
     demo.register_demo_contributor(BillingDemo)
+    member_imports.register_paid_members(
+        moving_in.customer_owners, moving_in.link_imported_customer, moving_in.payments_problem
+    )
 
 
 def email_links(_session: Session, _subscriber: Subscriber, context: Mapping[str, Any]) -> dict[str, str]:

@@ -1,0 +1,428 @@
+"""Moving in from Substack, beehiiv, Ghost or Kit: their member exports, free and paid.
+
+Built on growth.imports' rules: every row validated (a bad one is reported by line, the others
+go in), known addresses never resurrected, erased ones never imported again. What differs:
+readers keep the standing they had there (active, unsubscribed, pending, bounced, complained),
+their consent says `imported-from-<platform>`, and only those who never confirmed there get a
+confirmation email. Paid members bring their Stripe customer id (the same Stripe account):
+billing, which the core does not import, registers `register_paid_members` to say who owns a
+customer and to link one, mirroring its subscriptions so MRR and the paying stage are right at
+once. Nobody re-enters a card.
+
+`plan_import` reads and decides without writing; a dry run stops there. Re-running a file
+changes nothing: addresses and Stripe customers are unique, and a row whose reader and customer
+are already linked is `unchanged`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from growth import addresses, imports, privacy, subscribers
+from growth.errors import DomainError, InvalidRequest, ValidationFailed
+from growth.models import Consent, Membership, MembershipStatus, Newsletter, Stage, Status, Subscriber
+from growth.outgoing import core_events
+from growth.platforms import FORMATS, PLATFORMS, Member, RowRefused, header_problem
+
+log = logging.getLogger(__name__)
+
+# A bounced reader never left the newsletters (the address is suppressed until an operator lifts
+# it); a complaint is taken as leaving them.
+MEMBERSHIP = {
+    Status.ACTIVE: MembershipStatus.ACTIVE,
+    Status.PENDING: MembershipStatus.PENDING,
+    Status.BOUNCED: MembershipStatus.ACTIVE,
+    Status.COMPLAINED: MembershipStatus.UNSUBSCRIBED,
+    Status.UNSUBSCRIBED: MembershipStatus.UNSUBSCRIBED,
+}
+
+
+# -- the registry billing fills ----------------------------------------------------------------
+
+# (session, customer ids) -> {customer id: subscriber id it is linked to, or None when unlinked}
+CustomerOwners = Callable[[Session, list[str]], dict[str, int | None]]
+# (session, subscriber, customer id, now) -> what was mirrored; DomainError when it cannot be
+CustomerLink = Callable[[Session, Subscriber, str, dt.datetime], dict[str, Any]]
+# () -> why paid members cannot be linked on this installation, or None
+PaidReadiness = Callable[[], str | None]
+
+
+@dataclass(frozen=True)
+class PaidMembers:
+    owners: CustomerOwners
+    link: CustomerLink
+    problem: PaidReadiness
+
+
+_paid: PaidMembers | None = None
+
+
+def register_paid_members(owners: CustomerOwners, link: CustomerLink, problem: PaidReadiness) -> None:
+    """Billing says who owns a Stripe customer and how to link one (from its init_app)."""
+    global _paid
+    _paid = PaidMembers(owners, link, problem)
+
+
+def paid_members() -> PaidMembers | None:
+    """What billing registered; None without a billing domain."""
+    return _paid
+
+
+# -- reading and planning ----------------------------------------------------------------------
+
+
+@dataclass
+class PlannedRow:
+    line: int
+    member: Member
+    display: str
+    key: str
+    action: str  # new | updated | unchanged | erased
+    subscriber_id: int | None = None
+    link_customer: bool = False
+
+
+@dataclass
+class MemberImportReport:
+    """What an import did, or in a dry run would do."""
+
+    platform: str
+    dry_run: bool
+    new: int = 0
+    updated: int = 0  # known readers whose Stripe customer is linked now
+    unchanged: int = 0
+    erased: int = 0  # erased on request: only the reader may come back, by signing up
+    invalid: list[dict[str, object]] = field(default_factory=list)
+    paid_found: int = 0  # rows of paying members with a Stripe customer id
+    paid_linked: int = 0  # of those, linked by this run
+    subscriptions_mirrored: int = 0
+    paid_errors: list[dict[str, object]] = field(default_factory=list)  # imported, not linked
+    notes: list[dict[str, object]] = field(default_factory=list)  # what was not carried over
+    new_by_status: dict[str, int] = field(default_factory=dict)
+    confirmations_queued: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "platform": self.platform,
+            "dry_run": self.dry_run,
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "erased": self.erased,
+            "invalid": self.invalid,
+            "paid_found": self.paid_found,
+            "paid_linked": self.paid_linked,
+            "subscriptions_mirrored": self.subscriptions_mirrored,
+            "paid_errors": self.paid_errors,
+            "notes": self.notes,
+            "new_by_status": self.new_by_status,
+            "confirmations_queued": self.confirmations_queued,
+            "warnings": self.warnings,
+        }
+
+
+def parse_export(platform: str, text: str) -> list[dict[str, str]]:
+    """The rows of a platform's CSV export (header names lower-cased); 400 when it is not one."""
+    if platform not in PLATFORMS:
+        raise InvalidRequest(
+            f"Unknown platform {platform[:40]!r}: one of {', '.join(PLATFORMS)}.", code="unknown_platform"
+        )
+    if "\x00" in text:
+        raise InvalidRequest("The file is not a CSV export.", code="not_csv")
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        columns = {(f or "").strip().lower() for f in reader.fieldnames or []}
+        problem = header_problem(platform, columns)
+        if problem:
+            raise InvalidRequest(problem, code="not_platform_export")
+        rows = []
+        for row in reader:
+            rows.append({(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k})
+            if len(rows) > imports.MAX_ROWS:
+                raise InvalidRequest(
+                    f"At most {imports.MAX_ROWS} rows per import; split the file.", code="too_many_rows"
+                )
+    except csv.Error as exc:
+        raise InvalidRequest(f"The CSV cannot be read: {exc}", code="bad_csv") from exc
+    return rows
+
+
+def plan_import(
+    session: Session,
+    platform: str,
+    rows: list[dict[str, str]],
+    report: MemberImportReport,
+    *,
+    refuse_disposable: bool = True,
+) -> list[PlannedRow]:
+    """Read every row and decide what it would change; writes nothing."""
+    read = FORMATS[platform].read
+    valid: list[PlannedRow] = []
+    first_line: dict[str, int] = {}
+    customer_line: dict[str, int] = {}
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        raw_email = row.get("email_address") or row.get("email", "")
+        try:
+            member = read(row)
+            display, key = subscribers.normalize_email(member.email)
+            if refuse_disposable:
+                addresses.refuse_disposable(key)
+            name = imports.RULES["name"].clean_optional(member.name)
+            utm = {f: imports.RULES[f].clean_optional(getattr(member, f)) for f in _UTM}
+        except (ValidationFailed, RowRefused) as exc:
+            reason = exc.message if isinstance(exc, ValidationFailed) else str(exc)
+            report.invalid.append({"line": line, "email": raw_email[:320], "reason": reason})
+            continue
+        if key in first_line:
+            report.invalid.append(
+                {
+                    "line": line,
+                    "email": raw_email[:320],
+                    "reason": f"the same address as line {first_line[key]}",
+                }
+            )
+            continue
+        customer = member.stripe_customer_id
+        if customer and customer in customer_line:
+            report.invalid.append(
+                {
+                    "line": line,
+                    "email": raw_email[:320],
+                    "reason": f"Stripe customer {customer} is already on line {customer_line[customer]}",
+                }
+            )
+            continue
+        first_line[key] = line
+        if customer:
+            customer_line[customer] = line
+        member = Member(
+            email=member.email,
+            status=member.status,
+            name=name,
+            stripe_customer_id=customer,
+            note=member.note,
+            **utm,
+        )
+        if member.note:
+            report.notes.append({"line": line, "email": display, "note": member.note})
+        valid.append(PlannedRow(line, member, display, key, action="new"))
+
+    known = _known(session, [p.key for p in valid])
+    erased = privacy.erased_hashes(session, [p.key for p in valid if p.key not in known])
+    paid = paid_members()
+    customers = [p.member.stripe_customer_id for p in valid if p.member.stripe_customer_id]
+    owners = paid.owners(session, customers) if paid and customers else {}
+    planned: list[PlannedRow] = []
+    for p in valid:
+        customer = p.member.stripe_customer_id
+        p.subscriber_id = known.get(p.key)
+        if p.subscriber_id is None and p.key in erased:
+            p.action = "erased"
+            report.erased += 1
+            continue
+        owner = owners.get(customer) if customer else None
+        if customer and owner is not None and owner != p.subscriber_id:
+            report.invalid.append(
+                {
+                    "line": p.line,
+                    "email": p.display,
+                    "reason": f"Stripe customer {customer} already belongs to subscriber {owner}",
+                }
+            )
+            continue
+        p.link_customer = bool(customer) and owner is None
+        if p.subscriber_id is None:
+            p.action = "new"
+            report.new += 1
+            report.new_by_status[str(p.member.status)] = report.new_by_status.get(str(p.member.status), 0) + 1
+        elif p.link_customer:
+            p.action = "updated"
+            report.updated += 1
+        else:
+            p.action = "unchanged"
+            report.unchanged += 1
+        if customer:
+            report.paid_found += 1
+        planned.append(p)
+    if any(p.link_customer for p in planned):
+        problem = paid.problem() if paid else "This installation has no billing: paid members import as free."
+        if problem:
+            report.warnings.append(problem)
+    return planned
+
+
+_UTM = ("utm_source", "utm_medium", "utm_campaign")
+
+
+def _known(session: Session, keys: list[str], chunk: int = 1000) -> dict[str, int]:
+    """{address: subscriber id} of those among `keys` already stored (one query per thousand)."""
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), chunk):
+        part = keys[start : start + chunk]
+        for key, subscriber_id in session.execute(
+            select(Subscriber.email_normalized, Subscriber.id).where(Subscriber.email_normalized.in_(part))
+        ):
+            found[str(key)] = subscriber_id
+    return found
+
+
+# -- applying ----------------------------------------------------------------------------------
+
+
+def import_members(
+    session: Session,
+    platform: str,
+    rows: list[dict[str, str]],
+    now: dt.datetime,
+    *,
+    dry_run: bool = False,
+    newsletter_slugs: list[str] | None = None,
+    label: str | None = None,
+    refuse_disposable: bool = True,
+) -> MemberImportReport:
+    """Import a platform's export; with `dry_run`, only report what would change."""
+    if platform not in PLATFORMS:
+        raise InvalidRequest(f"Unknown platform {platform[:40]!r}.", code="unknown_platform")
+    newsletters = subscribers.resolve_newsletters(session, newsletter_slugs)
+    report = MemberImportReport(platform=platform, dry_run=dry_run)
+    planned = plan_import(session, platform, rows, report, refuse_disposable=refuse_disposable)
+    if dry_run:
+        return report
+    paid = paid_members()
+    form = (label or f"{platform}-export")[:100]
+    for p in planned:
+        subscriber: Subscriber | None
+        if p.action == "new":
+            subscriber = _create(session, platform, p.member, p.display, p.key, now, newsletters, form)
+            if subscriber is None:  # the same address, imported at the same moment by another run
+                report.new -= 1
+                report.unchanged += 1
+                continue
+            core_events.subscriber_created(session, subscriber, now)
+            if subscriber.status == Status.PENDING and subscribers.queue_confirmation(
+                session, subscriber, now, resend_after=0
+            ):
+                report.confirmations_queued += 1
+        elif p.link_customer:
+            subscriber = session.get(Subscriber, p.subscriber_id)
+        else:
+            continue
+        if not p.link_customer or subscriber is None or p.member.stripe_customer_id is None:
+            continue
+        if paid is None:
+            report.paid_errors.append(
+                {"line": p.line, "email": p.display, "reason": "no billing on this installation"}
+            )
+            continue
+        try:
+            with session.begin_nested():
+                linked = paid.link(session, subscriber, p.member.stripe_customer_id, now)
+        except DomainError as exc:
+            log.warning("import line %s: customer not linked: %s", p.line, exc.message)
+            report.paid_errors.append({"line": p.line, "email": p.display, "reason": exc.message})
+            continue
+        report.paid_linked += 1
+        report.subscriptions_mirrored += int(linked.get("subscriptions", 0))
+    session.flush()
+    return report
+
+
+def _create(
+    session: Session,
+    platform: str,
+    member: Member,
+    display: str,
+    key: str,
+    now: dt.datetime,
+    newsletters: list[Newsletter],
+    form: str,
+) -> Subscriber | None:
+    """A new reader with the standing they had on `platform`; None when the address is taken."""
+    status = member.status
+    confirmed = status != Status.PENDING
+    subscriber = Subscriber(
+        email=display,
+        email_normalized=key,
+        name=member.name,
+        status=status,
+        stage=Stage.CONFIRMED if confirmed else Stage.SIGNED_UP,
+        referral_code=subscribers.new_referral_code(),
+        source=platform,
+        utm_source=member.utm_source,
+        utm_medium=member.utm_medium,
+        utm_campaign=member.utm_campaign,
+        created_at=now,
+        confirmed_at=now if confirmed else None,
+        unsubscribed_at=now if status == Status.UNSUBSCRIBED else None,
+        status_changed_at=now,
+        stage_changed_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(subscriber)
+            session.flush()
+    except IntegrityError:
+        return None
+    subscribers.record_first_events(session, subscriber, now, reason=f"imported-from-{platform}")
+    membership = MEMBERSHIP.get(status, MembershipStatus.UNSUBSCRIBED)
+    for newsletter in newsletters:
+        session.add(
+            Membership(
+                subscriber_id=subscriber.id,
+                newsletter_id=newsletter.id,
+                status=membership,
+                created_at=now,
+                confirmed_at=now if confirmed else None,
+            )
+        )
+    session.add(
+        Consent(
+            subscriber_id=subscriber.id,
+            action=f"imported-from-{platform}",
+            at=now,
+            form=form,
+            newsletter_ids=[n.id for n in newsletters],
+        )
+    )
+    session.flush()
+    return subscriber
+
+
+def report_lines(report: MemberImportReport, limit: int = 50) -> list[str]:
+    """The report as lines for a terminal: the counts first, then each row that needs a look."""
+    verb = "would import" if report.dry_run else "imported"
+    lines = [
+        f"{report.platform}: {verb} {report.new} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {len(report.invalid)} invalid, {report.erased} erased",
+        f"paid members found {report.paid_found}, linked {report.paid_linked}, "
+        f"subscriptions mirrored {report.subscriptions_mirrored}, "
+        f"confirmations queued {report.confirmations_queued}",
+    ]
+    if report.new_by_status:
+        lines.append(
+            "new by status: " + ", ".join(f"{k} {v}" for k, v in sorted(report.new_by_status.items()))
+        )
+    lines += [f"warning: {w}" for w in report.warnings]
+    for title, entries, key in (
+        ("invalid", report.invalid, "reason"),
+        ("paid member not linked", report.paid_errors, "reason"),
+        ("note", report.notes, "note"),
+    ):
+        for entry in entries[:limit]:
+            lines.append(f"  {title}: line {entry['line']}: {entry['email']!r}: {entry[key]}")
+        if len(entries) > limit:
+            lines.append(f"  ... and {len(entries) - limit} more {title} rows")
+    if report.dry_run:
+        lines.append("dry run: nothing was written")
+    return lines
