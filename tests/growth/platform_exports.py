@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the samples keep each export's rows whole, as the platforms write them)
 """Sample member exports, each made to its platform's documented format (sources per sample).
 
 The addresses are invented; the columns, their order and the shape of the values are the
