@@ -81,7 +81,13 @@ def init_app(app: Flask) -> None:
     )
     demo.register_demo_contributor(BillingDemo)
     member_imports.register_paid_members(
-        moving_in.customer_owners, moving_in.link_imported_customer, moving_in.payments_problem
+        member_imports.PaidMembers(
+            owners=moving_in.customer_owners,
+            untiered=moving_in.untiered_customers,
+            link=moving_in.link_imported_customer,
+            assign_tier=moving_in.assign_tier,
+            problem=moving_in.payments_problem,
+        )
     )
 
 

@@ -269,8 +269,16 @@ def import_subscribers(csv_file, confirmed: bool, newsletters: tuple[str, ...], 
 @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @click.option("--newsletter", "newsletters", multiple=True, help="Newsletter slug (repeatable).")
+@click.option(
+    "--tier",
+    "tier_id",
+    type=click.IntRange(1, 2147483647),
+    help="Tier id for paid members whose Stripe prices no tier knows (the old platform's prices).",
+)
 @with_appcontext
-def import_members(csv_file, platform: str, dry_run: bool, newsletters: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def import_members(
+    csv_file, platform: str, dry_run: bool, newsletters: tuple[str, ...], tier_id: int | None
+) -> None:  # type: ignore[no-untyped-def]
     """Import another platform's member export: free and paid members, their standing kept."""
     from growth import member_imports
     from growth.db import utcnow
@@ -285,6 +293,7 @@ def import_members(csv_file, platform: str, dry_run: bool, newsletters: tuple[st
             newsletter_slugs=list(newsletters),
             label=f"{platform}:{Path(csv_file.name).name}"[:100],
             refuse_disposable=current_app.config["MASTHEAD"].disposable_emails == "refuse",
+            tier_id=tier_id,
         )
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc

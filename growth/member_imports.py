@@ -22,13 +22,12 @@ import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from growth import addresses, imports, privacy, subscribers
+from growth import access, addresses, imports, privacy, subscribers
 from growth.errors import DomainError, InvalidRequest, ValidationFailed
 from growth.models import Consent, Membership, MembershipStatus, Newsletter, Stage, Status, Subscriber
 from growth.outgoing import core_events
@@ -51,26 +50,35 @@ MEMBERSHIP = {
 
 # (session, customer ids) -> {customer id: subscriber id it is linked to, or None when unlinked}
 CustomerOwners = Callable[[Session, list[str]], dict[str, int | None]]
-# (session, subscriber, customer id, now) -> what was mirrored; DomainError when it cannot be
-CustomerLink = Callable[[Session, Subscriber, str, dt.datetime], dict[str, Any]]
+# (session, customer ids) -> those whose paying subscriptions have a price no tier knows
+UntieredCustomers = Callable[[Session, list[str]], set[str]]
+# (session, subscriber, customer id, now, tier id or None) -> {"subscriptions": n, "untiered": n};
+# DomainError when it cannot be linked
+CustomerLink = Callable[[Session, Subscriber, str, dt.datetime, int | None], dict[str, int]]
+# (session, customer id, tier id, now) -> subscriptions given the tier
+CustomerTier = Callable[[Session, str, int, dt.datetime], int]
 # () -> why paid members cannot be linked on this installation, or None
 PaidReadiness = Callable[[], str | None]
 
 
 @dataclass(frozen=True)
 class PaidMembers:
+    """What billing offers the import: who owns a customer, how to link one, and tiers."""
+
     owners: CustomerOwners
+    untiered: UntieredCustomers
     link: CustomerLink
+    assign_tier: CustomerTier
     problem: PaidReadiness
 
 
 _paid: PaidMembers | None = None
 
 
-def register_paid_members(owners: CustomerOwners, link: CustomerLink, problem: PaidReadiness) -> None:
+def register_paid_members(paid: PaidMembers) -> None:
     """Billing says who owns a Stripe customer and how to link one (from its init_app)."""
     global _paid
-    _paid = PaidMembers(owners, link, problem)
+    _paid = paid
 
 
 def paid_members() -> PaidMembers | None:
@@ -90,6 +98,7 @@ class PlannedRow:
     action: str  # new | updated | unchanged | erased
     subscriber_id: int | None = None
     link_customer: bool = False
+    assign_tier: bool = False  # linked already, but its subscriptions unlock no tier yet
 
 
 @dataclass
@@ -106,6 +115,7 @@ class MemberImportReport:
     paid_found: int = 0  # rows of paying members with a Stripe customer id
     paid_linked: int = 0  # of those, linked by this run
     subscriptions_mirrored: int = 0
+    untiered: int = 0  # paid members whose subscriptions' prices no tier knows (no paid posts)
     paid_errors: list[dict[str, object]] = field(default_factory=list)  # imported, not linked
     notes: list[dict[str, object]] = field(default_factory=list)  # what was not carried over
     new_by_status: dict[str, int] = field(default_factory=dict)
@@ -124,6 +134,7 @@ class MemberImportReport:
             "paid_found": self.paid_found,
             "paid_linked": self.paid_linked,
             "subscriptions_mirrored": self.subscriptions_mirrored,
+            "untiered": self.untiered,
             "paid_errors": self.paid_errors,
             "notes": self.notes,
             "new_by_status": self.new_by_status,
@@ -165,8 +176,13 @@ def plan_import(
     report: MemberImportReport,
     *,
     refuse_disposable: bool = True,
+    tier_id: int | None = None,
 ) -> list[PlannedRow]:
-    """Read every row and decide what it would change; writes nothing."""
+    """Read every row and decide what it would change; writes nothing.
+
+    `tier_id`: the tier for paid members whose Stripe prices no tier knows (their old
+    platform's prices); without it they count in MRR but unlock no paid posts (`untiered`).
+    """
     read = FORMATS[platform].read
     valid: list[PlannedRow] = []
     first_line: dict[str, int] = {}
@@ -223,6 +239,8 @@ def plan_import(
     paid = paid_members()
     customers = [p.member.stripe_customer_id for p in valid if p.member.stripe_customer_id]
     owners = paid.owners(session, customers) if paid and customers else {}
+    linked = [c for c in customers if owners.get(c) is not None]
+    untiered = paid.untiered(session, linked) if paid and linked else set()
     planned: list[PlannedRow] = []
     for p in valid:
         customer = p.member.stripe_customer_id
@@ -242,11 +260,16 @@ def plan_import(
             )
             continue
         p.link_customer = bool(customer) and owner is None
+        if customer in untiered:
+            if tier_id is None:
+                report.untiered += 1
+            else:
+                p.assign_tier = True
         if p.subscriber_id is None:
             p.action = "new"
             report.new += 1
             report.new_by_status[str(p.member.status)] = report.new_by_status.get(str(p.member.status), 0) + 1
-        elif p.link_customer:
+        elif p.link_customer or p.assign_tier:
             p.action = "updated"
             report.updated += 1
         else:
@@ -260,6 +283,14 @@ def plan_import(
         if problem:
             report.warnings.append(problem)
     return planned
+
+
+def _untiered_warning(report: MemberImportReport) -> None:
+    if report.untiered:
+        report.warnings.append(
+            f"{report.untiered} paid member(s) pay through Stripe prices no tier knows: they count "
+            "in MRR but unlock no paid posts. Import the file again naming the tier they bought."
+        )
 
 
 _UTM = ("utm_source", "utm_medium", "utm_campaign")
@@ -290,14 +321,24 @@ def import_members(
     newsletter_slugs: list[str] | None = None,
     label: str | None = None,
     refuse_disposable: bool = True,
+    tier_id: int | None = None,
 ) -> MemberImportReport:
-    """Import a platform's export; with `dry_run`, only report what would change."""
+    """Import a platform's export; with `dry_run`, only report what would change.
+
+    `tier_id` names the tier paid members bought when their Stripe prices are the old
+    platform's (see plan_import).
+    """
     if platform not in PLATFORMS:
         raise InvalidRequest(f"Unknown platform {platform[:40]!r}.", code="unknown_platform")
+    if tier_id is not None and tier_id not in access.tier_names(session):
+        raise ValidationFailed(f"There is no tier {tier_id}.", code="unknown_tier")
     newsletters = subscribers.resolve_newsletters(session, newsletter_slugs)
     report = MemberImportReport(platform=platform, dry_run=dry_run)
-    planned = plan_import(session, platform, rows, report, refuse_disposable=refuse_disposable)
+    planned = plan_import(
+        session, platform, rows, report, refuse_disposable=refuse_disposable, tier_id=tier_id
+    )
     if dry_run:
+        _untiered_warning(report)
         return report
     paid = paid_members()
     form = (label or f"{platform}-export")[:100]
@@ -314,11 +355,15 @@ def import_members(
                 session, subscriber, now, resend_after=0
             ):
                 report.confirmations_queued += 1
-        elif p.link_customer:
+        elif p.link_customer or p.assign_tier:
             subscriber = session.get(Subscriber, p.subscriber_id)
         else:
             continue
-        if not p.link_customer or subscriber is None or p.member.stripe_customer_id is None:
+        customer = p.member.stripe_customer_id
+        if paid is not None and p.assign_tier and customer and tier_id is not None:
+            paid.assign_tier(session, customer, tier_id, now)
+            continue
+        if not p.link_customer or subscriber is None or customer is None:
             continue
         if paid is None:
             report.paid_errors.append(
@@ -327,14 +372,16 @@ def import_members(
             continue
         try:
             with session.begin_nested():
-                linked = paid.link(session, subscriber, p.member.stripe_customer_id, now)
+                linked = paid.link(session, subscriber, customer, now, tier_id)
         except DomainError as exc:
             log.warning("import line %s: customer not linked: %s", p.line, exc.message)
             report.paid_errors.append({"line": p.line, "email": p.display, "reason": exc.message})
             continue
         report.paid_linked += 1
-        report.subscriptions_mirrored += int(linked.get("subscriptions", 0))
+        report.subscriptions_mirrored += linked.get("subscriptions", 0)
+        report.untiered += 1 if linked.get("untiered", 0) else 0
     session.flush()
+    _untiered_warning(report)
     return report
 
 
@@ -406,7 +453,7 @@ def report_lines(report: MemberImportReport, limit: int = 50) -> list[str]:
         f"{report.platform}: {verb} {report.new} new, {report.updated} updated, "
         f"{report.unchanged} unchanged, {len(report.invalid)} invalid, {report.erased} erased",
         f"paid members found {report.paid_found}, linked {report.paid_linked}, "
-        f"subscriptions mirrored {report.subscriptions_mirrored}, "
+        f"subscriptions mirrored {report.subscriptions_mirrored}, without a tier {report.untiered}, "
         f"confirmations queued {report.confirmations_queued}",
     ]
     if report.new_by_status:

@@ -248,6 +248,10 @@ MEMBER_IMPORT_REPORT = spec.schema(
             "paid_found": {"type": "integer", "description": "rows of paying members with a Stripe customer"},
             "paid_linked": {"type": "integer", "description": "customers linked by this run"},
             "subscriptions_mirrored": {"type": "integer"},
+            "untiered": {
+                "type": "integer",
+                "description": "paid members paying through Stripe prices no tier knows (no paid posts)",
+            },
             "paid_errors": {
                 "type": "array",
                 "items": _ROW_PROBLEM,

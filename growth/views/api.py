@@ -283,6 +283,10 @@ def import_csv():  # type: ignore[no-untyped-def]
             "schema": {"type": "string"},
             "description": "comma-separated slugs (default: the default newsletter)",
         },
+        query_int_schema(
+            "tier_id",
+            description="the tier paid members bought, for Stripe prices no tier knows (the old platform's)",
+        ),
     ],
     errors=(400, 422),
     tags=("subscribers",),
@@ -307,6 +311,7 @@ def import_members():  # type: ignore[no-untyped-def]
         newsletter_slugs=slugs,
         label=f"{platform}:api",
         refuse_disposable=current_app.config["MASTHEAD"].disposable_emails == "refuse",
+        tier_id=query_int(request.args, "tier_id", None),
     )
     if dry_run:
         db.session.rollback()

@@ -96,9 +96,10 @@ def _import_page(report=None, error: str | None = None, status: int = 200, form=
     return render_template(
         "admin/import_members.html",
         platforms=PLATFORMS,
+        tiers=access.tier_names(db.session),
         report=report,
         error=error,
-        form=form or {"platform": "", "dry_run": True},
+        form=form or {"platform": "", "dry_run": True, "tier": ""},
     ), status
 
 
@@ -113,9 +114,11 @@ def import_members():  # type: ignore[no-untyped-def]
     """Run the upload as a dry run or for real and show the report."""
     platform = request.form.get("platform", "")
     dry_run = request.form.get("dry_run") == "1"
-    form = {"platform": platform, "dry_run": dry_run}
+    form = {"platform": platform, "dry_run": dry_run, "tier": request.form.get("tier", "")}
     upload = request.files.get("file")
     try:
+        raw_tier = request.form.get("tier", "")
+        tier_id = parse_int(raw_tier, "tier", 1, MAX_ID) if raw_tier else None
         if upload is None or not upload.filename:
             raise InvalidRequest("Choose the export file to upload.", code="missing_file")
         try:
@@ -132,6 +135,7 @@ def import_members():  # type: ignore[no-untyped-def]
             dry_run=dry_run,
             label=f"{platform}:{upload.filename}"[:100],
             refuse_disposable=current_app.config["MASTHEAD"].disposable_emails == "refuse",
+            tier_id=tier_id,
         )
     except DomainError as exc:
         db.session.rollback()

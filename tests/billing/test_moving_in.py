@@ -233,3 +233,64 @@ def test_the_gateway_reads_every_page_of_a_customers_subscriptions(billing_app, 
         found = get_gateway().list_subscriptions(customer)
     assert len(found) == 101 and len({s["id"] for s in found}) == 101
     assert [p.get("starting_after") is not None for _, _, p, _ in fake_stripe.requests] == [False, True]
+
+
+def test_old_platform_prices_count_in_mrr_and_a_named_tier_unlocks_them(
+    bclient, bsession, fake_stripe, admin, tier
+):
+    # Substack's own price on this account: no Masthead tier knows it.
+    customer = paying_customer(fake_stripe, "paying@example.com", cents=700, price="price_substack_monthly")
+    body = samples.GHOST.format(paying=customer)
+    report = post_export(bclient, admin, "ghost", body)
+    assert (report["paid_linked"], report["untiered"]) == (1, 1)
+    assert any("no tier knows" in w for w in report["warnings"])
+    paying = subscriber(bsession, "paying@example.com")
+    assert paying.stage == "paying" and mrr_now(bsession) == 700
+    assert access.paying_tiers(bsession, [paying.id]) == {}  # no paid posts yet
+    # Run again, the file is unchanged but for those paid members; a dry run naming the tier
+    # says it would update them, and changes nothing.
+    plain = post_export(bclient, admin, "ghost", body, dry_run=True)
+    assert (plain["updated"], plain["unchanged"], plain["untiered"]) == (0, 4, 1)
+    dry = bclient.post(
+        f"/api/v1/subscribers/import-members?platform=ghost&dry_run=true&tier_id={tier.id}",
+        data=body.encode(),
+        headers={**admin, "Content-Type": "text/csv"},
+    ).get_json()
+    assert (dry["updated"], dry["unchanged"], dry["untiered"]) == (1, 3, 0)
+    assert access.paying_tiers(bsession, [paying.id]) == {}
+    client_query = f"/api/v1/subscribers/import-members?platform=ghost&tier_id={tier.id}"
+    named = bclient.post(client_query, data=body.encode(), headers={**admin, "Content-Type": "text/csv"})
+    assert named.status_code == 200
+    assert (named.get_json()["updated"], named.get_json()["untiered"]) == (1, 0)
+    bsession.expire_all()
+    assert access.paying_tiers(bsession, [paying.id]) == {paying.id: tier.id}
+    from billing.models import TierPrice
+
+    legacy = bsession.scalars(
+        select(TierPrice).where(TierPrice.stripe_price_id == "price_substack_monthly")
+    ).one()
+    assert (legacy.tier_id, legacy.active, legacy.unit_amount_cents) == (tier.id, False, 700)
+    # Once named, the same run changes nothing; and later events for that price keep the tier.
+    again = bclient.post(client_query, data=body.encode(), headers={**admin, "Content-Type": "text/csv"})
+    assert (again.get_json()["updated"], again.get_json()["unchanged"]) == (0, 4)
+    sub = bsession.scalars(select(Subscription)).one()
+    obj = {**fake_stripe.subscriptions[sub.stripe_subscription_id], "cancel_at_period_end": True}
+    post_event(bclient, event("customer.subscription.updated", obj, int(time.time()) + 60))
+    bsession.expire_all()
+    assert bsession.get(Subscription, sub.id).tier_id == tier.id
+
+
+def test_an_unknown_tier_is_refused_before_anything_is_written(bclient, bsession, fake_stripe, admin, tier):
+    response = bclient.post(
+        "/api/v1/subscribers/import-members?platform=kit&tier_id=999",
+        data=samples.KIT.encode(),
+        headers={**admin, "Content-Type": "text/csv"},
+    )
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "unknown_tier"
+    bad = bclient.post(
+        "/api/v1/subscribers/import-members?platform=kit&tier_id=zero",
+        data=samples.KIT.encode(),
+        headers={**admin, "Content-Type": "text/csv"},
+    )
+    assert bad.status_code == 400
+    assert bsession.scalar(select(func.count()).select_from(Subscriber)) == 0
