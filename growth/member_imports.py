@@ -377,6 +377,17 @@ def import_members(
             log.warning("import line %s: customer not linked: %s", p.line, exc.message)
             report.paid_errors.append({"line": p.line, "email": p.display, "reason": exc.message})
             continue
+        except IntegrityError:  # another import linked the same customer at this moment
+            log.info("import line %s: customer %s linked by a concurrent import", p.line, customer)
+            report.paid_errors.append(
+                {
+                    "line": p.line,
+                    "email": p.display,
+                    "reason": "another import was linking this customer at the same moment; "
+                    "run the file again to check",
+                }
+            )
+            continue
         report.paid_linked += 1
         report.subscriptions_mirrored += linked.get("subscriptions", 0)
         report.untiered += 1 if linked.get("untiered", 0) else 0

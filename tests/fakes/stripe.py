@@ -265,6 +265,7 @@ class FakeStripe:
             self.requests: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
             self.idempotent: dict[str, tuple[int, dict[str, Any]]] = {}
             self.fail_next: list[int] = []
+            self.delay = 0.0  # seconds each answer waits: lets concurrent callers overlap
 
     @property
     def url(self) -> str:
@@ -283,6 +284,8 @@ class FakeStripe:
         headers = {k.lower(): v for k, v in headers.items()}
         split = urlsplit(path)
         params = parse_form(body) if method == "POST" else parse_form(split.query.encode())
+        if self.delay:
+            time.sleep(self.delay)
         with self.lock:
             self.requests.append((method, split.path, params, headers))
             if not headers.get("authorization", "").startswith("Bearer sk_"):
