@@ -23,7 +23,8 @@ from billing.models import ACCESS_STATUSES, StripeCustomer, Subscription, Subscr
 from billing.service import tier_for_price
 from growth import rollups
 from growth.errors import ValidationFailed
-from growth.models import Subscriber
+from growth.models import Stage, Subscriber
+from growth.subscribers import set_stage
 
 EVENT_TYPE = "import.subscription"  # a snapshot read from Stripe's API, not sent by a webhook
 
@@ -78,6 +79,10 @@ def link_imported_customer(
         )
     listed = stripe.list_subscriptions(customer_id)
     link_customer(session, customer_id, subscriber, customer.get("email"))
+    if any(obj.get("status") in ACCESS_STATUSES for obj in listed):
+        # They paid before they arrived: the stage is set first, so the mirror does not announce
+        # an upgrade (no "thanks for upgrading" sequence, no subscription.started webhook).
+        set_stage(session, subscriber, Stage.PAYING, now, reason="imported_paying")
     mirrored = 0
     for obj in listed:
         event_id = f"import:{obj['id']}"

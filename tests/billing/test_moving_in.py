@@ -294,3 +294,37 @@ def test_an_unknown_tier_is_refused_before_anything_is_written(bclient, bsession
     )
     assert bad.status_code == 400
     assert bsession.scalar(select(func.count()).select_from(Subscriber)) == 0
+
+
+def test_an_imported_paying_member_is_not_announced_as_an_upgrade(
+    bclient, bsession, fake_stripe, admin, tier
+):
+    from growth import signals
+    from growth.models import SubscriberEvent
+
+    heard: list[str] = []
+
+    def listen(sender, **_kw):  # type: ignore[no-untyped-def]
+        heard.append(sender.email)
+
+    signals.subscriber_upgraded.connect(listen)
+    try:
+        post_export(
+            bclient,
+            admin,
+            "ghost",
+            samples.GHOST.format(paying=paying_customer(fake_stripe, "paying@example.com")),
+        )
+    finally:
+        signals.subscriber_upgraded.disconnect(listen)
+    assert heard == []
+    paying = subscriber(bsession, "paying@example.com")
+    stages = [
+        (e.from_value, e.to_value, e.reason)
+        for e in bsession.scalars(
+            select(SubscriberEvent)
+            .where(SubscriberEvent.subscriber_id == paying.id, SubscriberEvent.field == "stage")
+            .order_by(SubscriberEvent.id)
+        )
+    ]
+    assert stages == [(None, "confirmed", "imported-from-ghost"), ("confirmed", "paying", "imported_paying")]
