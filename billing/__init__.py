@@ -51,7 +51,7 @@ def init_app(app: Flask) -> None:
     )
     from billing import timeline as billing_timeline
     from billing.demo import BillingDemo
-    from growth import access, demo, emails, member_imports, reports, roles, scheduler, timeline
+    from growth import access, demo, emails, paid_members, reports, roles, scheduler, timeline
     from growth.extensions import csrf
 
     gateway.init_app(app)
@@ -80,8 +80,8 @@ def init_app(app: Flask) -> None:
         "process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5)
     )
     demo.register_demo_contributor(BillingDemo)
-    member_imports.register_paid_members(
-        member_imports.PaidMembers(
+    paid_members.register(
+        paid_members.PaidMembers(
             owners=moving_in.customer_owners,
             untiered=moving_in.untiered_customers,
             link=moving_in.link_imported_customer,

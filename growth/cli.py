@@ -280,14 +280,14 @@ def import_members(
     csv_file, platform: str, dry_run: bool, newsletters: tuple[str, ...], tier_id: int | None
 ) -> None:  # type: ignore[no-untyped-def]
     """Import another platform's member export: free and paid members, their standing kept."""
-    from growth import member_imports
+    from growth import member_imports, platforms
     from growth.db import utcnow
 
     try:
         report = member_imports.import_members(
             db.session,
             platform,
-            member_imports.parse_export(platform, csv_file.read()),
+            platforms.parse_export(platform, csv_file.read()),
             utcnow(),
             dry_run=dry_run,
             newsletter_slugs=list(newsletters),

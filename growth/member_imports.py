@@ -5,7 +5,7 @@ go in), known addresses never resurrected, erased ones never imported again. Wha
 readers keep the standing they had there (active, unsubscribed, pending, bounced, complained),
 their consent says `imported-from-<platform>`, and only those who never confirmed there get a
 confirmation email. Paid members bring their Stripe customer id (the same Stripe account):
-billing, which the core does not import, registers `register_paid_members` to say who owns a
+billing, which the core does not import, registers growth.paid_members to say who owns a
 customer and to link one, mirroring its subscriptions so MRR and the paying stage are right at
 once. Nobody re-enters a card.
 
@@ -16,22 +16,19 @@ are already linked is `unchanged`.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from growth import access, addresses, imports, privacy, subscribers
+from growth import access, addresses, imports, paid_members, privacy, subscribers
 from growth.errors import DomainError, InvalidRequest, ValidationFailed
 from growth.models import Consent, Membership, MembershipStatus, Newsletter, Stage, Status, Subscriber
 from growth.outgoing import core_events
-from growth.platforms import FORMATS, PLATFORMS, Member, RowRefused, header_problem
+from growth.platforms import FORMATS, PLATFORMS, Member, RowRefused
 
 log = logging.getLogger(__name__)
 
@@ -44,46 +41,6 @@ MEMBERSHIP = {
     Status.COMPLAINED: MembershipStatus.UNSUBSCRIBED,
     Status.UNSUBSCRIBED: MembershipStatus.UNSUBSCRIBED,
 }
-
-
-# -- the registry billing fills ----------------------------------------------------------------
-
-# (session, customer ids) -> {customer id: subscriber id it is linked to, or None when unlinked}
-CustomerOwners = Callable[[Session, list[str]], dict[str, int | None]]
-# (session, customer ids) -> those whose paying subscriptions have a price no tier knows
-UntieredCustomers = Callable[[Session, list[str]], set[str]]
-# (session, subscriber, customer id, now, tier id or None) -> {"subscriptions": n, "untiered": n};
-# DomainError when it cannot be linked
-CustomerLink = Callable[[Session, Subscriber, str, dt.datetime, int | None], dict[str, int]]
-# (session, customer id, tier id, now) -> subscriptions given the tier
-CustomerTier = Callable[[Session, str, int, dt.datetime], int]
-# () -> why paid members cannot be linked on this installation, or None
-PaidReadiness = Callable[[], str | None]
-
-
-@dataclass(frozen=True)
-class PaidMembers:
-    """What billing offers the import: who owns a customer, how to link one, and tiers."""
-
-    owners: CustomerOwners
-    untiered: UntieredCustomers
-    link: CustomerLink
-    assign_tier: CustomerTier
-    problem: PaidReadiness
-
-
-_paid: PaidMembers | None = None
-
-
-def register_paid_members(paid: PaidMembers) -> None:
-    """Billing says who owns a Stripe customer and how to link one (from its init_app)."""
-    global _paid
-    _paid = paid
-
-
-def paid_members() -> PaidMembers | None:
-    """What billing registered; None without a billing domain."""
-    return _paid
 
 
 # -- reading and planning ----------------------------------------------------------------------
@@ -141,32 +98,6 @@ class MemberImportReport:
             "confirmations_queued": self.confirmations_queued,
             "warnings": self.warnings,
         }
-
-
-def parse_export(platform: str, text: str) -> list[dict[str, str]]:
-    """The rows of a platform's CSV export (header names lower-cased); 400 when it is not one."""
-    if platform not in PLATFORMS:
-        raise InvalidRequest(
-            f"Unknown platform {platform[:40]!r}: one of {', '.join(PLATFORMS)}.", code="unknown_platform"
-        )
-    if "\x00" in text:
-        raise InvalidRequest("The file is not a CSV export.", code="not_csv")
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    try:
-        columns = {(f or "").strip().lower() for f in reader.fieldnames or []}
-        problem = header_problem(platform, columns)
-        if problem:
-            raise InvalidRequest(problem, code="not_platform_export")
-        rows = []
-        for row in reader:
-            rows.append({(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k})
-            if len(rows) > imports.MAX_ROWS:
-                raise InvalidRequest(
-                    f"At most {imports.MAX_ROWS} rows per import; split the file.", code="too_many_rows"
-                )
-    except csv.Error as exc:
-        raise InvalidRequest(f"The CSV cannot be read: {exc}", code="bad_csv") from exc
-    return rows
 
 
 def plan_import(
@@ -236,7 +167,7 @@ def plan_import(
 
     known = _known(session, [p.key for p in valid])
     erased = privacy.erased_hashes(session, [p.key for p in valid if p.key not in known])
-    paid = paid_members()
+    paid = paid_members.registered()
     customers = [p.member.stripe_customer_id for p in valid if p.member.stripe_customer_id]
     owners = paid.owners(session, customers) if paid and customers else {}
     linked = [c for c in customers if owners.get(c) is not None]
@@ -340,7 +271,7 @@ def import_members(
     if dry_run:
         _untiered_warning(report)
         return report
-    paid = paid_members()
+    paid = paid_members.registered()
     form = (label or f"{platform}-export")[:100]
     for p in planned:
         subscriber: Subscriber | None

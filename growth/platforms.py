@@ -1,4 +1,4 @@
-"""The member exports of other platforms, read as one plain shape (pure: no database, no app).
+"""The member exports of other platforms, read as one plain shape (no database, no app).
 
 Each platform's documented export is mapped to `Member`: the address, a name, the reader's
 standing there (active, unsubscribed, pending confirmation, bounced, complained), and for paid
@@ -25,10 +25,14 @@ subscriber states.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from growth.errors import InvalidRequest
+from growth.imports import MAX_ROWS
 from growth.models import Status
 
 PLATFORMS = ("substack", "beehiiv", "ghost", "kit")
@@ -217,3 +221,29 @@ def header_problem(platform: str, columns: set[str]) -> str | None:
             f"This does not look like a {platform} export: it has none of the columns {', '.join(fmt.marks)}."
         )
     return None
+
+
+def parse_export(platform: str, text: str) -> list[dict[str, str]]:
+    """The rows of a platform's CSV export (header names lower-cased); 400 when it is not one."""
+    if platform not in PLATFORMS:
+        raise InvalidRequest(
+            f"Unknown platform {platform[:40]!r}: one of {', '.join(PLATFORMS)}.", code="unknown_platform"
+        )
+    if "\x00" in text:
+        raise InvalidRequest("The file is not a CSV export.", code="not_csv")
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        columns = {(f or "").strip().lower() for f in reader.fieldnames or []}
+        problem = header_problem(platform, columns)
+        if problem:
+            raise InvalidRequest(problem, code="not_platform_export")
+        rows = []
+        for row in reader:
+            rows.append({(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k})
+            if len(rows) > MAX_ROWS:
+                raise InvalidRequest(
+                    f"At most {MAX_ROWS} rows per import; split the file.", code="too_many_rows"
+                )
+    except csv.Error as exc:
+        raise InvalidRequest(f"The CSV cannot be read: {exc}", code="bad_csv") from exc
+    return rows

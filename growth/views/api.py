@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import func, select
 
-from growth import exports, imports, member_imports, privacy, schemas, subscribers
+from growth import exports, imports, member_imports, platforms, privacy, schemas, subscribers
 from growth.auth import current_operator
 from growth.csvout import csv_response, wants_csv
 from growth.db import commit, db, lock_row, utcnow
@@ -305,7 +305,7 @@ def import_members():  # type: ignore[no-untyped-def]
     report = member_imports.import_members(
         db.session,
         platform,
-        member_imports.parse_export(platform, text),
+        platforms.parse_export(platform, text),
         utcnow(),
         dry_run=dry_run,
         newsletter_slugs=slugs,

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from growth import access, directory, member_imports, newsletters, operator_actions, subscribers, timeline
+from growth import (
+    access,
+    directory,
+    member_imports,
+    newsletters,
+    operator_actions,
+    platforms,
+    subscribers,
+    timeline,
+)
 from growth.db import commit, db, utcnow
 from growth.engagement import subscriber_engagement
 from growth.errors import DomainError, InvalidRequest
@@ -130,7 +139,7 @@ def import_members():  # type: ignore[no-untyped-def]
         report = member_imports.import_members(
             db.session,
             platform,
-            member_imports.parse_export(platform, text),
+            platforms.parse_export(platform, text),
             utcnow(),
             dry_run=dry_run,
             label=f"{platform}:{upload.filename}"[:100],
