@@ -273,10 +273,15 @@ def import_members(
         return report
     paid = paid_members.registered()
     form = (label or f"{platform}-export")[:100]
+    arrivals = [p for p in planned if p.action == "new"]
+    created: dict[int, Subscriber] = {}
+    for start in range(0, len(arrivals), CHUNK):
+        part = arrivals[start : start + CHUNK]
+        created.update(_create_chunk(session, platform, part, now, newsletters, form))
     for p in planned:
         subscriber: Subscriber | None
         if p.action == "new":
-            subscriber = _create(session, platform, p.member, p.display, p.key, now, newsletters, form)
+            subscriber = created.get(p.line)
             if subscriber is None:  # the same address, imported at the same moment by another run
                 report.new -= 1
                 report.unchanged += 1
@@ -327,20 +332,42 @@ def import_members(
     return report
 
 
-def _create(
+CHUNK = 500  # new readers written per flush (and per savepoint)
+
+
+def _create_chunk(
     session: Session,
     platform: str,
-    member: Member,
-    display: str,
-    key: str,
+    part: list[PlannedRow],
     now: dt.datetime,
     newsletters: list[Newsletter],
     form: str,
-) -> Subscriber | None:
-    """A new reader with the standing they had on `platform`; None when the address is taken."""
+) -> dict[int, Subscriber]:
+    """{line: new reader} for the rows of `part`, written together; an address another run
+    imported meanwhile (a unique clash) sends the chunk back one row at a time, that row left out."""
+    built = [(p, _new_subscriber(platform, p.member, p.display, p.key, now)) for p in part]
+    try:
+        with session.begin_nested():
+            session.add_all([subscriber for _, subscriber in built])
+            session.flush()
+    except IntegrityError:
+        if len(part) == 1:
+            return {}
+        found: dict[int, Subscriber] = {}
+        for p in part:
+            found.update(_create_chunk(session, platform, [p], now, newsletters, form))
+        return found
+    for _, subscriber in built:
+        _record_arrival(session, platform, subscriber, now, newsletters, form)
+    session.flush()
+    return {p.line: subscriber for p, subscriber in built}
+
+
+def _new_subscriber(platform: str, member: Member, display: str, key: str, now: dt.datetime) -> Subscriber:
+    """A new reader with the standing they had on `platform` (not yet added)."""
     status = member.status
     confirmed = status != Status.PENDING
-    subscriber = Subscriber(
+    return Subscriber(
         email=display,
         email_normalized=key,
         name=member.name,
@@ -357,14 +384,20 @@ def _create(
         status_changed_at=now,
         stage_changed_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(subscriber)
-            session.flush()
-    except IntegrityError:
-        return None
+
+
+def _record_arrival(
+    session: Session,
+    platform: str,
+    subscriber: Subscriber,
+    now: dt.datetime,
+    newsletters: list[Newsletter],
+    form: str,
+) -> None:
+    """A new reader's first events, newsletters and consent (imported from `platform`)."""
     subscribers.record_first_events(session, subscriber, now, reason=f"imported-from-{platform}")
-    membership = MEMBERSHIP.get(status, MembershipStatus.UNSUBSCRIBED)
+    membership = MEMBERSHIP.get(Status(subscriber.status), MembershipStatus.UNSUBSCRIBED)
+    confirmed = subscriber.confirmed_at is not None
     for newsletter in newsletters:
         session.add(
             Membership(
@@ -384,8 +417,6 @@ def _create(
             newsletter_ids=[n.id for n in newsletters],
         )
     )
-    session.flush()
-    return subscriber
 
 
 def report_lines(report: MemberImportReport, limit: int = 50) -> list[str]:

@@ -262,3 +262,33 @@ def test_the_cli_imports_and_dry_runs(app, session, tmp_path):
     assert count(session, Subscriber) == 4
     wrong = runner.invoke(args=["import-members", "--platform", "kit", str(path)])
     assert wrong.exit_code == 1 and "does not look like a kit export" in wrong.output
+
+
+def test_an_address_taken_between_the_plan_and_the_write_is_left_out_of_its_chunk(app, session):
+    """What a concurrent run does (PostgreSQL test in tests/billing/test_moving_in_race.py), here
+    by hand: the chunk's flush clashes, its rows go one by one, the taken one is skipped."""
+    from growth import member_imports, subscribers
+    from growth.models import Status
+    from growth.platforms import Member
+
+    now = utcnow()
+    rows = [
+        member_imports.PlannedRow(line, Member(email=e, status=Status.ACTIVE), e, e, action="new")
+        for line, e in ((2, "a@example.com"), (3, "taken@example.com"), (4, "b@example.com"))
+    ]
+    session.add(
+        Subscriber(
+            email="taken@example.com",
+            email_normalized="taken@example.com",
+            referral_code=subscribers.new_referral_code(),
+            status="active",
+            stage="confirmed",
+        )
+    )
+    session.flush()
+    newsletters = subscribers.resolve_newsletters(session, None)
+    made = member_imports._create_chunk(session, "kit", rows, now, newsletters, "kit:test")
+    assert sorted(made) == [2, 4]
+    assert {s.email_normalized for s in made.values()} == {"a@example.com", "b@example.com"}
+    assert count(session, Consent) == 2
+    assert count(session, Subscriber) == 3
