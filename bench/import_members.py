@@ -22,7 +22,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.send import fresh_database  # noqa: E402
 
-HEADER = "id,email,name,note,subscribed_to_emails,complimentary_plan,stripe_customer_id,created_at,deleted_at,labels,tiers"
+HEADER = (  # Ghost's members export, as tests/growth/platform_exports.py has it
+    "id,email,name,note,subscribed_to_emails,complimentary_plan,stripe_customer_id,"
+    "created_at,deleted_at,labels,tiers"
+)
 
 
 def export_file(n: int, fake) -> str:  # type: ignore[no-untyped-def]
