@@ -48,6 +48,8 @@ MEMBERSHIP = {
 
 @dataclass
 class PlannedRow:
+    """One readable row and what the import does with it."""
+
     line: int
     member: Member
     display: str
