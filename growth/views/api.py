@@ -294,7 +294,11 @@ def import_csv():  # type: ignore[no-untyped-def]
 def import_members():  # type: ignore[no-untyped-def]
     """Move in from another platform: readers keep their standing, paid members their Stripe customer."""
     platform = request.args.get("platform", "")
-    dry_run = request.args.get("dry_run", "").lower() in {"1", "true", "yes"}
+    # A mistyped dry_run must not import for real: only these spellings are read.
+    raw_dry_run = request.args.get("dry_run", "false").strip().lower()
+    if raw_dry_run not in {"true", "1", "yes", "false", "0", "no"}:
+        raise InvalidRequest("dry_run must be true or false", code="invalid_dry_run")
+    dry_run = raw_dry_run in {"true", "1", "yes"}
     upload = request.files.get("file")
     raw = upload.read() if upload else request.get_data()
     try:

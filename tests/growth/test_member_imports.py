@@ -169,6 +169,7 @@ def test_beehiiv_sample(client, session, outbox, admin):
         ("?platform=ghost", "email,name\na@example.com,A\n", 400, "not_platform_export"),
         ("?platform=kit", "name\nA\n", 400, "not_platform_export"),
         ("?platform=ghost", "", 400, "not_platform_export"),
+        ("?platform=kit&dry_run=ture", "email_address\na@example.com\n", 400, "invalid_dry_run"),
         ("?platform=ghost", 'email,subscribed_to_emails\n"a@example.com,true\n', 200, None),
     ],
 )
