@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
         api,
         cli,
         gateway,
+        moving_in,
         privacy,
         report_series,
         service,
@@ -50,7 +51,7 @@ def init_app(app: Flask) -> None:
     )
     from billing import timeline as billing_timeline
     from billing.demo import BillingDemo
-    from growth import access, demo, emails, reports, roles, scheduler, timeline
+    from growth import access, demo, emails, paid_members, reports, roles, scheduler, timeline
     from growth.extensions import csrf
 
     gateway.init_app(app)
@@ -79,6 +80,15 @@ def init_app(app: Flask) -> None:
         "process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5)
     )
     demo.register_demo_contributor(BillingDemo)
+    paid_members.register(
+        paid_members.PaidMembers(
+            owners=moving_in.customer_owners,
+            untiered=moving_in.untiered_customers,
+            link=moving_in.link_imported_customer,
+            assign_tier=moving_in.assign_tier,
+            problem=moving_in.payments_problem,
+        )
+    )
 
 
 def email_links(_session: Session, _subscriber: Subscriber, context: Mapping[str, Any]) -> dict[str, str]:

@@ -79,6 +79,22 @@ class StripeGateway:
         """A coupon and its terms; None when Stripe has no such coupon (e.g. deleted)."""
         return self._retrieve("read the coupon", self.client.v1.coupons.retrieve, coupon_id, {})
 
+    def retrieve_customer(self, customer_id: str) -> Any:
+        """A customer (`deleted: true` once deleted); None when Stripe has no such customer."""
+        return self._retrieve("read the customer", self.client.v1.customers.retrieve, customer_id, {})
+
+    def list_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
+        """Every subscription of a customer that is not canceled (Stripe's default), page by page."""
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"customer": customer_id, "limit": 100}
+        while True:
+            page = self._call("list the subscriptions", self.client.v1.subscriptions.list, params)
+            items = [item.to_dict() for item in page.data]
+            found.extend(items)
+            if not page.has_more or not items:
+                return found
+            params = {**params, "starting_after": items[-1]["id"]}
+
     def _retrieve(self, what: str, fn: Any, object_id: str, params: dict[str, Any]) -> Any:
         try:
             found = fn(object_id, params)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -185,7 +185,18 @@ def _mirror_row(session: Session, fields: dict[str, Any], at: dt.datetime) -> Su
     return sub
 
 
-def apply_subscription(session: Session, row: StripeEvent, obj: dict[str, Any]) -> Subscriber | None:
+class EventStamp(Protocol):
+    """What a snapshot keeps of the event that reported it (a webhook's, or an import's reading)."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def created(self) -> dt.datetime: ...
+
+
+def apply_subscription(session: Session, row: EventStamp, obj: dict[str, Any]) -> Subscriber | None:
     """Record the event's subscription state and recompute the mirror from every state seen."""
     fields = parse_subscription(obj)
     sub = _mirror_row(session, fields, row.created)

@@ -259,6 +259,54 @@ def import_subscribers(csv_file, confirmed: bool, newsletters: tuple[str, ...], 
         click.echo(f"  line {row['line']}: {row['email']!r}: {row['reason']}")
 
 
+@click.command("import-members")
+@click.option(
+    "--platform",
+    required=True,
+    type=click.Choice(["substack", "beehiiv", "ghost", "kit"]),
+    help="Whose export the file is.",
+)
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option("--newsletter", "newsletters", multiple=True, help="Newsletter slug (repeatable).")
+@click.option(
+    "--tier",
+    "tier_id",
+    type=click.IntRange(1, 2147483647),
+    help="Tier id for paid members whose Stripe prices no tier knows (the old platform's prices).",
+)
+@with_appcontext
+def import_members(
+    csv_file, platform: str, dry_run: bool, newsletters: tuple[str, ...], tier_id: int | None
+) -> None:  # type: ignore[no-untyped-def]
+    """Import another platform's member export: free and paid members, their standing kept."""
+    from growth import member_imports, platforms
+    from growth.db import utcnow
+
+    try:
+        report = member_imports.import_members(
+            db.session,
+            platform,
+            platforms.parse_export(platform, csv_file.read()),
+            utcnow(),
+            dry_run=dry_run,
+            newsletter_slugs=list(newsletters),
+            label=f"{platform}:{Path(csv_file.name).name}"[:100],
+            refuse_disposable=current_app.config["MASTHEAD"].disposable_emails == "refuse",
+            tier_id=tier_id,
+        )
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    except UnicodeDecodeError as exc:
+        raise click.ClickException("The file must be UTF-8.") from exc
+    if dry_run:
+        db.session.rollback()
+    else:
+        commit()
+    for line in member_imports.report_lines(report):
+        click.echo(line)
+
+
 @click.command("rebuild-rollups")
 @with_appcontext
 def rebuild_rollups() -> None:
@@ -329,6 +377,7 @@ commands = [
     worker,
     prepare_server,
     import_subscribers,
+    import_members,
     tick_command,
     scheduler_command,
     serve,

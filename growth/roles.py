@@ -68,6 +68,9 @@ CORE = {
     "privacy.admin_erase_subscriber": ADMIN,
     "api.lift_suppression": ADMIN,
     "api.import_csv": ADMIN,
+    "api.import_members": ADMIN,
+    "people.import_members_page": ADMIN,
+    "people.import_members": ADMIN,
     "engagement.subscriber_engagement": ADMIN,
     # reports: the funnel is counts; cohorts and growth carry revenue
     "reports.funnel": CREATOR,

@@ -214,6 +214,69 @@ IMPORT_REPORT = spec.schema(
 )
 
 
+_ROW_PROBLEM = {
+    "type": "object",
+    "properties": {
+        "line": {"type": "integer"},
+        "email": {"type": "string"},
+        "reason": {"type": "string"},
+    },
+}
+
+MEMBER_EXPORT_CSV = spec.schema(
+    "MemberExportCsv",
+    {
+        "type": "string",
+        "description": "UTF-8 CSV as the platform exports it: Substack's email list or subscribers "
+        "export, beehiiv's subscribers export, Ghost's members export, Kit's subscribers export",
+    },
+)
+
+MEMBER_IMPORT_REPORT = spec.schema(
+    "MemberImportReport",
+    {
+        "type": "object",
+        "required": ["platform", "dry_run", "new", "updated", "unchanged", "invalid", "paid_found"],
+        "properties": {
+            "platform": {"type": "string"},
+            "dry_run": {"type": "boolean", "description": "true: counts of what would change"},
+            "new": {"type": "integer"},
+            "updated": {"type": "integer", "description": "known readers whose Stripe customer is linked"},
+            "unchanged": {"type": "integer"},
+            "erased": {"type": "integer", "description": "addresses erased on request, not imported"},
+            "invalid": {"type": "array", "items": _ROW_PROBLEM},
+            "paid_found": {"type": "integer", "description": "rows of paying members with a Stripe customer"},
+            "paid_linked": {"type": "integer", "description": "customers linked by this run"},
+            "subscriptions_mirrored": {"type": "integer"},
+            "untiered": {
+                "type": "integer",
+                "description": "paid members paying through Stripe prices no tier knows (no paid posts)",
+            },
+            "paid_errors": {
+                "type": "array",
+                "items": _ROW_PROBLEM,
+                "description": "readers imported whose Stripe customer could not be linked",
+            },
+            "notes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "line": {"type": "integer"},
+                        "email": {"type": "string"},
+                        "note": {"type": "string"},
+                    },
+                },
+                "description": "what was not carried over (comps, gifts, paid without a customer)",
+            },
+            "new_by_status": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "confirmations_queued": {"type": "integer"},
+            "warnings": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+)
+
+
 def _newsletter_fields() -> dict[str, Any]:
     from growth import newsletters
 

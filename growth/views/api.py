@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import func, select
 
-from growth import exports, imports, privacy, schemas, subscribers
+from growth import exports, imports, member_imports, platforms, privacy, schemas, subscribers
 from growth.auth import current_operator
 from growth.csvout import csv_response, wants_csv
 from growth.db import commit, db, lock_row, utcnow
@@ -14,6 +14,7 @@ from growth.extensions import signup_limit
 from growth.models import Status, Subscriber
 from growth.openapi import spec
 from growth.params import DB_INT_MAX, query_int, query_int_schema
+from growth.platforms import PLATFORMS
 from growth.views.common import is_bot, signup_request
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -251,6 +252,75 @@ def import_csv():  # type: ignore[no-untyped-def]
         refuse_disposable=current_app.config["MASTHEAD"].disposable_emails == "refuse",
     )
     commit()
+    return jsonify(report.as_dict())
+
+
+@bp.post("/subscribers/import-members")
+@spec.operation(
+    "/api/v1/subscribers/import-members",
+    "post",
+    summary="Import a Substack, beehiiv, Ghost or Kit member export (free and paid members)",
+    request="MemberExportCsv",
+    request_content_type="text/csv",
+    response="MemberImportReport",
+    parameters=[
+        {
+            "name": "platform",
+            "in": "query",
+            "required": True,
+            "schema": {"type": "string", "enum": list(PLATFORMS)},
+            "description": "whose export the body is",
+        },
+        {
+            "name": "dry_run",
+            "in": "query",
+            "schema": {"type": "boolean"},
+            "description": "true: report what would change, write nothing",
+        },
+        {
+            "name": "newsletters",
+            "in": "query",
+            "schema": {"type": "string"},
+            "description": "comma-separated slugs (default: the default newsletter)",
+        },
+        query_int_schema(
+            "tier_id",
+            description="the tier paid members bought, for Stripe prices no tier knows (the old platform's)",
+        ),
+    ],
+    errors=(400, 422),
+    tags=("subscribers",),
+)
+def import_members():  # type: ignore[no-untyped-def]
+    """Move in from another platform: readers keep their standing, paid members their Stripe customer."""
+    platform = request.args.get("platform", "")
+    # A mistyped dry_run must not import for real: only these spellings are read.
+    raw_dry_run = request.args.get("dry_run", "false").strip().lower()
+    if raw_dry_run not in {"true", "1", "yes", "false", "0", "no"}:
+        raise InvalidRequest("dry_run must be true or false", code="invalid_dry_run")
+    dry_run = raw_dry_run in {"true", "1", "yes"}
+    upload = request.files.get("file")
+    raw = upload.read() if upload else request.get_data()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("The CSV must be UTF-8.", code="bad_encoding") from exc
+    slugs = [s for s in request.args.get("newsletters", "").split(",") if s.strip()]
+    report = member_imports.import_members(
+        db.session,
+        platform,
+        platforms.parse_export(platform, text),
+        utcnow(),
+        dry_run=dry_run,
+        newsletter_slugs=slugs,
+        label=f"{platform}:api",
+        refuse_disposable=current_app.config["MASTHEAD"].disposable_emails == "refuse",
+        tier_id=query_int(request.args, "tier_id", None),
+    )
+    if dry_run:
+        db.session.rollback()
+    else:
+        commit()
     return jsonify(report.as_dict())
 
 

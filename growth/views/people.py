@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from growth import access, directory, newsletters, operator_actions, subscribers, timeline
+from growth import (
+    access,
+    directory,
+    member_imports,
+    newsletters,
+    operator_actions,
+    platforms,
+    subscribers,
+    timeline,
+)
 from growth.db import commit, db, utcnow
 from growth.engagement import subscriber_engagement
-from growth.errors import DomainError
+from growth.errors import DomainError, InvalidRequest
 from growth.fields import MAX_ID, parse_int
 from growth.models import Stage, Status
+from growth.platforms import PLATFORMS
 from growth.stages import Engagement
 
 bp = Blueprint("people", __name__, url_prefix="/admin/subscribers")
@@ -31,6 +41,9 @@ def subscriber_list():  # type: ignore[no-untyped-def]
         newsletters=[f.newsletter for f in newsletters.all_newsletters(db.session)],
         sources=directory.sources(db.session),
         tiers=access.tier_names(db.session),
+        max_mb=f"{(current_app.config['MAX_CONTENT_LENGTH'] or 0) / 1024 / 1024:g}",
+        # about 120 bytes a row in these exports
+        max_rows=f"{(current_app.config['MAX_CONTENT_LENGTH'] or 0) // 120 // 1000 * 1000:,}",
     )
 
 
@@ -89,3 +102,58 @@ def change_newsletters(subscriber_id: int):  # type: ignore[no-untyped-def]
     commit()
     flash("Newsletters saved.")
     return redirect(url_for("people.subscriber_page", subscriber_id=subscriber_id))
+
+
+def _import_page(report=None, error: str | None = None, status: int = 200, form=None):  # type: ignore[no-untyped-def]
+    return render_template(
+        "admin/import_members.html",
+        platforms=PLATFORMS,
+        tiers=access.tier_names(db.session),
+        report=report,
+        error=error,
+        form=form or {"platform": "", "dry_run": True, "tier": ""},
+    ), status
+
+
+@bp.get("/import")
+def import_members_page():  # type: ignore[no-untyped-def]
+    """Upload another platform's member export: a dry run first, then the import."""
+    return _import_page()
+
+
+@bp.post("/import")
+def import_members():  # type: ignore[no-untyped-def]
+    """Run the upload as a dry run or for real and show the report."""
+    platform = request.form.get("platform", "")
+    dry_run = request.form.get("dry_run") == "1"
+    form = {"platform": platform, "dry_run": dry_run, "tier": request.form.get("tier", "")}
+    upload = request.files.get("file")
+    try:
+        raw_tier = request.form.get("tier", "")
+        tier_id = parse_int(raw_tier, "tier", 1, MAX_ID) if raw_tier else None
+        if upload is None or not upload.filename:
+            raise InvalidRequest("Choose the export file to upload.", code="missing_file")
+        try:
+            text = upload.read().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidRequest(
+                "The file must be UTF-8 (as the platforms export it).", code="bad_encoding"
+            ) from exc
+        report = member_imports.import_members(
+            db.session,
+            platform,
+            platforms.parse_export(platform, text),
+            utcnow(),
+            dry_run=dry_run,
+            label=f"{platform}:{upload.filename}"[:100],
+            refuse_disposable=current_app.config["MASTHEAD"].disposable_emails == "refuse",
+            tier_id=tier_id,
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        return _import_page(error=exc.message, status=exc.status, form=form)
+    if dry_run:
+        db.session.rollback()
+    else:
+        commit()
+    return _import_page(report=report, form=form)

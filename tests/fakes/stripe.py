@@ -265,6 +265,7 @@ class FakeStripe:
             self.requests: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
             self.idempotent: dict[str, tuple[int, dict[str, Any]]] = {}
             self.fail_next: list[int] = []
+            self.delay = 0.0  # seconds each answer waits: lets concurrent callers overlap
 
     @property
     def url(self) -> str:
@@ -283,6 +284,8 @@ class FakeStripe:
         headers = {k.lower(): v for k, v in headers.items()}
         split = urlsplit(path)
         params = parse_form(body) if method == "POST" else parse_form(split.query.encode())
+        if self.delay:
+            time.sleep(self.delay)
         with self.lock:
             self.requests.append((method, split.path, params, headers))
             if not headers.get("authorization", "").startswith("Bearer sk_"):
@@ -313,6 +316,7 @@ class FakeStripe:
             ("GET", r"/v1/checkout/sessions/(?P<id>[^/]+)", self.get("checkout_sessions")),
             ("POST", r"/v1/billing_portal/sessions", self.create_portal_session),
             ("GET", r"/v1/coupons/(?P<id>[^/]+)", self.get("coupons")),
+            ("GET", r"/v1/subscriptions", self.list_subscriptions),
             ("GET", r"/v1/subscriptions/(?P<id>[^/]+)", self.retrieve_subscription),
         ]
         for verb, pattern, fn in routes:
@@ -360,6 +364,47 @@ class FakeStripe:
                     if found is not None:
                         item["source"]["coupon"] = json.loads(json.dumps(found))
         return 200, result
+
+    def list_subscriptions(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """GET /v1/subscriptions: a list object, newest first; without `status` only those not
+        canceled (Stripe's default), `status=all` every one; `limit` 1-100 (default 10) and
+        `starting_after` page it. Discounts stay ids, as everywhere unexpanded."""
+        try:
+            limit = int(p.get("limit", 10))
+        except ValueError:
+            return 400, _error("invalid_request_error", "Invalid integer: limit", param="limit")
+        if not 1 <= limit <= 100:
+            return 400, _error(
+                "invalid_request_error",
+                "Invalid limit: must be an integer between 1 and 100.",
+                param="limit",
+            )
+        status = p.get("status")
+        found = [
+            sub
+            for sub in reversed(list(self.subscriptions.values()))
+            if ("customer" not in p or sub["customer"] == p["customer"])
+            and (
+                status == "all"
+                or (status is None and sub["status"] != "canceled")
+                or (status is not None and sub["status"] == status)
+            )
+        ]
+        after = p.get("starting_after")
+        if after:
+            ids = [sub["id"] for sub in found]
+            if after not in ids:
+                return 400, _error(
+                    "invalid_request_error", f"No such subscription: '{after}'", param="starting_after"
+                )
+            found = found[ids.index(after) + 1 :]
+        page = json.loads(json.dumps(found[:limit]))
+        return 200, {
+            "object": "list",
+            "url": "/v1/subscriptions",
+            "has_more": len(found) > limit,
+            "data": page,
+        }
 
     def create_product(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if not p.get("name"):
@@ -559,6 +604,23 @@ class FakeStripe:
             event("customer.subscription.created", sub, created),
             event("invoice.paid", paid, created),
         ]
+
+    def add_customer(self, email: str | None = None, customer_id: str | None = None) -> dict[str, Any]:
+        """A customer as Stripe holds it (one that paid elsewhere, on this account)."""
+        with self.lock:
+            customer = {
+                "id": customer_id or new_id("cus"),
+                "object": "customer",
+                "email": email,
+                "metadata": {},
+            }
+            self.customers[customer["id"]] = customer
+        return customer
+
+    def delete_customer(self, customer_id: str) -> None:
+        """Delete a customer: a retrieve then answers the deleted stub, as Stripe does."""
+        with self.lock:
+            self.customers[customer_id] = {"id": customer_id, "object": "customer", "deleted": True}
 
     def add_subscription(self, sub: dict[str, Any]) -> dict[str, Any]:
         """Keep a subscription (built with `subscription(...)`) as Stripe holds it."""
