@@ -130,13 +130,19 @@ def first_day(session: Session) -> dt.date | None:
     return session.scalar(select(func.min(ReportCell.day)).where(ReportCell.kind == "growth"))
 
 
+def growth_rows(session: Session, f: Filters) -> list[tuple[dt.date, str, int]]:
+    """The growth cells of [start, end] summed per (day, metric)."""
+    c = ReportCell
+    return [(day, m, int(n)) for day, m, n in _summed(session, _days("growth", f), c.day, c.metric)]
+
+
 def growth_report(session: Session, f: Filters, now: dt.datetime, window_days: int) -> dict:
     """Daily signups, confirmations, unsubscribes and net growth; MRR movements by month."""
-    c = ReportCell
     end = f.end or now.date()
     start = f.start or first_day(session) or end
-    rows = _summed(session, _days("growth", Filters(start, end, f.newsletter_id, f.source)), c.day, c.metric)
-    days = figures.growth_days([(day, m, int(n)) for day, m, n in rows], start, end)
+    days = figures.growth_days(
+        growth_rows(session, Filters(start, end, f.newsletter_id, f.source)), start, end
+    )
     until = min(dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC), now)
     since = rm.month_start(start)
     movements = mrr_movements(session, since, until) if since < until else []

@@ -10,16 +10,15 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from growth import branding, jobs
+from growth import branding, headline, headline_metrics, jobs
 from growth.auth import SESSION_KEY, authenticate, current_operator, end_session, start_session
-from growth.db import commit, db
+from growth.db import commit, db, utcnow
 from growth.extensions import client_ip
-from growth.models import Operator, Subscriber
-from growth.roles import may_open
+from growth.models import Operator
+from growth.roles import ADMIN, has_role
 from growth.throttle import login_throttle
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -92,23 +91,20 @@ def logout():  # type: ignore[no-untyped-def]
 
 @bp.get("/")
 def dashboard():  # type: ignore[no-untyped-def]
-    """Counts by status and stage; for admins the newest subscribers (personal data) too."""
-    by_status = dict(
-        db.session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status)).all()
-    )
-    by_stage = dict(
-        db.session.execute(select(Subscriber.stage, func.count()).group_by(Subscriber.stage)).all()
-    )
-    newest = []
-    if may_open("api.list_subscribers"):
-        newest = list(db.session.scalars(select(Subscriber).order_by(Subscriber.id.desc()).limit(25)))
+    """The headline: what the business lives on, each figure against the previous period."""
+    config = current_app.config["MASTHEAD"]
+    figures = headline.headline(db.session, utcnow(), config.engaged_window_days)
+    if not has_role(current_operator(), ADMIN):
+        figures = [f for f in figures if not f.revenue]  # revenue is the admins'
     return render_template(
         "admin/dashboard.html",
         operator=current_operator(),
-        by_status=by_status,
-        by_stage=by_stage,
-        newest=newest,
-        base_url=current_app.config["MASTHEAD"].base_url,
+        figures=figures,
+        period_days=headline_metrics.PERIOD_DAYS,
+        total=headline.total_subscribers(db.session),
+        fmt=headline_metrics.format_value,
+        fmt_change=headline_metrics.format_change,
+        base_url=config.base_url,
     )
 
 

@@ -1,0 +1,111 @@
+"""The desk's headline: the pure split of the list, and every figure on the hand-built history.
+
+The history is tests/growth/report_history.py's five readers, seen on 2026-03-15, with one more
+event: a machine open for B on 03-10. Worked out by hand (period 30 days, window 30 days):
+
+this period: instants (02-13, 03-15], days 02-14..03-15; the previous: (01-14, 02-13], days 01-15..02-13.
+- confirmations on the days: E (03-01) = 1; before: B (01-22), C (02-02) = 2.
+- confirmation rate of the period's signups: E 1/1; before: B, C, D signed up, B and C confirmed: 2/3.
+- the list on 03-15: A, B, C (E left 03-05). Human engagements since 02-13: none; a machine open:
+  B. So engaged 0, unknown 1, disengaged 2. On 02-13: A, B, C, all seen reading since 01-14
+  (A 02-05, B 01-27, C 02-11): engaged 3.
+- nurtured: C on 02-21 this period, A on 01-20 the previous.
+- paying: A and C on 03-15 (C from 03-03), A alone on 02-13. MRR 1500 usd, before 500.
+- reachable: 03-15 A (paying), B (unknown), C (paying) = 3, so 1500 / 3 = 500 cents a reader;
+  02-13 all three engaged, 500 / 3.
+- K: the January cohort (A, B; mature since 02-01 + 30 days) made one referral (A -> B, 11.5
+  days after A) in its horizon: 0.5; no mature cohort before it. February's is not mature.
+- cycle time: no referred reader confirmed this period (None); the previous: B, 11.5 days.
+- referred share: E alone this period, not referred: 0.0; before: B (referred) and C: 0.5.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from growth import auth, headline, rollups
+from growth.headline_metrics import Audience, audience_at, change, format_change, format_value
+from growth.models import EmailEvent
+from referrals import tree
+from tests.growth.helpers import login_as
+from tests.growth.report_history import t
+from tests.growth.report_rows import add_readers, arriving_events
+
+NOW = t(3, 15)
+
+
+def test_the_list_splits_into_engaged_unknown_and_disengaged_adding_up_to_it():
+    at = t(3, 15)
+    readers = {
+        1: (t(1, 1), None),  # human click 03-10: engaged
+        2: (t(1, 1), None),  # machine open 03-01 only: unknown
+        3: (t(1, 1), None),  # human 01-20 (outside the window), nothing since: disengaged
+        4: (t(1, 1), None),  # disengaged but paying: reachable
+        5: (t(1, 1), t(3, 1)),  # gone before `at`: not on the list
+        6: (t(3, 16), None),  # confirmed after `at`: not yet
+        7: (None, None),  # never confirmed
+        8: (t(2, 1), t(3, 20)),  # leaves after `at`: still on it, machine open 02-13 (in the window)
+    }
+    human = {1: t(3, 10), 3: t(1, 20)}
+    machine = {2: t(3, 1), 8: t(2, 13)}
+    result = audience_at(readers, human, machine, {4, 5}, at, 30)
+    assert result == Audience(on_list=5, engaged=1, unknown=2, disengaged=2, reachable=4)
+    assert result.engaged + result.unknown + result.disengaged == result.on_list
+
+
+def test_changes_and_their_words():
+    assert change(5, 3) == 2 and change(None, 3) is None and change(2, None) is None
+    assert format_value(0.6667, "share") == "66.7%" and format_value(150050, "cents", "usd") == "1,500.50 USD"
+    assert format_change(0.02, "share") == "+2.0 pts" and format_change(-3, "count") == "−3"
+    assert format_change(0, "count") == "±0" and format_change(None, "count") == "no earlier figure"
+
+
+@pytest.fixture
+def seen_on_march_15(session):  # type: ignore[no-untyped-def]
+    people = add_readers(session)
+    for _, insert in arriving_events(people):
+        insert(session)
+    session.add(
+        EmailEvent(event_id="m-b-0310", type="open", subscriber_id=people["B"].id, at=t(3, 10), is_machine=True)
+    )
+    tree.attach(session, people["B"].id, people["A"].id)
+    rollups.rebuild(session, NOW)
+    session.commit()
+    return people
+
+
+def test_every_headline_figure_on_the_hand_built_history(app, session, seen_on_march_15):
+    with app.test_request_context():
+        figures = {f.key: f for f in headline.headline(session, NOW, 30)}
+    pairs = {key: (f.value, f.previous) for key, f in figures.items()}
+    assert pairs["confirmed_signups"] == (1, 2)
+    assert pairs["confirmation_rate"] == (1.0, pytest.approx(2 / 3))
+    assert pairs["engaged"] == (0, 3) and pairs["unknown"] == (1, 0) and pairs["disengaged"] == (2, 0)
+    assert pairs["nurtured"] == (1, 1)
+    assert pairs["paying"] == (2, 1)
+    assert pairs["mrr:usd"] == (1500, 500)
+    assert pairs["revenue_per_reader:usd"] == (500, pytest.approx(500 / 3))
+    assert pairs["cohort_k"] == (0.5, None) and "January 2026" in figures["cohort_k"].note
+    assert pairs["viral_cycle_time"] == (None, 11.5)
+    assert pairs["referred_share"] == (0.0, 0.5)
+    assert figures["mrr:usd"].revenue and figures["revenue_per_reader:usd"].revenue
+    assert not any(f.revenue for key, f in figures.items() if not key.startswith(("mrr", "revenue")))
+    assert all(f.explanation for f in figures.values())
+
+
+def test_the_desk_shows_revenue_to_admins_only(client, session, seen_on_march_15):
+    admin = auth.create_operator(session, "boss@example.com", "long enough pw", "admin")
+    creator = auth.create_operator(session, "writer@example.com", "long enough pw", "creator")
+    session.commit()
+    login_as(client, admin)
+    page = client.get("/admin/").get_data(as_text=True)
+    for label in ("Confirmed signups", "Engaged readers", "Unknown", "Disengaged", "Newly nurtured"):
+        assert label in page
+    assert "MRR (USD)" in page and "Revenue per reachable reader (USD)" in page
+    assert "K (cohort)" in page and "Referred share" in page and "Viral cycle time" in page
+    assert "5 subscriber records in all" in page
+    login_as(client, creator)
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "Confirmed signups" in page and "MRR" not in page and "Revenue per reachable" not in page
