@@ -21,8 +21,6 @@ this period: instants (02-13, 03-15], days 02-14..03-15; the previous: (01-14, 0
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from growth import auth, headline, rollups
@@ -68,7 +66,9 @@ def seen_on_march_15(session):  # type: ignore[no-untyped-def]
     for _, insert in arriving_events(people):
         insert(session)
     session.add(
-        EmailEvent(event_id="m-b-0310", type="open", subscriber_id=people["B"].id, at=t(3, 10), is_machine=True)
+        EmailEvent(
+            event_id="m-b-0310", type="open", subscriber_id=people["B"].id, at=t(3, 10), is_machine=True
+        )
     )
     tree.attach(session, people["B"].id, people["A"].id)
     rollups.rebuild(session, NOW)
