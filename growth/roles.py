@@ -73,6 +73,7 @@ CORE = {
     "reports.funnel": CREATOR,
     "reports.cohorts": ADMIN,
     "reports.growth": ADMIN,
+    "reports.value_pitch": CREATOR,  # counts, no revenue
     "people.subscriber_list": ADMIN,
     "people.subscriber_page": ADMIN,
     "people.resend_confirmation": ADMIN,
