@@ -64,7 +64,7 @@ def _last_moments(
         .where(condition, EmailEvent.subscriber_id.is_not(None), EmailEvent.at >= since, EmailEvent.at <= at)  # type: ignore[arg-type]
         .group_by(EmailEvent.subscriber_id)
     )
-    return {sid: _aware(moment) for sid, moment in rows if moment is not None}
+    return {sid: _aware(moment) for sid, moment in rows if sid is not None and moment is not None}
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

@@ -202,7 +202,7 @@ def value_pitch_report(session: Session, f: Filters, now: dt.datetime) -> dict:
     start = dt.datetime.combine(f.start, dt.time(), dt.UTC) if f.start else None
     end = dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time(), dt.UTC) if f.end else None
     d = Delivery
-    sent = [d.sent_at.is_not(None), d.kind.in_([DeliveryKind.VALUE, DeliveryKind.PITCH])]
+    sent: list[Any] = [d.sent_at.is_not(None), d.kind.in_([DeliveryKind.VALUE, DeliveryKind.PITCH])]
     if start is not None:
         sent.append(or_(d.kind == DeliveryKind.PITCH, d.sent_at >= start))
     if end is not None:
@@ -210,6 +210,7 @@ def value_pitch_report(session: Session, f: Filters, now: dt.datetime) -> dict:
     emails = [
         resistance.Email(sid, kind, at)
         for sid, kind, at in session.execute(select(d.subscriber_id, d.kind, d.sent_at).where(*sent))
+        if at is not None
     ]
     since = [] if start is None else [SubscriberEvent.at >= start]
     leaves = [
@@ -229,6 +230,7 @@ def value_pitch_report(session: Session, f: Filters, now: dt.datetime) -> dict:
                 e.type.in_(list(LEAVE_EVENTS)), e.subscriber_id.is_not(None), *since
             )
         )
+        if sid is not None
     ]
     return {
         "from": f.start.isoformat() if f.start else None,

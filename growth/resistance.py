@@ -66,11 +66,11 @@ def value_and_pitch(
     times = {sid: [m.sent_at for m in mails] for sid, mails in by_reader.items()}
     left: dict[tuple[int, int], set[str]] = defaultdict(set)  # (reader, email index) -> leave kinds
     for leave in leaves:
-        mails = by_reader.get(leave.subscriber_id)
-        if not mails or leave.kind not in LEAVES:
+        sent = times.get(leave.subscriber_id)
+        if not sent or leave.kind not in LEAVES:
             continue
-        i = bisect.bisect_right(times[leave.subscriber_id], leave.at) - 1
-        if i >= 0 and leave.at - mails[i].sent_at <= window:
+        i = bisect.bisect_right(sent, leave.at) - 1
+        if i >= 0 and leave.at - sent[i] <= window:
             left[(leave.subscriber_id, i)].add(leave.kind)
     counts: dict[tuple[str, str], dict[str, int]] = {
         (k, b): dict.fromkeys(("emails", *LEAVES), 0) for k in KINDS for b in (*BUCKETS, "all")

@@ -48,7 +48,8 @@ CORE = {
     # operators
     "admin.login": PUBLIC,
     "admin.logout": PUBLIC,
-    "admin.dashboard": CREATOR,  # counts for everyone; the newest subscribers for admins
+    "admin.dashboard": CREATOR,  # the headline and panels for everyone; revenue for admins
+    "admin.panel_csv": CREATOR,  # a revenue panel's answers 403 to creators
     "account.account": CREATOR,  # each operator's own password and sessions
     "account.change_password": CREATOR,
     "account.sign_out_everywhere": CREATOR,

@@ -13,9 +13,10 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from growth import branding, headline, headline_metrics, jobs
+from growth import branding, csvout, headline, headline_metrics, jobs, panels
 from growth.auth import SESSION_KEY, authenticate, current_operator, end_session, start_session
 from growth.db import commit, db, utcnow
+from growth.errors import Forbidden
 from growth.extensions import client_ip
 from growth.models import Operator
 from growth.roles import ADMIN, has_role
@@ -93,19 +94,37 @@ def logout():  # type: ignore[no-untyped-def]
 def dashboard():  # type: ignore[no-untyped-def]
     """The headline: what the business lives on, each figure against the previous period."""
     config = current_app.config["MASTHEAD"]
-    figures = headline.headline(db.session, utcnow(), config.engaged_window_days)
-    if not has_role(current_operator(), ADMIN):
-        figures = [f for f in figures if not f.revenue]  # revenue is the admins'
+    now, admin = utcnow(), has_role(current_operator(), ADMIN)
+    figures = headline.headline(db.session, now, config.engaged_window_days)
+    charts = panels.panels(db.session, now, config.engaged_window_days)
+    if not admin:  # revenue is the admins'
+        figures = [f for f in figures if not f.revenue]
+        charts = [p for p in charts if not p.revenue]
     return render_template(
         "admin/dashboard.html",
         operator=current_operator(),
         figures=figures,
+        panels=charts,
         period_days=headline_metrics.PERIOD_DAYS,
         total=headline.total_subscribers(db.session),
         fmt=headline_metrics.format_value,
         fmt_change=headline_metrics.format_change,
         base_url=config.base_url,
     )
+
+
+@bp.get("/panels/<panel_id>.csv")
+def panel_csv(panel_id: str):  # type: ignore[no-untyped-def]
+    """One desk panel's numbers as CSV (revenue panels: admins only)."""
+    config = current_app.config["MASTHEAD"]
+    found = next(
+        (p for p in panels.panels(db.session, utcnow(), config.engaged_window_days) if p.id == panel_id), None
+    )
+    if found is None:
+        abort(404)
+    if found.revenue and not has_role(current_operator(), ADMIN):
+        raise Forbidden("This needs the admin role.")
+    return csvout.csv_response(f"{found.id}.csv", [found.label, *found.series.columns], found.series.rows())
 
 
 def _outbox_files() -> list[Path]:

@@ -21,9 +21,14 @@ this period: instants (02-13, 03-15], days 02-14..03-15; the previous: (01-14, 0
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
+
 import pytest
 
-from growth import auth, headline, rollups
+from growth import auth, headline, panels, rollups
 from growth.headline_metrics import Audience, audience_at, change, format_change, format_value
 from growth.models import EmailEvent
 from referrals import tree
@@ -109,3 +114,62 @@ def test_the_desk_shows_revenue_to_admins_only(client, session, seen_on_march_15
     login_as(client, creator)
     page = client.get("/admin/").get_data(as_text=True)
     assert "Confirmed signups" in page and "MRR" not in page and "Revenue per reachable" not in page
+
+
+def test_the_biggest_drop_is_the_lowest_conversion():
+    steps = [
+        {"step": "signed_up", "conversion": None},
+        {"step": "confirmed", "conversion": 0.8},
+        {"step": "engaged", "conversion": 0.5},
+        {"step": "nurtured", "conversion": 0.5},
+        {"step": "paid", "conversion": 0.9},
+    ]
+    assert panels.biggest_drop(steps) == "engaged"  # the first of equals
+    assert panels.biggest_drop(steps[:1]) is None
+
+
+def _chart_data(html: str, panel_id: str) -> dict:  # type: ignore[type-arg]
+    found = re.search(rf'<script type="application/json" id="{panel_id}-data">(.*?)</script>', html, re.S)
+    assert found, panel_id
+    return json.loads(found.group(1))  # type: ignore[no-any-return]
+
+
+def test_the_desk_panels_carry_the_reports_numbers_with_tables_and_csv(client, session, seen_on_march_15):
+    admin = auth.create_operator(session, "boss@example.com", "long enough pw", "admin")
+    creator = auth.create_operator(session, "writer@example.com", "long enough pw", "creator")
+    session.commit()
+    login_as(client, admin)
+    html = client.get("/admin/").get_data(as_text=True)
+    # the funnel: 5 signed up, 4 confirmed (0.8), 3 engaged (0.75), 2 nurtured (0.67), 2 paid (1.0)
+    funnel = _chart_data(html, "funnel")
+    assert funnel["type"] == "funnel" and funnel["series"][0]["data"] == [5, 4, 3, 2, 2]
+    assert funnel["highlight"] == "nurtured" and "biggest drop is into “nurtured”" in html
+    assert '<tr class="highlight"><th scope="row">nurtured</th>' in html
+    for panel_id in ("funnel", "daily-growth", "cohort-k", "referral-forecast", "mrr-movements-usd"):
+        assert f'<canvas id="{panel_id}" data-chart="{panel_id}-data"' in html
+    assert '<svg id="cohorts-active-engaged" data-heat="cohorts-active-engaged-data"' in html
+    heat = _chart_data(html, "cohorts-active-engaged")
+    assert heat["labels"][:3] == ["2026-01", "2026-02", "2026-03"]
+    # January: A and B signed up, both engaged in month 0 (100%), A alone in month 1 (50%)
+    assert heat["series"][0]["data"][0] == 2 and heat["series"][1]["data"][0] == 100.0
+    assert heat["series"][2]["data"][0] == 50.0
+    assert 'class="heat-5">50.0</td>' in html
+    movements = _chart_data(html, "mrr-movements-usd")
+    assert movements["stacked"] is True and {s["label"] for s in movements["series"]} >= {"New", "Churned"}
+    answer = client.get("/admin/panels/funnel.csv")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(answer.get_data(as_text=True))))
+    assert rows[0] == ["Step", "Readers", "Conversion from the step before (%)"]
+    assert rows[1:] == [
+        ["signed up", "5", ""],
+        ["confirmed", "4", "80.0"],
+        ["engaged", "3", "75.0"],
+        ["nurtured", "2", "66.7"],
+        ["paid", "2", "100.0"],
+    ]
+    assert client.get("/admin/panels/nothing-here.csv").status_code == 404
+    assert client.get("/admin/panels/mrr-movements-usd.csv").status_code == 200
+    login_as(client, creator)
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "mrr-movements-usd" not in html and "cohorts-paying" not in html and "cohort-k" in html
+    assert client.get("/admin/panels/mrr-movements-usd.csv").status_code == 403
