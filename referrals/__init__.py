@@ -9,6 +9,8 @@ ROLES = {
     "referrals.referral_landing": "public",
     "referrals.hub": "public",
     "referrals.admin": "admin",
+    "referrals.report_page": "creator",  # the top referrers' names and emails for admins only
+    "referrals.report_csv": "creator",
     "referrals_api.list_held": "admin",
     "referrals_api.approve": "admin",
     "referrals_api.reject": "admin",

@@ -7,8 +7,11 @@ from collections import Counter
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from growth.db import ids_in
+from growth.models import Subscriber
 from growth.panels import Panel
 from growth.series import Series
 from referrals import report
@@ -102,3 +105,82 @@ def desk_panels(session: Session, now: dt.datetime) -> list[Panel]:
     """The desk's referral panels: cohort K and the forecast."""
     result = report.referral_report(session, now, horizon_days=horizon_days())
     return [cohort_k_panel(result), forecast_panel(result)]
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f}%"
+
+
+def in_words(result: dict[str, Any]) -> list[str]:
+    """The report's main numbers as sentences an operator reads without a glossary."""
+    k, horizon = result["k_factor"], result["horizon_days"]
+    mature = [c for c in result["cohort_k"] if c["mature"]]
+    lines = []
+    if mature:
+        latest = mature[-1]
+        lines.append(
+            f"Readers who joined in {dt.date.fromisoformat(latest['cohort']).strftime('%B %Y')} brought "
+            f"{latest['k']:.2f} friends each within {horizon} days (cohort K, "
+            f"{latest['referrals']} referrals by {latest['size']} readers). Above 1.00 the list would "
+            "grow by itself."
+        )
+    else:
+        lines.append(f"No month of readers has had its {horizon} days to refer yet: no cohort K so far.")
+    if k is not None:
+        lines.append(
+            f"Over all time, {k:.2f} counted referrals per confirmed reader; "
+            f"{_share(result['share_rate'])} of readers shared their link and "
+            f"{_share(result['conversion_rate'])} of link visits became a confirmed reader."
+        )
+    lines.append(
+        f"{_share(result['referred_share'])} of readers came by a friend's link (the referred share)."
+    )
+    if result["amplification"] is not None:
+        lines.append(
+            f"Every reader who found us by themselves brings {result['amplification']:.2f} readers in "
+            "all, counting friends of friends; the largest cascade has "
+            f"{result['cascades']['largest_cascade']} readers."
+        )
+    cycle = result["viral_cycle_time_days"]
+    if cycle is not None:
+        lines.append(f"A referred friend joins a median {cycle:.1f} days after the reader who brought them.")
+    return lines
+
+
+def referrer_rows(session: Session, result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The top referrers by downstream readers, named by name and email instead of id."""
+    rows = result["top_referrers"]["by_downstream"]
+    ids = [r["subscriber_id"] for r in rows]
+    people = (
+        {s.id: s for s in session.scalars(select(Subscriber).where(ids_in(Subscriber.id, ids)))}
+        if ids
+        else {}
+    )
+    out = []
+    for r in rows:
+        person = people.get(r["subscriber_id"])
+        out.append(
+            {
+                **r,
+                "name": (person.name or "") if person else "",
+                "email": person.email if person else "(gone)",
+            }
+        )
+    return out
+
+
+def report_page(session: Session, now: dt.datetime) -> dict[str, Any]:
+    """What the referral report page shows: words, five charts, the top referrers."""
+    result = report.referral_report(session, now, horizon_days=horizon_days())
+    data = report.load(session, None, None)
+    return {
+        "result": result,
+        "words": in_words(result),
+        "panels": [
+            cohort_k_panel(result),
+            forecast_panel(result),
+            generations_panel(result),
+            cascade_panel(cascade_sizes(data)),
+        ],
+        "referrers": referrer_rows(session, result),
+    }

@@ -173,3 +173,34 @@ def test_the_desk_panels_carry_the_reports_numbers_with_tables_and_csv(client, s
     html = client.get("/admin/").get_data(as_text=True)
     assert "mrr-movements-usd" not in html and "cohorts-paying" not in html and "cohort-k" in html
     assert client.get("/admin/panels/mrr-movements-usd.csv").status_code == 403
+
+
+def test_the_referral_report_page_in_words_and_charts(client, session, seen_on_march_15):
+    admin = auth.create_operator(session, "boss@example.com", "long enough pw", "admin")
+    creator = auth.create_operator(session, "writer@example.com", "long enough pw", "creator")
+    session.commit()
+    login_as(client, admin)
+    html = client.get("/admin/referrals/report").get_data(as_text=True)
+    # seen today every month is mature: January's A and B made one referral (0.50)
+    assert "Readers who joined in March 2026 brought 0.00 friends each" in html
+    assert "25% of readers came by a friend&#39;s link" in html  # B of A, B, C, E
+    cohort_k = _chart_data(html, "cohort-k")
+    assert cohort_k["labels"][:3] == ["2026-01", "2026-02", "2026-03"] and cohort_k["series"][0]["data"][
+        :3
+    ] == [0.5, 0, 0]
+    generations = _chart_data(html, "referral-generations")
+    assert generations["labels"] == ["0", "1"] and generations["series"][0]["data"] == [3, 1]
+    cascades = _chart_data(html, "referral-cascades")  # A's of two, C and E alone
+    assert cascades["labels"] == ["1", "2"] and cascades["series"][0]["data"] == [2, 1]
+    assert '<canvas id="referral-forecast"' in html
+    assert "a@example.com" in html and "subscriber_id" not in html
+    answer = client.get("/admin/referrals/report/referral-cascades.csv")
+    assert list(csv.reader(io.StringIO(answer.get_data(as_text=True)))) == [
+        ["Readers in the cascade", "Cascades"],
+        ["1", "2"],
+        ["2", "1"],
+    ]
+    assert client.get("/admin/referrals/report/nope.csv").status_code == 404
+    login_as(client, creator)
+    html = client.get("/admin/referrals/report").get_data(as_text=True)
+    assert "a@example.com" not in html and "admins see the names" in html
