@@ -154,14 +154,14 @@ def _past_note(past: int, granting: bool) -> str:
     return f"{readers} already past it: only new passers will get it unless you grant it to them below."
 
 
-@bp.get("/admin/referrals/report")
+@bp.get("/admin/referral-report")
 def report_page():  # type: ignore[no-untyped-def]
     """The referral report in words and charts; the top referrers by name for admins."""
     page = panels.report_page(db.session, utcnow())
     return render_template("referrals/report.html", **page, admin=has_role(current_operator(), ADMIN))
 
 
-@bp.get("/admin/referrals/report/<panel_id>.csv")
+@bp.get("/admin/referral-report/<panel_id>.csv")
 def report_csv(panel_id: str):  # type: ignore[no-untyped-def]
     """One chart of the referral report as CSV."""
     page = panels.report_page(db.session, utcnow())

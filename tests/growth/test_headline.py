@@ -180,7 +180,7 @@ def test_the_referral_report_page_in_words_and_charts(client, session, seen_on_m
     creator = auth.create_operator(session, "writer@example.com", "long enough pw", "creator")
     session.commit()
     login_as(client, admin)
-    html = client.get("/admin/referrals/report").get_data(as_text=True)
+    html = client.get("/admin/referral-report").get_data(as_text=True)
     # seen today every month is mature: January's A and B made one referral (0.50)
     assert "Readers who joined in March 2026 brought 0.00 friends each" in html
     assert "25% of readers came by a friend&#39;s link" in html  # B of A, B, C, E
@@ -194,13 +194,13 @@ def test_the_referral_report_page_in_words_and_charts(client, session, seen_on_m
     assert cascades["labels"] == ["1", "2"] and cascades["series"][0]["data"] == [2, 1]
     assert '<canvas id="referral-forecast"' in html
     assert "a@example.com" in html and "subscriber_id" not in html
-    answer = client.get("/admin/referrals/report/referral-cascades.csv")
+    answer = client.get("/admin/referral-report/referral-cascades.csv")
     assert list(csv.reader(io.StringIO(answer.get_data(as_text=True)))) == [
         ["Readers in the cascade", "Cascades"],
         ["1", "2"],
         ["2", "1"],
     ]
-    assert client.get("/admin/referrals/report/nope.csv").status_code == 404
+    assert client.get("/admin/referral-report/nope.csv").status_code == 404
     login_as(client, creator)
-    html = client.get("/admin/referrals/report").get_data(as_text=True)
+    html = client.get("/admin/referral-report").get_data(as_text=True)
     assert "a@example.com" not in html and "admins see the names" in html
