@@ -209,8 +209,15 @@ def _send_page(send, status: int = 200, error: str | None = None):  # type: igno
     progress = send_control.progress(db.session, send)
     pace = pacing.outlook(db.session, send, utcnow())
     rate = pacing.rate_of(db.session, send.newsletter_id)
+    did = post_report.send_figures(db.session, send)
     page = render_template(
-        "content/admin_send.html", progress=progress, labels=SKIP_LABELS, pace=pace, rate=rate, error=error
+        "content/admin_send.html",
+        progress=progress,
+        labels=SKIP_LABELS,
+        pace=pace,
+        rate=rate,
+        error=error,
+        did=did,
     )
     return page, status
 
