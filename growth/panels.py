@@ -45,13 +45,14 @@ class Panel:
     label: str = "Day"  # what the rows of the table are
     caption: str = ""  # one plain line under the title
     highlight: str | None = None  # the label of the row the chart marks (the biggest drop)
+    drawn: int | None = None  # the chart draws only the first columns; the table has them all
     extra: dict[str, Any] = field(default_factory=dict)
 
     def chart(self) -> dict[str, Any]:
         """The JSON static/charts.js draws."""
         spec = self.series.chart(self.kind)
-        if self.kind == "funnel":  # the readers as bars; the conversions are the table's
-            spec["series"] = spec["series"][:1]  # type: ignore[index]
+        if self.drawn is not None:
+            spec["series"] = spec["series"][: self.drawn]  # type: ignore[index]
         spec["stacked"] = self.stacked
         if self.highlight is not None:
             spec["highlight"] = self.highlight
@@ -101,6 +102,7 @@ def funnel_panel(report: dict[str, Any]) -> Panel:
         "The funnel",
         series,
         kind="funnel",
+        drawn=1,  # the readers as bars; the conversions are the table's
         label="Step",
         caption=caption,
         highlight=drop.replace("_", " ") if drop else None,
@@ -183,6 +185,41 @@ def movement_panels(movements: list[dict[str, Any]]) -> list[Panel]:
     return panels
 
 
+VALUE_PITCH_DAYS = 90
+PITCH_ROWS = {"0": "1st pitch", "1": "2nd pitch", "2+": "3rd or later pitch"}
+VALUE_ROWS = {"0": "Value, before any pitch", "1": "Value, after 1 pitch", "2+": "Value, after 2 or more"}
+
+
+def value_pitch_panel(report: dict[str, Any]) -> Panel:
+    """Unsubscribes and complaints per 1,000 emails within 48 hours, value against pitch."""
+    rows = [r for r in report["rows"] if r["pitches_before"] != "all"]
+    rows.sort(key=lambda r: (r["kind"] != "value", r["pitches_before"]))
+
+    def per_thousand(rate: float | None) -> float | None:
+        return None if rate is None else round(rate * 1000, 2)
+
+    names = {"value": VALUE_ROWS, "pitch": PITCH_ROWS}
+    return Panel(
+        "value-pitch",
+        f"Value and pitch: who leaves within {report['hours']} hours, last {VALUE_PITCH_DAYS} days",
+        Series(
+            [names[r["kind"]][r["pitches_before"]] for r in rows],
+            {
+                "Unsubscribes per 1,000 emails": [per_thousand(r["unsubscribe_rate"]) for r in rows],
+                "Complaints per 1,000 emails": [per_thousand(r["complaint_rate"]) for r in rows],
+                "Emails": [r["emails"] for r in rows],
+                "Unsubscribes": [r["unsubscribes"] for r in rows],
+                "Complaints": [r["complaints"] for r in rows],
+            },
+        ),
+        kind="bar",
+        drawn=2,
+        label="Emails",
+        caption="How readers answer value emails and pitches, by how often they had been pitched "
+        "before: the audience's resistance to pitching. Gmail asks for complaints under 1 per 1,000.",
+    )
+
+
 def core_panels(session: Session, now: dt.datetime, window_days: int) -> list[Panel]:
     """The core's panels, from its funnel, cohort and growth reports."""
     start = (now - dt.timedelta(days=GROWTH_DAYS - 1)).date()
@@ -194,6 +231,11 @@ def core_panels(session: Session, now: dt.datetime, window_days: int) -> list[Pa
         growth_panel(growth),
         *heat_panels(service.cohort_report(session, service.Filters(start=year_ago.date()), now)),
         *movement_panels(movements),
+        value_pitch_panel(
+            service.value_pitch_report(
+                session, service.Filters(start=(now - dt.timedelta(days=VALUE_PITCH_DAYS)).date()), now
+            )
+        ),
     ]
 
 

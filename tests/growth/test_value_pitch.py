@@ -19,6 +19,7 @@ import io
 
 from growth import auth
 from growth.models import Delivery, EmailEvent, SubscriberEvent
+from growth.panels import value_pitch_panel
 from growth.resistance import Email, Leave, value_and_pitch
 from tests.fakes.engagement_data import make_subscriber
 
@@ -122,3 +123,19 @@ def test_the_report_endpoint_as_json_and_csv(client, session):
     assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "invalid_date"
     operation = client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/reports/value-pitch"]["get"]
     assert "text/csv" in operation["responses"]["200"]["content"]
+
+
+def test_the_desk_panel_reads_per_thousand_emails_value_first():
+    rows = value_and_pitch([Email(*e) for e in EMAILS], [Leave(*x) for x in LEAVES], NOW)
+    panel = value_pitch_panel({"hours": 48, "rows": rows})
+    assert panel.series.labels == [
+        "Value, before any pitch",
+        "Value, after 1 pitch",
+        "Value, after 2 or more",
+        "1st pitch",
+        "2nd pitch",
+        "3rd or later pitch",
+    ]
+    assert panel.series.columns["Unsubscribes per 1,000 emails"] == [0.0, None, 0.0, 500.0, 0.0, 0.0]
+    assert panel.series.columns["Complaints per 1,000 emails"] == [0.0, None, 1000.0, 0.0, 0.0, 0.0]
+    assert len(panel.chart()["series"]) == 2 and panel.series.columns["Emails"] == [2, 0, 1, 2, 1, 1]
