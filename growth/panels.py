@@ -162,6 +162,8 @@ def movement_panels(movements: list[dict[str, Any]]) -> list[Panel]:
     panels = []
     for block in movements:
         months = block["months"]
+        while len(months) > 1 and not any(months[0][m] for m in MOVEMENTS):
+            months = months[1:]  # from the first month anything moved
         columns = {
             MOVEMENT_NAMES[m]: [
                 (-1 if m in ("contraction_cents", "churned_cents") else 1) * month[m] / 100

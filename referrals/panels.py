@@ -36,6 +36,7 @@ def cohort_k_panel(result: dict[str, Any]) -> Panel:
             },
         ),
         kind="bar",
+        drawn=1,  # K alone on its axis; sizes and referrals are the table's
         label="Cohort",
         caption=f"Friends each month's new readers brought within {result['horizon_days']} days; "
         "a month whose horizon is still open has no K yet (it would read low).",
