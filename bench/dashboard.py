@@ -46,6 +46,8 @@ ENDPOINTS = [
     "/api/v1/reports/growth",
     f"/api/v1/reports/growth?from={(NOW - dt.timedelta(days=90)).date()}",
     "/api/v1/reports/funnel?format=csv",
+    "/api/v1/reports/value-pitch",
+    "/admin/",  # the desk: the headline and every panel, referrals' included
 ]
 
 
@@ -276,9 +278,8 @@ def load(url: str, subscribers: int, events: int) -> dict[str, Any]:
             conn.execute(
                 text(
                     "INSERT INTO posts (newsletter_id, title, slug, excerpt, preview_text, body_markdown, "
-                    "body_html, "
-                    "teaser_html, kind, audience, status, created_at, updated_at) VALUES "
-                    "(:nl, :t, :s, '', '', '', '', '', 'value', 'public', 'published', "
+                    "body_html, teaser_html, search_text, kind, audience, status, created_at, updated_at) "
+                    "VALUES (:nl, :t, :s, '', '', '', '', '', :t, 'value', 'public', 'published', "
                     "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
                 ),
                 {"nl": w.newsletters[0], "t": f"Post {k}", "s": slug},

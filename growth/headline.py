@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from growth import report_figures, reports
 from growth import report_metrics as rm
 from growth import report_service as service
+from growth.db import ids_in
 from growth.engagement import HUMAN_ENGAGEMENT, MACHINE_OPEN
 from growth.headline_metrics import PERIOD_DAYS, Audience, Figure, audience_at, count_between
 from growth.models import EmailEvent, Subscriber
-from growth.rollup_models import ReportFacts
+from growth.rollup_models import ReportFacts, ReportSeries
 
 # (session, now, period_days) -> the domain's figures, each with its previous period's value
 HeadlineProvider = Callable[[Session, dt.datetime, int], list[Figure]]
@@ -54,24 +56,63 @@ class Periods:
         return last - dt.timedelta(days=self.days - 1), last
 
 
-def _last_moments(
-    session: Session, condition: object, at: dt.datetime, window_days: int
-) -> dict[int, dt.datetime]:
-    """{subscriber: their last event matching `condition` in [at - window, at]}."""
-    since = at - dt.timedelta(days=window_days)
-    rows = session.execute(
-        select(EmailEvent.subscriber_id, func.max(EmailEvent.at))
-        .where(condition, EmailEvent.subscriber_id.is_not(None), EmailEvent.at >= since, EmailEvent.at <= at)  # type: ignore[arg-type]
-        .group_by(EmailEvent.subscriber_id)
-    )
-    return {sid: _aware(moment) for sid, moment in rows if sid is not None and moment is not None}
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
+def _aware(moment: dt.datetime | str) -> dt.datetime:
     """SQLite hands back max() of a datetime column as naive (or as text): read it as UTC."""
     if isinstance(moment, str):
         moment = dt.datetime.fromisoformat(moment)
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _latest(condition: Any, since: dt.datetime, until: dt.datetime) -> Any:
+    """A reader's last event matching `condition` in [since, until], through the (subscriber, at) index."""
+    e = EmailEvent
+    return (
+        select(func.max(e.at))
+        .where(e.subscriber_id == ReportFacts.subscriber_id, condition, e.at >= since, e.at <= until)
+        .correlate(ReportFacts)
+        .scalar_subquery()
+    )
+
+
+def _moments(p: Periods, window_days: int) -> dict[dt.datetime, tuple[Any, Any]]:
+    """Per instant, SQL for each reader's last human engagement and machine open at or before it.
+
+    Now: the rollup's facts (as the reports' reachable readers read them). A period ago: the same
+    when it came before then; only readers seen since are looked up in the events.
+    """
+    f = ReportFacts
+    since = p.then - dt.timedelta(days=window_days)
+
+    def before_then(last: Any, condition: Any) -> Any:
+        return case((last <= p.then, last), else_=_latest(condition, since, p.then))
+
+    return {
+        p.now: (f.last_human_at, f.last_machine_at),
+        p.then: (
+            before_then(f.last_human_at, HUMAN_ENGAGEMENT),
+            before_then(f.last_machine_at, MACHINE_OPEN),
+        ),
+    }
+
+
+def _counts(
+    session: Session, at: dt.datetime, human: Any, machine: Any, window_days: int
+) -> tuple[int, int, int]:
+    """(on the list, engaged, unknown) at `at`, counted in the database as audience_at defines them."""
+    f = ReportFacts
+    since = at - dt.timedelta(days=window_days)
+    listed = and_(f.confirmed_at <= at, or_(f.left_at.is_(None), f.left_at > at))
+    seen = and_(human >= since, human <= at)
+    engaged = and_(listed, seen)
+    unknown = and_(listed, or_(human.is_(None), human < since, human > at), machine >= since, machine <= at)
+    row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((engaged, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((unknown, 1), else_=0)), 0),
+        ).where(listed)
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 def _paying(session: Session, at_moments: Collection[dt.datetime]) -> dict[dt.datetime, set[int]]:
@@ -82,21 +123,46 @@ def _paying(session: Session, at_moments: Collection[dt.datetime]) -> dict[dt.da
 
 
 def audiences(session: Session, p: Periods, window_days: int) -> tuple[Audience, Audience, dict[str, int]]:
-    """The list now and a period ago, split by engagement; and who pays at each instant."""
-    readers = {
-        sid: (confirmed, left)
-        for sid, confirmed, left in session.execute(
-            select(ReportFacts.subscriber_id, ReportFacts.confirmed_at, ReportFacts.left_at).where(
-                ReportFacts.confirmed_at.is_not(None)
+    """The list now and a period ago, split by engagement; and who pays at each instant.
+
+    The counts are made in the database; the payers (a few) are read out and split by
+    growth.headline_metrics.audience_at, the definition the counts follow, to tell how many of
+    them are reachable only by paying.
+    """
+    f = ReportFacts
+    paying = _paying(session, (p.now, p.then))
+    payers = sorted(paying[p.now] | paying[p.then])
+    moments = _moments(p, window_days)
+    result = []
+    for at, (human, machine) in moments.items():
+        listed, engaged, unknown = _counts(session, at, human, machine, window_days)
+        rows = (
+            session.execute(
+                select(f.subscriber_id, f.confirmed_at, f.left_at, human, machine).where(
+                    ids_in(f.subscriber_id, payers)
+                )
+            ).all()
+            if payers
+            else []
+        )
+        paid = audience_at(
+            {sid: (confirmed, left) for sid, confirmed, left, _, _ in rows},
+            {sid: _aware(h) for sid, _, _, h, _ in rows if h is not None},
+            {sid: _aware(m) for sid, _, _, _, m in rows if m is not None},
+            paying[at],
+            at,
+            window_days,
+        )
+        result.append(
+            Audience(
+                on_list=listed,
+                engaged=engaged,
+                unknown=unknown,
+                disengaged=listed - engaged - unknown,
+                # the disengaged who pay are reachable too
+                reachable=engaged + unknown + paid.reachable - paid.engaged - paid.unknown,
             )
         )
-    }
-    paying = _paying(session, (p.now, p.then))
-    result = []
-    for at in (p.now, p.then):
-        human = _last_moments(session, HUMAN_ENGAGEMENT, at, window_days)
-        machine = _last_moments(session, MACHINE_OPEN, at, window_days)
-        result.append(audience_at(readers, human, machine, paying[at], at, window_days))
     return result[0], result[1], {"now": len(paying[p.now]), "then": len(paying[p.then])}
 
 
@@ -231,6 +297,44 @@ def headline(
     for provider in _providers.values():
         figures.extend(provider(session, now, period_days))
     return figures
+
+
+CACHE = "headline"
+MAX_AGE = dt.timedelta(minutes=15)  # the tick refreshes it every 5 minutes
+
+
+def cache_headline(session: Session, now: dt.datetime, window_days: int) -> list[Figure]:
+    """Compute the headline and keep it for the desk (the tick's report-headline task)."""
+    figures = headline(session, now, window_days)
+    payload = {"window_days": window_days, "figures": [asdict(f) for f in figures]}
+    row = session.get(ReportSeries, CACHE)
+    if row is None:
+        session.add(ReportSeries(name=CACHE, computed_at=now, payload=payload))
+    else:
+        row.computed_at, row.payload = now, payload
+    session.flush()
+    return figures
+
+
+def headline_work(session: Session, now: dt.datetime) -> dict[str, int]:
+    """Tick, every 5 minutes: the desk's headline, ahead of the operator opening it."""
+    from flask import current_app
+
+    from growth.db import commit
+
+    figures = cache_headline(session, now, int(current_app.config["MASTHEAD"].engaged_window_days))
+    commit()
+    return {"figures": len(figures)}
+
+
+def current_headline(
+    session: Session, now: dt.datetime, window_days: int
+) -> tuple[list[Figure], dt.datetime]:
+    """The tick's headline when it is at most MAX_AGE old (and for the same window), else computed now."""
+    row = session.get(ReportSeries, CACHE)
+    if row is not None and now - row.computed_at <= MAX_AGE and row.payload.get("window_days") == window_days:
+        return [Figure(**f) for f in row.payload["figures"]], row.computed_at
+    return headline(session, now, window_days), now
 
 
 def total_subscribers(session: Session) -> int:

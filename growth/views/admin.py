@@ -95,7 +95,7 @@ def dashboard():  # type: ignore[no-untyped-def]
     """The headline: what the business lives on, each figure against the previous period."""
     config = current_app.config["MASTHEAD"]
     now, admin = utcnow(), has_role(current_operator(), ADMIN)
-    figures = headline.headline(db.session, now, config.engaged_window_days)
+    figures, computed_at = headline.current_headline(db.session, now, config.engaged_window_days)
     charts = panels.panels(db.session, now, config.engaged_window_days)
     if not admin:  # revenue is the admins'
         figures = [f for f in figures if not f.revenue]
@@ -104,6 +104,7 @@ def dashboard():  # type: ignore[no-untyped-def]
         "admin/dashboard.html",
         operator=current_operator(),
         figures=figures,
+        computed_at=computed_at,
         panels=charts,
         period_days=headline_metrics.PERIOD_DAYS,
         total=headline.total_subscribers(db.session),

@@ -1,6 +1,7 @@
 """The desk's headline: the pure split of the list, and every figure on the hand-built history.
 
-The history is tests/growth/report_history.py's five readers, seen on 2026-03-15, with one more
+The history is tests/growth/report_history.py's five readers, seen on 2026-03-15 (so what comes
+later, B's machine open of 06-01 and C's cancellation of 04-10, has not happened), with one more
 event: a machine open for B on 03-10. Worked out by hand (period 30 days, window 30 days):
 
 this period: instants (02-13, 03-15], days 02-14..03-15; the previous: (01-14, 02-13], days 01-15..02-13.
@@ -27,7 +28,9 @@ import json
 import re
 
 import pytest
+from sqlalchemy import delete
 
+from billing.models import SubscriptionSnapshot
 from growth import auth, headline, panels, rollups
 from growth.headline_metrics import Audience, audience_at, change, format_change, format_value
 from growth.models import EmailEvent
@@ -76,6 +79,8 @@ def seen_on_march_15(session):  # type: ignore[no-untyped-def]
         )
     )
     tree.attach(session, people["B"].id, people["A"].id)
+    session.execute(delete(EmailEvent).where(EmailEvent.at > NOW))
+    session.execute(delete(SubscriptionSnapshot).where(SubscriptionSnapshot.at > NOW))
     rollups.rebuild(session, NOW)
     session.commit()
     return people
@@ -204,3 +209,40 @@ def test_the_referral_report_page_in_words_and_charts(client, session, seen_on_m
     login_as(client, creator)
     html = client.get("/admin/referral-report").get_data(as_text=True)
     assert "a@example.com" not in html and "admins see the names" in html
+
+
+def test_a_period_ago_a_reader_seen_since_is_judged_by_what_came_before(session):
+    from tests.fakes.engagement_data import make_subscriber
+
+    seen_twice = make_subscriber(session, "twice@example.com", confirmed_at=t(1, 1))
+    machine_then = make_subscriber(session, "apple@example.com", confirmed_at=t(1, 1))
+    for n, (who, at, machine) in enumerate(
+        [
+            (seen_twice, t(2, 1), False),
+            (seen_twice, t(3, 10), False),
+            (machine_then, t(2, 2), True),
+            (machine_then, t(3, 12), True),
+        ]
+    ):
+        session.add(
+            EmailEvent(event_id=f"e{n}", type="open", subscriber_id=who.id, at=at, is_machine=machine)
+        )
+    rollups.rebuild(session, NOW)
+    session.flush()
+    current, earlier, _ = headline.audiences(session, headline.Periods(NOW, 30), 30)
+    assert (current.engaged, current.unknown, current.disengaged) == (1, 1, 0)
+    # 02-13: twice@ was last seen 02-01 (within 30 days), apple@ opened by its mail app 02-02
+    assert (earlier.engaged, earlier.unknown, earlier.disengaged) == (1, 1, 0)
+
+
+def test_the_tick_keeps_the_headline_for_the_desk(app, session, seen_on_march_15):
+    import datetime as dt
+
+    with app.test_request_context():
+        fresh = headline.cache_headline(session, NOW, 30)
+        kept, at = headline.current_headline(session, NOW + dt.timedelta(minutes=5), 30)
+        assert at == NOW and kept == fresh  # every field survives the JSON
+        _, at = headline.current_headline(session, NOW + dt.timedelta(minutes=5), 14)
+        assert at == NOW + dt.timedelta(minutes=5)  # another window: computed afresh
+        _, at = headline.current_headline(session, NOW + dt.timedelta(minutes=16), 30)
+        assert at == NOW + dt.timedelta(minutes=16)  # too old: computed afresh
