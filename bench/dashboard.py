@@ -325,7 +325,7 @@ def main() -> None:
 
     import logging
 
-    from growth import auth, rollup_series, rollups
+    from growth import auth, headline, rollup_series, rollups
     from growth.app import create_app
     from growth.config import Config
     from growth.db import commit, db
@@ -360,6 +360,11 @@ def main() -> None:
             print(
                 f"report-billing task (MRR and 24 months of movements): {time.perf_counter() - clock:.1f} s"
             )
+            clock = time.perf_counter()
+            with app.test_request_context():
+                headline.cache_headline(db.session, NOW, config.engaged_window_days)
+            commit()
+            print(f"report-headline task (headline, both periods): {time.perf_counter() - clock:.1f} s")
             token = auth.create_token(
                 db.session, auth.create_operator(db.session, "bench@example.com", "bench bench bench")
             )
