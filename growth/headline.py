@@ -317,14 +317,17 @@ def cache_headline(session: Session, now: dt.datetime, window_days: int) -> list
 
 
 def headline_work(session: Session, now: dt.datetime) -> dict[str, int]:
-    """Tick, every 5 minutes: the desk's headline, ahead of the operator opening it."""
+    """Tick, every 5 minutes: the desk's headline and panels, ahead of the operator opening it."""
     from flask import current_app
 
+    from growth import panels
     from growth.db import commit
 
-    figures = cache_headline(session, now, int(current_app.config["MASTHEAD"].engaged_window_days))
+    window = int(current_app.config["MASTHEAD"].engaged_window_days)
+    figures = cache_headline(session, now, window)
+    charts = panels.cache_panels(session, now, window)
     commit()
-    return {"figures": len(figures)}
+    return {"figures": len(figures), "panels": len(charts)}
 
 
 def current_headline(

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from growth import report_service as service
 from growth.report_metrics import month_start
+from growth.rollup_models import ReportSeries
 from growth.series import Series
 
 GROWTH_DAYS = 90
@@ -247,3 +248,28 @@ def panels(session: Session, now: dt.datetime, window_days: int) -> list[Panel]:
     for provider in _providers.values():
         result.extend(provider(session, now))
     return result
+
+
+CACHE = "panels"
+MAX_AGE = dt.timedelta(minutes=15)  # the tick refreshes it every 5 minutes, with the headline
+
+
+def cache_panels(session: Session, now: dt.datetime, window_days: int) -> list[Panel]:
+    """Compute every panel and keep them for the desk (the tick's report-headline task)."""
+    result = panels(session, now, window_days)
+    payload = {"window_days": window_days, "panels": [asdict(p) for p in result]}
+    row = session.get(ReportSeries, CACHE)
+    if row is None:
+        session.add(ReportSeries(name=CACHE, computed_at=now, payload=payload))
+    else:
+        row.computed_at, row.payload = now, payload
+    session.flush()
+    return result
+
+
+def current_panels(session: Session, now: dt.datetime, window_days: int) -> list[Panel]:
+    """The tick's panels when at most MAX_AGE old (and for the same window), else computed now."""
+    row = session.get(ReportSeries, CACHE)
+    if row is not None and now - row.computed_at <= MAX_AGE and row.payload.get("window_days") == window_days:
+        return [Panel(**{**p, "series": Series(**p["series"])}) for p in row.payload["panels"]]
+    return panels(session, now, window_days)

@@ -96,7 +96,7 @@ def dashboard():  # type: ignore[no-untyped-def]
     config = current_app.config["MASTHEAD"]
     now, admin = utcnow(), has_role(current_operator(), ADMIN)
     figures, computed_at = headline.current_headline(db.session, now, config.engaged_window_days)
-    charts = panels.panels(db.session, now, config.engaged_window_days)
+    charts = panels.current_panels(db.session, now, config.engaged_window_days)
     if not admin:  # revenue is the admins'
         figures = [f for f in figures if not f.revenue]
         charts = [p for p in charts if not p.revenue]
@@ -118,9 +118,8 @@ def dashboard():  # type: ignore[no-untyped-def]
 def panel_csv(panel_id: str):  # type: ignore[no-untyped-def]
     """One desk panel's numbers as CSV (revenue panels: admins only)."""
     config = current_app.config["MASTHEAD"]
-    found = next(
-        (p for p in panels.panels(db.session, utcnow(), config.engaged_window_days) if p.id == panel_id), None
-    )
+    charts = panels.current_panels(db.session, utcnow(), config.engaged_window_days)
+    found = next((p for p in charts if p.id == panel_id), None)
     if found is None:
         abort(404)
     if found.revenue and not has_role(current_operator(), ADMIN):

@@ -246,3 +246,13 @@ def test_the_tick_keeps_the_headline_for_the_desk(app, session, seen_on_march_15
         assert at == NOW + dt.timedelta(minutes=5)  # another window: computed afresh
         _, at = headline.current_headline(session, NOW + dt.timedelta(minutes=16), 30)
         assert at == NOW + dt.timedelta(minutes=16)  # too old: computed afresh
+
+
+def test_the_tick_keeps_the_panels_for_the_desk(app, session, seen_on_march_15):
+    import datetime as dt
+
+    with app.test_request_context():
+        fresh = panels.cache_panels(session, NOW, 30)
+        kept = panels.current_panels(session, NOW + dt.timedelta(minutes=5), 30)
+        assert kept == fresh and [p.chart() for p in kept] == [p.chart() for p in fresh]
+        assert {p.id for p in fresh} >= {"funnel", "daily-growth", "cohort-k", "value-pitch"}
