@@ -256,3 +256,58 @@ def test_the_tick_keeps_the_panels_for_the_desk(app, session, seen_on_march_15):
         kept = panels.current_panels(session, NOW + dt.timedelta(minutes=5), 30)
         assert kept == fresh and [p.chart() for p in kept] == [p.chart() for p in fresh]
         assert {p.id for p in fresh} >= {"funnel", "daily-growth", "cohort-k", "value-pitch"}
+
+
+def test_the_database_counts_agree_with_the_definition_on_a_random_list(session):
+    import datetime as dt
+    import random
+
+    from tests.fakes.engagement_data import make_subscriber
+
+    rng = random.Random(14)
+    start = t(1, 1)
+    readers: dict[int, tuple[dt.datetime | None, dt.datetime | None]] = {}
+    events: dict[int, list[tuple[dt.datetime, bool]]] = {}
+    for i in range(60):
+        confirmed = start + dt.timedelta(hours=rng.randrange(0, 70 * 24))
+        gone = rng.random() < 0.2
+        reader = make_subscriber(session, f"r{i}@example.com", confirmed_at=confirmed)
+        left = confirmed + dt.timedelta(hours=rng.randrange(1, 40 * 24)) if gone else None
+        if left is not None and left <= NOW:
+            reader.status, reader.status_changed_at, reader.unsubscribed_at = "unsubscribed", left, left
+        else:
+            left = None
+        readers[reader.id] = (confirmed, left)
+        events[reader.id] = []
+        for n in range(rng.randrange(0, 5)):
+            at = confirmed + dt.timedelta(hours=rng.randrange(1, 60 * 24))
+            if at > NOW:
+                continue
+            machine = rng.random() < 0.4
+            events[reader.id].append((at, machine))
+            session.add(
+                EmailEvent(
+                    event_id=f"r{i}-{n}", type="open", subscriber_id=reader.id, at=at, is_machine=machine
+                )
+            )
+    session.flush()
+    rollups.rebuild(session, NOW)
+    session.flush()
+    p = headline.Periods(NOW, 30)
+    got = headline.audiences(session, p, 30)[:2]
+    expected = []
+    for at in (p.now, p.then):
+        human = {
+            sid: max(m for m, is_m in ev if not is_m and m <= at)
+            for sid, ev in events.items()
+            if any(not is_m and m <= at for m, is_m in ev)
+        }
+        machine = {
+            sid: max(m for m, is_m in ev if is_m and m <= at)
+            for sid, ev in events.items()
+            if any(is_m and m <= at for m, is_m in ev)
+        }
+        expected.append(audience_at(readers, human, machine, set(), at, 30))
+    assert list(got) == expected
+    assert expected[0].engaged and expected[0].unknown and expected[0].disengaged  # every class occurs
+    assert expected[1].engaged and expected[1].unknown and expected[1].disengaged
