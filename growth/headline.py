@@ -195,6 +195,8 @@ def core_figures(session: Session, now: dt.datetime, window_days: int, period_da
             "count",
             f"Readers who clicked the confirmation link in the last {period_days} days: new readers "
             "come before new revenue.",
+            endpoint="people.subscriber_list",
+            args={"status": "active"},
         ),
         Figure(
             "confirmation_rate",
@@ -212,6 +214,8 @@ def core_figures(session: Session, now: dt.datetime, window_days: int, period_da
             earlier.engaged,
             "count",
             f"On the list and seen reading (a real open, a click, a visit) in the last {w} days.",
+            endpoint="people.subscriber_list",
+            args={"status": "active", "engagement": "engaged"},
         ),
         Figure(
             "unknown",
@@ -221,6 +225,8 @@ def core_figures(session: Session, now: dt.datetime, window_days: int, period_da
             "count",
             f"Only their mail app opened our emails in the last {w} days (Apple Mail does it for "
             "everyone): perhaps reading, we cannot tell.",
+            endpoint="people.subscriber_list",
+            args={"status": "active", "engagement": "unknown"},
         ),
         Figure(
             "disengaged",
@@ -231,6 +237,8 @@ def core_figures(session: Session, now: dt.datetime, window_days: int, period_da
             f"No sign of reading in {w} days. Engaged, unknown and disengaged add up to the "
             f"{current.on_list:,} readers on the list.",
             note=f"{current.on_list:,} on the list ({earlier.on_list:,} a period ago)",
+            endpoint="people.subscriber_list",
+            args={"status": "active", "engagement": "disengaged"},
         ),
         Figure(
             "nurtured",
@@ -240,6 +248,8 @@ def core_figures(session: Session, now: dt.datetime, window_days: int, period_da
             "count",
             f"Readers who, in the last {period_days} days, engaged with enough value emails to be "
             "ready for an offer.",
+            endpoint="people.subscriber_list",
+            args={"stage": "nurtured"},
         ),
         Figure(
             "paying",
@@ -248,6 +258,8 @@ def core_figures(session: Session, now: dt.datetime, window_days: int, period_da
             paying["then"],
             "count",
             "Readers with a paid subscription running today.",
+            endpoint="people.subscriber_list",
+            args={"stage": "paying"},
         ),
     ]
     mrr_now, mrr_then = reports.mrr(session, p.now), reports.mrr(session, p.then)
@@ -268,6 +280,7 @@ def core_figures(session: Session, now: dt.datetime, window_days: int, period_da
                 "after discounts.",
                 currency=currency,
                 revenue=True,
+                endpoint="billing_admin.revenue",
             )
         )
     for block in per_now:

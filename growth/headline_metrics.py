@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Container, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from growth.stages import Engagement, classify
 
@@ -95,6 +95,8 @@ class Figure:
     revenue: bool = False
     note: str = ""
     previous_label: str = "previous 30 days"
+    endpoint: str = ""  # where the number is drilled into (shown to those who may open it)
+    args: dict[str, str] = field(default_factory=dict)
 
     @property
     def change(self) -> float | None:
@@ -116,6 +118,10 @@ class Figure:
             "note": self.note,
             "previous_label": self.previous_label,
         }
+
+    def drill(self) -> tuple[str, dict[str, str]] | None:
+        """(endpoint, query arguments) of the page that lists what the figure counts, if any."""
+        return (self.endpoint, self.args) if self.endpoint else None
 
     def without_previous(self) -> Figure:
         return replace(self, previous=None)

@@ -54,6 +54,7 @@ def headline_figures(session: Session, now: dt.datetime, period_days: int) -> li
             f"New readers each reader brought within {horizon} days of joining, for the latest month "
             "of readers that has had the time; above 1 the list grows by itself.",
             note=k_note,
+            endpoint="referrals.report_page",
             previous_label=f"{_month(previous['cohort'])} cohort" if previous else "the cohort before",
         ),
         Figure(
@@ -64,6 +65,7 @@ def headline_figures(session: Session, now: dt.datetime, period_days: int) -> li
             "days",
             f"The median time from a reader joining to a friend they referred joining, over the "
             f"last {period_days} days' referred readers.",
+            endpoint="referrals.report_page",
         ),
         Figure(
             "referred_share",
@@ -73,5 +75,6 @@ def headline_figures(session: Session, now: dt.datetime, period_days: int) -> li
             "share",
             f"Of the readers who confirmed in the last {period_days} days, the share who came by a "
             "friend's link (not K: it says nothing of how many each reader brings).",
+            endpoint="referrals.report_page",
         ),
     ]

@@ -116,9 +116,12 @@ def test_the_desk_shows_revenue_to_admins_only(client, session, seen_on_march_15
     assert "MRR (USD)" in page and "Revenue per reachable reader (USD)" in page
     assert "K (cohort)" in page and "Referred share" in page and "Viral cycle time" in page
     assert "5 subscriber records in all" in page
+    assert 'href="/admin/subscribers?status=active&amp;engagement=unknown">See them</a>' in page
+    assert 'href="/admin/referral-report">See them</a>' in page and 'href="/admin/revenue">See them' in page
     login_as(client, creator)
     page = client.get("/admin/").get_data(as_text=True)
     assert "Confirmed signups" in page and "MRR" not in page and "Revenue per reachable" not in page
+    assert "/admin/subscribers?" not in page and 'href="/admin/referral-report">See them</a>' in page
 
 
 def test_the_biggest_drop_is_the_lowest_conversion():
