@@ -234,6 +234,7 @@ def _send_page(send, status: int = 200, error: str | None = None):  # type: igno
         if test is not None and test.started_at is None
         else None
     )
+    did = post_report.send_figures(db.session, send)
     page = render_template(
         "content/admin_send.html",
         progress=progress,
@@ -244,6 +245,7 @@ def _send_page(send, status: int = 200, error: str | None = None):  # type: igno
         test=test,
         outlook=outlook,
         apple_note=subject_tests.APPLE_NOTE,
+        did=did,
     )
     return page, status
 

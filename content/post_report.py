@@ -141,3 +141,21 @@ def all_posts(session: Session) -> list[Post]:
 def without_revenue(row: dict[str, Any]) -> dict[str, Any]:
     """A row for creators: the money columns left out."""
     return {k: v for k, v in row.items() if k not in post_metrics.REVENUE_FIELDS}
+
+
+def send_figures(session: Session, send: Send) -> dict[str, Any]:
+    """What one send did (its deliveries' events), and the referral visits and signups its post's
+    share links brought (those are the post's: a link carries the post, not the send)."""
+    sent = _sent_by_send(session, [send.id])
+    figures = _email_figures(session, Send.id, [send.id]).get(send.id) or post_metrics.tally([])
+    recipients = sent.get(send.id, 0)
+    credited = post_figures.post_figures(session, [send.post_id]).get(send.post_id, {})
+    return {
+        "recipients": recipients,
+        **figures,
+        "open_rate": post_metrics.rate(figures["human_opens"], figures["delivered"] or recipients),
+        "click_rate": post_metrics.rate(figures["clicks"], figures["delivered"] or recipients),
+        "shared_sends": len(_sends(session, [send.post_id])),
+        **{name: credited.get(name, 0) for name in DOMAIN_FIGURES},
+        "referrals_known": post_figures.has_post_figures("referrals"),
+    }

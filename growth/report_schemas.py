@@ -193,3 +193,36 @@ spec.schema(
         },
     ),
 )
+
+spec.schema(
+    "ValuePitchReport",
+    _obj(
+        ["from", "to", "hours", "rows"],
+        {
+            "from": DATE_OR_NULL,
+            "to": DATE_OR_NULL,
+            "hours": {
+                **INT,
+                "description": "a leave counts for the reader's latest email this many hours before it",
+            },
+            "rows": {
+                "type": "array",
+                "items": _obj(
+                    ["kind", "pitches_before", "emails", "unsubscribes", "complaints"],
+                    {
+                        "kind": {"enum": ["value", "pitch"]},
+                        "pitches_before": {
+                            "enum": ["0", "1", "2+", "all"],
+                            "description": "pitches the reader was sent before this email",
+                        },
+                        "emails": {**INT, "description": "emails sent whose 48 hours are over"},
+                        "unsubscribes": INT,
+                        "complaints": {**INT, "description": "spam complaints"},
+                        "unsubscribe_rate": NUM_OR_NULL,
+                        "complaint_rate": NUM_OR_NULL,
+                    },
+                ),
+            },
+        },
+    ),
+)

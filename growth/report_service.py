@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from growth import report_figures as figures
 from growth import report_metrics as rm
-from growth import reports
-from growth.models import Newsletter
+from growth import reports, resistance
+from growth.models import Delivery, DeliveryKind, EmailEvent, Newsletter, SubscriberEvent
 from growth.rollup_models import ReportCell, ReportFacts, ReportSeries
 
 
@@ -139,13 +139,19 @@ def first_day(session: Session) -> dt.date | None:
     return session.scalar(select(func.min(ReportCell.day)).where(ReportCell.kind == "growth"))
 
 
+def growth_rows(session: Session, f: Filters) -> list[tuple[dt.date, str, int]]:
+    """The growth cells of [start, end] summed per (day, metric)."""
+    c = ReportCell
+    return [(day, m, int(n)) for day, m, n in _summed(session, _days("growth", f), c.day, c.metric)]
+
+
 def growth_report(session: Session, f: Filters, now: dt.datetime, window_days: int) -> dict:
     """Daily signups, confirmations, unsubscribes and net growth; MRR movements by month."""
-    c = ReportCell
     end = f.end or now.date()
     start = f.start or first_day(session) or end
-    rows = _summed(session, _days("growth", Filters(start, end, f.newsletter_id, f.source)), c.day, c.metric)
-    days = figures.growth_days([(day, m, int(n)) for day, m, n in rows], start, end)
+    days = figures.growth_days(
+        growth_rows(session, Filters(start, end, f.newsletter_id, f.source)), start, end
+    )
     until = min(dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC), now)
     since = rm.month_start(start)
     movements = mrr_movements(session, since, until) if since < until else []
@@ -200,3 +206,54 @@ def revenue_per_reachable_reader(session: Session, now: dt.datetime, window_days
         )
     blocks = figures.revenue_per_reachable_reader(mrr, readers)
     return {"at": at.isoformat(), "currencies": blocks}
+
+
+LEAVE_STATUSES = {"unsubscribed": "unsubscribe", "complained": "complaint"}
+LEAVE_EVENTS = {"unsubscribe": "unsubscribe", "group_unsubscribe": "unsubscribe", "spamreport": "complaint"}
+
+
+def value_pitch_report(session: Session, f: Filters, now: dt.datetime) -> dict:
+    """Unsubscribes and complaints within 48 hours of the value and pitch emails sent in [start, end].
+
+    Every earlier pitch is read too (it sets the bucket); leaves come from status changes and
+    from the provider's unsubscribe and spam-report events (growth.resistance says how they count).
+    """
+    start = dt.datetime.combine(f.start, dt.time(), dt.UTC) if f.start else None
+    end = dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time(), dt.UTC) if f.end else None
+    d = Delivery
+    sent: list[Any] = [d.sent_at.is_not(None), d.kind.in_([DeliveryKind.VALUE, DeliveryKind.PITCH])]
+    if start is not None:
+        sent.append(or_(d.kind == DeliveryKind.PITCH, d.sent_at >= start))
+    if end is not None:
+        sent.append(d.sent_at < end)
+    emails = [
+        resistance.Email(sid, kind, at)
+        for sid, kind, at in session.execute(select(d.subscriber_id, d.kind, d.sent_at).where(*sent))
+        if at is not None
+    ]
+    since = [] if start is None else [SubscriberEvent.at >= start]
+    leaves = [
+        resistance.Leave(sid, LEAVE_STATUSES[to], at)
+        for sid, to, at in session.execute(
+            select(SubscriberEvent.subscriber_id, SubscriberEvent.to_value, SubscriberEvent.at).where(
+                SubscriberEvent.field == "status", SubscriberEvent.to_value.in_(list(LEAVE_STATUSES)), *since
+            )
+        )
+    ]
+    e = EmailEvent
+    since = [] if start is None else [e.at >= start]
+    leaves += [
+        resistance.Leave(sid, LEAVE_EVENTS[kind], at)
+        for sid, kind, at in session.execute(
+            select(e.subscriber_id, e.type, e.at).where(
+                e.type.in_(list(LEAVE_EVENTS)), e.subscriber_id.is_not(None), *since
+            )
+        )
+        if sid is not None
+    ]
+    return {
+        "from": f.start.isoformat() if f.start else None,
+        "to": f.end.isoformat() if f.end else None,
+        "hours": resistance.HOURS,
+        "rows": resistance.value_and_pitch(emails, leaves, now, start, end),
+    }

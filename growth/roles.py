@@ -48,7 +48,8 @@ CORE = {
     # operators
     "admin.login": PUBLIC,
     "admin.logout": PUBLIC,
-    "admin.dashboard": CREATOR,  # counts for everyone; the newest subscribers for admins
+    "admin.dashboard": CREATOR,  # the headline and panels for everyone; revenue for admins
+    "admin.panel_csv": CREATOR,  # a revenue panel's answers 403 to creators
     "account.account": CREATOR,  # each operator's own password and sessions
     "account.change_password": CREATOR,
     "account.sign_out_everywhere": CREATOR,
@@ -76,6 +77,7 @@ CORE = {
     "reports.funnel": CREATOR,
     "reports.cohorts": ADMIN,
     "reports.growth": ADMIN,
+    "reports.value_pitch": CREATOR,  # counts, no revenue
     "people.subscriber_list": ADMIN,
     "people.subscriber_page": ADMIN,
     "people.resend_confirmation": ADMIN,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -14,9 +14,9 @@ class Series:
     """Named rows of numbers over the same labels (one chart, one table, one CSV)."""
 
     labels: list[str]
-    columns: dict[str, list[int]]
+    columns: Mapping[str, Sequence[float | None]]
 
-    def rows(self) -> list[list[str | int]]:
+    def rows(self) -> list[list[str | float | None]]:
         """Label first, then one value per column: what the table and the CSV show."""
         return [
             [label, *(values[i] for values in self.columns.values())] for i, label in enumerate(self.labels)

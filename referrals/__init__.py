@@ -9,6 +9,8 @@ ROLES = {
     "referrals.referral_landing": "public",
     "referrals.hub": "public",
     "referrals.admin": "admin",
+    "referrals.report_page": "creator",  # the top referrers' names and emails for admins only
+    "referrals.report_csv": "creator",
     "referrals_api.list_held": "admin",
     "referrals_api.list_rings": "admin",
     "referrals_api.approve": "admin",
@@ -26,11 +28,24 @@ ROLES = {
 
 def init_app(app: Flask) -> None:
     """Register the referrals domain's blueprints, signal handlers, email block and commands."""
-    from growth import demo, emails, post_figures, reports, roles, scheduler, signals, timeline
+    from growth import (
+        demo,
+        emails,
+        headline,
+        panels,
+        post_figures,
+        reports,
+        roles,
+        scheduler,
+        signals,
+        timeline,
+    )
     from growth.extensions import csrf
     from referrals import api, cli, privacy, rewards, service, views, webhook_events  # noqa: F401 - rewards: its job
     from referrals import timeline as referral_timeline
     from referrals.demo import ReferralsDemo
+    from referrals.headline import headline_figures
+    from referrals.panels import desk_panels
     from referrals.post_figures import referral_post_figures
 
     app.register_blueprint(views.bp)
@@ -48,6 +63,8 @@ def init_app(app: Flask) -> None:
     privacy.register()
     timeline.register_timeline_source(referral_timeline.referral_entries)
     post_figures.register_post_figures("referrals", referral_post_figures)
+    headline.register_headline_figures("referrals", headline_figures)
+    panels.register_panels("referrals", desk_panels)
     for command in cli.commands:
         app.cli.add_command(command)
     scheduler.register_scheduled("referrals-release", cli.release_work, dt.timedelta(hours=1))

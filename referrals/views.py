@@ -5,16 +5,17 @@ from __future__ import annotations
 from flask import Blueprint, current_app, make_response, render_template, request
 from sqlalchemy import select
 
-from growth import branding, links, subscribers
+from growth import branding, csvout, links, subscribers
 from growth.auth import current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, NotFound
 from growth.extensions import client_ip, limiter
 from growth.fields import MAX_ID, optional_int
 from growth.models import Newsletter
+from growth.roles import ADMIN, has_role
 from growth.subscribers import default_newsletter
 from growth.tokens import make_token, read_token
-from referrals import cascade_pictures, rewards, ring_review, service
+from referrals import cascade_pictures, panels, rewards, ring_review, service
 
 bp = Blueprint("referrals", __name__)
 
@@ -151,6 +152,23 @@ def _past_note(past: int, granting: bool) -> str:
     if granting:
         return f"{readers} already past it: granting it to them now, once each, with the email."
     return f"{readers} already past it: only new passers will get it unless you grant it to them below."
+
+
+@bp.get("/admin/referral-report")
+def report_page():  # type: ignore[no-untyped-def]
+    """The referral report in words and charts; the top referrers by name for admins."""
+    page = panels.report_page(db.session, utcnow())
+    return render_template("referrals/report.html", **page, admin=has_role(current_operator(), ADMIN))
+
+
+@bp.get("/admin/referral-report/<panel_id>.csv")
+def report_csv(panel_id: str):  # type: ignore[no-untyped-def]
+    """One chart of the referral report as CSV."""
+    page = panels.report_page(db.session, utcnow())
+    found = next((p for p in page["panels"] if p.id == panel_id), None)
+    if found is None:
+        raise NotFound("No such chart.")
+    return csvout.csv_response(f"{found.id}.csv", [found.label, *found.series.columns], found.series.rows())
 
 
 @bp.route("/admin/referrals", methods=["GET", "POST"])

@@ -10,16 +10,16 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from growth import branding, jobs
+from growth import branding, csvout, headline, headline_metrics, jobs, panels
 from growth.auth import SESSION_KEY, authenticate, current_operator, end_session, start_session
-from growth.db import commit, db
+from growth.db import commit, db, utcnow
+from growth.errors import Forbidden
 from growth.extensions import client_ip
-from growth.models import Operator, Subscriber
-from growth.roles import may_open
+from growth.models import Operator
+from growth.roles import ADMIN, has_role
 from growth.throttle import login_throttle
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -92,24 +92,39 @@ def logout():  # type: ignore[no-untyped-def]
 
 @bp.get("/")
 def dashboard():  # type: ignore[no-untyped-def]
-    """Counts by status and stage; for admins the newest subscribers (personal data) too."""
-    by_status = dict(
-        db.session.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status)).all()
-    )
-    by_stage = dict(
-        db.session.execute(select(Subscriber.stage, func.count()).group_by(Subscriber.stage)).all()
-    )
-    newest = []
-    if may_open("api.list_subscribers"):
-        newest = list(db.session.scalars(select(Subscriber).order_by(Subscriber.id.desc()).limit(25)))
+    """The headline: what the business lives on, each figure against the previous period."""
+    config = current_app.config["MASTHEAD"]
+    now, admin = utcnow(), has_role(current_operator(), ADMIN)
+    figures, computed_at = headline.current_headline(db.session, now, config.engaged_window_days)
+    charts = panels.current_panels(db.session, now, config.engaged_window_days)
+    if not admin:  # revenue is the admins'
+        figures = [f for f in figures if not f.revenue]
+        charts = [p for p in charts if not p.revenue]
     return render_template(
         "admin/dashboard.html",
         operator=current_operator(),
-        by_status=by_status,
-        by_stage=by_stage,
-        newest=newest,
-        base_url=current_app.config["MASTHEAD"].base_url,
+        figures=figures,
+        computed_at=computed_at,
+        panels=charts,
+        period_days=headline_metrics.PERIOD_DAYS,
+        total=headline.total_subscribers(db.session),
+        fmt=headline_metrics.format_value,
+        fmt_change=headline_metrics.format_change,
+        base_url=config.base_url,
     )
+
+
+@bp.get("/panels/<panel_id>.csv")
+def panel_csv(panel_id: str):  # type: ignore[no-untyped-def]
+    """One desk panel's numbers as CSV (revenue panels: admins only)."""
+    config = current_app.config["MASTHEAD"]
+    charts = panels.current_panels(db.session, utcnow(), config.engaged_window_days)
+    found = next((p for p in charts if p.id == panel_id), None)
+    if found is None:
+        abort(404)
+    if found.revenue and not has_role(current_operator(), ADMIN):
+        raise Forbidden("This needs the admin role.")
+    return csvout.csv_response(f"{found.id}.csv", [found.label, *found.series.columns], found.series.rows())
 
 
 def _outbox_files() -> list[Path]:

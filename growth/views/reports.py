@@ -195,3 +195,34 @@ def growth():  # type: ignore[no-untyped-def]
 
 
 GROWTH_HEADER = ("date", "signups", "confirmations", "unsubscribes", "net_growth")
+
+
+@bp.get("/value-pitch")
+@spec.operation(
+    "/api/v1/reports/value-pitch",
+    "get",
+    summary="Unsubscribe and complaint rates within 48 hours of value and of pitch emails, by pitches before",
+    response="ValuePitchReport",
+    parameters=PARAMETERS[:2],
+    tags=("reports",),
+    csv="kind (value, pitch) and pitches before (0, 1, 2+, all)",
+)
+def value_pitch():  # type: ignore[no-untyped-def]
+    """The audience's resistance to pitching: leaves after each kind of email sent in [from, to]."""
+    filters = parse_filters(request.args)
+    as_csv = wants_csv()
+    result = service.value_pitch_report(db.session, filters, utcnow())
+    if as_csv:
+        return csv_response("value-pitch.csv", VALUE_PITCH_HEADER, result["rows"])
+    return jsonify(result)
+
+
+VALUE_PITCH_HEADER = (
+    "kind",
+    "pitches_before",
+    "emails",
+    "unsubscribes",
+    "complaints",
+    "unsubscribe_rate",
+    "complaint_rate",
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import uuid
 
 import pytest
@@ -312,3 +313,34 @@ def test_the_database_counts_what_tally_defines(session, history):  # type: igno
     for send, by_send in zip(history["sends"], post_report.send_rows(session, history["a"]), strict=True):
         mine = [e for e in events if session.get(Delivery, e.delivery_id).send_id == send.id]
         assert {k: by_send[k] for k in post_metrics.EMAIL_FIGURES} == tally(mine)
+
+
+def test_each_send_page_shows_what_it_did(client, session, history):  # type: ignore[no-untyped-def]
+    from growth import auth
+    from tests.growth.helpers import login_as
+
+    operator = auth.create_operator(session, "boss@example.com", "a-long-password", "admin")
+    session.commit()
+    login_as(client, operator)
+    first, second = history["sends"]
+    page = client.get(f"/admin/sends/{first.id}").get_data(as_text=True)
+    figures = dict(re.findall(r"<h3>([^<]+)</h3><p class=\"value\">([^<]+)</p>", page))
+    # the first send: 4 delivered, opened by readers 0 and 2 (1 only by Apple Mail), clicked by
+    # reader 0 (2 only by a scanner), 3 unsubscribed and complained; the post's links: 2 visits, 1 signup
+    assert figures == {
+        "Delivered": "4",
+        "Opened by a person": "2",
+        "Clicked by a person": "1",
+        "Unsubscribed": "1",
+        "Complained": "1",
+        "Referral visits": "2",
+        "Referral signups": "1",
+    }
+    assert "Not counting 1 opened only by a mail app" in page and "all 2 of its sends together" in page
+    again = dict(
+        re.findall(
+            r"<h3>([^<]+)</h3><p class=\"value\">([^<]+)</p>",
+            client.get(f"/admin/sends/{second.id}").get_data(as_text=True),
+        )
+    )
+    assert again["Delivered"] == "0" and again["Opened by a person"] == "1" and again["Unsubscribed"] == "0"
