@@ -32,7 +32,7 @@ from growth.models import (
     Subscriber,
 )
 
-STAGES = (Stage.ENGAGED.value, Stage.NURTURED.value)
+STAGES = (Stage.ENGAGED.value, Stage.NURTURED.value, Stage.PRESUMED.value)
 # Pitches that went out or may have: they all start the cooldown.
 PITCH_COUNTING_STATES = (
     DeliveryState.QUEUED,
@@ -69,7 +69,7 @@ def parse_segment(raw: str) -> Segment:
     if kind == "source" and 0 < len(value) <= 100 and single_line(value):
         return Segment("source", value)
     raise ValidationFailed(
-        "segment must be all, free, paying, tier:<id>, stage:engaged, stage:nurtured or source:<name>",
+        "segment must be all, free, paying, tier:<id>, stage:engaged, stage:nurtured, stage:presumed or source:<name>",
         code="invalid_segment",
     )
 
@@ -181,10 +181,15 @@ def skip_reasons(
         return {}
     engaged = engagement.engaged_value_counts(session, subscriber_ids)
     pitched = last_pitch_times(session, subscriber_ids, exclude_send_id)
+    presumed = set(
+        session.scalars(
+            select(Subscriber.id).where(ids_in(Subscriber.id, subscriber_ids), Subscriber.stage == Stage.PRESUMED)
+        )
+    )
     reasons = {}
     for sid in subscriber_ids:
         reason = metrics.pitch_skip_reason(
-            engaged.get(sid, 0), pitched.get(sid), now, min_value, cooldown_days
+            engaged.get(sid, 0), pitched.get(sid), now, min_value, cooldown_days, presumed=sid in presumed
         )
         if reason:
             reasons[sid] = reason
@@ -249,7 +254,8 @@ def segment_counts(
 ) -> dict[str, int]:
     """How many members each segment reaches now, in one pass over the list (pitch skips aside).
 
-    Keys are segment texts: all, free, paying, tier:<id>, stage:engaged, stage:nurtured and
+    Keys are segment texts: all, free, paying, tier:<id>, stage:engaged, stage:nurtured,
+    stage:presumed and
     source:<name> for the most common sources.
     """
     counts: dict[str, int] = {"all": 0, "free": 0, "paying": 0}

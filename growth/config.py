@@ -87,6 +87,8 @@ class Config:
     # engagement
     engaged_window_days: int = 30
     nurture_min_value: int = 3
+    # Readers whose only opens are Apple Mail's may be presumed nurtured (growth.stages).
+    presume_nurtured: bool = True
     lapsed_after_days: int = 90
     sunset_days: int = 180
     sunset_grace_days: int = 14
@@ -167,6 +169,7 @@ class Config:
             disposable_emails=env.get("DISPOSABLE_EMAILS", "refuse").strip().lower(),
             engaged_window_days=_int(env, "ENGAGED_WINDOW_DAYS", 30),
             nurture_min_value=_int(env, "NURTURE_MIN_VALUE", 3),
+            presume_nurtured=_bool(env.get("PRESUME_NURTURED"), True),
             lapsed_after_days=_int(env, "LAPSED_AFTER_DAYS", 90),
             sunset_days=_int(env, "SUNSET_DAYS", 180),
             sunset_grace_days=_int(env, "SUNSET_GRACE_DAYS", 14),

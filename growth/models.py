@@ -43,6 +43,7 @@ class Stage(enum.StrEnum):
     CONFIRMED = "confirmed"
     ENGAGED = "engaged"
     NURTURED = "nurtured"
+    PRESUMED = "presumed"  # presumed nurtured: Apple Mail hides their opens (growth.stages)
     PAYING = "paying"
     LAPSED = "lapsed"
     CHURNED = "churned"
