@@ -27,6 +27,8 @@ ROLES = {
     "content_admin.send_cancel": "creator",
     "content_admin.send_rate": "creator",  # who sends warms the domain up
     "content_admin.value_to_pitch": "admin",
+    "content_admin.complaints": "creator",  # who sends sees why a send is held
+    "content_admin.complaint_confirm": "admin",  # lifting a pause is the admins' call
     "content_api.list_posts": "creator",
     "content_api.create_post": "creator",
     "content_api.get_post": "creator",
@@ -55,10 +57,11 @@ ROLES = {
 
 def init_app(app: Flask) -> None:
     """Register the content domain's blueprints, tasks, signal handlers, scheduled work, commands."""
-    from content import (  # noqa: F401  (sending and sequence_engine define tasks)
+    from content import (  # noqa: F401  (sending, sequence_engine and complaint_guard define tasks)
         admin,
         api,
         cli,
+        complaint_guard,
         desk,
         image_store,
         privacy,
@@ -73,7 +76,7 @@ def init_app(app: Flask) -> None:
         webhook_events,
     )
     from content import demo as content_demo
-    from growth import demo, emails, reports, roles, scheduler, signals
+    from growth import demo, emails, notices, reports, roles, scheduler, signals
     from growth.extensions import csrf
 
     app.register_blueprint(views.bp)
@@ -107,4 +110,6 @@ def init_app(app: Flask) -> None:
         signal.connect(handler, weak=False)
     scheduler.register_scheduled("send-due", cli.send_due_work, dt.timedelta(0))  # every tick
     scheduler.register_scheduled("sequences", sequence_engine.run_sequences, dt.timedelta(0))  # every tick
+    scheduler.register_scheduled("complaint-guard", complaint_guard.run_guard, complaint_guard.EVERY)
+    notices.register_admin_notice(complaint_guard.admin_notices)
     demo.register_demo_contributor(content_demo.ContentDemo)

@@ -6,7 +6,18 @@ import datetime as dt
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from content import pacing, post_metrics, post_report, posts, send_control, sending, stats, topics
+from content import (
+    complaint_guard,
+    pacing,
+    post_metrics,
+    post_report,
+    posts,
+    send_control,
+    sending,
+    stats,
+    topics,
+)
+from content.complaint_metrics import POSTMASTER_TOOLS_URL
 from content.metrics import SKIP_LABELS, segment_options
 from content.segments import parse_segment, preview_post, segment_counts
 from growth import access, roles
@@ -209,8 +220,15 @@ def _send_page(send, status: int = 200, error: str | None = None):  # type: igno
     progress = send_control.progress(db.session, send)
     pace = pacing.outlook(db.session, send, utcnow())
     rate = pacing.rate_of(db.session, send.newsletter_id)
+    hold = complaint_guard.holding_alert(db.session) if send.state == "scheduled" else None
     page = render_template(
-        "content/admin_send.html", progress=progress, labels=SKIP_LABELS, pace=pace, rate=rate, error=error
+        "content/admin_send.html",
+        progress=progress,
+        labels=SKIP_LABELS,
+        pace=pace,
+        rate=rate,
+        error=error,
+        hold=complaint_guard.describe(hold) if hold else None,
     )
     return page, status
 
@@ -260,3 +278,26 @@ def send_cancel(send_id: int):  # type: ignore[no-untyped-def]
 def value_to_pitch():  # type: ignore[no-untyped-def]
     """Subscribers by value-to-pitch ratio, lowest first."""
     return render_template("content/admin_ratios.html", rows=stats.most_pitched(db.session))
+
+
+@bp.get("/complaints")
+def complaints():  # type: ignore[no-untyped-def]
+    """The complaint guard: open alerts to confirm, and each window's rates now."""
+    windows = complaint_guard.judge_all(db.session, utcnow())
+    return render_template(
+        "content/admin_complaints.html",
+        alerts=[(a, complaint_guard.describe(a)) for a in complaint_guard.open_alerts(db.session)],
+        windows=windows,
+        postmaster_url=POSTMASTER_TOOLS_URL,
+        unreported=sorted(complaint_guard.unreported()),
+    )
+
+
+@bp.post("/complaints/<id:alert_id>/confirm")
+def complaint_confirm(alert_id: int):  # type: ignore[no-untyped-def]
+    """An operator confirms an alert: a pause lifts (held sends start on the next tick)."""
+    operator = current_operator()
+    alert = complaint_guard.confirm_alert(db.session, alert_id, operator.id if operator else None, utcnow())
+    commit()
+    flash(f"Confirmed: {complaint_guard.describe(alert)}.")
+    return redirect(url_for("content_admin.complaints"))

@@ -179,3 +179,28 @@ class SendRate(Base):
     )
     per_hour: Mapped[int]
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ComplaintAlert(Base):
+    """A warning (or pause) of the complaint guard; `key` is unique, so a tick rerun adds none.
+
+    An unconfirmed pause holds the publication's next send and pauses its sequence step (when
+    it is one); an operator's confirmation lifts it, and the window is counted afresh from then.
+    """
+
+    __tablename__ = "complaint_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # scope:id:measure:level:last confirmation of the window ("-": none), e.g. "step:4:complaints:pause:-"
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    scope: Mapped[str] = mapped_column(String(16))  # send | step | publication
+    scope_id: Mapped[int] = mapped_column(default=0)  # the send's or step's id; 0: the publication
+    measure: Mapped[str] = mapped_column(String(16))  # complaints | hard_bounces
+    level: Mapped[str] = mapped_column(String(8))  # warn | pause
+    numerator: Mapped[int]
+    denominator: Mapped[int]
+    too_few: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))

@@ -69,7 +69,8 @@ def parse_segment(raw: str) -> Segment:
     if kind == "source" and 0 < len(value) <= 100 and single_line(value):
         return Segment("source", value)
     raise ValidationFailed(
-        "segment must be all, free, paying, tier:<id>, stage:engaged, stage:nurtured, stage:presumed or source:<name>",
+        "segment must be all, free, paying, tier:<id>, stage:engaged, stage:nurtured, stage:presumed"
+        " or source:<name>",
         code="invalid_segment",
     )
 
@@ -183,7 +184,9 @@ def skip_reasons(
     pitched = last_pitch_times(session, subscriber_ids, exclude_send_id)
     presumed = set(
         session.scalars(
-            select(Subscriber.id).where(ids_in(Subscriber.id, subscriber_ids), Subscriber.stage == Stage.PRESUMED)
+            select(Subscriber.id).where(
+                ids_in(Subscriber.id, subscriber_ids), Subscriber.stage == Stage.PRESUMED
+            )
         )
     )
     reasons = {}

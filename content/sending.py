@@ -86,14 +86,24 @@ def create_send(
     return send
 
 
-def start_send(session: Session, send: Send, now: dt.datetime) -> None:
-    """Move a due send to sending and queue its run."""
+def start_send(session: Session, send: Send, now: dt.datetime) -> bool:
+    """Move a due send to sending and queue its run; False while the complaint guard holds sends.
+
+    A held send stays scheduled: the tick starts it once an operator confirms the hold.
+    """
+    from content import complaint_guard
+
     if send.state == SendState.SCHEDULED:
+        hold = complaint_guard.holding_alert(session)
+        if hold is not None:
+            log.warning("send %s held: %s", send.id, complaint_guard.describe(hold))
+            return False
         send.state = SendState.SENDING
         send.started_at = now
         session.flush()
     if send.state == SendState.SENDING:
         jobs.enqueue("content.run_send", send.id)
+    return True
 
 
 def cancel_send(session: Session, send: Send) -> None:

@@ -105,6 +105,8 @@ class Config:
     stripe_automatic_tax: bool = False
     # content
     pitch_cooldown_days: int = 7
+    # Domains on Google Workspace: like Gmail, they report complaints only in aggregate.
+    google_hosted_domains: tuple[str, ...] = ()
     send_batch_size: int = 1000
     image_max_bytes: int = 10 * 1024 * 1024
     image_max_pixels: int = 40_000_000
@@ -183,6 +185,9 @@ class Config:
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
             stripe_automatic_tax=_bool(env.get("STRIPE_AUTOMATIC_TAX")),
             pitch_cooldown_days=_int(env, "PITCH_COOLDOWN_DAYS", 7),
+            google_hosted_domains=tuple(
+                d.strip().lower() for d in env.get("GOOGLE_HOSTED_DOMAINS", "").split(",") if d.strip()
+            ),
             send_batch_size=_int(env, "SEND_BATCH_SIZE", 1000),
             image_max_bytes=_int(env, "IMAGE_MAX_BYTES", 10 * 1024 * 1024),
             image_max_pixels=_int(env, "IMAGE_MAX_PIXELS", 40_000_000),

@@ -201,14 +201,14 @@ def presumption_facts(
         )
     ):
         objections.setdefault(sid, []).append(_aware(at) or at)
-    for sid, at in session.execute(
+    for who, at in session.execute(
         select(EmailEvent.subscriber_id, EmailEvent.at).where(
             ids_in(EmailEvent.subscriber_id, subscriber_ids),
             EmailEvent.type.in_([EmailEventType.SPAMREPORT, EmailEventType.UNSUBSCRIBE]),
         )
     ):
-        if sid is not None:
-            objections.setdefault(sid, []).append(_aware(at) or at)
+        if who is not None:
+            objections.setdefault(who, []).append(_aware(at) or at)
     return received, objections
 
 
@@ -238,9 +238,7 @@ def snapshots(
     )
     last = {sid: (_aware(h), _aware(m)) for sid, h, m in rows}
     value = engaged_value_counts(session, ids)
-    classes = {
-        s.id: stages.classify(*last.get(s.id, (None, None)), now, window_days) for s in subscribers
-    }
+    classes = {s.id: stages.classify(*last.get(s.id, (None, None)), now, window_days) for s in subscribers}
     unknown = [sid for sid, c in classes.items() if c == stages.Engagement.UNKNOWN]
     received, objections = (
         presumption_facts(session, unknown, now)
@@ -320,7 +318,9 @@ def recompute_stages(
                 policy,
                 presumed=snap.presumed,
             )
-            reason = "presumed:machine_opens_only" if target == Stage.PRESUMED else f"engagement:{snap.engagement}"
+            reason = (
+                "presumed:machine_opens_only" if target == Stage.PRESUMED else f"engagement:{snap.engagement}"
+            )
             if set_stage(session, snap.subscriber, target, now, reason=reason):
                 moved[str(target)] = moved.get(str(target), 0) + 1
         session.flush()

@@ -144,7 +144,16 @@ SUBSCRIBER = spec.schema(
                 "enum": ["pending", "active", "unsubscribed", "bounced", "complained", "inactive", "erased"]
             },
             "stage": {
-                "enum": ["signed_up", "confirmed", "engaged", "nurtured", "presumed", "paying", "lapsed", "churned"]
+                "enum": [
+                    "signed_up",
+                    "confirmed",
+                    "engaged",
+                    "nurtured",
+                    "presumed",
+                    "paying",
+                    "lapsed",
+                    "churned",
+                ]
             },
             "referral_code": {"type": "string"},
             "created_at": {"type": "string", "format": "date-time"},

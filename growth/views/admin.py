@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from growth import branding, jobs
+from growth import branding, jobs, notices
 from growth.auth import SESSION_KEY, authenticate, current_operator, end_session, start_session
 from growth.db import commit, db
 from growth.extensions import client_ip
@@ -43,6 +43,7 @@ def worker_status() -> dict[str, object]:
     return {
         "worker_warning": jobs.worker_warning,
         "branding_warning": lambda: branding.warning(branding.current()),
+        "admin_notices": lambda: notices.admin_notices(db.session),
     }
 
 

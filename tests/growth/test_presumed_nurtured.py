@@ -108,9 +108,15 @@ def test_recompute_presumes_apple_mail_readers_and_says_why(session):
         "confirmed",
     )
     [event] = session.scalars(
-        select(SubscriberEvent).where(SubscriberEvent.subscriber_id == hidden.id, SubscriberEvent.field == "stage")
+        select(SubscriberEvent).where(
+            SubscriberEvent.subscriber_id == hidden.id, SubscriberEvent.field == "stage"
+        )
     )
-    assert (event.from_value, event.to_value, event.reason) == ("confirmed", "presumed", "presumed:machine_opens_only")
+    assert (event.from_value, event.to_value, event.reason) == (
+        "confirmed",
+        "presumed",
+        "presumed:machine_opens_only",
+    )
     # Presumed readers pass the pitch gate; the others still wait for value engaged with.
     reasons = skip_reasons(session, "pitch", [hidden.id, short.id], now, 3, 7)
     assert reasons == {short.id: NOT_NURTURED}
