@@ -92,6 +92,10 @@ CORE = {
     "newsletter_api.update_newsletter": ADMIN,
     "newsletter_api.archive_newsletter": ADMIN,
     "newsletter_api.restore_newsletter": ADMIN,
+    "field_api.list_fields": ADMIN,
+    "field_api.create_field": ADMIN,
+    "field_api.update_field": ADMIN,
+    "field_api.set_subscriber_fields": ADMIN,
 }
 
 
