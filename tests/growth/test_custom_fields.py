@@ -162,7 +162,12 @@ def test_the_signup_form_asks_its_fields_and_shows_errors(client, session, outbo
 
 
 def test_csv_import_fills_columns_named_after_fields(client, session, admin_token, fields):  # type: ignore[no-untyped-def]
-    body = "email,role,team_size,unknown_column\na@example.com,editor,12,x\nb@example.com,boss,3,\nc@example.com,,,\n"
+    body = (
+        "email,role,team_size,unknown_column\n"
+        "a@example.com,editor,12,x\n"
+        "b@example.com,boss,3,\n"
+        "c@example.com,,,\n"
+    )
     answer = client.post(
         "/api/v1/subscribers/import?confirmed=true",
         data=body.encode(),
