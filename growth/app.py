@@ -108,6 +108,7 @@ def register_blueprints(app: Flask) -> None:
         admin,
         api,
         desk,
+        field_admin,
         field_api,
         newsletter_api,
         people,
@@ -122,6 +123,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(newsletter_api.bp)
     app.register_blueprint(field_api.bp)
+    app.register_blueprint(field_admin.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(desk.bp)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from growth import access, directory, newsletters, operator_actions, subscribers, timeline
+from growth import access, custom_fields, directory, newsletters, operator_actions, subscribers, timeline
 from growth.db import commit, db, utcnow
 from growth.engagement import subscriber_engagement
 from growth.errors import DomainError
@@ -47,6 +47,7 @@ def _subscriber_page(subscriber_id: int, error: str | None = None, status: int =
         memberships={m.newsletter_id: m.status for m in subscriber.memberships},
         offered=newsletters.active_newsletters(db.session),
         tier=access.tier_names(db.session).get(tier_id) if tier_id else None,
+        fields=custom_fields.values_of(db.session, [subscriber.id])[subscriber.id],
         error=error,
     ), status
 

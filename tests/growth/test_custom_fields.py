@@ -235,3 +235,47 @@ def test_answers_are_in_the_readers_data_and_erased_with_them(client, session, o
     privacy.erase_subscriber(session, sub, utcnow())
     session.commit()
     assert list(session.scalars(select(FieldValue))) == []
+
+
+def test_the_admin_defines_and_edits_fields_and_sees_answers(client, session, outbox):  # type: ignore[no-untyped-def]
+    import re
+
+    from flask import g
+
+    from growth import auth
+    from tests.growth.helpers import login_as
+
+    admin = auth.create_operator(session, "boss@example.com", "long enough pw", "admin")
+    session.commit()
+    login_as(client, admin)
+    g.pop("csrf_token", None)
+    page = client.get("/admin/fields").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    form = {
+        "csrf_token": token,
+        "name": "role",
+        "label": "Role",
+        "kind": "choice",
+        "choices": "Editor\n\nReader\n",
+    }
+    assert client.post("/admin/fields", data={**form, "on_signup": "on"}).status_code == 302
+    again = client.post("/admin/fields", data=form)
+    assert again.status_code == 409 and "exists" in again.get_data(as_text=True)
+    bad = client.post("/admin/fields", data={**form, "name": "Bad Name"})
+    assert bad.status_code == 422 and 'value="Role"' in bad.get_data(as_text=True)
+    field = session.scalars(select(CustomField)).one()
+    assert field.choices == ["Editor", "Reader"] and field.on_signup
+    saved = client.post(
+        f"/admin/fields/{field.id}", data={"csrf_token": token, "label": "Your role", "choices": "Editor"}
+    )
+    assert saved.status_code == 302
+    session.expire_all()
+    assert (field.label, field.choices, field.on_signup) == ("Your role", ["Editor"], False)
+    assert client.post("/admin/fields/999999", data={"csrf_token": token, "label": "x"}).status_code == 404
+
+    signup(client, "ana@example.com")
+    sub = session.scalars(select(Subscriber).where(Subscriber.email_normalized == "ana@example.com")).one()
+    custom_fields.set_values(session, sub.id, {field.id: "Editor"}, "admin", utcnow())
+    session.commit()
+    shown = client.get(f"/admin/subscribers/{sub.id}").get_data(as_text=True)
+    assert "<dt>role</dt><dd>Editor</dd>" in shown
