@@ -10,6 +10,10 @@ ROLES = {
     "content.post_page": "public",
     "content.feed": "public",
     "content.image": "public",
+    "content.poll_answer": "public",  # behind its signed token
+    "content.poll_preview": "public",
+    "content_admin.poll_list": "creator",
+    "content_admin.poll_page": "creator",
     "content_desk.preview_web": "creator",
     "content_desk.preview_email": "creator",
     "content_desk.upload_image": "creator",
@@ -64,6 +68,7 @@ def init_app(app: Flask) -> None:
         complaint_guard,
         desk,
         image_store,
+        poll_syntax,
         privacy,
         report_series,
         report_views,
@@ -80,6 +85,7 @@ def init_app(app: Flask) -> None:
     from growth.extensions import csrf
 
     app.register_blueprint(views.bp)
+    app.add_template_filter(poll_syntax.for_web, "web_polls")
     app.register_blueprint(admin.bp)
     app.register_blueprint(desk.bp)
     app.register_blueprint(report_views.bp)
@@ -106,6 +112,7 @@ def init_app(app: Flask) -> None:
         (signals.subscriber_upgraded, sequences.on_upgraded),
         (signals.subscriber_cancel_scheduled, sequences.on_cancel_scheduled),
         (signals.subscriber_churned, sequences.on_churned),
+        (signals.field_value_set, sequences.on_field_set),
     ):
         signal.connect(handler, weak=False)
     scheduler.register_scheduled("send-due", cli.send_due_work, dt.timedelta(0))  # every tick

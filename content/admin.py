@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from content import (
     complaint_guard,
     pacing,
+    polls,
     post_metrics,
     post_report,
     posts,
@@ -301,3 +302,24 @@ def complaint_confirm(alert_id: int):  # type: ignore[no-untyped-def]
     commit()
     flash(f"Confirmed: {complaint_guard.describe(alert)}.")
     return redirect(url_for("content_admin.complaints"))
+
+
+@bp.get("/polls")
+def poll_list():  # type: ignore[no-untyped-def]
+    """Every poll readers answered, with its votes."""
+    return render_template("content/admin_polls.html", rows=polls.all_polls(db.session))
+
+
+@bp.get("/polls/<id:poll_id>")
+def poll_page(poll_id: int):  # type: ignore[no-untyped-def]
+    """One poll's tally and its answers day by day."""
+    poll = polls.get_poll(db.session, poll_id)
+    counts = polls.tally(db.session, poll)
+    total = sum(n for _, n in counts)
+    return render_template(
+        "content/admin_poll.html",
+        poll=poll,
+        counts=counts,
+        total=total,
+        days=polls.tally_by_day(db.session, poll),
+    )

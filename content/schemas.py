@@ -13,7 +13,8 @@ _SEGMENT = {
     "type": "string",
     "maxLength": 120,
     "description": (
-        "all, free, paying, tier:<id>, stage:engaged, stage:nurtured, stage:presumed or source:<name>"
+        "all, free, paying, tier:<id>, stage:engaged, stage:nurtured, stage:presumed, source:<name>,"
+        " field:<name>=<value> or poll:<id>=<answer>"
     ),
 }
 

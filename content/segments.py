@@ -15,16 +15,18 @@ from sqlalchemy import func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from content import metrics
-from content.models import Post
+from content.models import PollVote, Post
 from growth import access, engagement
 from growth.config import Config
 from growth.db import UTCDateTime, ids_in
 from growth.errors import ValidationFailed
 from growth.fields import single_line
 from growth.models import (
+    CustomField,
     Delivery,
     DeliveryKind,
     DeliveryState,
+    FieldValue,
     Membership,
     MembershipStatus,
     Stage,
@@ -44,7 +46,7 @@ PITCH_COUNTING_STATES = (
 
 @dataclass(frozen=True)
 class Segment:
-    """all | free | paying | tier (value=id) | stage (value=stage) | source (value=source)."""
+    """all | free | paying | tier (value=id) | stage | source | field ("name=value") | poll ("id=answer")."""
 
     kind: str
     value: str | int | None = None
@@ -54,6 +56,7 @@ class Segment:
 
 
 _TIER_ID = re.compile(r"[0-9]{1,9}")
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 def parse_segment(raw: str) -> Segment:
@@ -68,10 +71,35 @@ def parse_segment(raw: str) -> Segment:
         return Segment("stage", value)
     if kind == "source" and 0 < len(value) <= 100 and single_line(value):
         return Segment("source", value)
+    name, eq, wanted = value.partition("=")
+    wanted = wanted.strip()
+    if eq and 0 < len(wanted) <= 100 and single_line(wanted):
+        if kind == "field" and _FIELD_NAME.fullmatch(name):
+            return Segment("field", f"{name}={wanted}")
+        if kind == "poll" and _TIER_ID.fullmatch(name):
+            return Segment("poll", f"{int(name)}={wanted}")
     raise ValidationFailed(
-        "segment must be all, free, paying, tier:<id>, stage:engaged, stage:nurtured, stage:presumed"
-        " or source:<name>",
+        "segment must be all, free, paying, tier:<id>, stage:engaged, stage:nurtured, stage:presumed,"
+        " source:<name>, field:<name>=<value> or poll:<id>=<answer>",
         code="invalid_segment",
+    )
+
+
+def field_filter(segment: Segment):  # type: ignore[no-untyped-def]
+    """The subscribers a field: or poll: segment names (a subquery of ids; case does not matter).
+
+    A field's value is compared in its canonical text (growth.custom_fields: 7, not 07; dates
+    YYYY-MM-DD); a poll's answer by its words.
+    """
+    key, _, wanted = str(segment.value).partition("=")
+    if segment.kind == "field":
+        return (
+            select(FieldValue.subscriber_id)
+            .join(CustomField, CustomField.id == FieldValue.field_id)
+            .where(CustomField.name == key, func.lower(FieldValue.value) == wanted.lower())
+        )
+    return select(PollVote.subscriber_id).where(
+        PollVote.poll_id == int(key), func.lower(PollVote.answer_text) == wanted.lower()
     )
 
 
@@ -100,6 +128,8 @@ def base_query(newsletter_id: int, segment: Segment, now: dt.datetime):  # type:
         query = query.where(Subscriber.stage == segment.value)
     elif segment.kind == "source":
         query = query.where(Subscriber.source == segment.value)
+    elif segment.kind in ("field", "poll"):
+        query = query.where(Subscriber.id.in_(field_filter(segment)))
     return query
 
 

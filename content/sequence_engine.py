@@ -23,7 +23,7 @@ from flask import current_app, render_template
 from sqlalchemy import CursorResult, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from content import complaint_guard, composer, segments
+from content import complaint_guard, composer, polls, segments
 from content import sequence_metrics as sm
 from content.sending import _post_with_retries
 from content.sequence_models import ClaimState, Enrolment, EnrolmentState, Sequence, SequenceStep, StepClaim
@@ -76,11 +76,21 @@ def _matches(session: Session, condition: str, subs: dict[int, Any], ids: list[i
         return {i for i in ids if subs[i].stage == segment.value}
     if segment.kind == "source":
         return {i for i in ids if subs[i].source == segment.value}
+    if segment.kind in ("field", "poll"):
+        return set(session.scalars(segments.field_filter(segment).where(*_among(segment, ids))))
     tiers = access.paying_tiers(session, ids)
     if segment.kind == "tier":
         return {i for i in ids if tiers.get(i) == segment.value}
     paying = {i for i in ids if i in tiers or subs[i].stage == "paying"}
     return paying if segment.kind == "paying" else set(ids) - paying
+
+
+def _among(segment: segments.Segment, ids: list[int]) -> list[Any]:
+    from content.models import PollVote
+    from growth.models import FieldValue
+
+    column = FieldValue.subscriber_id if segment.kind == "field" else PollVote.subscriber_id
+    return [ids_in(column, ids)]
 
 
 def _due_rows(session: Session, now: dt.datetime, limit: int) -> list[Any]:
@@ -490,6 +500,7 @@ def deliver_sequence_batch(step_id: int, delivery_ids: list[int]) -> str:
     recipients = []
     for subscriber, did in going:
         values = composer.substitutions(session, subscriber, newsletter, None, did)
+        values.update(polls.substitutions(subscriber.id, did, polls.STEP, step.id, step.body_html))
         recipients.append(
             BatchRecipient(
                 to_email=subscriber.email,

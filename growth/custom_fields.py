@@ -142,7 +142,17 @@ def clean_values(
 def set_values(
     session: Session, subscriber_id: int, values: Mapping[int, str | None], source: str, now: dt.datetime
 ) -> None:
-    """Store cleaned values (None clears); the unique (subscriber, field) makes a racing write replace."""
+    """Store cleaned values (None clears); the unique (subscriber, field) makes a racing write replace.
+
+    Each value set is announced (`signals.field_value_set`: sequences triggered by it start).
+    """
+    from growth import signals
+
+    names = dict(
+        session.execute(
+            select(CustomField.id, CustomField.name).where(CustomField.id.in_(list(values)))
+        ).all()
+    )
     for field_id, value in values.items():
         if value is None:
             session.execute(
@@ -178,6 +188,11 @@ def set_values(
                 .execution_options(synchronize_session=False)
             )
     session.flush()
+    for field_id, value in values.items():
+        if value is not None and field_id in names:
+            signals.field_value_set.send(
+                subscriber_id, session=session, name=names[field_id], value=value, source=source, now=now
+            )
 
 
 def values_of(session: Session, subscriber_ids: Iterable[int]) -> dict[int, dict[str, str]]:

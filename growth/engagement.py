@@ -38,9 +38,15 @@ HUMAN_ENGAGEMENT = or_(
     and_(EmailEvent.type == EmailEventType.CLICK, EmailEvent.is_scanner.is_(False)),
     and_(EmailEvent.type == EmailEventType.OPEN, EmailEvent.is_machine.is_(False)),
     EmailEvent.type == EmailEventType.WEB_VISIT,
+    EmailEvent.type == EmailEventType.POLL_ANSWER,
 )
 MACHINE_OPEN = and_(EmailEvent.type == EmailEventType.OPEN, EmailEvent.is_machine.is_(True))
-ENGAGEMENT_TYPES = (EmailEventType.CLICK, EmailEventType.OPEN, EmailEventType.WEB_VISIT)
+ENGAGEMENT_TYPES = (
+    EmailEventType.CLICK,
+    EmailEventType.OPEN,
+    EmailEventType.WEB_VISIT,
+    EmailEventType.POLL_ANSWER,
+)
 CHUNK = 1000
 
 
@@ -61,23 +67,35 @@ def engaged_value_counts(session: Session, subscriber_ids: Iterable[int] | None 
 
 
 def record_web_visit(
-    session: Session, subscriber_id: int, url: str, now: dt.datetime, delivery_id: int | None = None
+    session: Session,
+    subscriber_id: int,
+    url: str,
+    now: dt.datetime,
+    delivery_id: int | None = None,
+    *,
+    kind: str = EmailEventType.WEB_VISIT,
+    event_id: str | None = None,
+    reason: str | None = None,
 ) -> EmailEvent:
-    """A visit through one of the subscriber's signed links: human engagement (and a way back)."""
+    """A visit through one of the subscriber's signed links: human engagement (and a way back).
+
+    `kind` poll_answer: a one-click poll answer (content.polls), with its own `event_id`.
+    """
     event = EmailEvent(
-        event_id=f"web-{uuid.uuid4().hex}",
-        type=EmailEventType.WEB_VISIT,
+        event_id=event_id or f"web-{uuid.uuid4().hex}",
+        type=kind,
         subscriber_id=subscriber_id,
         delivery_id=delivery_id,
         at=now,
         url=url[:2000],
+        reason=reason,
     )
     session.add(event)
     session.flush()
     rollups.mark_dirty(session, [subscriber_id])
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is not None:
-        bring_back(session, subscriber, now, reason="web_visit")
+        bring_back(session, subscriber, now, reason=str(kind))
     return event
 
 

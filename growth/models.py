@@ -304,6 +304,7 @@ class EmailEventType(enum.StrEnum):
     GROUP_UNSUBSCRIBE = "group_unsubscribe"
     GROUP_RESUBSCRIBE = "group_resubscribe"
     WEB_VISIT = "web_visit"  # a visit through one of the subscriber's signed links
+    POLL_ANSWER = "poll_answer"  # a reader's one-click poll answer (never a scanner's: content.polls)
 
 
 class EmailEvent(Base):
