@@ -227,3 +227,12 @@ def test_web_page_shows_polls_without_links(client, session):  # type: ignore[no
     commit()
     page = client.get(f"/p/{post.slug}").get_data(as_text=True)
     assert "Which topic next?" in page and "[%mh" not in page and 'class="poll-answer"' in page
+
+
+def test_answers_are_in_the_readers_data(client, session, reader):  # type: ignore[no-untyped-def]
+    from growth import privacy
+
+    _, sub, _, path = reader
+    click(client, path, 2, LATER)
+    document = privacy.export_subscriber(session, session.get(type(sub), sub.id), LATER)
+    assert [(p["poll"], p["answer"]) for p in document["polls"]] == [("Which topic next?", "Tools")]
