@@ -236,3 +236,29 @@ def test_answers_are_in_the_readers_data(client, session, reader):  # type: igno
     click(client, path, 2, LATER)
     document = privacy.export_subscriber(session, session.get(type(sub), sub.id), LATER)
     assert [(p["poll"], p["answer"]) for p in document["polls"]] == [("Which topic next?", "Tools")]
+
+
+def test_the_admin_starts_a_sequence_on_an_answer(client, session):  # type: ignore[no-untyped-def]
+    from flask import g
+
+    from content.sequence_models import Sequence
+    from growth import auth
+    from tests.content.conftest import csrf_from
+    from tests.growth.helpers import login_as
+
+    operator = auth.create_operator(session, "creator@example.com", "a-long-password", "creator")
+    session.commit()
+    g.pop("operator", None)
+    login_as(client, operator)
+    token = csrf_from(client.get("/admin/sequences").text)
+    form = {"name": "Editors", "trigger": "confirmed", "newsletter": "main", "csrf_token": token}
+    made = client.post("/admin/sequences", data={**form, "trigger_answer": "field:role=Editor"})
+    assert made.status_code == 302
+    assert (
+        session.scalars(select(Sequence.trigger).where(Sequence.name == "Editors")).one()
+        == "field:role=Editor"
+    )
+    refused = client.post("/admin/sequences", data={**form, "name": "Bad", "trigger_answer": "field:role"})
+    assert refused.status_code == 422
+    page = client.get(made.headers["Location"]).text
+    assert 'value="field:role=Editor"' in page
