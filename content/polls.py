@@ -180,12 +180,15 @@ def _judge_scanners(
         )
     )
     answers = {str(i) for i in range(len(poll.answers))}
-    flagged = scanner_clicks(
-        [(c.id, c.at, str(c.answer)) for c in clicks],
-        delivery.sent_at if delivery else None,
-        answers,
-        seconds,
-    )
+    delivered_at = None
+    if delivery is not None:  # as growth.events judges clicks: from delivery, else from sending
+        delivered_at = session.scalar(
+            select(func.min(EmailEvent.at)).where(
+                EmailEvent.delivery_id == delivery.id, EmailEvent.type == EmailEventType.DELIVERED
+            )
+        )
+        delivered_at = _aware(delivered_at) if delivered_at is not None else delivery.sent_at
+    flagged = scanner_clicks([(c.id, c.at, str(c.answer)) for c in clicks], delivered_at, answers, seconds)
     undone = [c.id for c in clicks if c.id in flagged and not c.is_scanner]
     for c in clicks:
         c.is_scanner = c.is_scanner or c.id in flagged
@@ -193,6 +196,13 @@ def _judge_scanners(
     if undone:
         session.execute(delete(EmailEvent).where(EmailEvent.event_id.in_([_event_id(i) for i in undone])))
         rollups.mark_dirty(session, [subscriber_id])
+
+
+def _aware(value: Any) -> dt.datetime:
+    """min() loses the column type on SQLite: parse and make UTC again."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 def _settle_vote(session: Session, poll: Poll, subscriber: Subscriber, now: dt.datetime) -> PollVote | None:

@@ -262,3 +262,15 @@ def test_the_admin_starts_a_sequence_on_an_answer(client, session):  # type: ign
     assert refused.status_code == 422
     page = client.get(made.headers["Location"]).text
     assert 'value="field:role=Editor"' in page
+
+
+def test_a_scanner_is_judged_from_the_delivered_event_when_there_is_one(client, session, reader):  # type: ignore[no-untyped-def]
+    from tests.fakes.engagement_data import make_event
+
+    _, sub, delivery, path = reader
+    make_event(session, sub, "delivered", NOW + dt.timedelta(minutes=3), delivery=delivery)
+    commit()
+    click(client, path, 0, NOW + dt.timedelta(minutes=3, seconds=4))  # 4 s after delivery
+    assert votes(session) == []
+    click(client, path, 0, NOW + dt.timedelta(minutes=30))
+    assert votes(session) == [(0, "Privacy")]
