@@ -10,6 +10,10 @@ ROLES = {
     "content.post_page": "public",
     "content.feed": "public",
     "content.image": "public",
+    "content.poll_answer": "public",  # behind its signed token
+    "content.poll_preview": "public",
+    "content_admin.poll_list": "creator",
+    "content_admin.poll_page": "creator",
     "content_desk.preview_web": "creator",
     "content_desk.preview_email": "creator",
     "content_desk.upload_image": "creator",
@@ -28,6 +32,8 @@ ROLES = {
     "content_admin.send_decide": "creator",
     "content_admin.send_rate": "creator",  # who sends warms the domain up
     "content_admin.value_to_pitch": "admin",
+    "content_admin.complaints": "creator",  # who sends sees why a send is held
+    "content_admin.complaint_confirm": "admin",  # lifting a pause is the admins' call
     "content_api.list_posts": "creator",
     "content_api.create_post": "creator",
     "content_api.get_post": "creator",
@@ -57,12 +63,14 @@ ROLES = {
 
 def init_app(app: Flask) -> None:
     """Register the content domain's blueprints, tasks, signal handlers, scheduled work, commands."""
-    from content import (  # noqa: F401  (sending and sequence_engine define tasks)
+    from content import (  # noqa: F401  (sending, sequence_engine and complaint_guard define tasks)
         admin,
         api,
         cli,
+        complaint_guard,
         desk,
         image_store,
+        poll_syntax,
         privacy,
         report_series,
         report_views,
@@ -75,10 +83,11 @@ def init_app(app: Flask) -> None:
         webhook_events,
     )
     from content import demo as content_demo
-    from growth import demo, emails, reports, roles, scheduler, signals
+    from growth import demo, emails, notices, reports, roles, scheduler, signals
     from growth.extensions import csrf
 
     app.register_blueprint(views.bp)
+    app.add_template_filter(poll_syntax.for_web, "web_polls")
     app.register_blueprint(admin.bp)
     app.register_blueprint(desk.bp)
     app.register_blueprint(report_views.bp)
@@ -105,8 +114,11 @@ def init_app(app: Flask) -> None:
         (signals.subscriber_upgraded, sequences.on_upgraded),
         (signals.subscriber_cancel_scheduled, sequences.on_cancel_scheduled),
         (signals.subscriber_churned, sequences.on_churned),
+        (signals.field_value_set, sequences.on_field_set),
     ):
         signal.connect(handler, weak=False)
     scheduler.register_scheduled("send-due", cli.send_due_work, dt.timedelta(0))  # every tick
     scheduler.register_scheduled("sequences", sequence_engine.run_sequences, dt.timedelta(0))  # every tick
+    scheduler.register_scheduled("complaint-guard", complaint_guard.run_guard, complaint_guard.EVERY)
+    notices.register_admin_notice(complaint_guard.admin_notices)
     demo.register_demo_contributor(content_demo.ContentDemo)

@@ -7,7 +7,9 @@ import datetime as dt
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from content import (
+    complaint_guard,
     pacing,
+    polls,
     post_metrics,
     post_report,
     posts,
@@ -18,6 +20,7 @@ from content import (
     subject_tests,
     topics,
 )
+from content.complaint_metrics import POSTMASTER_TOOLS_URL
 from content.metrics import SKIP_LABELS, segment_options
 from content.segments import parse_segment, preview_post, segment_counts
 from growth import access, roles
@@ -235,6 +238,7 @@ def _send_page(send, status: int = 200, error: str | None = None):  # type: igno
         else None
     )
     did = post_report.send_figures(db.session, send)
+    hold = complaint_guard.holding_alert(db.session) if send.state == "scheduled" else None
     page = render_template(
         "content/admin_send.html",
         progress=progress,
@@ -246,6 +250,7 @@ def _send_page(send, status: int = 200, error: str | None = None):  # type: igno
         outlook=outlook,
         apple_note=subject_tests.APPLE_NOTE,
         did=did,
+        hold=complaint_guard.describe(hold) if hold else None,
     )
     return page, status
 
@@ -308,3 +313,47 @@ def send_cancel(send_id: int):  # type: ignore[no-untyped-def]
 def value_to_pitch():  # type: ignore[no-untyped-def]
     """Subscribers by value-to-pitch ratio, lowest first."""
     return render_template("content/admin_ratios.html", rows=stats.most_pitched(db.session))
+
+
+@bp.get("/complaints")
+def complaints():  # type: ignore[no-untyped-def]
+    """The complaint guard: open alerts to confirm, and each window's rates now."""
+    windows = complaint_guard.judge_all(db.session, utcnow())
+    return render_template(
+        "content/admin_complaints.html",
+        alerts=[(a, complaint_guard.describe(a)) for a in complaint_guard.open_alerts(db.session)],
+        windows=windows,
+        postmaster_url=POSTMASTER_TOOLS_URL,
+        unreported=sorted(complaint_guard.unreported()),
+    )
+
+
+@bp.post("/complaints/<id:alert_id>/confirm")
+def complaint_confirm(alert_id: int):  # type: ignore[no-untyped-def]
+    """An operator confirms an alert: a pause lifts (held sends start on the next tick)."""
+    operator = current_operator()
+    alert = complaint_guard.confirm_alert(db.session, alert_id, operator.id if operator else None, utcnow())
+    commit()
+    flash(f"Confirmed: {complaint_guard.describe(alert)}.")
+    return redirect(url_for("content_admin.complaints"))
+
+
+@bp.get("/polls")
+def poll_list():  # type: ignore[no-untyped-def]
+    """Every poll readers answered, with its votes."""
+    return render_template("content/admin_polls.html", rows=polls.all_polls(db.session))
+
+
+@bp.get("/polls/<id:poll_id>")
+def poll_page(poll_id: int):  # type: ignore[no-untyped-def]
+    """One poll's tally and its answers day by day."""
+    poll = polls.get_poll(db.session, poll_id)
+    counts = polls.tally(db.session, poll)
+    total = sum(n for _, n in counts)
+    return render_template(
+        "content/admin_poll.html",
+        poll=poll,
+        counts=counts,
+        total=total,
+        days=polls.tally_by_day(db.session, poll),
+    )

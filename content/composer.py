@@ -12,7 +12,7 @@ from flask import current_app, render_template
 from markupsafe import escape
 from sqlalchemy.orm import Session
 
-from content import plaintext
+from content import plaintext, polls
 from content.models import Post
 from content.paywall import reader_token, reader_tokens
 from growth import branding, emails, links
@@ -140,7 +140,10 @@ def substitutions(
         "referral_block": context.get("referral_block") or fallback_text,
         "referral_block_html": context.get("referral_block_html") or fallback_html,
     }
-    return {KEY[k]: str(v) for k, v in values.items()}
+    out = {KEY[k]: str(v) for k, v in values.items()}
+    if post is not None and post.id is not None:  # the post's polls: one signed URL each
+        out.update(polls.substitutions(subscriber.id, delivery_id, polls.POST, post.id, post.body_html))
+    return out
 
 
 def recipients(
@@ -236,4 +239,4 @@ def sample_substitutions(post: Post, newsletter: Newsletter | None) -> dict[str,
         "referral_block": text,
         "referral_block_html": html,
     }
-    return {KEY[k]: v for k, v in values.items()}
+    return {**{KEY[k]: v for k, v in values.items()}, **polls.sample_substitutions(post.body_html)}

@@ -23,13 +23,15 @@ def pitch_skip_reason(
     now: dt.datetime,
     min_value: int,
     cooldown_days: int,
+    presumed: bool = False,
 ) -> str | None:
     """Why a pitch must not reach this subscriber now, or None when it may.
 
-    Value earns the right to sell: at least `min_value` value emails engaged with, and no
+    Value earns the right to sell: at least `min_value` value emails engaged with (or the
+    reader is presumed nurtured: Apple Mail hides their opens, see growth.stages), and no
     other pitch in the last `cooldown_days` days.
     """
-    if engaged_value < min_value:
+    if engaged_value < min_value and not presumed:
         return NOT_NURTURED
     if last_pitch_at is not None and now - last_pitch_at < dt.timedelta(days=cooldown_days):
         return PITCH_COOLDOWN
@@ -159,6 +161,7 @@ SEGMENT_LABELS = {
     "paying": "Paying readers",
     "stage:engaged": "Engaged readers",
     "stage:nurtured": "Nurtured readers",
+    "stage:presumed": "Presumed nurtured (Apple Mail hides their opens)",
 }
 
 

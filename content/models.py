@@ -215,3 +215,78 @@ class SendRate(Base):
     )
     per_hour: Mapped[int]
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ComplaintAlert(Base):
+    """A warning (or pause) of the complaint guard; `key` is unique, so a tick rerun adds none.
+
+    An unconfirmed pause holds the publication's next send and pauses its sequence step (when
+    it is one); an operator's confirmation lifts it, and the window is counted afresh from then.
+    """
+
+    __tablename__ = "complaint_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # scope:id:measure:level:last confirmation of the window ("-": none), e.g. "step:4:complaints:pause:-"
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    scope: Mapped[str] = mapped_column(String(16))  # send | step | publication
+    scope_id: Mapped[int] = mapped_column(default=0)  # the send's or step's id; 0: the publication
+    measure: Mapped[str] = mapped_column(String(16))  # complaints | hard_bounces
+    level: Mapped[str] = mapped_column(String(8))  # warn | pause
+    numerator: Mapped[int]
+    denominator: Mapped[int]
+    too_few: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+
+
+class Poll(Base):
+    """A one-click poll in a post or a sequence step (content.polls), saved with its text.
+
+    `key` is the writer's name for it within the post or step; answers keep their order, so a
+    vote's index still means the same answer when the writer rewords it.
+    """
+
+    __tablename__ = "polls"
+    __table_args__ = (UniqueConstraint("post_id", "key"), UniqueConstraint("step_id", "key"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40))
+    question: Mapped[str] = mapped_column(String(300))
+    answers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    field_name: Mapped[str | None] = mapped_column(String(40))  # a custom field the answer fills
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("sequence_steps.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PollClick(Base):
+    """Every click on a poll answer, a scanner's too (kept to judge bursts); votes come from these."""
+
+    __tablename__ = "poll_clicks"
+    __table_args__ = (Index("ix_poll_clicks_poll_subscriber", "poll_id", "subscriber_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"))
+    answer: Mapped[int]
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    is_scanner: Mapped[bool] = mapped_column(default=False)
+
+
+class PollVote(Base):
+    """A reader's current answer to a poll: one per (poll, reader), changed by a later click."""
+
+    __tablename__ = "poll_votes"
+    __table_args__ = (UniqueConstraint("poll_id", "subscriber_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    answer: Mapped[int]
+    answer_text: Mapped[str] = mapped_column(String(200))  # segments match on it (poll:<id>=<answer>)
+    first_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -1,7 +1,8 @@
 """The content domain's part of a reader's data: their sequence enrolments and steps.
 
 The posts they were sent are the core's deliveries. Erasure ends their enrolments (nothing
-more is sent) and keeps the rows: each step's figures count them.
+more is sent) and keeps the rows: each step's figures count them. Poll answers stay too, on
+the anonymous row: a choice among the operator's own answers, counted in the tally.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from content import sequences
+from content.models import Poll, PollVote
 from content.sequence_models import Enrolment, Sequence, SequenceStep, StepClaim
 from growth.models import Subscriber
 
@@ -61,6 +63,20 @@ def export_sequences(session: Session, subscriber: Subscriber) -> list[dict[str,
     ]
 
 
+def export_polls(session: Session, subscriber: Subscriber) -> list[dict[str, Any]]:
+    """Each poll they answered and their current answer (erasure keeps it: the row is anonymous then)."""
+    rows = session.execute(
+        select(Poll.question, PollVote.answer_text, PollVote.first_at, PollVote.answered_at)
+        .join(Poll, Poll.id == PollVote.poll_id)
+        .where(PollVote.subscriber_id == subscriber.id)
+        .order_by(PollVote.id)
+    )
+    return [
+        {"poll": q, "answer": a, "first_answered_at": _iso(first), "answered_at": _iso(last)}
+        for q, a, first, last in rows
+    ]
+
+
 def erase_sequences(session: Session, subscriber: Subscriber, now: dt.datetime) -> None:
     """Every enrolment ends now; nothing more is sent."""
     sequences.leave_all(session, subscriber.id, now, "erased")
@@ -71,3 +87,4 @@ def register() -> None:
     from growth import privacy
 
     privacy.register_part("sequences", export=export_sequences, erase=erase_sequences)
+    privacy.register_part("polls", export=export_polls)

@@ -7,6 +7,8 @@ import re
 import markdown
 import nh3
 
+from content import poll_syntax
+
 ALLOWED_TAGS = {
     "a",
     "abbr",
@@ -85,9 +87,13 @@ def sanitize(html: str) -> str:
 
 
 def render_markdown(source: str) -> str:
-    """Markdown (with tables, footnotes, fenced code) as sanitised HTML."""
-    html = markdown.markdown(source or "", extensions=["extra", "sane_lists"], output_format="html")
-    return sanitize(html)
+    """Markdown (with tables, footnotes, fenced code) as sanitised HTML; polls as answer links.
+
+    A poll block that cannot be used raises `poll_syntax.PollSyntaxError`.
+    """
+    text, polls = poll_syntax.extract(source or "")
+    html = markdown.markdown(text, extensions=["extra", "sane_lists"], output_format="html")
+    return poll_syntax.insert_polls(sanitize(html), polls)
 
 
 def teaser_markdown(source: str, blocks: int = TEASER_BLOCKS) -> str:

@@ -12,7 +12,10 @@ _AUDIENCE = {"type": "string", "pattern": "^(public|free|paid|tier:[0-9]{1,9})$"
 _SEGMENT = {
     "type": "string",
     "maxLength": 120,
-    "description": "all, free, paying, tier:<id>, stage:engaged, stage:nurtured or source:<name>",
+    "description": (
+        "all, free, paying, tier:<id>, stage:engaged, stage:nurtured, stage:presumed, source:<name>,"
+        " field:<name>=<value> or poll:<id>=<answer>"
+    ),
 }
 
 

@@ -15,16 +15,18 @@ from sqlalchemy import func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from content import metrics, related
-from content.models import Post
+from content.models import PollVote, Post
 from growth import access, engagement
 from growth.config import Config
 from growth.db import UTCDateTime, ids_in
 from growth.errors import ValidationFailed
 from growth.fields import single_line
 from growth.models import (
+    CustomField,
     Delivery,
     DeliveryKind,
     DeliveryState,
+    FieldValue,
     Membership,
     MembershipStatus,
     Stage,
@@ -32,7 +34,7 @@ from growth.models import (
     Subscriber,
 )
 
-STAGES = (Stage.ENGAGED.value, Stage.NURTURED.value)
+STAGES = (Stage.ENGAGED.value, Stage.NURTURED.value, Stage.PRESUMED.value)
 # Pitches that went out or may have: they all start the cooldown.
 PITCH_COUNTING_STATES = (
     DeliveryState.QUEUED,
@@ -44,7 +46,8 @@ PITCH_COUNTING_STATES = (
 
 @dataclass(frozen=True)
 class Segment:
-    """all | free | paying | tier (value=id) | stage | source | interest (value=topic slug)."""
+    """all | free | paying | tier (value=id) | stage | source | interest (topic slug) | field
+    ("name=value") | poll ("id=answer")."""
 
     kind: str
     value: str | int | None = None
@@ -55,6 +58,7 @@ class Segment:
 
 _TIER_ID = re.compile(r"[0-9]{1,9}")
 _TOPIC_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 def parse_segment(raw: str) -> Segment:
@@ -71,10 +75,35 @@ def parse_segment(raw: str) -> Segment:
         return Segment("source", value)
     if kind == "interest" and _TOPIC_SLUG.fullmatch(value) and len(value) <= 80:
         return Segment("interest", value)
+    name, eq, wanted = value.partition("=")
+    wanted = wanted.strip()
+    if eq and 0 < len(wanted) <= 100 and single_line(wanted):
+        if kind == "field" and _FIELD_NAME.fullmatch(name):
+            return Segment("field", f"{name}={wanted}")
+        if kind == "poll" and _TIER_ID.fullmatch(name):
+            return Segment("poll", f"{int(name)}={wanted}")
     raise ValidationFailed(
-        "segment must be all, free, paying, tier:<id>, stage:engaged, stage:nurtured, source:<name> "
-        "or interest:<topic>",
+        "segment must be all, free, paying, tier:<id>, stage:engaged, stage:nurtured, stage:presumed,"
+        " source:<name>, interest:<topic>, field:<name>=<value> or poll:<id>=<answer>",
         code="invalid_segment",
+    )
+
+
+def field_filter(segment: Segment):  # type: ignore[no-untyped-def]
+    """The subscribers a field: or poll: segment names (a subquery of ids; case does not matter).
+
+    A field's value is compared in its canonical text (growth.custom_fields: 7, not 07; dates
+    YYYY-MM-DD); a poll's answer by its words.
+    """
+    key, _, wanted = str(segment.value).partition("=")
+    if segment.kind == "field":
+        return (
+            select(FieldValue.subscriber_id)
+            .join(CustomField, CustomField.id == FieldValue.field_id)
+            .where(CustomField.name == key, func.lower(FieldValue.value) == wanted.lower())
+        )
+    return select(PollVote.subscriber_id).where(
+        PollVote.poll_id == int(key), func.lower(PollVote.answer_text) == wanted.lower()
     )
 
 
@@ -105,6 +134,8 @@ def base_query(newsletter_id: int, segment: Segment, now: dt.datetime):  # type:
         query = query.where(Subscriber.source == segment.value)
     elif segment.kind == "interest":  # clicked or read on the web a post of that topic, 90 days
         query = query.where(Subscriber.id.in_(related.interested_subscribers(str(segment.value), now)))
+    elif segment.kind in ("field", "poll"):
+        query = query.where(Subscriber.id.in_(field_filter(segment)))
     return query
 
 
@@ -187,10 +218,17 @@ def skip_reasons(
         return {}
     engaged = engagement.engaged_value_counts(session, subscriber_ids)
     pitched = last_pitch_times(session, subscriber_ids, exclude_send_id)
+    presumed = set(
+        session.scalars(
+            select(Subscriber.id).where(
+                ids_in(Subscriber.id, subscriber_ids), Subscriber.stage == Stage.PRESUMED
+            )
+        )
+    )
     reasons = {}
     for sid in subscriber_ids:
         reason = metrics.pitch_skip_reason(
-            engaged.get(sid, 0), pitched.get(sid), now, min_value, cooldown_days
+            engaged.get(sid, 0), pitched.get(sid), now, min_value, cooldown_days, presumed=sid in presumed
         )
         if reason:
             reasons[sid] = reason
@@ -256,7 +294,8 @@ def segment_counts(
     """How many members each segment reaches now, in one pass over the list (pitch skips aside).
 
     Keys are segment texts: all, free, paying, tier:<id>, stage:engaged, stage:nurtured,
-    source:<name> for the most common sources and interest:<topic> for the most read topics.
+    stage:presumed, source:<name> for the most common sources and interest:<topic> for the most
+    read topics.
     """
     counts: dict[str, int] = {"all": 0, "free": 0, "paying": 0}
     counts.update({f"tier:{t}": 0 for t in tier_ids})

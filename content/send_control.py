@@ -203,8 +203,8 @@ def send_due(session: Session, now: dt.datetime) -> dict[str, int]:
     for send in session.scalars(
         select(Send).where(Send.state == SendState.SCHEDULED, Send.scheduled_at <= now)
     ).all():
-        start_send(session, send, now)
-        started.append(send.id)
+        if start_send(session, send, now):
+            started.append(send.id)
     resumed = 0
     for send in session.scalars(
         select(Send).where(Send.state.in_([SendState.SENDING, SendState.TESTING]), Send.id.not_in(started))

@@ -92,18 +92,29 @@ def create_send(
     return send
 
 
-def start_send(session: Session, send: Send, now: dt.datetime) -> None:
-    """Move a due send to sending and queue its run (or, with a subject test, send its samples)."""
+def start_send(session: Session, send: Send, now: dt.datetime) -> bool:
+    """Move a due send to sending and queue its run; False while the complaint guard holds sends.
+
+    With a subject test, its samples go first (`subject_tests`). A held send stays scheduled:
+    the tick starts it once an operator confirms the hold.
+    """
+    from content import complaint_guard
+
     if send.state == SendState.SCHEDULED:
+        hold = complaint_guard.holding_alert(session)
+        if hold is not None:
+            log.warning("send %s held: %s", send.id, complaint_guard.describe(hold))
+            return False
         test = subject_tests.test_of(session, send.id)
         if test is not None and test.started_at is None:
             subject_tests.start(session, send, test, now)
-            return
+            return True
         send.state = SendState.SENDING
         send.started_at = now
         session.flush()
     if send.state == SendState.SENDING:
         jobs.enqueue("content.run_send", send.id)
+    return True
 
 
 def cancel_send(session: Session, send: Send) -> None:

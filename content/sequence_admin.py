@@ -47,7 +47,8 @@ def _sequence_input(creating: bool) -> sequences.SequenceInput:
     given = {"name", "trigger", "holdout_percent", "pitch_wait_days", "repeatable"}
     data = sequences.SequenceInput(
         name=request.form.get("name", ""),
-        trigger=request.form.get("trigger", ""),
+        # A typed answer trigger (field:<name>=<value>, poll:<id>=<answer>) wins over the list.
+        trigger=request.form.get("trigger_answer", "").strip() or request.form.get("trigger", ""),
         holdout_percent=_int("holdout_percent"),
         pitch_wait_days=_int("pitch_wait_days"),
         repeatable=request.form.get("repeatable") == "on",

@@ -55,7 +55,17 @@ STEP_IN = spec.schema(
 _SEQUENCE_FIELDS: dict[str, Any] = {
     "name": sequences.RULES["name"].schema(minLength=1),
     "newsletter": {"type": "string", "maxLength": 64, "description": "a newsletter slug (default: main)"},
-    "trigger": {"enum": list(sequences.TRIGGERS)},
+    "trigger": {
+        "anyOf": [
+            {"enum": list(sequences.TRIGGERS)},
+            {
+                "type": "string",
+                "maxLength": sequences.TRIGGER_LENGTH,
+                "pattern": "^(field:[a-z][a-z0-9_]{0,39}|poll:[0-9]{1,9})=[^\\x00-\\x1f]+$",
+            },
+        ],
+        "description": "what enrols readers; field:<name>=<value> and poll:<id>=<answer> start on an answer",
+    },
     "steps": {
         "type": "array",
         "maxItems": 100,

@@ -23,7 +23,7 @@ from flask import current_app, render_template
 from sqlalchemy import CursorResult, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from content import composer, segments
+from content import complaint_guard, composer, polls, segments
 from content import sequence_metrics as sm
 from content.sending import _post_with_retries
 from content.sequence_models import ClaimState, Enrolment, EnrolmentState, Sequence, SequenceStep, StepClaim
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 CHUNK = 1000
 TEMPLATE = "sequence"
 PITCH_RECHECK = dt.timedelta(hours=6)  # a waiting pitch looks again this often
+PAUSED_RECHECK = dt.timedelta(minutes=15)  # a step the complaint guard paused: this often
 SENDING_LEASE = dt.timedelta(minutes=15)  # longer than RQ's job timeout: its worker died
 ORPHAN_AFTER = dt.timedelta(minutes=5)  # queued this long without a batch job running it
 # Deliveries that may still count as a newsletter today (a post send's, not failed or skipped).
@@ -75,11 +76,21 @@ def _matches(session: Session, condition: str, subs: dict[int, Any], ids: list[i
         return {i for i in ids if subs[i].stage == segment.value}
     if segment.kind == "source":
         return {i for i in ids if subs[i].source == segment.value}
+    if segment.kind in ("field", "poll"):
+        return set(session.scalars(segments.field_filter(segment).where(*_among(segment, ids))))
     tiers = access.paying_tiers(session, ids)
     if segment.kind == "tier":
         return {i for i in ids if tiers.get(i) == segment.value}
     paying = {i for i in ids if i in tiers or subs[i].stage == "paying"}
     return paying if segment.kind == "paying" else set(ids) - paying
+
+
+def _among(segment: segments.Segment, ids: list[int]) -> list[Any]:
+    from content.models import PollVote
+    from growth.models import FieldValue
+
+    column = FieldValue.subscriber_id if segment.kind == "field" else PollVote.subscriber_id
+    return [ids_in(column, ids)]
 
 
 def _due_rows(session: Session, now: dt.datetime, limit: int) -> list[Any]:
@@ -187,6 +198,7 @@ def _process(session: Session, plans: dict[int, Plan], rows: list[Any], now: dt.
     pitch_reasons = segments.skip_reasons(
         session, "pitch", pitch_ids, now, config.nurture_min_value, config.pitch_cooldown_days
     )
+    paused_steps = complaint_guard.paused_step_ids(session)
     conditions: dict[str, set[int]] = {}
     for cond in {s.condition for s in nexts.values() if s is not None and s.condition}:
         wanting = [r.subscriber_id for r in rows if (s := nexts[r.id]) and s.condition == cond]
@@ -242,6 +254,9 @@ def _process(session: Session, plans: dict[int, Plan], rows: list[Any], now: dt.
         due = anchor + dt.timedelta(minutes=step.delay_minutes)
         if due > now:
             wait(r, due, None)
+            continue
+        if step.id in paused_steps:  # the complaint guard paused it: look again after a confirmation
+            wait(r, now + PAUSED_RECHECK, sm.WAIT_STEP_PAUSED, r.waiting_since or now)
             continue
         outcome: str | None = None
         reason: str | None = None
@@ -485,6 +500,7 @@ def deliver_sequence_batch(step_id: int, delivery_ids: list[int]) -> str:
     recipients = []
     for subscriber, did in going:
         values = composer.substitutions(session, subscriber, newsletter, None, did)
+        values.update(polls.substitutions(subscriber.id, did, polls.STEP, step.id, step.body_html))
         recipients.append(
             BatchRecipient(
                 to_email=subscriber.email,

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 WAIT_WINDOW = "send_window"
 WAIT_DAILY_CAP = "daily_cap"
 WAIT_NEWSLETTER_TODAY = "newsletter_today"
+WAIT_STEP_PAUSED = "step_paused"
 SKIP_CONDITION = "condition_failed"
 SKIP_PITCH_WAITED = "pitch_wait_expired"
 
@@ -19,6 +20,7 @@ LABELS = {
     WAIT_WINDOW: "waiting for its send window",
     WAIT_DAILY_CAP: "daily cap reached",
     WAIT_NEWSLETTER_TODAY: "a newsletter went out today",
+    WAIT_STEP_PAUSED: "step paused by the complaint guard",
     SKIP_CONDITION: "condition not met",
     SKIP_PITCH_WAITED: "pitch waited too long for value",
     "not_nurtured": "pitch waits: not yet nurtured",

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from content import rendering, segments
+from content import polls, rendering, segments
 from content.sequence_metrics import is_held_out, validate_window
 from content.sequence_models import ClaimState, Enrolment, EnrolmentState, Sequence, SequenceStep, StepClaim
 from growth.db import insert_ignoring_conflicts
@@ -36,6 +36,23 @@ RULES = {
 BILLING_TRIGGERS = ("upgraded", "cancel_scheduled", "churned")
 WIN_BACK_TRIGGERS = ("cancel_scheduled", "churned")  # these stop once the reader pays again
 TRIGGERS = ("confirmed", *(f"stage:{s.value}" for s in Stage), *BILLING_TRIGGERS)
+# A reader's answer starts these: a custom field given that value, a poll answered so.
+ANSWER_TRIGGER_KINDS = ("field", "poll")
+TRIGGER_LENGTH = 64
+
+
+def is_trigger(trigger: str | None) -> bool:
+    """One of TRIGGERS, or field:<name>=<value> / poll:<id>=<answer> (the segment forms)."""
+    if trigger in TRIGGERS:
+        return True
+    if not trigger or len(trigger) > TRIGGER_LENGTH or trigger.partition(":")[0] not in ANSWER_TRIGGER_KINDS:
+        return False
+    try:
+        return str(segments.parse_segment(trigger)) == trigger
+    except ValidationFailed:
+        return False
+
+
 DEFAULT_HOLDOUT = 5
 MAX_HOLDOUT = 50
 MAX_DELAY_MINUTES = 366 * 24 * 60
@@ -133,8 +150,11 @@ def _check(data: SequenceInput, creating: bool, sequence: Sequence | None = None
         raise ValidationFailed("a sequence needs a name (at most 200 characters)", code="invalid_name")
     if creating or "name" in data.given:
         RULES["name"].clean(data.name or "")
-    if (creating or "trigger" in data.given) and data.trigger not in TRIGGERS:
-        raise ValidationFailed(f"trigger must be one of: {', '.join(TRIGGERS)}", code="invalid_trigger")
+    if (creating or "trigger" in data.given) and not is_trigger(data.trigger):
+        raise ValidationFailed(
+            f"trigger must be one of: {', '.join(TRIGGERS)}, field:<name>=<value> or poll:<id>=<answer>",
+            code="invalid_trigger",
+        )
     if data.holdout_percent is not None and not 0 <= data.holdout_percent <= MAX_HOLDOUT:
         raise ValidationFailed("holdout_percent is 0 to 50", code="invalid_holdout")
     if data.pitch_wait_days is not None and not 0 <= data.pitch_wait_days <= 365:
@@ -372,9 +392,13 @@ def welcome_content(
     if not sequence.active or not steps:
         return None
     step = steps[0]
+    html = step.body_html
+    # The welcome is one message: its polls get this reader's URLs now (no delivery id yet).
+    for placeholder, url in polls.substitutions(subscriber.id, None, polls.STEP, step.id, html).items():
+        html = html.replace(placeholder, url)
     return {
         "welcome_subject": step.subject,
-        "welcome_html": step.body_html,
+        "welcome_html": html,
         "welcome_text": step.body_markdown,
         "welcome_sequence_id": sequence.id,
         "welcome_step_id": step.id,
@@ -466,10 +490,11 @@ def enrol_on(
     """
     if subscriber.status != Status.ACTIVE:
         return 0
+    # An answer's words match whatever their case (the operator typed the trigger).
+    answer = trigger.partition(":")[0] in ANSWER_TRIGGER_KINDS
+    matches = func.lower(Sequence.trigger) == trigger.lower() if answer else Sequence.trigger == trigger
     found = session.scalars(
-        select(Sequence).where(
-            Sequence.trigger == trigger, Sequence.active.is_(True), Sequence.archived_at.is_(None)
-        )
+        select(Sequence).where(matches, Sequence.active.is_(True), Sequence.archived_at.is_(None))
     ).all()
     if not found:  # the common case of a stage change: one cheap query
         return 0
@@ -624,3 +649,12 @@ def remove_step(session: Session, sequence: Sequence, step_id: int, now: dt.date
     if not any(s.id == step_id for s in steps):
         raise NotFound("No such step.", code="step_not_found")
     _replace_steps(session, sequence, [s for s in steps if s.id != step_id], now)
+
+
+def on_field_set(
+    subscriber_id: int, *, session: Session, name: str, value: str, now: dt.datetime, **_: object
+) -> None:
+    """A custom field got a value: sequences triggered by field:<name>=<value> start."""
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is not None and not is_paused(subscriber, now):
+        enrol_on(session, subscriber, f"field:{name}={value}"[:TRIGGER_LENGTH], now)

@@ -160,3 +160,33 @@ def feed():  # type: ignore[no-untyped-def]
     latest = posts.latest_posts(db.session, utcnow(), limit=50, public_only=True)
     body = render_template("content/feed.xml", posts=latest)
     return current_app.response_class(body, mimetype="application/rss+xml")
+
+
+@bp.route("/poll/<token>/<int:answer>", methods=["GET", "HEAD"])
+def poll_answer(token: str, answer: int):  # type: ignore[no-untyped-def]
+    """One click records the answer (a scanner's records nothing) and thanks the reader."""
+    from content import polls
+    from growth.errors import DomainError
+
+    if request.method == "HEAD":  # link checkers look before they leap; readers never send HEAD
+        return "", 200
+    try:
+        outcome = polls.answer_poll(
+            db.session, token, answer, utcnow(), current_app.config["MASTHEAD"].scanner_click_seconds
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        return render_template("growth/link_problem.html", message=exc.message, code=exc.code), exc.status
+    commit()
+    return render_template(
+        "content/poll_thanks.html",
+        poll=outcome.poll,
+        chosen=outcome.answer,
+        token=outcome.token,
+    )
+
+
+@bp.get("/poll/preview/<int:answer>")
+def poll_preview(answer: int):  # type: ignore[no-untyped-def]
+    """Where a poll's links go in a preview or a test send: nothing is counted."""
+    return render_template("content/poll_thanks.html", poll=None, chosen=None, token=None)

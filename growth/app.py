@@ -108,6 +108,8 @@ def register_blueprints(app: Flask) -> None:
         admin,
         api,
         desk,
+        field_admin,
+        field_api,
         newsletter_api,
         people,
         privacy,
@@ -120,6 +122,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(privacy.bp)  # not exempt: the reader's erase form carries a CSRF token
     app.register_blueprint(api.bp)
     app.register_blueprint(newsletter_api.bp)
+    app.register_blueprint(field_api.bp)
+    app.register_blueprint(field_admin.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(desk.bp)
@@ -128,6 +132,7 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(api.bp)
     app.register_blueprint(reports.bp)  # GET only
     csrf.exempt(newsletter_api.bp)  # growth.roles asks a session for its CSRF token
+    csrf.exempt(field_api.bp)
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)
 

@@ -87,6 +87,8 @@ class Config:
     # engagement
     engaged_window_days: int = 30
     nurture_min_value: int = 3
+    # Readers whose only opens are Apple Mail's may be presumed nurtured (growth.stages).
+    presume_nurtured: bool = True
     lapsed_after_days: int = 90
     sunset_days: int = 180
     sunset_grace_days: int = 14
@@ -109,6 +111,8 @@ class Config:
     stripe_automatic_tax: bool = False
     # content
     pitch_cooldown_days: int = 7
+    # Domains on Google Workspace: like Gmail, they report complaints only in aggregate.
+    google_hosted_domains: tuple[str, ...] = ()
     send_batch_size: int = 1000
     image_max_bytes: int = 10 * 1024 * 1024
     image_max_pixels: int = 40_000_000
@@ -173,6 +177,7 @@ class Config:
             disposable_emails=env.get("DISPOSABLE_EMAILS", "refuse").strip().lower(),
             engaged_window_days=_int(env, "ENGAGED_WINDOW_DAYS", 30),
             nurture_min_value=_int(env, "NURTURE_MIN_VALUE", 3),
+            presume_nurtured=_bool(env.get("PRESUME_NURTURED"), True),
             lapsed_after_days=_int(env, "LAPSED_AFTER_DAYS", 90),
             sunset_days=_int(env, "SUNSET_DAYS", 180),
             sunset_grace_days=_int(env, "SUNSET_GRACE_DAYS", 14),
@@ -189,6 +194,9 @@ class Config:
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
             stripe_automatic_tax=_bool(env.get("STRIPE_AUTOMATIC_TAX")),
             pitch_cooldown_days=_int(env, "PITCH_COOLDOWN_DAYS", 7),
+            google_hosted_domains=tuple(
+                d.strip().lower() for d in env.get("GOOGLE_HOSTED_DOMAINS", "").split(",") if d.strip()
+            ),
             send_batch_size=_int(env, "SEND_BATCH_SIZE", 1000),
             image_max_bytes=_int(env, "IMAGE_MAX_BYTES", 10 * 1024 * 1024),
             image_max_pixels=_int(env, "IMAGE_MAX_PIXELS", 40_000_000),

@@ -23,10 +23,13 @@ from growth.jobs import task
 from growth.models import (
     Delivery,
     DeliveryKind,
+    DeliveryState,
     EmailEvent,
     EmailEventType,
+    Stage,
     Status,
     Subscriber,
+    SubscriberEvent,
 )
 
 log = logging.getLogger(__name__)
@@ -35,9 +38,15 @@ HUMAN_ENGAGEMENT = or_(
     and_(EmailEvent.type == EmailEventType.CLICK, EmailEvent.is_scanner.is_(False)),
     and_(EmailEvent.type == EmailEventType.OPEN, EmailEvent.is_machine.is_(False)),
     EmailEvent.type == EmailEventType.WEB_VISIT,
+    EmailEvent.type == EmailEventType.POLL_ANSWER,
 )
 MACHINE_OPEN = and_(EmailEvent.type == EmailEventType.OPEN, EmailEvent.is_machine.is_(True))
-ENGAGEMENT_TYPES = (EmailEventType.CLICK, EmailEventType.OPEN, EmailEventType.WEB_VISIT)
+ENGAGEMENT_TYPES = (
+    EmailEventType.CLICK,
+    EmailEventType.OPEN,
+    EmailEventType.WEB_VISIT,
+    EmailEventType.POLL_ANSWER,
+)
 CHUNK = 1000
 
 
@@ -58,23 +67,35 @@ def engaged_value_counts(session: Session, subscriber_ids: Iterable[int] | None 
 
 
 def record_web_visit(
-    session: Session, subscriber_id: int, url: str, now: dt.datetime, delivery_id: int | None = None
+    session: Session,
+    subscriber_id: int,
+    url: str,
+    now: dt.datetime,
+    delivery_id: int | None = None,
+    *,
+    kind: str = EmailEventType.WEB_VISIT,
+    event_id: str | None = None,
+    reason: str | None = None,
 ) -> EmailEvent:
-    """A visit through one of the subscriber's signed links: human engagement (and a way back)."""
+    """A visit through one of the subscriber's signed links: human engagement (and a way back).
+
+    `kind` poll_answer: a one-click poll answer (content.polls), with its own `event_id`.
+    """
     event = EmailEvent(
-        event_id=f"web-{uuid.uuid4().hex}",
-        type=EmailEventType.WEB_VISIT,
+        event_id=event_id or f"web-{uuid.uuid4().hex}",
+        type=kind,
         subscriber_id=subscriber_id,
         delivery_id=delivery_id,
         at=now,
         url=url[:2000],
+        reason=reason,
     )
     session.add(event)
     session.flush()
     rollups.mark_dirty(session, [subscriber_id])
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is not None:
-        bring_back(session, subscriber, now, reason="web_visit")
+        bring_back(session, subscriber, now, reason=str(kind))
     return event
 
 
@@ -166,12 +187,57 @@ class Snapshot:
     last_human: dt.datetime | None
     disengaged_since: dt.datetime | None
     engaged_value_emails: int
+    presumed: bool = False  # presumed nurtured (growth.stages.presumed_nurtured)
+
+
+OBJECTIONS = (Status.UNSUBSCRIBED, Status.COMPLAINED)
+
+
+def presumption_facts(
+    session: Session, subscriber_ids: list[int], now: dt.datetime
+) -> tuple[dict[int, list[dt.datetime]], dict[int, list[dt.datetime]]]:
+    """Per subscriber: when value emails were sent to them, and when they unsubscribed or complained."""
+    received: dict[int, list[dt.datetime]] = {}
+    objections: dict[int, list[dt.datetime]] = {}
+    if not subscriber_ids:
+        return received, objections
+    for sid, at in session.execute(
+        select(Delivery.subscriber_id, Delivery.sent_at).where(
+            ids_in(Delivery.subscriber_id, subscriber_ids),
+            Delivery.kind == DeliveryKind.VALUE,
+            Delivery.state == DeliveryState.SENT,
+            Delivery.sent_at <= now,
+        )
+    ):
+        if at is not None:
+            received.setdefault(sid, []).append(_aware(at) or at)
+    for sid, at in session.execute(
+        select(SubscriberEvent.subscriber_id, SubscriberEvent.at).where(
+            ids_in(SubscriberEvent.subscriber_id, subscriber_ids),
+            SubscriberEvent.field == "status",
+            SubscriberEvent.to_value.in_([str(s) for s in OBJECTIONS]),
+        )
+    ):
+        objections.setdefault(sid, []).append(_aware(at) or at)
+    for who, at in session.execute(
+        select(EmailEvent.subscriber_id, EmailEvent.at).where(
+            ids_in(EmailEvent.subscriber_id, subscriber_ids),
+            EmailEvent.type.in_([EmailEventType.SPAMREPORT, EmailEventType.UNSUBSCRIBE]),
+        )
+    ):
+        if who is not None:
+            objections.setdefault(who, []).append(_aware(at) or at)
+    return received, objections
 
 
 def snapshots(
-    session: Session, subscribers: list[Subscriber], now: dt.datetime, window_days: int
+    session: Session,
+    subscribers: list[Subscriber],
+    now: dt.datetime,
+    window_days: int,
+    policy: stages.Policy | None = None,
 ) -> list[Snapshot]:
-    """Classify a chunk of subscribers with two grouped queries."""
+    """Classify a chunk of subscribers with grouped queries (presumption too, given a policy)."""
     ids = [s.id for s in subscribers]
     if not ids:
         return []
@@ -190,10 +256,20 @@ def snapshots(
     )
     last = {sid: (_aware(h), _aware(m)) for sid, h, m in rows}
     value = engaged_value_counts(session, ids)
+    classes = {s.id: stages.classify(*last.get(s.id, (None, None)), now, window_days) for s in subscribers}
+    unknown = [sid for sid, c in classes.items() if c == stages.Engagement.UNKNOWN]
+    received, objections = (
+        presumption_facts(session, unknown, now)
+        if policy is not None and policy.presume_nurtured
+        else ({}, {})
+    )
     out = []
     for subscriber in subscribers:
-        last_human, last_machine = last.get(subscriber.id, (None, None))
-        engagement = stages.classify(last_human, last_machine, now, window_days)
+        last_human, _last_machine = last.get(subscriber.id, (None, None))
+        engagement = classes[subscriber.id]
+        presumed = policy is not None and stages.presumed_nurtured(
+            engagement, received.get(subscriber.id, ()), objections.get(subscriber.id, ()), now, policy
+        )
         out.append(
             Snapshot(
                 subscriber=subscriber,
@@ -203,6 +279,7 @@ def snapshots(
                     engagement, last_human, joined_at(subscriber), window_days
                 ),
                 engaged_value_emails=value.get(subscriber.id, 0),
+                presumed=presumed,
             )
         )
     return out
@@ -249,7 +326,7 @@ def recompute_stages(
     if subscriber_ids is not None:
         query = query.where(ids_in(Subscriber.id, subscriber_ids))
     for chunk in chunks_of(session, query):
-        for snap in snapshots(session, chunk, now, policy.engaged_window_days):
+        for snap in snapshots(session, chunk, now, policy.engaged_window_days, policy):
             target = stages.next_stage(
                 snap.subscriber.stage,
                 snap.engagement,
@@ -257,8 +334,11 @@ def recompute_stages(
                 snap.disengaged_since,
                 now,
                 policy,
+                presumed=snap.presumed,
             )
-            reason = f"engagement:{snap.engagement}"
+            reason = (
+                "presumed:machine_opens_only" if target == Stage.PRESUMED else f"engagement:{snap.engagement}"
+            )
             if set_stage(session, snap.subscriber, target, now, reason=reason):
                 moved[str(target)] = moved.get(str(target), 0) + 1
         session.flush()

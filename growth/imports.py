@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from growth import addresses, privacy, signals, subscribers
+from growth import addresses, custom_fields, privacy, signals, subscribers
 from growth.errors import InvalidRequest, ValidationFailed
 from growth.models import Consent, Membership, MembershipStatus, Stage, Status, Subscriber
 from growth.outgoing import core_events
@@ -83,7 +83,9 @@ def import_subscribers(
     """
     newsletters = subscribers.resolve_newsletters(session, newsletter_slugs)
     report = ImportReport()
-    valid: list[tuple[dict[str, str | None], str, str]] = []
+    # A column named after a custom field fills it (checked like every other path).
+    by_name = {f.name: f for f in custom_fields.active_fields(session)}
+    valid: list[tuple[dict[str, str | None], dict[int, str | None], str, str]] = []
     for line, row in enumerate(rows, start=2):  # line 1 is the header
         try:
             display, key = subscribers.normalize_email(row.get("email", ""))
@@ -92,13 +94,16 @@ def import_subscribers(
             fields: dict[str, str | None] = {
                 name: RULES[name].clean_optional(row.get(name)) for name in RULES
             }
+            answers = custom_fields.clean_values(
+                session, {n: row[n] for n in by_name if n in row}, "import", by_name
+            )
         except ValidationFailed as exc:
             report.invalid.append({"line": line, "email": row.get("email", ""), "reason": exc.message})
             continue
-        valid.append((fields, display, key))
-    seen = _known_addresses(session, [key for _, _, key in valid])
-    erased = privacy.erased_hashes(session, [key for _, _, key in valid if key not in seen])
-    for values, display, key in valid:
+        valid.append((fields, answers, display, key))
+    seen = _known_addresses(session, [key for *_, key in valid])
+    erased = privacy.erased_hashes(session, [key for *_, key in valid if key not in seen])
+    for values, answers, display, key in valid:
         if key in seen:
             report.existing += 1
             continue
@@ -107,6 +112,8 @@ def import_subscribers(
             continue
         seen.add(key)
         subscriber = _create(session, values, display, key, now, confirmed, newsletters, label)
+        if given := {fid: v for fid, v in answers.items() if v is not None}:
+            custom_fields.set_values(session, subscriber.id, given, "import", now)
         report.created += 1
         core_events.subscriber_created(session, subscriber, now)  # a CRM wants imported readers too
         if confirmed and enrol:

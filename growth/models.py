@@ -43,6 +43,7 @@ class Stage(enum.StrEnum):
     CONFIRMED = "confirmed"
     ENGAGED = "engaged"
     NURTURED = "nurtured"
+    PRESUMED = "presumed"  # presumed nurtured: Apple Mail hides their opens (growth.stages)
     PAYING = "paying"
     LAPSED = "lapsed"
     CHURNED = "churned"
@@ -303,6 +304,7 @@ class EmailEventType(enum.StrEnum):
     GROUP_UNSUBSCRIBE = "group_unsubscribe"
     GROUP_RESUBSCRIBE = "group_resubscribe"
     WEB_VISIT = "web_visit"  # a visit through one of the subscriber's signed links
+    POLL_ANSWER = "poll_answer"  # a reader's one-click poll answer (never a scanner's: content.polls)
 
 
 class EmailEvent(Base):
@@ -374,3 +376,46 @@ class ErasedAddress(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     address_hash: Mapped[str] = mapped_column(String(64), unique=True)
     erased_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FieldKind(enum.StrEnum):
+    """What a custom field holds (growth.custom_fields validates each)."""
+
+    TEXT = "text"
+    NUMBER = "number"
+    CHOICE = "choice"
+    DATE = "date"
+
+
+class CustomField(Base):
+    """A field the operator defines about readers (role, company size, birthday...)."""
+
+    __tablename__ = "custom_fields"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The name segments, CSV columns and the API use: [a-z][a-z0-9_]*, never renamed.
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(8))
+    choices: Mapped[list[str]] = mapped_column(JSON, default=list)
+    on_signup: Mapped[bool] = mapped_column(default=False)  # asked on the signup form (and API)
+    reader_editable: Mapped[bool] = mapped_column(default=False)  # shown on the reader's page
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class FieldValue(Base):
+    """One reader's value of one field; (subscriber, field) is unique, so a retry replaces it."""
+
+    __tablename__ = "field_values"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "field_id"),
+        Index("ix_field_values_field_value", "field_id", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    field_id: Mapped[int] = mapped_column(ForeignKey("custom_fields.id", ondelete="CASCADE"))
+    value: Mapped[str] = mapped_column(String(500))  # canonical text of the kind's value
+    source: Mapped[str] = mapped_column(String(16))  # signup | api | import | reader | poll | admin
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

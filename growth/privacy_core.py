@@ -206,6 +206,7 @@ def _forget_outbox_copies(session: Session, s: Subscriber) -> None:
 
 def register_core_parts() -> None:
     """The core's parts, first in every export; the profile's eraser removes the address last."""
+    from growth import custom_fields
     from growth.privacy import register_part
 
     register_part("profile", export=export_profile, erase=erase_profile, core=True)
@@ -214,3 +215,4 @@ def register_core_parts() -> None:
     register_part("history", export=export_history, core=True)
     register_part("deliveries", export=export_deliveries, core=True)
     register_part("engagement", export=export_events, core=True)
+    register_part("fields", export=custom_fields.export_fields, erase=custom_fields.erase_fields, core=True)

@@ -70,6 +70,7 @@ def funnel_block(cells: Iterable[tuple[str, int, int]]) -> dict:
     return {
         "signups": counts["signed_up"],
         "steps": steps,
+        "presumed_nurtured": counts["presumed_nurtured"],
         "paying_90": {
             "eligible": eligible,
             "count": counts["paying_90"],

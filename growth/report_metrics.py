@@ -11,8 +11,10 @@ Definitions
 -----------
 - Milestones, each the first time it happened: ``signed_up`` (created), ``confirmed`` (double
   opt-in), ``engaged`` (a human engagement: see growth.stages), ``nurtured`` (first move to that
-  stage), ``paid`` (first instant with MRR, from billing), ``paying_90`` (still paying 90 days
-  after first paying; told only once those 90 days have passed: ``paid_90_eligible``).
+  stage; readers only presumed nurtured, stage ``presumed``, are not in it: they are counted
+  apart as ``presumed_nurtured``, those presumed and not nurtured on human signals since),
+  ``paid`` (first instant with MRR, from billing), ``paying_90`` (still paying 90 days after
+  first paying; told only once those 90 days have passed: ``paid_90_eligible``).
 - Days to a milestone: whole days (rounded down) spent in the earlier milestones before it,
   summed with `growth.stages.time_in_stages`; the median is over those who reached it. Days are
   counted exactly up to 31, then in weeks (32, 39, ...) up to 90, then in 30-day blocks (91,
@@ -64,6 +66,7 @@ class Facts:
     confirmed_at: dt.datetime | None = None
     engaged_at: dt.datetime | None = None
     nurtured_at: dt.datetime | None = None
+    presumed_at: dt.datetime | None = None  # first presumed nurtured (Apple Mail hides their opens)
     paid_at: dt.datetime | None = None
     paying_90: bool | None = None  # None: 90 days since paid_at have not passed (or never paid)
     left_at: dt.datetime | None = None
@@ -111,6 +114,7 @@ def subscriber_facts(
     confirmed_at: dt.datetime | None = None,
     left_at: dt.datetime | None = None,
     nurtured_at: dt.datetime | None = None,
+    presumed_at: dt.datetime | None = None,
     human_at: Iterable[dt.datetime] = (),
     machine_at: Iterable[dt.datetime] = (),
     paid_intervals: Iterable[tuple[dt.datetime, dt.datetime | None]] = (),
@@ -143,6 +147,7 @@ def subscriber_facts(
         confirmed_at=confirmed_at if confirmed_at and confirmed_at <= now else None,
         engaged_at=human[0] if human else None,
         nurtured_at=nurtured_at if nurtured_at and nurtured_at <= now else None,
+        presumed_at=presumed_at if presumed_at and presumed_at <= now else None,
         paid_at=paid_at,
         paying_90=paying_90,
         left_at=left_at if status in GONE_STATUSES else None,
@@ -225,6 +230,8 @@ def contributions(facts: Facts) -> Counter[Key]:
         for before, name in zip(MILESTONES, MILESTONES[1:], strict=False):
             if before in reached and name not in reached:
                 funnel.append(("waiting_" + name, 0))
+    if facts.presumed_at is not None and "nurtured" not in reached:
+        funnel.append(("presumed_nurtured", 0))  # apart from the nurtured: no human signal proves it
     if facts.paying_90 is not None:
         funnel.append(("paid_90_eligible", 0))
         if facts.paying_90:

@@ -40,6 +40,11 @@ STEP = _obj(
 FUNNEL_BLOCK = {
     "signups": INT,
     "steps": {"type": "array", "items": STEP},
+    "presumed_nurtured": {
+        **INT,
+        "description": "presumed nurtured (only machine opens: Apple Mail), not nurtured on human signals;"
+        " apart from the nurtured step",
+    },
     "paying_90": _obj(
         ["eligible", "count", "conversion"],
         {

@@ -97,6 +97,13 @@ CORE = {
     "newsletter_api.update_newsletter": ADMIN,
     "newsletter_api.archive_newsletter": ADMIN,
     "newsletter_api.restore_newsletter": ADMIN,
+    "field_admin.field_list": ADMIN,
+    "field_admin.field_create": ADMIN,
+    "field_admin.field_save": ADMIN,
+    "field_api.list_fields": ADMIN,
+    "field_api.create_field": ADMIN,
+    "field_api.update_field": ADMIN,
+    "field_api.set_subscriber_fields": ADMIN,
 }
 
 

@@ -32,6 +32,7 @@ class ReportFacts(Base):
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     engaged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     nurtured_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    presumed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     paying_90: Mapped[bool | None] = mapped_column()
     left_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -108,16 +108,20 @@ def load_facts(session: Session, subscriber_ids: Collection[int], now: dt.dateti
         .order_by(Membership.id.desc())
     ):
         newsletter[sid] = nl  # the oldest membership wins: the newsletter they signed up to
-    nurtured = dict(
-        session.execute(
-            select(SubscriberEvent.subscriber_id, func.min(SubscriberEvent.at))
-            .where(
-                ids_in(SubscriberEvent.subscriber_id, ids),
-                SubscriberEvent.field == "stage",
-                SubscriberEvent.to_value == "nurtured",
+    nurtured, presumed = (
+        {
+            sid: at
+            for sid, at in session.execute(
+                select(SubscriberEvent.subscriber_id, func.min(SubscriberEvent.at))
+                .where(
+                    ids_in(SubscriberEvent.subscriber_id, ids),
+                    SubscriberEvent.field == "stage",
+                    SubscriberEvent.to_value == stage,
+                )
+                .group_by(SubscriberEvent.subscriber_id)
             )
-            .group_by(SubscriberEvent.subscriber_id)
-        ).all()
+        }
+        for stage in ("nurtured", "presumed")
     )
     # Per month the first and last human engagement: enough for the first, the last and the months.
     human: dict[int, list[dt.datetime]] = {}
@@ -159,6 +163,7 @@ def load_facts(session: Session, subscriber_ids: Collection[int], now: dt.dateti
             confirmed_at=s.confirmed_at,
             left_at=left,
             nurtured_at=nurtured.get(s.id),
+            presumed_at=presumed.get(s.id),
             human_at=human.get(s.id, ()),
             machine_at=[machine[s.id]] if s.id in machine else (),
             paid_intervals=history.intervals,
@@ -191,6 +196,7 @@ def facts_row(facts: rm.Facts, now: dt.datetime) -> dict[str, Any]:
         "confirmed_at": facts.confirmed_at,
         "engaged_at": facts.engaged_at,
         "nurtured_at": facts.nurtured_at,
+        "presumed_at": facts.presumed_at,
         "paid_at": facts.paid_at,
         "paying_90": facts.paying_90,
         "left_at": facts.left_at,
@@ -217,6 +223,7 @@ def stored_facts(row: ReportFacts) -> rm.Facts:
         confirmed_at=row.confirmed_at,
         engaged_at=row.engaged_at,
         nurtured_at=row.nurtured_at,
+        presumed_at=row.presumed_at,
         paid_at=row.paid_at,
         paying_90=row.paying_90,
         left_at=row.left_at,

@@ -106,6 +106,15 @@ def _str(name: str) -> dict[str, Any]:
     return SIGNUP_RULES[name].schema(nullable=True)
 
 
+# Custom fields by name (growth.custom_fields checks each against its kind; 422 names the field).
+FIELD_ANSWERS = {
+    "type": "object",
+    "maxProperties": 100,
+    "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,39}$"},
+    "additionalProperties": {"type": ["string", "number", "null"]},
+    "description": "custom fields by name: text, a number, a choice or a date (YYYY-MM-DD); null clears",
+}
+
 SIGNUP = spec.schema(
     "SignupRequest",
     {
@@ -123,6 +132,7 @@ SIGNUP = spec.schema(
             "utm_campaign": _str("utm_campaign"),
             "referrer_url": _str("referrer_url"),
             "landing_url": _str("landing_url"),
+            "fields": FIELD_ANSWERS,
         },
     },
 )
@@ -144,9 +154,23 @@ SUBSCRIBER = spec.schema(
                 "enum": ["pending", "active", "unsubscribed", "bounced", "complained", "inactive", "erased"]
             },
             "stage": {
-                "enum": ["signed_up", "confirmed", "engaged", "nurtured", "paying", "lapsed", "churned"]
+                "enum": [
+                    "signed_up",
+                    "confirmed",
+                    "engaged",
+                    "nurtured",
+                    "presumed",
+                    "paying",
+                    "lapsed",
+                    "churned",
+                ]
             },
             "referral_code": {"type": "string"},
+            "fields": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "custom fields by name, in their canonical text",
+            },
             "created_at": {"type": "string", "format": "date-time"},
             "confirmed_at": {"type": ["string", "null"], "format": "date-time"},
         },

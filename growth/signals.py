@@ -30,3 +30,6 @@ welcome_queued = _signals.signal("welcome-queued")
 # An import created this subscriber as already confirmed and asked to enrol them (--enrol).
 # sender: the Subscriber; kwargs: session, enrol, now
 subscriber_imported = _signals.signal("subscriber-imported")
+# A custom field got a value (growth.custom_fields.set_values). sender: the subscriber id;
+# kwargs: session, name (the field's), value (its canonical text), source, now
+field_value_set = _signals.signal("field-value-set")

@@ -15,6 +15,12 @@ Definitions
   poll answer 2) halved for every SCORE_HALF_LIFE_DAYS (30) of age:
   ``score = sum(weight * 0.5 ** (age_days / 30))``. A click today scores 3.0, one 30 days old 1.5;
   machine opens and scanner clicks score 0.
+- *Presumed nurtured* (``presumed``): Apple Mail Privacy Protection fetches every message, so a
+  reader on Apple Mail shows only machine opens and stays ``unknown`` forever. Such a reader is
+  presumed nurtured when, since their last unsubscribe or complaint (if any), they received at
+  least ``2 * NURTURE_MIN_VALUE`` value emails and the first and last of those lie at least
+  PRESUME_AFTER_DAYS (30) apart (`presumed_nurtured`). The setting PRESUME_NURTURED turns it off.
+  Presumed readers are a stage of their own, counted apart from those nurtured on human signals.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from dataclasses import dataclass
 from growth.models import Stage
 
 SCORE_HALF_LIFE_DAYS = 30
+PRESUME_AFTER_DAYS = 30
 SCORE_WEIGHTS = {"click": 3.0, "web_visit": 2.0, "open": 1.0, "reply": 3.0, "poll_answer": 2.0}
 
 # Billing owns these (and signed_up belongs to double opt-in): a recompute never moves them.
@@ -71,6 +78,7 @@ class Policy:
     engaged_window_days: int = 30
     nurture_min_value: int = 3
     lapsed_after_days: int = 90
+    presume_nurtured: bool = True
 
     @classmethod
     def from_config(cls, config: object) -> Policy:
@@ -78,6 +86,7 @@ class Policy:
             engaged_window_days=config.engaged_window_days,  # type: ignore[attr-defined]
             nurture_min_value=config.nurture_min_value,  # type: ignore[attr-defined]
             lapsed_after_days=config.lapsed_after_days,  # type: ignore[attr-defined]
+            presume_nurtured=config.presume_nurtured,  # type: ignore[attr-defined]
         )
 
 
@@ -171,6 +180,29 @@ def summarize(
     )
 
 
+def presumed_nurtured(
+    engagement: Engagement,
+    value_received_at: Iterable[dt.datetime],
+    objections_at: Iterable[dt.datetime],
+    now: dt.datetime,
+    policy: Policy,
+) -> bool:
+    """Whether an ``unknown`` reader is presumed nurtured (see the module docstring).
+
+    `value_received_at`: when each value email was sent to them; `objections_at`: when they
+    unsubscribed or complained. Only value emails after the last objection count, none after `now`.
+    """
+    if not policy.presume_nurtured or engagement != Engagement.UNKNOWN:
+        return False
+    last_objection = max((t for t in objections_at if t <= now), default=None)
+    received = sorted(
+        t for t in value_received_at if t <= now and (last_objection is None or t > last_objection)
+    )
+    if len(received) < 2 * policy.nurture_min_value:
+        return False
+    return received[-1] - received[0] >= dt.timedelta(days=PRESUME_AFTER_DAYS)
+
+
 def next_stage(
     current: str,
     engagement: Engagement,
@@ -178,18 +210,26 @@ def next_stage(
     disengaged_since_at: dt.datetime | None,
     now: dt.datetime,
     policy: Policy,
+    presumed: bool = False,
 ) -> str:
     """The stage a subscriber belongs in now.
 
     - signed_up, paying, churned: unchanged (double opt-in and billing own them);
-    - engaged: ``nurtured`` with NURTURE_MIN_VALUE value emails engaged with, else ``engaged``;
-    - unknown: unchanged (machine opens are not silence, nor proof of reading);
+    - engaged: ``nurtured`` with NURTURE_MIN_VALUE value emails engaged with, else ``engaged``
+      (a ``presumed`` reader stays presumed until nurtured on human signals: a person's click
+      confirms the presumption, it does not take the paid tier's offer away);
+    - unknown and `presumed` (`presumed_nurtured`): ``presumed``, unless already ``nurtured``;
+    - unknown otherwise: unchanged (machine opens are not silence, nor proof of reading);
     - disengaged for LAPSED_AFTER_DAYS or more: ``lapsed``; for less: unchanged.
     """
     if current in FOREIGN_STAGES:
         return current
     if engagement == Engagement.ENGAGED:
-        return Stage.NURTURED if engaged_value_emails >= policy.nurture_min_value else Stage.ENGAGED
+        if engaged_value_emails >= policy.nurture_min_value:
+            return Stage.NURTURED
+        return Stage.PRESUMED if current == Stage.PRESUMED else Stage.ENGAGED
+    if engagement == Engagement.UNKNOWN and presumed and current != Stage.NURTURED:
+        return Stage.PRESUMED
     lapse_after = dt.timedelta(days=policy.lapsed_after_days)
     if (
         engagement == Engagement.DISENGAGED

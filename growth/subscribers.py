@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from growth import addresses, emails, signals
+from growth import addresses, custom_fields, emails, signals
 from growth.db import lock_row
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule, printable, valid_ip
@@ -189,6 +189,7 @@ class SignupRequest:
     ip: str | None = None
     user_agent: str | None = None
     form: str = "api"
+    fields: dict[str, object] = field(default_factory=dict)  # custom fields, {name: value}
 
 
 def clean_signup(req: SignupRequest) -> SignupRequest:
@@ -227,6 +228,7 @@ def signup(
     A throwaway address is refused (422) unless `refuse_disposable` is off (DISPOSABLE_EMAILS).
     """
     req = clean_signup(req)
+    answers = custom_fields.clean_values(session, req.fields, custom_fields.SIGNUP)
     display, key = normalize_email(req.email)
     if refuse_disposable:
         addresses.refuse_disposable(key)
@@ -237,6 +239,9 @@ def signup(
         subscriber, created = _insert_subscriber(session, req, display, key, now)
     if subscriber.status == Status.ERASED:  # cannot happen by key (erased rows lose it); be safe
         return SignupResult(subscriber, False, False)
+    if answers and (created or subscriber.status == Status.PENDING):
+        # Anyone may sign an address up: only a new or unconfirmed reader's fields are filled.
+        custom_fields.set_values(session, subscriber.id, answers, custom_fields.SIGNUP, now)
 
     session.add(
         Consent(

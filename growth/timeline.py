@@ -93,6 +93,8 @@ def describe_event(e: EmailEvent) -> Entry:
         )
     elif e.type == "web_visit":
         marker, text = "human", "visited through their link" + (f" {e.url}" if e.url else "")
+    elif e.type == "poll_answer":
+        marker, text = "human", "answered a poll" + (f": {e.reason}" if e.reason else "")
     else:
         marker = ""
         text = (

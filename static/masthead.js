@@ -74,6 +74,14 @@
         insertAt(document.getElementById(button.getAttribute("data-insert-paywall")), "\n\n<!-- paywall -->\n\n");
       });
     });
+    // A one-click poll (content.poll_syntax): a block the writer fills in.
+    document.querySelectorAll("button[data-insert-poll]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var area = document.getElementById(button.getAttribute("data-insert-poll"));
+        var n = (area.value.match(/^\[poll /gm) || []).length + 1;
+        insertAt(area, "\n\n[poll question" + n + "] Your question?\n- First answer\n- Second answer\n[/poll]\n\n");
+      });
+    });
     document.querySelectorAll("button.nav-toggle").forEach(function (button) {
       var nav = document.getElementById(button.getAttribute("aria-controls"));
       if (!nav) return;

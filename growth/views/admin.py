@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from growth import branding, csvout, headline, headline_metrics, jobs, panels
+from growth import branding, csvout, headline, headline_metrics, jobs, notices, panels
 from growth.auth import SESSION_KEY, authenticate, current_operator, end_session, start_session
 from growth.db import commit, db, utcnow
 from growth.errors import Forbidden
@@ -43,6 +43,7 @@ def worker_status() -> dict[str, object]:
     return {
         "worker_warning": jobs.worker_warning,
         "branding_warning": lambda: branding.warning(branding.current()),
+        "admin_notices": lambda: notices.admin_notices(db.session),
     }
 
 

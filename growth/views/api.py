@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import func, select
 
-from growth import exports, imports, member_imports, platforms, privacy, schemas, subscribers
+from growth import custom_fields, exports, imports, member_imports, platforms, privacy, schemas, subscribers
 from growth.auth import current_operator
 from growth.csvout import csv_response, wants_csv
 from growth.db import commit, db, lock_row, utcnow
@@ -23,8 +23,10 @@ PER_PAGE = 50
 MAX_PAGE = DB_INT_MAX // PER_PAGE  # the offset stays an integer the database takes
 
 
-def subscriber_json(s: Subscriber) -> dict:
-    """The public shape of a subscriber in the API."""
+def subscriber_json(s: Subscriber, fields: dict[str, str] | None = None) -> dict:
+    """The public shape of a subscriber in the API (`fields`: their custom fields, else read)."""
+    if fields is None:
+        fields = custom_fields.values_of(db.session, [s.id])[s.id]
     return {
         "id": s.id,
         "email": s.email,
@@ -35,6 +37,7 @@ def subscriber_json(s: Subscriber) -> dict:
         "source": s.source,
         "created_at": s.created_at.isoformat(),
         "confirmed_at": s.confirmed_at.isoformat() if s.confirmed_at else None,
+        "fields": fields,
     }
 
 
@@ -113,10 +116,13 @@ def list_subscribers():  # type: ignore[no-untyped-def]
     query = select(Subscriber).where(*where)
     page = query_int(request.args, "page", 1, maximum=MAX_PAGE) or 1
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = db.session.scalars(query.order_by(Subscriber.id).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
+    rows = list(
+        db.session.scalars(query.order_by(Subscriber.id).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
+    )
+    fields = custom_fields.values_of(db.session, [s.id for s in rows])
     return jsonify(
         {
-            "subscribers": [subscriber_json(s) for s in rows],
+            "subscribers": [subscriber_json(s, fields[s.id]) for s in rows],
             "page": page,
             "per_page": PER_PAGE,
             "total": total,

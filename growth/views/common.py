@@ -35,8 +35,20 @@ def signup_request(data: dict, form: str) -> SignupRequest:
         ip=client_ip(),
         user_agent=request.headers.get("User-Agent"),
         form=form,
+        fields=custom_field_answers(data),
         **values,
     )
+
+
+FIELD_PREFIX = "field_"
+
+
+def custom_field_answers(data: dict) -> dict[str, object]:
+    """Custom fields of a signup: the API's `fields` object, or a form's `field_<name>` inputs."""
+    given = data.get("fields")
+    if isinstance(given, dict):
+        return given
+    return {k[len(FIELD_PREFIX) :]: v for k, v in data.items() if k.startswith(FIELD_PREFIX)}
 
 
 def _ref_cookie() -> str | None:

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from growth import (
     access,
+    custom_fields,
     directory,
     member_imports,
     newsletters,
@@ -60,6 +61,7 @@ def _subscriber_page(subscriber_id: int, error: str | None = None, status: int =
         memberships={m.newsletter_id: m.status for m in subscriber.memberships},
         offered=newsletters.active_newsletters(db.session),
         tier=access.tier_names(db.session).get(tier_id) if tier_id else None,
+        fields=custom_fields.values_of(db.session, [subscriber.id])[subscriber.id],
         error=error,
     ), status
 

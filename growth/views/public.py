@@ -6,14 +6,14 @@ import datetime as dt
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from growth import links, newsletters, security, subscribers
+from growth import custom_fields, links, newsletters, security, subscribers
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, InvalidRequest, ValidationFailed
 from growth.extensions import client_ip, signup_limit
 from growth.fields import MAX_ID, parse_int
 from growth.models import MembershipStatus, Newsletter, Status, Subscriber
 from growth.tokens import InvalidToken, read_token
-from growth.views.common import is_bot, signup_request
+from growth.views.common import custom_field_answers, is_bot, signup_request
 
 bp = Blueprint("public", __name__)
 
@@ -27,7 +27,21 @@ def subscribe_form():  # type: ignore[no-untyped-def]
     """The signup form."""
     newsletters = _newsletters()
     commit()
-    return render_template("growth/subscribe.html", newsletters=newsletters, values=request.args, error=None)
+    return render_template(
+        "growth/subscribe.html",
+        newsletters=newsletters,
+        values=request.args,
+        error=None,
+        **_signup_fields({}),
+    )
+
+
+def _signup_fields(data: dict) -> dict[str, object]:
+    """The custom fields the signup form asks, with what was typed (shown again after an error)."""
+    return {
+        "signup_fields": [f for f in custom_fields.active_fields(db.session) if f.on_signup],
+        "field_answers": custom_field_answers(data),
+    }
 
 
 @bp.post("/subscribe")
@@ -50,7 +64,11 @@ def subscribe():  # type: ignore[no-untyped-def]
         db.session.rollback()
         newsletters = _newsletters()
         return render_template(
-            "growth/subscribe.html", newsletters=newsletters, values=data, error=exc.message
+            "growth/subscribe.html",
+            newsletters=newsletters,
+            values=data,
+            error=exc.message,
+            **_signup_fields(data),
         ), 422
     commit()
     return render_template("growth/check_inbox.html"), 200
@@ -202,6 +220,8 @@ def manage(token: str):  # type: ignore[no-untyped-def]
         data_token=links.data_token(subscriber),
         referral_url=links.referral_url(subscriber),
         contact=links.contact_address(),
+        reader_fields=[f for f in custom_fields.active_fields(db.session) if f.reader_editable],
+        field_answers=custom_fields.values_of(db.session, [subscriber.id])[subscriber.id],
     ), status
 
 
@@ -226,6 +246,12 @@ def _manage_action(subscriber: Subscriber, action: str | None, now: dt.datetime)
     if action == "resume":
         subscribers.pause(db.session, subscriber, now, None)
         return "Welcome back: mail resumes with the next issue."
+    if action == "fields":
+        answers = custom_fields.clean_values(
+            db.session, custom_field_answers(request.form.to_dict()), "reader"
+        )
+        custom_fields.set_values(db.session, subscriber.id, answers, "reader", now)
+        return "Your answers are saved."
     if action == "leave":
         subscribers.unsubscribe(db.session, subscriber, now, reason="manage_page")
         return "You have left every newsletter."

@@ -109,7 +109,11 @@ FUNNEL_HEADER = ("group", "value", "step", "count", "conversion", "median_days",
 
 
 def funnel_rows(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The funnel as one row per (group, value, step); paying_90 is a step counted among `eligible`."""
+    """The funnel as one row per (group, value, step); paying_90 is a step counted among `eligible`.
+
+    presumed_nurtured, a row of its own, counts readers presumed nurtured and not nurtured on
+    human signals (they are not in the nurtured step).
+    """
     blocks = [("all", "", result)] + [
         (group, block["value"], block) for group, values in result["breakdowns"].items() for block in values
     ]
@@ -123,6 +127,13 @@ def funnel_rows(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
             "step": "paying_90",
             "count": p90["count"],
             "conversion": p90["conversion"],
+        }
+        # Counted apart from the nurtured step (only machine opens: Apple Mail hides them).
+        yield {
+            "group": group,
+            "value": value,
+            "step": "presumed_nurtured",
+            "count": block["presumed_nurtured"],
         }
 
 

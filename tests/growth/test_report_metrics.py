@@ -228,3 +228,28 @@ def test_acquisition_source():
     assert rm.acquisition_source(True, "podcast", None) == "referral"
     assert rm.acquisition_source(False, None, "newsletter-swap") == "newsletter-swap"
     assert rm.acquisition_source(False, " ", None) == "direct"
+
+
+def test_presumed_nurtured_readers_are_counted_apart_from_the_nurtured():
+    # P: presumed nurtured (Apple Mail), never nurtured on human signals: counted apart.
+    # Q: presumed, then nurtured on human signals later: a nurtured reader, not counted twice.
+    joined = NOW - dt.timedelta(days=90)
+    common = {"signed_up_at": joined, "status": "active", "confirmed_at": joined}
+    presumed = rm.subscriber_facts(
+        subscriber_id=1, now=NOW, presumed_at=joined + dt.timedelta(days=40), **common
+    )
+    both = rm.subscriber_facts(
+        subscriber_id=2,
+        now=NOW,
+        presumed_at=joined + dt.timedelta(days=40),
+        nurtured_at=joined + dt.timedelta(days=60),
+        human_at=[joined + dt.timedelta(days=59)],
+        **common,
+    )
+    cells: Counter[rm.Key] = Counter()
+    for f in (presumed, both):
+        cells.update(rm.contributions(f))
+    report = funnel_of(cells)
+    assert report["presumed_nurtured"] == 1
+    assert steps(report)["nurtured"]["count"] == 1
+    assert funnel_of(summed())["presumed_nurtured"] == 0  # nobody in the shared history is presumed

@@ -69,6 +69,7 @@ def test_the_funnel_as_json_and_as_csv(client, session, history):
         ("nurtured", "2"),
         ("paid", "2"),
         ("paying_90", "1"),
+        ("presumed_nurtured", "0"),
     ]
     assert overall[1]["conversion"] == "0.8" and overall[1]["median_days"] == "0.5"
     sources = {r["value"] for r in rows if r["group"] == "source"}
