@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from content import plaintext
 from content.models import Post
 from content.paywall import reader_token, reader_tokens
+from content.sponsorships import Placement, by_slot, split_body
 from growth import branding, emails, links
 from growth.fields import header_safe
 from growth.mailer import BatchMessage, BatchRecipient, UnsendableMessage, check_recipient
@@ -75,18 +77,31 @@ class Rendered:
     html: str
 
 
-def render_post_email(post: Post, newsletter: Newsletter | None, teaser: bool = False) -> Rendered:
+def render_post_email(
+    post: Post, newsletter: Newsletter | None, teaser: bool = False, sponsors: Sequence[Placement] = ()
+) -> Rendered:
     """Render templates/email/post.* once, with placeholders for everything per recipient.
 
-    The teaser edition (a paid post to readers without access) stops at the paywall.
+    The teaser edition (a paid post to readers without access) stops at the paywall. Booked
+    sponsors' creatives go in their slots (top, middle of the body, bottom), marked sponsored.
     """
     config = current_app.config["MASTHEAD"]
     brand = branding.current()
+    body_html = post.teaser_html if teaser else post.body_html
+    slots = by_slot(list(sponsors))
+    # Cut only for a middle sponsor: otherwise the body goes whole, as it always did.
+    before, after = split_body(body_html) if slots["middle"] else (body_html, "")
+    body_text = plaintext.html_to_text(body_html)
     context: dict[str, Any] = {
         "post": post,
         "teaser": teaser,
+        "sponsors": slots,
+        "body_before": before,
+        "body_after": after,
         # The text part is rendered from the post's HTML, not its Markdown source.
-        "body_text": plaintext.html_to_text(post.teaser_html if teaser else post.body_html),
+        "body_text_before": plaintext.html_to_text(before) if after else body_text,
+        "body_text_after": plaintext.html_to_text(after) if after else "",
+        "body_text": body_text,
         "newsletter": newsletter,
         "publication": brand.name,
         "publication_address": brand.postal_address,

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import CursorResult, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from content import composer, pacing, paywall, segments, webhook_events
+from content import composer, pacing, paywall, segments, sponsorships, webhook_events
 from content.metrics import NO_LONGER_ACTIVE
 from content.models import BatchState, Post, Send, SendBatch, SendState
 from content.posts import is_live
@@ -81,6 +81,7 @@ def create_send(
     )
     session.add(send)
     session.flush()
+    sponsorships.join_send(session, send)  # the day's booked sponsors; a sponsored send is a pitch
     if when <= now:
         start_send(session, send, now)
     return send
@@ -353,8 +354,9 @@ def deliver_batch(batch_id: int) -> str:
     if unsendable:
         ids = [i for i in ids if i not in unsendable]
     teaser = (batch.detail or {}).get("edition") == TEASER
+    sponsors = sponsorships.placements_for_send(session, send.id)
     message = composer.batch_message(
-        composer.render_post_email(post, newsletter, teaser=teaser), newsletter, recipients
+        composer.render_post_email(post, newsletter, teaser=teaser, sponsors=sponsors), newsletter, recipients
     )
     backend = get_backend()
     # The claim: a conditional UPDATE, so of two workers holding the same batch one sends it.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
-from content import archive, images, paywall, posts, topics
+from content import archive, images, paywall, posts, sponsorships, topics
 from content.composer import post_web_path
 from content.image_store import current_store
 from growth import signals as growth_signals
@@ -43,12 +43,24 @@ def _set_cookie(response, name: str, value: str, days: int) -> None:  # type: ig
 
 
 def post_page_html(  # type: ignore[no-untyped-def]
-    post, full: bool, reader=None, ref: str = "", upgrade_url: str | None = None, subscriber=None
+    post,
+    full: bool,
+    reader=None,
+    ref: str = "",
+    upgrade_url: str | None = None,
+    subscriber=None,
+    sponsors=(),
 ) -> str:
-    """A post's web page: what readers get, and what the editor previews."""
+    """A post's web page: what readers get, and what the editor previews (sponsors in their slots)."""
+    slots = sponsorships.by_slot(list(sponsors))
+    body = post.body_html if full else post.teaser_html
+    before, after = sponsorships.split_body(body) if slots["middle"] else (body, "")
     return render_template(
         "content/post.html",
         post=post,
+        sponsors=slots,
+        body_before=before,
+        body_after=after,
         full=full,
         reader=reader,
         ref=ref,
@@ -135,6 +147,7 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
             ref=ref,
             upgrade_url=_upgrade_url(known[0].id if known else None),
             subscriber=known[0] if known else None,
+            sponsors=sponsorships.placements_for_post(session, post.id),
         )
     )
     if ref:

@@ -104,6 +104,7 @@ class Config:
     # content
     pitch_cooldown_days: int = 7
     send_batch_size: int = 1000
+    sponsor_slots_per_send: int = 1  # sponsored slots one send may carry (each slot once)
     image_max_bytes: int = 10 * 1024 * 1024
     image_max_pixels: int = 40_000_000
     # An S3-compatible store for uploaded images; unset, images live in the database.
@@ -181,6 +182,7 @@ class Config:
             stripe_automatic_tax=_bool(env.get("STRIPE_AUTOMATIC_TAX")),
             pitch_cooldown_days=_int(env, "PITCH_COOLDOWN_DAYS", 7),
             send_batch_size=_int(env, "SEND_BATCH_SIZE", 1000),
+            sponsor_slots_per_send=_int(env, "SPONSOR_SLOTS_PER_SEND", 1),
             image_max_bytes=_int(env, "IMAGE_MAX_BYTES", 10 * 1024 * 1024),
             image_max_pixels=_int(env, "IMAGE_MAX_PIXELS", 40_000_000),
             s3_bucket=env.get("S3_BUCKET") or None,

@@ -17,6 +17,7 @@ for module in (
     "billing.models",
     "content.models",
     "content.sequence_models",
+    "content.sponsor_models",
 ):
     importlib.import_module(module)
 
