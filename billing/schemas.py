@@ -84,6 +84,11 @@ _REVENUE_FIELDS = {
     "revenue_churn_rate": {"type": ["number", "null"]},
     "movements": {"type": "array", "items": {"type": "object"}},
     "ledger": {"type": "object"},
+    "sponsorship_cents": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "sponsorships paid in the window (booked when Stripe says paid); never part of MRR",
+    },
 }
 
 REVENUE_REPORT = spec.schema(

@@ -69,11 +69,14 @@ def init_app(app: Flask) -> None:
         sequence_api,
         sequence_engine,
         sequences,
+        sponsor_models,
+        sponsorships,
         views,
         webhook_events,
     )
     from content import demo as content_demo
     from growth import demo, emails, reports, roles, scheduler, signals
+    from growth import sponsorships as growth_sponsorships
     from growth.extensions import csrf
 
     app.register_blueprint(views.bp)
@@ -94,6 +97,7 @@ def init_app(app: Flask) -> None:
     emails.register_welcome_provider(sequences.welcome_content)
     reports.register_series("landing_posts", report_series.landing_posts)
     privacy.register()
+    growth_sponsorships.register_charge(sponsorships.charge_lookup)
     for signal, handler in (
         (signals.welcome_queued, sequences.on_welcome_queued),
         (signals.subscriber_confirmed, sequences.on_confirmed),

@@ -23,6 +23,7 @@ from content import rendering, sponsor_metrics
 from content.models import Send, SendState
 from content.sponsor_metrics import SponsorEvent, SponsorFigures
 from content.sponsor_models import Booking, Pricing, Slot, Sponsor
+from growth import sponsorships as growth_sponsorships
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import single_line
 from growth.models import Delivery, EmailEvent, Newsletter
@@ -396,3 +397,26 @@ def bookings_on(session: Session, newsletter_id: int, day: dt.date) -> int:
     return session.scalar(
         select(func.count()).select_from(Booking).where(Booking.newsletter_id == newsletter_id, Booking.run_on == day)
     ) or 0
+
+
+def describe(booking: Booking) -> str:
+    """One line naming what was sold, for the sponsor's invoice."""
+    return f"Sponsorship: {booking.slot} slot, {booking.newsletter.name}, {booking.run_on.isoformat()}"
+
+
+def charge_lookup(session: Session, booking_id: int) -> growth_sponsorships.Charge | None:
+    """growth.sponsorships' `charge`: what the booking earned, final once flat or once its send is done."""
+    booking = session.get(Booking, booking_id)
+    if booking is None:
+        return None
+    figures = booking_figures(session, booking)
+    send = session.get(Send, booking.send_id) if booking.send_id else None
+    return growth_sponsorships.Charge(
+        booking_id=booking.id,
+        sponsor=booking.sponsor.name,
+        contact_email=booking.sponsor.contact_email,
+        description=describe(booking),
+        amount_cents=sponsor_metrics.earned_cents(booking.pricing, booking.price_cents, figures),
+        currency=booking.currency,
+        final=booking.pricing == Pricing.FLAT or (send is not None and send.state == SendState.DONE),
+    )

@@ -15,6 +15,7 @@ for module in (
     "growth.rollup_models",
     "referrals.models",
     "billing.models",
+    "billing.sponsorship_models",
     "content.models",
     "content.sequence_models",
     "content.sponsor_models",

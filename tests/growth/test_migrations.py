@@ -10,6 +10,7 @@ from growth.db import Base, db
 
 def test_models_match_the_migrated_database(app, database_url):
     import billing.models  # noqa: F401 - every domain's tables on the metadata
+    import billing.sponsorship_models  # noqa: F401
     import content.models  # noqa: F401
     import content.sequence_models  # noqa: F401
     import content.sponsor_models  # noqa: F401
