@@ -31,6 +31,8 @@ ROLES = {
     "billing_api.update_tier": "admin",
     "billing_api.revenue": "admin",
     "billing_api.ledger": "admin",
+    "billing_admin.bill_booking": "admin",
+    "billing_api.bill_booking": "admin",
 }
 
 

@@ -145,3 +145,28 @@ LEDGER = spec.schema(
         },
     },
 )
+
+BILL_CREATE = spec.schema(
+    "SponsorshipBillCreate",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"method": {"enum": ["invoice", "payment_link"], "description": "invoice (default)"}},
+    },
+)
+BILL = spec.schema(
+    "SponsorshipBill",
+    {
+        "type": "object",
+        "required": ["booking_id", "method", "status", "amount_cents", "currency", "url", "paid_at"],
+        "properties": {
+            "booking_id": {"type": "integer"},
+            "method": {"enum": ["invoice", "payment_link"]},
+            "status": {"enum": ["open", "paid"]},
+            "amount_cents": {"type": "integer"},
+            "currency": {"type": "string"},
+            "url": {"type": ["string", "null"], "description": "the hosted invoice or the payment link"},
+            "paid_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+)

@@ -50,6 +50,20 @@ ROLES = {
     "sequence_api.create_sequence": "creator",
     "sequence_api.get_sequence": "creator",
     "sequence_api.update_sequence": "creator",
+    # Sponsorships are money: the admins'. The sponsor's report opens from its signed link.
+    "content.sponsor_report": "public",
+    "sponsor_admin.sponsorships_page": "admin",
+    "sponsor_admin.sponsor_create": "admin",
+    "sponsor_admin.booking_create": "admin",
+    "sponsor_admin.calendar_page": "admin",
+    "sponsor_admin.booking_page": "admin",
+    "sponsor_api.list_sponsors": "admin",
+    "sponsor_api.create_sponsor": "admin",
+    "sponsor_api.list_bookings": "admin",
+    "sponsor_api.create_booking": "admin",
+    "sponsor_api.get_booking": "admin",
+    "sponsor_api.calendar": "admin",
+    "sponsor_api.sponsors_report": "admin",
 }
 
 
@@ -69,6 +83,8 @@ def init_app(app: Flask) -> None:
         sequence_api,
         sequence_engine,
         sequences,
+        sponsor_admin,
+        sponsor_api,
         sponsor_models,
         sponsorships,
         views,
@@ -88,6 +104,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(sequence_admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(sequence_api.bp)
+    app.register_blueprint(sponsor_admin.bp)
+    app.register_blueprint(sponsor_api.bp)
+    csrf.exempt(sponsor_api.bp)
     csrf.exempt(api.bp)
     csrf.exempt(sequence_api.bp)
     roles.register(app, ROLES)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import html
 import re
-
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 _HREF = re.compile(r'<a\s[^>]*href="([^"]+)"')
 
@@ -83,3 +83,25 @@ def earned_cents(pricing: str, price_cents: int, figures: SponsorFigures) -> int
     if pricing == "per_thousand":
         return (price_cents * figures.delivered + 500) // 1000
     raise ValueError(f"unknown pricing {pricing!r}")
+
+
+def sponsor_totals(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per sponsor (by name): bookings, and earned and paid cents per currency (never added across).
+
+    Rows carry `sponsor`, `currency`, `earned_cents` and `paid_cents`.
+    """
+    by_sponsor: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = by_sponsor.setdefault(row["sponsor"], {"sponsor": row["sponsor"], "bookings": 0, "money": {}})
+        entry["bookings"] += 1
+        money = entry["money"].setdefault(row["currency"], {"earned_cents": 0, "paid_cents": 0})
+        money["earned_cents"] += row["earned_cents"]
+        money["paid_cents"] += row["paid_cents"]
+    return [
+        {
+            "sponsor": name,
+            "bookings": entry["bookings"],
+            "currencies": [{"currency": c, **entry["money"][c]} for c in sorted(entry["money"])],
+        }
+        for name, entry in sorted(by_sponsor.items())
+    ]

@@ -23,6 +23,7 @@ from content import rendering, sponsor_metrics
 from content.models import Send, SendState
 from content.sponsor_metrics import SponsorEvent, SponsorFigures
 from content.sponsor_models import Booking, Pricing, Slot, Sponsor
+from growth import links, tokens
 from growth import sponsorships as growth_sponsorships
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import single_line
@@ -107,7 +108,8 @@ def get_booking(session: Session, booking_id: int) -> Booking:
     return booking
 
 
-def _newsletter(session: Session, slug: Any) -> Newsletter:
+def newsletter_by_slug(session: Session, slug: Any) -> Newsletter:
+    """The newsletter of that slug, the default one when empty; ValidationFailed when unknown."""
     from content.posts import _newsletter as by_slug
 
     if slug is not None and not isinstance(slug, str):
@@ -115,15 +117,16 @@ def _newsletter(session: Session, slug: Any) -> Newsletter:
     return by_slug(session, slug or None)
 
 
-def _day(value: Any) -> dt.date:
+def parse_day(value: Any, field: str = "run_on") -> dt.date:
+    """A YYYY-MM-DD date (ValidationFailed otherwise)."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
     if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValidationFailed("run_on must be a date, YYYY-MM-DD", code="invalid_field")
+        raise ValidationFailed(f"{field} must be a date, YYYY-MM-DD", code="invalid_field")
     try:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise ValidationFailed("run_on must be a date, YYYY-MM-DD", code="invalid_field") from exc
+        raise ValidationFailed(f"{field} must be a date, YYYY-MM-DD", code="invalid_field") from exc
 
 
 def _price(value: Any) -> int:
@@ -156,7 +159,7 @@ def check_booking(session: Session, data: BookingInput, now: dt.datetime) -> dic
         raise ValidationFailed("sponsor_id must be an id", code="invalid_field") from exc
     if not 1 <= sponsor_id <= 2_147_483_647 or session.get(Sponsor, sponsor_id) is None:
         raise ValidationFailed("no such sponsor", code="unknown_sponsor")
-    run_on = _day(data.run_on)
+    run_on = parse_day(data.run_on)
     if run_on < now.date():
         raise ValidationFailed("run_on is in the past", code="invalid_field")
     if data.slot not in set(Slot):
@@ -168,7 +171,7 @@ def check_booking(session: Session, data: BookingInput, now: dt.datetime) -> dic
         raise ValidationFailed("currency must be a three-letter code", code="invalid_field")
     return {
         "sponsor_id": sponsor_id,
-        "newsletter_id": _newsletter(session, data.newsletter).id,
+        "newsletter_id": newsletter_by_slug(session, data.newsletter).id,
         "run_on": run_on,
         "slot": str(data.slot),
         "creative_markdown": data.creative_markdown,
@@ -420,3 +423,68 @@ def charge_lookup(session: Session, booking_id: int) -> growth_sponsorships.Char
         currency=booking.currency,
         final=booking.pricing == Pricing.FLAT or (send is not None and send.state == SendState.DONE),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The sponsor's signed link, the API's shape, the sponsors report
+
+REPORT_PURPOSE = "sponsor-report"
+
+
+def report_url(booking: Booking) -> str:
+    """The link the sponsor opens without an account (signed; a forged one is refused)."""
+    return links.absolute(f"/sponsor/report/{tokens.make_token(REPORT_PURPOSE, {'b': booking.id})}")
+
+
+def booking_for_token(session: Session, token: str) -> Booking:
+    """The booking a signed report link names; InvalidToken when forged, NotFound when gone."""
+    payload = tokens.read_token(REPORT_PURPOSE, token)
+    booking_id = payload.get("b") if isinstance(payload, dict) else None
+    if not isinstance(booking_id, int) or isinstance(booking_id, bool) or not 1 <= booking_id <= 2_147_483_647:
+        raise tokens.InvalidToken("This link is not valid.")
+    return get_booking(session, booking_id)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def payment_json(payment: growth_sponsorships.Payment | None) -> dict[str, Any] | None:
+    """A booking's bill as the API shows it (null before one is made, or without billing)."""
+    if payment is None:
+        return None
+    return {
+        "method": payment.method,
+        "status": payment.status,
+        "amount_cents": payment.amount_cents,
+        "currency": payment.currency,
+        "url": payment.url,
+        "paid_at": _iso(payment.paid_at),
+    }
+
+
+def booking_json(session: Session, booking: Booking) -> dict[str, Any]:
+    """A booking, what it did and earned, its signed report link and its bill."""
+    payment = growth_sponsorships.payments(session, [booking.id]).get(booking.id)
+    return {**booking_report(session, booking), "report_url": report_url(booking), "bill": payment_json(payment)}
+
+
+def sponsors_report(session: Session) -> dict[str, Any]:
+    """Every booking with its figures and bill, and each sponsor's totals per currency."""
+    bookings = list(
+        session.scalars(select(Booking).order_by(Booking.run_on, Booking.id))
+    )
+    payments = growth_sponsorships.payments(session, [b.id for b in bookings]) if bookings else {}
+    rows = []
+    for booking in bookings:
+        payment = payments.get(booking.id)
+        paid = payment is not None and payment.status == "paid"
+        rows.append(
+            {
+                **booking_report(session, booking),
+                "bill_status": payment.status if payment else "none",
+                "paid_cents": payment.amount_cents if paid and payment else 0,
+                "paid_at": _iso(payment.paid_at) if payment else None,
+            }
+        )
+    return {"sponsors": sponsor_metrics.sponsor_totals(rows), "bookings": rows}

@@ -157,6 +157,18 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
     return response
 
 
+@bp.get("/sponsor/report/<token>")
+def sponsor_report(token: str):  # type: ignore[no-untyped-def]
+    """The sponsor's report, opened from a signed link without an account (a forged one is refused)."""
+    session = db.session
+    booking = sponsorships.booking_for_token(session, token)
+    response = make_response(
+        render_template("content/sponsor_report.html", data=sponsorships.booking_report(session, booking))
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @bp.get("/feed.xml")
 def feed():  # type: ignore[no-untyped-def]
     """RSS 2.0 of public posts."""
