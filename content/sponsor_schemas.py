@@ -50,7 +50,12 @@ BOOKING_CREATE = spec.schema(
         "properties": {
             "sponsor_id": {"type": "integer", "minimum": 1, "maximum": 2_147_483_647},
             "newsletter": {"type": "string", "maxLength": 200, "description": "slug; the default newsletter when absent"},
-            "run_on": {"type": "string", "format": "date", "description": "the day of the send, YYYY-MM-DD (UTC)"},
+            "run_on": {
+                "type": "string",
+                "format": "date",
+                "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                "description": "the day of the send, YYYY-MM-DD (UTC)",
+            },
             "slot": {"enum": [s.value for s in Slot]},
             "creative_markdown": {"type": "string", "minLength": 1, "maxLength": 5000},
             "pricing": {"enum": [p.value for p in Pricing]},
