@@ -52,6 +52,9 @@ ROLES = {
     "sequence_api.update_sequence": "creator",
     # Sponsorships are money: the admins'. The sponsor's report opens from its signed link.
     "content.sponsor_report": "public",
+    "content.media_kit_page": "public",
+    "sponsor_admin.rate_set": "admin",
+    "sponsor_admin.rate_delete": "admin",
     "sponsor_admin.sponsorships_page": "admin",
     "sponsor_admin.sponsor_create": "admin",
     "sponsor_admin.booking_create": "admin",

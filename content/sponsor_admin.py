@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from content import posts, sponsorships
+from content import media_kit, posts, sponsorships
 from content.sponsor_models import Pricing, Slot
 from growth import sponsorships as growth_sponsorships
 from growth.auth import current_operator
@@ -23,6 +23,7 @@ def _page(error: str | None = None, status: int = 200):  # type: ignore[no-untyp
         bookings=sponsorships.list_bookings(session),
         newsletters=posts.newsletters(session),
         payments=growth_sponsorships.payments(session),
+        rates=media_kit.rate_card(session),
         slots=list(Slot),
         pricings=list(Pricing),
         values=request.form,
@@ -111,3 +112,32 @@ def booking_page(booking_id: int):  # type: ignore[no-untyped-def]
         data=sponsorships.booking_json(session, booking),
         billing=growth_sponsorships.has_billing(),
     )
+
+
+@bp.post("/sponsorships/rates")
+def rate_set():  # type: ignore[no-untyped-def]
+    """Add or change a line of the media kit's rate card."""
+    form = request.form
+    try:
+        media_kit.set_rate(
+            db.session,
+            form.get("slot"),
+            form.get("pricing"),
+            form.get("price_cents"),
+            form.get("currency"),
+            form.get("note", ""),
+            utcnow(),
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        return _page(exc.message, exc.status)
+    commit()
+    return redirect(url_for("sponsor_admin.sponsorships_page"), code=303)
+
+
+@bp.post("/sponsorships/rates/<id:rate_id>/delete")
+def rate_delete(rate_id: int):  # type: ignore[no-untyped-def]
+    """Take a line off the rate card."""
+    media_kit.remove_rate(db.session, rate_id)
+    commit()
+    return redirect(url_for("sponsor_admin.sponsorships_page"), code=303)

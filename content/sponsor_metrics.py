@@ -105,3 +105,19 @@ def sponsor_totals(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         }
         for name, entry in sorted(by_sponsor.items())
     ]
+
+
+@dataclass(frozen=True)
+class AudienceRates:
+    """The media kit's rates over a window of post emails: per delivered email, persons only."""
+
+    delivered: int
+    human_open_rate: float | None  # deliveries a person opened / delivered
+    human_click_rate: float | None  # deliveries a person clicked / delivered (scanners left out)
+
+
+def audience_rates(delivered: int, human_opened: int, human_clicked: int) -> AudienceRates:
+    """Rates of a window's post emails; None when nothing was delivered (no rate to show)."""
+    if delivered <= 0:
+        return AudienceRates(0, None, None)
+    return AudienceRates(delivered, human_opened / delivered, human_clicked / delivered)

@@ -70,3 +70,18 @@ class Booking(Base):
 
     sponsor: Mapped[Sponsor] = relationship()
     newsletter: Mapped[Newsletter] = relationship()
+
+
+class Rate(Base):
+    """A line of the rate card the media kit shows: a slot at a price, by one pricing, in a currency."""
+
+    __tablename__ = "sponsor_rates"
+    __table_args__ = (UniqueConstraint("slot", "pricing", "currency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot: Mapped[str] = mapped_column(String(16))
+    pricing: Mapped[str] = mapped_column(String(16))
+    price_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    note: Mapped[str] = mapped_column(String(300), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

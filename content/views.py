@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
-from content import archive, images, paywall, posts, sponsorships, topics
+from content import archive, images, media_kit, paywall, posts, sponsorships, topics
 from content.composer import post_web_path
 from content.image_store import current_store
 from growth import signals as growth_signals
@@ -155,6 +155,15 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
     if not full:
         response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+@bp.get("/media-kit")
+def media_kit_page():  # type: ignore[no-untyped-def]
+    """The media kit for prospective sponsors: engaged readers, human rates, the rate card."""
+    config = current_app.config["MASTHEAD"]
+    kit = media_kit.media_kit(db.session, utcnow(), config.engaged_window_days)
+    commit()
+    return render_template("content/media_kit.html", kit=kit)
 
 
 @bp.get("/sponsor/report/<token>")

@@ -1,4 +1,4 @@
-"""content: sponsors and their bookings of a slot in a newsletter's send on a day
+"""content: sponsors, their bookings of a slot in a newsletter's send on a day, the rate card
 
 Revision ID: v101
 Revises: p101
@@ -47,10 +47,22 @@ def upgrade() -> None:
     sa.UniqueConstraint('newsletter_id', 'run_on', 'slot', name=op.f('uq_sponsor_bookings_newsletter_id_run_on_slot'))
     )
     op.create_index('ix_sponsor_bookings_send_id', 'sponsor_bookings', ['send_id'], unique=False)
+    op.create_table('sponsor_rates',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('slot', sa.String(length=16), nullable=False),
+    sa.Column('pricing', sa.String(length=16), nullable=False),
+    sa.Column('price_cents', sa.Integer(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('note', sa.String(length=300), nullable=False),
+    sa.Column('updated_at', growth.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sponsor_rates')),
+    sa.UniqueConstraint('slot', 'pricing', 'currency', name=op.f('uq_sponsor_rates_slot_pricing_currency'))
+    )
     op.create_index(op.f('ix_sponsor_bookings_sponsor_id'), 'sponsor_bookings', ['sponsor_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table('sponsor_rates')
     op.drop_index(op.f('ix_sponsor_bookings_sponsor_id'), table_name='sponsor_bookings')
     op.drop_index('ix_sponsor_bookings_send_id', table_name='sponsor_bookings')
     op.drop_table('sponsor_bookings')

@@ -81,3 +81,32 @@ def test_per_thousand_on_the_history():  # type: ignore[no-untyped-def]
 def test_unknown_pricing_is_an_error():  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError):
         earned_cents("per_view", 1, SponsorFigures())
+
+
+def test_audience_rates_by_hand():  # type: ignore[no-untyped-def]
+    from content.sponsor_metrics import AudienceRates, audience_rates
+
+    assert audience_rates(200, 50, 10) == AudienceRates(200, 0.25, 0.05)
+    assert audience_rates(0, 0, 0) == AudienceRates(0, None, None)
+
+
+def test_sponsor_totals_keep_currencies_apart():  # type: ignore[no-untyped-def]
+    from content.sponsor_metrics import sponsor_totals
+
+    rows = [
+        {"sponsor": "B", "currency": "usd", "earned_cents": 100, "paid_cents": 100},
+        {"sponsor": "A", "currency": "eur", "earned_cents": 40, "paid_cents": 0},
+        {"sponsor": "A", "currency": "usd", "earned_cents": 5, "paid_cents": 5},
+        {"sponsor": "A", "currency": "eur", "earned_cents": 2, "paid_cents": 2},
+    ]
+    assert sponsor_totals(rows) == [
+        {
+            "sponsor": "A",
+            "bookings": 3,
+            "currencies": [
+                {"currency": "eur", "earned_cents": 42, "paid_cents": 2},
+                {"currency": "usd", "earned_cents": 5, "paid_cents": 5},
+            ],
+        },
+        {"sponsor": "B", "bookings": 1, "currencies": [{"currency": "usd", "earned_cents": 100, "paid_cents": 100}]},
+    ]
