@@ -109,6 +109,8 @@ def register_blueprints(app: Flask) -> None:
         api,
         desk,
         newsletter_api,
+        partner_api,
+        partners,
         people,
         privacy,
         public,
@@ -130,6 +132,10 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(newsletter_api.bp)  # growth.roles asks a session for its CSRF token
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)
+    app.register_blueprint(partner_api.bp)
+    csrf.exempt(partner_api.bp)
+    app.register_blueprint(partners.bp)
+    roles.register(app, {**partner_api.ROLES, **partners.ROLES})
 
 
 def register_commands(app: Flask) -> None:

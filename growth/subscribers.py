@@ -18,7 +18,7 @@ from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from growth import addresses, emails, signals
+from growth import addresses, emails, partners, signals
 from growth.db import lock_row
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule, printable, valid_ip
@@ -35,6 +35,7 @@ from growth.models import (
     Subscriber,
     SubscriberEvent,
 )
+from growth.partner_models import Partner
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ SIGNUP_RULES = {
     "name": Rule.of(Subscriber.name),
     "source": Rule.of(Subscriber.source),
     "ref": Rule.of(Subscriber.referral_code, "ref"),
+    "partner": Rule.of(Partner.code, "partner"),
     "utm_source": Rule.of(Subscriber.utm_source),
     "utm_medium": Rule.of(Subscriber.utm_medium),
     "utm_campaign": Rule.of(Subscriber.utm_campaign),
@@ -180,6 +182,7 @@ class SignupRequest:
     newsletters: list[str] = field(default_factory=list)
     source: str | None = None
     ref: str | None = None
+    partner: str | None = None  # a partner publication's code: an earned source, never a referral
     utm_source: str | None = None
     utm_medium: str | None = None
     utm_campaign: str | None = None
@@ -250,8 +253,15 @@ def signup(
     )
     if created:
         record_first_events(session, subscriber, now, reason="signup")
+        # Through a partner's link: tagged with the partner and not a referral (K is unchanged).
+        by_partner = partners.tag_signup(session, subscriber, req.partner, now)
         signals.subscriber_signed_up.send(
-            subscriber, session=session, ref=req.ref, ip=req.ip, user_agent=req.user_agent, now=now
+            subscriber,
+            session=session,
+            ref=None if by_partner else req.ref,
+            ip=req.ip,
+            user_agent=req.user_agent,
+            now=now,
         )
     if subscriber.status in SUPPRESSED_STATUSES:
         log.info("signup for suppressed subscriber %s: no mail", subscriber.id)

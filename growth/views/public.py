@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from growth import links, newsletters, security, subscribers
+from growth import links, newsletters, partners, security, subscribers
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, InvalidRequest, ValidationFailed
 from growth.extensions import client_ip, signup_limit
@@ -103,6 +104,7 @@ def confirm(token: str):  # type: ignore[no-untyped-def]
         contact=links.contact_address(),
         referral_url=links.referral_url(subscriber),
         manage_url=links.manage_url(subscriber),
+        **_recommendations(subscriber),
     )
 
 
@@ -169,6 +171,41 @@ def unsubscribe(token: str):  # type: ignore[no-untyped-def]
     )
 
 
+def _recommendations(subscriber: Subscriber, token: str | None = None) -> dict[str, Any]:
+    """The partner publications a confirmed reader may tick, and where the ticks go."""
+    if subscriber.status != Status.ACTIVE:
+        return {"recommendations": []}
+    token = token or links.manage_token(subscriber)
+    return {
+        "recommendations": partners.recommended(db.session, subscriber),
+        "recommend_action": f"/me/{token}/recommendations",
+    }
+
+
+@bp.post("/me/<token>/recommendations")
+def recommendations(token: str):  # type: ignore[no-untyped-def]
+    """The reader's ticks: their address goes only to the partners they ticked (signed link, no cookie)."""
+    try:
+        subscriber = _manage_subscriber(token)
+    except DomainError as exc:
+        return render_template("growth/link_problem.html", message=exc.message, code=exc.code), 400
+    if subscriber.status != Status.ACTIVE:
+        return render_template(
+            "growth/link_problem.html", message="Only a confirmed subscriber can do that.", code="not_active"
+        ), 409
+    ids = [parse_int(v, "partner", 1, MAX_ID) for v in request.form.getlist("partner")[:50]]
+    chosen = {p.id: p for p, _ in partners.recommended(db.session, subscriber) if p.id in set(ids)}
+    pages = partners.tick(db.session, subscriber, list(chosen), utcnow())
+    commit()
+    sent = [p.name for p in chosen.values() if p.signup_api_url]
+    return render_template(
+        "growth/recommended.html",
+        sent=sent,
+        pages=[(p.name, partners.page_link(p)) for p in pages],
+        manage_url=f"/me/{token}",
+    )
+
+
 def _manage_subscriber(token: str):  # type: ignore[no-untyped-def]
     return subscribers.subscriber_for_token(db.session, read_token("manage", token))
 
@@ -202,6 +239,7 @@ def manage(token: str):  # type: ignore[no-untyped-def]
         data_token=links.data_token(subscriber),
         referral_url=links.referral_url(subscriber),
         contact=links.contact_address(),
+        **_recommendations(subscriber, token),
     ), status
 
 
