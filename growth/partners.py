@@ -151,7 +151,7 @@ def partner_json(partner: Partner) -> dict[str, Any]:
 def tag_signup(session: Session, subscriber: Subscriber, code: str | None, now: dt.datetime) -> bool:
     """Tag a new subscriber with the partner whose link brought them; False for an unknown code.
 
-    Their source becomes `partner:<code>` when the signup named none (funnel and desk show it).
+    Their source becomes `partner:<code>`: the acquisition source the funnel and desk count.
     """
     if not code:
         return False
@@ -163,8 +163,7 @@ def tag_signup(session: Session, subscriber: Subscriber, code: str | None, now: 
             session.add(PartnerSignup(partner_id=partner.id, subscriber_id=subscriber.id, signed_up_at=now))
     except IntegrityError:
         return True  # tagged already
-    if not subscriber.source:
-        subscriber.source = f"partner:{partner.code}"
+    subscriber.source = f"partner:{partner.code}"
     return True
 
 

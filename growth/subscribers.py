@@ -229,6 +229,10 @@ def signup(
     A throwaway address is refused (422) unless `refuse_disposable` is off (DISPOSABLE_EMAILS).
     """
     req = clean_signup(req)
+    if req.partner and partners.is_partner_code(session, req.partner):
+        # Through a partner's link: an earned source tagged with the partner, never a referral
+        # (no referrer, no referral signal: K is unchanged), whatever ref cookie came along.
+        req = replace(req, ref=None)
     display, key = normalize_email(req.email)
     if refuse_disposable:
         addresses.refuse_disposable(key)
@@ -253,15 +257,9 @@ def signup(
     )
     if created:
         record_first_events(session, subscriber, now, reason="signup")
-        # Through a partner's link: tagged with the partner and not a referral (K is unchanged).
-        by_partner = partners.tag_signup(session, subscriber, req.partner, now)
+        partners.tag_signup(session, subscriber, req.partner, now)
         signals.subscriber_signed_up.send(
-            subscriber,
-            session=session,
-            ref=None if by_partner else req.ref,
-            ip=req.ip,
-            user_agent=req.user_agent,
-            now=now,
+            subscriber, session=session, ref=req.ref, ip=req.ip, user_agent=req.user_agent, now=now
         )
     if subscriber.status in SUPPRESSED_STATUSES:
         log.info("signup for suppressed subscriber %s: no mail", subscriber.id)

@@ -95,6 +95,7 @@ def confirm(token: str):  # type: ignore[no-untyped-def]
             message=exc.message,
             contact=links.contact_address(),
         ), exc.status
+    shown = _recommendations(subscriber)  # read inside the unit of work, before it commits
     commit()
     return render_template(
         "growth/confirmed.html",
@@ -104,7 +105,7 @@ def confirm(token: str):  # type: ignore[no-untyped-def]
         contact=links.contact_address(),
         referral_url=links.referral_url(subscriber),
         manage_url=links.manage_url(subscriber),
-        **_recommendations(subscriber),
+        **shown,
     )
 
 
