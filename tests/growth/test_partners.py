@@ -155,6 +155,11 @@ def test_outbound_ticks_call_the_api_or_open_the_page_and_pass_nothing_unticked(
 
     page = client.get(f"/me/{links.manage_token(reader)}").get_data(as_text=True)
     assert "Publications we recommend" in page and "confirm in their email" in page
+    # and their data export says whom their address went to
+    from growth import privacy
+
+    exported = privacy.export_subscriber(session, reader, utcnow())["partners"]
+    assert {(t["partner"], t["via"]) for t in exported["passed_to"]} == {("Weekly", "api"), ("Monthly", "page")}
 
 
 def test_a_partner_api_that_fails_is_counted_as_a_click_not_a_subscription(client, session, outbox, receiver):  # type: ignore[no-untyped-def]
