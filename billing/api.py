@@ -236,7 +236,9 @@ def bill_booking(booking_id: int):  # type: ignore[no-untyped-def]
             "booking_id": bill.booking_id,
             "method": bill.method,
             "status": bill.status,
-            "amount_cents": bill.paid_cents if bill.status == "paid" and bill.paid_cents is not None else bill.amount_cents,
+            "amount_cents": bill.paid_cents
+            if bill.status == "paid" and bill.paid_cents is not None
+            else bill.amount_cents,
             "currency": bill.currency,
             "url": bill.url,
             "paid_at": bill.paid_at.isoformat() if bill.paid_at else None,

@@ -69,7 +69,9 @@ class StripeGateway:
         return self._create("create the invoice", self.client.v1.invoices.create, params, idempotency_key)
 
     def create_invoice_item(self, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
-        return self._create("add the invoice item", self.client.v1.invoice_items.create, params, idempotency_key)
+        return self._create(
+            "add the invoice item", self.client.v1.invoice_items.create, params, idempotency_key
+        )
 
     def finalize_invoice(self, invoice_id: str, idempotency_key: str) -> dict[str, Any]:
         """Finalise a draft invoice (keyed: a retry replays the first answer instead of an error)."""
@@ -85,7 +87,9 @@ class StripeGateway:
         return self._create("create the price", self.client.v1.prices.create, params, idempotency_key)
 
     def create_payment_link(self, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
-        return self._create("create the payment link", self.client.v1.payment_links.create, params, idempotency_key)
+        return self._create(
+            "create the payment link", self.client.v1.payment_links.create, params, idempotency_key
+        )
 
     def create_checkout_session(self, params: dict[str, Any]) -> Any:
         return self._call("start checkout", self.client.v1.checkout.sessions.create, params)

@@ -505,8 +505,8 @@ def revenue_report(
     """The revenue report over [start, end): one object per currency, the main one on top.
 
     `sponsorship_cents`: sponsorships paid in the window, (paid_at, currency, cents) each; apart
-    from MRR, which they never touch. MRR, ARR, at-risk, scheduled-churn and unpriced-discount MRR and paying subscribers are
-    taken at `end`;
+    from MRR, which they never touch. MRR, ARR, at-risk, scheduled-churn and unpriced-discount
+    MRR and paying subscribers are taken at `end`;
     `churn_rate` is customer churn over the whole window; `months` holds movements and churn
     per calendar month, monthly and annual plans apart. Money in integer cents, rates as fractions.
     """

@@ -218,7 +218,9 @@ def _unless_sponsorship(
 
 
 HANDLERS: dict[str, Handler] = {
-    "checkout.session.completed": _unless_sponsorship(sponsorships.completed_link_checkout, apply_checkout_completed),
+    "checkout.session.completed": _unless_sponsorship(
+        sponsorships.completed_link_checkout, apply_checkout_completed
+    ),
     "invoice.paid": _unless_sponsorship(sponsorships.paid_invoice, apply_invoice_paid),
     "invoice.payment_failed": _unless_sponsorship(sponsorships.failed_invoice, apply_payment_failed),
     **{name: apply_subscription for name in SUBSCRIPTION_EVENTS},

@@ -36,11 +36,14 @@ def engaged_readers(session: Session, now: dt.datetime, window_days: int) -> int
     e = EmailEvent
     human = ((e.type == "open") & e.is_machine.is_(False)) | ((e.type == "click") & e.is_scanner.is_(False))
     human = human | (e.type == "web_visit")
-    return session.scalar(
-        select(func.count(func.distinct(e.subscriber_id)))
-        .join(Subscriber, Subscriber.id == e.subscriber_id)
-        .where(e.at >= now - dt.timedelta(days=window_days), human, Subscriber.status == Status.ACTIVE)
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count(func.distinct(e.subscriber_id)))
+            .join(Subscriber, Subscriber.id == e.subscriber_id)
+            .where(e.at >= now - dt.timedelta(days=window_days), human, Subscriber.status == Status.ACTIVE)
+        )
+        or 0
+    )
 
 
 def post_email_rates(session: Session, now: dt.datetime, window_days: int) -> sponsor_metrics.AudienceRates:
@@ -65,7 +68,9 @@ def post_email_rates(session: Session, now: dt.datetime, window_days: int) -> sp
 
 def media_kit(session: Session, now: dt.datetime, engaged_window_days: int) -> MediaKit:
     """The media kit as of now."""
-    active = session.scalar(select(func.count()).select_from(Subscriber).where(Subscriber.status == Status.ACTIVE))
+    active = session.scalar(
+        select(func.count()).select_from(Subscriber).where(Subscriber.status == Status.ACTIVE)
+    )
     return MediaKit(
         active_subscribers=active or 0,
         engaged_readers=engaged_readers(session, now, engaged_window_days),
@@ -100,7 +105,9 @@ def set_rate(
         select(Rate).where(Rate.slot == slot, Rate.pricing == pricing, Rate.currency == cur)
     ).first()
     if rate is None:
-        rate = Rate(slot=str(slot), pricing=str(pricing), currency=cur, price_cents=cents, note=text, updated_at=now)
+        rate = Rate(
+            slot=str(slot), pricing=str(pricing), currency=cur, price_cents=cents, note=text, updated_at=now
+        )
         session.add(rate)
         try:
             with session.begin_nested():

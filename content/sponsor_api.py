@@ -42,7 +42,12 @@ REPORT_CSV_COLUMNS = (
 
 def sponsor_json(sponsor: Sponsor) -> dict[str, Any]:
     """The API shape of a sponsor."""
-    return {"id": sponsor.id, "name": sponsor.name, "contact_email": sponsor.contact_email, "website": sponsor.website}
+    return {
+        "id": sponsor.id,
+        "name": sponsor.name,
+        "contact_email": sponsor.contact_email,
+        "website": sponsor.website,
+    }
 
 
 @bp.get("/sponsors")
@@ -78,7 +83,9 @@ def create_sponsor():  # type: ignore[no-untyped-def]
 def list_bookings():  # type: ignore[no-untyped-def]
     """Bookings, the latest day first, with what each did and its bill."""
     session = db.session
-    return jsonify({"bookings": [sponsorships.booking_json(session, b) for b in sponsorships.list_bookings(session)]})
+    return jsonify(
+        {"bookings": [sponsorships.booking_json(session, b) for b in sponsorships.list_bookings(session)]}
+    )
 
 
 @bp.post("/sponsorships/bookings")

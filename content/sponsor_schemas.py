@@ -49,7 +49,11 @@ BOOKING_CREATE = spec.schema(
         "additionalProperties": False,
         "properties": {
             "sponsor_id": {"type": "integer", "minimum": 1, "maximum": 2_147_483_647},
-            "newsletter": {"type": "string", "maxLength": 200, "description": "slug; the default newsletter when absent"},
+            "newsletter": {
+                "type": "string",
+                "maxLength": 200,
+                "description": "slug; the default newsletter when absent",
+            },
             "run_on": {
                 "type": "string",
                 "format": "date",
@@ -93,7 +97,10 @@ BOOKING = spec.schema(
         "required": [*_BOOKING_FIELDS, "report_url", "bill"],
         "properties": {
             **_BOOKING_FIELDS,
-            "report_url": {"type": "string", "description": "signed: the sponsor opens it without an account"},
+            "report_url": {
+                "type": "string",
+                "description": "signed: the sponsor opens it without an account",
+            },
             "bill": {
                 "type": ["object", "null"],
                 "properties": {

@@ -62,7 +62,9 @@ def _text(value: Any, field: str, limit: int, required: bool = True) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str) or not single_line(value) or len(value.strip()) > limit:
-        raise ValidationFailed(f"{field} must be one line of at most {limit} characters", code="invalid_field")
+        raise ValidationFailed(
+            f"{field} must be one line of at most {limit} characters", code="invalid_field"
+        )
     if required and not value.strip():
         raise ValidationFailed(f"{field} is required", code="missing_field")
     return value.strip()
@@ -142,10 +144,14 @@ def _price(value: Any) -> int:
 def render_creative(source: Any) -> str:
     """The creative's Markdown as sanitised HTML (like a post); it must carry an http(s) link."""
     if not isinstance(source, str) or not source.strip() or len(source) > 5000:
-        raise ValidationFailed("creative_markdown is required (at most 5,000 characters)", code="invalid_field")
+        raise ValidationFailed(
+            "creative_markdown is required (at most 5,000 characters)", code="invalid_field"
+        )
     html = rendering.render_markdown(source)
     if not any(link.startswith(("http://", "https://")) for link in sponsor_metrics.sponsor_links(html)):
-        raise ValidationFailed("the creative must carry a link to the sponsor (http or https)", code="invalid_field")
+        raise ValidationFailed(
+            "the creative must carry a link to the sponsor (http or https)", code="invalid_field"
+        )
     return html
 
 
@@ -341,8 +347,11 @@ def calendar(session: Session, newsletter: Newsletter, start: dt.date, days: int
             {
                 "date": day.isoformat(),
                 "slots": [
-                    {"slot": slot.value, "state": "booked" if slot in taken else ("full" if full else "free"),
-                     **taken.get(slot, {})}
+                    {
+                        "slot": slot.value,
+                        "state": "booked" if slot in taken else ("full" if full else "free"),
+                        **taken.get(slot, {}),
+                    }
                     for slot in Slot
                 ],
             }
@@ -359,11 +368,17 @@ def booking_figures(session: Session, booking: Booking) -> SponsorFigures:
     if booking.send_id is None:
         return SponsorFigures()
     rows = session.execute(
-        select(EmailEvent.delivery_id, EmailEvent.type, EmailEvent.is_machine, EmailEvent.is_scanner, EmailEvent.url)
+        select(
+            EmailEvent.delivery_id,
+            EmailEvent.type,
+            EmailEvent.is_machine,
+            EmailEvent.is_scanner,
+            EmailEvent.url,
+        )
         .join(Delivery, Delivery.id == EmailEvent.delivery_id)
         .where(Delivery.send_id == booking.send_id, EmailEvent.type.in_(("delivered", "open", "click")))
     ).all()
-    events = (SponsorEvent(r[0], r[1], bool(r[2]), bool(r[3]), r[4]) for r in rows)
+    events = (SponsorEvent(r[0], r[1], bool(r[2]), bool(r[3]), r[4]) for r in rows if r[0] is not None)
     return sponsor_metrics.sponsor_figures(events, sponsor_metrics.sponsor_links(booking.creative_html))
 
 
@@ -392,14 +407,21 @@ def booking_report(session: Session, booking: Booking) -> dict[str, Any]:
 
 def list_bookings(session: Session, limit: int = 500) -> list[Booking]:
     """Bookings, the latest day first."""
-    return list(session.scalars(select(Booking).order_by(Booking.run_on.desc(), Booking.id.desc()).limit(limit)))
+    return list(
+        session.scalars(select(Booking).order_by(Booking.run_on.desc(), Booking.id.desc()).limit(limit))
+    )
 
 
 def bookings_on(session: Session, newsletter_id: int, day: dt.date) -> int:
     """How many slots of that day's send are sold."""
-    return session.scalar(
-        select(func.count()).select_from(Booking).where(Booking.newsletter_id == newsletter_id, Booking.run_on == day)
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .where(Booking.newsletter_id == newsletter_id, Booking.run_on == day)
+        )
+        or 0
+    )
 
 
 def describe(booking: Booking) -> str:
@@ -440,7 +462,11 @@ def booking_for_token(session: Session, token: str) -> Booking:
     """The booking a signed report link names; InvalidToken when forged, NotFound when gone."""
     payload = tokens.read_token(REPORT_PURPOSE, token)
     booking_id = payload.get("b") if isinstance(payload, dict) else None
-    if not isinstance(booking_id, int) or isinstance(booking_id, bool) or not 1 <= booking_id <= 2_147_483_647:
+    if (
+        not isinstance(booking_id, int)
+        or isinstance(booking_id, bool)
+        or not 1 <= booking_id <= 2_147_483_647
+    ):
         raise tokens.InvalidToken("This link is not valid.")
     return get_booking(session, booking_id)
 
@@ -466,14 +492,16 @@ def payment_json(payment: growth_sponsorships.Payment | None) -> dict[str, Any] 
 def booking_json(session: Session, booking: Booking) -> dict[str, Any]:
     """A booking, what it did and earned, its signed report link and its bill."""
     payment = growth_sponsorships.payments(session, [booking.id]).get(booking.id)
-    return {**booking_report(session, booking), "report_url": report_url(booking), "bill": payment_json(payment)}
+    return {
+        **booking_report(session, booking),
+        "report_url": report_url(booking),
+        "bill": payment_json(payment),
+    }
 
 
 def sponsors_report(session: Session) -> dict[str, Any]:
     """Every booking with its figures and bill, and each sponsor's totals per currency."""
-    bookings = list(
-        session.scalars(select(Booking).order_by(Booking.run_on, Booking.id))
-    )
+    bookings = list(session.scalars(select(Booking).order_by(Booking.run_on, Booking.id)))
     payments = growth_sponsorships.payments(session, [b.id for b in bookings]) if bookings else {}
     rows = []
     for booking in bookings:

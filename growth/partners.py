@@ -56,7 +56,9 @@ def _line(value: Any, field: str, limit: int, required: bool = False) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str) or not single_line(value) or len(value.strip()) > limit:
-        raise ValidationFailed(f"{field} must be one line of at most {limit} characters", code="invalid_field")
+        raise ValidationFailed(
+            f"{field} must be one line of at most {limit} characters", code="invalid_field"
+        )
     if required and not value.strip():
         raise ValidationFailed(f"{field} is required", code="missing_field")
     return value.strip()
@@ -82,7 +84,9 @@ def create_partner(session: Session, data: PartnerInput, now: dt.datetime) -> Pa
     if price is not None and (
         not isinstance(price, int) or isinstance(price, bool) or not 1 <= price <= MAX_PRICE_CENTS
     ):
-        raise ValidationFailed("price_per_subscriber_cents must be whole cents, at least 1", code="invalid_field")
+        raise ValidationFailed(
+            "price_per_subscriber_cents must be whole cents, at least 1", code="invalid_field"
+        )
     currency = _line(data.currency or "usd", "currency", 3).lower()
     if not re.fullmatch(r"[a-z]{3}", currency):
         raise ValidationFailed("currency must be a three-letter code", code="invalid_field")
@@ -169,17 +173,23 @@ def tag_signup(session: Session, subscriber: Subscriber, code: str | None, now: 
 
 def is_partner_code(session: Session, code: str | None) -> bool:
     """Whether a signup's `partner` names a known partner."""
-    return bool(code) and session.scalars(select(Partner.id).where(Partner.code == code.lower())).first() is not None  # type: ignore[union-attr]
+    if not code:
+        return False
+    return session.scalars(select(Partner.id).where(Partner.code == code.lower())).first() is not None
 
 
 # ---------------------------------------------------------------------------------------------
 # Outbound
 
 
-def recommended(session: Session, subscriber: Subscriber) -> list[tuple[Partner, PartnerRecommendation | None]]:
+def recommended(
+    session: Session, subscriber: Subscriber
+) -> list[tuple[Partner, PartnerRecommendation | None]]:
     """The partners we recommend, each with this reader's tick (None: not ticked)."""
     partners = list(
-        session.scalars(select(Partner).where(Partner.recommended.is_(True)).order_by(Partner.name, Partner.id))
+        session.scalars(
+            select(Partner).where(Partner.recommended.is_(True)).order_by(Partner.name, Partner.id)
+        )
     )
     ticks = {
         r.partner_id: r
@@ -215,7 +225,7 @@ def tick(session: Session, subscriber: Subscriber, partner_ids: list[int], now: 
             continue
         via = "api" if partner.signup_api_url else "page"
         if existing is None:
-            rec = PartnerRecommendation(
+            rec: PartnerRecommendation | None = PartnerRecommendation(
                 partner_id=partner.id,
                 subscriber_id=subscriber.id,
                 via=via,
@@ -225,7 +235,7 @@ def tick(session: Session, subscriber: Subscriber, partner_ids: list[int], now: 
             try:
                 with session.begin_nested():
                     session.add(rec)
-            except IntegrityError:
+            except IntegrityError:  # noqa: PERF203 - one row per ticked partner
                 rec = None  # a second submit at the same moment: that one counts
             if rec is not None and via == "api":
                 jobs.enqueue(CALL_TASK, rec.id)
@@ -296,20 +306,25 @@ def _first_human(session: Session, pairs: list[tuple[int, dt.datetime]]) -> dict
     )
     first: dict[int, dt.datetime] = {}
     for sid, at in rows:
-        if sid not in first and at >= since[sid]:
+        if sid is not None and sid not in first and at >= since[sid]:
             first[sid] = at
     return first
 
 
 def partners_report(session: Session, now: dt.datetime) -> dict[str, Any]:
-    """Per partner: inbound pending, verified (14-day rule), rejected, billable; outbound clicks, subscriptions."""
+    """Per partner: inbound pending, verified (14-day rule), rejected, billable; outbound ticks."""
     signups = session.execute(
-        select(PartnerSignup.partner_id, PartnerSignup.subscriber_id, PartnerSignup.signed_up_at, Subscriber.confirmed_at)
-        .join(Subscriber, Subscriber.id == PartnerSignup.subscriber_id)
+        select(
+            PartnerSignup.partner_id,
+            PartnerSignup.subscriber_id,
+            PartnerSignup.signed_up_at,
+            Subscriber.confirmed_at,
+        ).join(Subscriber, Subscriber.id == PartnerSignup.subscriber_id)
     ).all()
     first = _first_human(session, [(sid, at) for _, sid, at, _ in signups])
     inbound = [
-        partner_metrics.InboundSignup(pid, at, confirmed, first.get(sid)) for pid, sid, at, confirmed in signups
+        partner_metrics.InboundSignup(pid, at, confirmed, first.get(sid))
+        for pid, sid, at, confirmed in signups
     ]
     outbound = [
         partner_metrics.OutboundTick(pid, via, state)
@@ -323,6 +338,9 @@ def partners_report(session: Session, now: dt.datetime) -> dict[str, Any]:
 
 def partner_signup_count(session: Session, partner_id: int) -> int:
     """How many subscribers a partner brought (any state)."""
-    return session.scalar(
-        select(func.count()).select_from(PartnerSignup).where(PartnerSignup.partner_id == partner_id)
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count()).select_from(PartnerSignup).where(PartnerSignup.partner_id == partner_id)
+        )
+        or 0
+    )

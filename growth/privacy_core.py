@@ -217,7 +217,12 @@ def export_partners(session: Session, s: Subscriber) -> dict[str, Any]:
         .where(PartnerSignup.subscriber_id == s.id)
     ).first()
     ticks = session.execute(
-        select(Partner.name, PartnerRecommendation.via, PartnerRecommendation.state, PartnerRecommendation.clicked_at)
+        select(
+            Partner.name,
+            PartnerRecommendation.via,
+            PartnerRecommendation.state,
+            PartnerRecommendation.clicked_at,
+        )
         .join(Partner, Partner.id == PartnerRecommendation.partner_id)
         .where(PartnerRecommendation.subscriber_id == s.id)
         .order_by(PartnerRecommendation.id)

@@ -20,20 +20,39 @@ ROLES = {
 }
 _URL = {"type": ["string", "null"], "maxLength": 500}
 PARTNER_FIELDS: dict[str, Any] = {
-    "code": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,39}$", "description": "what their links carry: partner=<code>"},
+    "code": {
+        "type": "string",
+        "pattern": "^[a-z0-9][a-z0-9-]{1,39}$",
+        "description": "what their links carry: partner=<code>",
+    },
     "name": {"type": "string", "minLength": 1, "maxLength": 200},
     "description": {"type": "string", "maxLength": 500},
     "website": {"type": "string", "maxLength": 500},
     "recommended": {"type": "boolean", "description": "shown to our readers (boxes unticked)"},
-    "signup_api_url": {**_URL, "description": "a tick POSTs {email, name, partner} here; their double opt-in applies"},
-    "page_url": {**_URL, "description": "else a tick opens this page; {code} is replaced by their_code (or ?ref= is added)"},
+    "signup_api_url": {
+        **_URL,
+        "description": "a tick POSTs {email, name, partner} here; their double opt-in applies",
+    },
+    "page_url": {
+        **_URL,
+        "description": "else a tick opens this page; {code} is replaced by their_code (or ?ref= is added)",
+    },
     "their_code": {"type": ["string", "null"], "maxLength": 100},
-    "price_per_subscriber_cents": {"type": ["integer", "null"], "minimum": 1, "maximum": partners.MAX_PRICE_CENTS},
+    "price_per_subscriber_cents": {
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "maximum": partners.MAX_PRICE_CENTS,
+    },
     "currency": {"type": "string", "pattern": "^[a-z]{3}$"},
 }
 PARTNER_CREATE = spec.schema(
     "PartnerCreate",
-    {"type": "object", "required": ["code", "name"], "additionalProperties": False, "properties": PARTNER_FIELDS},
+    {
+        "type": "object",
+        "required": ["code", "name"],
+        "additionalProperties": False,
+        "properties": PARTNER_FIELDS,
+    },
 )
 spec.schema(
     "Partner",
@@ -72,7 +91,10 @@ spec.schema(
         "type": "object",
         "required": ["verify_days", "partners"],
         "properties": {
-            "verify_days": {"type": "integer", "description": "a signup verifies by confirming and engaging as a person within these days"},
+            "verify_days": {
+                "type": "integer",
+                "description": "a signup verifies by confirming and engaging as a person within these days",
+            },
             "partners": {
                 "type": "array",
                 "items": {
@@ -82,15 +104,24 @@ spec.schema(
                         "partner_id": {"type": "integer"},
                         "code": {"type": "string"},
                         "name": {"type": "string"},
-                        "signups": {**_COUNT, "description": "inbound: arrived with partner=<code> (not referrals)"},
+                        "signups": {
+                            **_COUNT,
+                            "description": "inbound: arrived with partner=<code> (not referrals)",
+                        },
                         "pending": _COUNT,
                         "verified": _COUNT,
                         "rejected": _COUNT,
                         "price_per_subscriber_cents": {"type": ["integer", "null"]},
                         "currency": {"type": "string"},
-                        "billable_cents": {"type": ["integer", "null"], "description": "verified x price; null without a price"},
+                        "billable_cents": {
+                            "type": ["integer", "null"],
+                            "description": "verified x price; null without a price",
+                        },
                         "clicks": {**_COUNT, "description": "outbound: our readers who ticked the partner"},
-                        "subscriptions": {**_COUNT, "description": "outbound ticks the partner's signup API accepted"},
+                        "subscriptions": {
+                            **_COUNT,
+                            "description": "outbound ticks the partner's signup API accepted",
+                        },
                     },
                 },
             },
@@ -100,7 +131,9 @@ spec.schema(
 
 
 @bp.get("/partners")
-@spec.operation("/api/v1/partners", "get", summary="List partner publications", response="PartnerList", tags=TAGS)
+@spec.operation(
+    "/api/v1/partners", "get", summary="List partner publications", response="PartnerList", tags=TAGS
+)
 def list_partners():  # type: ignore[no-untyped-def]
     """Every partner by name."""
     return jsonify({"partners": [partners.partner_json(p) for p in partners.list_partners(db.session)]})
@@ -129,7 +162,7 @@ def create_partner():  # type: ignore[no-untyped-def]
 @spec.operation(
     "/api/v1/reports/partners",
     "get",
-    summary="Partners: inbound pending, verified (14-day rule), rejected and billable; outbound clicks and subscriptions",
+    summary="Partners: inbound pending, verified (14-day rule), rejected, billable; outbound ticks",
     response="PartnersReport",
     csv="partner",
     tags=("reports", "partners"),

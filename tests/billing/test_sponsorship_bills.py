@@ -55,10 +55,16 @@ def revenue(client, headers) -> dict:  # type: ignore[no-untyped-def]
 def test_invoice_is_booked_once_when_paid_and_never_counts_as_mrr(bclient, bsession, fake_stripe):  # type: ignore[no-untyped-def]
     headers = bearer(bsession)
     booking_id = booking(bsession)
-    made = bclient.post(f"/api/v1/sponsorships/bookings/{booking_id}/bill", json={"method": "invoice"}, headers=headers)
+    made = bclient.post(
+        f"/api/v1/sponsorships/bookings/{booking_id}/bill", json={"method": "invoice"}, headers=headers
+    )
     assert made.status_code == 201, made.get_json()
     bill = made.get_json()
-    assert bill["status"] == "open" and bill["amount_cents"] == 80_000 and bill["url"].startswith("https://invoice.")
+    assert (
+        bill["status"] == "open"
+        and bill["amount_cents"] == 80_000
+        and bill["url"].startswith("https://invoice.")
+    )
     # what Stripe was asked: a send_invoice invoice for the sponsor, one item, finalised
     (invoice,) = fake_stripe.invoices.values()
     assert invoice["status"] == "open" and invoice["collection_method"] == "send_invoice"

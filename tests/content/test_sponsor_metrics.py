@@ -108,5 +108,9 @@ def test_sponsor_totals_keep_currencies_apart():  # type: ignore[no-untyped-def]
                 {"currency": "usd", "earned_cents": 5, "paid_cents": 5},
             ],
         },
-        {"sponsor": "B", "bookings": 1, "currencies": [{"currency": "usd", "earned_cents": 100, "paid_cents": 100}]},
+        {
+            "sponsor": "B",
+            "bookings": 1,
+            "currencies": [{"currency": "usd", "earned_cents": 100, "paid_cents": 100}],
+        },
     ]

@@ -18,7 +18,9 @@ CREATIVE = "**Acme** makes rockets. [Try Acme](https://acme.example/try?utm=news
 
 
 def sponsor(session, name: str = "Acme"):  # type: ignore[no-untyped-def]
-    return sponsorships.create_sponsor(session, SponsorInput(name, "ads@acme.example", "https://acme.example"), utcnow())
+    return sponsorships.create_sponsor(
+        session, SponsorInput(name, "ads@acme.example", "https://acme.example"), utcnow()
+    )
 
 
 def book(session, sponsor_id: int, day: dt.date, slot: str = "top", **fields):  # type: ignore[no-untyped-def]
@@ -75,7 +77,13 @@ def test_more_slots_per_send_when_configured(app_factory, session):  # type: ign
 )
 def test_bad_bookings_are_refused(session, field, value):  # type: ignore[no-untyped-def]
     acme = sponsor(session)
-    fields = {"creative_markdown": CREATIVE, "price_cents": 100, "pricing": "flat", "currency": "usd", "slot": "top"}
+    fields = {
+        "creative_markdown": CREATIVE,
+        "price_cents": 100,
+        "pricing": "flat",
+        "currency": "usd",
+        "slot": "top",
+    }
     fields[field] = value
     day = value if field == "run_on" else (utcnow().date() + dt.timedelta(days=1)).isoformat()
     data = BookingInput(sponsor_id=acme.id, run_on=day, **{k: v for k, v in fields.items() if k != "run_on"})
@@ -133,9 +141,14 @@ def test_booked_slot_is_in_the_email_and_on_the_web_marked_sponsored_and_the_sen
     text = next(c["value"] for c in body["content"] if c["type"] == "text/plain")
     assert "Sponsored · Acme" in html and 'href="https://acme.example/try?utm=news"' in html
     assert html.index("Para two") < html.index("Sponsored · Acme") < html.index("Para three")
-    assert "SPONSORED · Acme" in text and text.index("Para two") < text.index("---- SPONSORED") < text.index("Para three")
+    assert "SPONSORED · Acme" in text and text.index("Para two") < text.index("---- SPONSORED") < text.index(
+        "Para three"
+    )
     # a pitch: the reader not yet nurtured is skipped, the deliveries are pitches
-    assert sorted(p["to"][0]["email"] for p in body["personalizations"]) == ["spon-0@example.com", "spon-1@example.com"]
+    assert sorted(p["to"][0]["email"] for p in body["personalizations"]) == [
+        "spon-0@example.com",
+        "spon-1@example.com",
+    ]
     kinds = {d.kind for d in session.query(Delivery).filter(Delivery.send_id == send_id)}
     assert kinds == {"pitch"}
     page = client.get(f"/p/{post.slug}").get_data(as_text=True)

@@ -398,7 +398,9 @@ class FakeStripe:
         if "product_data" in p and "product" not in p:  # a product made with its price
             if not (p["product_data"] or {}).get("name"):
                 return 400, _error(
-                    "invalid_request_error", "Missing required param: product_data[name].", param="product_data[name]"
+                    "invalid_request_error",
+                    "Missing required param: product_data[name].",
+                    param="product_data[name]",
                 )
             _, product = self.create_product(p["product_data"])
             p = {**p, "product": product["id"]}
@@ -533,7 +535,9 @@ class FakeStripe:
     def create_invoice(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """A one-off draft invoice (no subscription: `parent` is null)."""
         if p.get("customer") not in self.customers:
-            return 400, _error("invalid_request_error", f"No such customer: '{p.get('customer')}'", param="customer")
+            return 400, _error(
+                "invalid_request_error", f"No such customer: '{p.get('customer')}'", param="customer"
+            )
         method = p.get("collection_method", "charge_automatically")
         if method == "send_invoice" and "days_until_due" not in p and "due_date" not in p:
             return 400, _error(
@@ -564,7 +568,12 @@ class FakeStripe:
             "metadata": p.get("metadata", {}),
             "parent": None,
             "status_transitions": {"finalized_at": None, "paid_at": None},
-            "lines": {"object": "list", "data": [], "has_more": False, "url": f"/v1/invoices/{invoice_id}/lines"},
+            "lines": {
+                "object": "list",
+                "data": [],
+                "has_more": False,
+                "url": f"/v1/invoices/{invoice_id}/lines",
+            },
         }
         self.invoices[invoice_id] = made
         return 200, made
@@ -578,7 +587,9 @@ class FakeStripe:
         except (KeyError, ValueError):
             return 400, _error("invalid_request_error", "Invalid integer: amount", param="amount")
         if p.get("currency", invoice["currency"]) != invoice["currency"]:
-            return 400, _error("invalid_request_error", "The item's currency must be the invoice's.", param="currency")
+            return 400, _error(
+                "invalid_request_error", "The item's currency must be the invoice's.", param="currency"
+            )
         item = {
             "id": new_id("ii"),
             "object": "invoiceitem",
@@ -591,11 +602,22 @@ class FakeStripe:
             "parent": None,
         }
         invoice["lines"]["data"].append(
-            {"id": new_id("il"), "object": "line_item", "amount": amount, "currency": invoice["currency"],
-             "description": item["description"], "invoice": invoice["id"], "parent": {
-                 "type": "invoice_item_details", "invoice_item_details": {"invoice_item": item["id"]}}}
+            {
+                "id": new_id("il"),
+                "object": "line_item",
+                "amount": amount,
+                "currency": invoice["currency"],
+                "description": item["description"],
+                "invoice": invoice["id"],
+                "parent": {
+                    "type": "invoice_item_details",
+                    "invoice_item_details": {"invoice_item": item["id"]},
+                },
+            }
         )
-        invoice["amount_due"] = invoice["amount_remaining"] = invoice["total"] = invoice["amount_due"] + amount
+        invoice["amount_due"] = invoice["amount_remaining"] = invoice["total"] = (
+            invoice["amount_due"] + amount
+        )
         return 200, item
 
     def finalize_invoice(self, p: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
@@ -604,7 +626,9 @@ class FakeStripe:
             return 404, _error("invalid_request_error", f"No such invoice: '{id}'", code="resource_missing")
         if invoice["status"] != "draft":
             return 400, _error(
-                "invalid_request_error", "This invoice is already finalized.", code="invoice_already_finalized"
+                "invalid_request_error",
+                "This invoice is already finalized.",
+                code="invoice_already_finalized",
             )
         invoice["status"] = "open"
         invoice["number"] = f"MH-{len(self.invoices):04d}"
@@ -616,7 +640,9 @@ class FakeStripe:
     def create_payment_link(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         items = p.get("line_items") or []
         if not items:
-            return 400, _error("invalid_request_error", "Missing required param: line_items.", param="line_items")
+            return 400, _error(
+                "invalid_request_error", "Missing required param: line_items.", param="line_items"
+            )
         for item in items:
             price = self.prices.get(item.get("price"))
             if price is None or not price["active"]:
@@ -631,7 +657,9 @@ class FakeStripe:
             "currency": self.prices[items[0]["price"]]["currency"],
             "metadata": p.get("metadata", {}),
             "customer_creation": p.get("customer_creation", "if_required"),
-            "restrictions": {"completed_sessions": {"count": 0, "limit": int(restrictions["completed_sessions"]["limit"])}}
+            "restrictions": {
+                "completed_sessions": {"count": 0, "limit": int(restrictions["completed_sessions"]["limit"])}
+            }
             if restrictions
             else None,
             "line_items": items,  # kept for paying; the API answers line_items only when expanded
@@ -654,7 +682,9 @@ class FakeStripe:
             event("invoice.payment_succeeded", json.loads(json.dumps(snapshot)), created),
         ]
 
-    def pay_payment_link(self, link_id: str, created: int, email: str = "buyer@example.com") -> list[dict[str, Any]]:
+    def pay_payment_link(
+        self, link_id: str, created: int, email: str = "buyer@example.com"
+    ) -> list[dict[str, Any]]:
         """Someone pays through a payment link: its Checkout Session's completion, as sent."""
         with self.lock:
             link = self.payment_links[link_id]
@@ -664,7 +694,9 @@ class FakeStripe:
             if limit:
                 limit["completed_sessions"]["count"] += 1
                 link["active"] = limit["completed_sessions"]["count"] < limit["completed_sessions"]["limit"]
-            total = sum(self.prices[i["price"]]["unit_amount"] * int(i.get("quantity", 1)) for i in link["line_items"])
+            total = sum(
+                self.prices[i["price"]]["unit_amount"] * int(i.get("quantity", 1)) for i in link["line_items"]
+            )
             session_id = new_id("cs")
             completed = {
                 "id": session_id,

@@ -32,8 +32,12 @@ def test_fourteen_day_rule(confirmed, engaged, now, state):  # type: ignore[no-u
 
 
 def test_partner_rows_by_hand():  # type: ignore[no-untyped-def]
-    paid = SimpleNamespace(id=1, code="daily", name="The Daily", price_per_subscriber_cents=250, currency="usd")
-    free = SimpleNamespace(id=2, code="weekly", name="The Weekly", price_per_subscriber_cents=None, currency="eur")
+    paid = SimpleNamespace(
+        id=1, code="daily", name="The Daily", price_per_subscriber_cents=250, currency="usd"
+    )
+    free = SimpleNamespace(
+        id=2, code="weekly", name="The Weekly", price_per_subscriber_cents=None, currency="eur"
+    )
     now = T0 + 20 * DAY
     inbound = [
         InboundSignup(1, T0, T0 + DAY, T0 + 2 * DAY),  # verified
@@ -42,7 +46,11 @@ def test_partner_rows_by_hand():  # type: ignore[no-untyped-def]
         InboundSignup(1, now - 2 * DAY, now - DAY, None),  # pending: two days old
         InboundSignup(2, T0, T0 + DAY, T0 + 2 * DAY),  # verified, but no price
     ]
-    outbound = [OutboundTick(2, "api", "subscribed"), OutboundTick(2, "api", "failed"), OutboundTick(1, "page", "opened")]
+    outbound = [
+        OutboundTick(2, "api", "subscribed"),
+        OutboundTick(2, "api", "failed"),
+        OutboundTick(1, "page", "opened"),
+    ]
     daily, weekly = partner_rows([paid, free], inbound, outbound, now)
     assert daily == {
         "partner_id": 1,
