@@ -25,6 +25,7 @@ from content.sponsor_metrics import SponsorEvent, SponsorFigures
 from content.sponsor_models import Booking, Pricing, Slot, Sponsor
 from growth import links, tokens
 from growth import sponsorships as growth_sponsorships
+from growth.db import lock_row
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import single_line
 from growth.models import Delivery, EmailEvent, Newsletter
@@ -209,6 +210,9 @@ def book_slot(
 ) -> Booking:
     """Book a slot; Conflict when it is taken, the send is full or that day's send has gone out."""
     fields = check_booking(session, data, now)
+    # Bookers of one newsletter take turns (row lock): two different slots of a send that has
+    # room for one cannot both pass the count below. The same slot twice: the unique constraint.
+    lock_row(session, Newsletter, fields["newsletter_id"])
     limit = current_app.config["MASTHEAD"].sponsor_slots_per_send
     taken = list(
         session.scalars(
