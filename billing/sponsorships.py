@@ -38,9 +38,12 @@ def bill_for(session: Session, booking_id: int) -> SponsorshipBill | None:
 
 
 def create_bill(
-    session: Session, gateway: StripeGateway, booking_id: int, method: str, now: dt.datetime
+    session: Session, gateway: StripeGateway | None, booking_id: int, method: str, now: dt.datetime
 ) -> SponsorshipBill:
-    """A Stripe invoice or payment link for what the booking is owed (its final amount)."""
+    """A Stripe invoice or payment link for what the booking is owed (its final amount).
+
+    `gateway` None: Stripe is not configured (409 once the booking is known to need a bill).
+    """
     if method not in METHODS:
         raise ValidationFailed("method must be invoice or payment_link", code="invalid_field")
     existing = bill_for(session, booking_id)
@@ -55,6 +58,11 @@ def create_bill(
         )
     if charge.amount_cents <= 0:
         raise Conflict("This booking earned nothing: there is nothing to bill.", code="nothing_to_bill")
+    if gateway is None:
+        raise Conflict(
+            "Payments are not configured: set STRIPE_SECRET_KEY to bill sponsors.",
+            code="payments_not_configured",
+        )
     key = f"masthead-sponsorship-{booking_id}"
     metadata = {"masthead_booking_id": str(booking_id)}
     if method == "invoice":

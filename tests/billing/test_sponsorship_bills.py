@@ -129,3 +129,10 @@ def test_bill_needs_an_admin_token_and_a_known_booking(bclient, bsession):  # ty
     assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "booking_not_found"
     bad = bclient.post("/api/v1/sponsorships/bookings/1/bill", json={"method": "cash"}, headers=headers)
     assert bad.status_code == 400
+
+
+def test_without_stripe_a_known_booking_is_refused_with_the_reason(client, session):  # type: ignore[no-untyped-def]
+    headers = bearer(session)
+    booking_id = booking(session)
+    refused = client.post(f"/api/v1/sponsorships/bookings/{booking_id}/bill", json={}, headers=headers)
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "payments_not_configured"

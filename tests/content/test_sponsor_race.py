@@ -28,7 +28,9 @@ def test_one_booking_for_admins_racing_for_a_send(app: Flask, same_slot: bool) -
     name = f"Race {uuid.uuid4().hex[:8]}"
     day = (utcnow().date() + dt.timedelta(days=300 + (0 if same_slot else 1))).isoformat()
     with app.app_context():
-        operator = auth.create_operator(db.session, f"race-{uuid.uuid4().hex[:6]}@example.com", "a-long-password")
+        operator = auth.create_operator(
+            db.session, f"race-{uuid.uuid4().hex[:6]}@example.com", "a-long-password"
+        )
         token = auth.create_token(db.session, operator)
         sponsor = Sponsor(name=name, contact_email="race@example.com", website="")
         db.session.add(sponsor)
@@ -95,7 +97,11 @@ def test_a_second_slot_waits_for_the_first_booking_and_finds_the_send_full(app: 
 
     def booking(slot: str) -> sponsorships.BookingInput:
         return sponsorships.BookingInput(
-            sponsor_id=sponsor_id, run_on=day, slot=slot, creative_markdown="[A](https://a.example)", price_cents=1
+            sponsor_id=sponsor_id,
+            run_on=day,
+            slot=slot,
+            creative_markdown="[A](https://a.example)",
+            price_cents=1,
         )
 
     result: list[object] = []
