@@ -154,7 +154,14 @@ def revenue():  # type: ignore[no-untyped-def]
     return jsonify(result)
 
 
-CURRENCY_FIELDS = ("currency", "mrr_cents", "arr_cents", "paying_subscribers", "churn_rate", "sponsorship_cents")
+CURRENCY_FIELDS = (
+    "currency",
+    "mrr_cents",
+    "arr_cents",
+    "paying_subscribers",
+    "churn_rate",
+    "sponsorship_cents",
+)
 REVENUE_HEADER = (*CURRENCY_FIELDS, *MOVEMENT_FIELDS, "customer_churn_rate", "revenue_churn_rate")
 
 

@@ -90,7 +90,9 @@ def test_invoice_is_booked_once_when_paid_and_never_counts_as_mrr(bclient, bsess
     assert usd["currency"] == "usd" and usd["sponsorship_cents"] == 80_000 and usd["mrr_cents"] == 0
     assert usd["ledger"]["paid_cents"] == 0
     start = (utcnow() - dt.timedelta(days=30)).date().isoformat()
-    as_csv = bclient.get(f"/api/v1/reports/revenue?format=csv&from={start}", headers=headers).get_data(as_text=True)
+    as_csv = bclient.get(f"/api/v1/reports/revenue?format=csv&from={start}", headers=headers).get_data(
+        as_text=True
+    )
     assert "sponsorship_cents" in as_csv.splitlines()[0]
     listed = bclient.get(f"/api/v1/sponsorships/bookings/{booking_id}", headers=headers).get_json()
     assert listed["bill"]["status"] == "paid" and listed["bill"]["paid_at"]
