@@ -110,6 +110,7 @@ def booking_page(booking_id: int):  # type: ignore[no-untyped-def]
         "content/admin_booking.html",
         booking=booking,
         data=sponsorships.booking_json(session, booking),
+        charge=growth_sponsorships.charge(session, booking.id),
         billing=growth_sponsorships.has_billing(),
     )
 
