@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from content import rendering, sponsor_metrics
-from content.models import Send, SendState
+from content.models import Post, Send, SendState
 from content.sponsor_metrics import SponsorEvent, SponsorFigures
 from content.sponsor_models import Booking, Pricing, Slot, Sponsor
 from growth import links, tokens
@@ -261,6 +261,20 @@ def join_send(session: Session, send: Send) -> list[Booking]:
         send.kind = "pitch"
     session.flush()
     return bookings
+
+
+def send_kind(session: Session, post: Post, when: dt.datetime) -> str:
+    """The kind a send of `post` starting at `when` will have: a pitch when a sponsor awaits that day."""
+    if post.kind == "pitch":
+        return "pitch"
+    waiting = session.scalars(
+        select(Booking.id).where(
+            Booking.newsletter_id == post.newsletter_id,
+            Booking.run_on == when.date(),
+            Booking.send_id.is_(None),
+        )
+    ).first()
+    return "pitch" if waiting is not None else post.kind
 
 
 def _has_bookings(session: Session, send_id: int) -> bool:

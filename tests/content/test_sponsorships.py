@@ -195,3 +195,17 @@ def test_calendar_shows_free_booked_and_full_slots(app, session):  # type: ignor
         {"slot": "bottom", "state": "full"},
     ]
     assert [s["state"] for s in days[1]["slots"]] == ["free", "free", "free"]
+
+
+def test_the_send_preview_counts_a_sponsored_day_as_a_pitch(app, session):  # type: ignore[no-untyped-def]
+    from content.segments import parse_segment, preview_post
+
+    add_subscribers(session, 2, prefix="prev")  # never engaged: not nurtured
+    post = make_post(session)
+    config = app.config["MASTHEAD"]
+    assert preview_post(session, post, parse_segment("all"), utcnow(), config).skipped == {}
+    book(session, sponsor(session).id, utcnow().date())
+    skipped = preview_post(session, post, parse_segment("all"), utcnow(), config).skipped
+    assert skipped.get("not_nurtured", 0) >= 2
+    tomorrow = utcnow() + dt.timedelta(days=1)
+    assert preview_post(session, post, parse_segment("all"), utcnow(), config, when=tomorrow).skipped == {}
