@@ -102,6 +102,7 @@ def cancel_send(session: Session, send: Send) -> None:
     if send.state != SendState.SCHEDULED:
         raise Conflict("only a scheduled send can be cancelled", code="send_started")
     send.state = SendState.CANCELLED
+    sponsorships.release_send(session, send)  # the day's next send carries its sponsors instead
     session.flush()
 
 

@@ -263,6 +263,13 @@ def join_send(session: Session, send: Send) -> list[Booking]:
     return bookings
 
 
+def release_send(session: Session, send: Send) -> None:
+    """A cancelled send gives its bookings back to the day (they join the next send created)."""
+    for booking in session.scalars(select(Booking).where(Booking.send_id == send.id)):
+        booking.send_id = None
+    session.flush()
+
+
 def send_kind(session: Session, post: Post, when: dt.datetime) -> str:
     """The kind a send of `post` starting at `when` will have: a pitch when a sponsor awaits that day."""
     if post.kind == "pitch":

@@ -209,3 +209,16 @@ def test_the_send_preview_counts_a_sponsored_day_as_a_pitch(app, session):  # ty
     assert skipped.get("not_nurtured", 0) >= 2
     tomorrow = utcnow() + dt.timedelta(days=1)
     assert preview_post(session, post, parse_segment("all"), utcnow(), config, when=tomorrow).skipped == {}
+
+
+def test_a_cancelled_send_gives_its_sponsor_to_the_next_send_of_the_day(session):  # type: ignore[no-untyped-def]
+    later = utcnow() + dt.timedelta(days=2)
+    first = sending.create_send(session, make_post(session), "all", utcnow(), scheduled_at=later)
+    booking = book(session, sponsor(session).id, later.date(), "top")
+    assert booking.send_id == first.id
+    sending.cancel_send(session, first)
+    assert booking.send_id is None
+    second = sending.create_send(
+        session, make_post(session, title="Instead"), "all", utcnow(), scheduled_at=later
+    )
+    assert booking.send_id == second.id and second.kind == "pitch"
