@@ -108,10 +108,9 @@ def set_rate(
         rate = Rate(
             slot=str(slot), pricing=str(pricing), currency=cur, price_cents=cents, note=text, updated_at=now
         )
-        session.add(rate)
         try:
             with session.begin_nested():
-                session.flush()
+                session.add(rate)
         except IntegrityError as exc:
             raise Conflict("That rate was just set: try again.", code="rate_exists") from exc
     else:

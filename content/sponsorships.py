@@ -81,10 +81,9 @@ def create_sponsor(session: Session, data: SponsorInput, now: dt.datetime) -> Sp
     if session.scalars(select(Sponsor.id).where(Sponsor.name == name)).first() is not None:
         raise Conflict("A sponsor of that name exists.", code="sponsor_exists")
     sponsor = Sponsor(name=name, contact_email=email, website=website, created_at=now)
-    session.add(sponsor)
     try:
         with session.begin_nested():
-            session.flush()
+            session.add(sponsor)
     except IntegrityError as exc:
         raise Conflict("A sponsor of that name exists.", code="sponsor_exists") from exc
     return sponsor
@@ -232,10 +231,9 @@ def book_slot(
     if sends and sends[0].state != SendState.SCHEDULED:
         raise Conflict("That day's send has started: its slots can no longer be sold.", code="send_gone_out")
     booking = Booking(**fields, created_by=operator_id, created_at=now)
-    session.add(booking)
     try:
         with session.begin_nested():  # two operators booking the same slot at once: one wins
-            session.flush()
+            session.add(booking)
     except IntegrityError as exc:
         raise Conflict("That slot is booked already.", code="slot_taken") from exc
     if sends:

@@ -109,10 +109,9 @@ def create_partner(session: Session, data: PartnerInput, now: dt.datetime) -> Pa
         currency=currency,
         created_at=now,
     )
-    session.add(partner)
     try:
         with session.begin_nested():
-            session.flush()
+            session.add(partner)
     except IntegrityError as exc:
         raise Conflict("A partner has that code.", code="partner_exists") from exc
     return partner
