@@ -31,6 +31,8 @@ ROLES = {
     "billing_api.update_tier": "admin",
     "billing_api.revenue": "admin",
     "billing_api.ledger": "admin",
+    "billing_admin.bill_booking": "admin",
+    "billing_api.bill_booking": "admin",
 }
 
 
@@ -45,6 +47,8 @@ def init_app(app: Flask) -> None:
         privacy,
         report_series,
         service,
+        sponsorship_models,
+        sponsorships,
         views,
         webhook_events,
         webhooks,
@@ -52,6 +56,7 @@ def init_app(app: Flask) -> None:
     from billing import timeline as billing_timeline
     from billing.demo import BillingDemo
     from growth import access, demo, emails, paid_members, reports, roles, scheduler, timeline
+    from growth import sponsorships as growth_sponsorships
     from growth.extensions import csrf
 
     gateway.init_app(app)
@@ -73,6 +78,7 @@ def init_app(app: Flask) -> None:
     reports.register_series("mrr", report_series.mrr_at)
     reports.register_series("mrr_movements", report_series.mrr_movements)
     privacy.register()
+    growth_sponsorships.register_payments(sponsorships.payments_lookup)
     access.register_tier_names(billing_timeline.tier_names)
     timeline.register_timeline_source(billing_timeline.payments)
     access.register_tiers_on_offer(service.tier_names)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from billing import gateway, reports, service
+from billing import gateway, reports, service, sponsorships
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError
 from growth.fields import optional_int
@@ -71,3 +71,17 @@ def revenue():  # type: ignore[no-untyped-def]
     return render_template(
         "billing/admin_revenue.html", report=report, review=service.events_for_review(db.session)
     )
+
+
+@bp.post("/sponsorships/<id:booking_id>/bill")
+def bill_booking(booking_id: int):  # type: ignore[no-untyped-def]
+    """A Stripe invoice or payment link for a booking; back to the booking's page."""
+    sponsorships.create_bill(
+        db.session,
+        gateway.get_gateway() if gateway.is_configured() else None,
+        booking_id,
+        request.form.get("method", "invoice"),
+        utcnow(),
+    )
+    commit()
+    return redirect(f"/admin/sponsorships/{booking_id}", code=303)

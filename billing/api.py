@@ -6,7 +6,7 @@ import datetime as dt
 
 from flask import Blueprint, current_app, jsonify, request
 
-from billing import reports, schemas, service
+from billing import gateway, reports, schemas, service, sponsorships
 from billing.models import Tier
 from billing.report_series import MOVEMENT_FIELDS
 from growth import report_service
@@ -154,7 +154,14 @@ def revenue():  # type: ignore[no-untyped-def]
     return jsonify(result)
 
 
-CURRENCY_FIELDS = ("currency", "mrr_cents", "arr_cents", "paying_subscribers", "churn_rate")
+CURRENCY_FIELDS = (
+    "currency",
+    "mrr_cents",
+    "arr_cents",
+    "paying_subscribers",
+    "churn_rate",
+    "sponsorship_cents",
+)
 REVENUE_HEADER = (*CURRENCY_FIELDS, *MOVEMENT_FIELDS, "customer_churn_rate", "revenue_churn_rate")
 
 
@@ -211,3 +218,40 @@ LEDGER_HEADER = (
     "period_end",
     "paid_at",
 )
+
+
+@bp.post("/sponsorships/bookings/<id:booking_id>/bill")
+@spec.operation(
+    "/api/v1/sponsorships/bookings/<id:booking_id>/bill",
+    "post",
+    summary="Bill a sponsorship booking: a Stripe invoice or payment link (once per booking)",
+    request="SponsorshipBillCreate",
+    response="SponsorshipBill",
+    status=201,
+    errors=(400, 404, 409, 413, 422, 502, 503),
+    tags=("billing", "sponsorships"),
+)
+def bill_booking(booking_id: int):  # type: ignore[no-untyped-def]
+    """The booking's bill (the existing one when it was billed already); revenue is booked when paid."""
+    data = json_body(schemas.BILL_CREATE)
+    bill = sponsorships.create_bill(
+        db.session,
+        gateway.get_gateway() if gateway.is_configured() else None,
+        booking_id,
+        data.get("method", "invoice"),
+        utcnow(),
+    )
+    commit()
+    return jsonify(
+        {
+            "booking_id": bill.booking_id,
+            "method": bill.method,
+            "status": bill.status,
+            "amount_cents": bill.paid_cents
+            if bill.status == "paid" and bill.paid_cents is not None
+            else bill.amount_cents,
+            "currency": bill.currency,
+            "url": bill.url,
+            "paid_at": bill.paid_at.isoformat() if bill.paid_at else None,
+        }
+    ), 201

@@ -58,6 +58,39 @@ class StripeGateway:
     def deactivate_price(self, price_id: str) -> Any:
         return self._call("archive the price", self.client.v1.prices.update, price_id, {"active": False})
 
+    def _create(self, what: str, fn: Any, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        """A create call answered as a plain dict; the key makes a retry return the same object."""
+        return self._call(what, fn, params, {"idempotency_key": idempotency_key}).to_dict()
+
+    def create_customer(self, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        return self._create("create the customer", self.client.v1.customers.create, params, idempotency_key)
+
+    def create_invoice(self, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        return self._create("create the invoice", self.client.v1.invoices.create, params, idempotency_key)
+
+    def create_invoice_item(self, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        return self._create(
+            "add the invoice item", self.client.v1.invoice_items.create, params, idempotency_key
+        )
+
+    def finalize_invoice(self, invoice_id: str, idempotency_key: str) -> dict[str, Any]:
+        """Finalise a draft invoice (keyed: a retry replays the first answer instead of an error)."""
+        return self._call(
+            "finalize the invoice",
+            self.client.v1.invoices.finalize_invoice,
+            invoice_id,
+            {},
+            {"idempotency_key": idempotency_key},
+        ).to_dict()
+
+    def create_one_off_price(self, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        return self._create("create the price", self.client.v1.prices.create, params, idempotency_key)
+
+    def create_payment_link(self, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        return self._create(
+            "create the payment link", self.client.v1.payment_links.create, params, idempotency_key
+        )
+
     def create_checkout_session(self, params: dict[str, Any]) -> Any:
         return self._call("start checkout", self.client.v1.checkout.sessions.create, params)
 

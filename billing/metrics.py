@@ -461,6 +461,20 @@ def ledger_totals(
     return result
 
 
+def sponsorship_totals(
+    payments: Iterable[tuple[dt.datetime, str, int]], start: dt.datetime, end: dt.datetime
+) -> dict[str, int]:
+    """{currency: cents} of sponsorships paid in [start, end), from (paid_at, currency, cents).
+
+    Sponsorship money is one-off: it joins the revenue, never MRR or ARR.
+    """
+    result: dict[str, int] = defaultdict(int)
+    for paid_at, currency, cents in payments:
+        if start <= paid_at < end:
+            result[currency] += cents
+    return dict(result)
+
+
 def revenue_by_customer(entries: Iterable[LedgerEntry]) -> dict[str, dict[str, int]]:
     """{customer: {currency: paid cents before tax}} over the whole ledger."""
     result: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -486,17 +500,20 @@ def revenue_report(
     ledger: Iterable[LedgerEntry],
     start: dt.datetime,
     end: dt.datetime,
+    sponsorships: Iterable[tuple[dt.datetime, str, int]] = (),
 ) -> dict:
     """The revenue report over [start, end): one object per currency, the main one on top.
 
-    MRR, ARR, at-risk, scheduled-churn and unpriced-discount MRR and paying subscribers are
-    taken at `end`;
+    `sponsorship_cents`: sponsorships paid in the window, (paid_at, currency, cents) each; apart
+    from MRR, which they never touch. MRR, ARR, at-risk, scheduled-churn and unpriced-discount
+    MRR and paying subscribers are taken at `end`;
     `churn_rate` is customer churn over the whole window; `months` holds movements and churn
     per calendar month, monthly and annual plans apart. Money in integer cents, rates as fractions.
     """
     timeline = _timeline(history)
     snapshot = revenue_snapshot(timeline, end)
     totals = ledger_totals(ledger, start, end)
+    sponsored = sponsorship_totals(sponsorships, start, end)
     windows = month_windows(start, end)
     first_paid = first_paid_at(timeline)
     # Each month boundary is looked at up to six times: split its MRR by customer and plan once.
@@ -517,7 +534,7 @@ def revenue_report(
         )
         for label, a, b in windows
     ]
-    currencies = set(snapshot) | set(totals) | {c for _, m, _, _ in per_month for c in m}
+    currencies = set(snapshot) | set(totals) | set(sponsored) | {c for _, m, _, _ in per_month for c in m}
     blocks: list[dict[str, Any]] = []
     for currency in sorted(currencies):
         snap = snapshot.get(currency, RevenueSnapshot())
@@ -564,6 +581,7 @@ def revenue_report(
                 "ledger": totals.get(
                     currency, {"paid_cents": 0, "tax_cents": 0, "net_cents": 0, "invoices": 0}
                 ),
+                "sponsorship_cents": sponsored.get(currency, 0),
             }
         )
     blocks.sort(key=lambda b: (-b["mrr_cents"], b["currency"]))
@@ -589,4 +607,5 @@ def _empty_block() -> dict:
         "revenue_churn_rate": None,
         "movements": [],
         "ledger": {"paid_cents": 0, "tax_cents": 0, "net_cents": 0, "invoices": 0},
+        "sponsorship_cents": 0,
     }

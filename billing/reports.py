@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import catalogue, metrics
+from billing import catalogue, metrics, sponsorships
 from billing.mirror import snapshot_state
 from billing.models import (
     Invoice,
@@ -67,7 +67,9 @@ def load_ledger(session: Session) -> list[metrics.LedgerEntry]:
 
 def revenue_report(session: Session, start: dt.datetime, end: dt.datetime) -> dict:
     """The revenue report over [start, end) from the mirrored subscriptions and the ledger."""
-    return metrics.revenue_report(load_history(session), load_ledger(session), start, end)
+    return metrics.revenue_report(
+        load_history(session), load_ledger(session), start, end, sponsorships.paid_sponsorships(session)
+    )
 
 
 def default_start(now: dt.datetime) -> dt.datetime:

@@ -84,6 +84,11 @@ _REVENUE_FIELDS = {
     "revenue_churn_rate": {"type": ["number", "null"]},
     "movements": {"type": "array", "items": {"type": "object"}},
     "ledger": {"type": "object"},
+    "sponsorship_cents": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "sponsorships paid in the window (booked when Stripe says paid); never part of MRR",
+    },
 }
 
 REVENUE_REPORT = spec.schema(
@@ -137,6 +142,31 @@ LEDGER = spec.schema(
                 },
             },
             "truncated": {"type": "boolean"},
+        },
+    },
+)
+
+BILL_CREATE = spec.schema(
+    "SponsorshipBillCreate",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"method": {"enum": ["invoice", "payment_link"], "description": "invoice (default)"}},
+    },
+)
+BILL = spec.schema(
+    "SponsorshipBill",
+    {
+        "type": "object",
+        "required": ["booking_id", "method", "status", "amount_cents", "currency", "url", "paid_at"],
+        "properties": {
+            "booking_id": {"type": "integer"},
+            "method": {"enum": ["invoice", "payment_link"]},
+            "status": {"enum": ["open", "paid"]},
+            "amount_cents": {"type": "integer"},
+            "currency": {"type": "string"},
+            "url": {"type": ["string", "null"], "description": "the hosted invoice or the payment link"},
+            "paid_at": {"type": ["string", "null"], "format": "date-time"},
         },
     },
 )

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from billing import catalogue, privacy
+from billing import catalogue, privacy, sponsorships
 from billing.catalogue import COUPON_EVENTS, DISCOUNT_EVENTS, apply_coupon_event, apply_discount
 from billing.customers import timestamp
 from billing.ledger import apply_invoice_paid, apply_payment_failed
@@ -175,7 +175,8 @@ def process_event(session: Session, event_row_id: int, now: dt.datetime) -> str 
         else:
             row.subscriber_id = subscriber.id if subscriber else None
             rollups.mark_dirty(session, [row.subscriber_id])  # the reports refresh them in the tick
-            row.outcome = "applied" if subscriber or row.type in CATALOGUE_EVENTS else "unmatched"
+            applied = subscriber or row.type in CATALOGUE_EVENTS or row.note == sponsorships.APPLIED_NOTE
+            row.outcome = "applied" if applied else "unmatched"
             if row.outcome == "unmatched":
                 log.warning(
                     "stripe event %s (%s) matches no subscriber: kept for review",
@@ -203,10 +204,25 @@ def unprocessed_event_ids(session: Session) -> list[int]:
 
 
 Handler = Callable[[Session, StripeEvent, dict[str, Any]], Subscriber | None]
+
+
+def _unless_sponsorship(
+    sponsorship: Callable[[Session, StripeEvent, dict[str, Any]], bool], handler: Handler
+) -> Handler:
+    """A sponsor's invoice or payment link is booked as sponsorship, never a subscriber's payment."""
+
+    def apply(session: Session, row: StripeEvent, obj: dict[str, Any]) -> Subscriber | None:
+        return None if sponsorship(session, row, obj) else handler(session, row, obj)
+
+    return apply
+
+
 HANDLERS: dict[str, Handler] = {
-    "checkout.session.completed": apply_checkout_completed,
-    "invoice.paid": apply_invoice_paid,
-    "invoice.payment_failed": apply_payment_failed,
+    "checkout.session.completed": _unless_sponsorship(
+        sponsorships.completed_link_checkout, apply_checkout_completed
+    ),
+    "invoice.paid": _unless_sponsorship(sponsorships.paid_invoice, apply_invoice_paid),
+    "invoice.payment_failed": _unless_sponsorship(sponsorships.failed_invoice, apply_payment_failed),
     **{name: apply_subscription for name in SUBSCRIPTION_EVENTS},
     **{name: apply_discount for name in DISCOUNT_EVENTS},
     **{name: apply_coupon_event for name in COUPON_EVENTS},

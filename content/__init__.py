@@ -58,6 +58,23 @@ ROLES = {
     "sequence_api.create_sequence": "creator",
     "sequence_api.get_sequence": "creator",
     "sequence_api.update_sequence": "creator",
+    # Sponsorships are money: the admins'. The sponsor's report opens from its signed link.
+    "content.sponsor_report": "public",
+    "content.media_kit_page": "public",
+    "sponsor_admin.rate_set": "admin",
+    "sponsor_admin.rate_delete": "admin",
+    "sponsor_admin.sponsorships_page": "admin",
+    "sponsor_admin.sponsor_create": "admin",
+    "sponsor_admin.booking_create": "admin",
+    "sponsor_admin.calendar_page": "admin",
+    "sponsor_admin.booking_page": "admin",
+    "sponsor_api.list_sponsors": "admin",
+    "sponsor_api.create_sponsor": "admin",
+    "sponsor_api.list_bookings": "admin",
+    "sponsor_api.create_booking": "admin",
+    "sponsor_api.get_booking": "admin",
+    "sponsor_api.calendar": "admin",
+    "sponsor_api.sponsors_report": "admin",
 }
 
 
@@ -79,11 +96,16 @@ def init_app(app: Flask) -> None:
         sequence_api,
         sequence_engine,
         sequences,
+        sponsor_admin,
+        sponsor_api,
+        sponsor_models,
+        sponsorships,
         views,
         webhook_events,
     )
     from content import demo as content_demo
     from growth import demo, emails, notices, reports, roles, scheduler, signals
+    from growth import sponsorships as growth_sponsorships
     from growth.extensions import csrf
 
     app.register_blueprint(views.bp)
@@ -96,6 +118,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(sequence_admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(sequence_api.bp)
+    app.register_blueprint(sponsor_admin.bp)
+    app.register_blueprint(sponsor_api.bp)
+    csrf.exempt(sponsor_api.bp)
     csrf.exempt(api.bp)
     csrf.exempt(sequence_api.bp)
     roles.register(app, ROLES)
@@ -105,6 +130,7 @@ def init_app(app: Flask) -> None:
     emails.register_welcome_provider(sequences.welcome_content)
     reports.register_series("landing_posts", report_series.landing_posts)
     privacy.register()
+    growth_sponsorships.register_charge(sponsorships.charge_lookup)
     for signal, handler in (
         (signals.welcome_queued, sequences.on_welcome_queued),
         (signals.subscriber_confirmed, sequences.on_confirmed),

@@ -189,7 +189,7 @@ def _confirm_page(post):  # type: ignore[no-untyped-def]
     try:
         segment = parse_segment(request.form.get("segment", "all"))
         scheduled_at = _form_time(request.form.get("scheduled_at"), "scheduled_at")
-        result = preview_post(db.session, post, segment, utcnow(), config)
+        result = preview_post(db.session, post, segment, utcnow(), config, when=scheduled_at)
         test = subject_tests.plan_from_form(request.form)
     except DomainError as exc:
         return _edit_page(post, exc.status, exc.message)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from content import plaintext, polls
 from content.models import Post
 from content.paywall import reader_token, reader_tokens
+from content.sponsorships import Placement, by_slot, split_body
 from growth import branding, emails, links
 from growth.fields import header_safe
 from growth.mailer import BatchMessage, BatchRecipient, UnsendableMessage, check_recipient
@@ -82,21 +83,34 @@ def render_post_email(
     teaser: bool = False,
     subject: str | None = None,
     more: Sequence[Post] = (),
+    sponsors: Sequence[Placement] = (),
 ) -> Rendered:
     """Render templates/email/post.* once, with placeholders for everything per recipient.
 
     The teaser edition (a paid post to readers without access) stops at the paywall. `subject`
     replaces the post's title in the subject line (a subject test's variant); `more` are the
     posts offered after it ("more like this", chosen per post, so one rendering serves a batch).
+    Booked sponsors' creatives go in their slots (top, middle of the body, bottom), marked
+    sponsored.
     """
     config = current_app.config["MASTHEAD"]
     brand = branding.current()
+    body_html = post.teaser_html if teaser else post.body_html
+    slots = by_slot(list(sponsors))
+    # Cut only for a middle sponsor: otherwise the body goes whole, as it always did.
+    before, after = split_body(body_html) if slots["middle"] else (body_html, "")
+    body_text = plaintext.html_to_text(body_html)
     context: dict[str, Any] = {
         "post": post,
         "teaser": teaser,
         "more": more,
+        "sponsors": slots,
+        "body_before": before,
+        "body_after": after,
         # The text part is rendered from the post's HTML, not its Markdown source.
-        "body_text": plaintext.html_to_text(post.teaser_html if teaser else post.body_html),
+        "body_text_before": plaintext.html_to_text(before) if after else body_text,
+        "body_text_after": plaintext.html_to_text(after) if after else "",
+        "body_text": body_text,
         "newsletter": newsletter,
         "publication": brand.name,
         "publication_address": brand.postal_address,

@@ -270,13 +270,25 @@ def preview(
         after = last
 
 
-def preview_post(session: Session, post: Post, segment: Segment, now: dt.datetime, config: Config) -> Preview:
-    """`preview` of sending `post` to `segment`, with the publication's nurture and cooldown rules."""
+def preview_post(
+    session: Session,
+    post: Post,
+    segment: Segment,
+    now: dt.datetime,
+    config: Config,
+    when: dt.datetime | None = None,
+) -> Preview:
+    """`preview` of sending `post` to `segment`, with the publication's nurture and cooldown rules.
+
+    A send on a day with a booked sponsor is a pitch, whatever the post's kind (`when`: its start).
+    """
+    from content.sponsorships import send_kind
+
     return preview(
         session,
         post.newsletter_id,
         segment,
-        post.kind,
+        send_kind(session, post, when or now),
         now,
         config.nurture_min_value,
         config.pitch_cooldown_days,

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import CursorResult, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from content import composer, pacing, paywall, related, segments, subject_tests, webhook_events
+from content import composer, pacing, paywall, related, segments, sponsorships, subject_tests, webhook_events
 from content.metrics import NO_LONGER_ACTIVE
 from content.models import BatchState, Post, Send, SendBatch, SendState
 from content.posts import is_live
@@ -85,6 +85,7 @@ def create_send(
     )
     session.add(send)
     session.flush()
+    sponsorships.join_send(session, send)  # the day's booked sponsors; a sponsored send is a pitch
     if test is not None:
         subject_tests.attach(session, send, test)
     if when <= now:
@@ -122,6 +123,7 @@ def cancel_send(session: Session, send: Send) -> None:
     if send.state != SendState.SCHEDULED:
         raise Conflict("only a scheduled send can be cancelled", code="send_started")
     send.state = SendState.CANCELLED
+    sponsorships.release_send(session, send)  # the day's next send carries its sponsors instead
     session.flush()
 
 
@@ -401,8 +403,11 @@ def deliver_batch(batch_id: int) -> str:
     teaser = (batch.detail or {}).get("edition") == TEASER
     subject = (batch.detail or {}).get("subject")
     more = related.more_like_this(session, post, now)  # per post: one rendering serves the batch
+    sponsors = sponsorships.placements_for_send(session, send.id)
     message = composer.batch_message(
-        composer.render_post_email(post, newsletter, teaser=teaser, subject=subject, more=more),
+        composer.render_post_email(
+            post, newsletter, teaser=teaser, subject=subject, more=more, sponsors=sponsors
+        ),
         newsletter,
         recipients,
     )

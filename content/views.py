@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
-from content import archive, images, paywall, posts, related, topics
+from content import archive, images, media_kit, paywall, posts, related, sponsorships, topics
 from content.composer import post_web_path
 from content.image_store import current_store
 from growth import signals as growth_signals
@@ -43,12 +43,25 @@ def _set_cookie(response, name: str, value: str, days: int) -> None:  # type: ig
 
 
 def post_page_html(  # type: ignore[no-untyped-def]
-    post, full: bool, reader=None, ref: str = "", upgrade_url: str | None = None, subscriber=None, more=()
+    post,
+    full: bool,
+    reader=None,
+    ref: str = "",
+    upgrade_url: str | None = None,
+    subscriber=None,
+    sponsors=(),
+    more=(),
 ) -> str:
-    """A post's web page: what readers get, and what the editor previews."""
+    """A post's web page: what readers get, and what the editor previews (sponsors in their slots)."""
+    slots = sponsorships.by_slot(list(sponsors))
+    body = post.body_html if full else post.teaser_html
+    before, after = sponsorships.split_body(body) if slots["middle"] else (body, "")
     return render_template(
         "content/post.html",
         post=post,
+        sponsors=slots,
+        body_before=before,
+        body_after=after,
         full=full,
         reader=reader,
         ref=ref,
@@ -145,12 +158,34 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
             upgrade_url=_upgrade_url(known[0].id if known else None),
             subscriber=known[0] if known else None,
             more=more,
+            sponsors=sponsorships.placements_for_post(session, post.id),
         )
     )
     if ref:
         _set_cookie(response, paywall.REF_COOKIE, ref, paywall.REF_COOKIE_DAYS)
     if not full:
         response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/media-kit")
+def media_kit_page():  # type: ignore[no-untyped-def]
+    """The media kit for prospective sponsors: engaged readers, human rates, the rate card."""
+    config = current_app.config["MASTHEAD"]
+    kit = media_kit.media_kit(db.session, utcnow(), config.engaged_window_days)
+    commit()
+    return render_template("content/media_kit.html", kit=kit)
+
+
+@bp.get("/sponsor/report/<token>")
+def sponsor_report(token: str):  # type: ignore[no-untyped-def]
+    """The sponsor's report, opened from a signed link without an account (a forged one is refused)."""
+    session = db.session
+    booking = sponsorships.booking_for_token(session, token)
+    response = make_response(
+        render_template("content/sponsor_report.html", data=sponsorships.booking_report(session, booking))
+    )
+    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 

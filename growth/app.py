@@ -111,6 +111,8 @@ def register_blueprints(app: Flask) -> None:
         field_admin,
         field_api,
         newsletter_api,
+        partner_api,
+        partners,
         people,
         privacy,
         public,
@@ -135,6 +137,10 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(field_api.bp)
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)
+    app.register_blueprint(partner_api.bp)
+    csrf.exempt(partner_api.bp)
+    app.register_blueprint(partners.bp)
+    roles.register(app, {**partner_api.ROLES, **partners.ROLES})
 
 
 def register_commands(app: Flask) -> None:

@@ -114,6 +114,7 @@ class Config:
     # Domains on Google Workspace: like Gmail, they report complaints only in aggregate.
     google_hosted_domains: tuple[str, ...] = ()
     send_batch_size: int = 1000
+    sponsor_slots_per_send: int = 1  # sponsored slots one send may carry (each slot once)
     image_max_bytes: int = 10 * 1024 * 1024
     image_max_pixels: int = 40_000_000
     # An S3-compatible store for uploaded images; unset, images live in the database.
@@ -198,6 +199,7 @@ class Config:
                 d.strip().lower() for d in env.get("GOOGLE_HOSTED_DOMAINS", "").split(",") if d.strip()
             ),
             send_batch_size=_int(env, "SEND_BATCH_SIZE", 1000),
+            sponsor_slots_per_send=_int(env, "SPONSOR_SLOTS_PER_SEND", 1),
             image_max_bytes=_int(env, "IMAGE_MAX_BYTES", 10 * 1024 * 1024),
             image_max_pixels=_int(env, "IMAGE_MAX_PIXELS", 40_000_000),
             s3_bucket=env.get("S3_BUCKET") or None,

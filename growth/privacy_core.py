@@ -204,6 +204,37 @@ def _forget_outbox_copies(session: Session, s: Subscriber) -> None:
         log.info("erasure of subscriber %s removed %s outbox files", s.id, removed)
 
 
+def export_partners(session: Session, s: Subscriber) -> dict[str, Any]:
+    """The partner whose link brought them, and the partners they asked us to pass them to.
+
+    Nothing here names the reader: kept on erasure, so partner numbers stay the same.
+    """
+    from growth.partner_models import Partner, PartnerRecommendation, PartnerSignup
+
+    arrived = session.execute(
+        select(Partner.name, PartnerSignup.signed_up_at)
+        .join(Partner, Partner.id == PartnerSignup.partner_id)
+        .where(PartnerSignup.subscriber_id == s.id)
+    ).first()
+    ticks = session.execute(
+        select(
+            Partner.name,
+            PartnerRecommendation.via,
+            PartnerRecommendation.state,
+            PartnerRecommendation.clicked_at,
+        )
+        .join(Partner, Partner.id == PartnerRecommendation.partner_id)
+        .where(PartnerRecommendation.subscriber_id == s.id)
+        .order_by(PartnerRecommendation.id)
+    ).all()
+    return {
+        "arrived_through": {"partner": arrived[0], "at": _iso(arrived[1])} if arrived else None,
+        "passed_to": [
+            {"partner": name, "via": via, "state": state, "at": _iso(at)} for name, via, state, at in ticks
+        ],
+    }
+
+
 def register_core_parts() -> None:
     """The core's parts, first in every export; the profile's eraser removes the address last."""
     from growth import custom_fields
@@ -216,3 +247,4 @@ def register_core_parts() -> None:
     register_part("deliveries", export=export_deliveries, core=True)
     register_part("engagement", export=export_events, core=True)
     register_part("fields", export=custom_fields.export_fields, erase=custom_fields.erase_fields, core=True)
+    register_part("partners", export=export_partners, core=True)

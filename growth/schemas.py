@@ -127,6 +127,10 @@ SIGNUP = spec.schema(
             "newsletters": {"type": "array", "items": NEWSLETTER_SLUG.schema(), "maxItems": 50},
             "source": _str("source"),
             "ref": _str("ref"),
+            "partner": {
+                **_str("partner"),
+                "description": "a partner publication's code (partner=<code>): earned, never a referral",
+            },
             "utm_source": _str("utm_source"),
             "utm_medium": _str("utm_medium"),
             "utm_campaign": _str("utm_campaign"),

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from growth import addresses, custom_fields, emails, signals
+from growth import addresses, custom_fields, emails, partners, signals
 from growth.db import lock_row
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule, printable, valid_ip
@@ -36,6 +36,7 @@ from growth.models import (
     Subscriber,
     SubscriberEvent,
 )
+from growth.partner_models import Partner
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ SIGNUP_RULES = {
     "name": Rule.of(Subscriber.name),
     "source": Rule.of(Subscriber.source),
     "ref": Rule.of(Subscriber.referral_code, "ref"),
+    "partner": Rule.of(Partner.code, "partner"),
     "utm_source": Rule.of(Subscriber.utm_source),
     "utm_medium": Rule.of(Subscriber.utm_medium),
     "utm_campaign": Rule.of(Subscriber.utm_campaign),
@@ -181,6 +183,7 @@ class SignupRequest:
     newsletters: list[str] = field(default_factory=list)
     source: str | None = None
     ref: str | None = None
+    partner: str | None = None  # a partner publication's code: an earned source, never a referral
     utm_source: str | None = None
     utm_medium: str | None = None
     utm_campaign: str | None = None
@@ -229,6 +232,10 @@ def signup(
     """
     req = clean_signup(req)
     answers = custom_fields.clean_values(session, req.fields, custom_fields.SIGNUP)
+    if req.partner and partners.is_partner_code(session, req.partner):
+        # Through a partner's link: an earned source tagged with the partner, never a referral
+        # (no referrer, no referral signal: K is unchanged), whatever ref cookie came along.
+        req = replace(req, ref=None)
     display, key = normalize_email(req.email)
     if refuse_disposable:
         addresses.refuse_disposable(key)
@@ -256,6 +263,7 @@ def signup(
     )
     if created:
         record_first_events(session, subscriber, now, reason="signup")
+        partners.tag_signup(session, subscriber, req.partner, now)
         signals.subscriber_signed_up.send(
             subscriber, session=session, ref=req.ref, ip=req.ip, user_agent=req.user_agent, now=now
         )

@@ -11,12 +11,15 @@ from growth.db import Base, make_engine
 
 for module in (
     "growth.models",
+    "growth.partner_models",
     "growth.outgoing.models",
     "growth.rollup_models",
     "referrals.models",
     "billing.models",
+    "billing.sponsorship_models",
     "content.models",
     "content.sequence_models",
+    "content.sponsor_models",
 ):
     importlib.import_module(module)
 

@@ -5,7 +5,7 @@
   // A signup form fills in where the reader came from, unless the server already did.
   function fillAttribution(form) {
     var query = new URLSearchParams(location.search);
-    ["utm_source", "utm_medium", "utm_campaign", "ref"].forEach(function (name) {
+    ["utm_source", "utm_medium", "utm_campaign", "ref", "partner"].forEach(function (name) {
       if (form[name] && query.get(name) && !form[name].value) form[name].value = query.get(name);
     });
     if (form.referrer_url && !form.referrer_url.value) form.referrer_url.value = document.referrer;

@@ -12,6 +12,7 @@ SIGNUP_FIELDS = (
     "name",
     "source",
     "ref",
+    "partner",
     "utm_source",
     "utm_medium",
     "utm_campaign",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from growth import custom_fields, links, newsletters, security, subscribers
+from growth import custom_fields, links, newsletters, partners, security, subscribers
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, InvalidRequest, ValidationFailed
 from growth.extensions import client_ip, signup_limit
@@ -112,6 +113,7 @@ def confirm(token: str):  # type: ignore[no-untyped-def]
             message=exc.message,
             contact=links.contact_address(),
         ), exc.status
+    shown = _recommendations(subscriber)  # read inside the unit of work, before it commits
     commit()
     return render_template(
         "growth/confirmed.html",
@@ -121,6 +123,7 @@ def confirm(token: str):  # type: ignore[no-untyped-def]
         contact=links.contact_address(),
         referral_url=links.referral_url(subscriber),
         manage_url=links.manage_url(subscriber),
+        **shown,
     )
 
 
@@ -187,6 +190,41 @@ def unsubscribe(token: str):  # type: ignore[no-untyped-def]
     )
 
 
+def _recommendations(subscriber: Subscriber, token: str | None = None) -> dict[str, Any]:
+    """The partner publications a confirmed reader may tick, and where the ticks go."""
+    if subscriber.status != Status.ACTIVE:
+        return {"recommendations": []}
+    token = token or links.manage_token(subscriber)
+    return {
+        "recommendations": partners.recommended(db.session, subscriber),
+        "recommend_action": f"/me/{token}/recommendations",
+    }
+
+
+@bp.post("/me/<token>/recommendations")
+def recommendations(token: str):  # type: ignore[no-untyped-def]
+    """The reader's ticks: their address goes only to the partners they ticked (signed link, no cookie)."""
+    try:
+        subscriber = _manage_subscriber(token)
+    except DomainError as exc:
+        return render_template("growth/link_problem.html", message=exc.message, code=exc.code), 400
+    if subscriber.status != Status.ACTIVE:
+        return render_template(
+            "growth/link_problem.html", message="Only a confirmed subscriber can do that.", code="not_active"
+        ), 409
+    ids = [parse_int(v, "partner", 1, MAX_ID) for v in request.form.getlist("partner")[:50]]
+    chosen = {p.id: p for p, _ in partners.recommended(db.session, subscriber) if p.id in set(ids)}
+    pages = partners.tick(db.session, subscriber, list(chosen), utcnow())
+    commit()
+    sent = [p.name for p in chosen.values() if p.signup_api_url]
+    return render_template(
+        "growth/recommended.html",
+        sent=sent,
+        pages=[(p.name, partners.page_link(p)) for p in pages],
+        manage_url=f"/me/{token}",
+    )
+
+
 def _manage_subscriber(token: str):  # type: ignore[no-untyped-def]
     return subscribers.subscriber_for_token(db.session, read_token("manage", token))
 
@@ -222,6 +260,7 @@ def manage(token: str):  # type: ignore[no-untyped-def]
         contact=links.contact_address(),
         reader_fields=[f for f in custom_fields.active_fields(db.session) if f.reader_editable],
         field_answers=custom_fields.values_of(db.session, [subscriber.id])[subscriber.id],
+        **_recommendations(subscriber, token),
     ), status
 
 

@@ -262,6 +262,8 @@ class FakeStripe:
             self.coupons: dict[str, dict[str, Any]] = {}
             self.subscriptions: dict[str, dict[str, Any]] = {}
             self.discounts: dict[str, dict[str, Any]] = {}  # by id: they are never fetched alone
+            self.invoices: dict[str, dict[str, Any]] = {}  # one-off invoices (sponsorships)
+            self.payment_links: dict[str, dict[str, Any]] = {}
             self.requests: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
             self.idempotent: dict[str, tuple[int, dict[str, Any]]] = {}
             self.fail_next: list[int] = []
@@ -318,6 +320,12 @@ class FakeStripe:
             ("GET", r"/v1/coupons/(?P<id>[^/]+)", self.get("coupons")),
             ("GET", r"/v1/subscriptions", self.list_subscriptions),
             ("GET", r"/v1/subscriptions/(?P<id>[^/]+)", self.retrieve_subscription),
+            ("POST", r"/v1/invoices", self.create_invoice),
+            ("POST", r"/v1/invoices/(?P<id>[^/]+)/finalize", self.finalize_invoice),
+            ("GET", r"/v1/invoices/(?P<id>[^/]+)", self.get("invoices")),
+            ("POST", r"/v1/invoiceitems", self.create_invoice_item),
+            ("POST", r"/v1/payment_links", self.create_payment_link),
+            ("GET", r"/v1/payment_links/(?P<id>[^/]+)", self.get("payment_links")),
         ]
         for verb, pattern, fn in routes:
             match = re.fullmatch(pattern, path)
@@ -432,6 +440,15 @@ class FakeStripe:
         return 200, product
 
     def create_price(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if "product_data" in p and "product" not in p:  # a product made with its price
+            if not (p["product_data"] or {}).get("name"):
+                return 400, _error(
+                    "invalid_request_error",
+                    "Missing required param: product_data[name].",
+                    param="product_data[name]",
+                )
+            _, product = self.create_product(p["product_data"])
+            p = {**p, "product": product["id"]}
         if p.get("product") not in self.products:
             return 400, _error(
                 "invalid_request_error", f"No such product: '{p.get('product')}'", param="product"
@@ -440,8 +457,8 @@ class FakeStripe:
             amount = int(p["unit_amount"])
         except (KeyError, ValueError):
             return 400, _error("invalid_request_error", "Invalid integer: unit_amount", param="unit_amount")
-        recurring = p.get("recurring") or {}
-        if recurring.get("interval") not in {"day", "week", "month", "year"}:
+        recurring = p.get("recurring")
+        if recurring is not None and recurring.get("interval") not in {"day", "week", "month", "year"}:
             return 400, _error(
                 "invalid_request_error", "Invalid recurring[interval]", param="recurring[interval]"
             )
@@ -452,11 +469,13 @@ class FakeStripe:
             "unit_amount": amount,
             "currency": p.get("currency"),
             "active": True,
-            "type": "recurring",
+            "type": "recurring" if recurring is not None else "one_time",
             "recurring": {
                 "interval": recurring["interval"],
                 "interval_count": int(recurring.get("interval_count", 1)),
-            },
+            }
+            if recurring is not None
+            else None,
             "metadata": p.get("metadata", {}),
         }
         self.prices[price["id"]] = price
@@ -481,6 +500,7 @@ class FakeStripe:
             "id": new_id("cus"),
             "object": "customer",
             "email": p.get("email"),
+            "name": p.get("name"),
             "metadata": p.get("metadata", {}),
         }
         self.customers[customer["id"]] = customer
@@ -557,7 +577,196 @@ class FakeStripe:
         self.portal_sessions[portal["id"]] = portal
         return 200, portal
 
+    def create_invoice(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A one-off draft invoice (no subscription: `parent` is null)."""
+        if p.get("customer") not in self.customers:
+            return 400, _error(
+                "invalid_request_error", f"No such customer: '{p.get('customer')}'", param="customer"
+            )
+        method = p.get("collection_method", "charge_automatically")
+        if method == "send_invoice" and "days_until_due" not in p and "due_date" not in p:
+            return 400, _error(
+                "invalid_request_error",
+                "Invoices with collection_method send_invoice need days_until_due or due_date.",
+                param="days_until_due",
+            )
+        customer = self.customers[p["customer"]]
+        invoice_id = new_id("in")
+        made = {
+            "id": invoice_id,
+            "object": "invoice",
+            "customer": p["customer"],
+            "customer_email": customer["email"],
+            "customer_name": customer.get("name"),
+            "collection_method": method,
+            "currency": p.get("currency", "usd"),
+            "description": p.get("description"),
+            "status": "draft",
+            "amount_due": 0,
+            "amount_paid": 0,
+            "amount_remaining": 0,
+            "total": 0,
+            "total_taxes": [],
+            "hosted_invoice_url": None,
+            "invoice_pdf": None,
+            "number": None,
+            "metadata": p.get("metadata", {}),
+            "parent": None,
+            "status_transitions": {"finalized_at": None, "paid_at": None},
+            "lines": {
+                "object": "list",
+                "data": [],
+                "has_more": False,
+                "url": f"/v1/invoices/{invoice_id}/lines",
+            },
+        }
+        self.invoices[invoice_id] = made
+        return 200, made
+
+    def create_invoice_item(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        invoice = self.invoices.get(p.get("invoice", ""))
+        if invoice is None or invoice["status"] != "draft":
+            return 400, _error("invalid_request_error", "The invoice must be a draft.", param="invoice")
+        try:
+            amount = int(p["amount"])
+        except (KeyError, ValueError):
+            return 400, _error("invalid_request_error", "Invalid integer: amount", param="amount")
+        if p.get("currency", invoice["currency"]) != invoice["currency"]:
+            return 400, _error(
+                "invalid_request_error", "The item's currency must be the invoice's.", param="currency"
+            )
+        item = {
+            "id": new_id("ii"),
+            "object": "invoiceitem",
+            "amount": amount,
+            "currency": invoice["currency"],
+            "customer": p.get("customer"),
+            "description": p.get("description"),
+            "invoice": invoice["id"],
+            "metadata": p.get("metadata", {}),
+            "parent": None,
+        }
+        invoice["lines"]["data"].append(
+            {
+                "id": new_id("il"),
+                "object": "line_item",
+                "amount": amount,
+                "currency": invoice["currency"],
+                "description": item["description"],
+                "invoice": invoice["id"],
+                "parent": {
+                    "type": "invoice_item_details",
+                    "invoice_item_details": {"invoice_item": item["id"]},
+                },
+            }
+        )
+        invoice["amount_due"] = invoice["amount_remaining"] = invoice["total"] = (
+            invoice["amount_due"] + amount
+        )
+        return 200, item
+
+    def finalize_invoice(self, p: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        invoice = self.invoices.get(id)
+        if invoice is None:
+            return 404, _error("invalid_request_error", f"No such invoice: '{id}'", code="resource_missing")
+        if invoice["status"] != "draft":
+            return 400, _error(
+                "invalid_request_error",
+                "This invoice is already finalized.",
+                code="invoice_already_finalized",
+            )
+        invoice["status"] = "open"
+        invoice["number"] = f"MH-{len(self.invoices):04d}"
+        invoice["hosted_invoice_url"] = f"https://invoice.stripe.test/i/{id}"
+        invoice["invoice_pdf"] = f"https://pay.stripe.test/invoice/{id}/pdf"
+        invoice["status_transitions"]["finalized_at"] = int(time.time())
+        return 200, invoice
+
+    def create_payment_link(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        items = p.get("line_items") or []
+        if not items:
+            return 400, _error(
+                "invalid_request_error", "Missing required param: line_items.", param="line_items"
+            )
+        for item in items:
+            price = self.prices.get(item.get("price"))
+            if price is None or not price["active"]:
+                return 400, _error("invalid_request_error", f"No such active price: '{item.get('price')}'")
+        link_id = new_id("plink")
+        restrictions = p.get("restrictions")
+        link = {
+            "id": link_id,
+            "object": "payment_link",
+            "active": True,
+            "url": f"https://buy.stripe.test/{link_id}",
+            "currency": self.prices[items[0]["price"]]["currency"],
+            "metadata": p.get("metadata", {}),
+            "customer_creation": p.get("customer_creation", "if_required"),
+            "restrictions": {
+                "completed_sessions": {"count": 0, "limit": int(restrictions["completed_sessions"]["limit"])}
+            }
+            if restrictions
+            else None,
+            "line_items": items,  # kept for paying; the API answers line_items only when expanded
+        }
+        self.payment_links[link_id] = link
+        answer = {k: v for k, v in link.items() if k != "line_items"}
+        return 200, answer
+
     # -- playing the customer ------------------------------------------------------------------
+
+    def pay_invoice(self, invoice_id: str, created: int) -> list[dict[str, Any]]:
+        """The sponsor pays a finalised one-off invoice: the events Stripe sends, ids unexpanded."""
+        with self.lock:
+            invoice = self.invoices[invoice_id]
+            invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0)
+            invoice["status_transitions"]["paid_at"] = created
+            snapshot = json.loads(json.dumps(invoice))
+        return [
+            event("invoice.paid", snapshot, created),
+            event("invoice.payment_succeeded", json.loads(json.dumps(snapshot)), created),
+        ]
+
+    def pay_payment_link(
+        self, link_id: str, created: int, email: str = "buyer@example.com"
+    ) -> list[dict[str, Any]]:
+        """Someone pays through a payment link: its Checkout Session's completion, as sent."""
+        with self.lock:
+            link = self.payment_links[link_id]
+            limit = link["restrictions"]
+            if limit and limit["completed_sessions"]["count"] >= limit["completed_sessions"]["limit"]:
+                raise RuntimeError("this payment link accepts no more payments (Stripe deactivates it)")
+            if limit:
+                limit["completed_sessions"]["count"] += 1
+                link["active"] = limit["completed_sessions"]["count"] < limit["completed_sessions"]["limit"]
+            total = sum(
+                self.prices[i["price"]]["unit_amount"] * int(i.get("quantity", 1)) for i in link["line_items"]
+            )
+            session_id = new_id("cs")
+            completed = {
+                "id": session_id,
+                "object": "checkout.session",
+                "mode": "payment",
+                "status": "complete",
+                "payment_status": "paid",
+                "payment_link": link_id,
+                "payment_intent": new_id("pi"),
+                "amount_subtotal": total,
+                "amount_total": total,
+                "currency": link["currency"],
+                "customer": None,  # customer_creation if_required: none for a one-off payment
+                "customer_email": None,
+                "customer_details": {"email": email, "name": None},
+                "client_reference_id": None,
+                "metadata": dict(link["metadata"]),  # a link's metadata is copied to its sessions
+                "subscription": None,
+                "invoice": None,
+                "url": None,
+            }
+            self.checkout_sessions[session_id] = completed
+        return [event("checkout.session.completed", json.loads(json.dumps(completed)), created)]
+
+    # -- playing the customer (subscriptions) --------------------------------------------------
 
     def complete_checkout(self, session_id: str, created: int, tax: int = 0) -> list[dict[str, Any]]:
         """The customer pays: returns the events Stripe sends (session, subscription, invoice)."""

@@ -10,8 +10,11 @@ from growth.db import Base, db
 
 def test_models_match_the_migrated_database(app, database_url):
     import billing.models  # noqa: F401 - every domain's tables on the metadata
+    import billing.sponsorship_models  # noqa: F401
     import content.models  # noqa: F401
     import content.sequence_models  # noqa: F401
+    import content.sponsor_models  # noqa: F401
+    import growth.partner_models  # noqa: F401
     import growth.rollup_models  # noqa: F401
     import referrals.models  # noqa: F401
 
