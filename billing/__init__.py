@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 # Tiers may be read by creators (a post's audience); managing them and revenue is the admins'.
 ROLES = {
+    "billing.pricing": "public",
     "billing.upgrade": "public",
     "billing.upgrade_for": "public",
     "billing.billing_page": "public",

@@ -37,12 +37,12 @@ from billing.models import (
     SubscriptionSnapshot,
     Tier,
 )
-from billing.service import tier_for_price
+from billing.service import SIGNUP_METADATA, tier_for_price
 from growth import emails, signals
 from growth.db import utcnow
 from growth.errors import InvalidRequest
 from growth.models import Stage, Status, Subscriber
-from growth.subscribers import set_stage
+from growth.subscribers import join_by_payment, set_stage
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +292,11 @@ def refresh_stage(session: Session, subscriber: Subscriber | None, at: dt.dateti
 
 
 def apply_checkout_completed(session: Session, row: StripeEvent, obj: dict[str, Any]) -> Subscriber | None:
-    """Link the customer to the subscriber: metadata, then client_reference_id, then email."""
+    """Link the customer to the subscriber: metadata, then client_reference_id, then email.
+
+    A stranger's session (started from /pricing without a link) signs the payer up: the paid
+    address becomes an active subscriber, consent recorded and welcome sent.
+    """
     metadata = obj.get("metadata") or {}
     email = (obj.get("customer_details") or {}).get("email") or obj.get("customer_email")
     subscriber = (
@@ -300,6 +304,10 @@ def apply_checkout_completed(session: Session, row: StripeEvent, obj: dict[str, 
         or subscriber_by_id(session, obj.get("client_reference_id"))
         or subscriber_by_email(session, email)
     )
+    paid = obj.get("payment_status") in ("paid", "no_payment_required")
+    if metadata.get(SIGNUP_METADATA) and paid and isinstance(email, str):
+        if subscriber is None or subscriber.status == Status.PENDING:
+            subscriber = join_by_payment(session, email, row.created)
     customer_id = id_of(obj.get("customer"))
     if customer_id:
         link_customer(session, customer_id, subscriber, email)

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 
 from billing import gateway, service, webhooks
 from growth import links, readers, subscribers
+from growth.auth import current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, InvalidRequest
 from growth.models import Subscriber
@@ -29,45 +30,58 @@ def _link_problem(exc: DomainError):  # type: ignore[no-untyped-def]
     return render_template("growth/link_problem.html", message=exc.message, code=exc.code), exc.status
 
 
-def _pricing(token: str):  # type: ignore[no-untyped-def]
-    try:
-        subscriber = _subscriber(token)
-    except DomainError as exc:
-        return _link_problem(exc)
+def _pricing_page(subscriber: Subscriber | None, token: str | None):  # type: ignore[no-untyped-def]
+    """The one pricing page: for a known reader (their plan, Checkout for them) or a stranger."""
+    configured = gateway.is_configured()
+    operator = current_operator()
     return render_template(
         "billing/pricing.html",
         subscriber=subscriber,
         token=token,
-        tiers=service.offered_tiers(db.session),
-        configured=gateway.is_configured(),
-        current=service.paying_subscription(db.session, subscriber),
+        tiers=service.pricing(db.session, configured),
+        configured=configured,
+        setup_steps=service.setup_steps(db.session, configured) if operator is not None else [],
+        current=service.paying_subscription(db.session, subscriber) if subscriber is not None else None,
         canceled=request.args.get("checkout") == "canceled",
+        paid=request.args.get("checkout") == "success",
     )
+
+
+@bp.get("/pricing")
+def pricing():  # type: ignore[no-untyped-def]
+    """The public pricing page; a reader known by ?t=, ?r= or cookie sees it as themselves.
+
+    A link that no longer names anyone shows the page as to a stranger, never an error.
+    """
+    token = request.args.get("t")
+    subscriber = None
+    if token:
+        try:
+            subscriber = _subscriber(token)
+        except DomainError:
+            token = None
+    if subscriber is None:
+        subscriber = readers.reader_subscriber(
+            db.session, request.args.get("r"), request.cookies.get(readers.READER_COOKIE)
+        )
+        token = links.manage_token(subscriber) if subscriber is not None else None
+    return _pricing_page(subscriber, token)
 
 
 @bp.get("/upgrade")
 def upgrade():  # type: ignore[no-untyped-def]
-    """The pricing page for ?t=<manage token>, or for the reader of ?r=<reader link> or cookie."""
-    token = request.args.get("t")
-    if token:
-        return _pricing(token)
-    reader = readers.reader_subscriber(
-        db.session, request.args.get("r"), request.cookies.get(readers.READER_COOKIE)
-    )
-    if reader is None:
-        return _link_problem(
-            InvalidRequest(
-                "This page needs your personal link: open the post or this page from one of our emails.",
-                code="missing_token",
-            )
-        )
-    return redirect(f"/me/{links.manage_token(reader)}/upgrade", code=303)
+    """The pricing page (older upgrade links and paywalls lead here)."""
+    return pricing()
 
 
 @bp.get("/me/<token>/upgrade")
 def upgrade_for(token: str):  # type: ignore[no-untyped-def]
     """The pricing page under the subscriber's own pages."""
-    return _pricing(token)
+    try:
+        subscriber = _subscriber(token)
+    except DomainError as exc:
+        return _link_problem(exc)
+    return _pricing_page(subscriber, token)
 
 
 @bp.get("/me/<token>/billing")
@@ -108,19 +122,26 @@ def checkout():  # type: ignore[no-untyped-def]
     """Start Stripe Checkout for a tier and interval, then send the subscriber there."""
     data = _form_or_json()
     stripe_gateway = gateway.get_gateway()
-    subscriber = _subscriber(data.get("t"))
+    # Without a personal link the buyer is a stranger: Checkout asks their email.
+    subscriber = _subscriber(data.get("t")) if data.get("t") else None
     tier_id = as_id(data.get("tier_id"))
     if tier_id is None:
         raise InvalidRequest("tier_id must be a tier's number", code="invalid_tier")
-    token = links.manage_token(subscriber)
+    if subscriber is not None:
+        token = links.manage_token(subscriber)
+        success_url = links.absolute(f"/me/{token}/billing?checkout=success")
+        cancel_url = links.absolute(f"/me/{token}/upgrade?checkout=canceled")
+    else:
+        success_url = links.absolute("/pricing?checkout=success")
+        cancel_url = links.absolute("/pricing?checkout=canceled")
     url = service.start_checkout(
         db.session,
         stripe_gateway,
         subscriber,
         tier_id,
         str(data.get("interval", "month")),
-        success_url=links.absolute(f"/me/{token}/billing?checkout=success"),
-        cancel_url=links.absolute(f"/me/{token}/upgrade?checkout=canceled"),
+        success_url=success_url,
+        cancel_url=cancel_url,
         automatic_tax=current_app.config["MASTHEAD"].stripe_automatic_tax,
     )
     commit()

@@ -491,6 +491,7 @@ class FakeStripe:
             "success_url": p["success_url"],
             "cancel_url": p.get("cancel_url"),
             "subscription": None,
+            "payment_status": "unpaid",
         }
         self.checkout_sessions[session_id] = session
         return 200, session
@@ -514,13 +515,18 @@ class FakeStripe:
 
     # -- playing the customer ------------------------------------------------------------------
 
-    def complete_checkout(self, session_id: str, created: int, tax: int = 0) -> list[dict[str, Any]]:
-        """The customer pays: returns the events Stripe sends (session, subscription, invoice)."""
+    def complete_checkout(
+        self, session_id: str, created: int, tax: int = 0, email: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The customer pays: returns the events Stripe sends (session, subscription, invoice).
+
+        `email` is what a buyer without `customer_email` typed at Checkout.
+        """
         with self.lock:
             session = self.checkout_sessions[session_id]
             customer_id = session["customer"]
             if customer_id is None:
-                _, customer = self.create_customer({"email": session["customer_email"]})
+                _, customer = self.create_customer({"email": session["customer_email"] or email})
                 customer_id = customer["id"]
             price = self.prices[session["line_items"][0]["price"]]
             data = session["subscription_data"] or {}
@@ -539,7 +545,13 @@ class FakeStripe:
                 trial_end=created + trial_days * 86400 if trial_days else None,
             )
             self.subscriptions[sub["id"]] = sub
-            session.update(status="complete", customer=customer_id, subscription=sub["id"])
+            session.update(
+                status="complete",
+                customer=customer_id,
+                subscription=sub["id"],
+                # A trial takes no payment now: Stripe says so rather than "paid".
+                payment_status="no_payment_required" if trial_days else "paid",
+            )
             session["customer_details"] = {
                 "email": session["customer_email"] or self.customers[customer_id]["email"]
             }
