@@ -305,9 +305,9 @@ def apply_checkout_completed(session: Session, row: StripeEvent, obj: dict[str, 
         or subscriber_by_email(session, email)
     )
     paid = obj.get("payment_status") in ("paid", "no_payment_required")
-    if metadata.get(SIGNUP_METADATA) and paid and isinstance(email, str):
-        if subscriber is None or subscriber.status == Status.PENDING:
-            subscriber = join_by_payment(session, email, row.created)
+    joins = subscriber is None or subscriber.status == Status.PENDING
+    if metadata.get(SIGNUP_METADATA) and paid and isinstance(email, str) and joins:
+        subscriber = join_by_payment(session, email, row.created)
     customer_id = id_of(obj.get("customer"))
     if customer_id:
         link_customer(session, customer_id, subscriber, email)

@@ -142,7 +142,8 @@ def test_an_unpaid_session_signs_nobody_up(billing_app, bclient, bsession, fake_
         "customer_details": {"email": "late@example.com"},
         "metadata": {"tier_id": str(tier.id), "masthead_signup": "1"},
     }
-    assert post_event(bclient, event("checkout.session.completed", payload, int(time.time()))).status_code == 200
+    completed = event("checkout.session.completed", payload, int(time.time()))
+    assert post_event(bclient, completed).status_code == 200
     assert bsession.scalars(select(Subscriber)).all() == []
 
 
