@@ -32,6 +32,9 @@ ROLES = {
     "billing_api.update_tier": "admin",
     "billing_api.revenue": "admin",
     "billing_api.ledger": "admin",
+    "billing_api.give_comp": "admin",
+    "billing_admin.give_comp": "admin",
+    "billing_admin.end_grant": "admin",
 }
 
 
@@ -42,6 +45,7 @@ def init_app(app: Flask) -> None:
         api,
         cli,
         gateway,
+        grants,
         privacy,
         report_series,
         service,
@@ -67,6 +71,8 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
     emails.register_context_provider(email_links)
     access.register_tier_lookup(service.paying_tier_lookup)
+    access.register_grant_lookup(grants.granted_tier_lookup)
+    access.register_grants_of(grants.grant_summaries)
     access.register_revenue_lookup(service.revenue_lookup)
     webhook_events.register()
     reports.register_series("paid_history", report_series.paid_history)

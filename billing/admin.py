@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from billing import gateway, reports, service
+from billing import gateway, grants, reports, service
+from growth.auth import current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError
-from growth.fields import optional_int
+from growth.fields import MAX_ID, optional_int, parse_int
 
 bp = Blueprint("billing_admin", __name__, url_prefix="/admin")
 
@@ -71,3 +72,35 @@ def revenue():  # type: ignore[no-untyped-def]
     return render_template(
         "billing/admin_revenue.html", report=report, review=service.events_for_review(db.session)
     )
+
+
+def _back_to(subscriber_id: int):  # type: ignore[no-untyped-def]
+    return redirect(url_for("people.subscriber_page", subscriber_id=subscriber_id), code=303)
+
+
+@bp.post("/subscribers/<id:subscriber_id>/comps")
+def give_comp(subscriber_id: int):  # type: ignore[no-untyped-def]
+    """Comp a tier from the subscriber's page: a week to forever (empty days)."""
+    try:
+        tier_id = parse_int(request.form.get("tier_id"), "tier", 1, MAX_ID)
+        days = optional_int(request.form.get("days"), "Days", grants.MIN_COMP_DAYS, grants.MAX_COMP_DAYS)
+        operator = current_operator()
+        result = grants.give_comp(
+            db.session, subscriber_id, tier_id, days, utcnow(), operator.email if operator else None
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        flash(f"No comp given: {exc.message}")
+        return _back_to(subscriber_id)
+    commit()
+    flash("Comp given." if result.created else "The live comp of that tier now has the new end.")
+    return _back_to(subscriber_id)
+
+
+@bp.post("/subscribers/<id:subscriber_id>/grants/<id:grant_id>/end")
+def end_grant(subscriber_id: int, grant_id: int):  # type: ignore[no-untyped-def]
+    """End a comp or a gift now."""
+    grants.end_grant(db.session, grant_id, subscriber_id, utcnow())
+    commit()
+    flash("Ended.")
+    return _back_to(subscriber_id)

@@ -6,10 +6,11 @@ import datetime as dt
 
 from flask import Blueprint, current_app, jsonify, request
 
-from billing import reports, schemas, service
+from billing import grants, reports, schemas, service
 from billing.models import Tier
 from billing.report_series import MOVEMENT_FIELDS
 from growth import report_service
+from growth.auth import current_operator
 from growth.csvout import csv_response, wants_csv
 from growth.db import commit, db, utcnow
 from growth.errors import InvalidRequest
@@ -211,3 +212,43 @@ LEDGER_HEADER = (
     "period_end",
     "paid_at",
 )
+
+
+@bp.post("/comps")
+@spec.operation(
+    "/api/v1/comps",
+    "post",
+    summary="Comp a subscriber a tier (a week to forever), without Stripe",
+    request="CompCreate",
+    response="Comp",
+    status=201,
+    errors=(400, 404, 409, 422),
+    tags=("billing",),
+)
+def give_comp():  # type: ignore[no-untyped-def]
+    """Open a tier's paywalls for `days` (null: forever); never counted as paying or in MRR.
+
+    A retry, or a second comp of a tier the subscriber holds, gives the live comp the new end
+    (`created` false) rather than a second comp.
+    """
+    data = json_body(schemas.COMP_CREATE)
+    operator = current_operator()
+    result = grants.give_comp(
+        db.session,
+        data["subscriber_id"],
+        data["tier_id"],
+        data["days"],
+        utcnow(),
+        operator.email if operator else None,
+    )
+    commit()
+    grant = result.grant
+    body = {
+        "id": grant.id,
+        "subscriber_id": grant.subscriber_id,
+        "tier_id": grant.tier_id,
+        "starts_at": grant.starts_at.isoformat(),
+        "ends_at": grant.ends_at.isoformat() if grant.ends_at else None,
+        "created": result.created,
+    }
+    return jsonify(body), 201

@@ -232,3 +232,31 @@ class StripeDiscount(Base):
             or self.percent_off is not None
             or self.amount_off_cents is not None
         )
+
+
+class Grant(Base):
+    """A tier given without a Stripe subscription (a comp, or a redeemed gift) for a period.
+
+    It opens paywalls and nothing else: no MRR, no paying subscriber, no `paying` stage.
+    """
+
+    __tablename__ = "billing_grants"
+    __table_args__ = (Index("ix_billing_grants_subscriber_ends", "subscriber_id", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    tier_id: Mapped[int] = mapped_column(ForeignKey("billing_tiers.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # comp | gift
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # None: forever
+    granted_by: Mapped[str | None] = mapped_column(String(320))  # the operator's email, for comps
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def live_at(self, now: dt.datetime) -> bool:
+        """Whether it opens its tier at `now`."""
+        return (
+            self.revoked_at is None
+            and self.starts_at <= now
+            and (self.ends_at is None or now < self.ends_at)
+        )

@@ -90,11 +90,17 @@ REVENUE_REPORT = spec.schema(
     "RevenueReport",
     {
         "type": "object",
-        "required": [*_REVENUE_FIELDS, "currencies"],
+        "required": [*_REVENUE_FIELDS, "currencies", "comps"],
         "properties": {
             "from": {"type": "string", "format": "date-time"},
             "to": {"type": "string", "format": "date-time"},
             **_REVENUE_FIELDS,
+            "comps": {
+                "type": "object",
+                "required": ["count"],
+                "description": "readers given a tier without paying, at `to` (never in MRR)",
+                "properties": {"count": {"type": "integer"}},
+            },
             "revenue_per_reachable_reader": {"$ref": "#/components/schemas/RevenuePerReachableReader"},
             "currencies": {
                 "type": "array",
@@ -137,6 +143,45 @@ LEDGER = spec.schema(
                 },
             },
             "truncated": {"type": "boolean"},
+        },
+    },
+)
+
+COMP_CREATE = spec.schema(
+    "CompCreate",
+    {
+        "type": "object",
+        "required": ["subscriber_id", "tier_id", "days"],
+        "additionalProperties": False,
+        "properties": {
+            "subscriber_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+            "tier_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+            "days": {
+                "type": ["integer", "null"],
+                "minimum": 7,
+                "maximum": 36_600,
+                "description": "how long, from a week; null: forever",
+            },
+        },
+    },
+)
+
+COMP = spec.schema(
+    "Comp",
+    {
+        "type": "object",
+        "required": ["id", "subscriber_id", "tier_id", "starts_at", "ends_at", "created"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "subscriber_id": {"type": "integer"},
+            "tier_id": {"type": "integer"},
+            "starts_at": {"type": "string", "format": "date-time"},
+            "ends_at": {"type": ["string", "null"], "format": "date-time", "description": "null: forever"},
+            "created": {
+                "type": "boolean",
+                "description": "false: the subscriber's live comp of this tier was given the new end",
+            },
         },
     },
 )

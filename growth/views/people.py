@@ -47,6 +47,8 @@ def _subscriber_page(subscriber_id: int, error: str | None = None, status: int =
         memberships={m.newsletter_id: m.status for m in subscriber.memberships},
         offered=newsletters.active_newsletters(db.session),
         tier=access.tier_names(db.session).get(tier_id) if tier_id else None,
+        grants=access.grants_of(db.session, subscriber.id),
+        tiers_on_offer=access.tiers_on_offer(db.session),
         error=error,
     ), status
 
