@@ -77,7 +77,8 @@ def give_comp(
     ends_at = now + dt.timedelta(days=days) if days is not None else None
     existing = session.scalars(
         select(Grant)
-        .where(Grant.subscriber_id == subscriber.id, Grant.tier_id == tier.id, Grant.kind == "comp", *_live(now))
+        .where(Grant.subscriber_id == subscriber.id, Grant.tier_id == tier.id, Grant.kind == "comp")
+        .where(*_live(now))
         .order_by(Grant.id)
     ).first()
     if existing is not None:

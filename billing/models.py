@@ -256,7 +256,5 @@ class Grant(Base):
     def live_at(self, now: dt.datetime) -> bool:
         """Whether it opens its tier at `now`."""
         return (
-            self.revoked_at is None
-            and self.starts_at <= now
-            and (self.ends_at is None or now < self.ends_at)
+            self.revoked_at is None and self.starts_at <= now and (self.ends_at is None or now < self.ends_at)
         )
