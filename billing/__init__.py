@@ -33,6 +33,9 @@ ROLES = {
     "billing_api.revenue": "admin",
     "billing_api.ledger": "admin",
     "billing_api.give_comp": "admin",
+    "billing_api.list_offers": "admin",
+    "billing_api.create_offer": "admin",
+    "billing_api.end_offer": "admin",
     "billing_admin.give_comp": "admin",
     "billing_admin.end_grant": "admin",
 }

@@ -6,7 +6,8 @@ import datetime as dt
 
 from flask import Blueprint, current_app, jsonify, request
 
-from billing import grants, reports, schemas, service
+from billing import gateway, grants, offers, reports, schemas, service
+from billing.models import Offer
 from billing.models import Tier
 from billing.report_series import MOVEMENT_FIELDS
 from growth import report_service
@@ -14,6 +15,7 @@ from growth.auth import current_operator
 from growth.csvout import csv_response, wants_csv
 from growth.db import commit, db, utcnow
 from growth.errors import InvalidRequest
+from growth.fields import single_line
 from growth.openapi import spec
 from growth.schemas import json_body
 
@@ -252,3 +254,100 @@ def give_comp():  # type: ignore[no-untyped-def]
         "created": result.created,
     }
     return jsonify(body), 201
+
+
+def _when(value: object, field: str) -> dt.datetime | None:
+    """An ISO 8601 date-time with its timezone, in UTC; None when absent."""
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str) or not single_line(value):
+            raise ValueError(value)
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidRequest(f"{field} must be an ISO 8601 date-time", code="invalid_field") from exc
+    if parsed.tzinfo is None:
+        raise InvalidRequest(f"{field} needs a timezone (e.g. Z or +00:00)", code="invalid_field")
+    return parsed.astimezone(dt.UTC)
+
+
+def offer_json(offer: Offer) -> dict:
+    """The API shape of an offer."""
+
+    def iso(value: dt.datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": offer.id,
+        "code": offer.code,
+        "name": offer.name,
+        "tier_id": offer.tier_id,
+        "interval": offer.interval,
+        "kind": offer.kind,
+        "percent_off": offer.percent_off,
+        "amount_off_cents": offer.amount_off_cents,
+        "duration": offer.duration,
+        "duration_in_months": offer.duration_in_months,
+        "trial_days": offer.trial_days,
+        "starts_at": offer.starts_at.isoformat(),
+        "ends_at": iso(offer.ends_at),
+        "ended_at": iso(offer.ended_at),
+        "max_redemptions": offer.max_redemptions,
+        "redemptions": offers.redemptions(db.session, offer),
+        "featured": offer.featured,
+        "live": offers.why_not_live(db.session, offer, utcnow()) is None,
+        "stripe_coupon_id": offer.stripe_coupon_id,
+        "stripe_promotion_code_id": offer.stripe_promotion_code_id,
+        "url": offers.offer_url(offer),
+    }
+
+
+@bp.get("/offers")
+@spec.operation("/api/v1/offers", "get", summary="List offers", response="OfferList", tags=("billing",))
+def list_offers():  # type: ignore[no-untyped-def]
+    """Every offer, newest first, with its redemptions and signed link."""
+    return jsonify({"offers": [offer_json(o) for o in offers.list_offers(db.session)]})
+
+
+@bp.post("/offers")
+@spec.operation(
+    "/api/v1/offers",
+    "post",
+    summary="Create an offer (percent or amount off at Stripe, or a free trial)",
+    request="OfferCreate",
+    response="Offer",
+    status=201,
+    errors=(400, 404, 409, 422, 502),
+    tags=("billing",),
+)
+def create_offer():  # type: ignore[no-untyped-def]
+    """A new offer on one tier and interval; discounts become a Stripe coupon and promotion code."""
+    data = json_body(schemas.OFFER_CREATE)
+    fields = {k: v for k, v in data.items() if k not in ("starts_at", "ends_at")}
+    offer_input = offers.OfferInput(
+        **fields,
+        starts_at=_when(data.get("starts_at"), "starts_at"),
+        ends_at=_when(data.get("ends_at"), "ends_at"),
+    )
+    stripe_gateway = gateway.get_gateway() if gateway.is_configured() else None
+    offer = offers.create_offer(db.session, stripe_gateway, offer_input, utcnow())
+    commit()
+    return jsonify(offer_json(offer)), 201
+
+
+@bp.post("/offers/<id:offer_id>/end")
+@spec.operation(
+    "/api/v1/offers/<id:offer_id>/end",
+    "post",
+    summary="End an offer now (its promotion code is deactivated)",
+    response="Offer",
+    errors=(404, 502),
+    tags=("billing",),
+)
+def end_offer(offer_id: int):  # type: ignore[no-untyped-def]
+    """End an offer; ending it twice changes nothing."""
+    offer = offers.get_offer(db.session, offer_id)
+    stripe_gateway = gateway.get_gateway() if gateway.is_configured() else None
+    offers.end_offer(db.session, stripe_gateway, offer, utcnow())
+    commit()
+    return jsonify(offer_json(offer))

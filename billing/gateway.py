@@ -58,6 +58,27 @@ class StripeGateway:
     def deactivate_price(self, price_id: str) -> Any:
         return self._call("archive the price", self.client.v1.prices.update, price_id, {"active": False})
 
+    def create_coupon(self, params: dict[str, Any], idempotency_key: str) -> Any:
+        return self._call(
+            "create the coupon", self.client.v1.coupons.create, params, {"idempotency_key": idempotency_key}
+        )
+
+    def create_promotion_code(self, params: dict[str, Any], idempotency_key: str) -> Any:
+        return self._call(
+            "create the promotion code",
+            self.client.v1.promotion_codes.create,
+            params,
+            {"idempotency_key": idempotency_key},
+        )
+
+    def deactivate_promotion_code(self, promotion_code_id: str) -> Any:
+        return self._call(
+            "end the promotion code",
+            self.client.v1.promotion_codes.update,
+            promotion_code_id,
+            {"active": False},
+        )
+
     def create_checkout_session(self, params: dict[str, Any]) -> Any:
         return self._call("start checkout", self.client.v1.checkout.sessions.create, params)
 

@@ -37,6 +37,7 @@ from billing.models import (
     SubscriptionSnapshot,
     Tier,
 )
+from billing.offers import record_redemption
 from billing.service import SIGNUP_METADATA, tier_for_price
 from growth import emails, signals
 from growth.db import utcnow
@@ -313,4 +314,8 @@ def apply_checkout_completed(session: Session, row: StripeEvent, obj: dict[str, 
         link_customer(session, customer_id, subscriber, email)
         if subscriber is not None:
             refresh_stage(session, subscriber, row.created)
+    if metadata.get("offer_id") and obj.get("id"):
+        record_redemption(
+            session, metadata["offer_id"], str(obj["id"]), subscriber.id if subscriber else None, row.created
+        )
     return subscriber

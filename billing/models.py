@@ -258,3 +258,46 @@ class Grant(Base):
         return (
             self.revoked_at is None and self.starts_at <= now and (self.ends_at is None or now < self.ends_at)
         )
+
+
+class Offer(Base):
+    """A price offer on one tier and interval: percent or amount off (a Stripe coupon and
+    promotion code), or a free trial; live from `starts_at` until `ends_at`, at most
+    `max_redemptions` completed Checkouts."""
+
+    __tablename__ = "billing_offers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)  # upper case, as readers type it
+    name: Mapped[str] = mapped_column(String(100))
+    tier_id: Mapped[int] = mapped_column(ForeignKey("billing_tiers.id", ondelete="CASCADE"), index=True)
+    interval: Mapped[str] = mapped_column(String(8))  # month | year
+    kind: Mapped[str] = mapped_column(String(8))  # percent | amount | trial
+    percent_off: Mapped[int | None] = mapped_column()
+    amount_off_cents: Mapped[int | None] = mapped_column()
+    duration: Mapped[str | None] = mapped_column(String(16))  # once | repeating | forever
+    duration_in_months: Mapped[int | None] = mapped_column()
+    trial_days: Mapped[int | None] = mapped_column()
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    max_redemptions: Mapped[int | None] = mapped_column()
+    featured: Mapped[bool] = mapped_column(default=False)  # shown on /pricing to everyone
+    stripe_coupon_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_promotion_code_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # ended early by an operator
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tier: Mapped[Tier] = relationship()
+
+
+class OfferRedemption(Base):
+    """One completed Checkout under an offer: unique per Checkout Session, so a redelivered
+    event counts once."""
+
+    __tablename__ = "billing_offer_redemptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("billing_offers.id", ondelete="CASCADE"), index=True)
+    stripe_checkout_session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

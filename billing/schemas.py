@@ -185,3 +185,70 @@ COMP = spec.schema(
         },
     },
 )
+
+_ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+
+OFFER_CREATE = spec.schema(
+    "OfferCreate",
+    {
+        "type": "object",
+        "required": ["code", "name", "tier_id", "interval", "kind"],
+        "additionalProperties": False,
+        "properties": {
+            "code": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{2,39}$"},
+            "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[^\\u0000-\\u001f]+$"},
+            "tier_id": _ID,
+            "interval": {"enum": ["month", "year"]},
+            "kind": {"enum": ["percent", "amount", "trial"]},
+            "percent_off": {"type": "integer", "minimum": 1, "maximum": 100},
+            "amount_off_cents": {"type": "integer", "minimum": 1, "maximum": 99_999_999},
+            "duration": {"enum": ["once", "repeating", "forever"]},
+            "duration_in_months": {"type": "integer", "minimum": 1, "maximum": 36},
+            "trial_days": {"type": "integer", "minimum": 1, "maximum": 730},
+            "starts_at": {"type": "string", "format": "date-time"},
+            "ends_at": {"type": ["string", "null"], "format": "date-time"},
+            "max_redemptions": {"type": ["integer", "null"], "minimum": 1, "maximum": 10_000_000},
+            "featured": {"type": "boolean", "description": "shown on /pricing to everyone while live"},
+        },
+    },
+)
+
+OFFER = spec.schema(
+    "Offer",
+    {
+        "type": "object",
+        "required": ["id", "code", "name", "tier_id", "interval", "kind", "live", "redemptions", "url"],
+        "properties": {
+            "id": {"type": "integer"},
+            "code": {"type": "string"},
+            "name": {"type": "string"},
+            "tier_id": {"type": "integer"},
+            "interval": {"type": "string"},
+            "kind": {"type": "string"},
+            "percent_off": {"type": ["integer", "null"]},
+            "amount_off_cents": {"type": ["integer", "null"]},
+            "duration": {"type": ["string", "null"]},
+            "duration_in_months": {"type": ["integer", "null"]},
+            "trial_days": {"type": ["integer", "null"]},
+            "starts_at": {"type": "string", "format": "date-time"},
+            "ends_at": {"type": ["string", "null"], "format": "date-time"},
+            "ended_at": {"type": ["string", "null"], "format": "date-time"},
+            "max_redemptions": {"type": ["integer", "null"]},
+            "redemptions": {"type": "integer", "description": "completed Checkouts under the offer"},
+            "featured": {"type": "boolean"},
+            "live": {"type": "boolean"},
+            "stripe_coupon_id": {"type": ["string", "null"]},
+            "stripe_promotion_code_id": {"type": ["string", "null"]},
+            "url": {"type": "string", "description": "the signed link to the offer on /pricing"},
+        },
+    },
+)
+
+OFFER_LIST = spec.schema(
+    "OfferList",
+    {
+        "type": "object",
+        "required": ["offers"],
+        "properties": {"offers": {"type": "array", "items": {"$ref": "#/components/schemas/Offer"}}},
+    },
+)

@@ -25,7 +25,7 @@ from billing.models import (
     Tier,
     TierPrice,
 )
-from growth.db import ids_in
+from growth.db import ids_in, utcnow
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule
 from growth.models import Status, Subscriber
@@ -312,12 +312,17 @@ def start_checkout(
     success_url: str,
     cancel_url: str,
     automatic_tax: bool,
+    offer_id: int | None = None,
+    now: dt.datetime | None = None,
 ) -> str:
     """Create a subscription-mode Checkout Session; returns its URL.
 
     For a stranger (no subscriber) Checkout asks the email; the completed payment makes them
     an active subscriber (billing.mirror), so the metadata says the session signs them up.
+    An offer (its tier and interval, while live) applies its promotion code or its trial.
     """
+    from billing import offers  # offers builds on this module's tiers and prices
+
     if interval not in INTERVALS:
         raise ValidationFailed("interval must be 'month' or 'year'", code="invalid_interval")
     if subscriber is not None and (subscriber.status == Status.ERASED or subscriber.confirmed_at is None):
@@ -333,7 +338,10 @@ def start_checkout(
             "You already have a paid subscription: manage it from the billing portal.",
             code="already_paying",
         )
+    offer = offers.offer_for_checkout(session, offer_id, tier, interval, now or utcnow())
     metadata = {"tier_id": str(tier.id)}
+    if offer is not None:
+        metadata["offer_id"] = str(offer.id)
     if subscriber is not None:
         metadata["subscriber_id"] = str(subscriber.id)
     else:
@@ -348,8 +356,11 @@ def start_checkout(
     }
     if subscriber is not None:
         params["client_reference_id"] = str(subscriber.id)
-    if tier.trial_days > 0:
-        params["subscription_data"]["trial_period_days"] = tier.trial_days
+    trial_days = offer.trial_days if offer is not None and offer.kind == "trial" else tier.trial_days
+    if trial_days:
+        params["subscription_data"]["trial_period_days"] = trial_days
+    if offer is not None and offer.stripe_promotion_code_id:
+        params["discounts"] = [{"promotion_code": offer.stripe_promotion_code_id}]
     customer = customer_of(session, subscriber) if subscriber is not None else None
     if customer is not None:
         params["customer"] = customer.stripe_customer_id  # customer and customer_email exclude each other

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request
 
-from billing import gateway, service, webhooks
+from billing import gateway, offers, service, webhooks
 from growth import links, readers, subscribers
 from growth.auth import current_operator
 from growth.db import commit, db, utcnow
@@ -34,10 +34,14 @@ def _pricing_page(subscriber: Subscriber | None, token: str | None):  # type: ig
     """The one pricing page: for a known reader (their plan, Checkout for them) or a stranger."""
     configured = gateway.is_configured()
     operator = current_operator()
+    in_force = offers.offer_in_force(
+        db.session, request.args.get("code"), request.args.get("offer"), utcnow()
+    )
     return render_template(
         "billing/pricing.html",
         subscriber=subscriber,
         token=token,
+        offer=in_force,
         tiers=service.pricing(db.session, configured),
         configured=configured,
         setup_steps=service.setup_steps(db.session, configured) if operator is not None else [],
@@ -127,6 +131,9 @@ def checkout():  # type: ignore[no-untyped-def]
     tier_id = as_id(data.get("tier_id"))
     if tier_id is None:
         raise InvalidRequest("tier_id must be a tier's number", code="invalid_tier")
+    offer_id = as_id(data.get("offer_id")) if data.get("offer_id") not in (None, "") else None
+    if data.get("offer_id") not in (None, "") and offer_id is None:
+        raise InvalidRequest("offer_id must be an offer's number", code="invalid_offer")
     if subscriber is not None:
         token = links.manage_token(subscriber)
         success_url = links.absolute(f"/me/{token}/billing?checkout=success")
@@ -143,6 +150,8 @@ def checkout():  # type: ignore[no-untyped-def]
         success_url=success_url,
         cancel_url=cancel_url,
         automatic_tax=current_app.config["MASTHEAD"].stripe_automatic_tax,
+        offer_id=offer_id,
+        now=utcnow(),
     )
     commit()
     return _respond_with_url(url)

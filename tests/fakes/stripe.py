@@ -260,8 +260,10 @@ class FakeStripe:
             self.checkout_sessions: dict[str, dict[str, Any]] = {}
             self.portal_sessions: dict[str, dict[str, Any]] = {}
             self.coupons: dict[str, dict[str, Any]] = {}
+            self.promotion_codes: dict[str, dict[str, Any]] = {}
             self.subscriptions: dict[str, dict[str, Any]] = {}
             self.discounts: dict[str, dict[str, Any]] = {}  # by id: they are never fetched alone
+            self.coupon_products: dict[str, list[str]] = {}  # a coupon's applies_to
             self.requests: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
             self.idempotent: dict[str, tuple[int, dict[str, Any]]] = {}
             self.fail_next: list[int] = []
@@ -312,7 +314,11 @@ class FakeStripe:
             ("POST", r"/v1/checkout/sessions", self.create_checkout_session),
             ("GET", r"/v1/checkout/sessions/(?P<id>[^/]+)", self.get("checkout_sessions")),
             ("POST", r"/v1/billing_portal/sessions", self.create_portal_session),
+            ("POST", r"/v1/coupons", self.create_coupon_api),
             ("GET", r"/v1/coupons/(?P<id>[^/]+)", self.get("coupons")),
+            ("POST", r"/v1/promotion_codes", self.create_promotion_code),
+            ("POST", r"/v1/promotion_codes/(?P<id>[^/]+)", self.update_promotion_code),
+            ("GET", r"/v1/promotion_codes/(?P<id>[^/]+)", self.get("promotion_codes")),
             ("GET", r"/v1/subscriptions/(?P<id>[^/]+)", self.retrieve_subscription),
         ]
         for verb, pattern, fn in routes:
@@ -441,6 +447,110 @@ class FakeStripe:
         self.customers[customer["id"]] = customer
         return 200, customer
 
+    def create_coupon_api(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """POST /v1/coupons: percent_off, or amount_off with currency; duration and its months."""
+        percent, amount = p.get("percent_off"), p.get("amount_off")
+        if (percent is None) == (amount is None):
+            return 400, _error(
+                "invalid_request_error", "You must pass exactly one of percent_off or amount_off."
+            )
+        if amount is not None and not p.get("currency"):
+            return 400, _error(
+                "invalid_request_error", "You must pass currency when passing amount_off.", param="currency"
+            )
+        duration = p.get("duration", "once")
+        if duration not in ("once", "repeating", "forever"):
+            return 400, _error("invalid_request_error", "Invalid duration", param="duration")
+        if duration == "repeating" and not p.get("duration_in_months"):
+            return 400, _error(
+                "invalid_request_error",
+                "duration_in_months is required when duration is repeating.",
+                param="duration_in_months",
+            )
+        made = coupon(
+            percent_off=float(percent) if percent is not None else None,
+            amount_off=int(amount) if amount is not None else None,
+            currency=p.get("currency"),
+            duration=duration,
+            duration_in_months=int(p["duration_in_months"]) if p.get("duration_in_months") else None,
+            created=int(time.time()),
+        )
+        made.update(
+            name=p.get("name"),
+            metadata=p.get("metadata", {}),
+            max_redemptions=int(p["max_redemptions"]) if p.get("max_redemptions") else None,
+            redeem_by=int(p["redeem_by"]) if p.get("redeem_by") else None,
+        )
+        # applies_to is includable: absent from the answer unless expanded
+        self.coupons[made["id"]] = made
+        self.coupon_products[made["id"]] = list((p.get("applies_to") or {}).get("products") or [])
+        return 200, made
+
+    def create_promotion_code(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """POST /v1/promotion_codes of 2025-09-30.clover and later: the coupon under promotion."""
+        if "coupon" in p:
+            return 400, _error("invalid_request_error", "Received unknown parameter: coupon", param="coupon")
+        promotion = p.get("promotion") or {}
+        if promotion.get("type") != "coupon" or promotion.get("coupon") not in self.coupons:
+            return 400, _error(
+                "invalid_request_error",
+                f"No such coupon: '{promotion.get('coupon')}'",
+                param="promotion[coupon]",
+            )
+        code = p.get("code") or new_id("CODE").upper()
+        if any(c["code"].lower() == code.lower() and c["active"] for c in self.promotion_codes.values()):
+            return 400, _error(
+                "invalid_request_error", "An active promotion code with `code` already exists."
+            )
+        made = {
+            "id": new_id("promo"),
+            "object": "promotion_code",
+            "active": _bool(p.get("active", "true")),
+            "code": code,
+            "created": int(time.time()),
+            "customer": p.get("customer"),
+            "expires_at": int(p["expires_at"]) if p.get("expires_at") else None,
+            "livemode": False,
+            "max_redemptions": int(p["max_redemptions"]) if p.get("max_redemptions") else None,
+            "metadata": p.get("metadata", {}),
+            "promotion": {"type": "coupon", "coupon": promotion["coupon"]},  # an id: not expanded
+            "restrictions": {
+                "first_time_transaction": False,
+                "minimum_amount": None,
+                "minimum_amount_currency": None,
+            },
+            "times_redeemed": 0,
+        }
+        self.promotion_codes[made["id"]] = made
+        return 200, made
+
+    def update_promotion_code(self, p: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        found = self.promotion_codes.get(id)
+        if found is None:
+            return 404, _error(
+                "invalid_request_error", f"No such promotion code: '{id}'", code="resource_missing"
+            )
+        if "active" in p:
+            found["active"] = _bool(p["active"])
+        if "metadata" in p:
+            found["metadata"] = p["metadata"]
+        return 200, found
+
+    def _promotion_code_problem(self, promo_id: str | None, price: dict[str, Any]) -> str | None:
+        promo = self.promotion_codes.get(promo_id or "")
+        if promo is None:
+            return f"No such promotion code: '{promo_id}'"
+        if not promo["active"]:
+            return "This promotion code is not active."
+        if promo["expires_at"] is not None and promo["expires_at"] <= time.time():
+            return "This promotion code has expired."
+        if promo["max_redemptions"] is not None and promo["times_redeemed"] >= promo["max_redemptions"]:
+            return "This promotion code has been fully redeemed."
+        products = self.coupon_products.get(promo["promotion"]["coupon"]) or []
+        if products and price["product"] not in products:
+            return "This promotion code cannot be applied to the items in this session."
+        return None
+
     def create_checkout_session(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if p.get("mode") != "subscription":
             return 400, _error(
@@ -474,6 +584,19 @@ class FakeStripe:
             price = self.prices.get(item.get("price"))
             if price is None or not price["active"]:
                 return 400, _error("invalid_request_error", f"No such active price: '{item.get('price')}'")
+        discounts = p.get("discounts") or []
+        if discounts and "allow_promotion_codes" in p:
+            return 400, _error(
+                "invalid_request_error",
+                "You may only specify one of these parameters: allow_promotion_codes, discounts.",
+            )
+        for item in discounts:
+            if "promotion_code" in item:
+                problem = self._promotion_code_problem(item["promotion_code"], self.prices[items[0]["price"]])
+                if problem:
+                    return 400, _error("invalid_request_error", problem, param="discounts")
+            elif item.get("coupon") not in self.coupons:
+                return 400, _error("invalid_request_error", f"No such coupon: '{item.get('coupon')}'")
         session_id = new_id("cs")
         session = {
             "id": session_id,
@@ -492,6 +615,9 @@ class FakeStripe:
             "cancel_url": p.get("cancel_url"),
             "subscription": None,
             "payment_status": "unpaid",
+            "discounts": [
+                {"coupon": d.get("coupon"), "promotion_code": d.get("promotion_code")} for d in discounts
+            ],
         }
         self.checkout_sessions[session_id] = session
         return 200, session
@@ -544,6 +670,20 @@ class FakeStripe:
                 metadata=data.get("metadata", {}),
                 trial_end=created + trial_days * 86400 if trial_days else None,
             )
+            made_discounts = []
+            for item in session.get("discounts") or []:
+                promo = self.promotion_codes.get(item.get("promotion_code") or "")
+                coupon_id = promo["promotion"]["coupon"] if promo else item.get("coupon")
+                made = discount(
+                    coupon_id=coupon_id, customer=customer_id, subscription_id=sub["id"], start=created
+                )
+                made.update(checkout_session=session_id, promotion_code=promo["id"] if promo else None)
+                self.discounts[made["id"]] = made
+                made_discounts.append(made)
+                if promo:
+                    promo["times_redeemed"] += 1
+                self.coupons[coupon_id]["times_redeemed"] += 1
+            sub["discounts"] = [d["id"] for d in made_discounts]  # ids: never expanded in events
             self.subscriptions[sub["id"]] = sub
             session.update(
                 status="complete",
@@ -555,10 +695,17 @@ class FakeStripe:
             session["customer_details"] = {
                 "email": session["customer_email"] or self.customers[customer_id]["email"]
             }
+        amount = price["unit_amount"]
+        for made in made_discounts:
+            terms = self.coupons[made["source"]["coupon"]]
+            if terms["percent_off"] is not None:
+                amount -= round(amount * terms["percent_off"] / 100)
+            else:
+                amount = max(0, amount - terms["amount_off"])
         paid = invoice(
             customer=customer_id,
             subscription_id=sub["id"],
-            amount_paid=0 if trial_days else price["unit_amount"] + tax,
+            amount_paid=0 if trial_days else amount + tax,
             tax=0 if trial_days else tax,
             currency=price["currency"],
             paid_at=created,
@@ -568,7 +715,8 @@ class FakeStripe:
         )
         return [
             event("checkout.session.completed", dict(session), created),
-            event("customer.subscription.created", sub, created),
+            event("customer.subscription.created", json.loads(json.dumps(sub)), created),
+            *[event("customer.discount.created", dict(d), created) for d in made_discounts],
             event("invoice.paid", paid, created),
         ]
 
