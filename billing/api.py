@@ -7,8 +7,7 @@ import datetime as dt
 from flask import Blueprint, current_app, jsonify, request
 
 from billing import gateway, grants, offers, reports, schemas, service
-from billing.models import Offer
-from billing.models import Tier
+from billing.models import Offer, Tier
 from billing.report_series import MOVEMENT_FIELDS
 from growth import report_service
 from growth.auth import current_operator
