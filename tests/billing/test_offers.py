@@ -264,3 +264,32 @@ def test_offer_input_is_checked(billing_app, bclient, bsession, gold):
     again = bclient.post("/api/v1/offers", json={**base, "kind": "trial", "trial_days": 7}, headers=headers)
     assert again.status_code == 409
     assert bclient.post("/api/v1/offers", json=base).status_code == 401
+
+
+def test_an_email_announcing_an_offer_is_a_pitch(billing_app, bsession, gold):
+    from content import posts, sequences
+    from tests.content.conftest import make_post
+
+    offer = offers.create_offer(
+        bsession,
+        None,
+        offers.OfferInput(
+            code="TRY7", name="A week", tier_id=gold.id, interval="month", kind="trial", trial_days=7
+        ),
+        utcnow(),
+    )
+    with billing_app.test_request_context():
+        link = offers.offer_url(offer)
+    post = make_post(
+        bsession, title="Our offer", body_markdown=f"Try us: [a week free]({link})", kind="value"
+    )
+    assert post.kind == "pitch"
+    plain = make_post(bsession, title="Just news", body_markdown="See [prices](/pricing).")
+    assert plain.kind == "value"
+    posts.update_post(
+        bsession, plain, posts.PostInput(body_markdown="Use /pricing?code=TRY7 today"), utcnow()
+    )
+    assert plain.kind == "pitch"
+    step = sequences.StepInput(subject="Last chance", body=f"Code: {link}", kind="value", delay_minutes=0)
+    sequences._check_step(step)
+    assert step.kind == "pitch"
