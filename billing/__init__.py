@@ -21,6 +21,9 @@ ROLES = {
     "billing.upgrade_for": "public",
     "billing.billing_page": "public",
     "billing.checkout": "public",
+    "billing.gift_checkout": "public",
+    "billing.gift_page": "public",
+    "billing.redeem_gift": "public",
     "billing.portal": "public",
     "billing_webhooks.stripe_webhook": "public",  # signed by Stripe
     "billing_admin.tiers": "admin",
@@ -48,6 +51,7 @@ def init_app(app: Flask) -> None:
         api,
         cli,
         gateway,
+        gifts,
         grants,
         privacy,
         report_series,
@@ -88,6 +92,7 @@ def init_app(app: Flask) -> None:
     scheduler.register_scheduled(
         "process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5)
     )
+    scheduler.register_scheduled("gift-invitations", gifts.invitations_work, dt.timedelta(hours=1))
     demo.register_demo_contributor(BillingDemo)
 
 

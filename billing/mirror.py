@@ -29,6 +29,7 @@ from billing.customers import (
     subscriber_by_id,
     timestamp,
 )
+from billing.gifts import apply_gift_paid, is_gift_session
 from billing.models import (
     ACCESS_STATUSES,
     SUBSCRIPTION_STATUSES,
@@ -298,6 +299,8 @@ def apply_checkout_completed(session: Session, row: StripeEvent, obj: dict[str, 
     A stranger's session (started from /pricing without a link) signs the payer up: the paid
     address becomes an active subscriber, consent recorded and welcome sent.
     """
+    if is_gift_session(obj):
+        return apply_gift_paid(session, str(obj["id"]), obj, row.created)
     metadata = obj.get("metadata") or {}
     email = (obj.get("customer_details") or {}).get("email") or obj.get("customer_email")
     subscriber = (

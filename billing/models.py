@@ -301,3 +301,29 @@ class OfferRedemption(Base):
     stripe_checkout_session_id: Mapped[str] = mapped_column(String(255), unique=True)
     subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Gift(Base):
+    """A paid period of a tier bought for someone else's address (a one-time Checkout payment).
+
+    Made when Checkout reports the payment (its metadata carries the tier, the months and the
+    recipient), once per Checkout Session; the recipient redeems it by a signed link, which
+    grants the tier for the period (`grant_id`).
+    """
+
+    __tablename__ = "billing_gifts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_checkout_session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    tier_id: Mapped[int | None] = mapped_column(ForeignKey("billing_tiers.id", ondelete="SET NULL"))
+    months: Mapped[int] = mapped_column()
+    amount_cents: Mapped[int] = mapped_column()
+    currency: Mapped[str] = mapped_column(String(3))
+    recipient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
+    )
+    giver_email: Mapped[str | None] = mapped_column(String(320))
+    paid_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    redeemed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("billing_grants.id", ondelete="SET NULL"))
+    invited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # near the end: subscribe

@@ -90,7 +90,7 @@ REVENUE_REPORT = spec.schema(
     "RevenueReport",
     {
         "type": "object",
-        "required": [*_REVENUE_FIELDS, "currencies", "comps"],
+        "required": [*_REVENUE_FIELDS, "currencies", "comps", "gifts"],
         "properties": {
             "from": {"type": "string", "format": "date-time"},
             "to": {"type": "string", "format": "date-time"},
@@ -100,6 +100,15 @@ REVENUE_REPORT = spec.schema(
                 "required": ["count"],
                 "description": "readers given a tier without paying, at `to` (never in MRR)",
                 "properties": {"count": {"type": "integer"}},
+            },
+            "gifts": {
+                "type": "object",
+                "required": ["count", "revenue_cents"],
+                "description": "gifts paid in the window: one-time payments, never MRR nor the ledger",
+                "properties": {
+                    "count": {"type": "integer"},
+                    "revenue_cents": {"type": "object", "additionalProperties": {"type": "integer"}},
+                },
             },
             "revenue_per_reachable_reader": {"$ref": "#/components/schemas/RevenuePerReachableReader"},
             "currencies": {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request
 
-from billing import gateway, offers, service, webhooks
+from billing import gateway, gifts, offers, service, webhooks
 from growth import links, readers, subscribers
 from growth.auth import current_operator
 from growth.db import commit, db, utcnow
@@ -48,6 +48,8 @@ def _pricing_page(subscriber: Subscriber | None, token: str | None):  # type: ig
         current=service.paying_subscription(db.session, subscriber) if subscriber is not None else None,
         canceled=request.args.get("checkout") == "canceled",
         paid=request.args.get("checkout") == "success",
+        gift_sent=request.args.get("gift") == "sent",
+        gift_months=gifts.GIFT_MONTHS,
     )
 
 
@@ -155,6 +157,53 @@ def checkout():  # type: ignore[no-untyped-def]
     )
     commit()
     return _respond_with_url(url)
+
+
+@bp.post("/billing/gift")
+def gift_checkout():  # type: ignore[no-untyped-def]
+    """Start a one-time Checkout for a gift: a tier for 1, 3, 6 or 12 months for an address."""
+    data = _form_or_json()
+    stripe_gateway = gateway.get_gateway()
+    tier_id = as_id(data.get("tier_id"))
+    if tier_id is None:
+        raise InvalidRequest("tier_id must be a tier's number", code="invalid_tier")
+    months = as_id(data.get("months"))
+    if months is None:
+        raise InvalidRequest("months must be 1, 3, 6 or 12", code="invalid_months")
+    url = gifts.start_gift_checkout(
+        db.session,
+        stripe_gateway,
+        tier_id,
+        months,
+        str(data.get("recipient_email") or ""),
+        success_url=links.absolute("/pricing?gift=sent"),
+        cancel_url=links.absolute("/pricing?checkout=canceled"),
+    )
+    commit()
+    return _respond_with_url(url)
+
+
+@bp.get("/gift/<token>")
+def gift_page(token: str):  # type: ignore[no-untyped-def]
+    """A gift's redeem page: one button (a POST, so a mail scanner's visit redeems nothing)."""
+    try:
+        gift = gifts.gift_for_token(db.session, token)
+    except DomainError as exc:
+        return _link_problem(exc)
+    return render_template("billing/gift.html", gift=gift, token=token, redeemed=None)
+
+
+@bp.post("/gift/<token>")
+def redeem_gift(token: str):  # type: ignore[no-untyped-def]
+    """Redeem a gift: its tier from now for its months; redeeming twice changes nothing."""
+    try:
+        gift = gifts.gift_for_token(db.session, token)
+        gift, redeemed = gifts.redeem_gift(db.session, gift.id, utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        return _link_problem(exc)
+    commit()
+    return render_template("billing/gift.html", gift=gift, token=token, redeemed=redeemed)
 
 
 @bp.post("/billing/portal")

@@ -205,6 +205,8 @@ def unprocessed_event_ids(session: Session) -> list[int]:
 Handler = Callable[[Session, StripeEvent, dict[str, Any]], Subscriber | None]
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": apply_checkout_completed,
+    # a delayed payment method (a bank debit) pays later: the same session, now paid
+    "checkout.session.async_payment_succeeded": apply_checkout_completed,
     "invoice.paid": apply_invoice_paid,
     "invoice.payment_failed": apply_payment_failed,
     **{name: apply_subscription for name in SUBSCRIPTION_EVENTS},

@@ -446,6 +446,25 @@ def confirm(
 PAYMENT_FORM = "stripe_checkout"
 
 
+def invitee(session: Session, raw_email: str, now: dt.datetime, source: str) -> Subscriber | None:
+    """The subscriber someone else named (a gift's recipient): found, or added as pending.
+
+    No consent is recorded and no confirmation sent: they confirm by acting on the one email
+    they are sent (a gift's redeem link). None for an address that cannot be one.
+    """
+    try:
+        display, key = normalize_email(raw_email)
+    except ValidationFailed:
+        return None
+    subscriber = session.scalars(select(Subscriber).where(Subscriber.email_normalized == key)).first()
+    if subscriber is None:
+        req = SignupRequest(email=display, source=source, form=source)
+        subscriber, created = _insert_subscriber(session, req, display, key, now)
+        if created:
+            record_first_events(session, subscriber, now, reason=source)
+    return subscriber
+
+
 def join_by_payment(session: Session, raw_email: str, now: dt.datetime) -> Subscriber | None:
     """The subscriber a completed payment names: a new or pending address becomes active.
 

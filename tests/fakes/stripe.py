@@ -552,9 +552,9 @@ class FakeStripe:
         return None
 
     def create_checkout_session(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        if p.get("mode") != "subscription":
+        if p.get("mode") not in ("subscription", "payment"):
             return 400, _error(
-                "invalid_request_error", "This fake only knows subscription mode.", param="mode"
+                "invalid_request_error", "This fake knows subscription and payment mode.", param="mode"
             )
         if "customer" in p and "customer_email" in p:
             return 400, _error(
@@ -581,9 +581,26 @@ class FakeStripe:
                 "invalid_request_error", "Missing required param: line_items.", param="line_items"
             )
         for item in items:
+            if "price_data" in item:  # an inline one-time price (payment mode)
+                data = item["price_data"]
+                if p["mode"] != "payment" or "recurring" in data:
+                    return 400, _error("invalid_request_error", "This fake only knows one-time price_data.")
+                if data.get("product") not in self.products or not data.get("currency"):
+                    return 400, _error(
+                        "invalid_request_error",
+                        f"No such product: '{data.get('product')}'",
+                        param="line_items",
+                    )
+                continue
             price = self.prices.get(item.get("price"))
             if price is None or not price["active"]:
                 return 400, _error("invalid_request_error", f"No such active price: '{item.get('price')}'")
+        if p["mode"] == "payment" and "subscription_data" in p:
+            return 400, _error(
+                "invalid_request_error",
+                "You can not pass `subscription_data` in `payment` mode.",
+                param="subscription_data",
+            )
         discounts = p.get("discounts") or []
         if discounts and "allow_promotion_codes" in p:
             return 400, _error(
@@ -598,10 +615,20 @@ class FakeStripe:
             elif item.get("coupon") not in self.coupons:
                 return 400, _error("invalid_request_error", f"No such coupon: '{item.get('coupon')}'")
         session_id = new_id("cs")
+        one_time = [i["price_data"] for i in items if "price_data" in i]
         session = {
             "id": session_id,
             "object": "checkout.session",
-            "mode": "subscription",
+            "mode": p["mode"],
+            "amount_total": sum(
+                int(i["price_data"]["unit_amount"]) * int(i.get("quantity", 1))
+                for i in items
+                if "price_data" in i
+            )
+            if one_time
+            else None,
+            "currency": one_time[0]["currency"] if one_time else None,
+            "payment_intent": None,
             "status": "open",
             "url": f"https://checkout.stripe.test/c/pay/{session_id}",
             "customer": p.get("customer"),
@@ -650,6 +677,14 @@ class FakeStripe:
         """
         with self.lock:
             session = self.checkout_sessions[session_id]
+            if session["mode"] == "payment":  # a one-time payment: no customer made, no invoice
+                session.update(
+                    status="complete",
+                    payment_status="paid",
+                    payment_intent=new_id("pi"),
+                    customer_details={"email": session["customer_email"] or email, "name": None},
+                )
+                return [event("checkout.session.completed", json.loads(json.dumps(session)), created)]
             customer_id = session["customer"]
             if customer_id is None:
                 _, customer = self.create_customer({"email": session["customer_email"] or email})
