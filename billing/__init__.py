@@ -25,6 +25,10 @@ ROLES = {
     "billing.gift_page": "public",
     "billing.redeem_gift": "public",
     "billing.portal": "public",
+    "billing.cancel": "public",
+    "billing.pause": "public",
+    "billing.switch_to_yearly": "public",
+    "billing_api.cancellations": "admin",
     "billing_webhooks.stripe_webhook": "public",  # signed by Stripe
     "billing_admin.tiers": "admin",
     "billing_admin.tier": "admin",

@@ -6,7 +6,7 @@ import datetime as dt
 
 from flask import Blueprint, current_app, jsonify, request
 
-from billing import gateway, grants, offers, reports, schemas, service
+from billing import gateway, grants, offers, reports, retention, schemas, service
 from billing.models import Offer, Tier
 from billing.report_series import MOVEMENT_FIELDS
 from growth import report_service
@@ -39,7 +39,20 @@ def tier_json(tier: Tier) -> dict:
         "stripe_product_id": tier.stripe_product_id,
         "stripe_prices": prices,
         "synced": service.is_synced(tier),
+        "retention_percent_off": tier.retention_percent_off,
+        "retention_months": tier.retention_months,
+        "stripe_retention_coupon_id": tier.stripe_retention_coupon_id,
     }
+
+
+def _tier_input(data: dict) -> service.TierInput:
+    retention_keys = ("retention_percent_off", "retention_months")
+    fields = {k: v for k, v in data.items() if k not in retention_keys}
+    given = any(k in data for k in retention_keys)
+    return service.TierInput(
+        **fields,
+        retention=(data.get("retention_percent_off"), data.get("retention_months")) if given else None,
+    )
 
 
 @bp.get("/tiers")
@@ -63,7 +76,7 @@ def list_tiers():  # type: ignore[no-untyped-def]
 def create_tier():  # type: ignore[no-untyped-def]
     """A new tier; `flask sync-tiers` puts it at Stripe."""
     data = json_body(schemas.TIER_CREATE)
-    tier = service.create_tier(db.session, service.TierInput(**data), utcnow())
+    tier = service.create_tier(db.session, _tier_input(data), utcnow())
     commit()
     return jsonify(tier_json(tier)), 201
 
@@ -95,9 +108,7 @@ def get_tier(tier_id: int):  # type: ignore[no-untyped-def]
 def update_tier(tier_id: int):  # type: ignore[no-untyped-def]
     """Change some fields of a tier."""
     data = json_body(schemas.TIER_UPDATE)
-    tier = service.update_tier(
-        db.session, service.get_tier(db.session, tier_id), service.TierInput(**data), utcnow()
-    )
+    tier = service.update_tier(db.session, service.get_tier(db.session, tier_id), _tier_input(data), utcnow())
     commit()
     return jsonify(tier_json(tier))
 
@@ -350,3 +361,32 @@ def end_offer(offer_id: int):  # type: ignore[no-untyped-def]
     offers.end_offer(db.session, stripe_gateway, offer, utcnow())
     commit()
     return jsonify(offer_json(offer))
+
+
+@bp.get("/reports/cancellations")
+@spec.operation(
+    "/api/v1/reports/cancellations",
+    "get",
+    summary="Cancellations, their reasons, retention offers shown and taken, saves",
+    response="CancellationReport",
+    parameters=[
+        {
+            "name": "from",
+            "in": "query",
+            "schema": {"type": "string", "format": "date"},
+            "description": "default: start of the month 11 months ago",
+        },
+        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+    ],
+    tags=("billing", "reports"),
+)
+def cancellations():  # type: ignore[no-untyped-def]
+    """The cancel flow over [from, to): reasons from Stripe's cancellation_details, saves."""
+    now = utcnow()
+    start = _instant("from", reports.default_start(now))
+    end = _instant("to", now)
+    if end <= start:
+        raise InvalidRequest("`to` must be after `from`", code="invalid_range")
+    if (end - start).days > MAX_REPORT_DAYS:
+        raise InvalidRequest(f"the range may span at most {MAX_REPORT_DAYS} days", code="invalid_range")
+    return jsonify(retention.cancellation_report(retention.load_facts(db.session, start, end), start, end))

@@ -39,6 +39,7 @@ from billing.models import (
     Tier,
 )
 from billing.offers import record_redemption
+from billing.retention import note_subscription_event
 from billing.service import SIGNUP_METADATA, tier_for_price
 from growth import emails, signals
 from growth.db import utcnow
@@ -235,6 +236,7 @@ def apply_subscription(session: Session, row: StripeEvent, obj: dict[str, Any]) 
     if subscriber is not None:
         sub.subscriber_id = subscriber.id
     session.flush()
+    note_subscription_event(session, row, obj, sub)
     if sub.subscriber_id is not None:
         refresh_stage(session, session.get(Subscriber, sub.subscriber_id), row.created)
         if sub.cancel_at_period_end and not was_cancelling and sub.status in ACCESS_STATUSES:

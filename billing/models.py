@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from growth.db import Base, UTCDateTime, utcnow
@@ -63,6 +63,10 @@ class Tier(Base):
     trial_days: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
     stripe_product_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # The retention coupon the portal's cancel flow offers (percent off for some months).
+    retention_percent_off: Mapped[int | None] = mapped_column()
+    retention_months: Mapped[int | None] = mapped_column()
+    stripe_retention_coupon_id: Mapped[str | None] = mapped_column(String(255))
     synced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -327,3 +331,38 @@ class Gift(Base):
     redeemed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     grant_id: Mapped[int | None] = mapped_column(ForeignKey("billing_grants.id", ondelete="SET NULL"))
     invited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # near the end: subscribe
+
+
+class RetentionEvent(Base):
+    """One fact of the cancel flow, once per Stripe event (or portal session) and kind:
+    a cancellation scheduled or done (with Stripe's cancellation_details), a retention offer
+    shown or accepted, a scheduled cancellation undone, a failed payment recovered."""
+
+    __tablename__ = "billing_retention_events"
+    __table_args__ = (
+        UniqueConstraint("source_id", "kind"),
+        Index("ix_billing_retention_events_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(255))  # the Stripe event id, or the portal session's
+    # cancel_scheduled | canceled | retention_offered | retention_accepted | reactivated | payment_recovered
+    kind: Mapped[str] = mapped_column(String(24))
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255))
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"))
+    tier_id: Mapped[int | None] = mapped_column(ForeignKey("billing_tiers.id", ondelete="SET NULL"))
+    feedback: Mapped[str | None] = mapped_column(String(32))  # cancellation_details.feedback
+    reason: Mapped[str | None] = mapped_column(String(32))  # cancellation_details.reason
+    comment: Mapped[str | None] = mapped_column(Text)  # cancellation_details.comment
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PortalConfiguration(Base):
+    """The Stripe customer-portal configuration Masthead made (features, cancellation reasons)."""
+
+    __tablename__ = "billing_portal_configurations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_configuration_id: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    synced_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

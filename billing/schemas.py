@@ -15,6 +15,13 @@ TIER_FIELDS = {
     "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$", "maxLength": 3},
     "trial_days": {"type": "integer", "minimum": 0, "maximum": 730},
     "active": {"type": "boolean"},
+    "retention_percent_off": {
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "maximum": 100,
+        "description": "the cancel flow's retention coupon (with retention_months); null: none",
+    },
+    "retention_months": {"type": ["integer", "null"], "minimum": 1, "maximum": 12},
 }
 
 TIER_CREATE = spec.schema(
@@ -259,5 +266,55 @@ OFFER_LIST = spec.schema(
         "type": "object",
         "required": ["offers"],
         "properties": {"offers": {"type": "array", "items": {"$ref": "#/components/schemas/Offer"}}},
+    },
+)
+
+_RATE = {"type": ["number", "null"], "description": "fraction, not percent; null without a base"}
+
+CANCELLATION_REPORT = spec.schema(
+    "CancellationReport",
+    {
+        "type": "object",
+        "required": [
+            "from",
+            "to",
+            "cancel_requests",
+            "reasons",
+            "retention",
+            "saves",
+            "churned",
+            "save_rate",
+        ],
+        "properties": {
+            "from": {"type": "string", "format": "date-time"},
+            "to": {"type": "string", "format": "date-time"},
+            "cancel_requests": {"type": "integer"},
+            "reasons": {
+                "type": "object",
+                "description": "Stripe's cancellation_details.feedback per request (`none`: not given)",
+                "additionalProperties": {"type": "integer"},
+            },
+            "retention": {
+                "type": "object",
+                "required": ["offered", "accepted", "acceptance_rate"],
+                "properties": {
+                    "offered": {"type": "integer"},
+                    "accepted": {"type": "integer"},
+                    "acceptance_rate": _RATE,
+                },
+            },
+            "saves": {
+                "type": "object",
+                "required": ["total", "retention_accepted", "reactivated", "payment_recovered"],
+                "properties": {
+                    "total": {"type": "integer"},
+                    "retention_accepted": {"type": "integer"},
+                    "reactivated": {"type": "integer", "description": "scheduled cancellations undone"},
+                    "payment_recovered": {"type": "integer", "description": "failed payments that recovered"},
+                },
+            },
+            "churned": {"type": "integer"},
+            "save_rate": _RATE,
+        },
     },
 )

@@ -51,6 +51,8 @@ class TierInput:
     currency: str | None = None
     trial_days: int | None = None
     active: bool | None = None
+    # (percent off, months) of the cancel flow's retention coupon; (None, None) removes it
+    retention: tuple[object, object] | None = None
 
 
 # What a tier's text accepts (the admin form, the API and the CLI; billing.schemas documents it).
@@ -119,6 +121,7 @@ def create_tier(session: Session, data: TierInput, now: dt.datetime) -> Tier:
         created_at=now,
         updated_at=now,
     )
+    _set_retention(tier, data)
     session.add(tier)
     session.flush()
     return tier
@@ -145,9 +148,18 @@ def update_tier(session: Session, tier: Tier, data: TierInput, now: dt.datetime)
         value = getattr(data, attr)
         if value is not None:
             setattr(tier, attr, value)
+    _set_retention(tier, data)
     tier.updated_at = now
     session.flush()
     return tier
+
+
+def _set_retention(tier: Tier, data: TierInput) -> None:
+    if data.retention is None:
+        return
+    from billing.retention import check_retention_terms  # the cancel flow builds on this module
+
+    tier.retention_percent_off, tier.retention_months = check_retention_terms(*data.retention)
 
 
 def get_tier(session: Session, tier_id: int) -> Tier:
@@ -387,7 +399,11 @@ def open_portal(session: Session, gateway: StripeGateway, subscriber: Subscriber
     customer = customer_of(session, subscriber)
     if customer is None:
         raise NotFound("There is no billing account for this subscription yet.", code="no_billing_account")
-    portal = gateway.create_portal_session(customer.stripe_customer_id, return_url)
+    from billing.retention import portal_configuration_id  # the cancel flow builds on this module
+
+    portal = gateway.create_portal_session(
+        customer.stripe_customer_id, return_url, configuration=portal_configuration_id(session)
+    )
     return str(portal.url)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request
 
-from billing import gateway, gifts, offers, service, webhooks
+from billing import gateway, gifts, offers, self_service, service, webhooks
 from growth import links, readers, subscribers
 from growth.auth import current_operator
 from growth.db import commit, db, utcnow
@@ -97,6 +97,7 @@ def billing_page(token: str):  # type: ignore[no-untyped-def]
         subscriber = _subscriber(token)
     except DomainError as exc:
         return _link_problem(exc)
+    paying = service.paying_subscription(db.session, subscriber)
     return render_template(
         "billing/billing.html",
         subscriber=subscriber,
@@ -105,6 +106,10 @@ def billing_page(token: str):  # type: ignore[no-untyped-def]
         has_account=service.customer_of(db.session, subscriber) is not None,
         configured=gateway.is_configured(),
         success=request.args.get("checkout") == "success",
+        paying=paying,
+        yearly=self_service.yearly_price_for(db.session, paying) if paying else None,
+        pause_months=self_service.PAUSE_MONTHS,
+        changed=request.args.get("changed"),
     )
 
 
@@ -220,6 +225,56 @@ def portal():  # type: ignore[no-untyped-def]
     )
     commit()
     return _respond_with_url(url)
+
+
+def _billing_url(subscriber: Subscriber, changed: str | None = None) -> str:
+    path = f"/me/{links.manage_token(subscriber)}/billing"
+    return links.absolute(path + (f"?changed={changed}" if changed else ""))
+
+
+def _respond_done(subscriber: Subscriber, changed: str):  # type: ignore[no-untyped-def]
+    if request.is_json:
+        return jsonify({"requested": changed})
+    return redirect(_billing_url(subscriber, changed), code=303)
+
+
+@bp.post("/billing/cancel")
+def cancel():  # type: ignore[no-untyped-def]
+    """Open Stripe's portal on its cancel flow (reasons asked there, retention coupon offered)."""
+    data = _form_or_json()
+    stripe_gateway = gateway.get_gateway()
+    subscriber = _subscriber(data.get("t"))
+    url = self_service.open_cancel_flow(
+        db.session, stripe_gateway, subscriber, _billing_url(subscriber), utcnow()
+    )
+    commit()
+    return _respond_with_url(url)
+
+
+@bp.post("/billing/pause")
+def pause():  # type: ignore[no-untyped-def]
+    """Pause collection for 1 to 3 months (months), or resume (months empty or 0)."""
+    data = _form_or_json()
+    stripe_gateway = gateway.get_gateway()
+    subscriber = _subscriber(data.get("t"))
+    raw = data.get("months")
+    months = None if raw in (None, "", "0", 0) else as_id(raw)
+    if raw not in (None, "", "0", 0) and months is None:
+        raise InvalidRequest("months must be 1, 2 or 3", code="invalid_pause")
+    self_service.pause(db.session, stripe_gateway, subscriber, months, utcnow())
+    commit()
+    return _respond_done(subscriber, "resume" if months is None else "pause")
+
+
+@bp.post("/billing/yearly")
+def switch_to_yearly():  # type: ignore[no-untyped-def]
+    """Move a monthly plan to the tier's yearly price (prorated)."""
+    data = _form_or_json()
+    stripe_gateway = gateway.get_gateway()
+    subscriber = _subscriber(data.get("t"))
+    self_service.switch_to_yearly(db.session, stripe_gateway, subscriber, utcnow())
+    commit()
+    return _respond_done(subscriber, "yearly")
 
 
 @webhooks_bp.post("/webhooks/stripe")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from billing import catalogue, privacy
+from billing import catalogue, privacy, retention
 from billing.catalogue import COUPON_EVENTS, DISCOUNT_EVENTS, apply_coupon_event, apply_discount
 from billing.customers import timestamp
 from billing.ledger import apply_invoice_paid, apply_payment_failed
@@ -203,6 +203,17 @@ def unprocessed_event_ids(session: Session) -> list[int]:
 
 
 Handler = Callable[[Session, StripeEvent, dict[str, Any]], Subscriber | None]
+
+
+def apply_discount_and_retention(
+    session: Session, row: StripeEvent, obj: dict[str, Any]
+) -> Subscriber | None:
+    """A discount into the catalogue; one from a tier's retention coupon is an offer taken."""
+    subscriber = apply_discount(session, row, obj)
+    retention.note_discount_event(session, row, obj)
+    return subscriber
+
+
 HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": apply_checkout_completed,
     # a delayed payment method (a bank debit) pays later: the same session, now paid
@@ -210,7 +221,7 @@ HANDLERS: dict[str, Handler] = {
     "invoice.paid": apply_invoice_paid,
     "invoice.payment_failed": apply_payment_failed,
     **{name: apply_subscription for name in SUBSCRIPTION_EVENTS},
-    **{name: apply_discount for name in DISCOUNT_EVENTS},
+    **{name: apply_discount_and_retention for name in DISCOUNT_EVENTS},
     **{name: apply_coupon_event for name in COUPON_EVENTS},
 }
 # Events that describe the catalogue, not a subscriber: applied without matching anyone.

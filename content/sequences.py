@@ -553,6 +553,11 @@ def on_upgraded(subscriber: Subscriber, *, session: Session, now: dt.datetime, *
     enrol_on(session, subscriber, "upgraded", now)
 
 
+def on_kept(subscriber: Subscriber, *, session: Session, now: dt.datetime, **_: object) -> None:
+    """They stay (a cancellation undone, a retention offer taken, a payment recovered)."""
+    leave_all(session, subscriber.id, now, "kept", WIN_BACK_TRIGGERS)
+
+
 def on_cancel_scheduled(subscriber: Subscriber, *, session: Session, now: dt.datetime, **_: object) -> None:
     enrol_on(session, subscriber, "cancel_scheduled", now)
 

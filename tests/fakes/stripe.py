@@ -119,6 +119,7 @@ def subscription(
         "ended_at": canceled_at if status == "canceled" else None,
         "trial_end": trial_end,
         "pause_collection": pause_collection,
+        "cancellation_details": {"comment": None, "feedback": None, "reason": None},
         "metadata": metadata or {},
         "discounts": discounts or [],
         "items": {
@@ -261,6 +262,8 @@ class FakeStripe:
             self.portal_sessions: dict[str, dict[str, Any]] = {}
             self.coupons: dict[str, dict[str, Any]] = {}
             self.promotion_codes: dict[str, dict[str, Any]] = {}
+            self.portal_configurations: dict[str, dict[str, Any]] = {}
+            self.sent: list[dict[str, Any]] = []  # events API calls caused, for the test to deliver
             self.subscriptions: dict[str, dict[str, Any]] = {}
             self.discounts: dict[str, dict[str, Any]] = {}  # by id: they are never fetched alone
             self.coupon_products: dict[str, list[str]] = {}  # a coupon's applies_to
@@ -314,6 +317,9 @@ class FakeStripe:
             ("POST", r"/v1/checkout/sessions", self.create_checkout_session),
             ("GET", r"/v1/checkout/sessions/(?P<id>[^/]+)", self.get("checkout_sessions")),
             ("POST", r"/v1/billing_portal/sessions", self.create_portal_session),
+            ("POST", r"/v1/billing_portal/configurations", self.create_portal_configuration),
+            ("POST", r"/v1/billing_portal/configurations/(?P<id>[^/]+)", self.update_portal_configuration),
+            ("POST", r"/v1/subscriptions/(?P<id>[^/]+)", self.update_subscription),
             ("POST", r"/v1/coupons", self.create_coupon_api),
             ("GET", r"/v1/coupons/(?P<id>[^/]+)", self.get("coupons")),
             ("POST", r"/v1/promotion_codes", self.create_promotion_code),
@@ -649,6 +655,38 @@ class FakeStripe:
         self.checkout_sessions[session_id] = session
         return 200, session
 
+    def create_portal_configuration(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """POST /v1/billing_portal/configurations: features as sent (booleans from the form)."""
+        if not p.get("features"):
+            return 400, _error("invalid_request_error", "Missing required param: features.", param="features")
+        made = {
+            "id": new_id("bpc"),
+            "object": "billing_portal.configuration",
+            "active": True,
+            "is_default": False,
+            "business_profile": p.get("business_profile", {}),
+            "default_return_url": p.get("default_return_url"),
+            "features": p["features"],
+            "metadata": p.get("metadata", {}),
+        }
+        self.portal_configurations[made["id"]] = made
+        return 200, made
+
+    def update_portal_configuration(self, p: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        found = self.portal_configurations.get(id)
+        if found is None:
+            return 404, _error(
+                "invalid_request_error", f"No such configuration: '{id}'", code="resource_missing"
+            )
+        found.update(
+            {
+                k: v
+                for k, v in p.items()
+                if k in ("business_profile", "default_return_url", "features", "metadata")
+            }
+        )
+        return 200, found
+
     def create_portal_session(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if p.get("customer") not in self.customers:
             return 400, _error(
@@ -656,10 +694,38 @@ class FakeStripe:
                 f"No such customer: '{p.get('customer')}'",
                 param="customer",
             )
+        if p.get("configuration") and p["configuration"] not in self.portal_configurations:
+            return 400, _error("invalid_request_error", f"No such configuration: '{p['configuration']}'")
+        flow = p.get("flow_data")
+        if flow is not None:
+            if flow.get("type") != "subscription_cancel":
+                return 400, _error("invalid_request_error", "This fake knows the subscription_cancel flow.")
+            cancel = flow.get("subscription_cancel") or {}
+            sub = self.subscriptions.get(cancel.get("subscription") or "")
+            if sub is None or sub["customer"] != p["customer"]:
+                return 400, _error(
+                    "invalid_request_error",
+                    "The subscription does not belong to this customer.",
+                    param="flow_data[subscription_cancel][subscription]",
+                )
+            if sub["cancel_at_period_end"]:
+                return 400, _error("invalid_request_error", "This subscription is already set to cancel.")
+            offer = cancel.get("retention")
+            if offer is not None and (
+                offer.get("type") != "coupon_offer"
+                or (offer.get("coupon_offer") or {}).get("coupon") not in self.coupons
+            ):
+                return 400, _error(
+                    "invalid_request_error",
+                    "Invalid retention coupon.",
+                    param="flow_data[subscription_cancel][retention]",
+                )
         portal = {
             "id": new_id("bps"),
             "object": "billing_portal.session",
+            "configuration": p.get("configuration"),
             "customer": p["customer"],
+            "flow": flow,
             "return_url": p.get("return_url"),
             "url": f"https://billing.stripe.test/p/session/{new_id('x')}",
         }
@@ -755,6 +821,136 @@ class FakeStripe:
             event("invoice.paid", paid, created),
         ]
 
+    def update_subscription(self, p: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        """POST /v1/subscriptions/<id>: pause_collection (an empty value unsets it) and the price
+        of an item; the customer.subscription.updated event goes to `sent`."""
+        sub = self.subscriptions.get(id)
+        if sub is None:
+            return 404, _error(
+                "invalid_request_error", f"No such subscription: '{id}'", code="resource_missing"
+            )
+        before = json.loads(json.dumps(sub))
+        previous: dict[str, Any] = {}
+        if "pause_collection" in p:
+            raw = p["pause_collection"]
+            if raw == "":
+                value = None
+            elif isinstance(raw, dict) and raw.get("behavior") in (
+                "void",
+                "keep_as_draft",
+                "mark_uncollectible",
+            ):
+                value = {
+                    "behavior": raw["behavior"],
+                    "resumes_at": int(raw["resumes_at"]) if raw.get("resumes_at") else None,
+                }
+            else:
+                return 400, _error(
+                    "invalid_request_error", "Invalid pause_collection", param="pause_collection"
+                )
+            previous["pause_collection"] = before["pause_collection"]
+            sub["pause_collection"] = value
+        for change in p.get("items") or []:
+            item = next((i for i in sub["items"]["data"] if i["id"] == change.get("id")), None)
+            price = self.prices.get(change.get("price") or "")
+            if item is None or price is None or not price["active"]:
+                return 400, _error("invalid_request_error", "Invalid items", param="items")
+            previous["items"] = before["items"]
+            item["price"] = {
+                "id": price["id"],
+                "object": "price",
+                "unit_amount": price["unit_amount"],
+                "currency": price["currency"],
+                "recurring": dict(price["recurring"]),
+            }
+            if price["recurring"]["interval"] == "year":
+                start = int(time.time())
+                item["current_period_start"], item["current_period_end"] = start, start + 365 * 86400
+        if "proration_behavior" in p and p["proration_behavior"] not in (
+            "create_prorations",
+            "none",
+            "always_invoice",
+        ):
+            return 400, _error(
+                "invalid_request_error", "Invalid proration_behavior", param="proration_behavior"
+            )
+        self.sent.append(
+            event(
+                "customer.subscription.updated",
+                json.loads(json.dumps(sub)),
+                int(time.time()),
+                previous=previous,
+            )
+        )
+        return 200, sub
+
+    def take_sent(self) -> list[dict[str, Any]]:
+        """The events API calls caused since the last take, oldest first."""
+        with self.lock:
+            out, self.sent = self.sent, []
+        return out
+
+    def cancel_in_portal(
+        self, sub_id: str, created: int, feedback: str | None = None, comment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The customer cancels at period end in the portal, answering its reason question."""
+        with self.lock:
+            sub = self.subscriptions[sub_id]
+            previous = {
+                "cancel_at_period_end": False,
+                "cancel_at": None,
+                "cancellation_details": dict(sub.get("cancellation_details") or _no_details()),
+            }
+            period_end = sub["items"]["data"][0]["current_period_end"]
+            sub.update(
+                cancel_at_period_end=True,
+                cancel_at=period_end,
+                canceled_at=created,
+                cancellation_details={
+                    "comment": comment,
+                    "feedback": feedback,
+                    "reason": "cancellation_requested",
+                },
+            )
+            snapshot = json.loads(json.dumps(sub))
+        return [event("customer.subscription.updated", snapshot, created, previous=previous)]
+
+    def undo_cancel(self, sub_id: str, created: int) -> list[dict[str, Any]]:
+        """The customer renews in the portal before the period ends."""
+        with self.lock:
+            sub = self.subscriptions[sub_id]
+            previous = {
+                "cancel_at_period_end": True,
+                "cancel_at": sub["cancel_at"],
+                "canceled_at": sub["canceled_at"],
+                "cancellation_details": dict(sub["cancellation_details"]),
+            }
+            sub.update(
+                cancel_at_period_end=False,
+                cancel_at=None,
+                canceled_at=None,
+                cancellation_details=_no_details(),
+            )
+            snapshot = json.loads(json.dumps(sub))
+        return [event("customer.subscription.updated", snapshot, created, previous=previous)]
+
+    def end_subscription(self, sub_id: str, created: int) -> list[dict[str, Any]]:
+        """The period ends on a scheduled cancellation: customer.subscription.deleted."""
+        with self.lock:
+            sub = self.subscriptions[sub_id]
+            sub.update(status="canceled", ended_at=created, canceled_at=sub["canceled_at"] or created)
+            snapshot = json.loads(json.dumps(sub))
+        return [event("customer.subscription.deleted", snapshot, created)]
+
+    def set_status(self, sub_id: str, status: str, created: int) -> list[dict[str, Any]]:
+        """A payment fails (past_due) or recovers (active): the subscription's update event."""
+        with self.lock:
+            sub = self.subscriptions[sub_id]
+            previous = {"status": sub["status"]}
+            sub["status"] = status
+            snapshot = json.loads(json.dumps(sub))
+        return [event("customer.subscription.updated", snapshot, created, previous=previous)]
+
     def add_subscription(self, sub: dict[str, Any]) -> dict[str, Any]:
         """Keep a subscription (built with `subscription(...)`) as Stripe holds it."""
         with self.lock:
@@ -811,6 +1007,10 @@ class FakeStripe:
             event("customer.discount.deleted", gone, created),
             event("customer.subscription.updated", snapshot, created, previous={"discounts": before}),
         ]
+
+
+def _no_details() -> dict[str, Any]:
+    return {"comment": None, "feedback": None, "reason": None}
 
 
 def _error(type_: str, message: str, **extra: str) -> dict[str, Any]:
