@@ -44,6 +44,8 @@ ROLES = {
     "billing_api.create_offer": "admin",
     "billing_api.end_offer": "admin",
     "billing_admin.give_comp": "admin",
+    "billing_admin.offers_page": "admin",
+    "billing_admin.end_offer": "admin",
     "billing_admin.end_grant": "admin",
 }
 

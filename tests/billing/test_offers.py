@@ -293,3 +293,39 @@ def test_an_email_announcing_an_offer_is_a_pitch(billing_app, bsession, gold):
     step = sequences.StepInput(subject="Last chance", body=f"Code: {link}", kind="value", delay_minutes=0)
     sequences._check_step(step)
     assert step.kind == "pitch"
+
+
+def test_an_admin_makes_and_ends_an_offer_on_its_page(billing_app, bclient, bsession, fake_stripe, gold):
+    from tests.growth.helpers import login_as
+
+    operator = auth.create_operator(bsession, "op@example.com", "correct horse battery")
+    bsession.commit()
+    login_as(bclient, operator)
+    page = bclient.get("/admin/offers")
+    assert page.status_code == 200 and b"No offers yet." in page.data
+    csrf = csrf_from(page.get_data(as_text=True))
+    form = {
+        "csrf_token": csrf,
+        "code": "FALL",
+        "name": "Fall",
+        "tier_id": str(gold.id),
+        "interval": "year",
+        "kind": "percent",
+        "percent_off": "25",
+        "duration": "once",
+        "ends_on": "2099-01-31",
+        "max_redemptions": "50",
+        "featured": "on",
+    }
+    bad = bclient.post("/admin/offers", data={**form, "ends_on": "31/01/2099"})
+    assert bad.status_code == 422 and b"must be a date" in bad.data
+    made = bclient.post("/admin/offers", data=form)
+    assert made.status_code == 303
+    html = bclient.get("/admin/offers").get_data(as_text=True)
+    assert (
+        "FALL" in html and "25% off the first year" in html and "0 / 50" in html and "/pricing?offer=" in html
+    )
+    [offer] = offers.list_offers(bsession)
+    assert offer.ends_at == dt.datetime(2099, 1, 31, tzinfo=dt.UTC) and offer.featured
+    assert bclient.post(f"/admin/offers/{offer.id}/end", data={"csrf_token": csrf}).status_code == 303
+    assert "This offer has ended." in bclient.get("/admin/offers").get_data(as_text=True)

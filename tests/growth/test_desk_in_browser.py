@@ -166,6 +166,7 @@ ADMIN_PAGES = (
     "/admin/posts",
     "/admin/referrals",
     "/admin/outbox",
+    "/admin/offers",
 )
 
 
