@@ -1,10 +1,10 @@
-"""Operator pages for billing: tiers and the revenue summary."""
+"""Operator pages for billing: tiers, the revenue summary, offers and comps."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-
 import datetime as dt
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from billing import gateway, grants, offers, reports, service
 from growth.auth import current_operator
