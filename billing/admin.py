@@ -26,6 +26,12 @@ def tier_input(form: dict) -> service.TierInput:
         currency=(form.get("currency") or "").strip().lower() or None,
         trial_days=optional_int(form.get("trial_days"), "Trial days", 0, service.MAX_TRIAL_DAYS) or 0,
         active=form.get("active") == "on",
+        retention=(
+            optional_int(form.get("retention_percent_off"), "Retention percent off", 1, 100),
+            optional_int(form.get("retention_months"), "Retention months", 1, 12),
+        )
+        if "retention_percent_off" in form or "retention_months" in form
+        else None,
     )
 
 

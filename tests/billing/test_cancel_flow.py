@@ -216,3 +216,52 @@ def test_the_cancellation_report_on_hand_computed_facts():
     assert report["churned"] == 2 and report["save_rate"] == 0.5
     empty = retention.cancellation_report([], T0, t(31))
     assert empty["retention"]["acceptance_rate"] is None and empty["save_rate"] is None
+
+
+def test_the_retention_offer_is_set_on_the_tier(billing_app, bclient, bsession):
+    from tests.growth.helpers import login_as
+
+    headers = bearer(bsession)
+    made = bclient.post(
+        "/api/v1/tiers",
+        json={
+            "name": "Gold",
+            "monthly_price_cents": 500,
+            "yearly_price_cents": 5000,
+            "currency": "usd",
+            "retention_percent_off": 30,
+            "retention_months": 2,
+        },
+        headers=headers,
+    )
+    assert made.status_code == 201 and made.get_json()["retention_percent_off"] == 30
+    tier_id = made.get_json()["id"]
+    half = bclient.patch(f"/api/v1/tiers/{tier_id}", json={"retention_percent_off": 40}, headers=headers)
+    assert half.status_code == 422 and half.get_json()["error"]["code"] == "invalid_retention"
+    removed = bclient.patch(
+        f"/api/v1/tiers/{tier_id}",
+        json={"retention_percent_off": None, "retention_months": None},
+        headers=headers,
+    )
+    assert removed.status_code == 200 and removed.get_json()["retention_months"] is None
+    operator = auth.create_operator(bsession, "admin2@example.com", "correct horse battery")
+    bsession.commit()
+    login_as(bclient, operator)
+    page = bclient.get(f"/admin/tiers/{tier_id}").get_data(as_text=True)
+    saved = bclient.post(
+        f"/admin/tiers/{tier_id}",
+        data={
+            "csrf_token": csrf_from(page),
+            "name": "Gold",
+            "monthly_price_cents": "500",
+            "yearly_price_cents": "5000",
+            "currency": "usd",
+            "active": "on",
+            "retention_percent_off": "20",
+            "retention_months": "3",
+        },
+    )
+    assert saved.status_code == 303
+    bsession.expire_all()
+    tier = bsession.get(Tier, tier_id)
+    assert (tier.retention_percent_off, tier.retention_months) == (20, 3)
