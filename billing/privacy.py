@@ -17,7 +17,16 @@ from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from billing.customers import id_of
-from billing.models import Grant, Invoice, StripeCustomer, StripeEvent, Subscription, Tier
+from billing.models import (
+    Gift,
+    Grant,
+    Invoice,
+    RetentionEvent,
+    StripeCustomer,
+    StripeEvent,
+    Subscription,
+    Tier,
+)
 from growth.models import Status, Subscriber
 
 # Keys under which Stripe objects carry a person's details (customer, invoice, checkout session,
@@ -111,6 +120,18 @@ def export_billing(session: Session, subscriber: Subscriber) -> dict[str, Any]:
             }
             for g, tier in grants
         ],
+        "gifts_received": [
+            {"months": g.months, "paid_at": _iso(g.paid_at), "redeemed_at": _iso(g.redeemed_at)}
+            for g in session.scalars(select(Gift).where(Gift.recipient_id == subscriber.id).order_by(Gift.id))
+        ],
+        "cancellation_feedback": [
+            {"kind": f.kind, "feedback": f.feedback, "comment": f.comment, "at": _iso(f.at)}
+            for f in session.scalars(
+                select(RetentionEvent)
+                .where(RetentionEvent.subscriber_id == subscriber.id, RetentionEvent.feedback.is_not(None))
+                .order_by(RetentionEvent.id)
+            )
+        ],
     }
 
 
@@ -165,6 +186,11 @@ def erase_billing(session: Session, subscriber: Subscriber, now: dt.datetime) ->
     )
     for event in session.scalars(select(StripeEvent).where(condition)):
         event.payload = scrub(event.payload, addresses)  # a new dict: JSON columns track assignment
+    # The gifts they gave name them; what they wrote when cancelling is theirs.
+    for gift in session.scalars(select(Gift).where(func.lower(Gift.giver_email).in_(addresses or {""}))):
+        gift.giver_email = None
+    for fact in session.scalars(select(RetentionEvent).where(RetentionEvent.subscriber_id == subscriber.id)):
+        fact.comment = None
     session.flush()
 
 

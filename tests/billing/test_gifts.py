@@ -165,3 +165,34 @@ def test_an_unpaid_gift_session_makes_no_gift(billing_app, bclient, bsession):
     )
     assert post_event(bclient, paid).status_code == 200
     assert len(bsession.scalars(select(Gift)).all()) == 1
+
+
+def test_erasing_a_giver_drops_their_address_from_the_gift(
+    billing_app, bclient, boutbox, bsession, fake_stripe
+):
+    from growth import privacy
+
+    giver = confirmed_subscriber(bclient, boutbox, bsession, "giver@example.com")
+    gold = _tier(billing_app, bsession)
+    html = bclient.get("/pricing").get_data(as_text=True)
+    bclient.post(
+        "/billing/gift",
+        data={
+            "csrf_token": csrf_from(html),
+            "tier_id": gold.id,
+            "months": "1",
+            "recipient_email": "r@example.com",
+        },
+    )
+    checkout = next(iter(fake_stripe.checkout_sessions.values()))
+    for e in fake_stripe.complete_checkout(checkout["id"], int(time.time()), email="giver@example.com"):
+        assert post_event(bclient, e).status_code == 200
+    bsession.expire_all()
+    recipient = bsession.get(Subscriber, bsession.scalars(select(Gift)).one().recipient_id)
+    assert (
+        privacy.export_subscriber(bsession, recipient, utcnow())["billing"]["gifts_received"][0]["months"]
+        == 1
+    )
+    privacy.erase_subscriber(bsession, bsession.get(Subscriber, giver.id), utcnow())
+    bsession.expire_all()
+    assert bsession.scalars(select(Gift)).one().giver_email is None
