@@ -16,11 +16,19 @@ if TYPE_CHECKING:
 
 # Tiers may be read by creators (a post's audience); managing them and revenue is the admins'.
 ROLES = {
+    "billing.pricing": "public",
     "billing.upgrade": "public",
     "billing.upgrade_for": "public",
     "billing.billing_page": "public",
     "billing.checkout": "public",
+    "billing.gift_checkout": "public",
+    "billing.gift_page": "public",
+    "billing.redeem_gift": "public",
     "billing.portal": "public",
+    "billing.cancel": "public",
+    "billing.pause": "public",
+    "billing.switch_to_yearly": "public",
+    "billing_api.cancellations": "admin",
     "billing_webhooks.stripe_webhook": "public",  # signed by Stripe
     "billing_admin.tiers": "admin",
     "billing_admin.tier": "admin",
@@ -33,6 +41,14 @@ ROLES = {
     "billing_api.ledger": "admin",
     "billing_admin.bill_booking": "admin",
     "billing_api.bill_booking": "admin",
+    "billing_api.give_comp": "admin",
+    "billing_api.list_offers": "admin",
+    "billing_api.create_offer": "admin",
+    "billing_api.end_offer": "admin",
+    "billing_admin.give_comp": "admin",
+    "billing_admin.offers_page": "admin",
+    "billing_admin.end_offer": "admin",
+    "billing_admin.end_grant": "admin",
 }
 
 
@@ -43,6 +59,8 @@ def init_app(app: Flask) -> None:
         api,
         cli,
         gateway,
+        gifts,
+        grants,
         moving_in,
         privacy,
         report_series,
@@ -72,6 +90,8 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
     emails.register_context_provider(email_links)
     access.register_tier_lookup(service.paying_tier_lookup)
+    access.register_grant_lookup(grants.granted_tier_lookup)
+    access.register_grants_of(grants.grant_summaries)
     access.register_revenue_lookup(service.revenue_lookup)
     webhook_events.register()
     reports.register_series("paid_history", report_series.paid_history)
@@ -85,6 +105,7 @@ def init_app(app: Flask) -> None:
     scheduler.register_scheduled(
         "process-stripe-events", cli.process_stripe_events_work, dt.timedelta(minutes=5)
     )
+    scheduler.register_scheduled("gift-invitations", gifts.invitations_work, dt.timedelta(hours=1))
     demo.register_demo_contributor(BillingDemo)
     paid_members.register(
         paid_members.PaidMembers(

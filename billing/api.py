@@ -6,13 +6,15 @@ import datetime as dt
 
 from flask import Blueprint, current_app, jsonify, request
 
-from billing import gateway, reports, schemas, service, sponsorships
-from billing.models import Tier
+from billing import gateway, grants, offers, reports, retention, schemas, service, sponsorships
+from billing.models import Offer, Tier
 from billing.report_series import MOVEMENT_FIELDS
 from growth import report_service
+from growth.auth import current_operator
 from growth.csvout import csv_response, wants_csv
 from growth.db import commit, db, utcnow
 from growth.errors import InvalidRequest
+from growth.fields import single_line
 from growth.openapi import spec
 from growth.schemas import json_body
 
@@ -37,7 +39,20 @@ def tier_json(tier: Tier) -> dict:
         "stripe_product_id": tier.stripe_product_id,
         "stripe_prices": prices,
         "synced": service.is_synced(tier),
+        "retention_percent_off": tier.retention_percent_off,
+        "retention_months": tier.retention_months,
+        "stripe_retention_coupon_id": tier.stripe_retention_coupon_id,
     }
+
+
+def _tier_input(data: dict) -> service.TierInput:
+    retention_keys = ("retention_percent_off", "retention_months")
+    fields = {k: v for k, v in data.items() if k not in retention_keys}
+    given = any(k in data for k in retention_keys)
+    return service.TierInput(
+        **fields,
+        retention=(data.get("retention_percent_off"), data.get("retention_months")) if given else None,
+    )
 
 
 @bp.get("/tiers")
@@ -61,7 +76,7 @@ def list_tiers():  # type: ignore[no-untyped-def]
 def create_tier():  # type: ignore[no-untyped-def]
     """A new tier; `flask sync-tiers` puts it at Stripe."""
     data = json_body(schemas.TIER_CREATE)
-    tier = service.create_tier(db.session, service.TierInput(**data), utcnow())
+    tier = service.create_tier(db.session, _tier_input(data), utcnow())
     commit()
     return jsonify(tier_json(tier)), 201
 
@@ -93,9 +108,7 @@ def get_tier(tier_id: int):  # type: ignore[no-untyped-def]
 def update_tier(tier_id: int):  # type: ignore[no-untyped-def]
     """Change some fields of a tier."""
     data = json_body(schemas.TIER_UPDATE)
-    tier = service.update_tier(
-        db.session, service.get_tier(db.session, tier_id), service.TierInput(**data), utcnow()
-    )
+    tier = service.update_tier(db.session, service.get_tier(db.session, tier_id), _tier_input(data), utcnow())
     commit()
     return jsonify(tier_json(tier))
 
@@ -255,3 +268,169 @@ def bill_booking(booking_id: int):  # type: ignore[no-untyped-def]
             "paid_at": bill.paid_at.isoformat() if bill.paid_at else None,
         }
     ), 201
+
+
+@bp.post("/comps")
+@spec.operation(
+    "/api/v1/comps",
+    "post",
+    summary="Comp a subscriber a tier (a week to forever), without Stripe",
+    request="CompCreate",
+    response="Comp",
+    status=201,
+    errors=(400, 404, 409, 422),
+    tags=("billing",),
+)
+def give_comp():  # type: ignore[no-untyped-def]
+    """Open a tier's paywalls for `days` (null: forever); never counted as paying or in MRR.
+
+    A retry, or a second comp of a tier the subscriber holds, gives the live comp the new end
+    (`created` false) rather than a second comp.
+    """
+    data = json_body(schemas.COMP_CREATE)
+    operator = current_operator()
+    result = grants.give_comp(
+        db.session,
+        data["subscriber_id"],
+        data["tier_id"],
+        data["days"],
+        utcnow(),
+        operator.email if operator else None,
+    )
+    commit()
+    grant = result.grant
+    body = {
+        "id": grant.id,
+        "subscriber_id": grant.subscriber_id,
+        "tier_id": grant.tier_id,
+        "starts_at": grant.starts_at.isoformat(),
+        "ends_at": grant.ends_at.isoformat() if grant.ends_at else None,
+        "created": result.created,
+    }
+    return jsonify(body), 201
+
+
+def _when(value: object, field: str) -> dt.datetime | None:
+    """An ISO 8601 date-time with its timezone, in UTC; None when absent."""
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str) or not single_line(value):
+            raise ValueError(value)
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidRequest(f"{field} must be an ISO 8601 date-time", code="invalid_field") from exc
+    if parsed.tzinfo is None:
+        raise InvalidRequest(f"{field} needs a timezone (e.g. Z or +00:00)", code="invalid_field")
+    return parsed.astimezone(dt.UTC)
+
+
+def offer_json(offer: Offer) -> dict:
+    """The API shape of an offer."""
+
+    def iso(value: dt.datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": offer.id,
+        "code": offer.code,
+        "name": offer.name,
+        "tier_id": offer.tier_id,
+        "interval": offer.interval,
+        "kind": offer.kind,
+        "percent_off": offer.percent_off,
+        "amount_off_cents": offer.amount_off_cents,
+        "duration": offer.duration,
+        "duration_in_months": offer.duration_in_months,
+        "trial_days": offer.trial_days,
+        "starts_at": offer.starts_at.isoformat(),
+        "ends_at": iso(offer.ends_at),
+        "ended_at": iso(offer.ended_at),
+        "max_redemptions": offer.max_redemptions,
+        "redemptions": offers.redemptions(db.session, offer),
+        "featured": offer.featured,
+        "live": offers.why_not_live(db.session, offer, utcnow()) is None,
+        "stripe_coupon_id": offer.stripe_coupon_id,
+        "stripe_promotion_code_id": offer.stripe_promotion_code_id,
+        "url": offers.offer_url(offer),
+    }
+
+
+@bp.get("/offers")
+@spec.operation("/api/v1/offers", "get", summary="List offers", response="OfferList", tags=("billing",))
+def list_offers():  # type: ignore[no-untyped-def]
+    """Every offer, newest first, with its redemptions and signed link."""
+    return jsonify({"offers": [offer_json(o) for o in offers.list_offers(db.session)]})
+
+
+@bp.post("/offers")
+@spec.operation(
+    "/api/v1/offers",
+    "post",
+    summary="Create an offer (percent or amount off at Stripe, or a free trial)",
+    request="OfferCreate",
+    response="Offer",
+    status=201,
+    errors=(400, 404, 409, 422, 502),
+    tags=("billing",),
+)
+def create_offer():  # type: ignore[no-untyped-def]
+    """A new offer on one tier and interval; discounts become a Stripe coupon and promotion code."""
+    data = json_body(schemas.OFFER_CREATE)
+    fields = {k: v for k, v in data.items() if k not in ("starts_at", "ends_at")}
+    offer_input = offers.OfferInput(
+        **fields,
+        starts_at=_when(data.get("starts_at"), "starts_at"),
+        ends_at=_when(data.get("ends_at"), "ends_at"),
+    )
+    stripe_gateway = gateway.get_gateway() if gateway.is_configured() else None
+    offer = offers.create_offer(db.session, stripe_gateway, offer_input, utcnow())
+    commit()
+    return jsonify(offer_json(offer)), 201
+
+
+@bp.post("/offers/<id:offer_id>/end")
+@spec.operation(
+    "/api/v1/offers/<id:offer_id>/end",
+    "post",
+    summary="End an offer now (its promotion code is deactivated)",
+    response="Offer",
+    errors=(404, 502),
+    tags=("billing",),
+)
+def end_offer(offer_id: int):  # type: ignore[no-untyped-def]
+    """End an offer; ending it twice changes nothing."""
+    offer = offers.get_offer(db.session, offer_id)
+    stripe_gateway = gateway.get_gateway() if gateway.is_configured() else None
+    offers.end_offer(db.session, stripe_gateway, offer, utcnow())
+    commit()
+    return jsonify(offer_json(offer))
+
+
+@bp.get("/reports/cancellations")
+@spec.operation(
+    "/api/v1/reports/cancellations",
+    "get",
+    summary="Cancellations, their reasons, retention offers shown and taken, saves",
+    response="CancellationReport",
+    parameters=[
+        {
+            "name": "from",
+            "in": "query",
+            "schema": {"type": "string", "format": "date"},
+            "description": "default: start of the month 11 months ago",
+        },
+        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+    ],
+    tags=("billing", "reports"),
+)
+def cancellations():  # type: ignore[no-untyped-def]
+    """The cancel flow over [from, to): reasons from Stripe's cancellation_details, saves."""
+    now = utcnow()
+    start = _instant("from", reports.default_start(now))
+    end = _instant("to", now)
+    if end <= start:
+        raise InvalidRequest("`to` must be after `from`", code="invalid_range")
+    if (end - start).days > MAX_REPORT_DAYS:
+        raise InvalidRequest(f"the range may span at most {MAX_REPORT_DAYS} days", code="invalid_range")
+    return jsonify(retention.cancellation_report(retention.load_facts(db.session, start, end), start, end))

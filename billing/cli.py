@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from billing import gateway, service
+from billing import gateway, retention, service
+from growth import links
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError
 
@@ -113,7 +114,8 @@ def update_tier(
 @click.command("sync-tiers")
 @with_appcontext
 def sync_tiers() -> None:
-    """Create or update each tier's Stripe Product and Prices and store their ids."""
+    """Create or update each tier's Stripe Product, Prices and retention coupon, and the
+    customer portal's configuration (cancellation reasons, cancel at period end)."""
     try:
         stripe_gateway = gateway.get_gateway()
     except DomainError as exc:
@@ -129,6 +131,23 @@ def sync_tiers() -> None:
             continue
         commit()  # one tier at a time: a later failure keeps the ids already stored
         click.echo(f"{tier.name}: {'; '.join(changes)}")
+        try:
+            made = retention.sync_retention_coupon(db.session, stripe_gateway, tier, utcnow())
+        except DomainError as exc:
+            db.session.rollback()
+            failed += 1
+            click.echo(f"{tier.name}: retention coupon: {exc.message}", err=True)
+            continue
+        commit()
+        if made:
+            click.echo(f"{tier.name}: {made}")
+    try:  # the portal's cancel flow: Stripe's reasons, at period end
+        click.echo(retention.sync_portal(db.session, stripe_gateway, links.absolute("/pricing"), utcnow()))
+        commit()
+    except DomainError as exc:
+        db.session.rollback()
+        failed += 1
+        click.echo(f"portal configuration: {exc.message}", err=True)
     if failed:
         raise click.ClickException(f"{failed} tier(s) failed to sync")
 

@@ -91,14 +91,67 @@ class StripeGateway:
             "create the payment link", self.client.v1.payment_links.create, params, idempotency_key
         )
 
+    def create_coupon(self, params: dict[str, Any], idempotency_key: str) -> Any:
+        return self._call(
+            "create the coupon", self.client.v1.coupons.create, params, {"idempotency_key": idempotency_key}
+        )
+
+    def create_promotion_code(self, params: dict[str, Any], idempotency_key: str) -> Any:
+        return self._call(
+            "create the promotion code",
+            self.client.v1.promotion_codes.create,
+            params,
+            {"idempotency_key": idempotency_key},
+        )
+
+    def deactivate_promotion_code(self, promotion_code_id: str) -> Any:
+        return self._call(
+            "end the promotion code",
+            self.client.v1.promotion_codes.update,
+            promotion_code_id,
+            {"active": False},
+        )
+
     def create_checkout_session(self, params: dict[str, Any]) -> Any:
         return self._call("start checkout", self.client.v1.checkout.sessions.create, params)
 
-    def create_portal_session(self, customer_id: str, return_url: str) -> Any:
+    def create_portal_session(
+        self,
+        customer_id: str,
+        return_url: str,
+        configuration: str | None = None,
+        flow_data: dict[str, Any] | None = None,
+    ) -> Any:
+        params: dict[str, Any] = {"customer": customer_id, "return_url": return_url}
+        if configuration:
+            params["configuration"] = configuration
+        if flow_data:
+            params["flow_data"] = flow_data
+        return self._call("open the billing portal", self.client.v1.billing_portal.sessions.create, params)
+
+    def create_portal_configuration(self, params: dict[str, Any], idempotency_key: str) -> Any:
         return self._call(
-            "open the billing portal",
-            self.client.v1.billing_portal.sessions.create,
-            {"customer": customer_id, "return_url": return_url},
+            "configure the billing portal",
+            self.client.v1.billing_portal.configurations.create,
+            params,
+            {"idempotency_key": idempotency_key},
+        )
+
+    def update_portal_configuration(self, configuration_id: str, params: dict[str, Any]) -> Any:
+        return self._call(
+            "configure the billing portal",
+            self.client.v1.billing_portal.configurations.update,
+            configuration_id,
+            params,
+        )
+
+    def update_subscription(self, subscription_id: str, params: dict[str, Any], idempotency_key: str) -> Any:
+        return self._call(
+            "change the subscription",
+            self.client.v1.subscriptions.update,
+            subscription_id,
+            params,
+            {"idempotency_key": idempotency_key},
         )
 
     def retrieve_subscription(self, subscription_id: str, expand: list[str] | None = None) -> Any:

@@ -29,6 +29,7 @@ from billing.customers import (
     subscriber_by_id,
     timestamp,
 )
+from billing.gifts import apply_gift_paid, is_gift_session
 from billing.models import (
     ACCESS_STATUSES,
     SUBSCRIPTION_STATUSES,
@@ -37,12 +38,14 @@ from billing.models import (
     SubscriptionSnapshot,
     Tier,
 )
-from billing.service import tier_for_price
+from billing.offers import record_redemption
+from billing.retention import note_subscription_event
+from billing.service import SIGNUP_METADATA, tier_for_price
 from growth import emails, rollups, signals
 from growth.db import utcnow
 from growth.errors import InvalidRequest
 from growth.models import Stage, Status, Subscriber, SubscriberEvent
-from growth.subscribers import set_stage
+from growth.subscribers import join_by_payment, set_stage
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +250,7 @@ def apply_subscription(session: Session, row: EventStamp, obj: dict[str, Any]) -
     if subscriber is not None:
         sub.subscriber_id = subscriber.id
     session.flush()
+    note_subscription_event(session, row, obj, sub)
     if sub.subscriber_id is not None:
         refresh_stage(session, session.get(Subscriber, sub.subscriber_id), row.created)
         if sub.cancel_at_period_end and not was_cancelling and sub.status in ACCESS_STATUSES:
@@ -348,7 +352,13 @@ def _restate_since(session: Session, subscriber: Subscriber, stage: str, since: 
 
 
 def apply_checkout_completed(session: Session, row: StripeEvent, obj: dict[str, Any]) -> Subscriber | None:
-    """Link the customer to the subscriber: metadata, then client_reference_id, then email."""
+    """Link the customer to the subscriber: metadata, then client_reference_id, then email.
+
+    A stranger's session (started from /pricing without a link) signs the payer up: the paid
+    address becomes an active subscriber, consent recorded and welcome sent.
+    """
+    if is_gift_session(obj):
+        return apply_gift_paid(session, str(obj["id"]), obj, row.created)
     metadata = obj.get("metadata") or {}
     email = (obj.get("customer_details") or {}).get("email") or obj.get("customer_email")
     subscriber = (
@@ -356,9 +366,17 @@ def apply_checkout_completed(session: Session, row: StripeEvent, obj: dict[str, 
         or subscriber_by_id(session, obj.get("client_reference_id"))
         or subscriber_by_email(session, email)
     )
+    paid = obj.get("payment_status") in ("paid", "no_payment_required")
+    joins = subscriber is None or subscriber.status == Status.PENDING
+    if metadata.get(SIGNUP_METADATA) and paid and isinstance(email, str) and joins:
+        subscriber = join_by_payment(session, email, row.created)
     customer_id = id_of(obj.get("customer"))
     if customer_id:
         link_customer(session, customer_id, subscriber, email)
         if subscriber is not None:
             refresh_stage(session, subscriber, row.created)
+    if metadata.get("offer_id") and obj.get("id"):
+        record_redemption(
+            session, metadata["offer_id"], str(obj["id"]), subscriber.id if subscriber else None, row.created
+        )
     return subscriber

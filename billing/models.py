@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from growth.db import Base, UTCDateTime, utcnow
@@ -63,6 +63,10 @@ class Tier(Base):
     trial_days: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
     stripe_product_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # The retention coupon the portal's cancel flow offers (percent off for some months).
+    retention_percent_off: Mapped[int | None] = mapped_column()
+    retention_months: Mapped[int | None] = mapped_column()
+    stripe_retention_coupon_id: Mapped[str | None] = mapped_column(String(255))
     synced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -232,3 +236,133 @@ class StripeDiscount(Base):
             or self.percent_off is not None
             or self.amount_off_cents is not None
         )
+
+
+class Grant(Base):
+    """A tier given without a Stripe subscription (a comp, or a redeemed gift) for a period.
+
+    It opens paywalls and nothing else: no MRR, no paying subscriber, no `paying` stage.
+    """
+
+    __tablename__ = "billing_grants"
+    __table_args__ = (Index("ix_billing_grants_subscriber_ends", "subscriber_id", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    tier_id: Mapped[int] = mapped_column(ForeignKey("billing_tiers.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # comp | gift
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # None: forever
+    granted_by: Mapped[str | None] = mapped_column(String(320))  # the operator's email, for comps
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def live_at(self, now: dt.datetime) -> bool:
+        """Whether it opens its tier at `now`."""
+        return (
+            self.revoked_at is None and self.starts_at <= now and (self.ends_at is None or now < self.ends_at)
+        )
+
+
+class Offer(Base):
+    """A price offer on one tier and interval: percent or amount off (a Stripe coupon and
+    promotion code), or a free trial; live from `starts_at` until `ends_at`, at most
+    `max_redemptions` completed Checkouts."""
+
+    __tablename__ = "billing_offers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)  # upper case, as readers type it
+    name: Mapped[str] = mapped_column(String(100))
+    tier_id: Mapped[int] = mapped_column(ForeignKey("billing_tiers.id", ondelete="CASCADE"), index=True)
+    interval: Mapped[str] = mapped_column(String(8))  # month | year
+    kind: Mapped[str] = mapped_column(String(8))  # percent | amount | trial
+    percent_off: Mapped[int | None] = mapped_column()
+    amount_off_cents: Mapped[int | None] = mapped_column()
+    duration: Mapped[str | None] = mapped_column(String(16))  # once | repeating | forever
+    duration_in_months: Mapped[int | None] = mapped_column()
+    trial_days: Mapped[int | None] = mapped_column()
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    max_redemptions: Mapped[int | None] = mapped_column()
+    featured: Mapped[bool] = mapped_column(default=False)  # shown on /pricing to everyone
+    stripe_coupon_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_promotion_code_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # ended early by an operator
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tier: Mapped[Tier] = relationship()
+
+
+class OfferRedemption(Base):
+    """One completed Checkout under an offer: unique per Checkout Session, so a redelivered
+    event counts once."""
+
+    __tablename__ = "billing_offer_redemptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("billing_offers.id", ondelete="CASCADE"), index=True)
+    stripe_checkout_session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Gift(Base):
+    """A paid period of a tier bought for someone else's address (a one-time Checkout payment).
+
+    Made when Checkout reports the payment (its metadata carries the tier, the months and the
+    recipient), once per Checkout Session; the recipient redeems it by a signed link, which
+    grants the tier for the period (`grant_id`).
+    """
+
+    __tablename__ = "billing_gifts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_checkout_session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    tier_id: Mapped[int | None] = mapped_column(ForeignKey("billing_tiers.id", ondelete="SET NULL"))
+    months: Mapped[int] = mapped_column()
+    amount_cents: Mapped[int] = mapped_column()
+    currency: Mapped[str] = mapped_column(String(3))
+    recipient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
+    )
+    giver_email: Mapped[str | None] = mapped_column(String(320))
+    paid_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    redeemed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("billing_grants.id", ondelete="SET NULL"))
+    invited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # near the end: subscribe
+
+
+class RetentionEvent(Base):
+    """One fact of the cancel flow, once per Stripe event (or portal session) and kind:
+    a cancellation scheduled or done (with Stripe's cancellation_details), a retention offer
+    shown or accepted, a scheduled cancellation undone, a failed payment recovered."""
+
+    __tablename__ = "billing_retention_events"
+    __table_args__ = (
+        UniqueConstraint("source_id", "kind"),
+        Index("ix_billing_retention_events_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(255))  # the Stripe event id, or the portal session's
+    # cancel_scheduled | canceled | retention_offered | retention_accepted | reactivated | payment_recovered
+    kind: Mapped[str] = mapped_column(String(24))
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255))
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"))
+    tier_id: Mapped[int | None] = mapped_column(ForeignKey("billing_tiers.id", ondelete="SET NULL"))
+    feedback: Mapped[str | None] = mapped_column(String(32))  # cancellation_details.feedback
+    reason: Mapped[str | None] = mapped_column(String(32))  # cancellation_details.reason
+    comment: Mapped[str | None] = mapped_column(Text)  # cancellation_details.comment
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PortalConfiguration(Base):
+    """The Stripe customer-portal configuration Masthead made (features, cancellation reasons)."""
+
+    __tablename__ = "billing_portal_configurations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_configuration_id: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    synced_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,4 +1,5 @@
-"""The billing domain's part of a reader's data: Stripe customers, subscriptions, payments.
+"""The billing domain's part of a reader's data: Stripe customers, subscriptions, payments,
+tiers given (comps, gifts).
 
 Erasure keeps every subscription, snapshot and invoice (the revenue report sums them; they
 carry Stripe ids and amounts, nothing that names the reader) and removes the address billing
@@ -16,7 +17,16 @@ from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from billing.customers import id_of
-from billing.models import Invoice, StripeCustomer, StripeEvent, Subscription, Tier
+from billing.models import (
+    Gift,
+    Grant,
+    Invoice,
+    RetentionEvent,
+    StripeCustomer,
+    StripeEvent,
+    Subscription,
+    Tier,
+)
 from growth.models import Status, Subscriber
 
 # Keys under which Stripe objects carry a person's details (customer, invoice, checkout session,
@@ -63,6 +73,12 @@ def export_billing(session: Session, subscriber: Subscriber) -> dict[str, Any]:
     invoices = session.scalars(
         select(Invoice).where(Invoice.subscriber_id == subscriber.id).order_by(Invoice.paid_at, Invoice.id)
     )
+    grants = session.execute(
+        select(Grant, Tier.name)
+        .join(Tier, Tier.id == Grant.tier_id)
+        .where(Grant.subscriber_id == subscriber.id)
+        .order_by(Grant.id)
+    ).all()
     return {
         "customers": [
             {"stripe_customer_id": c.stripe_customer_id, "email": c.email, "created_at": _iso(c.created_at)}
@@ -93,6 +109,28 @@ def export_billing(session: Session, subscriber: Subscriber) -> dict[str, Any]:
                 "period_end": _iso(i.period_end),
             }
             for i in invoices
+        ],
+        "given_tiers": [
+            {
+                "kind": g.kind,
+                "tier": tier,
+                "starts_at": _iso(g.starts_at),
+                "ends_at": _iso(g.ends_at),
+                "ended_at": _iso(g.revoked_at),
+            }
+            for g, tier in grants
+        ],
+        "gifts_received": [
+            {"months": g.months, "paid_at": _iso(g.paid_at), "redeemed_at": _iso(g.redeemed_at)}
+            for g in session.scalars(select(Gift).where(Gift.recipient_id == subscriber.id).order_by(Gift.id))
+        ],
+        "cancellation_feedback": [
+            {"kind": f.kind, "feedback": f.feedback, "comment": f.comment, "at": _iso(f.at)}
+            for f in session.scalars(
+                select(RetentionEvent)
+                .where(RetentionEvent.subscriber_id == subscriber.id, RetentionEvent.feedback.is_not(None))
+                .order_by(RetentionEvent.id)
+            )
         ],
     }
 
@@ -148,6 +186,11 @@ def erase_billing(session: Session, subscriber: Subscriber, now: dt.datetime) ->
     )
     for event in session.scalars(select(StripeEvent).where(condition)):
         event.payload = scrub(event.payload, addresses)  # a new dict: JSON columns track assignment
+    # The gifts they gave name them; what they wrote when cancelling is theirs.
+    for gift in session.scalars(select(Gift).where(func.lower(Gift.giver_email).in_(addresses or {""}))):
+        gift.giver_email = None
+    for fact in session.scalars(select(RetentionEvent).where(RetentionEvent.subscriber_id == subscriber.id)):
+        fact.comment = None
     session.flush()
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import catalogue, metrics, sponsorships
+from billing import catalogue, gifts, grants, metrics, sponsorships
 from billing.mirror import snapshot_state
 from billing.models import (
     Invoice,
@@ -66,10 +66,18 @@ def load_ledger(session: Session) -> list[metrics.LedgerEntry]:
 
 
 def revenue_report(session: Session, start: dt.datetime, end: dt.datetime) -> dict:
-    """The revenue report over [start, end) from the mirrored subscriptions and the ledger."""
-    return metrics.revenue_report(
+    """The revenue report over [start, end) from the mirrored subscriptions and the ledger.
+
+    Comped readers are counted apart (`comps`), never in MRR or paying subscribers; gifts
+    (one-time payments) are `gifts`, never MRR nor the ledger; paid sponsorships are
+    `sponsorship_cents`, never MRR.
+    """
+    report = metrics.revenue_report(
         load_history(session), load_ledger(session), start, end, sponsorships.paid_sponsorships(session)
     )
+    report["comps"] = {"count": grants.live_count(session, "comp", end)}
+    report["gifts"] = gifts.gift_revenue(session, start, end)
+    return report
 
 
 def default_start(now: dt.datetime) -> dt.datetime:

@@ -15,6 +15,13 @@ TIER_FIELDS = {
     "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$", "maxLength": 3},
     "trial_days": {"type": "integer", "minimum": 0, "maximum": 730},
     "active": {"type": "boolean"},
+    "retention_percent_off": {
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "maximum": 100,
+        "description": "the cancel flow's retention coupon (with retention_months); null: none",
+    },
+    "retention_months": {"type": ["integer", "null"], "minimum": 1, "maximum": 12},
 }
 
 TIER_CREATE = spec.schema(
@@ -95,11 +102,26 @@ REVENUE_REPORT = spec.schema(
     "RevenueReport",
     {
         "type": "object",
-        "required": [*_REVENUE_FIELDS, "currencies"],
+        "required": [*_REVENUE_FIELDS, "currencies", "comps", "gifts"],
         "properties": {
             "from": {"type": "string", "format": "date-time"},
             "to": {"type": "string", "format": "date-time"},
             **_REVENUE_FIELDS,
+            "comps": {
+                "type": "object",
+                "required": ["count"],
+                "description": "readers given a tier without paying, at `to` (never in MRR)",
+                "properties": {"count": {"type": "integer"}},
+            },
+            "gifts": {
+                "type": "object",
+                "required": ["count", "revenue_cents"],
+                "description": "gifts paid in the window: one-time payments, never MRR nor the ledger",
+                "properties": {
+                    "count": {"type": "integer"},
+                    "revenue_cents": {"type": "object", "additionalProperties": {"type": "integer"}},
+                },
+            },
             "revenue_per_reachable_reader": {"$ref": "#/components/schemas/RevenuePerReachableReader"},
             "currencies": {
                 "type": "array",
@@ -167,6 +189,162 @@ BILL = spec.schema(
             "currency": {"type": "string"},
             "url": {"type": ["string", "null"], "description": "the hosted invoice or the payment link"},
             "paid_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+)
+
+COMP_CREATE = spec.schema(
+    "CompCreate",
+    {
+        "type": "object",
+        "required": ["subscriber_id", "tier_id", "days"],
+        "additionalProperties": False,
+        "properties": {
+            "subscriber_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+            "tier_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+            "days": {
+                "type": ["integer", "null"],
+                "minimum": 7,
+                "maximum": 36_600,
+                "description": "how long, from a week; null: forever",
+            },
+        },
+    },
+)
+
+COMP = spec.schema(
+    "Comp",
+    {
+        "type": "object",
+        "required": ["id", "subscriber_id", "tier_id", "starts_at", "ends_at", "created"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "subscriber_id": {"type": "integer"},
+            "tier_id": {"type": "integer"},
+            "starts_at": {"type": "string", "format": "date-time"},
+            "ends_at": {"type": ["string", "null"], "format": "date-time", "description": "null: forever"},
+            "created": {
+                "type": "boolean",
+                "description": "false: the subscriber's live comp of this tier was given the new end",
+            },
+        },
+    },
+)
+
+_ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+
+OFFER_CREATE = spec.schema(
+    "OfferCreate",
+    {
+        "type": "object",
+        "required": ["code", "name", "tier_id", "interval", "kind"],
+        "additionalProperties": False,
+        "properties": {
+            "code": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{2,39}$"},
+            "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[^\\u0000-\\u001f]+$"},
+            "tier_id": _ID,
+            "interval": {"enum": ["month", "year"]},
+            "kind": {"enum": ["percent", "amount", "trial"]},
+            "percent_off": {"type": "integer", "minimum": 1, "maximum": 100},
+            "amount_off_cents": {"type": "integer", "minimum": 1, "maximum": 99_999_999},
+            "duration": {"enum": ["once", "repeating", "forever"]},
+            "duration_in_months": {"type": "integer", "minimum": 1, "maximum": 36},
+            "trial_days": {"type": "integer", "minimum": 1, "maximum": 730},
+            "starts_at": {"type": "string", "format": "date-time"},
+            "ends_at": {"type": ["string", "null"], "format": "date-time"},
+            "max_redemptions": {"type": ["integer", "null"], "minimum": 1, "maximum": 10_000_000},
+            "featured": {"type": "boolean", "description": "shown on /pricing to everyone while live"},
+        },
+    },
+)
+
+OFFER = spec.schema(
+    "Offer",
+    {
+        "type": "object",
+        "required": ["id", "code", "name", "tier_id", "interval", "kind", "live", "redemptions", "url"],
+        "properties": {
+            "id": {"type": "integer"},
+            "code": {"type": "string"},
+            "name": {"type": "string"},
+            "tier_id": {"type": "integer"},
+            "interval": {"type": "string"},
+            "kind": {"type": "string"},
+            "percent_off": {"type": ["integer", "null"]},
+            "amount_off_cents": {"type": ["integer", "null"]},
+            "duration": {"type": ["string", "null"]},
+            "duration_in_months": {"type": ["integer", "null"]},
+            "trial_days": {"type": ["integer", "null"]},
+            "starts_at": {"type": "string", "format": "date-time"},
+            "ends_at": {"type": ["string", "null"], "format": "date-time"},
+            "ended_at": {"type": ["string", "null"], "format": "date-time"},
+            "max_redemptions": {"type": ["integer", "null"]},
+            "redemptions": {"type": "integer", "description": "completed Checkouts under the offer"},
+            "featured": {"type": "boolean"},
+            "live": {"type": "boolean"},
+            "stripe_coupon_id": {"type": ["string", "null"]},
+            "stripe_promotion_code_id": {"type": ["string", "null"]},
+            "url": {"type": "string", "description": "the signed link to the offer on /pricing"},
+        },
+    },
+)
+
+OFFER_LIST = spec.schema(
+    "OfferList",
+    {
+        "type": "object",
+        "required": ["offers"],
+        "properties": {"offers": {"type": "array", "items": {"$ref": "#/components/schemas/Offer"}}},
+    },
+)
+
+_RATE = {"type": ["number", "null"], "description": "fraction, not percent; null without a base"}
+
+CANCELLATION_REPORT = spec.schema(
+    "CancellationReport",
+    {
+        "type": "object",
+        "required": [
+            "from",
+            "to",
+            "cancel_requests",
+            "reasons",
+            "retention",
+            "saves",
+            "churned",
+            "save_rate",
+        ],
+        "properties": {
+            "from": {"type": "string", "format": "date-time"},
+            "to": {"type": "string", "format": "date-time"},
+            "cancel_requests": {"type": "integer"},
+            "reasons": {
+                "type": "object",
+                "description": "Stripe's cancellation_details.feedback per request (`none`: not given)",
+                "additionalProperties": {"type": "integer"},
+            },
+            "retention": {
+                "type": "object",
+                "required": ["offered", "accepted", "acceptance_rate"],
+                "properties": {
+                    "offered": {"type": "integer"},
+                    "accepted": {"type": "integer"},
+                    "acceptance_rate": _RATE,
+                },
+            },
+            "saves": {
+                "type": "object",
+                "required": ["total", "retention_accepted", "reactivated", "payment_recovered"],
+                "properties": {
+                    "total": {"type": "integer"},
+                    "retention_accepted": {"type": "integer"},
+                    "reactivated": {"type": "integer", "description": "scheduled cancellations undone"},
+                    "payment_recovered": {"type": "integer", "description": "failed payments that recovered"},
+                },
+            },
+            "churned": {"type": "integer"},
+            "save_rate": _RATE,
         },
     },
 )

@@ -25,7 +25,7 @@ from billing.models import (
     Tier,
     TierPrice,
 )
-from growth.db import ids_in
+from growth.db import ids_in, utcnow
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule
 from growth.models import Status, Subscriber
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 INTERVALS = ("month", "year")
 MAX_TRIAL_DAYS = 730  # Stripe's limit on trial_period_days
 MAX_PRICE_CENTS = 99_999_999  # Stripe's limit on unit_amount (8 digits)
+# Checkout metadata of a stranger's session: the payment signs them up (the email is Stripe's).
+SIGNUP_METADATA = "masthead_signup"
 _CURRENCY = re.compile(r"[a-z]{3}")
 
 
@@ -49,6 +51,8 @@ class TierInput:
     currency: str | None = None
     trial_days: int | None = None
     active: bool | None = None
+    # (percent off, months) of the cancel flow's retention coupon; (None, None) removes it
+    retention: tuple[object, object] | None = None
 
 
 # What a tier's text accepts (the admin form, the API and the CLI; billing.schemas documents it).
@@ -117,6 +121,7 @@ def create_tier(session: Session, data: TierInput, now: dt.datetime) -> Tier:
         created_at=now,
         updated_at=now,
     )
+    _set_retention(tier, data)
     session.add(tier)
     session.flush()
     return tier
@@ -143,9 +148,18 @@ def update_tier(session: Session, tier: Tier, data: TierInput, now: dt.datetime)
         value = getattr(data, attr)
         if value is not None:
             setattr(tier, attr, value)
+    _set_retention(tier, data)
     tier.updated_at = now
     session.flush()
     return tier
+
+
+def _set_retention(tier: Tier, data: TierInput) -> None:
+    if data.retention is None:
+        return
+    from billing.retention import check_retention_terms  # the cancel flow builds on this module
+
+    tier.retention_percent_off, tier.retention_months = check_retention_terms(*data.retention)
 
 
 def get_tier(session: Session, tier_id: int) -> Tier:
@@ -180,8 +194,41 @@ def is_synced(tier: Tier) -> bool:
 
 
 def offered_tiers(session: Session) -> list[Tier]:
-    """Active tiers whose prices are at Stripe: what the pricing page offers."""
+    """Active tiers whose prices are at Stripe: what Checkout can sell."""
     return [t for t in list_tiers(session, active_only=True) if is_synced(t)]
+
+
+@dataclass(frozen=True)
+class PricedTier:
+    """A tier as the pricing page shows it: its prices, and whether Checkout can sell it now."""
+
+    tier: Tier
+    open: bool
+
+
+def pricing(session: Session, payments_configured: bool) -> list[PricedTier]:
+    """Every active tier with its prices, open for Checkout when Stripe is set up and has them.
+
+    Strangers see the prices before anything is set up: the page says plans are not open yet.
+    """
+    return [
+        PricedTier(tier, open=payments_configured and is_synced(tier))
+        for tier in list_tiers(session, active_only=True)
+    ]
+
+
+def setup_steps(session: Session, payments_configured: bool) -> list[str]:
+    """What an operator still has to do before readers can pay (shown to operators only)."""
+    steps = []
+    if not payments_configured:
+        steps.append("Set STRIPE_SECRET_KEY (and STRIPE_WEBHOOK_SECRET) and restart.")
+    tiers = list_tiers(session, active_only=True)
+    if not tiers:
+        steps.append("Create a tier at /admin/tiers.")
+    unsynced = [t.name for t in tiers if not is_synced(t)]
+    if unsynced:
+        steps.append(f"Run `flask --app wsgi sync-tiers` to put {', '.join(unsynced)} at Stripe.")
+    return steps
 
 
 def sync_tier(session: Session, gateway: StripeGateway, tier: Tier, now: dt.datetime) -> list[str]:
@@ -270,18 +317,27 @@ def paying_subscription(session: Session, subscriber: Subscriber) -> Subscriptio
 def start_checkout(
     session: Session,
     gateway: StripeGateway,
-    subscriber: Subscriber,
+    subscriber: Subscriber | None,
     tier_id: int,
     interval: str,
     *,
     success_url: str,
     cancel_url: str,
     automatic_tax: bool,
+    offer_id: int | None = None,
+    now: dt.datetime | None = None,
 ) -> str:
-    """Create a subscription-mode Checkout Session for the subscriber; returns its URL."""
+    """Create a subscription-mode Checkout Session; returns its URL.
+
+    For a stranger (no subscriber) Checkout asks the email; the completed payment makes them
+    an active subscriber (billing.mirror), so the metadata says the session signs them up.
+    An offer (its tier and interval, while live) applies its promotion code or its trial.
+    """
+    from billing import offers  # offers builds on this module's tiers and prices
+
     if interval not in INTERVALS:
         raise ValidationFailed("interval must be 'month' or 'year'", code="invalid_interval")
-    if subscriber.status == Status.ERASED or subscriber.confirmed_at is None:
+    if subscriber is not None and (subscriber.status == Status.ERASED or subscriber.confirmed_at is None):
         raise Conflict("Confirm your subscription before upgrading.", code="not_confirmed")
     tier = get_tier(session, tier_id)
     if not tier.active:
@@ -289,26 +345,38 @@ def start_checkout(
     price = tier.current_price(interval)
     if price is None or not is_synced(tier):
         raise Conflict("This tier is not synced with Stripe yet (run sync-tiers).", code="tier_not_synced")
-    if paying_subscription(session, subscriber) is not None:
+    if subscriber is not None and paying_subscription(session, subscriber) is not None:
         raise Conflict(
             "You already have a paid subscription: manage it from the billing portal.",
             code="already_paying",
         )
+    offer = offers.offer_for_checkout(session, offer_id, tier, interval, now or utcnow())
+    metadata = {"tier_id": str(tier.id)}
+    if offer is not None:
+        metadata["offer_id"] = str(offer.id)
+    if subscriber is not None:
+        metadata["subscriber_id"] = str(subscriber.id)
+    else:
+        metadata[SIGNUP_METADATA] = "1"
     params: dict[str, Any] = {
         "mode": "subscription",
         "line_items": [{"price": price.stripe_price_id, "quantity": 1}],
-        "client_reference_id": str(subscriber.id),
-        "metadata": {"subscriber_id": str(subscriber.id), "tier_id": str(tier.id)},
-        "subscription_data": {"metadata": {"subscriber_id": str(subscriber.id), "tier_id": str(tier.id)}},
+        "metadata": dict(metadata),
+        "subscription_data": {"metadata": dict(metadata)},
         "success_url": success_url,
         "cancel_url": cancel_url,
     }
-    if tier.trial_days > 0:
-        params["subscription_data"]["trial_period_days"] = tier.trial_days
-    customer = customer_of(session, subscriber)
+    if subscriber is not None:
+        params["client_reference_id"] = str(subscriber.id)
+    trial_days = offer.trial_days if offer is not None and offer.kind == "trial" else tier.trial_days
+    if trial_days:
+        params["subscription_data"]["trial_period_days"] = trial_days
+    if offer is not None and offer.stripe_promotion_code_id:
+        params["discounts"] = [{"promotion_code": offer.stripe_promotion_code_id}]
+    customer = customer_of(session, subscriber) if subscriber is not None else None
     if customer is not None:
         params["customer"] = customer.stripe_customer_id  # customer and customer_email exclude each other
-    else:
+    elif subscriber is not None:
         params["customer_email"] = subscriber.email
     if automatic_tax:
         # Subscription Checkout does not inherit the account's automatic-tax default.
@@ -316,7 +384,13 @@ def start_checkout(
         if customer is not None:
             params["customer_update"] = {"address": "auto"}
     checkout = gateway.create_checkout_session(params)
-    log.info("checkout %s for subscriber %s, tier %s (%s)", checkout.id, subscriber.id, tier.id, interval)
+    log.info(
+        "checkout %s for subscriber %s, tier %s (%s)",
+        checkout.id,
+        subscriber.id if subscriber is not None else "(a stranger)",
+        tier.id,
+        interval,
+    )
     return str(checkout.url)
 
 
@@ -325,7 +399,11 @@ def open_portal(session: Session, gateway: StripeGateway, subscriber: Subscriber
     customer = customer_of(session, subscriber)
     if customer is None:
         raise NotFound("There is no billing account for this subscription yet.", code="no_billing_account")
-    portal = gateway.create_portal_session(customer.stripe_customer_id, return_url)
+    from billing.retention import portal_configuration_id  # the cancel flow builds on this module
+
+    portal = gateway.create_portal_session(
+        customer.stripe_customer_id, return_url, configuration=portal_configuration_id(session)
+    )
     return str(portal.url)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from billing import catalogue, privacy, sponsorships
+from billing import catalogue, privacy, retention, sponsorships
 from billing.catalogue import COUPON_EVENTS, DISCOUNT_EVENTS, apply_coupon_event, apply_discount
 from billing.customers import timestamp
 from billing.ledger import apply_invoice_paid, apply_payment_failed
@@ -217,14 +217,25 @@ def _unless_sponsorship(
     return apply
 
 
+def apply_discount_and_retention(
+    session: Session, row: StripeEvent, obj: dict[str, Any]
+) -> Subscriber | None:
+    """A discount into the catalogue; one from a tier's retention coupon is an offer taken."""
+    subscriber = apply_discount(session, row, obj)
+    retention.note_discount_event(session, row, obj)
+    return subscriber
+
+
+_checkout_completed = _unless_sponsorship(sponsorships.completed_link_checkout, apply_checkout_completed)
+
 HANDLERS: dict[str, Handler] = {
-    "checkout.session.completed": _unless_sponsorship(
-        sponsorships.completed_link_checkout, apply_checkout_completed
-    ),
+    "checkout.session.completed": _checkout_completed,
+    # a delayed payment method (a bank debit) pays later: the same session, now paid
+    "checkout.session.async_payment_succeeded": _checkout_completed,
     "invoice.paid": _unless_sponsorship(sponsorships.paid_invoice, apply_invoice_paid),
     "invoice.payment_failed": _unless_sponsorship(sponsorships.failed_invoice, apply_payment_failed),
     **{name: apply_subscription for name in SUBSCRIPTION_EVENTS},
-    **{name: apply_discount for name in DISCOUNT_EVENTS},
+    **{name: apply_discount_and_retention for name in DISCOUNT_EVENTS},
     **{name: apply_coupon_event for name in COUPON_EVENTS},
 }
 # Events that describe the catalogue, not a subscriber: applied without matching anyone.

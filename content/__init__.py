@@ -141,6 +141,7 @@ def init_app(app: Flask) -> None:
         (signals.subscriber_cancel_scheduled, sequences.on_cancel_scheduled),
         (signals.subscriber_churned, sequences.on_churned),
         (signals.field_value_set, sequences.on_field_set),
+        (signals.subscriber_kept, sequences.on_kept),
     ):
         signal.connect(handler, weak=False)
     scheduler.register_scheduled("send-due", cli.send_due_work, dt.timedelta(0))  # every tick

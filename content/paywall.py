@@ -57,7 +57,7 @@ def full_readers(session: Session, audience: str, people: list[tuple[int, str]])
     kind, _ = parse_audience(audience)
     if kind in ("public", "free"):
         return None
-    tiers = access.paying_tiers(session, [sid for sid, _ in people])
+    tiers = access.reading_tiers(session, [sid for sid, _ in people])
     return {
         sid
         for sid, stage in people
@@ -74,8 +74,11 @@ def full_readers(session: Session, audience: str, people: list[tuple[int, str]])
 
 
 def reader_for(session: Session, subscriber: Subscriber) -> Reader:
-    """A subscriber's access, asking billing (through growth.access) for their tier."""
-    tiers = access.paying_tiers(session, [subscriber.id])
+    """A subscriber's access, asking billing (through growth.access) for their tier.
+
+    `paying` here means "may read paid posts": a comp or a redeemed gift opens them too.
+    """
+    tiers = access.reading_tiers(session, [subscriber.id])
     tier_id = tiers.get(subscriber.id)
     return Reader(
         subscriber_id=subscriber.id,

@@ -15,6 +15,7 @@ from content import rendering, webhook_events
 from content.archive import search_text
 from content.models import Post, PostStatus, Topic
 from content.topics import clean_topic_names, set_post_topics, topic_slug
+from growth import links
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule
 from growth.models import DeliveryKind, Newsletter
@@ -84,6 +85,9 @@ def _check(session: Session, data: PostInput, post: Post | None) -> PostInput:
         raise ValidationFailed("title must not be empty", code="invalid_title")
     if data.kind is not None and data.kind not in KINDS:
         raise ValidationFailed("kind must be value or pitch", code="invalid_kind")
+    body = data.body_markdown if data.body_markdown is not None else (post.body_markdown if post else None)
+    if links.announces_offer(body):  # an email announcing an offer is a pitch, whatever was chosen
+        data = replace(data, kind="pitch")
     if data.audience is not None:
         parse_audience(data.audience)
     if data.status is not None and data.status not in set(PostStatus):

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from content import polls, rendering, segments
 from content.sequence_metrics import is_held_out, validate_window
 from content.sequence_models import ClaimState, Enrolment, EnrolmentState, Sequence, SequenceStep, StepClaim
+from growth import links
 from growth.db import insert_ignoring_conflicts
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule
@@ -136,6 +137,8 @@ def _check_step(step: StepInput) -> None:
         RULES[name].clean(getattr(step, name) or "")
     if step.kind not in ("value", "pitch"):
         raise ValidationFailed("a step's kind is value or pitch", code="invalid_step")
+    if links.announces_offer(step.body):  # an email announcing an offer is a pitch
+        step.kind = "pitch"
     if not isinstance(step.delay_minutes, int) or not 0 <= step.delay_minutes <= MAX_DELAY_MINUTES:
         raise ValidationFailed("delay_minutes is 0 to 527040 (a year)", code="invalid_step")
     problem = validate_window(step.window_days, step.window_start_hour, step.window_end_hour)
@@ -573,6 +576,11 @@ def on_paused(
 def on_upgraded(subscriber: Subscriber, *, session: Session, now: dt.datetime, **_: object) -> None:
     leave_all(session, subscriber.id, now, "paying", WIN_BACK_TRIGGERS)
     enrol_on(session, subscriber, "upgraded", now)
+
+
+def on_kept(subscriber: Subscriber, *, session: Session, now: dt.datetime, **_: object) -> None:
+    """They stay (a cancellation undone, a retention offer taken, a payment recovered)."""
+    leave_all(session, subscriber.id, now, "kept", WIN_BACK_TRIGGERS)
 
 
 def on_cancel_scheduled(subscriber: Subscriber, *, session: Session, now: dt.datetime, **_: object) -> None:

@@ -27,6 +27,27 @@ def paying_tiers(session: Session, subscriber_ids: Iterable[int] | None = None) 
     return _tier_lookup(session, subscriber_ids)
 
 
+# Same shape: tiers given without payment (comps, redeemed gifts), live now
+_grant_lookup: TierLookup | None = None
+
+
+def register_grant_lookup(lookup: TierLookup) -> None:
+    """Billing calls this in its init_app."""
+    global _grant_lookup
+    _grant_lookup = lookup
+
+
+def reading_tiers(session: Session, subscriber_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """{subscriber_id: tier_id} of who may read a tier's posts now: paying, or given the tier.
+
+    For paywalls only: a given tier is not paying (never counted in revenue or the funnel).
+    A paid tier wins over a given one.
+    """
+    ids = list(subscriber_ids) if subscriber_ids is not None else None
+    granted = _grant_lookup(session, ids) if _grant_lookup is not None else {}
+    return {**granted, **paying_tiers(session, ids)}
+
+
 # (session) -> {subscriber_id: {currency: paid cents}} from the revenue ledger
 RevenueLookup = Callable[[Session], dict[int, dict[str, int]]]
 _revenue_lookup: RevenueLookup | None = None
@@ -84,3 +105,22 @@ def tiers_on_offer(session: Session) -> list[tuple[int, str]]:
     if _tiers_on_offer is None:
         return []
     return _tiers_on_offer(session)
+
+
+# (session, subscriber_id) -> the subscriber's live given tiers, for their admin page:
+# [{"id", "tier", "kind", "ends_at"}]
+GrantsOf = Callable[[Session, int], list[dict[str, object]]]
+_grants_of: GrantsOf | None = None
+
+
+def register_grants_of(lookup: GrantsOf) -> None:
+    """Billing says which tiers a subscriber was given (comps, gifts), for the admin page."""
+    global _grants_of
+    _grants_of = lookup
+
+
+def grants_of(session: Session, subscriber_id: int) -> list[dict[str, object]]:
+    """The subscriber's live given tiers; empty without billing."""
+    if _grants_of is None:
+        return []
+    return _grants_of(session, subscriber_id)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app
 
 from growth.models import Newsletter, Subscriber
 from growth.tokens import make_token
+
+# An offer's link on the pricing page: its signed link (?offer=) or its code (?code=).
+_OFFER_LINK = re.compile(r"/pricing\?(?:[^\s)\"'<>]*&)?(?:offer|code)=")
+
+
+def announces_offer(text: str | None) -> bool:
+    """Whether an email's text links to a price offer: such an email is a pitch, never value."""
+    return bool(text) and _OFFER_LINK.search(text or "") is not None
 
 
 def absolute(path: str) -> str:

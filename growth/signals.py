@@ -24,6 +24,9 @@ subscriber_cancel_scheduled = _signals.signal(
     "subscriber-cancel-scheduled"
 )  # cancel_at_period_end turned true
 subscriber_churned = _signals.signal("subscriber-churned")  # stopped paying
+# kept paying: undid a scheduled cancellation, took a retention offer, or a failed payment
+# recovered (win-back series stop)
+subscriber_kept = _signals.signal("subscriber-kept")
 # The welcome email was queued at confirmation. sender: the Subscriber; kwargs: session,
 # delivery, context (what the welcome provider returned, {} for the built-in words)
 welcome_queued = _signals.signal("welcome-queued")

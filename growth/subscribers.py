@@ -416,6 +416,7 @@ def confirm(
     now: dt.datetime,
     ip: str | None = None,
     user_agent: str | None = None,
+    form: str = "confirmation_link",
 ) -> ConfirmResult:
     """Complete double opt-in: pending newsletters become active, the subscriber active.
 
@@ -446,7 +447,7 @@ def confirm(
             at=now,
             ip=valid_ip(ip),
             user_agent=printable(user_agent, USER_AGENT_LENGTH),
-            form="confirmation_link",
+            form=form,
             newsletter_ids=[m.newsletter_id for m in pending],
         )
     )
@@ -458,6 +459,55 @@ def confirm(
         subscriber, session=session, first_time=first_time, ip=ip, user_agent=user_agent, now=now
     )
     return ConfirmResult(subscriber, became_active or bool(pending))
+
+
+PAYMENT_FORM = "stripe_checkout"
+
+
+def invitee(session: Session, raw_email: str, now: dt.datetime, source: str) -> Subscriber | None:
+    """The subscriber someone else named (a gift's recipient): found, or added as pending.
+
+    No consent is recorded and no confirmation sent: they confirm by acting on the one email
+    they are sent (a gift's redeem link). None for an address that cannot be one.
+    """
+    try:
+        display, key = normalize_email(raw_email)
+    except ValidationFailed:
+        return None
+    subscriber = session.scalars(select(Subscriber).where(Subscriber.email_normalized == key)).first()
+    if subscriber is None:
+        req = SignupRequest(email=display, source=source, form=source)
+        subscriber, created = _insert_subscriber(session, req, display, key, now)
+        if created:
+            record_first_events(session, subscriber, now, reason=source)
+    return subscriber
+
+
+def join_by_payment(session: Session, raw_email: str, now: dt.datetime) -> Subscriber | None:
+    """The subscriber a completed payment names: a new or pending address becomes active.
+
+    Paying at Checkout proves the address (the payment provider sent its receipt there), so it
+    stands for the confirmation click: the consent is recorded with form `stripe_checkout` and
+    the welcome is sent. A suppressed reader (bounced, complained, unsubscribed) stays as they
+    are; None for an address that cannot be one.
+    """
+    try:
+        display, key = normalize_email(raw_email)
+    except ValidationFailed:
+        return None
+    subscriber = session.scalars(select(Subscriber).where(Subscriber.email_normalized == key)).first()
+    if subscriber is None:
+        req = SignupRequest(email=display, source="checkout", form=PAYMENT_FORM)
+        subscriber, created = _insert_subscriber(session, req, display, key, now)
+        if created:
+            session.add(Consent(subscriber_id=subscriber.id, action="signup", at=now, form=PAYMENT_FORM))
+            record_first_events(session, subscriber, now, reason="signup")
+            signals.subscriber_signed_up.send(
+                subscriber, session=session, ref=None, ip=None, user_agent=None, now=now
+            )
+    if subscriber.status == Status.PENDING:
+        confirm(session, subscriber, now, form=PAYMENT_FORM)
+    return subscriber
 
 
 def _add_default_membership(session: Session, subscriber: Subscriber, now: dt.datetime) -> list[Membership]:

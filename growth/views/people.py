@@ -62,6 +62,8 @@ def _subscriber_page(subscriber_id: int, error: str | None = None, status: int =
         offered=newsletters.active_newsletters(db.session),
         tier=access.tier_names(db.session).get(tier_id) if tier_id else None,
         fields=custom_fields.values_of(db.session, [subscriber.id])[subscriber.id],
+        grants=access.grants_of(db.session, subscriber.id),
+        tiers_on_offer=access.tiers_on_offer(db.session),
         error=error,
     ), status
 

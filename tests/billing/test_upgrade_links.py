@@ -41,8 +41,9 @@ def test_upgrade_knows_the_reader_by_cookie_alone(billing_app, bclient, boutbox,
     assert pricing.status_code == 200 and "ana@example.com" in pricing.get_data(as_text=True)
 
 
-def test_upgrade_for_strangers_and_forgeries_is_a_clear_400(bclient):
-    assert bclient.get("/upgrade").status_code == 400
-    assert bclient.get("/upgrade?r=forged").status_code == 400
+def test_upgrade_for_strangers_and_forgeries_is_the_public_pricing_page(bclient):
+    for url in ("/upgrade", "/upgrade?r=forged", "/upgrade?t=forged"):
+        page = bclient.get(url)
+        assert page.status_code == 200 and b"Support" in page.data
     bclient.set_cookie("mh_reader", "forged.token.value")
-    assert bclient.get("/upgrade").status_code == 400
+    assert bclient.get("/upgrade").status_code == 200

@@ -320,6 +320,27 @@ def test_a_win_back_series_stops_when_they_pay_again(session, outbox):  # type: 
     assert (churned.state, churned.left_reason) == (EnrolmentState.LEFT, "paying")
 
 
+def test_a_win_back_series_stops_when_they_stay(session, outbox):  # type: ignore[no-untyped-def]
+    make_sequence(
+        session,
+        [{"subject": "Before you go"}, {"subject": "Last chance", "delay_minutes": 60 * 24}],
+        trigger="cancel_scheduled",
+    )
+    [sid] = add_subscribers(session, 1)
+    reader = session.get(Subscriber, sid)
+    signals.subscriber_cancel_scheduled.send(reader, session=session, now=NOW)
+    commit()
+    tick(session, NOW)
+    assert subjects_of(session, sid) == ["Before you go"]
+    # they undo the cancellation (or take the retention offer, or their payment recovers)
+    signals.subscriber_kept.send(reader, session=session, now=NOW + dt.timedelta(hours=2))
+    commit()
+    tick(session, NOW + 2 * DAY)
+    assert subjects_of(session, sid) == ["Before you go"]
+    enrolment = session.scalars(select(Enrolment).where(Enrolment.subscriber_id == sid)).one()
+    assert (enrolment.state, enrolment.left_reason) == (EnrolmentState.LEFT, "kept")
+
+
 def test_a_stage_trigger_enrols_once_unless_the_sequence_repeats(session, outbox):  # type: ignore[no-untyped-def]
     once = make_sequence(session, [{"subject": "Lapsed?"}], trigger="stage:lapsed", name="Once")
     again = make_sequence(

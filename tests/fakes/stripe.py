@@ -119,6 +119,7 @@ def subscription(
         "ended_at": canceled_at if status == "canceled" else None,
         "trial_end": trial_end,
         "pause_collection": pause_collection,
+        "cancellation_details": {"comment": None, "feedback": None, "reason": None},
         "metadata": metadata or {},
         "discounts": discounts or [],
         "items": {
@@ -260,10 +261,14 @@ class FakeStripe:
             self.checkout_sessions: dict[str, dict[str, Any]] = {}
             self.portal_sessions: dict[str, dict[str, Any]] = {}
             self.coupons: dict[str, dict[str, Any]] = {}
+            self.promotion_codes: dict[str, dict[str, Any]] = {}
+            self.portal_configurations: dict[str, dict[str, Any]] = {}
+            self.sent: list[dict[str, Any]] = []  # events API calls caused, for the test to deliver
             self.subscriptions: dict[str, dict[str, Any]] = {}
             self.discounts: dict[str, dict[str, Any]] = {}  # by id: they are never fetched alone
             self.invoices: dict[str, dict[str, Any]] = {}  # one-off invoices (sponsorships)
             self.payment_links: dict[str, dict[str, Any]] = {}
+            self.coupon_products: dict[str, list[str]] = {}  # a coupon's applies_to
             self.requests: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
             self.idempotent: dict[str, tuple[int, dict[str, Any]]] = {}
             self.fail_next: list[int] = []
@@ -317,8 +322,15 @@ class FakeStripe:
             ("POST", r"/v1/checkout/sessions", self.create_checkout_session),
             ("GET", r"/v1/checkout/sessions/(?P<id>[^/]+)", self.get("checkout_sessions")),
             ("POST", r"/v1/billing_portal/sessions", self.create_portal_session),
+            ("POST", r"/v1/billing_portal/configurations", self.create_portal_configuration),
+            ("POST", r"/v1/billing_portal/configurations/(?P<id>[^/]+)", self.update_portal_configuration),
+            ("POST", r"/v1/subscriptions/(?P<id>[^/]+)", self.update_subscription),
+            ("POST", r"/v1/coupons", self.create_coupon_api),
             ("GET", r"/v1/coupons/(?P<id>[^/]+)", self.get("coupons")),
             ("GET", r"/v1/subscriptions", self.list_subscriptions),
+            ("POST", r"/v1/promotion_codes", self.create_promotion_code),
+            ("POST", r"/v1/promotion_codes/(?P<id>[^/]+)", self.update_promotion_code),
+            ("GET", r"/v1/promotion_codes/(?P<id>[^/]+)", self.get("promotion_codes")),
             ("GET", r"/v1/subscriptions/(?P<id>[^/]+)", self.retrieve_subscription),
             ("POST", r"/v1/invoices", self.create_invoice),
             ("POST", r"/v1/invoices/(?P<id>[^/]+)/finalize", self.finalize_invoice),
@@ -506,10 +518,114 @@ class FakeStripe:
         self.customers[customer["id"]] = customer
         return 200, customer
 
-    def create_checkout_session(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        if p.get("mode") != "subscription":
+    def create_coupon_api(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """POST /v1/coupons: percent_off, or amount_off with currency; duration and its months."""
+        percent, amount = p.get("percent_off"), p.get("amount_off")
+        if (percent is None) == (amount is None):
             return 400, _error(
-                "invalid_request_error", "This fake only knows subscription mode.", param="mode"
+                "invalid_request_error", "You must pass exactly one of percent_off or amount_off."
+            )
+        if amount is not None and not p.get("currency"):
+            return 400, _error(
+                "invalid_request_error", "You must pass currency when passing amount_off.", param="currency"
+            )
+        duration = p.get("duration", "once")
+        if duration not in ("once", "repeating", "forever"):
+            return 400, _error("invalid_request_error", "Invalid duration", param="duration")
+        if duration == "repeating" and not p.get("duration_in_months"):
+            return 400, _error(
+                "invalid_request_error",
+                "duration_in_months is required when duration is repeating.",
+                param="duration_in_months",
+            )
+        made = coupon(
+            percent_off=float(percent) if percent is not None else None,
+            amount_off=int(amount) if amount is not None else None,
+            currency=p.get("currency"),
+            duration=duration,
+            duration_in_months=int(p["duration_in_months"]) if p.get("duration_in_months") else None,
+            created=int(time.time()),
+        )
+        made.update(
+            name=p.get("name"),
+            metadata=p.get("metadata", {}),
+            max_redemptions=int(p["max_redemptions"]) if p.get("max_redemptions") else None,
+            redeem_by=int(p["redeem_by"]) if p.get("redeem_by") else None,
+        )
+        # applies_to is includable: absent from the answer unless expanded
+        self.coupons[made["id"]] = made
+        self.coupon_products[made["id"]] = list((p.get("applies_to") or {}).get("products") or [])
+        return 200, made
+
+    def create_promotion_code(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """POST /v1/promotion_codes of 2025-09-30.clover and later: the coupon under promotion."""
+        if "coupon" in p:
+            return 400, _error("invalid_request_error", "Received unknown parameter: coupon", param="coupon")
+        promotion = p.get("promotion") or {}
+        if promotion.get("type") != "coupon" or promotion.get("coupon") not in self.coupons:
+            return 400, _error(
+                "invalid_request_error",
+                f"No such coupon: '{promotion.get('coupon')}'",
+                param="promotion[coupon]",
+            )
+        code = p.get("code") or new_id("CODE").upper()
+        if any(c["code"].lower() == code.lower() and c["active"] for c in self.promotion_codes.values()):
+            return 400, _error(
+                "invalid_request_error", "An active promotion code with `code` already exists."
+            )
+        made = {
+            "id": new_id("promo"),
+            "object": "promotion_code",
+            "active": _bool(p.get("active", "true")),
+            "code": code,
+            "created": int(time.time()),
+            "customer": p.get("customer"),
+            "expires_at": int(p["expires_at"]) if p.get("expires_at") else None,
+            "livemode": False,
+            "max_redemptions": int(p["max_redemptions"]) if p.get("max_redemptions") else None,
+            "metadata": p.get("metadata", {}),
+            "promotion": {"type": "coupon", "coupon": promotion["coupon"]},  # an id: not expanded
+            "restrictions": {
+                "first_time_transaction": False,
+                "minimum_amount": None,
+                "minimum_amount_currency": None,
+            },
+            "times_redeemed": 0,
+        }
+        self.promotion_codes[made["id"]] = made
+        return 200, made
+
+    def update_promotion_code(self, p: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        found = self.promotion_codes.get(id)
+        if found is None:
+            return 404, _error(
+                "invalid_request_error", f"No such promotion code: '{id}'", code="resource_missing"
+            )
+        if "active" in p:
+            found["active"] = _bool(p["active"])
+        if "metadata" in p:
+            found["metadata"] = p["metadata"]
+        return 200, found
+
+    def _promotion_code_problem(self, promo_id: str | None, price: dict[str, Any]) -> str | None:
+        promo = self.promotion_codes.get(promo_id or "")
+        if promo is None:
+            return f"No such promotion code: '{promo_id}'"
+        if not promo["active"]:
+            return "This promotion code is not active."
+        if promo["expires_at"] is not None and promo["expires_at"] <= time.time():
+            return "This promotion code has expired."
+        if promo["max_redemptions"] is not None and promo["times_redeemed"] >= promo["max_redemptions"]:
+            return "This promotion code has been fully redeemed."
+        products = self.coupon_products.get(promo["promotion"]["coupon"]) or []
+        if products and price["product"] not in products:
+            return "This promotion code cannot be applied to the items in this session."
+        return None
+
+    def create_checkout_session(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if p.get("mode") not in ("subscription", "payment"):
+            return 400, _error(
+                "invalid_request_error", "This fake knows subscription and payment mode.", param="mode"
             )
         if "customer" in p and "customer_email" in p:
             return 400, _error(
@@ -536,14 +652,54 @@ class FakeStripe:
                 "invalid_request_error", "Missing required param: line_items.", param="line_items"
             )
         for item in items:
+            if "price_data" in item:  # an inline one-time price (payment mode)
+                data = item["price_data"]
+                if p["mode"] != "payment" or "recurring" in data:
+                    return 400, _error("invalid_request_error", "This fake only knows one-time price_data.")
+                if data.get("product") not in self.products or not data.get("currency"):
+                    return 400, _error(
+                        "invalid_request_error",
+                        f"No such product: '{data.get('product')}'",
+                        param="line_items",
+                    )
+                continue
             price = self.prices.get(item.get("price"))
             if price is None or not price["active"]:
                 return 400, _error("invalid_request_error", f"No such active price: '{item.get('price')}'")
+        if p["mode"] == "payment" and "subscription_data" in p:
+            return 400, _error(
+                "invalid_request_error",
+                "You can not pass `subscription_data` in `payment` mode.",
+                param="subscription_data",
+            )
+        discounts = p.get("discounts") or []
+        if discounts and "allow_promotion_codes" in p:
+            return 400, _error(
+                "invalid_request_error",
+                "You may only specify one of these parameters: allow_promotion_codes, discounts.",
+            )
+        for item in discounts:
+            if "promotion_code" in item:
+                problem = self._promotion_code_problem(item["promotion_code"], self.prices[items[0]["price"]])
+                if problem:
+                    return 400, _error("invalid_request_error", problem, param="discounts")
+            elif item.get("coupon") not in self.coupons:
+                return 400, _error("invalid_request_error", f"No such coupon: '{item.get('coupon')}'")
         session_id = new_id("cs")
+        one_time = [i["price_data"] for i in items if "price_data" in i]
         session = {
             "id": session_id,
             "object": "checkout.session",
-            "mode": "subscription",
+            "mode": p["mode"],
+            "amount_total": sum(
+                int(i["price_data"]["unit_amount"]) * int(i.get("quantity", 1))
+                for i in items
+                if "price_data" in i
+            )
+            if one_time
+            else None,
+            "currency": one_time[0]["currency"] if one_time else None,
+            "payment_intent": None,
             "status": "open",
             "url": f"https://checkout.stripe.test/c/pay/{session_id}",
             "customer": p.get("customer"),
@@ -556,9 +712,45 @@ class FakeStripe:
             "success_url": p["success_url"],
             "cancel_url": p.get("cancel_url"),
             "subscription": None,
+            "payment_status": "unpaid",
+            "discounts": [
+                {"coupon": d.get("coupon"), "promotion_code": d.get("promotion_code")} for d in discounts
+            ],
         }
         self.checkout_sessions[session_id] = session
         return 200, session
+
+    def create_portal_configuration(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """POST /v1/billing_portal/configurations: features as sent (booleans from the form)."""
+        if not p.get("features"):
+            return 400, _error("invalid_request_error", "Missing required param: features.", param="features")
+        made = {
+            "id": new_id("bpc"),
+            "object": "billing_portal.configuration",
+            "active": True,
+            "is_default": False,
+            "business_profile": p.get("business_profile", {}),
+            "default_return_url": p.get("default_return_url"),
+            "features": p["features"],
+            "metadata": p.get("metadata", {}),
+        }
+        self.portal_configurations[made["id"]] = made
+        return 200, made
+
+    def update_portal_configuration(self, p: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        found = self.portal_configurations.get(id)
+        if found is None:
+            return 404, _error(
+                "invalid_request_error", f"No such configuration: '{id}'", code="resource_missing"
+            )
+        found.update(
+            {
+                k: v
+                for k, v in p.items()
+                if k in ("business_profile", "default_return_url", "features", "metadata")
+            }
+        )
+        return 200, found
 
     def create_portal_session(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if p.get("customer") not in self.customers:
@@ -567,10 +759,38 @@ class FakeStripe:
                 f"No such customer: '{p.get('customer')}'",
                 param="customer",
             )
+        if p.get("configuration") and p["configuration"] not in self.portal_configurations:
+            return 400, _error("invalid_request_error", f"No such configuration: '{p['configuration']}'")
+        flow = p.get("flow_data")
+        if flow is not None:
+            if flow.get("type") != "subscription_cancel":
+                return 400, _error("invalid_request_error", "This fake knows the subscription_cancel flow.")
+            cancel = flow.get("subscription_cancel") or {}
+            sub = self.subscriptions.get(cancel.get("subscription") or "")
+            if sub is None or sub["customer"] != p["customer"]:
+                return 400, _error(
+                    "invalid_request_error",
+                    "The subscription does not belong to this customer.",
+                    param="flow_data[subscription_cancel][subscription]",
+                )
+            if sub["cancel_at_period_end"]:
+                return 400, _error("invalid_request_error", "This subscription is already set to cancel.")
+            offer = cancel.get("retention")
+            if offer is not None and (
+                offer.get("type") != "coupon_offer"
+                or (offer.get("coupon_offer") or {}).get("coupon") not in self.coupons
+            ):
+                return 400, _error(
+                    "invalid_request_error",
+                    "Invalid retention coupon.",
+                    param="flow_data[subscription_cancel][retention]",
+                )
         portal = {
             "id": new_id("bps"),
             "object": "billing_portal.session",
+            "configuration": p.get("configuration"),
             "customer": p["customer"],
+            "flow": flow,
             "return_url": p.get("return_url"),
             "url": f"https://billing.stripe.test/p/session/{new_id('x')}",
         }
@@ -768,13 +988,26 @@ class FakeStripe:
 
     # -- playing the customer (subscriptions) --------------------------------------------------
 
-    def complete_checkout(self, session_id: str, created: int, tax: int = 0) -> list[dict[str, Any]]:
-        """The customer pays: returns the events Stripe sends (session, subscription, invoice)."""
+    def complete_checkout(
+        self, session_id: str, created: int, tax: int = 0, email: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The customer pays: returns the events Stripe sends (session, subscription, invoice).
+
+        `email` is what a buyer without `customer_email` typed at Checkout.
+        """
         with self.lock:
             session = self.checkout_sessions[session_id]
+            if session["mode"] == "payment":  # a one-time payment: no customer made, no invoice
+                session.update(
+                    status="complete",
+                    payment_status="paid",
+                    payment_intent=new_id("pi"),
+                    customer_details={"email": session["customer_email"] or email, "name": None},
+                )
+                return [event("checkout.session.completed", json.loads(json.dumps(session)), created)]
             customer_id = session["customer"]
             if customer_id is None:
-                _, customer = self.create_customer({"email": session["customer_email"]})
+                _, customer = self.create_customer({"email": session["customer_email"] or email})
                 customer_id = customer["id"]
             price = self.prices[session["line_items"][0]["price"]]
             data = session["subscription_data"] or {}
@@ -792,15 +1025,42 @@ class FakeStripe:
                 metadata=data.get("metadata", {}),
                 trial_end=created + trial_days * 86400 if trial_days else None,
             )
+            made_discounts = []
+            for item in session.get("discounts") or []:
+                promo = self.promotion_codes.get(item.get("promotion_code") or "")
+                coupon_id = promo["promotion"]["coupon"] if promo else item.get("coupon")
+                made = discount(
+                    coupon_id=coupon_id, customer=customer_id, subscription_id=sub["id"], start=created
+                )
+                made.update(checkout_session=session_id, promotion_code=promo["id"] if promo else None)
+                self.discounts[made["id"]] = made
+                made_discounts.append(made)
+                if promo:
+                    promo["times_redeemed"] += 1
+                self.coupons[coupon_id]["times_redeemed"] += 1
+            sub["discounts"] = [d["id"] for d in made_discounts]  # ids: never expanded in events
             self.subscriptions[sub["id"]] = sub
-            session.update(status="complete", customer=customer_id, subscription=sub["id"])
+            session.update(
+                status="complete",
+                customer=customer_id,
+                subscription=sub["id"],
+                # A trial takes no payment now: Stripe says so rather than "paid".
+                payment_status="no_payment_required" if trial_days else "paid",
+            )
             session["customer_details"] = {
                 "email": session["customer_email"] or self.customers[customer_id]["email"]
             }
+        amount = price["unit_amount"]
+        for made in made_discounts:
+            terms = self.coupons[made["source"]["coupon"]]
+            if terms["percent_off"] is not None:
+                amount -= round(amount * terms["percent_off"] / 100)
+            else:
+                amount = max(0, amount - terms["amount_off"])
         paid = invoice(
             customer=customer_id,
             subscription_id=sub["id"],
-            amount_paid=0 if trial_days else price["unit_amount"] + tax,
+            amount_paid=0 if trial_days else amount + tax,
             tax=0 if trial_days else tax,
             currency=price["currency"],
             paid_at=created,
@@ -810,7 +1070,8 @@ class FakeStripe:
         )
         return [
             event("checkout.session.completed", dict(session), created),
-            event("customer.subscription.created", sub, created),
+            event("customer.subscription.created", json.loads(json.dumps(sub)), created),
+            *[event("customer.discount.created", dict(d), created) for d in made_discounts],
             event("invoice.paid", paid, created),
         ]
 
@@ -830,6 +1091,136 @@ class FakeStripe:
         """Delete a customer: a retrieve then answers the deleted stub, as Stripe does."""
         with self.lock:
             self.customers[customer_id] = {"id": customer_id, "object": "customer", "deleted": True}
+
+    def update_subscription(self, p: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        """POST /v1/subscriptions/<id>: pause_collection (an empty value unsets it) and the price
+        of an item; the customer.subscription.updated event goes to `sent`."""
+        sub = self.subscriptions.get(id)
+        if sub is None:
+            return 404, _error(
+                "invalid_request_error", f"No such subscription: '{id}'", code="resource_missing"
+            )
+        before = json.loads(json.dumps(sub))
+        previous: dict[str, Any] = {}
+        if "pause_collection" in p:
+            raw = p["pause_collection"]
+            if raw == "":
+                value = None
+            elif isinstance(raw, dict) and raw.get("behavior") in (
+                "void",
+                "keep_as_draft",
+                "mark_uncollectible",
+            ):
+                value = {
+                    "behavior": raw["behavior"],
+                    "resumes_at": int(raw["resumes_at"]) if raw.get("resumes_at") else None,
+                }
+            else:
+                return 400, _error(
+                    "invalid_request_error", "Invalid pause_collection", param="pause_collection"
+                )
+            previous["pause_collection"] = before["pause_collection"]
+            sub["pause_collection"] = value
+        for change in p.get("items") or []:
+            item = next((i for i in sub["items"]["data"] if i["id"] == change.get("id")), None)
+            price = self.prices.get(change.get("price") or "")
+            if item is None or price is None or not price["active"]:
+                return 400, _error("invalid_request_error", "Invalid items", param="items")
+            previous["items"] = before["items"]
+            item["price"] = {
+                "id": price["id"],
+                "object": "price",
+                "unit_amount": price["unit_amount"],
+                "currency": price["currency"],
+                "recurring": dict(price["recurring"]),
+            }
+            if price["recurring"]["interval"] == "year":
+                start = int(time.time())
+                item["current_period_start"], item["current_period_end"] = start, start + 365 * 86400
+        if "proration_behavior" in p and p["proration_behavior"] not in (
+            "create_prorations",
+            "none",
+            "always_invoice",
+        ):
+            return 400, _error(
+                "invalid_request_error", "Invalid proration_behavior", param="proration_behavior"
+            )
+        self.sent.append(
+            event(
+                "customer.subscription.updated",
+                json.loads(json.dumps(sub)),
+                int(time.time()),
+                previous=previous,
+            )
+        )
+        return 200, sub
+
+    def take_sent(self) -> list[dict[str, Any]]:
+        """The events API calls caused since the last take, oldest first."""
+        with self.lock:
+            out, self.sent = self.sent, []
+        return out
+
+    def cancel_in_portal(
+        self, sub_id: str, created: int, feedback: str | None = None, comment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The customer cancels at period end in the portal, answering its reason question."""
+        with self.lock:
+            sub = self.subscriptions[sub_id]
+            previous = {
+                "cancel_at_period_end": False,
+                "cancel_at": None,
+                "cancellation_details": dict(sub.get("cancellation_details") or _no_details()),
+            }
+            period_end = sub["items"]["data"][0]["current_period_end"]
+            sub.update(
+                cancel_at_period_end=True,
+                cancel_at=period_end,
+                canceled_at=created,
+                cancellation_details={
+                    "comment": comment,
+                    "feedback": feedback,
+                    "reason": "cancellation_requested",
+                },
+            )
+            snapshot = json.loads(json.dumps(sub))
+        return [event("customer.subscription.updated", snapshot, created, previous=previous)]
+
+    def undo_cancel(self, sub_id: str, created: int) -> list[dict[str, Any]]:
+        """The customer renews in the portal before the period ends."""
+        with self.lock:
+            sub = self.subscriptions[sub_id]
+            previous = {
+                "cancel_at_period_end": True,
+                "cancel_at": sub["cancel_at"],
+                "canceled_at": sub["canceled_at"],
+                "cancellation_details": dict(sub["cancellation_details"]),
+            }
+            sub.update(
+                cancel_at_period_end=False,
+                cancel_at=None,
+                canceled_at=None,
+                cancellation_details=_no_details(),
+            )
+            snapshot = json.loads(json.dumps(sub))
+        return [event("customer.subscription.updated", snapshot, created, previous=previous)]
+
+    def end_subscription(self, sub_id: str, created: int) -> list[dict[str, Any]]:
+        """The period ends on a scheduled cancellation: customer.subscription.deleted."""
+        with self.lock:
+            sub = self.subscriptions[sub_id]
+            sub.update(status="canceled", ended_at=created, canceled_at=sub["canceled_at"] or created)
+            snapshot = json.loads(json.dumps(sub))
+        return [event("customer.subscription.deleted", snapshot, created)]
+
+    def set_status(self, sub_id: str, status: str, created: int) -> list[dict[str, Any]]:
+        """A payment fails (past_due) or recovers (active): the subscription's update event."""
+        with self.lock:
+            sub = self.subscriptions[sub_id]
+            previous = {"status": sub["status"]}
+            sub["status"] = status
+            snapshot = json.loads(json.dumps(sub))
+        return [event("customer.subscription.updated", snapshot, created, previous=previous)]
 
     def add_subscription(self, sub: dict[str, Any]) -> dict[str, Any]:
         """Keep a subscription (built with `subscription(...)`) as Stripe holds it."""
@@ -887,6 +1278,10 @@ class FakeStripe:
             event("customer.discount.deleted", gone, created),
             event("customer.subscription.updated", snapshot, created, previous={"discounts": before}),
         ]
+
+
+def _no_details() -> dict[str, Any]:
+    return {"comment": None, "feedback": None, "reason": None}
 
 
 def _error(type_: str, message: str, **extra: str) -> dict[str, Any]:

@@ -166,6 +166,7 @@ ADMIN_PAGES = (
     "/admin/posts",
     "/admin/referrals",
     "/admin/outbox",
+    "/admin/offers",
 )
 
 
@@ -200,7 +201,7 @@ def test_reader_pages_fit_a_phone(browser, live):  # type: ignore[no-untyped-def
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
     wide = {}
-    for path in ("/subscribe", "/embed.html", f"/p/{live['slug']}"):
+    for path in ("/subscribe", "/embed.html", f"/p/{live['slug']}", "/pricing"):
         page.goto(base + path)
         if not page.evaluate(NO_SIDEWAYS_SCROLL):
             wide[path] = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
