@@ -10,7 +10,7 @@ Registered with the core's growth.member_imports, which does not import billing.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +36,8 @@ class Reading:
     event_id: str
     type: str
     created: dt.datetime
+    # No event came: nothing changed "before" it (the cancel flow reads previous_attributes here).
+    payload: dict[str, Any] = field(default_factory=dict)
 
 
 def customer_owners(session: Session, customer_ids: list[str], chunk: int = 1000) -> dict[str, int | None]:
