@@ -165,3 +165,65 @@ def test_events_naming_one_discount_and_coupon_at_once_make_one_row_each(databas
             s.commit()
         db.engine.dispose()
         db.engine, db.session_factory = saved
+
+
+@pytest.mark.skipif(not USING_POSTGRES, reason="two concurrent transactions need PostgreSQL")
+def test_one_comp_posted_four_times_at_once_makes_one_comp(database_url, tmp_path):
+    from billing.models import Grant, Tier
+    from growth import auth
+    from growth.models import ApiToken, Operator
+
+    saved = (db.engine, db.session_factory)
+    app = create_app(make_config(database_url, tmp_path))
+    tag = uuid.uuid4().hex[:8]
+    with app.app_context():
+        sub = Subscriber(
+            email=f"comp-{tag}@example.com",
+            email_normalized=f"comp-{tag}@example.com",
+            referral_code=f"comp{tag}",
+            status="active",
+            stage="confirmed",
+            confirmed_at=utcnow(),
+        )
+        tier = Tier(name=f"Comp {tag}", monthly_price_cents=500, yearly_price_cents=5000, currency="usd")
+        operator = auth.create_operator(db.session, f"op-{tag}@example.com", "correct horse battery")
+        db.session.add_all([sub, tier])
+        token = auth.create_token(db.session, operator)
+        db.session.commit()
+        subscriber_id, tier_id, operator_id = sub.id, tier.id, operator.id
+    barrier = threading.Barrier(4)
+    answers: list[tuple[int, bool]] = []
+
+    def give() -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(
+            "/api/v1/comps",
+            json={"subscriber_id": subscriber_id, "tier_id": tier_id, "days": 30},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        answers.append((response.status_code, response.get_json()["created"]))
+
+    try:
+        threads = [threading.Thread(target=give) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(answers) == [(201, False), (201, False), (201, False), (201, True)]
+        with app.app_context():
+            count = db.session.scalar(
+                select(func.count()).select_from(Grant).where(Grant.subscriber_id == subscriber_id)
+            )
+            assert count == 1
+    finally:
+        with app.app_context():
+            s = db.session
+            s.execute(delete(Grant).where(Grant.subscriber_id == subscriber_id))
+            s.execute(delete(Subscriber).where(Subscriber.id == subscriber_id))
+            s.execute(delete(Tier).where(Tier.id == tier_id))
+            s.execute(delete(ApiToken).where(ApiToken.operator_id == operator_id))
+            s.execute(delete(Operator).where(Operator.id == operator_id))
+            s.commit()
+        db.engine.dispose()
+        db.engine, db.session_factory = saved
