@@ -42,9 +42,6 @@ def subscriber_list():  # type: ignore[no-untyped-def]
         newsletters=[f.newsletter for f in newsletters.all_newsletters(db.session)],
         sources=directory.sources(db.session),
         tiers=access.tier_names(db.session),
-        max_mb=f"{(current_app.config['MAX_CONTENT_LENGTH'] or 0) / 1024 / 1024:g}",
-        # about 120 bytes a row in these exports
-        max_rows=f"{(current_app.config['MAX_CONTENT_LENGTH'] or 0) // 120 // 1000 * 1000:,}",
     )
 
 
@@ -113,6 +110,9 @@ def _import_page(report=None, error: str | None = None, status: int = 200, form=
         "admin/import_members.html",
         platforms=PLATFORMS,
         tiers=access.tier_names(db.session),
+        max_mb=f"{(current_app.config['MAX_CONTENT_LENGTH'] or 0) / 1024 / 1024:g}",
+        # about 120 bytes a row in these exports
+        max_rows=f"{(current_app.config['MAX_CONTENT_LENGTH'] or 0) // 120 // 1000 * 1000:,}",
         report=report,
         error=error,
         form=form or {"platform": "", "dry_run": True, "tier": ""},

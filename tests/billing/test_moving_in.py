@@ -328,3 +328,23 @@ def test_an_imported_paying_member_is_not_announced_as_an_upgrade(
         )
     ]
     assert stages == [(None, "confirmed", "imported-from-ghost"), ("confirmed", "paying", "imported_paying")]
+
+
+def test_the_command_links_paid_members_and_names_their_tier(
+    billing_app, bsession, fake_stripe, tier, tmp_path
+):
+    customer = paying_customer(fake_stripe, "premium@example.com", cents=600, price="price_beehiiv_premium")
+    path = tmp_path / "beehiiv.csv"
+    path.write_text(samples.BEEHIIV.format(premium=customer), encoding="utf-8")
+    runner = billing_app.test_cli_runner()
+    args = ["import-members", "--platform", "beehiiv", str(path)]
+    dry = runner.invoke(args=[*args, "--dry-run", "--tier", str(tier.id)])
+    assert dry.exit_code == 0, dry.output
+    assert "paid members found 1, linked 0" in dry.output and fake_stripe.requests == []
+    done = runner.invoke(args=[*args, "--tier", str(tier.id)])
+    assert done.exit_code == 0, done.output
+    assert "paid members found 1, linked 1, subscriptions mirrored 1, without a tier 0" in done.output
+    premium = subscriber(bsession, "premium@example.com")
+    assert access.paying_tiers(bsession, [premium.id]) == {premium.id: tier.id}
+    unknown = runner.invoke(args=[*args, "--tier", "999"])
+    assert unknown.exit_code == 1 and "There is no tier 999." in unknown.output

@@ -216,6 +216,7 @@ def test_the_admin_page_runs_a_dry_run_then_the_import(app, client, session, out
     login_as(client, session.scalars(select(auth.Operator)).one())
     page = client.get("/admin/subscribers/import")
     assert page.status_code == 200 and b"Move in from another platform" in page.data
+    assert b"Up to 2 MB here (about 17,000 members)" in page.data
 
     def token() -> str:
         g.pop("csrf_token", None)
