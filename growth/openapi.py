@@ -75,12 +75,14 @@ class ApiSpec:
         errors: tuple[int, ...] = (400,),
         tags: tuple[str, ...] = (),
         csv: str | None = None,
+        other_content: dict[str, dict[str, Any]] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Describe one endpoint; use as a decorator next to the route.
 
         `<id:name>` in the path is declared an integer within the database's range (the `id`
         converter's); `response_content_type` names what a success answers (`text/csv` for CSV).
-        `csv` (what one CSV row is) adds the `format` parameter and a `text/csv` answer.
+        `csv` (what one CSV row is) adds the `format` parameter and a `text/csv` answer;
+        `other_content` (media type -> schema) names further media types a success may answer.
         """
         openapi_path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", path)
         ids = set(re.findall(r"<id:([^<>]+)>", path))
@@ -113,6 +115,8 @@ class ApiSpec:
                 ok.setdefault("content", {})["text/csv"] = {
                     "schema": {"type": "string", "description": f"one row per {csv}"}
                 }
+            for media_type, schema in (other_content or {}).items():
+                ok.setdefault("content", {})[media_type] = {"schema": schema}
             op["responses"][str(status)] = ok
             codes = set(errors) | ({401, 403} if auth else set())
             if request:  # any body past MAX_CONTENT_LENGTH

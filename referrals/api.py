@@ -366,6 +366,12 @@ def _chunked(lines, newline: bool, size: int = 2000):  # type: ignore[no-untyped
     ],
     errors=(400,),
     tags=("referrals",),
+    other_content={
+        "application/graphml+xml": {
+            "type": "string",
+            "description": "format=graphml: GraphML as networkx writes it, node attributes as keys",
+        }
+    },
 )
 def referral_graph():  # type: ignore[no-untyped-def]
     """Nodes: subscribers in a counted referral with confirmed, source, status, stage, paying,

@@ -51,6 +51,11 @@ def format_report(data: dict[str, Any]) -> str:
         f"({cohort['roots']} root{'' if cohort['roots'] == 1 else 's'}, "
         f"{cohort['horizon_days']}-day horizon; {state})"
     )
+    v = data["structural_virality"]
+    lines.append(
+        f"  {'structural_virality':<24}{_fmt(v['mean'])}  (mean over {v['cascades']} cascades of "
+        f"{v['min_size']}+; median {_fmt(v['median'])}; viral_share {_fmt(v['viral_share'])})"
+    )
     c = data["concentration"]
     without = _fmt(c["k_without_top"])
     lines.append(f"  {'top 1% share':<24}{_fmt(c['top_share'])}  (K without them: {without})")

@@ -78,7 +78,9 @@ def possible_rings(
         sid: (email, name)
         for sid, email, name in session.execute(
             select(Subscriber.id, Subscriber.email, Subscriber.name).where(
-                Subscriber.id.in_({sid for ring in found for sid in [ring.referrer_id, *ring.members]})
+                Subscriber.id.in_(
+                    sorted({sid for ring in found for sid in [ring.referrer_id, *ring.members]})
+                )
             )
         )
     }

@@ -311,6 +311,7 @@ def test_cli_prints_the_report_as_a_table(app, session, outbox):
     result = app.test_cli_runner().invoke(args=["referral-report", "--cohort", "week"])
     assert result.exit_code == 0, result.output
     assert "k_factor" in result.output and "0.5000" in result.output and "forecast per week" in result.output
+    assert "structural_virality" in result.output and "cascades of 10+" in result.output
     assert app.test_cli_runner().invoke(args=["referral-report", "--cohort", "year"]).exit_code != 0
 
 
