@@ -195,8 +195,6 @@ def core_figures(session: Session, now: dt.datetime, window_days: int, period_da
             "count",
             f"Readers who clicked the confirmation link in the last {period_days} days: new readers "
             "come before new revenue.",
-            endpoint="people.subscriber_list",
-            args={"status": "active"},
         ),
         Figure(
             "confirmation_rate",
