@@ -395,11 +395,13 @@ def main() -> None:
                 f"report-billing task (MRR and 24 months of movements): {time.perf_counter() - clock:.1f} s"
             )
             clock = time.perf_counter()
-            with app.test_request_context():  # at the app's clock: the desk reads it as fresh
+            with app.test_request_context():  # at the app's clock: the next views read it as fresh
                 headline.cache_headline(db.session, dt.datetime.now(dt.UTC), config.engaged_window_days)
                 panels.cache_panels(db.session, dt.datetime.now(dt.UTC), config.engaged_window_days)
             commit()
-            print(f"report-headline task (headline and panels): {time.perf_counter() - clock:.1f} s")
+            print(
+                f"the desk's first view (headline and panels, then kept): {time.perf_counter() - clock:.1f} s"
+            )
             token = auth.create_token(
                 db.session,
                 auth.create_operator(db.session, f"bench{time.time_ns()}@example.com", "bench bench bench"),

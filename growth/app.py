@@ -168,7 +168,7 @@ def register_scheduled_work(app: Flask) -> None:
     """The core's own periodic work in the tick (domains add theirs in their init_app)."""
     import datetime as dt
 
-    from growth import headline, redelivery, rollup_series, rollups, scheduler, signals, sunset
+    from growth import redelivery, rollup_series, rollups, scheduler, signals, sunset
 
     # The report rollups hear of every change to a subscriber and refresh them in the tick.
     for signal in (
@@ -185,7 +185,6 @@ def register_scheduled_work(app: Flask) -> None:
     scheduler.register_scheduled("report-rollups", rollups.rollup_work, dt.timedelta(0))  # every tick
     scheduler.register_scheduled("report-rollups-daily", rollups.daily_work, dt.timedelta(days=1))
     scheduler.register_scheduled("report-billing", rollup_series.billing_series_work, dt.timedelta(minutes=5))
-    scheduler.register_scheduled("report-headline", headline.headline_work, dt.timedelta(minutes=5))
 
 
 def register_observability(app: Flask) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from growth import report_service as service
+from growth import rollup_series
 from growth.report_metrics import month_start
 from growth.rollup_models import ReportSeries
 from growth.series import Series
@@ -251,25 +252,20 @@ def panels(session: Session, now: dt.datetime, window_days: int) -> list[Panel]:
 
 
 CACHE = "panels"
-MAX_AGE = dt.timedelta(minutes=15)  # the tick refreshes it every 5 minutes, with the headline
+MAX_AGE = dt.timedelta(minutes=5)
 
 
 def cache_panels(session: Session, now: dt.datetime, window_days: int) -> list[Panel]:
-    """Compute every panel and keep them for the desk (the tick's report-headline task)."""
+    """Compute every panel and keep them (report_series) for the next views of the desk."""
     result = panels(session, now, window_days)
     payload = {"window_days": window_days, "panels": [asdict(p) for p in result]}
-    row = session.get(ReportSeries, CACHE)
-    if row is None:
-        session.add(ReportSeries(name=CACHE, computed_at=now, payload=payload))
-    else:
-        row.computed_at, row.payload = now, payload
-    session.flush()
+    rollup_series.keep_series(session, CACHE, now, payload)
     return result
 
 
 def current_panels(session: Session, now: dt.datetime, window_days: int) -> list[Panel]:
-    """The tick's panels when at most MAX_AGE old (and for the same window), else computed now."""
-    row = session.get(ReportSeries, CACHE)
+    """The kept panels while at most MAX_AGE old (and for the same window), else computed and kept."""
+    row = session.get(ReportSeries, CACHE, populate_existing=True)
     if row is not None and now - row.computed_at <= MAX_AGE and row.payload.get("window_days") == window_days:
         return [Panel(**{**p, "series": Series(**p["series"])}) for p in row.payload["panels"]]
-    return panels(session, now, window_days)
+    return cache_panels(session, now, window_days)

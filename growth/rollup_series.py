@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask import current_app
 from sqlalchemy.orm import Session
@@ -47,3 +48,16 @@ def billing_series_work(session: Session, now: dt.datetime) -> dict[str, int]:
     result = cache_billing_series(session, now)
     commit()
     return result
+
+
+def keep_series(session: Session, name: str, computed_at: dt.datetime, payload: dict[str, Any]) -> None:
+    """Store a computed series under `name`, replacing the one before (two at once: the last wins)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt: Any = dialect.insert(ReportSeries).values(name=name, computed_at=computed_at, payload=payload)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name"],
+        set_={"computed_at": stmt.excluded.computed_at, "payload": stmt.excluded.payload},
+    )
+    session.execute(stmt)

@@ -101,6 +101,7 @@ def dashboard():  # type: ignore[no-untyped-def]
     if not admin:  # revenue is the admins'
         figures = [f for f in figures if not f.revenue]
         charts = [p for p in charts if not p.revenue]
+    commit()  # what was computed is kept for the next few minutes
     return render_template(
         "admin/dashboard.html",
         operator=current_operator(),
@@ -120,6 +121,7 @@ def panel_csv(panel_id: str):  # type: ignore[no-untyped-def]
     """One desk panel's numbers as CSV (revenue panels: admins only)."""
     config = current_app.config["MASTHEAD"]
     charts = panels.current_panels(db.session, utcnow(), config.engaged_window_days)
+    commit()
     found = next((p for p in charts if p.id == panel_id), None)
     if found is None:
         abort(404)

@@ -238,20 +238,25 @@ def test_a_period_ago_a_reader_seen_since_is_judged_by_what_came_before(session)
     assert (earlier.engaged, earlier.unknown, earlier.disengaged) == (1, 1, 0)
 
 
-def test_the_tick_keeps_the_headline_for_the_desk(app, session, seen_on_march_15):
+def test_the_desk_keeps_what_it_computed_for_five_minutes(app, session, seen_on_march_15):
     import datetime as dt
 
     with app.test_request_context():
-        fresh = headline.cache_headline(session, NOW, 30)
+        fresh, at = headline.current_headline(session, NOW, 30)  # nothing kept: computed and kept
+        assert at == NOW
         kept, at = headline.current_headline(session, NOW + dt.timedelta(minutes=5), 30)
         assert at == NOW and kept == fresh  # every field survives the JSON
         _, at = headline.current_headline(session, NOW + dt.timedelta(minutes=5), 14)
-        assert at == NOW + dt.timedelta(minutes=5)  # another window: computed afresh
-        _, at = headline.current_headline(session, NOW + dt.timedelta(minutes=16), 30)
-        assert at == NOW + dt.timedelta(minutes=16)  # too old: computed afresh
+        assert at == NOW + dt.timedelta(minutes=5)  # another window: computed afresh, and kept
+        _, at = headline.current_headline(session, NOW + dt.timedelta(minutes=6), 30)
+        assert at == NOW + dt.timedelta(minutes=6)  # the window-14 one was kept last: afresh again
+        _, at = headline.current_headline(session, NOW + dt.timedelta(minutes=12), 30)
+        assert at == NOW + dt.timedelta(minutes=12)  # too old: computed afresh
+        _, at = headline.current_headline(session, NOW + dt.timedelta(minutes=13), 30)
+        assert at == NOW + dt.timedelta(minutes=12)
 
 
-def test_the_tick_keeps_the_panels_for_the_desk(app, session, seen_on_march_15):
+def test_the_desk_keeps_its_panels(app, session, seen_on_march_15):
     import datetime as dt
 
     with app.test_request_context():
