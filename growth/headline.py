@@ -185,6 +185,9 @@ def core_figures(session: Session, now: dt.datetime, window_days: int, period_da
     nurtured_at = list(
         session.scalars(select(ReportFacts.nurtured_at).where(ReportFacts.nurtured_at >= p.before))
     )
+    presumed_at = list(
+        session.scalars(select(ReportFacts.presumed_at).where(ReportFacts.presumed_at >= p.before))
+    )
     w = window_days
     figures = [
         Figure(
@@ -248,6 +251,18 @@ def core_figures(session: Session, now: dt.datetime, window_days: int, period_da
             "ready for an offer.",
             endpoint="people.subscriber_list",
             args={"stage": "nurtured"},
+        ),
+        Figure(
+            "presumed",
+            "Newly presumed nurtured",
+            count_between(presumed_at, p.then, p.now),
+            count_between(presumed_at, p.before, p.then),
+            "count",
+            "Readers whose opens Apple Mail hides, who received enough value emails over 30 days "
+            "without leaving or complaining: presumed ready for an offer, counted apart from the "
+            "nurtured.",
+            endpoint="people.subscriber_list",
+            args={"stage": "presumed"},
         ),
         Figure(
             "paying",

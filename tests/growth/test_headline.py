@@ -23,6 +23,7 @@ this period: instants (02-13, 03-15], days 02-14..03-15; the previous: (01-14, 0
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import re
@@ -34,6 +35,7 @@ from billing.models import SubscriptionSnapshot
 from growth import auth, headline, panels, rollups
 from growth.headline_metrics import Audience, audience_at, change, format_change, format_value
 from growth.models import EmailEvent
+from growth.rollup_models import ReportFacts
 from referrals import tree
 from tests.growth.helpers import login_as
 from tests.growth.report_history import t
@@ -94,6 +96,7 @@ def test_every_headline_figure_on_the_hand_built_history(app, session, seen_on_m
     assert pairs["confirmation_rate"] == (1.0, pytest.approx(2 / 3))
     assert pairs["engaged"] == (0, 3) and pairs["unknown"] == (1, 0) and pairs["disengaged"] == (2, 0)
     assert pairs["nurtured"] == (1, 1)
+    assert pairs["presumed"] == (0, 0)  # nobody here is hidden by Apple Mail long enough
     assert pairs["paying"] == (2, 1)
     assert pairs["mrr:usd"] == (1500, 500)
     assert pairs["revenue_per_reader:usd"] == (500, pytest.approx(500 / 3))
@@ -319,3 +322,15 @@ def test_the_database_counts_agree_with_the_definition_on_a_random_list(session)
     assert list(got) == expected
     assert expected[0].engaged and expected[0].unknown and expected[0].disengaged  # every class occurs
     assert expected[1].engaged and expected[1].unknown and expected[1].disengaged
+
+
+def test_presumed_nurtured_readers_are_a_figure_of_their_own(app, session, seen_on_march_15):
+    people = seen_on_march_15
+    for name, days_ago in (("B", 5), ("D", 40)):
+        facts = session.get(ReportFacts, people[name].id)
+        facts.presumed_at = NOW - dt.timedelta(days=days_ago)
+    session.commit()
+    with app.test_request_context():
+        figures = {f.key: f for f in headline.headline(session, NOW, 30)}
+    assert (figures["presumed"].value, figures["presumed"].previous) == (1, 1)
+    assert (figures["nurtured"].value, figures["nurtured"].previous) == (1, 1)  # unchanged: apart
