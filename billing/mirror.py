@@ -197,6 +197,8 @@ class EventStamp(Protocol):
     def type(self) -> str: ...
     @property
     def created(self) -> dt.datetime: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...  # the event as received ({} for a reading)
 
 
 def apply_subscription(session: Session, row: EventStamp, obj: dict[str, Any]) -> Subscriber | None:

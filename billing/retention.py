@@ -16,7 +16,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +35,9 @@ from billing.models import (
 from growth import signals
 from growth.errors import ValidationFailed
 from growth.models import Subscriber
+
+if TYPE_CHECKING:  # mirror imports this module
+    from billing.mirror import EventStamp
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +235,7 @@ def note_offer_shown(session: Session, portal_session_id: str, sub: Subscription
 
 
 def note_subscription_event(
-    session: Session, row: StripeEvent, obj: dict[str, Any], sub: Subscription
+    session: Session, row: EventStamp, obj: dict[str, Any], sub: Subscription
 ) -> None:
     """What this subscription event tells of the cancel flow, read from the event alone."""
     previous = (row.payload.get("data") or {}).get("previous_attributes") or {}
