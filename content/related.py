@@ -3,7 +3,9 @@
 A reader has *read* a post when an email of it was opened by them as a person, clicked (scanner
 clicks aside) or followed to the web (a signed link's visit); machine opens never count. Their
 *interests* are the topics of the posts they clicked or read on the web in the last 90 days
-(opens say less about a subject than a click does). "More like this" offers recent posts that
+(opens say less about a subject than a click does), plus the topics they named in a poll: an
+answer that is a topic's name ("Which would you like more of? Economics / Politics") counts as
+an interest in it for as long as the answer stands. "More like this" offers recent posts that
 share a topic with the one just read, the most read first, never one the reader has read.
 """
 
@@ -14,10 +16,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from content.models import Post, PostStatus, RelatedClick, Send, Topic, post_topics
+from content.models import PollVote, Post, PostStatus, RelatedClick, Send, Topic, post_topics
 from growth.db import ids_in
 from growth.models import Delivery, EmailEvent
 
@@ -80,27 +82,38 @@ def read_posts(session: Session, subscriber_id: int) -> set[int]:
 
 
 def interests(session: Session, subscriber_id: int, now: dt.datetime) -> list[tuple[str, int]]:
-    """[(topic slug, posts read with it)] from clicks and web reads in the last 90 days."""
+    """[(topic slug, weight)]: posts clicked or read on the web in the last 90 days, and poll answers."""
     recent = _reads_query(subscriber_id, or_(_HUMAN_CLICK, _WEB)).where(
         EmailEvent.at >= now - INTEREST_WINDOW
     )
     post_ids = list(session.scalars(recent))
-    if not post_ids:
+    hits = (
+        list(session.scalars(select(post_topics.c.topic_id).where(ids_in(post_topics.c.post_id, post_ids))))
+        if post_ids
+        else []
+    )
+    hits += list(session.scalars(_answered_topics().where(PollVote.subscriber_id == subscriber_id)))
+    if not hits:
         return []
-    hits = session.scalars(select(post_topics.c.topic_id).where(ids_in(post_topics.c.post_id, post_ids)))
     slugs = dict(session.execute(select(Topic.id, Topic.slug)).all())
     return [(slugs[t], n) for t, n in weigh_interests(hits) if t in slugs]
 
 
+def _answered_topics():  # type: ignore[no-untyped-def]
+    """Topic ids named by poll answers (case aside), one row per answer standing."""
+    return select(Topic.id).join(PollVote, func.lower(PollVote.answer_text) == func.lower(Topic.name))
+
+
 def interested_subscribers(topic_slug: str, now: dt.datetime):  # type: ignore[no-untyped-def]
     """A subquery of the subscribers with this topic among their interests (for segments)."""
-    pairs = interested_subscribers_by_topic(now).where(Topic.slug == topic_slug)
-    return pairs.with_only_columns(EmailEvent.subscriber_id)
+    pairs = interested_subscribers_by_topic(now)
+    return select(pairs.c.subscriber_id).where(pairs.c.slug == topic_slug)
 
 
 def interest_counts(session: Session, now: dt.datetime, members, limit: int = 20) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
     """[(topic slug, members interested)] for the most followed topics, among `members` (a query)."""
-    sub = interested_subscribers_by_topic(now).where(EmailEvent.subscriber_id.in_(members)).subquery()
+    pairs = interested_subscribers_by_topic(now)
+    sub = select(pairs.c.subscriber_id, pairs.c.slug).where(pairs.c.subscriber_id.in_(members)).subquery()
     rows = session.execute(
         select(sub.c.slug, func.count(func.distinct(sub.c.subscriber_id)))
         .group_by(sub.c.slug)
@@ -111,15 +124,19 @@ def interest_counts(session: Session, now: dt.datetime, members, limit: int = 20
 
 
 def interested_subscribers_by_topic(now: dt.datetime):  # type: ignore[no-untyped-def]
-    """(subscriber id, topic slug) for every interest in the window."""
-    return (
-        select(EmailEvent.subscriber_id, Topic.slug)
+    """(subscriber_id, slug) for every interest: reads in the window, and standing poll answers."""
+    read = (
+        select(EmailEvent.subscriber_id.label("subscriber_id"), Topic.slug.label("slug"))
         .join(Delivery, Delivery.id == EmailEvent.delivery_id)
         .join(Send, Send.id == Delivery.send_id)
         .join(post_topics, post_topics.c.post_id == Send.post_id)
         .join(Topic, Topic.id == post_topics.c.topic_id)
         .where(EmailEvent.at >= now - INTEREST_WINDOW, or_(_HUMAN_CLICK, _WEB))
     )
+    answered = select(PollVote.subscriber_id.label("subscriber_id"), Topic.slug.label("slug")).join(
+        Topic, func.lower(PollVote.answer_text) == func.lower(Topic.name)
+    )
+    return union_all(read, answered).subquery()
 
 
 def candidates(session: Session, post: Post, now: dt.datetime) -> list[Candidate]:

@@ -209,3 +209,31 @@ def test_the_post_admin_page_shows_the_clicks(client, session, library):  # type
     login_as(client, operator)
     page = client.get(f"/admin/posts/{posts['rates'].id}").get_data(as_text=True)
     assert "1 clicks from this post's block (0 on the web, 1 in email)" in page
+
+
+def test_a_poll_answer_naming_a_topic_is_an_interest(session, library):  # type: ignore[no-untyped-def]
+    from content.models import Poll, PollVote
+
+    posts, me = library
+    _, other, *_ = add_subscribers(session, 2)
+    poll = Poll(key="more", question="More of?", answers=["Gardening", "Cooking"], post_id=posts["garden"].id)
+    session.add(poll)
+    session.flush()
+    for sid, index in ((me, 0), (other, 1)):
+        session.add(
+            PollVote(
+                poll_id=poll.id,
+                subscriber_id=sid,
+                answer=index,
+                answer_text=poll.answers[index],
+                first_at=NOW,
+                answered_at=NOW,
+            )
+        )
+    session.flush()
+    # me: politics 2 and economics 1 from reads, gardening 1 from the answer (the open alone said nothing)
+    assert dict(related.interests(session, me, NOW)) == {"politics": 2, "economics": 1, "gardening": 1}
+    assert related.interests(session, other, NOW) == []  # "Cooking" names no topic
+    newsletter = default_newsletter(session)
+    page, _ = candidate_page(session, newsletter.id, parse_segment("interest:gardening"), NOW, 0, 100)
+    assert [x.id for x in page] == [me]
