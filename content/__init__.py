@@ -25,6 +25,7 @@ ROLES = {
     "content_admin.send_resend_batch": "creator",
     "content_admin.send_skipped": "creator",
     "content_admin.send_cancel": "creator",
+    "content_admin.send_decide": "creator",
     "content_admin.send_rate": "creator",  # who sends warms the domain up
     "content_admin.value_to_pitch": "admin",
     "content_api.list_posts": "creator",
@@ -36,6 +37,7 @@ ROLES = {
     "content_api.test_send": "creator",
     "content_api.get_send": "creator",
     "content_api.cancel_send": "creator",
+    "content_api.decide_send": "creator",
     "content_api.resend_batch": "creator",
     "content_api.send_to_skipped": "creator",
     "content_api.value_to_pitch": "admin",

@@ -6,7 +6,18 @@ import datetime as dt
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from content import pacing, post_metrics, post_report, posts, send_control, sending, stats, topics
+from content import (
+    pacing,
+    post_metrics,
+    post_report,
+    posts,
+    related,
+    send_control,
+    sending,
+    stats,
+    subject_tests,
+    topics,
+)
 from content.metrics import SKIP_LABELS, segment_options
 from content.segments import parse_segment, preview_post, segment_counts
 from growth import access, roles
@@ -80,6 +91,7 @@ def _edit_page(post, status: int = 200, error: str | None = None, preview_text: 
         newsletters=posts.newsletters(db.session),
         error=error,
         sends=send_control.sends_of(db.session, post.id) if post else [],
+        related_clicks=related.click_counts(db.session, post.id) if post else None,
         preview=preview_text,
         segment=request.form.get("segment", "all"),
         **_choices(post),
@@ -159,6 +171,7 @@ def post_send(post_id: int):  # type: ignore[no-untyped-def]
             utcnow(),
             scheduled_at=_form_time(request.form.get("scheduled_at"), "scheduled_at"),
             operator_id=operator.id if operator else None,
+            test=subject_tests.plan_from_form(request.form),
         )
     except DomainError as exc:
         db.session.rollback()
@@ -174,11 +187,17 @@ def _confirm_page(post):  # type: ignore[no-untyped-def]
         segment = parse_segment(request.form.get("segment", "all"))
         scheduled_at = _form_time(request.form.get("scheduled_at"), "scheduled_at")
         result = preview_post(db.session, post, segment, utcnow(), config, when=scheduled_at)
+        test = subject_tests.plan_from_form(request.form)
     except DomainError as exc:
         return _edit_page(post, exc.status, exc.message)
+    outlook = (
+        subject_tests.outlook(db.session, post.newsletter_id, test, result.will_receive) if test else None
+    )
     return render_template(
         "content/admin_send_confirm.html",
         post=post,
+        test=test,
+        outlook=outlook,
         segment=str(segment),
         scheduled_at=request.form.get("scheduled_at", ""),
         when=scheduled_at,
@@ -209,8 +228,22 @@ def _send_page(send, status: int = 200, error: str | None = None):  # type: igno
     progress = send_control.progress(db.session, send)
     pace = pacing.outlook(db.session, send, utcnow())
     rate = pacing.rate_of(db.session, send.newsletter_id)
+    test = subject_tests.test_of(db.session, send.id)
+    outlook = (
+        subject_tests.outlook_for_send(db.session, send, test, utcnow())
+        if test is not None and test.started_at is None
+        else None
+    )
     page = render_template(
-        "content/admin_send.html", progress=progress, labels=SKIP_LABELS, pace=pace, rate=rate, error=error
+        "content/admin_send.html",
+        progress=progress,
+        labels=SKIP_LABELS,
+        pace=pace,
+        rate=rate,
+        error=error,
+        test=test,
+        outlook=outlook,
+        apple_note=subject_tests.APPLE_NOTE,
     )
     return page, status
 
@@ -245,6 +278,19 @@ def send_skipped(send_id: int):  # type: ignore[no-untyped-def]
     count = send_control.send_to_skipped(db.session, sending.get_send(db.session, send_id), utcnow())
     commit()
     flash(f"{count:,} skipped recipients queued.")
+    return redirect(url_for("content_admin.send_page", send_id=send_id))
+
+
+@bp.post("/sends/<id:send_id>/decide")
+def send_decide(send_id: int):  # type: ignore[no-untyped-def]
+    """End a subject test's wait: judge it now and send the rest."""
+    send = sending.get_send(db.session, send_id)
+    try:
+        subject_tests.decide_now(db.session, send, utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        return _send_page(send, exc.status, exc.message)
+    commit()
     return redirect(url_for("content_admin.send_page", send_id=send_id))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
-from content import posts, send_control, sending, stats
+from content import posts, send_control, sending, stats, subject_tests
 from content import schemas as content_schemas
 from content.segments import parse_segment, preview_post
 from growth import schemas
@@ -58,7 +58,18 @@ def send_json(progress: send_control.Progress) -> dict[str, Any]:
             {"number": b.number, "state": b.state, "size": b.size, "error": b.error}
             for b in progress.unknown_batches
         ],
+        "subject_test": _test_json(send),
     }
+
+
+def _test_json(send) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+    test = subject_tests.test_of(db.session, send.id)
+    if test is None:
+        return None
+    out = subject_tests.test_json(db.session, test)
+    if test.started_at is None:  # before it goes: what its samples can tell apart
+        out["outlook"] = subject_tests.outlook_for_send(db.session, send, test, utcnow())
+    return out
 
 
 @bp.get("/posts")
@@ -162,6 +173,14 @@ def create_send(post_id: int):  # type: ignore[no-untyped-def]
     """Queue a send; recipients are resolved when it runs."""
     data = schemas.json_body(content_schemas.SEND_CREATE)
     operator = current_operator()
+    options = data.get("test") or {}
+    plan = None
+    if data.get("subjects") is not None:
+        plan = subject_tests.parse_plan(
+            data["subjects"], options.get("share"), options.get("metric"), options.get("wait_minutes")
+        )
+    elif options:
+        raise InvalidRequest("test settings need subjects to test", code="invalid_subjects")
     send = sending.create_send(
         db.session,
         posts.get_post(db.session, post_id),
@@ -169,6 +188,7 @@ def create_send(post_id: int):  # type: ignore[no-untyped-def]
         utcnow(),
         scheduled_at=_when(data.get("scheduled_at"), "scheduled_at"),
         operator_id=operator.id if operator else None,
+        test=plan,
     )
     commit()
     return jsonify(send_json(send_control.progress(db.session, sending.get_send(db.session, send.id)))), 202
@@ -202,6 +222,23 @@ def test_send(post_id: int):  # type: ignore[no-untyped-def]
 )
 def get_send(send_id: int):  # type: ignore[no-untyped-def]
     """Sent / total / failed / unknown, skipped by reason, batches needing an operator."""
+    return jsonify(send_json(send_control.progress(db.session, sending.get_send(db.session, send_id))))
+
+
+@bp.post("/sends/<id:send_id>/decide")
+@spec.operation(
+    "/api/v1/sends/<id:send_id>/decide",
+    "post",
+    summary="End a subject test's wait: judge it now and send the rest",
+    response="Send",
+    errors=(404, 409),
+    tags=TAGS,
+)
+def decide_send(send_id: int):  # type: ignore[no-untyped-def]
+    """The same rule as at the set time, read now."""
+    send = sending.get_send(db.session, send_id)
+    subject_tests.decide_now(db.session, send, utcnow())
+    commit()
     return jsonify(send_json(send_control.progress(db.session, sending.get_send(db.session, send_id))))
 
 

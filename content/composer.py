@@ -78,12 +78,20 @@ class Rendered:
 
 
 def render_post_email(
-    post: Post, newsletter: Newsletter | None, teaser: bool = False, sponsors: Sequence[Placement] = ()
+    post: Post,
+    newsletter: Newsletter | None,
+    teaser: bool = False,
+    subject: str | None = None,
+    more: Sequence[Post] = (),
+    sponsors: Sequence[Placement] = (),
 ) -> Rendered:
     """Render templates/email/post.* once, with placeholders for everything per recipient.
 
-    The teaser edition (a paid post to readers without access) stops at the paywall. Booked
-    sponsors' creatives go in their slots (top, middle of the body, bottom), marked sponsored.
+    The teaser edition (a paid post to readers without access) stops at the paywall. `subject`
+    replaces the post's title in the subject line (a subject test's variant); `more` are the
+    posts offered after it ("more like this", chosen per post, so one rendering serves a batch).
+    Booked sponsors' creatives go in their slots (top, middle of the body, bottom), marked
+    sponsored.
     """
     config = current_app.config["MASTHEAD"]
     brand = branding.current()
@@ -98,6 +106,7 @@ def render_post_email(
         "sponsors": slots,
         "body_before": before,
         "body_after": after,
+        "more": more,
         # The text part is rendered from the post's HTML, not its Markdown source.
         "body_text_before": plaintext.html_to_text(before) if after else body_text,
         "body_text_after": plaintext.html_to_text(after) if after else "",
@@ -111,7 +120,7 @@ def render_post_email(
         **{name: KEY[name] for name in PLACEHOLDERS},
     }
     return Rendered(
-        subject=header_safe(render_template("email/post.subject.txt", **context)),
+        subject=header_safe(subject or render_template("email/post.subject.txt", **context)),
         text=render_template("email/post.txt", **context),
         html=render_template("email/post.html", **context),
     )

@@ -171,6 +171,8 @@ def segment_options(counts: Mapping[str, int], tier_names: Mapping[int, str]) ->
             label = f"Tier {tier_names.get(int(value), value)}"
         elif kind == "source":
             label = f"Signed up from {value}"
+        elif kind == "interest":
+            label = f"Interested in {value}"
         else:
             label = SEGMENT_LABELS.get(segment, segment)
         options.append((segment, f"{label} ({n:,})"))

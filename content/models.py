@@ -25,6 +25,7 @@ class SendState(enum.StrEnum):
     """A send of a post to a segment."""
 
     SCHEDULED = "scheduled"
+    TESTING = "testing"  # a subject test's samples went out; the rest wait for its decision
     SENDING = "sending"
     DONE = "done"
     CANCELLED = "cancelled"
@@ -134,6 +135,41 @@ class Send(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     post: Mapped[Post] = relationship()
+
+
+class SubjectTest(Base):
+    """Two to four subject lines for one send: equal random samples first, the rest after.
+
+    The decision is read once, at `decide_at`, and kept in `result`; late events never change it.
+    """
+
+    __tablename__ = "subject_tests"
+
+    send_id: Mapped[int] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"), primary_key=True)
+    subjects: Mapped[list[str]] = mapped_column(JSON)
+    share: Mapped[float]  # of the audience in all, split equally between the subjects
+    metric: Mapped[str] = mapped_column(String(16))  # opens | clicks
+    wait_minutes: Mapped[int]
+    seed: Mapped[int | None] = mapped_column(default=None)  # of the draw, kept to explain it
+    per_variant: Mapped[int | None] = mapped_column(default=None)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decide_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    chosen: Mapped[int | None] = mapped_column(default=None)  # index into subjects: what the rest get
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class RelatedClick(Base):
+    """A click on a "more like this" link: from the post it ended, to the post it offered."""
+
+    __tablename__ = "related_clicks"
+    __table_args__ = (Index("ix_related_clicks_from_post", "from_post_id", "channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    to_post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))  # web | email
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SendBatch(Base):

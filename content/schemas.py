@@ -110,6 +110,67 @@ SEND_CREATE = spec.schema(
         "properties": {
             "segment": _SEGMENT,
             "scheduled_at": {"type": ["string", "null"], "format": "date-time"},
+            "subjects": {
+                "type": ["array", "null"],
+                "description": "Two to four subject lines to test: each goes to an equal random sample first",
+                "minItems": 2,
+                "maxItems": 4,
+                "items": {"type": "string", "minLength": 1, "maxLength": 200},
+            },
+            "test": {
+                "type": ["object", "null"],
+                "additionalProperties": False,
+                "properties": {
+                    "share": {
+                        "type": "number",
+                        "minimum": 0.02,
+                        "maximum": 1,
+                        "description": "Share of the audience in all samples together (default 0.1)",
+                    },
+                    "metric": {
+                        "enum": ["opens", "clicks"],
+                        "description": "Human opens, or clicks without scanners",
+                    },
+                    "wait_minutes": {"type": "integer", "minimum": 30, "maximum": 4320},
+                },
+            },
+        },
+    },
+)
+SUBJECT_TEST = spec.schema(
+    "SubjectTest",
+    {
+        "type": "object",
+        "description": "A send's subject test; `result` is read once at decide_at and kept",
+        "properties": {
+            "subjects": {"type": "array", "items": {"type": "string"}},
+            "share": {"type": "number"},
+            "metric": {"enum": ["opens", "clicks"]},
+            "wait_minutes": {"type": "integer"},
+            "per_variant": {"type": ["integer", "null"]},
+            "started_at": {"type": ["string", "null"], "format": "date-time"},
+            "decide_at": {"type": ["string", "null"], "format": "date-time"},
+            "decided_at": {"type": ["string", "null"], "format": "date-time"},
+            "chosen": {"type": ["integer", "null"], "description": "Index of the subject the rest get"},
+            "result": {
+                "type": ["object", "null"],
+                "description": "winner is null when no variant's interval against every other excludes zero",
+                "properties": {
+                    "tested": {"type": "boolean"},
+                    "reason": {"type": "string"},
+                    "metric": {"type": "string"},
+                    "basis": {"enum": ["delivered", "sent"]},
+                    "confidence": {"type": "number"},
+                    "winner": {"type": ["integer", "null"]},
+                    "chosen": {"type": "integer"},
+                    "variants": {"type": "array", "items": {"type": "object"}},
+                    "comparisons": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+            "outlook": {
+                "type": ["object", "null"],
+                "description": "Before it starts: samples, and the smallest lift they detect at 80% power",
+            },
         },
     },
 )
@@ -123,7 +184,8 @@ SEND = spec.schema(
             "post_id": {"type": "integer"},
             "segment": {"type": "string"},
             "kind": {"enum": ["value", "pitch"]},
-            "state": {"enum": ["scheduled", "sending", "done", "cancelled"]},
+            "state": {"enum": ["scheduled", "testing", "sending", "done", "cancelled"]},
+            "subject_test": {"oneOf": [{"$ref": "#/components/schemas/SubjectTest"}, {"type": "null"}]},
             "scheduled_at": {"type": "string", "format": "date-time"},
             "started_at": {"type": ["string", "null"], "format": "date-time"},
             "finished_at": {"type": ["string", "null"], "format": "date-time"},

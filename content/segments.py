@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from content import metrics
+from content import metrics, related
 from content.models import Post
 from growth import access, engagement
 from growth.config import Config
@@ -44,7 +44,7 @@ PITCH_COUNTING_STATES = (
 
 @dataclass(frozen=True)
 class Segment:
-    """all | free | paying | tier (value=id) | stage (value=stage) | source (value=source)."""
+    """all | free | paying | tier (value=id) | stage | source | interest (value=topic slug)."""
 
     kind: str
     value: str | int | None = None
@@ -54,6 +54,7 @@ class Segment:
 
 
 _TIER_ID = re.compile(r"[0-9]{1,9}")
+_TOPIC_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 def parse_segment(raw: str) -> Segment:
@@ -68,8 +69,11 @@ def parse_segment(raw: str) -> Segment:
         return Segment("stage", value)
     if kind == "source" and 0 < len(value) <= 100 and single_line(value):
         return Segment("source", value)
+    if kind == "interest" and _TOPIC_SLUG.fullmatch(value) and len(value) <= 80:
+        return Segment("interest", value)
     raise ValidationFailed(
-        "segment must be all, free, paying, tier:<id>, stage:engaged, stage:nurtured or source:<name>",
+        "segment must be all, free, paying, tier:<id>, stage:engaged, stage:nurtured, source:<name> "
+        "or interest:<topic>",
         code="invalid_segment",
     )
 
@@ -99,6 +103,8 @@ def base_query(newsletter_id: int, segment: Segment, now: dt.datetime):  # type:
         query = query.where(Subscriber.stage == segment.value)
     elif segment.kind == "source":
         query = query.where(Subscriber.source == segment.value)
+    elif segment.kind == "interest":  # clicked or read on the web a post of that topic, 90 days
+        query = query.where(Subscriber.id.in_(related.interested_subscribers(str(segment.value), now)))
     return query
 
 
@@ -261,8 +267,8 @@ def segment_counts(
 ) -> dict[str, int]:
     """How many members each segment reaches now, in one pass over the list (pitch skips aside).
 
-    Keys are segment texts: all, free, paying, tier:<id>, stage:engaged, stage:nurtured and
-    source:<name> for the most common sources.
+    Keys are segment texts: all, free, paying, tier:<id>, stage:engaged, stage:nurtured,
+    source:<name> for the most common sources and interest:<topic> for the most read topics.
     """
     counts: dict[str, int] = {"all": 0, "free": 0, "paying": 0}
     counts.update({f"tier:{t}": 0 for t in tier_ids})
@@ -293,4 +299,7 @@ def segment_counts(
                 sources[source] = sources.get(source, 0) + 1
     for source, n in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))[:max_sources]:
         counts[f"source:{source}"] = n
+    members = base_query(newsletter_id, Segment("all"), now).with_only_columns(Subscriber.id)
+    interested = related.interest_counts(session, now, members, limit=max_sources)
+    counts.update({f"interest:{slug}": n for slug, n in interested})
     return counts

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from content import composer, pacing, paywall, segments
+from content import composer, pacing, paywall, segments, subject_tests
 from content.metrics import send_progress
 from content.models import BatchState, Post, Send, SendBatch, SendState
 from content.sending import (
@@ -116,6 +116,9 @@ def send_to_skipped(session: Session, send: Send, now: dt.datetime) -> int:
     size = config.send_batch_size
     post = session.get(Post, send.post_id)
     assert post is not None
+    subject = (
+        subject_tests.subject_for(session, send, post) if subject_tests.test_of(session, send.id) else None
+    )
     after, requeued = 0, 0
     while True:
         rows = session.execute(
@@ -162,7 +165,9 @@ def send_to_skipped(session: Session, send: Send, now: dt.datetime) -> int:
             (TEASER, [sid for sid in ready if readers is not None and sid not in readers]),
         ):
             if group:
-                batch = new_batch(session, send.id, sorted(delivery_of[sid] for sid in group), now, edition)
+                batch = new_batch(
+                    session, send.id, sorted(delivery_of[sid] for sid in group), now, edition, subject=subject
+                )
                 jobs.enqueue("content.deliver_batch", batch.id)
         requeued += len(ids)
     if requeued and send.state == SendState.DONE:
@@ -193,6 +198,7 @@ def send_due(session: Session, now: dt.datetime) -> dict[str, int]:
 
     published = publish_due(session, now)
     stale = mark_stale_in_flight(session, now)
+    decided = subject_tests.decide_due(session, now)
     started = []
     for send in session.scalars(
         select(Send).where(Send.state == SendState.SCHEDULED, Send.scheduled_at <= now)
@@ -201,7 +207,7 @@ def send_due(session: Session, now: dt.datetime) -> dict[str, int]:
         started.append(send.id)
     resumed = 0
     for send in session.scalars(
-        select(Send).where(Send.state == SendState.SENDING, Send.id.not_in(started))
+        select(Send).where(Send.state.in_([SendState.SENDING, SendState.TESTING]), Send.id.not_in(started))
     ).all():
         # A capped send waiting for room goes on as soon as there is some.
         if _last_activity(session, send) < now - STALL_AFTER or pacing.waiting_for_room(session, send, now):
@@ -210,7 +216,13 @@ def send_due(session: Session, now: dt.datetime) -> dict[str, int]:
             jobs.enqueue("content.run_send", send.id)
             resumed += 1
     session.flush()
-    return {"published": published, "unknown": stale, "started": len(started), "resumed": resumed}
+    return {
+        "published": published,
+        "unknown": stale,
+        "started": len(started),
+        "resumed": resumed,
+        "tests_decided": decided,
+    }
 
 
 @dataclass

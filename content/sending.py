@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import CursorResult, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from content import composer, pacing, paywall, segments, sponsorships, webhook_events
+from content import composer, pacing, paywall, related, segments, sponsorships, subject_tests, webhook_events
 from content.metrics import NO_LONGER_ACTIVE
 from content.models import BatchState, Post, Send, SendBatch, SendState
 from content.posts import is_live
@@ -60,8 +60,12 @@ def create_send(
     now: dt.datetime,
     scheduled_at: dt.datetime | None = None,
     operator_id: int | None = None,
+    test: subject_tests.TestPlan | None = None,
 ) -> Send:
-    """A send of a post to a segment, now or at `scheduled_at`; starts at once when due."""
+    """A send of a post to a segment, now or at `scheduled_at`; starts at once when due.
+
+    With a subject test, samples of the audience get each subject first (`subject_tests`).
+    """
     segment = segments.parse_segment(segment_text)
     when = scheduled_at or now
     if not is_live(post, when):  # published, or scheduled to be by the time the send starts
@@ -81,6 +85,8 @@ def create_send(
     )
     session.add(send)
     session.flush()
+    if test is not None:
+        subject_tests.attach(session, send, test)
     sponsorships.join_send(session, send)  # the day's booked sponsors; a sponsored send is a pitch
     if when <= now:
         start_send(session, send, now)
@@ -88,8 +94,12 @@ def create_send(
 
 
 def start_send(session: Session, send: Send, now: dt.datetime) -> None:
-    """Move a due send to sending and queue its run."""
+    """Move a due send to sending and queue its run (or, with a subject test, send its samples)."""
     if send.state == SendState.SCHEDULED:
+        test = subject_tests.test_of(session, send.id)
+        if test is not None and test.started_at is None:
+            subject_tests.start(session, send, test, now)
+            return
         send.state = SendState.SENDING
         send.started_at = now
         session.flush()
@@ -144,6 +154,9 @@ def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> list[Se
     assert post is not None
     segment = segments.parse_segment(send.segment)
     size = config.send_batch_size
+    # After a subject test: its samples have their deliveries, and the rest get its choice.
+    tested = subject_tests.test_of(session, send.id) is not None
+    subject = subject_tests.subject_for(session, send, post)
     # A capped newsletter plans only what its cap leaves room for now; the tick comes back.
     room = pacing.room_now(session, send.newsletter_id, now)
     if room is not None and room <= 0:
@@ -168,10 +181,13 @@ def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> list[Se
             exclude_send_id=send.id,
         )
         readers = paywall.full_readers(session, post.audience, [(c.id, c.stage) for c in page])
+        sampled = subject_tests.already_have(session, send.id, [c.id for c in page]) if tested else set()
         for candidate in page:
             if len(full) >= size or len(teaser) >= size or len(full) + len(teaser) >= limit:
                 break
-            if candidate.id in reasons:
+            if candidate.id in sampled:
+                pass
+            elif candidate.id in reasons:
                 skipped.append((candidate, reasons[candidate.id]))
             elif readers is None or candidate.id in readers:
                 full.append(candidate)
@@ -191,7 +207,7 @@ def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> list[Se
             "template": "post",
             "state": state,
             "to_email": c.email,
-            "subject": post.title,
+            "subject": subject,
             "attempts": 0,
             "error": error,
             "created_at": now,
@@ -216,7 +232,14 @@ def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> list[Se
             ).all()
         )
     batches = [
-        new_batch(session, send.id, sorted(delivery_of[c.id] for c in group), now, edition)
+        new_batch(
+            session,
+            send.id,
+            sorted(delivery_of[c.id] for c in group),
+            now,
+            edition,
+            subject=subject if tested else None,
+        )
         for edition, group in ((FULL, full), (TEASER, teaser))
         if group
     ]
@@ -230,8 +253,18 @@ def new_batch(
     delivery_ids: list[int],
     now: dt.datetime,
     edition: str = FULL,
+    subject: str | None = None,
+    variant: int | None = None,
 ) -> SendBatch:
-    """A queued batch carrying these deliveries (already queued), numbered after the last."""
+    """A queued batch carrying these deliveries (already queued), numbered after the last.
+
+    `subject` replaces the post's title as the subject (a subject test's variant or choice).
+    """
+    detail: dict[str, object] = {"edition": edition}
+    if subject is not None:
+        detail["subject"] = subject
+    if variant is not None:
+        detail["variant"] = variant
     batch = SendBatch(
         send_id=send_id,
         number=_next_number(session, send_id),
@@ -239,7 +272,7 @@ def new_batch(
         size=len(delivery_ids),
         state=BatchState.QUEUED,
         created_at=now,
-        detail={"edition": edition},
+        detail=detail,
     )
     session.add(batch)
     session.flush()
@@ -255,13 +288,15 @@ def run_send(send_id: int) -> str:
     """Resume queued batches, then plan the rest one batch per commit; each batch is its own job."""
     session = db.session
     send = session.get(Send, send_id)
-    if send is None or send.state != SendState.SENDING:
+    if send is None or send.state not in (SendState.SENDING, SendState.TESTING):
         return "idle"
     for batch_id in session.scalars(
         select(SendBatch.id).where(SendBatch.send_id == send_id, SendBatch.state == BatchState.QUEUED)
     ).all():
         jobs.enqueue("content.deliver_batch", batch_id)
     commit()
+    if send.state == SendState.TESTING:  # the rest waits for the test's decision (the tick's)
+        return "testing"
     while True:
         batches = plan_next_batch(session, send_id, utcnow())
         for batch in batches:
@@ -355,9 +390,15 @@ def deliver_batch(batch_id: int) -> str:
     if unsendable:
         ids = [i for i in ids if i not in unsendable]
     teaser = (batch.detail or {}).get("edition") == TEASER
+    subject = (batch.detail or {}).get("subject")
+    more = related.more_like_this(session, post, now)  # per post: one rendering serves the batch
     sponsors = sponsorships.placements_for_send(session, send.id)
     message = composer.batch_message(
-        composer.render_post_email(post, newsletter, teaser=teaser, sponsors=sponsors), newsletter, recipients
+        composer.render_post_email(
+            post, newsletter, teaser=teaser, subject=subject, more=more, sponsors=sponsors
+        ),
+        newsletter,
+        recipients,
     )
     backend = get_backend()
     # The claim: a conditional UPDATE, so of two workers holding the same batch one sends it.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request
 
-from content import archive, images, media_kit, paywall, posts, sponsorships, topics
+from content import archive, images, media_kit, paywall, posts, related, sponsorships, topics
 from content.composer import post_web_path
 from content.image_store import current_store
 from growth import signals as growth_signals
@@ -49,6 +49,7 @@ def post_page_html(  # type: ignore[no-untyped-def]
     ref: str = "",
     upgrade_url: str | None = None,
     subscriber=None,
+    more=(),
     sponsors=(),
 ) -> str:
     """A post's web page: what readers get, and what the editor previews (sponsors in their slots)."""
@@ -66,6 +67,7 @@ def post_page_html(  # type: ignore[no-untyped-def]
         ref=ref,
         upgrade_url=upgrade_url or _upgrade_url(None),
         subscriber=subscriber,
+        more=more,
     )
 
 
@@ -124,6 +126,13 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
                 paywall.READER_COOKIE_DAYS,
             )
             return response
+    via = request.args.get("via")
+    if via in related.CHANNELS:
+        # A "more like this" click: counted once, then the clean address (a reload counts nothing).
+        source = query_int(request.args, "from", None, maximum=2**31 - 1)
+        if source is not None and related.record_click(session, source, post, via, now):
+            commit()
+        return redirect(post_web_path(post))
     known = paywall.known_reader(session, request.cookies.get(paywall.READER_COOKIE))
     reader = known[1] if known else None
     ref = paywall.clean_ref(request.args.get("ref"))
@@ -138,6 +147,7 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
             post_id=post.id,
         )
     full = paywall.can_read(post.audience, reader)
+    more = related.more_like_this(session, post, now, known[0].id if known else None)
     commit()
     response = make_response(
         post_page_html(
@@ -147,6 +157,7 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
             ref=ref,
             upgrade_url=_upgrade_url(known[0].id if known else None),
             subscriber=known[0] if known else None,
+            more=more,
             sponsors=sponsorships.placements_for_post(session, post.id),
         )
     )

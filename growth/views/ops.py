@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, redirect, url_for
 
 from growth import health, telemetry
 from growth.errors import error_body
@@ -10,7 +10,12 @@ from growth.errors import error_body
 bp = Blueprint("ops", __name__)
 
 # The probes and the scrape keep no session and ask for no login; /metrics checks its callers.
-ROLES = {"ops.healthz": "public", "ops.readyz": "public", "ops.metrics": "public"}
+ROLES = {
+    "ops.healthz": "public",
+    "ops.readyz": "public",
+    "ops.metrics": "public",
+    "ops.favicon": "public",
+}
 
 
 @bp.get("/healthz")
@@ -39,3 +44,9 @@ def metrics():  # type: ignore[no-untyped-def]
         return jsonify(error_body("forbidden", message)), 403
     body, content_type = telemetry.render_metrics(current_app._get_current_object())  # type: ignore[attr-defined]
     return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/favicon.ico")
+def favicon():  # type: ignore[no-untyped-def]
+    """Browsers and feed readers ask for /favicon.ico whatever the page says: point them at the icon."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)

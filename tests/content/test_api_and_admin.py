@@ -102,6 +102,7 @@ def test_every_content_endpoint_is_in_the_openapi_document(client):  # type: ign
         "/api/v1/sends/{send_id}/batches/{number}/resend",
         "/api/v1/sends/{send_id}/send-to-skipped",
         "/api/v1/sends/{send_id}/cancel",
+        "/api/v1/sends/{send_id}/decide",
         "/api/v1/subscribers/{subscriber_id}/value-to-pitch",
     ):
         assert path in paths, path

@@ -57,3 +57,12 @@ def test_probes_need_no_login_and_keep_no_session(client):  # type: ignore[no-un
         response = client.get(path)
         assert "Set-Cookie" not in response.headers
         assert response.status_code == 200
+
+
+def test_favicon_points_at_the_shipped_icon(client):  # type: ignore[no-untyped-def]
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    icon = client.get(response.headers["Location"])
+    assert icon.status_code == 200
+    assert icon.mimetype == "image/svg+xml"
+    assert b'rel="icon"' in client.get("/subscribe").data
