@@ -68,6 +68,8 @@ ROLES = {
     "sponsor_admin.booking_create": "admin",
     "sponsor_admin.calendar_page": "admin",
     "sponsor_admin.booking_page": "admin",
+    "sponsor_admin.booking_cancel": "admin",
+    "sponsor_api.cancel_booking": "admin",
     "sponsor_api.list_sponsors": "admin",
     "sponsor_api.create_sponsor": "admin",
     "sponsor_api.list_bookings": "admin",

@@ -142,3 +142,11 @@ def rate_delete(rate_id: int):  # type: ignore[no-untyped-def]
     media_kit.remove_rate(db.session, rate_id)
     commit()
     return redirect(url_for("sponsor_admin.sponsorships_page"), code=303)
+
+
+@bp.post("/sponsorships/<id:booking_id>/cancel")
+def booking_cancel(booking_id: int):  # type: ignore[no-untyped-def]
+    """Free the slot (refused once its send has started or it has a bill)."""
+    sponsorships.cancel_booking(db.session, sponsorships.get_booking(db.session, booking_id))
+    commit()
+    return redirect(url_for("sponsor_admin.sponsorships_page"), code=303)

@@ -124,6 +124,22 @@ def get_booking(booking_id: int):  # type: ignore[no-untyped-def]
     return jsonify(sponsorships.booking_json(db.session, sponsorships.get_booking(db.session, booking_id)))
 
 
+@bp.delete("/sponsorships/bookings/<id:booking_id>")
+@spec.operation(
+    "/api/v1/sponsorships/bookings/<id:booking_id>",
+    "delete",
+    summary="Cancel a booking (before its send starts and before it is billed)",
+    status=204,
+    errors=(404, 409),
+    tags=TAGS,
+)
+def cancel_booking(booking_id: int):  # type: ignore[no-untyped-def]
+    """Free the slot; 409 once its send has started or it has a bill."""
+    sponsorships.cancel_booking(db.session, sponsorships.get_booking(db.session, booking_id))
+    commit()
+    return "", 204
+
+
 def _start(raw: str | None) -> dt.date:
     if raw is None:
         return utcnow().date()

@@ -241,6 +241,17 @@ def book_slot(
     return booking
 
 
+def cancel_booking(session: Session, booking: Booking) -> None:
+    """Free the slot; refused once its send has started or a bill was made (its record stays)."""
+    send = session.get(Send, booking.send_id) if booking.send_id else None
+    if send is not None and send.state not in (SendState.SCHEDULED, SendState.CANCELLED):
+        raise Conflict("Its send has started: the booking stays.", code="send_gone_out")
+    if growth_sponsorships.payments(session, [booking.id]):
+        raise Conflict("It has a bill: the booking stays.", code="booking_billed")
+    session.delete(booking)
+    session.flush()
+
+
 def join_send(session: Session, send: Send) -> list[Booking]:
     """Give the day's unattached bookings to this send, which becomes a pitch when it has any."""
     day = send.scheduled_at.date()

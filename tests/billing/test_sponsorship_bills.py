@@ -75,6 +75,8 @@ def test_invoice_is_booked_once_when_paid_and_never_counts_as_mrr(bclient, bsess
     assert again.status_code == 201 and again.get_json()["url"] == bill["url"]
     assert len(fake_stripe.invoices) == 1
     assert revenue(bclient, headers)["sponsorship_cents"] == 0  # not paid yet: nothing booked
+    billed = bclient.delete(f"/api/v1/sponsorships/bookings/{booking_id}", headers=headers)
+    assert billed.status_code == 409 and billed.get_json()["error"]["code"] == "booking_billed"
 
     paid, succeeded = fake_stripe.pay_invoice(invoice["id"], int(utcnow().timestamp()))
     for event in (succeeded, paid, paid):  # out of order, and delivered twice

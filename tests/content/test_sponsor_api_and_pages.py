@@ -219,3 +219,30 @@ def test_admin_pages_render_and_refuse_with_the_reason(client, session):  # type
     assert taken.status_code == 409 and "booked already" in taken.get_data(as_text=True)
     calendar = client.get(f"/admin/sponsorships/calendar?from={DAY}").get_data(as_text=True)
     assert "Acme" in calendar and "free" in calendar
+
+
+def test_a_booking_is_cancelled_before_its_send_and_stays_after(client, session):  # type: ignore[no-untyped-def]
+    headers = admin(session)
+    data = add_booking(client, headers).get_json()
+    path = f"/api/v1/sponsorships/bookings/{data['booking_id']}"
+    assert client.delete(path).status_code == 401
+    assert client.delete(path, headers=headers).status_code == 204
+    assert client.get(path, headers=headers).status_code == 404
+    assert client.delete(path, headers=headers).status_code == 404
+    again = add_booking(client, headers, sponsor="Again").get_json()  # the slot is free again
+    from content import sending
+
+    session.expire_all()
+    booking = session.get(Booking, again["booking_id"])
+    send = sending.create_send(
+        session,
+        make_post(session),
+        "all",
+        utcnow(),
+        scheduled_at=dt.datetime.fromisoformat(DAY).replace(tzinfo=dt.UTC),
+    )
+    assert booking.send_id == send.id
+    send.state = "sending"
+    session.commit()
+    refused = client.delete(f"/api/v1/sponsorships/bookings/{again['booking_id']}", headers=headers)
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "send_gone_out"
