@@ -49,7 +49,6 @@ def post_page_html(  # type: ignore[no-untyped-def]
     ref: str = "",
     upgrade_url: str | None = None,
     subscriber=None,
-    more=(),
     sponsors=(),
     more=(),
 ) -> str:
