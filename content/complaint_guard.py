@@ -188,7 +188,7 @@ def open_alerts(session: Session) -> list[ComplaintAlert]:
         session.scalars(
             select(ComplaintAlert)
             .where(ComplaintAlert.confirmed_at.is_(None))
-            .order_by(ComplaintAlert.level.desc(), ComplaintAlert.id.desc())
+            .order_by(case((ComplaintAlert.level == cm.Level.PAUSE, 0), else_=1), ComplaintAlert.id.desc())
         )
     )
 

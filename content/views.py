@@ -197,8 +197,15 @@ def feed():  # type: ignore[no-untyped-def]
     return current_app.response_class(body, mimetype="application/rss+xml")
 
 
-@bp.route("/poll/<token>/<int:answer>", methods=["GET", "HEAD"])
-def poll_answer(token: str, answer: int):  # type: ignore[no-untyped-def]
+def _answer_index(raw: str) -> int:
+    """An answer's index in a poll link: ASCII digits, 0 to 99 (anything else names no answer)."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 2):
+        raise NotFound("This poll has no such answer.", code="no_such_answer")
+    return int(raw)
+
+
+@bp.route("/poll/<token>/<answer>", methods=["GET", "HEAD"])
+def poll_answer(token: str, answer: str):  # type: ignore[no-untyped-def]
     """One click records the answer (a scanner's records nothing) and thanks the reader."""
     from content import polls
     from growth.errors import DomainError
@@ -207,7 +214,11 @@ def poll_answer(token: str, answer: int):  # type: ignore[no-untyped-def]
         return "", 200
     try:
         outcome = polls.answer_poll(
-            db.session, token, answer, utcnow(), current_app.config["MASTHEAD"].scanner_click_seconds
+            db.session,
+            token,
+            _answer_index(answer),
+            utcnow(),
+            current_app.config["MASTHEAD"].scanner_click_seconds,
         )
     except DomainError as exc:
         db.session.rollback()
@@ -221,7 +232,7 @@ def poll_answer(token: str, answer: int):  # type: ignore[no-untyped-def]
     )
 
 
-@bp.get("/poll/preview/<int:answer>")
-def poll_preview(answer: int):  # type: ignore[no-untyped-def]
+@bp.get("/poll/preview/<answer>")
+def poll_preview(answer: str):  # type: ignore[no-untyped-def]
     """Where a poll's links go in a preview or a test send: nothing is counted."""
     return render_template("content/poll_thanks.html", poll=None, chosen=None, token=None)

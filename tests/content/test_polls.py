@@ -274,3 +274,10 @@ def test_a_scanner_is_judged_from_the_delivered_event_when_there_is_one(client, 
     assert votes(session) == []
     click(client, path, 0, NOW + dt.timedelta(minutes=30))
     assert votes(session) == [(0, "Privacy")]
+
+
+@pytest.mark.parametrize("answer", ["x", "-1", "٣", "100", "1.0"])
+def test_an_answer_that_is_not_a_small_number_names_nothing(client, session, reader, answer):  # type: ignore[no-untyped-def]
+    _, _, _, path = reader
+    assert client.get(f"{path}/{answer}").status_code == 404
+    assert list(session.scalars(select(PollClick))) == []
