@@ -194,10 +194,12 @@ def day_bucket(days: int) -> int:
     return 91 + 30 * ((days - 91) // 30)
 
 
-# Funnel cells come three ways (by source only, also by campaign, also by post) and at two grains
-# (the signup day, and its month): a window reads whole months from the month cells and only its
-# ragged ends from the day cells, so a year costs a dozen months, not 365 days.
+# Funnel cells come three ways (by source only, also by campaign, also by post) and at three
+# grains (the signup day, its month, and all time): a window reads whole months from the month
+# cells and only its ragged ends from the day cells, so a year costs a dozen months, not 365 days;
+# the report over all time (the default) reads the all-time cells alone.
 FUNNEL_KINDS = ("f", "fc", "fp")
+ALL_TIME = dt.date(1970, 1, 1)  # the day of every all-time (":a") cell
 # The campaign and post cells are also summed over every newsletter and/or every source (these
 # stand in the key for "any"): a report without that filter reads the sums, not the newsletter x
 # source split of each post's histogram, which at a million readers was most of its rows.
@@ -243,7 +245,7 @@ def contributions(facts: Facts) -> Counter[Key]:
         if facts.post:
             ways.append(("fp", scope_nl, scope_src, "", facts.post))
     for kind, way_nl, way_src, campaign, post in ways:
-        for grain, on in ((":d", day), (":m", month)):
+        for grain, on in ((":d", day), (":m", month), (":a", ALL_TIME)):
             for metric, bucket in funnel:
                 cells[(kind + grain, on, way_nl, way_src, campaign, post, metric, bucket, "")] += 1
 

@@ -59,7 +59,7 @@ def _months_and_ends(kind: str, f: Filters) -> list[Any]:
     c = ReportCell
     scope = _filters(f) if kind == "f" else _breakdown_filters(f)
     if f.start is None and f.end is None:
-        return [c.kind == kind + ":m", *scope]
+        return [c.kind == kind + ":a", *scope]
     first_full = None if f.start is None else rm.month_start(f.start, 0 if f.start.day == 1 else 1).date()
     after_full = None if f.end is None else rm.month_start(f.end + dt.timedelta(days=1)).date()
     months: list[Any] = [c.kind == kind + ":m"]

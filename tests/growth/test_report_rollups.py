@@ -220,8 +220,9 @@ def test_the_tick_computes_billing_series_ahead_and_reports_read_them(session):
     ]
 
 
-def test_the_any_scope_migration_sums_the_cells_a_rebuild_would_write(tmp_path):
-    """q101 adds the campaign and post cells over any newsletter/source to an existing rollup."""
+def test_the_any_scope_and_all_time_migrations_sum_the_cells_a_rebuild_would_write(tmp_path):
+    """q101 adds the campaign and post cells over any newsletter/source to an existing rollup, q103
+    the all-time cells: what a rebuild would write."""
     import datetime as dt
     from collections import Counter
 
@@ -250,7 +251,11 @@ def test_the_any_scope_migration_sums_the_cells_a_rebuild_would_write(tmp_path):
     wanted: Counter = Counter()
     for f in readers:
         wanted.update(rm.contributions(f))
-    old = {k: n for k, n in wanted.items() if k[2] != rm.ANY_NEWSLETTER and k[3] != rm.ANY_SOURCE}
+    old = {  # the cells before q101 (any newsletter/source) and q103 (all time)
+        k: n
+        for k, n in wanted.items()
+        if k[2] != rm.ANY_NEWSLETTER and k[3] != rm.ANY_SOURCE and not k[0].endswith(":a")
+    }
     assert len(old) < len(wanted)
     columns = (*rollups.KEY_COLUMNS, "n")
     insert = f"INSERT INTO report_cells ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
@@ -260,7 +265,7 @@ def test_the_any_scope_migration_sums_the_cells_a_rebuild_would_write(tmp_path):
             text(insert),
             [dict(zip(columns, (k[0], k[1].isoformat(), *k[2:], n), strict=True)) for k, n in old.items()],
         )
-    upgrade_database(url, "q101")
+    upgrade_database(url, "q103")
     with engine.connect() as conn:
         got = {
             (kind, dt.date.fromisoformat(day), nl, src, c, p, m, b, cur): n
@@ -270,3 +275,19 @@ def test_the_any_scope_migration_sums_the_cells_a_rebuild_would_write(tmp_path):
         }
     engine.dispose()
     assert got == dict(wanted)
+
+
+def test_the_all_time_cells_give_the_funnel_of_a_window_spanning_everything(session):
+    """No from/to reads the all-time (":a") cells; a window reads months and days: the same sums."""
+    import datetime as dt
+
+    stored_history(session)
+    rollups.rebuild(session, NOW)
+    for f in (Filters(), Filters(source="podcast")):
+        all_time = report_service.funnel_report(session, f)
+        wide = Filters(dt.date(2000, 1, 1), dt.date(2100, 1, 1), f.newsletter_id, f.source)
+        spanning = report_service.funnel_report(session, wide)
+        assert all_time["signups"] > 0 and all_time["breakdowns"]["campaign"]
+        assert {k: v for k, v in all_time.items() if k not in ("from", "to")} == {
+            k: v for k, v in spanning.items() if k not in ("from", "to")
+        }
