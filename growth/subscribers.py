@@ -297,7 +297,12 @@ def _insert_subscriber(
             signup_ip=req.ip,
             created_at=now,
         )
-        statement = insert(Subscriber).values(**values).on_conflict_do_nothing().returning(Subscriber)
+        statement = (
+            insert(Subscriber)  # type: ignore[attr-defined]  # both dialects' Insert have it
+            .values(**values)
+            .on_conflict_do_nothing()
+            .returning(Subscriber)
+        )
         subscriber = session.scalars(statement).first()
         if subscriber is not None:
             # Known empty: no SELECT for them when the signup adds the first.
