@@ -15,7 +15,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import CursorResult, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -240,10 +240,8 @@ def signup(
     if refuse_disposable:
         addresses.refuse_disposable(key)
     newsletters = resolve_newsletters(session, req.newsletters)
-    subscriber = session.scalars(select(Subscriber).where(Subscriber.email_normalized == key)).first()
-    created = False
-    if subscriber is None:
-        subscriber, created = _insert_subscriber(session, req, display, key, now)
+    # Most signups are new: try the INSERT first; a known address answers with its row.
+    subscriber, created = _insert_subscriber(session, req, display, key, now)
     if subscriber.status == Status.ERASED:  # cannot happen by key (erased rows lose it); be safe
         return SignupResult(subscriber, False, False)
     if answers and (created or subscriber.status == Status.PENDING):
@@ -281,14 +279,19 @@ def signup(
 def _insert_subscriber(
     session: Session, req: SignupRequest, display: str, key: str, now: dt.datetime
 ) -> tuple[Subscriber, bool]:
-    """Insert under the unique constraint; a racing signup that won is returned instead."""
+    """Insert under the unique constraints; a racing signup that won is returned instead.
+
+    INSERT ... ON CONFLICT DO NOTHING RETURNING: one statement, no savepoint, whether the
+    address or (rarely) the drawn referral code was taken.
+    """
     referrer = None
     if req.ref:
         referrer = session.scalars(
             select(Subscriber).where(Subscriber.referral_code == req.ref.strip().lower())
         ).first()
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name]
     for _attempt in range(5):
-        subscriber = Subscriber(
+        values = dict(
             email=display,
             email_normalized=key,
             name=req.name,
@@ -306,18 +309,22 @@ def _insert_subscriber(
             landing_url=req.landing_url,
             signup_ip=req.ip,
             created_at=now,
-            memberships=[],  # known empty: no SELECT for them when the signup adds the first
         )
-        try:
-            with session.begin_nested():
-                session.add(subscriber)
-                session.flush()
+        statement = (
+            insert(Subscriber)  # type: ignore[attr-defined]  # both dialects' Insert have it
+            .values(**values)
+            .on_conflict_do_nothing()
+            .returning(Subscriber)
+        )
+        subscriber = session.scalars(statement).first()
+        if subscriber is not None:
+            # Known empty: no SELECT for them when the signup adds the first.
+            set_committed_value(subscriber, "memberships", [])
             return subscriber, True
-        except IntegrityError:
-            existing = session.scalars(select(Subscriber).where(Subscriber.email_normalized == key)).first()
-            if existing is not None:
-                return existing, False
-            # otherwise a referral code collided: draw another
+        existing = session.scalars(select(Subscriber).where(Subscriber.email_normalized == key)).first()
+        if existing is not None:
+            return existing, False
+        # otherwise a referral code collided: draw another
     raise RuntimeError("could not allocate a referral code")
 
 
