@@ -92,7 +92,8 @@ def set_rate(
     session: Session, slot: Any, pricing: Any, price_cents: Any, currency: Any, note: Any, now: dt.datetime
 ) -> Rate:
     """Add or change the rate of a slot by one pricing in one currency."""
-    from content.sponsorships import _price, _text
+    from content.sponsorships import _price
+    from growth.fields import one_line
 
     if slot not in set(Slot) or pricing not in set(Pricing):
         raise ValidationFailed("slot or pricing unknown", code="invalid_field")
@@ -100,7 +101,7 @@ def set_rate(
     if len(cur) != 3 or not cur.isascii() or not cur.isalpha():
         raise ValidationFailed("currency must be a three-letter code", code="invalid_field")
     cents = _price(price_cents)
-    text = _text(note, "note", 300, required=False)
+    text = one_line(note, "note", 300)
     rate = session.scalars(
         select(Rate).where(Rate.slot == slot, Rate.pricing == pricing, Rate.currency == cur)
     ).first()

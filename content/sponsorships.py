@@ -27,7 +27,7 @@ from growth import links, tokens
 from growth import sponsorships as growth_sponsorships
 from growth.db import lock_row
 from growth.errors import Conflict, NotFound, ValidationFailed
-from growth.fields import single_line
+from growth.fields import one_line
 from growth.models import Delivery, EmailEvent, Newsletter
 from growth.subscribers import normalize_email
 
@@ -59,23 +59,11 @@ class BookingInput:
     currency: Any = "usd"
 
 
-def _text(value: Any, field: str, limit: int, required: bool = True) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str) or not single_line(value) or len(value.strip()) > limit:
-        raise ValidationFailed(
-            f"{field} must be one line of at most {limit} characters", code="invalid_field"
-        )
-    if required and not value.strip():
-        raise ValidationFailed(f"{field} is required", code="missing_field")
-    return value.strip()
-
-
 def create_sponsor(session: Session, data: SponsorInput, now: dt.datetime) -> Sponsor:
     """A new sponsor; the name is unique."""
-    name = _text(data.name, "name", 200)
-    email, _ = normalize_email(_text(data.contact_email, "contact_email", 320))
-    website = _text(data.website, "website", 500, required=False)
+    name = one_line(data.name, "name", 200, required=True)
+    email, _ = normalize_email(one_line(data.contact_email, "contact_email", 320, required=True))
+    website = one_line(data.website, "website", 500, required=False)
     if website and not re.match(r"https?://[^\s/]+", website):
         raise ValidationFailed("website must be an http(s) address", code="invalid_field")
     if session.scalars(select(Sponsor.id).where(Sponsor.name == name)).first() is not None:

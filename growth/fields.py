@@ -107,6 +107,19 @@ def single_line(value: str) -> bool:
     return _single_line_bad.search(value) is None
 
 
+def one_line(value: Any, label: str, limit: int, required: bool = False) -> str:
+    """Outside text for a one-line field, stripped ('' when absent and not required)."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str) or not single_line(value) or len(value.strip()) > limit:
+        raise ValidationFailed(
+            f"{label} must be one line of at most {limit} characters", code="invalid_field"
+        )
+    if required and not value.strip():
+        raise ValidationFailed(f"{label} is required", code="missing_field")
+    return value.strip()
+
+
 def header_safe(value: str | None) -> str:
     """Text fit for a mail header (a display name, a subject): control runs become one space."""
     if not value:

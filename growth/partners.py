@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from growth import jobs, partner_metrics
 from growth.db import commit, db, ids_in, utcnow
 from growth.errors import Conflict, NotFound, ValidationFailed
-from growth.fields import single_line
+from growth.fields import one_line
 from growth.models import EmailEvent, Subscriber
 from growth.partner_models import Partner, PartnerRecommendation, PartnerSignup
 
@@ -52,20 +52,8 @@ class PartnerInput:
     currency: Any = "usd"
 
 
-def _line(value: Any, field: str, limit: int, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str) or not single_line(value) or len(value.strip()) > limit:
-        raise ValidationFailed(
-            f"{field} must be one line of at most {limit} characters", code="invalid_field"
-        )
-    if required and not value.strip():
-        raise ValidationFailed(f"{field} is required", code="missing_field")
-    return value.strip()
-
-
 def _url(value: Any, field: str) -> str | None:
-    text = _line(value, field, 500)
+    text = one_line(value, field, 500)
     if not text:
         return None
     if not re.match(r"https?://[^\s/?#]+", text):
@@ -75,7 +63,7 @@ def _url(value: Any, field: str) -> str | None:
 
 def create_partner(session: Session, data: PartnerInput, now: dt.datetime) -> Partner:
     """A new partner; its code (what its links carry) is unique."""
-    code = _line(data.code, "code", 40, required=True).lower()
+    code = one_line(data.code, "code", 40, required=True).lower()
     if not CODE.fullmatch(code):
         raise ValidationFailed("code: 2 to 40 of a-z, 0-9 and -, not starting with -", code="invalid_field")
     price = data.price_per_subscriber_cents
@@ -87,7 +75,7 @@ def create_partner(session: Session, data: PartnerInput, now: dt.datetime) -> Pa
         raise ValidationFailed(
             "price_per_subscriber_cents must be whole cents, at least 1", code="invalid_field"
         )
-    currency = _line(data.currency or "usd", "currency", 3).lower()
+    currency = one_line(data.currency or "usd", "currency", 3).lower()
     if not re.fullmatch(r"[a-z]{3}", currency):
         raise ValidationFailed("currency must be a three-letter code", code="invalid_field")
     api, page = _url(data.signup_api_url, "signup_api_url"), _url(data.page_url, "page_url")
@@ -98,13 +86,13 @@ def create_partner(session: Session, data: PartnerInput, now: dt.datetime) -> Pa
         raise Conflict("A partner has that code.", code="partner_exists")
     partner = Partner(
         code=code,
-        name=_line(data.name, "name", 200, required=True),
-        description=_line(data.description, "description", 500),
+        name=one_line(data.name, "name", 200, required=True),
+        description=one_line(data.description, "description", 500),
         website=_url(data.website, "website") or "",
         recommended=recommended,
         signup_api_url=api,
         page_url=page,
-        their_code=_line(data.their_code, "their_code", 100) or None,
+        their_code=one_line(data.their_code, "their_code", 100) or None,
         price_per_subscriber_cents=price,
         currency=currency,
         created_at=now,
