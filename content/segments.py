@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from content import metrics, related
-from content.models import PollVote, Post
+from content.models import PollVote, Post, Send
 from growth import access, engagement
 from growth.config import Config
 from growth.db import UTCDateTime, ids_in
@@ -233,6 +233,21 @@ def skip_reasons(
         if reason:
             reasons[sid] = reason
     return reasons
+
+
+def skips_for_send(
+    session: Session, send: Send, subscriber_ids: list[int], now: dt.datetime, config: Config
+) -> dict[int, str]:
+    """skip_reasons for these recipients of a send, by the publication's nurture and cooldown rules."""
+    return skip_reasons(
+        session,
+        send.kind,
+        subscriber_ids,
+        now,
+        config.nurture_min_value,
+        config.pitch_cooldown_days,
+        exclude_send_id=send.id,
+    )
 
 
 @dataclass

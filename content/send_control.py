@@ -144,15 +144,7 @@ def send_to_skipped(session: Session, send: Send, now: dt.datetime) -> int:
             )
             if status == Status.ACTIVE and (paused is None or paused <= now)
         }
-        reasons = segments.skip_reasons(
-            session,
-            send.kind,
-            sorted(allowed),
-            now,
-            config.nurture_min_value,
-            config.pitch_cooldown_days,
-            exclude_send_id=send.id,
-        )
+        reasons = segments.skips_for_send(session, send, sorted(allowed), now, config)
         ready = [sid for sid in sub_ids if sid in allowed and sid not in reasons]
         if not ready:
             continue

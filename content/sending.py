@@ -182,15 +182,7 @@ def plan_next_batch(session: Session, send_id: int, now: dt.datetime) -> list[Se
         if last is None:
             send.resolved = True
             break
-        reasons = segments.skip_reasons(
-            session,
-            send.kind,
-            [c.id for c in page],
-            now,
-            config.nurture_min_value,
-            config.pitch_cooldown_days,
-            exclude_send_id=send.id,
-        )
+        reasons = segments.skips_for_send(session, send, [c.id for c in page], now, config)
         readers = paywall.full_readers(session, post.audience, [(c.id, c.stage) for c in page])
         sampled = subject_tests.already_have(session, send.id, [c.id for c in page]) if tested else set()
         for candidate in page:

@@ -149,15 +149,7 @@ def _eligible(session: Session, send: Send, now: dt.datetime) -> list[segments.C
         )
         if last is None:
             return out
-        reasons = segments.skip_reasons(
-            session,
-            send.kind,
-            [c.id for c in page],
-            now,
-            config.nurture_min_value,
-            config.pitch_cooldown_days,
-            exclude_send_id=send.id,
-        )
+        reasons = segments.skips_for_send(session, send, [c.id for c in page], now, config)
         out.extend(c for c in page if c.id not in reasons)
         cursor = last
 

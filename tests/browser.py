@@ -62,3 +62,24 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def log_in(page: Any, base: str, email: str, password: str) -> None:
+    """Log an operator in through the admin's login form and wait for the desk."""
+    page.goto(base + "/admin/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/admin/")
+
+
+def page_errors(page: Any) -> list[str]:
+    """A list that fills with the page's script errors and failed loads (told by URL)."""
+    found: list[str] = []
+    page.on("pageerror", lambda e: found.append(str(e)))
+    # The console's "Failed to load resource" names no URL: the responses do.
+    page.on(
+        "response",
+        lambda r: found.append(f"{r.status} {r.url}") if r.status >= 400 and "favicon" not in r.url else None,
+    )
+    return found

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from growth.db import db
-from tests.browser import CHROMIUM, chromium, served
+from tests.browser import CHROMIUM, chromium, log_in, page_errors, served
 from tests.conftest import USING_POSTGRES
 from tests.demo_db import seeded_copy
 
@@ -71,24 +71,6 @@ def browser(demo):  # type: ignore[no-untyped-def]
         yield browser
 
 
-def _log_in(page, base: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(base + "/admin/login")
-    page.fill("#email", "desk@example.com")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/admin/")
-
-
-def _errors(page) -> list[str]:  # type: ignore[no-untyped-def]
-    found: list[str] = []
-    page.on("pageerror", lambda e: found.append(str(e)))
-    page.on(
-        "response",
-        lambda r: found.append(f"{r.status} {r.url}") if r.status >= 400 and "favicon" not in r.url else None,
-    )
-    return found
-
-
 def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
@@ -101,8 +83,8 @@ def test_the_desk_draws_its_headline_and_charts_with_the_demo_numbers(browser, d
     base = str(demo["base"])
     context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
     page = context.new_page()
-    errors = _errors(page)
-    _log_in(page, base)
+    errors = page_errors(page)
+    log_in(page, base, "desk@example.com", PASSWORD)
     made = demo["made"]
     assert isinstance(made, dict)
     for label in ("Confirmed signups", "Engaged readers", "Paying readers", "K (cohort)", "Referred share"):
@@ -163,8 +145,8 @@ def test_the_desk_fits_a_phone(browser, demo):  # type: ignore[no-untyped-def]
     base = str(demo["base"])
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
-    errors = _errors(page)
-    _log_in(page, base)
+    errors = page_errors(page)
+    log_in(page, base, "desk@example.com", PASSWORD)
     wide = {}
     for path in ("/admin/", "/admin/referral-report", f"/admin/sends/{demo['send']}"):
         page.goto(base + path)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from growth.db import db
-from tests.browser import CHROMIUM, chromium, served
+from tests.browser import CHROMIUM, chromium, log_in, page_errors, served
 from tests.conftest import USING_POSTGRES, read_outbox, text_of
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright-python is not installed")
@@ -98,37 +98,12 @@ def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def _log_in(page, base: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(base + "/admin/login")
-    page.fill("#email", "ops@example.com")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/admin/")
-
-
-def _errors(page) -> list[str]:  # type: ignore[no-untyped-def]
-    found: list[str] = []
-    page.on("pageerror", lambda e: found.append(str(e)))
-    # Failed loads are told by URL (the console's "Failed to load resource" names none).
-    page.on(
-        "response",
-        lambda r: found.append(f"{r.status} {r.url}") if r.status >= 400 and "favicon" not in r.url else None,
-    )
-    page.on(
-        "console",
-        lambda m: (
-            found.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None
-        ),
-    )
-    return found
-
-
 def test_operator_finds_a_subscriber_sees_the_chart_and_downloads_its_csv(browser, live):  # type: ignore[no-untyped-def]
     base = str(live["base"])
     context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
     page = context.new_page()
-    errors = _errors(page)
-    _log_in(page, base)
+    errors = page_errors(page)
+    log_in(page, base, "ops@example.com", PASSWORD)
     page.click("nav.admin >> text=Subscribers")
     page.fill("#q", "lima")
     page.click("form.filters button[type=submit]")
@@ -175,8 +150,8 @@ def test_admin_pages_fit_a_phone_and_the_navigation_folds(browser, live):  # typ
     # Not is_mobile: a mobile layout viewport widens to fit what overflows, hiding the overflow.
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
-    errors = _errors(page)
-    _log_in(page, base)
+    errors = page_errors(page)
+    log_in(page, base, "ops@example.com", PASSWORD)
     assert page.evaluate(INNER_WIDTH) == PHONE["width"]
     assert page.locator("nav.admin").is_hidden()
     page.click("button.nav-toggle")
@@ -215,7 +190,7 @@ def test_a_reader_goes_from_the_home_page_through_confirmation_to_the_referral_h
     for name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
         context = browser.new_context(viewport=viewport)
         page = context.new_page()
-        errors = _errors(page)
+        errors = page_errors(page)
         email = f"newcomer-{name}@example.com"
         page.goto(base + "/")
         assert page.evaluate(NO_SIDEWAYS_SCROLL), name
