@@ -16,6 +16,9 @@ from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.models import Delivery, EmailEvent, Status, Subscriber
 
 RATES_WINDOW_DAYS = 90  # the post emails the rates are measured on
+# A poll speaks for the audience in the kit only with this many answers: fewer say little, and
+# a handful of votes could be told apart.
+MIN_POLL_VOTES = 30
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class MediaKit:
     rates: sponsor_metrics.AudienceRates
     rates_window_days: int
     rate_card: list[Rate]
-    polls: list[dict[str, Any]]  # audience facts from polls: none until polls exist
+    polls: list[dict[str, Any]]  # audience facts: polls with MIN_POLL_VOTES answers or more
 
 
 def engaged_readers(session: Session, now: dt.datetime, window_days: int) -> int:
@@ -78,8 +81,26 @@ def media_kit(session: Session, now: dt.datetime, engaged_window_days: int) -> M
         rates=post_email_rates(session, now, RATES_WINDOW_DAYS),
         rates_window_days=RATES_WINDOW_DAYS,
         rate_card=rate_card(session),
-        polls=[],
+        polls=audience_polls(session),
     )
+
+
+def audience_polls(session: Session, min_votes: int = MIN_POLL_VOTES) -> list[dict[str, Any]]:
+    """Each poll with enough answers: its question, answers and each answer's share, most voted first."""
+    from content import polls
+
+    out = []
+    for poll, votes, _where in polls.all_polls(session):
+        if votes < min_votes:
+            continue
+        out.append(
+            {
+                "question": poll.question,
+                "votes": votes,
+                "answers": [(answer, n / votes) for answer, n in polls.tally(session, poll)],
+            }
+        )
+    return sorted(out, key=lambda p: -p["votes"])
 
 
 def rate_card(session: Session) -> list[Rate]:

@@ -87,3 +87,53 @@ def test_media_kit_page_and_rate_card(client, session):  # type: ignore[no-untyp
         media_kit.set_rate(session, "side", "flat", 1, "usd", "", utcnow())
     with pytest.raises(ValidationFailed):
         media_kit.set_rate(session, "top", "flat", -5, "usd", "", utcnow())
+
+
+def test_polls_with_enough_answers_are_audience_facts(client, session):  # type: ignore[no-untyped-def]
+    from content.models import Poll, PollVote
+    from tests.content.conftest import make_post
+
+    post = make_post(session, title="Ask the readers")
+    readers = add_subscribers(session, 40)
+    asked = Poll(
+        key="job", question="What do you do?", answers=["Engineer", "Designer", "Other"], post_id=post.id
+    )
+    few = Poll(key="pet", question="Cats or dogs?", answers=["Cats", "Dogs"], post_id=post.id)
+    session.add_all([asked, few])
+    session.flush()
+    now = utcnow()
+    # 40 answers: 20 engineers, 10 designers, 10 other; the second poll has 29, one short.
+    for i, sid in enumerate(readers):
+        index = 0 if i < 20 else 1 if i < 30 else 2
+        session.add(
+            PollVote(
+                poll_id=asked.id,
+                subscriber_id=sid,
+                answer=index,
+                answer_text=asked.answers[index],
+                first_at=now,
+                answered_at=now,
+            )
+        )
+        if i < 29:
+            session.add(
+                PollVote(
+                    poll_id=few.id,
+                    subscriber_id=sid,
+                    answer=0,
+                    answer_text="Cats",
+                    first_at=now,
+                    answered_at=now,
+                )
+            )
+    session.commit()
+    facts = media_kit.audience_polls(session)
+    assert facts == [
+        {
+            "question": "What do you do?",
+            "votes": 40,
+            "answers": [("Engineer", 0.5), ("Designer", 0.25), ("Other", 0.25)],
+        }
+    ]
+    page = client.get("/media-kit").get_data(as_text=True)
+    assert "What do you do?" in page and "Engineer: 50%" in page and "Cats or dogs?" not in page
