@@ -85,7 +85,10 @@ def embed_snippet():  # type: ignore[no-untyped-def]
     """
     config = current_app.config["MASTHEAD"]
     snippet = render_template(
-        "growth/embed_snippet.html", base_url=config.base_url, newsletters=_newsletters()
+        "growth/embed_snippet.html",
+        base_url=config.base_url,
+        newsletters=_newsletters(),
+        **_signup_fields({}),
     )
     security.allow_inline_code_of(snippet)
     security.allow_framing_by(config.cors_origins)

@@ -161,6 +161,14 @@ def test_the_signup_form_asks_its_fields_and_shows_errors(client, session, outbo
     assert values(session, "ana@example.com") == {"role": "Editor"}
 
 
+def test_the_embed_asks_the_signup_fields_too(client, session, outbox, fields):  # type: ignore[no-untyped-def]
+    page = client.get("/embed.html").get_data(as_text=True)
+    assert 'name="field_role"' in page and 'name="field_team_size"' not in page
+    ok = client.post("/subscribe", data={"email": "eve@example.com", "form": "embed", "field_role": "Editor"})
+    assert ok.status_code == 200
+    assert values(session, "eve@example.com") == {"role": "Editor"}
+
+
 def test_csv_import_fills_columns_named_after_fields(client, session, admin_token, fields):  # type: ignore[no-untyped-def]
     body = (
         "email,role,team_size,unknown_column\n"
