@@ -87,7 +87,7 @@ def bill_booking(booking_id: int):  # type: ignore[no-untyped-def]
     """A Stripe invoice or payment link for a booking; back to the booking's page."""
     sponsorships.create_bill(
         db.session,
-        gateway.get_gateway() if gateway.is_configured() else None,
+        gateway.optional_gateway(),
         booking_id,
         request.form.get("method", "invoice"),
         utcnow(),
@@ -165,7 +165,7 @@ def offers_page():  # type: ignore[no-untyped-def]
     error = None
     if request.method == "POST":
         try:
-            stripe_gateway = gateway.get_gateway() if gateway.is_configured() else None
+            stripe_gateway = gateway.optional_gateway()
             offers.create_offer(db.session, stripe_gateway, offer_input(request.form.to_dict()), utcnow())
             commit()
             return redirect(url_for("billing_admin.offers_page"), code=303)
@@ -192,7 +192,7 @@ def offers_page():  # type: ignore[no-untyped-def]
 def end_offer(offer_id: int):  # type: ignore[no-untyped-def]
     """End an offer now (its promotion code too)."""
     offer = offers.get_offer(db.session, offer_id)
-    stripe_gateway = gateway.get_gateway() if gateway.is_configured() else None
+    stripe_gateway = gateway.optional_gateway()
     offers.end_offer(db.session, stripe_gateway, offer, utcnow())
     commit()
     return redirect(url_for("billing_admin.offers_page"), code=303)

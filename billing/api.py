@@ -249,7 +249,7 @@ def bill_booking(booking_id: int):  # type: ignore[no-untyped-def]
     data = json_body(schemas.BILL_CREATE)
     bill = sponsorships.create_bill(
         db.session,
-        gateway.get_gateway() if gateway.is_configured() else None,
+        gateway.optional_gateway(),
         booking_id,
         data.get("method", "invoice"),
         utcnow(),
@@ -383,7 +383,7 @@ def create_offer():  # type: ignore[no-untyped-def]
         starts_at=_when(data.get("starts_at"), "starts_at"),
         ends_at=_when(data.get("ends_at"), "ends_at"),
     )
-    stripe_gateway = gateway.get_gateway() if gateway.is_configured() else None
+    stripe_gateway = gateway.optional_gateway()
     offer = offers.create_offer(db.session, stripe_gateway, offer_input, utcnow())
     commit()
     return jsonify(offer_json(offer)), 201
@@ -401,7 +401,7 @@ def create_offer():  # type: ignore[no-untyped-def]
 def end_offer(offer_id: int):  # type: ignore[no-untyped-def]
     """End an offer; ending it twice changes nothing."""
     offer = offers.get_offer(db.session, offer_id)
-    stripe_gateway = gateway.get_gateway() if gateway.is_configured() else None
+    stripe_gateway = gateway.optional_gateway()
     offers.end_offer(db.session, stripe_gateway, offer, utcnow())
     commit()
     return jsonify(offer_json(offer))

@@ -207,6 +207,11 @@ def is_configured() -> bool:
     return "masthead_stripe" in current_app.extensions
 
 
+def optional_gateway() -> StripeGateway | None:
+    """The app's gateway, or None without STRIPE_SECRET_KEY (for work that can wait for Stripe)."""
+    return current_app.extensions.get("masthead_stripe")
+
+
 def get_gateway() -> StripeGateway:
     """The app's gateway; NotConfigured (503) without STRIPE_SECRET_KEY."""
     gateway = current_app.extensions.get("masthead_stripe")
