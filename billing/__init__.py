@@ -93,6 +93,7 @@ def init_app(app: Flask) -> None:
     access.register_grant_lookup(grants.granted_tier_lookup)
     access.register_grants_of(grants.grant_summaries)
     access.register_revenue_lookup(service.revenue_lookup)
+    access.register_cash_lookup(service.cash_lookup)
     webhook_events.register()
     reports.register_series("paid_history", report_series.paid_history)
     reports.register_series("mrr", report_series.mrr_at)

@@ -5,6 +5,7 @@ Content gates posts by tier without importing billing; billing answers through t
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 
 from sqlalchemy.orm import Session
@@ -124,3 +125,21 @@ def grants_of(session: Session, subscriber_id: int) -> list[dict[str, object]]:
     if _grants_of is None:
         return []
     return _grants_of(session, subscriber_id)
+
+
+# (session) -> {subscriber_id: [(paid_at, currency, net cents)]}: dated net cash per subscriber
+CashLookup = Callable[[Session], dict[int, list[tuple[dt.datetime, str, int]]]]
+_cash_lookup: CashLookup | None = None
+
+
+def register_cash_lookup(lookup: CashLookup) -> None:
+    """Billing calls this in its init_app."""
+    global _cash_lookup
+    _cash_lookup = lookup
+
+
+def cash_by_subscriber(session: Session) -> dict[int, list[tuple[dt.datetime, str, int]]]:
+    """Each subscriber's dated net cash (subscriptions), for acquisition credit; {} without billing."""
+    if _cash_lookup is None:
+        return {}
+    return _cash_lookup(session)

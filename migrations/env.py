@@ -11,6 +11,7 @@ from growth.db import Base, make_engine
 
 for module in (
     "growth.models",
+    "growth.acquisition_models",
     "growth.partner_models",
     "growth.outgoing.models",
     "growth.rollup_models",

@@ -14,6 +14,7 @@ def test_models_match_the_migrated_database(app, database_url):
     import content.models  # noqa: F401
     import content.sequence_models  # noqa: F401
     import content.sponsor_models  # noqa: F401
+    import growth.acquisition_models  # noqa: F401
     import growth.partner_models  # noqa: F401
     import growth.rollup_models  # noqa: F401
     import referrals.models  # noqa: F401
