@@ -459,7 +459,12 @@ def revenue_lookup(session: Session) -> dict[int, dict[str, int]]:
 def cash_lookup(session: Session) -> dict[int, list[tuple[dt.datetime, str, int]]]:
     """{subscriber_id: [(paid_at, currency, cents before tax)]} from the paid-invoice ledger."""
     rows = session.execute(
-        select(Invoice.subscriber_id, Invoice.paid_at, Invoice.currency, Invoice.amount_paid_cents - Invoice.tax_cents)
+        select(
+            Invoice.subscriber_id,
+            Invoice.paid_at,
+            Invoice.currency,
+            Invoice.amount_paid_cents - Invoice.tax_cents,
+        )
         .where(Invoice.subscriber_id.is_not(None))
         .order_by(Invoice.paid_at)
     )

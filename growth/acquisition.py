@@ -111,7 +111,11 @@ def parse_spend(campaign: Any, month: Any, amount_cents: Any, currency: Any) -> 
         raise ValidationFailed("month must be YYYY-MM between 2000-01 and 2999-12", code="invalid_month")
     if isinstance(amount_cents, str) and amount_cents.strip().isdigit():
         amount_cents = int(amount_cents.strip())
-    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or not 0 <= amount_cents <= MAX_AMOUNT_CENTS:
+    if (
+        not isinstance(amount_cents, int)
+        or isinstance(amount_cents, bool)
+        or not 0 <= amount_cents <= MAX_AMOUNT_CENTS
+    ):
         raise ValidationFailed(
             f"amount_cents must be whole cents from 0 to {MAX_AMOUNT_CENTS}", code="invalid_amount"
         )
@@ -123,7 +127,11 @@ def parse_spend(campaign: Any, month: Any, amount_cents: Any, currency: Any) -> 
 
 def record_spend(session: Session, entry: SpendInput, now: dt.datetime) -> tuple[AdSpend, bool]:
     """Store a campaign's spend for a month and currency, replacing what was there; (row, created)."""
-    where = (AdSpend.campaign == entry.campaign, AdSpend.month == entry.month, AdSpend.currency == entry.currency)
+    where = (
+        AdSpend.campaign == entry.campaign,
+        AdSpend.month == entry.month,
+        AdSpend.currency == entry.currency,
+    )
     row = session.scalar(select(AdSpend).where(*where))
     if row is None:
         row = AdSpend(
@@ -323,9 +331,10 @@ def acquisition_report(
     groups = am.acquisition(
         load_signups(session, start, end, base_host), mapping, load_spend(session, start, end), now
     )
-    top = sorted({r["value"] for r in groups["referrer"]}, key=lambda v: -max(
-        r["signups"] for r in groups["referrer"] if r["value"] == v
-    ))[:MAX_REFERRERS]
+    top = sorted(
+        {r["value"] for r in groups["referrer"]},
+        key=lambda v: -max(r["signups"] for r in groups["referrer"] if r["value"] == v),
+    )[:MAX_REFERRERS]
     keep = set(top)
     return {
         "from": start.isoformat() if start else None,

@@ -258,7 +258,15 @@ def backtest(cohorts: Sequence[Cohort]) -> list[dict[str, Any]]:
                 continue
             actual_cents = round(actual)
             inside = p["low_cents"] <= actual_cents <= p["high_cents"]
-            rows.append({"cohort": f"{c.month:%Y-%m}", "horizon_months": h, **p, "actual_cents": actual_cents, "inside": inside})
+            rows.append(
+                {
+                    "cohort": f"{c.month:%Y-%m}",
+                    "horizon_months": h,
+                    **p,
+                    "actual_cents": actual_cents,
+                    "inside": inside,
+                }
+            )
     return rows
 
 
@@ -333,13 +341,15 @@ def group_rows(
         "nurtured": sum(1 for s in members if s.nurtured_at is not None),
         "paying": sum(1 for s in members if s.paid_at is not None),
     }
-    currencies = sorted({cur for s in members for _, cur, _ in s.cash} | set(spend_by_currency))
+    currencies: list[str | None] = sorted(
+        {cur for s in members for _, cur, _ in s.cash} | set(spend_by_currency)
+    )
     rows = []
-    for currency in currencies or [None]:
+    for currency in currencies:
         revenue = sum(c for s in members for at, cur, c in s.cash if cur == currency and at <= now)
-        spend = int(spend_by_currency.get(currency, 0)) if currency else 0
+        spend = int(spend_by_currency.get(currency, 0)) if currency is not None else 0
         cac = spend / counts["confirmed"] if spend and counts["confirmed"] else None
-        cohorts = cohorts_of(members, currency, now) if currency else []
+        cohorts = cohorts_of(members, currency, now) if currency is not None else []
         row: dict[str, Any] = {
             **counts,
             "currency": currency,
@@ -394,18 +404,28 @@ def acquisition(
         if s.post:
             by["post"][s.post].append(s)
     spend_campaign: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in spend:
-        spend_campaign[row.campaign][row.currency] += row.amount_cents
+    for entry in spend:
+        spend_campaign[entry.campaign][entry.currency] += entry.amount_cents
     homes = campaign_classes(campaign_votes, spend_campaign)
     spend_class: dict[str, Counter[str]] = defaultdict(Counter)
     for campaign, amounts in spend_campaign.items():
         spend_class[homes[campaign]].update(amounts)
     groups: dict[str, list[dict[str, Any]]] = {}
     for group in ("class", "campaign", "partner", "referrer", "post"):
-        values = list(CLASSES) if group == "class" else sorted(set(by[group]) | set(spend_campaign if group == "campaign" else ()))
+        values = (
+            list(CLASSES)
+            if group == "class"
+            else sorted(set(by[group]) | set(spend_campaign if group == "campaign" else ()))
+        )
         rows = []
         for value in values:
-            amounts = spend_class[value] if group == "class" else spend_campaign.get(value, Counter()) if group == "campaign" else Counter()
+            amounts = (
+                spend_class[value]
+                if group == "class"
+                else spend_campaign.get(value, Counter())
+                if group == "campaign"
+                else Counter()
+            )
             for row in group_rows(by[group].get(value, []), amounts, now, detail=group in detail):
                 rows.append({"group": group, "value": value, **row})
         groups[group] = rows
