@@ -7,7 +7,8 @@ Definitions
 - Media class: each signup is *paid*, *owned* or *earned*. Its keys are looked up in the rules
   in this order: ``utm_medium``, then ``utm_source``, then its *source key* (the partner kind
   ``paid_recommendation`` / ``recommendation`` for a partner signup, ``referral`` for a referred
-  one, else the source it gave, else ``direct``); values compare lower-cased and stripped. The
+  one, else the source it gave, else ``other_site`` when it came from a page on another site,
+  else ``direct``); values compare lower-cased and stripped. The
   first rule that matches decides. No rule: ``earned`` when the signup came from another site
   (a referrer URL on another host), else ``owned``. The rules are read when a report is made,
   so a changed rule applies to every signup ever made.
@@ -124,12 +125,12 @@ def _key(value: str | None) -> str:
 
 
 def source_key(s: Signup) -> str:
-    """The source a rule on `source` sees: partner kind, referral, the source given, or direct."""
+    """The source a rule on `source` sees: partner kind, referral, the source given, other_site, direct."""
     if s.partner:
         return PAID_PARTNER if s.partner_paid else FREE_PARTNER
     if s.referrer:
         return REFERRAL
-    return _key(s.source) or DIRECT
+    return _key(s.source) or (OTHER_SITE if s.other_site else DIRECT)
 
 
 def classify(s: Signup, rules: Iterable[Rule]) -> tuple[str, Rule | None]:
@@ -341,9 +342,10 @@ def group_rows(
         "nurtured": sum(1 for s in members if s.nurtured_at is not None),
         "paying": sum(1 for s in members if s.paid_at is not None),
     }
-    currencies: list[str | None] = sorted(
-        {cur for s in members for _, cur, _ in s.cash} | set(spend_by_currency)
-    )
+    paid_in = {cur for s in members for _, cur, _ in s.cash} | set(spend_by_currency)
+    currencies: list[str | None] = [None]
+    if paid_in:
+        currencies = [*sorted(paid_in)]
     rows = []
     for currency in currencies:
         revenue = sum(c for s in members for at, cur, c in s.cash if cur == currency and at <= now)
