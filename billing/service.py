@@ -470,7 +470,8 @@ def cash_lookup(session: Session) -> dict[int, list[tuple[dt.datetime, str, int]
     )
     result: dict[int, list[tuple[dt.datetime, str, int]]] = {}
     for subscriber_id, paid_at, currency, cents in rows:
-        result.setdefault(subscriber_id, []).append((paid_at, currency, int(cents or 0)))
+        if subscriber_id is not None:
+            result.setdefault(subscriber_id, []).append((paid_at, currency, int(cents or 0)))
     return result
 
 

@@ -26,8 +26,10 @@ from growth.acquisition_models import AcquisitionRule, AdSpend
 from growth.errors import NotFound, ValidationFailed
 from growth.fields import one_line
 from growth.models import Subscriber
+from growth.panels import Panel
 from growth.partner_models import Partner, PartnerSignup
 from growth.rollup_models import ReportFacts
+from growth.series import Series
 
 MONTH = re.compile(r"(\d{4})-(\d{2})")
 CURRENCY = re.compile(r"[a-z]{3}")
@@ -350,3 +352,44 @@ def acquisition_report(
             "post": groups["post"],
         },
     }
+
+
+def class_panels(report: dict[str, Any]) -> list[Panel]:
+    """One bar chart per currency: CAC, the value of a confirmed signup and the most worth paying."""
+    by_currency: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in report["classes"]:
+        if row["currency"] is not None:
+            by_currency[row["currency"]].append(row)
+    out = []
+    for currency, rows in sorted(by_currency.items()):
+
+        def money(key: str, rows: list[dict[str, Any]] = rows) -> list[float | None]:
+            return [None if r[key] is None else r[key] / 100 for r in rows]
+
+        out.append(
+            Panel(
+                f"acquisition-{currency}",
+                f"What a confirmed signup costs and is worth, by class ({currency.upper()})",
+                Series(
+                    [r["value"] for r in rows],
+                    {
+                        "CAC": money("cac_cents"),
+                        "Value of a confirmed signup": money("value_per_signup_cents"),
+                        "Most worth paying": money("max_cac_cents"),
+                        "Confirmed": [r["confirmed"] for r in rows],
+                        "Spend": money("spend_cents"),
+                        "Revenue": money("revenue_cents"),
+                        "ROAS": [r["roas"] for r in rows],
+                        "Payback (months)": [r["payback_months"] for r in rows],
+                    },
+                ),
+                kind="bar",
+                drawn=3,
+                revenue=True,
+                label="Class",
+                caption="All signups so far. CAC is spend per confirmed signup; the value is what a "
+                "confirmed signup paid within its first months (the median cohort); the most worth "
+                "paying is the low end of that value's range. Details: Acquisition.",
+            )
+        )
+    return out

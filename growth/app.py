@@ -105,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
     """The growth core's pages and API; public JSON and one-click endpoints skip CSRF."""
     from growth.views import (
         account,
+        acquisition,
         admin,
         api,
         desk,
@@ -141,6 +142,11 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(partner_api.bp)
     app.register_blueprint(partners.bp)
     roles.register(app, {**partner_api.ROLES, **partners.ROLES})
+    app.register_blueprint(acquisition.bp)  # the admins' forms carry CSRF tokens
+    app.register_blueprint(acquisition.api_bp)
+    csrf.exempt(acquisition.api_bp)  # growth.roles asks a session for its CSRF token
+    roles.register(app, acquisition.ROLES)
+    acquisition.register_panels()
 
 
 def register_commands(app: Flask) -> None:
