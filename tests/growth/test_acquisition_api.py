@@ -269,3 +269,20 @@ def test_the_spend_form_and_the_page(admin_client, session, history):
         },
     )
     assert bad.status_code == 422 and "amount_cents must be whole cents" in bad.get_data(as_text=True)
+
+
+def test_the_desk_shows_the_acquisition_panel_to_admins_only(client, session, history):
+    headers = bearer(session)
+    spend(client, headers, **ENTRY)
+    admin = auth.create_operator(session, "desk-admin@example.com", "long enough pw", "admin")
+    creator = auth.create_operator(session, "desk-writer@example.com", "long enough pw", "creator")
+    session.commit()
+    login_as(client, admin)
+    html = client.get("/admin/").get_data(as_text=True)
+    assert '<canvas id="acquisition-usd" data-chart="acquisition-usd-data"' in html
+    answer = client.get("/admin/panels/acquisition-usd.csv")
+    rows = list(csv.reader(io.StringIO(answer.get_data(as_text=True))))
+    assert rows[0][:4] == ["Class", "CAC", "Value of a confirmed signup", "Most worth paying"]
+    assert rows[1][:2] == ["paid", "10.0"]  # 3000 cents over 3 confirmed
+    login_as(client, creator)
+    assert "acquisition-usd" not in client.get("/admin/").get_data(as_text=True)
