@@ -157,10 +157,10 @@ def revenue():  # type: ignore[no-untyped-def]
     if (end - start).days > MAX_REPORT_DAYS:
         raise InvalidRequest(f"the range may span at most {MAX_REPORT_DAYS} days", code="invalid_range")
     as_csv = wants_csv()
-    result = reports.revenue_report(db.session, start, end)
+    window = current_app.config["MASTHEAD"].engaged_window_days
+    result = reports.revenue_report(db.session, start, end, window)
     if as_csv:
         return csv_response("revenue.csv", REVENUE_HEADER, revenue_rows(result))
-    window = current_app.config["MASTHEAD"].engaged_window_days
     result["revenue_per_reachable_reader"] = report_service.revenue_per_reachable_reader(
         db.session, now, window
     )
@@ -174,14 +174,29 @@ CURRENCY_FIELDS = (
     "paying_subscribers",
     "churn_rate",
     "sponsorship_cents",
+    "refunds_cents",
+    "disputes_cents",
+    "gifts_cents",
+    "net_cash_cents",
+    "arppu_cents",
+    "ltv_cents",
+    "ltv_simple_cents",
 )
-REVENUE_HEADER = (*CURRENCY_FIELDS, *MOVEMENT_FIELDS, "customer_churn_rate", "revenue_churn_rate")
+CONVERSION_FIELDS = ("trial_to_paid_rate", "confirmed_to_paid_rate")
+REVENUE_HEADER = (
+    *CURRENCY_FIELDS,
+    *CONVERSION_FIELDS,
+    *MOVEMENT_FIELDS,
+    "customer_churn_rate",
+    "revenue_churn_rate",
+)
 
 
 def revenue_rows(result: dict):  # type: ignore[no-untyped-def]
     """One row per currency and month of movements; the currency's figures at `to` repeated."""
     for block in result["currencies"]:
         head = {k: block[k] for k in CURRENCY_FIELDS}
+        head.update({k: block["conversion"][k] for k in CONVERSION_FIELDS})
         for month in block["movements"]:
             yield {**head, **month}
 

@@ -113,6 +113,7 @@ class LedgerEntry:
     paid_at: dt.datetime
     period_start: dt.datetime | None = None
     period_end: dt.datetime | None = None
+    subscription_id: str | None = None
 
 
 @dataclass
@@ -592,6 +593,23 @@ def revenue_report(
         **main,
         "currencies": blocks,
     }
+
+
+def pooled_monthly_churn(history: History, start: dt.datetime, end: dt.datetime) -> dict[str, float | None]:
+    """{currency: monthly customer churn over the window's calendar months, pooled}: customers
+    who stopped paying in a month over those paying at its start, summed over the months."""
+    timeline = _timeline(history)
+    lost: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for _, a, b in month_windows(start, end):
+        for currency, c in _churn(customer_mrr(timeline.at(a), a), customer_mrr(timeline.at(b), b)).items():
+            lost[currency][0] += c.churned_customers
+            lost[currency][1] += c.paying_at_start
+    return {currency: ratio(churned, paying) for currency, (churned, paying) in lost.items()}
+
+
+def empty_block() -> dict:
+    """A currency block of the revenue report with nothing in it."""
+    return _empty_block()
 
 
 def _empty_block() -> dict:

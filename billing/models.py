@@ -366,3 +366,65 @@ class PortalConfiguration(Base):
     stripe_configuration_id: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     synced_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Charge(Base):
+    """A Stripe charge we were told about (charge.succeeded, charge.refunded): whose it is.
+
+    Since API 2025-03-31 a Charge names no invoice, so refunds and disputes are tied to the
+    customer (and the subscriber it belongs to), which is what cash per subscriber needs.
+    """
+
+    __tablename__ = "billing_charges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_charge_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
+    )
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_cents: Mapped[int] = mapped_column()
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Refund(Base):
+    """One step of a charge's refunds: the charge's cumulative `amount_refunded` after it.
+
+    `charge.refunded` carries the Charge (its `refunds` list is not expanded since API
+    2022-11-15), so each refund is known by the cumulative amount it brought the charge to:
+    unique per (charge, cumulative), a redelivery or a shuffled order adds nothing twice.
+    """
+
+    __tablename__ = "billing_refunds"
+    __table_args__ = (UniqueConstraint("stripe_charge_id", "amount_refunded_cents"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_charge_id: Mapped[str] = mapped_column(String(255))
+    amount_refunded_cents: Mapped[int] = mapped_column()  # cumulative, as the Charge says
+    currency: Mapped[str] = mapped_column(String(3))
+    refunded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # the event's `created`
+    stripe_event_id: Mapped[str] = mapped_column(String(255))
+
+
+class Dispute(Base):
+    """A dispute on a charge, once per Stripe dispute id; when its money left and came back.
+
+    `withdrawn_at` and `reinstated_at` come from the dispute's balance transactions (or its
+    status when it has none); they only ever move earlier, so events in any order agree.
+    """
+
+    __tablename__ = "billing_disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_dispute_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_cents: Mapped[int] = mapped_column()
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reinstated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    state_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # `created` of the event it mirrors

@@ -5,17 +5,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billing import catalogue, gifts, grants, metrics, sponsorships
+from billing import cash, catalogue, conversion, gifts, grants, ltv, metrics, sponsorships
 from billing.mirror import snapshot_state
 from billing.models import (
+    Charge,
+    Dispute,
+    Gift,
     Invoice,
+    Refund,
     StripeCustomer,
     Subscription,
     SubscriptionSnapshot,
 )
+from growth import report_service
+from growth.models import Status, Subscriber
 
 
 def _customer_keys(session: Session) -> dict[str, str]:
@@ -60,24 +66,164 @@ def load_ledger(session: Session) -> list[metrics.LedgerEntry]:
             paid_at=i.paid_at,
             period_start=i.period_start,
             period_end=i.period_end,
+            subscription_id=i.stripe_subscription_id,
         )
         for i in session.scalars(select(Invoice).order_by(Invoice.id))
     ]
 
 
-def revenue_report(session: Session, start: dt.datetime, end: dt.datetime) -> dict:
+def load_cash(session: Session, ledger: list[metrics.LedgerEntry] | None = None) -> list[cash.CashEntry]:
+    """Every net-cash entry (billing.cash.net_cash_entries) from the stored invoices, refund
+    steps, disputes and gifts; refunds and disputes belong to their charge's customer."""
+    keys = _customer_keys(session)
+    charges = {c.stripe_charge_id: c for c in session.scalars(select(Charge))}
+
+    def owner(charge_id: str | None) -> str:
+        charge = charges.get(charge_id or "")
+        if charge is None:
+            return f"charge:{charge_id}"
+        if charge.subscriber_id is not None:
+            return f"subscriber:{charge.subscriber_id}"
+        if charge.stripe_customer_id:
+            return keys.get(charge.stripe_customer_id, f"customer:{charge.stripe_customer_id}")
+        return f"charge:{charge_id}"
+
+    refunds = [
+        cash.RefundStep(
+            r.stripe_charge_id, owner(r.stripe_charge_id), r.currency, r.amount_refunded_cents, r.refunded_at
+        )
+        for r in session.scalars(select(Refund).order_by(Refund.id))
+    ]
+    disputes = [
+        cash.DisputeMoney(
+            d.stripe_dispute_id,
+            owner(d.stripe_charge_id),
+            d.currency,
+            d.amount_cents,
+            d.withdrawn_at,
+            d.reinstated_at,
+        )
+        for d in session.scalars(select(Dispute).order_by(Dispute.id))
+    ]
+    paid_gifts = [
+        cash.GiftPayment(g.stripe_checkout_session_id, f"gift:{g.id}", g.currency, g.amount_cents, g.paid_at)
+        for g in session.scalars(select(Gift).order_by(Gift.id))
+    ]
+    return cash.net_cash_entries(
+        load_ledger(session) if ledger is None else ledger, refunds, disputes, paid_gifts
+    )
+
+
+def revenue_report(session: Session, start: dt.datetime, end: dt.datetime, window_days: int = 30) -> dict:
     """The revenue report over [start, end) from the mirrored subscriptions and the ledger.
 
     Comped readers are counted apart (`comps`), never in MRR or paying subscribers; gifts
-    (one-time payments) are `gifts`, never MRR nor the ledger; paid sponsorships are
-    `sponsorship_cents`, never MRR.
+    (one-time payments) are `gifts` and `gifts_cents`, never MRR nor the ledger; paid
+    sponsorships are `sponsorship_cents`, never MRR. Refunds and disputes lower cash and LTV
+    when they happen, never MRR. ARPPU, LTV and conversion: billing.conversion, billing.ltv.
     """
-    report = metrics.revenue_report(
-        load_history(session), load_ledger(session), start, end, sponsorships.paid_sponsorships(session)
-    )
+    history = metrics.Timeline(load_history(session))
+    ledger = load_ledger(session)
+    report = metrics.revenue_report(history, ledger, start, end, sponsorships.paid_sponsorships(session))
     report["comps"] = {"count": grants.live_count(session, "comp", end)}
     report["gifts"] = gifts.gift_revenue(session, start, end)
+    confirmed = list(
+        session.scalars(
+            select(Subscriber.id).where(Subscriber.confirmed_at >= start, Subscriber.confirmed_at < end)
+        )
+    )
+    confirmed_at_end = int(
+        session.scalar(
+            select(func.count()).where(Subscriber.status == Status.ACTIVE, Subscriber.confirmed_at < end)
+        )
+        or 0
+    )
+    reachable = report_service.reachable_readers(session, end, window_days)
+    add_money_figures(
+        report,
+        history,
+        ledger,
+        load_cash(session, ledger),
+        start,
+        end,
+        confirmed,
+        confirmed_at_end,
+        reachable,
+    )
     return report
+
+
+def add_money_figures(
+    report: dict,
+    history: metrics.Timeline,
+    ledger: list[metrics.LedgerEntry],
+    entries: list[cash.CashEntry],
+    start: dt.datetime,
+    end: dt.datetime,
+    confirmed: list[int],
+    confirmed_at_end: int,
+    reachable: int,
+) -> None:
+    """Refunds, disputes, gifts, net cash, ARPPU, LTV (both methods) and conversion, into every
+    currency block of the report and the main one on top (a currency with only these gets a block)."""
+    totals = cash.cash_totals(entries, start, end)
+    arppus = conversion.arppu(history, ledger, end)
+    ltvs = ltv.cohort_ltv(entries, end)
+    churn_rates = metrics.pooled_monthly_churn(history, start, end)
+    mrr = {b["currency"]: b["mrr_cents"] for b in report["currencies"]}
+    converted = conversion.conversion(
+        history, ledger, start, end, confirmed, mrr, confirmed_at_end, reachable
+    )
+    known = {b["currency"] for b in report["currencies"]}
+    for currency in sorted((set(totals) | set(ltvs) | set(converted)) - known):
+        report["currencies"].append({**metrics.empty_block(), "currency": currency})
+    for block in report["currencies"]:
+        currency = block["currency"]
+        money = totals.get(currency, cash.empty_totals())
+        block["ledger"] = {
+            **block["ledger"],
+            "refunds_cents": money["refunds_cents"],
+            "disputes_cents": money["disputes_cents"],
+            "net_cash_cents": block["ledger"]["net_cents"] - money["refunds_cents"] - money["disputes_cents"],
+        }
+        block["refunds_cents"] = money["refunds_cents"]
+        block["disputes_cents"] = money["disputes_cents"]
+        block["gifts_cents"] = money["gifts_cents"]
+        block["net_cash_cents"] = money["net_cash_cents"]
+        part = arppus.get(currency, conversion.Arppu())
+        block["arppu_cents"] = part.arppu_cents
+        monthly_churn = churn_rates.get(currency)
+        block["monthly_churn_rate"] = monthly_churn
+        block["ltv_simple_cents"] = ltv.simple_ltv(part.arppu_cents, monthly_churn)
+        block["ltv_simple_assumptions"] = ltv.SIMPLE_ASSUMPTIONS
+        curve = ltvs.get(currency) or ltv.empty_ltv()
+        block["ltv_cents"] = curve["ltv_cents"]
+        block["ltv"] = curve
+        block["conversion"] = converted.get(currency) or conversion.empty_conversion(
+            len(confirmed), confirmed_at_end, reachable
+        )
+    report["currencies"].sort(key=lambda b: (-b["mrr_cents"], b["currency"]))
+    main = report["currencies"][0] if report["currencies"] else None
+    if main is None:
+        main = {**metrics.empty_block(), **_empty_money(len(confirmed), confirmed_at_end, reachable)}
+        main["ledger"] = {**main["ledger"], "refunds_cents": 0, "disputes_cents": 0, "net_cash_cents": 0}
+    report.update({k: v for k, v in main.items()})
+
+
+def _empty_money(confirmed: int, confirmed_at_end: int, reachable: int) -> dict:
+    return {
+        "refunds_cents": 0,
+        "disputes_cents": 0,
+        "gifts_cents": 0,
+        "net_cash_cents": 0,
+        "arppu_cents": None,
+        "monthly_churn_rate": None,
+        "ltv_simple_cents": None,
+        "ltv_simple_assumptions": ltv.SIMPLE_ASSUMPTIONS,
+        "ltv_cents": None,
+        "ltv": ltv.empty_ltv(),
+        "conversion": conversion.empty_conversion(confirmed, confirmed_at_end, reachable),
+    }
 
 
 def default_start(now: dt.datetime) -> dt.datetime:

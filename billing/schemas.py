@@ -96,6 +96,78 @@ _REVENUE_FIELDS = {
         "minimum": 0,
         "description": "sponsorships paid in the window (booked when Stripe says paid); never part of MRR",
     },
+    "refunds_cents": {
+        "type": "integer",
+        "description": "refunded in the window, on the day each refund happened; never changes MRR",
+    },
+    "disputes_cents": {
+        "type": "integer",
+        "description": "disputed funds withdrawn in the window less those reinstated (won); never MRR",
+    },
+    "gifts_cents": {"type": "integer", "description": "gifts paid in the window (one-time payments)"},
+    "net_cash_cents": {
+        "type": "integer",
+        "description": "invoices net of tax + gifts - refunds - disputes, dated in the window",
+    },
+    "arppu_cents": {
+        "type": ["integer", "null"],
+        "description": "MRR / paying subscribers at `to`; a trial counts zero until its first paid invoice",
+    },
+    "monthly_churn_rate": {
+        "type": ["number", "null"],
+        "description": "customer churn per calendar month of the window, pooled (the simple LTV's churn)",
+    },
+    "ltv_cents": {
+        "type": ["integer", "null"],
+        "description": "cohort LTV at the horizon (see `ltv`); null when no curve can be extended",
+    },
+    "ltv_simple_cents": {"type": ["integer", "null"], "description": "arppu_cents / monthly_churn_rate"},
+    "ltv_simple_assumptions": {"type": "string"},
+    "ltv": {
+        "type": "object",
+        "required": ["ltv_cents", "low_cents", "high_cents", "horizon_months", "method", "cohorts", "ratios"],
+        "properties": {
+            "ltv_cents": {"type": ["integer", "null"]},
+            "low_cents": {"type": ["integer", "null"], "description": "with the smallest ratios"},
+            "high_cents": {"type": ["integer", "null"], "description": "with the largest ratios"},
+            "horizon_months": {"type": "integer"},
+            "method": {"type": "string"},
+            "note": {"type": ["string", "null"]},
+            "too_young": {"type": "array", "items": {"type": "string"}},
+            "cohorts": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "month": {"type": "string"},
+                        "subscribers": {"type": "integer"},
+                        "observed_cents": {"type": "array", "items": {"type": "integer"}},
+                        "projected_cents": {"type": ["array", "null"], "items": {"type": "integer"}},
+                        "projected_low_cents": {"type": ["array", "null"], "items": {"type": "integer"}},
+                        "projected_high_cents": {"type": ["array", "null"], "items": {"type": "integer"}},
+                        "ltv_cents": {"type": ["integer", "null"]},
+                    },
+                },
+            },
+            "ratios": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "conversion": {
+        "type": "object",
+        "required": ["trial_to_paid_rate", "confirmed_to_paid_rate"],
+        "properties": {
+            "trials_started": {"type": "integer"},
+            "trials_paid": {"type": "integer"},
+            "trial_to_paid_rate": {"type": ["number", "null"]},
+            "confirmed": {"type": "integer", "description": "subscribers confirmed in the window"},
+            "confirmed_paid": {"type": "integer"},
+            "confirmed_to_paid_rate": {"type": ["number", "null"]},
+            "confirmed_subscribers_at_end": {"type": "integer"},
+            "revenue_per_confirmed_subscriber_cents": {"type": ["number", "null"]},
+            "reachable_readers": {"type": "integer"},
+            "revenue_per_reachable_reader_cents": {"type": ["number", "null"]},
+        },
+    },
 }
 
 REVENUE_REPORT = spec.schema(

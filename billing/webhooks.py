@@ -1,8 +1,8 @@
 """Stripe webhooks: verify, store each event once, then apply it without calling Stripe back.
 
 Events arrive twice and in any order: the event id is unique, and each handler (billing.mirror,
-billing.ledger, billing.customers, billing.catalogue) applies its event so that order does not
-matter. Coupons and discounts still unknown are fetched from Stripe by a background job.
+billing.ledger, billing.customers, billing.catalogue, billing.refunds) applies its event so that
+order does not matter. Coupons and discounts still unknown are fetched from Stripe by a background job.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from billing.mirror import apply_checkout_completed, apply_subscription
 from billing.models import (
     StripeEvent,
 )
+from billing.refunds import DISPUTE_EVENTS, apply_charge_refunded, apply_charge_succeeded, apply_dispute
 from growth import jobs, rollups, telemetry
 from growth.db import db, utcnow
 from growth.errors import InvalidRequest
@@ -237,6 +238,10 @@ HANDLERS: dict[str, Handler] = {
     **{name: apply_subscription for name in SUBSCRIPTION_EVENTS},
     **{name: apply_discount_and_retention for name in DISCOUNT_EVENTS},
     **{name: apply_coupon_event for name in COUPON_EVENTS},
+    # cash after the payment: refunds and disputes (never MRR), tied to the charge's customer
+    "charge.succeeded": apply_charge_succeeded,
+    "charge.refunded": apply_charge_refunded,
+    **{name: apply_dispute for name in DISPUTE_EVENTS},
 }
 # Events that describe the catalogue, not a subscriber: applied without matching anyone.
 CATALOGUE_EVENTS = COUPON_EVENTS

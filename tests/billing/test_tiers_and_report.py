@@ -241,6 +241,9 @@ def test_revenue_report_endpoint(bclient, boutbox, bsession):
         "tax_cents": 100,
         "net_cents": 1000,
         "invoices": 1,
+        "refunds_cents": 0,
+        "disputes_cents": 0,
+        "net_cash_cents": 1000,
     }
     ledger = bclient.get("/api/v1/reports/revenue/ledger?from=2026-01-01&to=2026-03-01", headers=headers)
     assert ledger.status_code == 200

@@ -268,6 +268,8 @@ class FakeStripe:
             self.discounts: dict[str, dict[str, Any]] = {}  # by id: they are never fetched alone
             self.invoices: dict[str, dict[str, Any]] = {}  # one-off invoices (sponsorships)
             self.payment_links: dict[str, dict[str, Any]] = {}
+            self.charges: dict[str, dict[str, Any]] = {}
+            self.disputes: dict[str, dict[str, Any]] = {}
             self.coupon_products: dict[str, list[str]] = {}  # a coupon's applies_to
             self.requests: list[tuple[str, str, dict[str, Any], dict[str, str]]] = []
             self.idempotent: dict[str, tuple[int, dict[str, Any]]] = {}
@@ -1278,6 +1280,188 @@ class FakeStripe:
             event("customer.discount.deleted", gone, created),
             event("customer.subscription.updated", snapshot, created, previous={"discounts": before}),
         ]
+
+    # -- after the payment: charges, refunds, disputes ------------------------------------------
+
+    def charge(
+        self, customer: str | None, amount: int, created: int, currency: str = "usd"
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A card payment succeeds (an invoice's, or a one-time one): (the Charge, its event).
+
+        Since API 2025-03-31 a Charge names no invoice; its customer and payment intent are ids.
+        """
+        with self.lock:
+            made = charge_object(customer=customer, amount=amount, created=created, currency=currency)
+            self.charges[made["id"]] = made
+            snapshot = json.loads(json.dumps(made))
+        return made, [event("charge.succeeded", snapshot, created)]
+
+    def refund(self, charge_id: str, amount: int | None, created: int) -> list[dict[str, Any]]:
+        """The operator refunds part (or, `amount` None, the rest) of a charge: the events sent.
+
+        `charge.refunded` carries the Charge with the cumulative `amount_refunded`; its `refunds`
+        list is not included (not expanded since API 2022-11-15). `refund.created` carries the
+        Refund itself.
+        """
+        with self.lock:
+            ch = self.charges[charge_id]
+            left = ch["amount"] - ch["amount_refunded"]
+            amount = left if amount is None else amount
+            if not 0 < amount <= left:
+                raise RuntimeError("Stripe refuses a refund over what is left of the charge")
+            ch["amount_refunded"] += amount
+            ch["refunded"] = ch["amount_refunded"] == ch["amount"]
+            made = {
+                "id": new_id("re"),
+                "object": "refund",
+                "amount": amount,
+                "balance_transaction": new_id("txn"),
+                "charge": charge_id,
+                "created": created,
+                "currency": ch["currency"],
+                "destination_details": {"type": "card", "card": {"type": "refund"}},
+                "metadata": {},
+                "payment_intent": ch["payment_intent"],
+                "reason": "requested_by_customer",
+                "receipt_number": None,
+                "source_transfer_reversal": None,
+                "status": "succeeded",
+                "transfer_reversal": None,
+            }
+            snapshot = json.loads(json.dumps(ch))
+        return [
+            event("charge.refunded", snapshot, created),
+            event("refund.created", made, created),
+        ]
+
+    def dispute(self, charge_id: str, created: int, reason: str = "fraudulent") -> list[dict[str, Any]]:
+        """The cardholder disputes the charge: the amount and a fee are withdrawn at once."""
+        with self.lock:
+            ch = self.charges[charge_id]
+            ch["disputed"] = True
+            made = {
+                "id": new_id("du"),
+                "object": "dispute",
+                "amount": ch["amount"],
+                "balance_transactions": [
+                    _dispute_transaction(-ch["amount"], ch["currency"], created, "dispute", charge_id)
+                ],
+                "charge": charge_id,
+                "created": created,
+                "currency": ch["currency"],
+                "enhanced_eligibility_types": [],
+                "evidence": {"customer_email_address": None, "uncategorized_text": None},
+                "evidence_details": {
+                    "due_by": created + 7 * 86400,
+                    "enhanced_eligibility": {},
+                    "has_evidence": False,
+                    "past_due": False,
+                    "submission_count": 0,
+                },
+                "is_charge_refundable": False,
+                "livemode": False,
+                "metadata": {},
+                "payment_intent": ch["payment_intent"],
+                "payment_method_details": {
+                    "type": "card",
+                    "card": {"brand": "visa", "network_reason_code": "10.4"},
+                },
+                "reason": reason,
+                "status": "needs_response",
+            }
+            self.disputes[made["id"]] = made
+            snapshot = json.loads(json.dumps(made))
+        return [
+            event("charge.dispute.created", snapshot, created),
+            event("charge.dispute.funds_withdrawn", json.loads(json.dumps(snapshot)), created),
+        ]
+
+    def submit_evidence(self, dispute_id: str, created: int) -> list[dict[str, Any]]:
+        """The operator answers the dispute: it goes under review."""
+        with self.lock:
+            du = self.disputes[dispute_id]
+            du["status"] = "under_review"
+            du["evidence_details"].update(has_evidence=True, submission_count=1)
+            snapshot = json.loads(json.dumps(du))
+        return [event("charge.dispute.updated", snapshot, created, previous={"status": "needs_response"})]
+
+    def close_dispute(self, dispute_id: str, won: bool, created: int) -> list[dict[str, Any]]:
+        """The bank decides: won gives the amount back (not the fee), lost keeps it withdrawn."""
+        with self.lock:
+            du = self.disputes[dispute_id]
+            du["status"] = "won" if won else "lost"
+            if won:
+                du["balance_transactions"].append(
+                    _dispute_transaction(
+                        du["amount"], du["currency"], created, "dispute_reversal", du["charge"]
+                    )
+                )
+            snapshot = json.loads(json.dumps(du))
+        events = [event("charge.dispute.closed", snapshot, created)]
+        if won:
+            events.append(event("charge.dispute.funds_reinstated", json.loads(json.dumps(snapshot)), created))
+        return events
+
+
+def charge_object(
+    *, customer: str | None, amount: int, created: int, currency: str = "usd"
+) -> dict[str, Any]:
+    """A Charge of API 2026-10-28.endive: no `invoice`, `refunds` not included, ids unexpanded."""
+    return {
+        "id": new_id("ch"),
+        "object": "charge",
+        "amount": amount,
+        "amount_captured": amount,
+        "amount_refunded": 0,
+        "balance_transaction": new_id("txn"),
+        "billing_details": {"address": None, "email": None, "name": None, "phone": None},
+        "captured": True,
+        "created": created,
+        "currency": currency,
+        "customer": customer,
+        "description": None,
+        "disputed": False,
+        "failure_code": None,
+        "failure_message": None,
+        "livemode": False,
+        "metadata": {},
+        "outcome": {"network_status": "approved_by_network", "type": "authorized", "risk_level": "normal"},
+        "paid": True,
+        "payment_intent": new_id("pi"),
+        "payment_method": new_id("pm"),
+        "payment_method_details": {"type": "card", "card": {"brand": "visa", "last4": "4242"}},
+        "receipt_url": None,
+        "refunded": False,
+        "status": "succeeded",
+    }
+
+
+def _dispute_transaction(
+    amount: int, currency: str, created: int, category: str, charge_id: str
+) -> dict[str, Any]:
+    """A dispute's balance transaction (a full object inside the Dispute): funds out or back."""
+    fee = 1500 if amount < 0 else 0
+    return {
+        "id": new_id("txn"),
+        "object": "balance_transaction",
+        "amount": amount,
+        "available_on": created,
+        "created": created,
+        "currency": currency,
+        "description": f"Chargeback {'withdrawal' if amount < 0 else 'reversal'} for {charge_id}",
+        "exchange_rate": None,
+        "fee": fee,
+        "fee_details": [
+            {"amount": fee, "currency": currency, "description": "Dispute fee", "type": "stripe_fee"}
+        ]
+        if fee
+        else [],
+        "net": amount - fee,
+        "reporting_category": category,
+        "source": None,
+        "status": "available",
+        "type": "adjustment",
+    }
 
 
 def _no_details() -> dict[str, Any]:
