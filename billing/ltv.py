@@ -7,11 +7,14 @@ member who leaves keeps counting, with no more cash. Cash comes from billing.cas
 disputes lower it in the month they happen); an invoice covering several months (an annual
 plan) is spread evenly over them. Only months that have ended by `as_of` are observed.
 
-A younger cohort is extended past its last observed age month by month: at age k its curve is
-multiplied by the median of the month-on-month ratios (curve(k) / curve(k-1)) of the older
-cohorts observed at age k, when there are at least MIN_COHORTS of them; past the ages that have
-that many (beyond the oldest cohorts' age) the last such ratio is held. The range multiplies by
-the smallest and the largest of those ratios instead. Curves stop at HORIZON_MONTHS. LTV is the
+A younger cohort is extended past its last observed age month by month. The ratio at age k is a
+cohort's net cash per member in month k over that in month k - 1 (how much of last month's
+money came again: a retention-like ratio, never the cumulative curve's, which would compound);
+when at least MIN_COHORTS older cohorts were observed at age k, the median of theirs is used;
+past the ages that have that many (beyond the oldest cohorts' age) the last such ratio is held.
+Each projected month adds the last month's cash times the ratio to the cumulative curve (a last
+month of zero or less adds nothing). The range uses the smallest and the largest of those
+ratios instead. Curves stop at HORIZON_MONTHS. LTV is the
 cohorts' curves at the horizon, weighted by cohort size; None when a cohort cannot be extended
 (fewer than MIN_COHORTS cohorts have lived two months).
 
@@ -122,13 +125,20 @@ class Ratio:
     cohorts: int
 
 
+def monthly(curve: list[Fraction]) -> list[Fraction]:
+    """A cumulative curve's cash month by month."""
+    return [v - (curve[i - 1] if i else 0) for i, v in enumerate(curve)]
+
+
 def age_ratios(curves: Iterable[list[Fraction]]) -> dict[int, Ratio]:
-    """{age: Ratio} for the ages where at least MIN_COHORTS curves have curve(age - 1) > 0."""
+    """{age: Ratio} for the ages where at least MIN_COHORTS curves had cash in month age - 1:
+    month(age) / month(age - 1) of each."""
     by_age: dict[int, list[Fraction]] = defaultdict(list)
     for curve in curves:
-        for age in range(1, len(curve)):
-            if curve[age - 1] > 0:
-                by_age[age].append(curve[age] / curve[age - 1])
+        months = monthly(curve)
+        for age in range(1, len(months)):
+            if months[age - 1] > 0:
+                by_age[age].append(months[age] / months[age - 1])
     return {
         age: Ratio(age, Fraction(statistics.median(rs)), min(rs), max(rs), len(rs))
         for age, rs in sorted(by_age.items())
@@ -137,14 +147,16 @@ def age_ratios(curves: Iterable[list[Fraction]]) -> dict[int, Ratio]:
 
 
 def extend(observed: list[Fraction], ratios: dict[int, Ratio]) -> tuple[list[Fraction], ...] | None:
-    """(central, low, high) curves for the ages after the observed ones, up to the horizon;
-    None when some age has no ratio of its own nor an earlier one to hold."""
+    """(central, low, high) cumulative curves for the ages after the observed ones, up to the
+    horizon; None when some age has no ratio of its own nor an earlier one to hold."""
     central: list[Fraction] = []
     low: list[Fraction] = []
     high: list[Fraction] = []
     if not observed:
         return None
     c = lo = hi = observed[-1]
+    last = max(monthly(observed)[-1], Fraction(0))
+    m_c = m_lo = m_hi = last
     held: Ratio | None = None
     for age in range(1, HORIZON_MONTHS):
         if age in ratios:
@@ -153,7 +165,8 @@ def extend(observed: list[Fraction], ratios: dict[int, Ratio]) -> tuple[list[Fra
             continue
         if held is None:
             return None
-        c, lo, hi = c * held.median, lo * held.low, hi * held.high
+        m_c, m_lo, m_hi = m_c * held.median, m_lo * held.low, m_hi * held.high
+        c, lo, hi = c + m_c, lo + m_lo, hi + m_hi
         central.append(c)
         low.append(lo)
         high.append(hi)
