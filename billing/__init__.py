@@ -71,6 +71,7 @@ def init_app(app: Flask) -> None:
         webhook_events,
         webhooks,
     )
+    from billing import reports as billing_reports
     from billing import timeline as billing_timeline
     from billing.demo import BillingDemo
     from growth import access, demo, emails, paid_members, reports, roles, scheduler, timeline
@@ -93,7 +94,7 @@ def init_app(app: Flask) -> None:
     access.register_grant_lookup(grants.granted_tier_lookup)
     access.register_grants_of(grants.grant_summaries)
     access.register_revenue_lookup(service.revenue_lookup)
-    access.register_cash_lookup(service.cash_lookup)
+    access.register_cash_lookup(billing_reports.cash_lookup)
     webhook_events.register()
     reports.register_series("paid_history", report_series.paid_history)
     reports.register_series("mrr", report_series.mrr_at)

@@ -114,6 +114,17 @@ def load_cash(session: Session, ledger: list[metrics.LedgerEntry] | None = None)
     )
 
 
+def cash_lookup(session: Session) -> dict[int, list[tuple[dt.datetime, str, int]]]:
+    """{subscriber_id: [(when, currency, signed cents)]}: the net-cash entries (invoices before
+    tax, less refunds and disputes on the day they happen) of every subscriber-owned customer."""
+    result: dict[int, list[tuple[dt.datetime, str, int]]] = {}
+    for entry in load_cash(session):
+        kind, _, key = entry.customer.partition(":")
+        if kind == "subscriber" and key.isdigit():
+            result.setdefault(int(key), []).append((entry.at, entry.currency, entry.cents))
+    return result
+
+
 def revenue_report(session: Session, start: dt.datetime, end: dt.datetime, window_days: int = 30) -> dict:
     """The revenue report over [start, end) from the mirrored subscriptions and the ledger.
 

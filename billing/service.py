@@ -456,25 +456,6 @@ def revenue_lookup(session: Session) -> dict[int, dict[str, int]]:
     return result
 
 
-def cash_lookup(session: Session) -> dict[int, list[tuple[dt.datetime, str, int]]]:
-    """{subscriber_id: [(paid_at, currency, cents before tax)]} from the paid-invoice ledger."""
-    rows = session.execute(
-        select(
-            Invoice.subscriber_id,
-            Invoice.paid_at,
-            Invoice.currency,
-            Invoice.amount_paid_cents - Invoice.tax_cents,
-        )
-        .where(Invoice.subscriber_id.is_not(None))
-        .order_by(Invoice.paid_at)
-    )
-    result: dict[int, list[tuple[dt.datetime, str, int]]] = {}
-    for subscriber_id, paid_at, currency, cents in rows:
-        if subscriber_id is not None:
-            result.setdefault(subscriber_id, []).append((paid_at, currency, int(cents or 0)))
-    return result
-
-
 def events_for_review(session: Session, limit: int = 100) -> list[StripeEvent]:
     """Stripe events that matched no subscriber or could not be read, newest first."""
     return list(

@@ -7,6 +7,7 @@ import datetime as dt
 from billing import cash, ltv, reports
 from billing.cash import CashEntry, DisputeMoney, RefundStep
 from billing.metrics import LedgerEntry
+from growth import access
 from tests.billing.conftest import confirmed_subscriber, post_event
 from tests.fakes.stripe import event, invoice
 
@@ -129,3 +130,5 @@ def test_refunds_and_disputes_through_the_webhook_lower_cash_never_mrr(
             "gifts_cents",
         ):
             assert key in block
+    # Other domains read the same net cash per subscriber through the core hook.
+    assert sum(cents for _, _, cents in access.cash_by_subscriber(bsession)[ana.id]) == 1000 - 1100 - 2000
