@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from billing.demo_events import StripeShapes, encode, sign
@@ -304,11 +304,13 @@ def seed(session: Session, scenario: Scenario) -> None:
     """The subscribers, their messages and the tiers: the same rows, with the same ids, every time."""
     from billing import service
     from billing.models import Tier
+    from growth.acquisition_models import AcquisitionRule
     from growth.models import Delivery, Membership, Newsletter, Stage, Status, Subscriber
 
     newsletter = session.scalars(select(Newsletter).where(Newsletter.is_default.is_(True))).one()
     signed_up = scenario.now - dt.timedelta(days=400)
     newsletter.created_at = signed_up  # made by the migrations, at the wall clock
+    session.execute(update(AcquisitionRule).values(updated_at=signed_up))  # so are the default rules
     for n in range(1, scenario.subscribers + 1):
         subscriber = Subscriber(
             id=n,
