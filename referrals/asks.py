@@ -267,3 +267,10 @@ def share_url_for_token(session: Session, token: str) -> str:
     if subscriber is None or not referral_asks.may_ask(subscriber):
         raise NotFound("This share link is not valid.", code="invalid_share_link")
     return share_url(subscriber, link.placement, link.share_path)
+
+
+def placement_report(
+    session: Session, start: dt.datetime | None, end: dt.datetime | None
+) -> list[dict[str, Any]]:
+    """The referral report's `placements`: one row per placement, then "all"."""
+    return ask_metrics.placement_rows(placement_counts(session, start, end), referral_asks.PLACEMENTS)
