@@ -7,11 +7,13 @@ from flask import Blueprint, current_app, make_response, redirect, render_templa
 from content import archive, images, media_kit, paywall, posts, related, sponsorships, topics
 from content.composer import post_web_path
 from content.image_store import current_store
+from growth import referral_asks
 from growth import signals as growth_signals
 from growth.db import commit, db, utcnow
 from growth.engagement import record_web_visit
 from growth.errors import NotFound
 from growth.extensions import client_ip
+from growth.models import Subscriber
 from growth.params import query_int
 
 bp = Blueprint("content", __name__)
@@ -51,6 +53,8 @@ def post_page_html(  # type: ignore[no-untyped-def]
     subscriber=None,
     sponsors=(),
     more=(),
+    referral_ask="",
+    ask_placement: str | None = None,
 ) -> str:
     """A post's web page: what readers get, and what the editor previews (sponsors in their slots)."""
     slots = sponsorships.by_slot(list(sponsors))
@@ -68,6 +72,8 @@ def post_page_html(  # type: ignore[no-untyped-def]
         upgrade_url=upgrade_url or _upgrade_url(None),
         subscriber=subscriber,
         more=more,
+        referral_ask=referral_ask,
+        ask_placement=ask_placement,
     )
 
 
@@ -136,6 +142,8 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
     known = paywall.known_reader(session, request.cookies.get(paywall.READER_COOKIE))
     reader = known[1] if known else None
     ref = paywall.clean_ref(request.args.get("ref"))
+    # the referral ask the shared link came from (?ask=); an unknown one is ignored
+    placement = referral_asks.clean_placement(request.args.get(referral_asks.ASK_PARAM)) if ref else None
     if ref:
         growth_signals.referral_link_visit.send(
             post,
@@ -145,9 +153,18 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
             user_agent=request.headers.get("User-Agent"),
             now=now,
             post_id=post.id,
+            ask=placement,
         )
     full = paywall.can_read(post.audience, reader)
     more = related.more_like_this(session, post, now, known[0].id if known else None)
+    # Read to the end: the moment to ask a confirmed reader to share this very post.
+    ask = (
+        referral_asks.ask_block(
+            session, known[0], "post_end", now, post_id=post.id, share_path=post_web_path(post)
+        )
+        if full and known
+        else ""
+    )
     commit()
     response = make_response(
         post_page_html(
@@ -159,10 +176,16 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
             subscriber=known[0] if known else None,
             more=more,
             sponsors=sponsorships.placements_for_post(session, post.id),
+            referral_ask=ask,
+            ask_placement=placement,
         )
     )
     if ref:
         _set_cookie(response, paywall.REF_COOKIE, ref, paywall.REF_COOKIE_DAYS)
+        if placement:
+            _set_cookie(response, referral_asks.ASK_COOKIE, placement, paywall.REF_COOKIE_DAYS)
+        else:  # a link without an ask forgets an earlier one, as the code is replaced
+            response.delete_cookie(referral_asks.ASK_COOKIE)
     if not full:
         response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -223,12 +246,16 @@ def poll_answer(token: str, answer: str):  # type: ignore[no-untyped-def]
     except DomainError as exc:
         db.session.rollback()
         return render_template("growth/link_problem.html", message=exc.message, code=exc.code), exc.status
+    # Just answered: a confirmed reader is asked to share (the ask's view is counted with it).
+    reader = db.session.get(Subscriber, outcome.subscriber_id)
+    ask = referral_asks.ask_block(db.session, reader, "poll", utcnow()) if outcome.recorded else ""
     commit()
     return render_template(
         "content/poll_thanks.html",
         poll=outcome.poll,
         chosen=outcome.answer,
         token=outcome.token,
+        referral_ask=ask,
     )
 
 

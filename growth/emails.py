@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app, render_template
 from sqlalchemy.orm import Session
 
-from growth import branding, jobs, links
+from growth import branding, jobs, links, referral_asks
 from growth.fields import column_length, header_safe
 from growth.models import Delivery, DeliveryKind, DeliveryState, Newsletter, Subscriber
 
@@ -126,10 +126,19 @@ def queue_welcome(session: Session, subscriber: Subscriber, newsletter: Newslett
     sequence records its first step as received (nobody gets two welcomes).
     """
     from growth import signals
+    from growth.db import utcnow
 
     extra = (_welcome_provider(session, subscriber, newsletter) if _welcome_provider else None) or {}
+    # the welcome step's referral ask (its view counted as the email is queued)
+    ask = referral_asks.email_ask(session, subscriber, "welcome", utcnow())
     delivery = queue_email(
-        session, subscriber, "welcome", kind=DeliveryKind.TRANSACTIONAL, newsletter=newsletter, **extra
+        session,
+        subscriber,
+        "welcome",
+        kind=DeliveryKind.TRANSACTIONAL,
+        newsletter=newsletter,
+        **extra,
+        **ask,
     )
     signals.welcome_queued.send(subscriber, session=session, delivery=delivery, context=extra)
     return delivery

@@ -136,6 +136,12 @@ SIGNUP = spec.schema(
             "utm_campaign": _str("utm_campaign"),
             "referrer_url": _str("referrer_url"),
             "landing_url": _str("landing_url"),
+            "ask": {
+                "type": "string",
+                "maxLength": 16,
+                "description": "the referral ask the referral link came from (post_end, confirmed, poll, "
+                "welcome); another value is ignored",
+            },
             "fields": FIELD_ANSWERS,
         },
     },

@@ -4,14 +4,16 @@ from blinker import Namespace
 
 _signals = Namespace()
 
-# sender: the Subscriber; kwargs: session, ref (code or None), ip, user_agent, now
+# sender: the Subscriber; kwargs: session, ref (code or None), ip, user_agent, now,
+# ask (the referral ask the link came from, growth.referral_asks.PLACEMENTS, or None)
 subscriber_signed_up = _signals.signal("subscriber-signed-up")
 # sender: the Subscriber; kwargs: session, first_time (bool), ip, user_agent, now
 subscriber_confirmed = _signals.signal("subscriber-confirmed")
 # sender: the Subscriber; kwargs: session, field ("status"|"stage"), old, new, now, reason
 subscriber_changed = _signals.signal("subscriber-changed")
 # A visit through a share link carrying a referral code outside /r/ (e.g. /p/<slug>?ref=<code>).
-# sender: what was shared (a post, or None); kwargs: session, ref, ip, user_agent, now.
+# sender: what was shared (a post, or None); kwargs: session, ref, ip, user_agent, now, post_id,
+# ask (the referral ask the link came from, or None).
 referral_link_visit = _signals.signal("referral-link-visit")
 # The reader paused list mail (until `until`, None when they resumed).
 # sender: the Subscriber; kwargs: session, until, now

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from growth import addresses, custom_fields, emails, partners, signals
+from growth import addresses, custom_fields, emails, partners, referral_asks, signals
 from growth.db import lock_row
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule, printable, valid_ip
@@ -189,6 +189,7 @@ class SignupRequest:
     utm_campaign: str | None = None
     referrer_url: str | None = None
     landing_url: str | None = None
+    ask: str | None = None  # the referral ask (growth.referral_asks.PLACEMENTS) the link came from
     ip: str | None = None
     user_agent: str | None = None
     form: str = "api"
@@ -206,6 +207,7 @@ def clean_signup(req: SignupRequest) -> SignupRequest:
         **values,
         ip=valid_ip(req.ip),
         user_agent=printable(req.user_agent, USER_AGENT_LENGTH),
+        ask=referral_asks.clean_placement(req.ask) if req.ref else None,
     )
 
 
@@ -263,7 +265,13 @@ def signup(
         record_first_events(session, subscriber, now, reason="signup")
         partners.tag_signup(session, subscriber, req.partner, now)
         signals.subscriber_signed_up.send(
-            subscriber, session=session, ref=req.ref, ip=req.ip, user_agent=req.user_agent, now=now
+            subscriber,
+            session=session,
+            ref=req.ref,
+            ip=req.ip,
+            user_agent=req.user_agent,
+            now=now,
+            ask=req.ask,
         )
     if subscriber.status in SUPPRESSED_STATUSES:
         log.info("signup for suppressed subscriber %s: no mail", subscriber.id)

@@ -8,6 +8,8 @@ from flask import Flask
 ROLES = {
     "referrals.referral_landing": "public",
     "referrals.hub": "public",
+    "referrals.share_click": "public",
+    "referrals.share_copy": "public",
     "referrals.admin": "admin",
     "referrals.report_page": "creator",  # the top referrers' names and emails for admins only
     "referrals.report_csv": "creator",
@@ -34,6 +36,7 @@ def init_app(app: Flask) -> None:
         headline,
         panels,
         post_figures,
+        referral_asks,
         reports,
         roles,
         scheduler,
@@ -41,7 +44,7 @@ def init_app(app: Flask) -> None:
         timeline,
     )
     from growth.extensions import csrf
-    from referrals import api, cli, privacy, rewards, service, views, webhook_events  # noqa: F401 - rewards: its job
+    from referrals import api, asks, cli, privacy, rewards, service, views, webhook_events  # noqa: F401 - rewards: its job
     from referrals import timeline as referral_timeline
     from referrals.demo import ReferralsDemo
     from referrals.headline import headline_figures
@@ -51,6 +54,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
+    csrf.exempt(views.share_copy)  # a beacon from the Copy button: the signed token is its proof
     roles.register(app, ROLES)
     # weak=False: the handlers are module functions, but say plainly they live as long as the app.
     signals.subscriber_signed_up.connect(service.on_signed_up, weak=False)
@@ -58,6 +62,7 @@ def init_app(app: Flask) -> None:
     signals.subscriber_changed.connect(service.on_changed, weak=False)
     signals.referral_link_visit.connect(service.on_link_visit, weak=False)
     webhook_events.register()
+    referral_asks.register_ask_provider(asks.render_ask)
     emails.register_context_provider(service.email_context, prefetch=service.prefetch_progress)
     reports.register_series("referred", service.referred_lookup)
     privacy.register()

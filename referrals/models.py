@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from growth.db import Base, UTCDateTime, utcnow
@@ -58,6 +58,8 @@ class ReferralVisit(Base):
     counted: Mapped[bool] = mapped_column(default=True)
     # The post whose share link (/p/<slug>?ref=) brought the visit; None for /r/<code>.
     post_id: Mapped[int | None] = mapped_column(index=True)
+    # The referral ask whose link brought the visit (growth.referral_asks.PLACEMENTS), if any.
+    placement: Mapped[str | None] = mapped_column(String(16))
 
 
 class Referral(Base):
@@ -91,6 +93,8 @@ class Referral(Base):
     counted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(320))
+    # The referral ask the referred reader came through (growth.referral_asks.PLACEMENTS), if any.
+    placement: Mapped[str | None] = mapped_column(String(16))
 
 
 class ReferralNode(Base):
@@ -162,3 +166,33 @@ class RewardGrant(Base):
     flag_reason: Mapped[str | None] = mapped_column(String(200))
 
     milestone: Mapped[Milestone] = relationship()
+
+
+class AskEventKind(enum.StrEnum):
+    """What a reader did with a referral ask."""
+
+    VIEW = "view"  # the ask was shown (a page rendered with it, a welcome email sent with it)
+    CLICK = "click"  # a share button of the ask was pressed
+
+
+class ReferralAskEvent(Base):
+    """A view of a referral ask, or a click on one of its share buttons, once per reader a day.
+
+    The unique constraint is the de-duplication: a reload, a retry or a second click the same
+    day adds nothing. `post_id` is 0 when the ask was about no post; `target` is "" for views.
+    """
+
+    __tablename__ = "referral_ask_events"
+    __table_args__ = (
+        UniqueConstraint("kind", "placement", "subscriber_id", "post_id", "target", "day"),
+        Index("ix_referral_ask_events_day", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    placement: Mapped[str] = mapped_column(String(16))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    post_id: Mapped[int] = mapped_column(default=0)
+    target: Mapped[str] = mapped_column(String(16), default="")
+    day: Mapped[dt.date] = mapped_column(Date)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from growth import access
 from growth.models import Stage, Status, Subscriber
-from referrals import metrics
+from referrals import asks, metrics
 from referrals.models import ReferralNode, ReferralVisit
 
 GOOD_STAGES = {Stage.ENGAGED, Stage.NURTURED, Stage.PAYING}
@@ -260,6 +260,7 @@ def referral_report(
     result = compute(data, now, s, e, cohort, horizon_days, market, virality_min_size=virality_min_size)
     computed = time.perf_counter()
     join_revenue(session, data, result)
+    result["placements"] = asks.placement_report(session, s, e)
     if timings is not None:
         timings.update(load=loaded - clock, metrics=computed - loaded, revenue=time.perf_counter() - computed)
     result = {

@@ -256,6 +256,36 @@ _TOP_ROW = _obj(
     },
 )
 
+_PLACEMENT_ROW = _obj(
+    [
+        "placement",
+        "views",
+        "share_clicks",
+        "visits",
+        "counted_referrals",
+        "click_through_rate",
+        "referrals_per_1000_views",
+    ],
+    {
+        "placement": {"enum": ["post_end", "confirmed", "poll", "welcome", "all"]},
+        "views": {"type": "integer", "description": "the ask seen, once per reader, placement, post and day"},
+        "share_clicks": {
+            "type": "integer",
+            "description": "share buttons pressed, once per reader, button and day",
+        },
+        "visits": {"type": "integer", "description": "counted visits of links shared from the placement"},
+        "counted_referrals": {
+            "type": "integer",
+            "description": "counted referrals whose link came through it",
+        },
+        "click_through_rate": {**NUM, "description": "share clicks / views; null without views"},
+        "referrals_per_1000_views": {
+            **NUM,
+            "description": "1000 x counted referrals / views; null without views",
+        },
+    },
+)
+
 _VIRALITY = _obj(
     ["min_size", "cascades", "mean", "median", "bands", "viral_share", "most_viral"],
     {
@@ -322,6 +352,7 @@ REPORT = spec.schema(
             "top_referrers",
             "structural_virality",
             "forecast",
+            "placements",
         ],
         {
             "from": {"type": ["string", "null"], "format": "date"},
@@ -448,6 +479,11 @@ REPORT = spec.schema(
                 },
             ),
             "structural_virality": _VIRALITY,
+            "placements": {
+                "type": "array",
+                "description": "referral asks per placement (post_end, confirmed, poll, welcome), then all",
+                "items": _PLACEMENT_ROW,
+            },
             "forecast": _obj(
                 [
                     "period",

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from growth import emails, rollups
+from growth import emails, referral_asks, rollups
 from growth.db import ids_in
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule, printable, single_line
@@ -85,6 +85,7 @@ def record_visit(
     now: dt.datetime,
     visitor_id: int | None = None,
     post_id: int | None = None,
+    placement: str | None = None,
 ) -> Subscriber | None:
     """Keep a visit to /r/<code> (or a post's share link); crawlers and the referrer's own are not counted."""
     referrer = referrer_for_code(session, code)
@@ -103,6 +104,7 @@ def record_visit(
             is_self=is_self,
             counted=not (is_bot or is_self),
             post_id=post_id,
+            placement=referral_asks.clean_placement(placement),
         )
     )
     session.flush()
@@ -118,10 +120,11 @@ def on_link_visit(
     user_agent: str | None = None,
     now: dt.datetime,
     post_id: int | None = None,
+    ask: str | None = None,
     **_: object,
 ) -> None:
     """A share link elsewhere (a post's ?ref=) is a referral visit like /r/<code>, kept with its post."""
-    record_visit(session, ref[:64], ip, user_agent, now, post_id=post_id)
+    record_visit(session, ref[:64], ip, user_agent, now, post_id=post_id, placement=ask)
 
 
 def on_signed_up(
@@ -131,9 +134,13 @@ def on_signed_up(
     ip: str | None = None,
     user_agent: str | None = None,
     now: dt.datetime,
+    ask: str | None = None,
     **_: object,
 ) -> None:
-    """A new subscriber: remember their folded address; a referred one gets a pending referral."""
+    """A new subscriber: remember their folded address; a referred one gets a pending referral.
+
+    `ask` is the referral ask the link came from: the referral is credited to that placement.
+    """
     if subscriber.email_normalized:
         session.add(
             AddressKey(
@@ -155,6 +162,7 @@ def on_signed_up(
                         signup_agent_hash=agent_hash(user_agent),
                         address_pattern_hash=pattern_hash(subscriber.email_normalized),
                         created_at=now,
+                        placement=referral_asks.clean_placement(ask),
                     )
                 )
                 session.flush()

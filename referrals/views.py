@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, make_response, render_template, request
+from flask import Blueprint, current_app, make_response, redirect, render_template, request
 from sqlalchemy import select
 
-from growth import branding, csvout, links, subscribers
+from growth import branding, csvout, links, referral_asks, subscribers
 from growth.auth import current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, NotFound
@@ -15,7 +15,7 @@ from growth.models import Newsletter
 from growth.roles import ADMIN, has_role
 from growth.subscribers import default_newsletter
 from growth.tokens import make_token, read_token
-from referrals import cascade_pictures, panels, rewards, ring_review, service
+from referrals import asks, cascade_pictures, panels, rewards, ring_review, service
 
 bp = Blueprint("referrals", __name__)
 
@@ -42,7 +42,12 @@ def _visitor_id() -> int | None:
 @bp.get("/r/<code>")
 @limiter.limit(VISIT_RATE_LIMIT)
 def referral_landing(code: str):  # type: ignore[no-untyped-def]
-    """The subscribe form naming the referrer; the visit is kept and the code remembered 30 days."""
+    """The subscribe form naming the referrer; the visit is kept and the code remembered 30 days.
+
+    `?ask=` names the referral ask the link came from (an unknown one is ignored): it is kept
+    with the visit and remembered with the code, so the signup is credited to it.
+    """
+    placement = referral_asks.clean_placement(request.args.get(referral_asks.ASK_PARAM))
     referrer = service.record_visit(
         db.session,
         code[:64],
@@ -50,6 +55,7 @@ def referral_landing(code: str):  # type: ignore[no-untyped-def]
         request.headers.get("User-Agent"),
         utcnow(),
         _visitor_id(),
+        placement=placement,
     )
     default_newsletter(db.session)
     newsletters = list(db.session.scalars(select(Newsletter).order_by(Newsletter.id)))
@@ -61,7 +67,7 @@ def referral_landing(code: str):  # type: ignore[no-untyped-def]
         render_template(
             "growth/subscribe.html",
             newsletters=newsletters,
-            values={"ref": referrer.referral_code if referrer else ""},
+            values={"ref": referrer.referral_code if referrer else "", "ask": placement or ""},
             error=None,
             inviter=inviter,
         )
@@ -75,7 +81,43 @@ def referral_landing(code: str):  # type: ignore[no-untyped-def]
             samesite="Lax",
             secure=_https(),
         )
+        remember_ask(response, placement)
     return response
+
+
+def remember_ask(response, placement: str | None) -> None:  # type: ignore[no-untyped-def]
+    """Keep the placement beside the code; a link without one forgets an earlier placement."""
+    if placement is None:
+        response.delete_cookie(referral_asks.ASK_COOKIE)
+        return
+    response.set_cookie(
+        referral_asks.ASK_COOKIE,
+        placement,
+        max_age=REF_COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=_https(),
+    )
+
+
+@bp.get("/share/<token>/<target>")
+@limiter.limit(VISIT_RATE_LIMIT)
+def share_click(token: str, target: str):  # type: ignore[no-untyped-def]
+    """A share button of a referral ask: the click is counted, then the share page (a fixed list)."""
+    location = asks.share_click(db.session, token, target[:16], utcnow())
+    commit()
+    if location is None:  # "copy" opened as a page: back to what was being shared
+        return redirect(asks.share_url_for_token(db.session, token), 303)
+    return redirect(location, 303)
+
+
+@bp.post("/share/<token>/copy")
+@limiter.limit(VISIT_RATE_LIMIT)
+def share_copy(token: str):  # type: ignore[no-untyped-def]
+    """The Copy button of a referral ask (a beacon): counted as a share click, nothing to show."""
+    asks.share_click(db.session, token, "copy", utcnow())
+    commit()
+    return "", 204
 
 
 def _https() -> bool:

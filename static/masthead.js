@@ -101,6 +101,9 @@
       button.addEventListener("click", function () {
         var field = document.getElementById(button.getAttribute("data-copy"));
         if (field && navigator.clipboard) navigator.clipboard.writeText(field.value);
+        // A referral ask's Copy is a share click: tell the server, without waiting for it.
+        var beacon = button.getAttribute("data-copy-beacon");
+        if (beacon && navigator.sendBeacon) navigator.sendBeacon(beacon);
       });
     });
   });

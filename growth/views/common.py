@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
+from growth import referral_asks
 from growth.errors import ValidationFailed
 from growth.extensions import client_ip
 from growth.subscribers import SIGNUP_RULES, SignupRequest
@@ -18,6 +19,7 @@ SIGNUP_FIELDS = (
     "utm_campaign",
     "referrer_url",
     "landing_url",
+    "ask",
 )
 HONEYPOT_FIELD = "website"
 
@@ -30,6 +32,10 @@ def signup_request(data: dict, form: str) -> SignupRequest:
     values = {k: data.get(k) for k in SIGNUP_FIELDS}
     if not values["ref"]:
         values["ref"] = _ref_cookie()
+    if not values["ask"] and values["ref"] and values["ref"] == _ref_cookie():
+        # the referral ask remembered with this very code (a stale one of another code is not)
+        values["ask"] = request.cookies.get(referral_asks.ASK_COOKIE)
+    values["ask"] = referral_asks.clean_placement(values["ask"])
     return SignupRequest(
         email=str(data.get("email", "")),
         newsletters=list(newsletters),

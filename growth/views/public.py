@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from growth import custom_fields, links, newsletters, partners, security, subscribers
+from growth import custom_fields, links, newsletters, partners, referral_asks, security, subscribers
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, InvalidRequest, ValidationFailed
 from growth.extensions import client_ip, signup_limit
@@ -117,6 +117,7 @@ def confirm(token: str):  # type: ignore[no-untyped-def]
             contact=links.contact_address(),
         ), exc.status
     shown = _recommendations(subscriber)  # read inside the unit of work, before it commits
+    ask = referral_asks.ask_block(db.session, subscriber, "confirmed", utcnow())
     commit()
     return render_template(
         "growth/confirmed.html",
@@ -126,6 +127,7 @@ def confirm(token: str):  # type: ignore[no-untyped-def]
         contact=links.contact_address(),
         referral_url=links.referral_url(subscriber),
         manage_url=links.manage_url(subscriber),
+        referral_ask=ask,
         **shown,
     )
 
