@@ -130,7 +130,7 @@ def queue_welcome(session: Session, subscriber: Subscriber, newsletter: Newslett
 
     extra = (_welcome_provider(session, subscriber, newsletter) if _welcome_provider else None) or {}
     # the welcome step's referral ask (its view counted as the email is queued)
-    ask = referral_asks.email_ask(session, subscriber, "welcome", utcnow())
+    ask: dict[str, Any] = dict(referral_asks.email_ask(session, subscriber, "welcome", utcnow()))
     delivery = queue_email(
         session,
         subscriber,

@@ -140,7 +140,7 @@ def record_event(
         day=now.astimezone(dt.UTC).date(),
         at=now,
     )
-    return bool(session.execute(statement).rowcount)
+    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
 
 
 def _share_words(placement: str) -> tuple[str, str, str]:
@@ -251,12 +251,12 @@ def placement_counts(
     for placement, kind, n in session.execute(events):
         if placement in raw:
             raw[placement]["views" if kind == AskEventKind.VIEW else "share_clicks"] = n
-    for placement, n in session.execute(visits):
-        if placement in raw:
-            raw[placement]["visits"] = n
-    for placement, n in session.execute(referrals):
-        if placement in raw:
-            raw[placement]["counted_referrals"] = n
+    for visited, n in session.execute(visits):
+        if visited in raw:
+            raw[visited]["visits"] = n
+    for credited, n in session.execute(referrals):
+        if credited in raw:
+            raw[credited]["counted_referrals"] = n
     return {p: ask_metrics.PlacementCounts(**figures) for p, figures in raw.items()}
 
 
