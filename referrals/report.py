@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from growth import access
 from growth.models import Stage, Status, Subscriber
-from referrals import asks, metrics
+from referrals import asks, ladder_metrics, ladders, metrics
 from referrals.models import ReferralNode, ReferralVisit
 
 GOOD_STAGES = {Stage.ENGAGED, Stage.NURTURED, Stage.PAYING}
@@ -261,6 +261,8 @@ def referral_report(
     computed = time.perf_counter()
     join_revenue(session, data, result)
     result["placements"] = asks.placement_report(session, s, e)
+    # The ladders are judged over every reader past the horizon, whatever the window.
+    result["ladders"] = ladder_metrics.compare(ladders.load_ladders(session, data.good), now, horizon_days)
     if timings is not None:
         timings.update(load=loaded - clock, metrics=computed - loaded, revenue=time.perf_counter() - computed)
     result = {
