@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -159,8 +159,6 @@ def save_variant(session: Session, data: dict[str, Any], variant_id: int | None 
 
 def assigned_counts(session: Session) -> dict[int, int]:
     """Readers assigned to each variant."""
-    from sqlalchemy import func
-
     rows = session.execute(
         select(LadderAssignment.variant_id, func.count()).group_by(LadderAssignment.variant_id)
     )
