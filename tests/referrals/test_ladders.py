@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import delete, func, select
 
-from growth import auth, links, subscribers
+from growth import auth, links, privacy, subscribers
 from growth import schemas as growth_schemas
 from growth.db import commit, db, utcnow
 from growth.models import Newsletter, Stage, Subscriber
@@ -244,6 +244,11 @@ def test_rewards_come_from_the_readers_own_ladder(client, session, outbox):
     assert "sticker pack" in hub and "default badge" not in hub
     hub = client.get(f"/me/{links.manage_token(bo)}/referrals").get_data(as_text=True)
     assert "default badge" in hub and "sticker pack" not in hub
+    # the reader's data export names the ladder they were given
+    assert (
+        privacy.export_subscriber(session, ana, utcnow())["referrals"]["reward_ladder"]["name"] == "stickers"
+    )
+    assert privacy.export_subscriber(session, bo, utcnow())["referrals"]["reward_ladder"] is None
     refer(client, session, outbox, "ana@example.com", "cy@example.com", ip="192.0.2.1")
     refer(client, session, outbox, "bo@example.com", "di@example.com", ip="192.0.2.2")
     won = session.execute(
