@@ -11,35 +11,28 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 Z95 = 1.959964  # the two-sided 95% normal quantile
+DAY = 86400.0
 
 
-@dataclass
-class LadderReader:
-    """A reader on a variant: when assigned, their counted referrals and their rewards."""
-
-    subscriber_id: int
-    assigned_at: dt.datetime
-    # (counted at, whether the referred reader is still active and engaged now)
-    referrals: list[tuple[dt.datetime, bool]] = field(default_factory=list)
-    # (granted at, the milestone's cost in cents)
-    grants: list[tuple[dt.datetime, int]] = field(default_factory=list)
-
-
-@dataclass
-class Ladder:
-    """A variant and its assigned readers."""
+@dataclass(frozen=True)
+class Variant:
+    """A ladder variant as the comparison names it."""
 
     id: int
     name: str
     share: int
     active: bool
     currency: str | None
-    readers: list[LadderReader]
+
+
+# A reader's assignment: subscriber id -> (variant id, assigned at in epoch seconds).
+Assigned = Mapping[int, tuple[int, float]]
 
 
 def interval(value: float | None, low: float | None, high: float | None) -> dict[str, float | None]:
@@ -65,13 +58,17 @@ def wilson(successes: int, n: int, z: float = Z95) -> dict[str, float | None]:
 def mean_interval(values: Sequence[float], z: float = Z95) -> dict[str, float | None]:
     """The mean with the normal interval mean ± z·s/√n, s the sample standard deviation
     (n − 1 under it); bounds None below two values."""
-    n = len(values)
-    if n == 0:
+    return mean_interval_of_sums(len(values), sum(values), sum(v * v for v in values), z)
+
+
+def mean_interval_of_sums(n: int, total: float, total_sq: float, z: float = Z95) -> dict[str, float | None]:
+    """mean_interval from n, Σv and Σv² (readers with 0 add only to n)."""
+    if n <= 0:
         return interval(None, None, None)
-    mean = sum(values) / n
+    mean = total / n
     if n < 2:
         return interval(mean, None, None)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    sd = math.sqrt(max(0.0, total_sq - total * total / n) / (n - 1))
     half = z * sd / math.sqrt(n)
     return interval(mean, mean - half, mean + half)
 
@@ -83,53 +80,102 @@ def ratio_interval(
     method's interval R ± z·SE, SE = √(Σ(yᵢ − R·xᵢ)² / (n − 1) / n) / x̄ — the standard error of
     a ratio estimator, readers being the sampled unit. The low bound is kept at 0 or above (a cost
     is not negative). None when no referral was counted; bounds None below two readers."""
-    n = len(numerators)
-    total_x = sum(denominators)
-    if n == 0 or total_x == 0:
+    pairs = list(zip(numerators, denominators, strict=True))
+    return ratio_interval_of_sums(
+        len(pairs),
+        sum(y for y, _x in pairs),
+        sum(x for _y, x in pairs),
+        sum(y * y for y, _x in pairs),
+        sum(y * x for y, x in pairs),
+        sum(x * x for _y, x in pairs),
+        z,
+    )
+
+
+def ratio_interval_of_sums(
+    n: int, sy: float, sx: float, syy: float, sxy: float, sxx: float, z: float = Z95
+) -> dict[str, float | None]:
+    """ratio_interval from n and the sums Σy, Σx, Σy², Σxy, Σx²:
+    Σ(yᵢ − R·xᵢ)² = Σy² − 2R·Σxy + R²·Σx² (readers with y = x = 0 add only to n)."""
+    if n <= 0 or sx == 0:
         return interval(None, None, None)
-    r = sum(numerators) / total_x
+    r = sy / sx
     if n < 2:
         return interval(r, None, None)
-    mean_x = total_x / n
-    residual = sum((y - r * x) ** 2 for y, x in zip(numerators, denominators, strict=True))
-    se = math.sqrt(residual / (n - 1) / n) / mean_x
+    residual = max(0.0, syy - 2 * r * sxy + r * r * sxx)
+    se = math.sqrt(residual / (n - 1) / n) / (sx / n)
     return interval(r, max(0.0, r - z * se), r + z * se)
 
 
-def judge(ladder: Ladder, now: dt.datetime, horizon_days: int) -> dict[str, Any]:
-    """One variant's figures over its readers past the horizon.
+def compare(
+    variants: Sequence[Variant],
+    assigned: Assigned,
+    referrals: Iterable[tuple[int, float, bool]],
+    grants: Iterable[tuple[int, float, int]],
+    now: dt.datetime,
+    horizon_days: int,
+) -> list[dict[str, Any]]:
+    """Every variant's figures over its readers past the horizon, in id order.
 
-    For each judged reader i, over [assigned_at, assigned_at + horizon]: cᵢ counted referrals,
-    qᵢ of them whose referred reader is still engaged, yᵢ the cost of the rewards granted.
+    `referrals`: (referrer id, counted at, whether the referred reader is still active and
+    engaged now) of counted referrals; `grants`: (subscriber id, granted at, the milestone's cost
+    in cents). Times in epoch seconds. A reader is judged when assigned at least `horizon_days`
+    before `now`; the rest are `waiting`. For each judged reader i, over [assigned_at,
+    assigned_at + horizon]: cᵢ counted referrals, qᵢ of them still engaged, yᵢ the reward cost.
       engaged_referrer_share = #{i: qᵢ ≥ 1} / n, Wilson interval;
       quality_k = mean of qᵢ (engaged counted referrals per reader), normal interval;
       cost_per_referral_cents = Σyᵢ / Σcᵢ, delta-method interval (ratio_interval).
     """
-    horizon = dt.timedelta(days=horizon_days)
-    cutoff = now - horizon
-    judged = [r for r in ladder.readers if r.assigned_at <= cutoff]
-    engaged, costs, counted = [], [], []
-    for reader in judged:
-        end = reader.assigned_at + horizon
-        inside = [ok for at, ok in reader.referrals if reader.assigned_at <= at <= end]
-        engaged.append(sum(inside))
-        counted.append(len(inside))
-        costs.append(sum(cost for at, cost in reader.grants if reader.assigned_at <= at <= end))
-    return {
-        "id": ladder.id,
-        "name": ladder.name,
-        "share": ladder.share,
-        "active": ladder.active,
-        "assigned": len(ladder.readers),
-        "judged": len(judged),
-        "waiting": len(ladder.readers) - len(judged),
-        "currency": ladder.currency,
-        "engaged_referrer_share": wilson(sum(1 for q in engaged if q >= 1), len(judged)),
-        "quality_k": mean_interval([float(q) for q in engaged]),
-        "cost_per_referral_cents": ratio_interval([float(y) for y in costs], [float(c) for c in counted]),
-    }
-
-
-def compare(ladders: Sequence[Ladder], now: dt.datetime, horizon_days: int) -> list[dict[str, Any]]:
-    """judge() of every variant, in id order."""
-    return [judge(ladder, now, horizon_days) for ladder in sorted(ladders, key=lambda item: item.id)]
+    horizon = horizon_days * DAY
+    cutoff = now.timestamp() - horizon
+    total: Counter[int] = Counter()
+    judged: Counter[int] = Counter()
+    for vid, t in assigned.values():
+        total[vid] += 1
+        if t <= cutoff:
+            judged[vid] += 1
+    engaged: Counter[int] = Counter()
+    counted: Counter[int] = Counter()
+    cost: Counter[int] = Counter()
+    for sid, t, is_engaged in referrals:
+        a = assigned.get(sid)
+        if a is not None and a[1] <= cutoff and a[1] <= t <= a[1] + horizon:
+            counted[sid] += 1
+            engaged[sid] += is_engaged
+    for sid, t, cents in grants:
+        a = assigned.get(sid)
+        if a is not None and a[1] <= cutoff and a[1] <= t <= a[1] + horizon:
+            cost[sid] += cents
+    # per variant: readers with q >= 1, Σq, Σq², Σy, Σc, Σy², Σyc, Σc²
+    sums: dict[int, list[float]] = defaultdict(lambda: [0.0] * 8)
+    for sid in counted.keys() | cost.keys():
+        q, c, y = engaged[sid], counted[sid], cost[sid]
+        row = sums[assigned[sid][0]]
+        row[0] += q >= 1
+        row[1] += q
+        row[2] += q * q
+        row[3] += y
+        row[4] += c
+        row[5] += y * y
+        row[6] += y * c
+        row[7] += c * c
+    out = []
+    for v in sorted(variants, key=lambda item: item.id):
+        n = judged[v.id]
+        ones, sq, sqq, sy, sc, syy, syc, scc = sums.get(v.id, [0.0] * 8)
+        out.append(
+            {
+                "id": v.id,
+                "name": v.name,
+                "share": v.share,
+                "active": v.active,
+                "assigned": total[v.id],
+                "judged": n,
+                "waiting": total[v.id] - n,
+                "currency": v.currency,
+                "engaged_referrer_share": wilson(int(ones), n),
+                "quality_k": mean_interval_of_sums(n, sq, sqq),
+                "cost_per_referral_cents": ratio_interval_of_sums(n, sy, sc, syy, syc, scc),
+            }
+        )
+    return out

@@ -25,15 +25,7 @@ from growth.db import ids_in
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule
 from growth.models import Subscriber
-from referrals.ladder_metrics import Ladder, LadderReader
-from referrals.models import (
-    LadderAssignment,
-    LadderVariant,
-    Milestone,
-    Referral,
-    ReferralStatus,
-    RewardGrant,
-)
+from referrals.models import LadderAssignment, LadderVariant, Milestone
 
 MAX_SHARE = 10_000
 NAME_RULE = Rule.of(LadderVariant.name, min_length=1)
@@ -163,53 +155,3 @@ def assigned_counts(session: Session) -> dict[int, int]:
         select(LadderAssignment.variant_id, func.count()).group_by(LadderAssignment.variant_id)
     )
     return {vid: n for vid, n in rows}
-
-
-# The comparison's data --------------------------------------------------------------------------
-
-
-def load_ladders(session: Session, good: set[int]) -> list[Ladder]:
-    """Every variant with its readers: when assigned, and each counted referral they made (its
-    time, whether the referred reader is still engaged) and each reward granted (its cost).
-
-    `good` is the set of readers active and engaged now (the referral report's `good`)."""
-    readers: dict[int, LadderReader] = {}
-    by_variant: dict[int, list[LadderReader]] = {}
-    for sid, vid, at in session.execute(
-        select(LadderAssignment.subscriber_id, LadderAssignment.variant_id, LadderAssignment.assigned_at)
-    ):
-        reader = LadderReader(subscriber_id=sid, assigned_at=at)
-        readers[sid] = reader
-        by_variant.setdefault(vid, []).append(reader)
-    referrals = session.execute(
-        select(Referral.referrer_id, Referral.referred_id, Referral.counted_at)
-        .join(LadderAssignment, LadderAssignment.subscriber_id == Referral.referrer_id)
-        .where(Referral.status == ReferralStatus.COUNTED)
-    )
-    for referrer, referred, counted_at in referrals:
-        if counted_at is not None:
-            readers[referrer].referrals.append((counted_at, referred in good))
-    grants = session.execute(
-        select(RewardGrant.subscriber_id, RewardGrant.granted_at, Milestone.cost_cents)
-        .join(Milestone, Milestone.id == RewardGrant.milestone_id)
-        .join(LadderAssignment, LadderAssignment.subscriber_id == RewardGrant.subscriber_id)
-    )
-    for sid, granted_at, cost in grants:
-        readers[sid].grants.append((granted_at, cost))
-    currency = {
-        vid: cur
-        for vid, cur in session.execute(
-            select(Milestone.variant_id, Milestone.currency).where(Milestone.variant_id.is_not(None))
-        )
-    }
-    return [
-        Ladder(
-            id=v.id,
-            name=v.name,
-            share=v.share,
-            active=v.active,
-            currency=currency.get(v.id),
-            readers=by_variant.get(v.id, []),
-        )
-        for v in variants(session)
-    ]

@@ -21,7 +21,15 @@ from sqlalchemy.orm import Session
 from growth import access
 from growth.models import Stage, Status, Subscriber
 from referrals import asks, ladder_metrics, ladders, metrics
-from referrals.models import ReferralNode, ReferralVisit
+from referrals.models import (
+    LadderAssignment,
+    Milestone,
+    Referral,
+    ReferralNode,
+    ReferralStatus,
+    ReferralVisit,
+    RewardGrant,
+)
 
 GOOD_STAGES = {Stage.ENGAGED, Stage.NURTURED, Stage.PAYING}
 PERIOD_DAYS = {"week": 7, "month": 30}
@@ -123,6 +131,61 @@ def load(session: Session, start: dt.datetime | None, end: dt.datetime | None) -
     grouped = session.execute(visits.group_by(ReferralVisit.referrer_id))
     data.visit_counts = {referrer: count for referrer, count in grouped}
     return data
+
+
+LadderData = tuple[
+    list[ladder_metrics.Variant],
+    dict[int, tuple[int, float]],
+    list[tuple[int, float, bool]],
+    list[tuple[int, float, int]],
+]
+
+
+def load_ladders(session: Session, good: set[int]) -> LadderData:
+    """The ladder comparison's data: the variants, every assignment (epoch seconds), the counted
+    referrals of assigned readers (whether the referred reader is in `good`, active and engaged
+    now) and their grants with the milestone's cost. Nothing is read without variants."""
+    variant_rows = ladders.variants(session)
+    if not variant_rows:
+        return [], {}, [], []
+    dialect = session.get_bind().dialect.name
+    currency = dict(
+        session.execute(
+            select(Milestone.variant_id, Milestone.currency).where(Milestone.variant_id.is_not(None))
+        ).all()
+    )
+    variants = [
+        ladder_metrics.Variant(v.id, v.name, v.share, v.active, currency.get(v.id)) for v in variant_rows
+    ]
+    assigned = {
+        sid: (vid, t)
+        for sid, vid, t in _raw_rows(
+            session,
+            select(
+                LadderAssignment.subscriber_id,
+                LadderAssignment.variant_id,
+                _epoch(LadderAssignment.assigned_at, dialect),
+            ),
+        )
+    }
+    referrals = [
+        (referrer, t, referred in good)
+        for referrer, referred, t in _raw_rows(
+            session,
+            select(Referral.referrer_id, Referral.referred_id, _epoch(Referral.counted_at, dialect))
+            .join(LadderAssignment, LadderAssignment.subscriber_id == Referral.referrer_id)
+            .where(Referral.status == str(ReferralStatus.COUNTED), Referral.counted_at.is_not(None)),
+        )
+    ]
+    grants = list(
+        _raw_rows(
+            session,
+            select(RewardGrant.subscriber_id, _epoch(RewardGrant.granted_at, dialect), Milestone.cost_cents)
+            .join(Milestone, Milestone.id == RewardGrant.milestone_id)
+            .join(LadderAssignment, LadderAssignment.subscriber_id == RewardGrant.subscriber_id),
+        )
+    )
+    return variants, assigned, referrals, grants
 
 
 def build_graph(session: Session) -> tuple[nx.DiGraph, dict[int, float]]:
@@ -261,10 +324,16 @@ def referral_report(
     computed = time.perf_counter()
     join_revenue(session, data, result)
     result["placements"] = asks.placement_report(session, s, e)
+    placed = time.perf_counter()
     # The ladders are judged over every reader past the horizon, whatever the window.
-    result["ladders"] = ladder_metrics.compare(ladders.load_ladders(session, data.good), now, horizon_days)
+    result["ladders"] = ladder_metrics.compare(*load_ladders(session, data.good), now, horizon_days)
     if timings is not None:
-        timings.update(load=loaded - clock, metrics=computed - loaded, revenue=time.perf_counter() - computed)
+        timings.update(
+            load=loaded - clock,
+            metrics=computed - loaded,
+            revenue=placed - computed,
+            ladders=time.perf_counter() - placed,
+        )
     result = {
         "from": start.isoformat() if start else None,
         "to": end.isoformat() if end else None,

@@ -17,7 +17,7 @@ from growth.models import Newsletter, Stage, Subscriber
 from growth.subscribers import SignupRequest
 from referrals import ladders, rewards, service
 from referrals import schemas as referral_schemas
-from referrals.ladder_metrics import Ladder, LadderReader, judge, mean_interval, ratio_interval, wilson
+from referrals.ladder_metrics import Variant, compare, mean_interval, ratio_interval, wilson
 from referrals.models import LadderAssignment, LadderVariant, RewardGrant
 from tests.conftest import USING_POSTGRES
 from tests.referrals.helpers import by_email, join, operator_token, refer
@@ -69,60 +69,65 @@ def test_delta_method_interval_of_a_ratio_by_hand():
 # The comparison, on a hand-built set --------------------------------------------------------
 
 
-def _reader(sid: int, days_ago: int, referrals=(), grants=()) -> LadderReader:  # type: ignore[no-untyped-def]
-    """A reader assigned `days_ago` before NOW; referrals and grants `d` days after assignment."""
-    at = NOW - days_ago * DAY
-    return LadderReader(
-        sid,
-        at,
-        referrals=[(at + d * DAY, engaged) for d, engaged in referrals],
-        grants=[(at + d * DAY, cost) for d, cost in grants],
-    )
+def _build(readers, variant: int = 1):  # type: ignore[no-untyped-def]
+    """(assigned, referrals, grants) for compare(): each reader (sid, assigned `days_ago` before
+    NOW, referrals as (days after assignment, engaged), grants as (days after, cost))."""
+    assigned, referrals, grants = {}, [], []
+    for sid, days_ago, made, granted in readers:
+        at = (NOW - days_ago * DAY).timestamp()
+        assigned[sid] = (variant, at)
+        referrals += [(sid, at + d * 86400, engaged) for d, engaged in made]
+        grants += [(sid, at + d * 86400, cost) for d, cost in granted]
+    return assigned, referrals, grants
 
 
 def test_the_comparison_waits_for_the_horizon_and_computes_the_figures_by_hand():
-    ladder = Ladder(
-        id=1,
-        name="generous",
-        share=1,
-        active=True,
-        currency="usd",
-        readers=[
+    generous = Variant(1, "generous", 1, True, "usd")
+    young = Variant(2, "young", 1, True, None)
+    assigned, referrals, grants = _build(
+        [
             # 60 days in: two referrals in its first 30 days (one still engaged), one after them
-            # (outside the horizon: not counted), a reward of 500 cents within them
-            _reader(1, 60, referrals=[(5, True), (10, False), (40, True)], grants=[(10, 500), (45, 900)]),
-            _reader(2, 40),  # judged, brought nobody
-            _reader(3, 31, referrals=[(1, True), (2, True)], grants=[(2, 300)]),
+            # (outside the horizon: not counted), a reward of 500 cents within them, one after
+            (1, 60, [(5, True), (10, False), (40, True)], [(10, 500), (45, 900)]),
+            (2, 40, [], []),  # judged, brought nobody
+            (3, 31, [(1, True), (2, True)], [(2, 300)]),
             # 10 days in: it has not had its 30 days; it would read low, so it waits
-            _reader(4, 10, referrals=[(1, True)], grants=[(1, 700)]),
-        ],
+            (4, 10, [(1, True)], [(1, 700)]),
+        ]
     )
-    figures = judge(ladder, NOW, 30)
-    assert (figures["assigned"], figures["judged"], figures["waiting"]) == (4, 3, 1)
+    # the young variant: every reader arrived within the horizon
+    more = _build([(5, 29, [(1, True)], []), (6, 0, [], [])], variant=2)
+    assigned.update(more[0])
+    referrals += more[1]
+    # a referral by a reader on no variant (the default ladder) is in no comparison
+    referrals.append((99, (NOW - 50 * DAY).timestamp(), True))
+    first, second = compare([young, generous], assigned, referrals, grants, NOW, 30)
+    assert (first["name"], second["name"]) == ("generous", "young")  # in id order
+    assert (first["assigned"], first["judged"], first["waiting"]) == (4, 3, 1)
     # engaged referrals q = 1, 0, 2; counted c = 2, 0, 2; costs y = 500, 0, 300
     # share with q >= 1: 2 of 3, Wilson: z²/n = 1.28055, centre = (0.66667 + 0.64027) / 2.28055
     # = 0.57308, half = 1.96 · √(0.074074 + 0.106711) / 2.28055 = 0.36542
-    share = figures["engaged_referrer_share"]
+    share = first["engaged_referrer_share"]
     assert share["value"] == pytest.approx(2 / 3)
     assert share["low"] == pytest.approx(0.2077, abs=5e-4)
     assert share["high"] == pytest.approx(0.9385, abs=5e-4)
     # quality K: mean of 1, 0, 2 = 1, s = 1, half = 1.96 / √3 = 1.13161
-    k = figures["quality_k"]
+    k = first["quality_k"]
     assert k["value"] == pytest.approx(1.0)
     assert (k["low"], k["high"]) == (pytest.approx(-0.13161, abs=1e-4), pytest.approx(2.13161, abs=1e-4))
     # cost per referral: 800 / 4 = 200; residuals 100, 0, -100; SE = √(20000 / 2 / 3) / (4/3)
     # = 43.301; half = 84.87
-    cost = figures["cost_per_referral_cents"]
+    cost = first["cost_per_referral_cents"]
     assert cost["value"] == pytest.approx(200.0)
     assert (cost["low"], cost["high"]) == (pytest.approx(115.13, abs=0.01), pytest.approx(284.87, abs=0.01))
-    # a ladder whose readers all arrived within the horizon is not judged yet: nothing reads low
-    young = Ladder(2, "young", 1, True, None, [_reader(5, 29, referrals=[(1, True)]), _reader(6, 0)])
-    waiting = judge(young, NOW, 30)
-    assert (waiting["judged"], waiting["waiting"]) == (0, 2)
-    assert waiting["engaged_referrer_share"]["value"] is None
-    assert waiting["quality_k"]["value"] is None
-    # exactly the horizon old is judged
-    assert judge(young, NOW + DAY, 30)["judged"] == 1
+    # not judged yet: nothing reads low
+    assert (second["assigned"], second["judged"], second["waiting"]) == (2, 0, 2)
+    assert second["engaged_referrer_share"]["value"] is None
+    assert second["quality_k"]["value"] is None
+    assert second["cost_per_referral_cents"]["value"] is None
+    # exactly the horizon old is judged; its referral on day 1 counts
+    later = compare([young], assigned, referrals, grants, NOW + DAY, 30)[0]
+    assert later["judged"] == 1 and later["quality_k"]["value"] == 1.0
 
 
 # Assignment ----------------------------------------------------------------------------------
