@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import delete, func, select
 
-from growth import auth, links, privacy, subscribers
+from growth import auth, emails, links, privacy, subscribers
 from growth import schemas as growth_schemas
 from growth.db import commit, db, utcnow
 from growth.models import Newsletter, Stage, Subscriber
@@ -229,7 +229,7 @@ def test_two_assignments_at_once_leave_one_row(app):
 # Rewards per ladder ----------------------------------------------------------------------------
 
 
-def test_rewards_come_from_the_readers_own_ladder(client, session, outbox):
+def test_rewards_come_from_the_readers_own_ladder(app, client, session, outbox):
     join(client, outbox, "bo@example.com")  # before any variant: the default ladder
     service.save_milestone(session, {"referrals_required": 1, "reward_name": "default badge"})
     variant = _variant(session, "stickers")
@@ -249,6 +249,14 @@ def test_rewards_come_from_the_readers_own_ladder(client, session, outbox):
     assert "sticker pack" in hub and "default badge" not in hub
     hub = client.get(f"/me/{links.manage_token(bo)}/referrals").get_data(as_text=True)
     assert "default badge" in hub and "sticker pack" not in hub
+    # the emails' progress line too, one by one and batched (the prefetch of a send)
+    with app.test_request_context():
+        core = {"publication": "Masthead test", "referral_url": "http://masthead.test/r/x"}
+        alone = [service.email_context(session, r, core)["referral_block"] for r in (ana, bo)]
+        emails.prefetch_context(session, [ana, bo])
+        batched = [service.email_context(session, r, core)["referral_block"] for r in (ana, bo)]
+    assert alone == batched
+    assert "1 more friend to the sticker pack." in batched[0] and "default badge." in batched[1]
     # the reader's data export names the ladder they were given
     assert (
         privacy.export_subscriber(session, ana, utcnow())["referrals"]["reward_ladder"]["name"] == "stickers"
