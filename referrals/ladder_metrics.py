@@ -31,8 +31,9 @@ class Variant:
     currency: str | None
 
 
-# A reader's assignment: subscriber id -> (variant id, assigned at in epoch seconds).
-Assigned = Mapping[int, tuple[int, float]]
+# Rows of judged readers' activity: (variant id, subscriber id, assigned at, at, value), the value
+# whether the referred reader is still engaged (referrals) or the milestone's cost (grants).
+Activity = Iterable[tuple[int, int, float, float, Any]]
 
 
 def interval(value: float | None, low: float | None, high: float | None) -> dict[str, float | None]:
@@ -107,50 +108,61 @@ def ratio_interval_of_sums(
     return interval(r, max(0.0, r - z * se), r + z * se)
 
 
+def count_readers(
+    assignments: Iterable[tuple[int, float]], now: dt.datetime, horizon_days: int
+) -> dict[int, tuple[int, int]]:
+    """(assigned, judged) per variant from (variant id, assigned at) pairs: judged are readers
+    assigned at least `horizon_days` before `now`; the others are waiting. (The report counts the
+    same in SQL, over the index on variant and assignment time.)"""
+    cutoff = now.timestamp() - horizon_days * DAY
+    out: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for vid, t in assignments:
+        out[vid][0] += 1
+        out[vid][1] += t <= cutoff
+    return {vid: (a, j) for vid, (a, j) in out.items()}
+
+
 def compare(
     variants: Sequence[Variant],
-    assigned: Assigned,
-    referrals: Iterable[tuple[int, float, bool]],
-    grants: Iterable[tuple[int, float, int]],
+    readers: Mapping[int, tuple[int, int]],
+    referrals: Activity,
+    grants: Activity,
     now: dt.datetime,
     horizon_days: int,
 ) -> list[dict[str, Any]]:
     """Every variant's figures over its readers past the horizon, in id order.
 
-    `referrals`: (referrer id, counted at, whether the referred reader is still active and
-    engaged now) of counted referrals; `grants`: (subscriber id, granted at, the milestone's cost
-    in cents). Times in epoch seconds. A reader is judged when assigned at least `horizon_days`
-    before `now`; the rest are `waiting`. For each judged reader i, over [assigned_at,
-    assigned_at + horizon]: cᵢ counted referrals, qᵢ of them still engaged, yᵢ the reward cost.
+    `readers`: (assigned, judged) per variant (count_readers). `referrals`: counted referrals
+    of assigned readers as (variant, referrer, assigned at, counted at, whether the referred
+    reader is still active and engaged now); `grants`: (variant, reader, assigned at, granted
+    at, the milestone's cost in cents). Times in epoch seconds. Rows of readers assigned less
+    than `horizon_days` before `now` are ignored. For each judged reader i, over [assigned_at,
+    assigned_at + horizon]: cᵢ counted referrals, qᵢ of them still engaged, yᵢ the reward cost;
+    readers without any count 0 in all three.
       engaged_referrer_share = #{i: qᵢ ≥ 1} / n, Wilson interval;
       quality_k = mean of qᵢ (engaged counted referrals per reader), normal interval;
       cost_per_referral_cents = Σyᵢ / Σcᵢ, delta-method interval (ratio_interval).
     """
     horizon = horizon_days * DAY
     cutoff = now.timestamp() - horizon
-    total: Counter[int] = Counter()
-    judged: Counter[int] = Counter()
-    for vid, t in assigned.values():
-        total[vid] += 1
-        if t <= cutoff:
-            judged[vid] += 1
+    variant_of: dict[int, int] = {}
     engaged: Counter[int] = Counter()
     counted: Counter[int] = Counter()
     cost: Counter[int] = Counter()
-    for sid, t, is_engaged in referrals:
-        a = assigned.get(sid)
-        if a is not None and a[1] <= cutoff and a[1] <= t <= a[1] + horizon:
+    for vid, sid, start, t, is_engaged in referrals:
+        if start <= cutoff and start <= t <= start + horizon:
+            variant_of[sid] = vid
             counted[sid] += 1
-            engaged[sid] += is_engaged
-    for sid, t, cents in grants:
-        a = assigned.get(sid)
-        if a is not None and a[1] <= cutoff and a[1] <= t <= a[1] + horizon:
+            engaged[sid] += bool(is_engaged)
+    for vid, sid, start, t, cents in grants:
+        if start <= cutoff and start <= t <= start + horizon:
+            variant_of[sid] = vid
             cost[sid] += cents
     # per variant: readers with q >= 1, Σq, Σq², Σy, Σc, Σy², Σyc, Σc²
     sums: dict[int, list[float]] = defaultdict(lambda: [0.0] * 8)
-    for sid in counted.keys() | cost.keys():
+    for sid, vid in variant_of.items():
         q, c, y = engaged[sid], counted[sid], cost[sid]
-        row = sums[assigned[sid][0]]
+        row = sums[vid]
         row[0] += q >= 1
         row[1] += q
         row[2] += q * q
@@ -161,7 +173,7 @@ def compare(
         row[7] += c * c
     out = []
     for v in sorted(variants, key=lambda item: item.id):
-        n = judged[v.id]
+        assigned, n = readers.get(v.id, (0, 0))
         ones, sq, sqq, sy, sc, syy, syc, scc = sums.get(v.id, [0.0] * 8)
         out.append(
             {
@@ -169,9 +181,9 @@ def compare(
                 "name": v.name,
                 "share": v.share,
                 "active": v.active,
-                "assigned": total[v.id],
+                "assigned": assigned,
                 "judged": n,
-                "waiting": total[v.id] - n,
+                "waiting": assigned - n,
                 "currency": v.currency,
                 "engaged_referrer_share": wilson(int(ones), n),
                 "quality_k": mean_interval_of_sums(n, sq, sqq),

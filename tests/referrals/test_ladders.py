@@ -17,8 +17,8 @@ from growth.models import Newsletter, Stage, Subscriber
 from growth.subscribers import SignupRequest
 from referrals import ladders, rewards, service
 from referrals import schemas as referral_schemas
-from referrals.ladder_metrics import Variant, compare, mean_interval, ratio_interval, wilson
-from referrals.models import LadderAssignment, LadderVariant, RewardGrant
+from referrals.ladder_metrics import Variant, compare, count_readers, mean_interval, ratio_interval, wilson
+from referrals.models import LadderAssignment, LadderVariant, Referral, RewardGrant
 from tests.conftest import USING_POSTGRES
 from tests.referrals.helpers import by_email, join, operator_token, refer
 from tests.referrals.test_pages_and_api import bearer, csrf_of
@@ -70,21 +70,21 @@ def test_delta_method_interval_of_a_ratio_by_hand():
 
 
 def _build(readers, variant: int = 1):  # type: ignore[no-untyped-def]
-    """(assigned, referrals, grants) for compare(): each reader (sid, assigned `days_ago` before
-    NOW, referrals as (days after assignment, engaged), grants as (days after, cost))."""
-    assigned, referrals, grants = {}, [], []
+    """(assignments, referrals, grants) for compare(): each reader (sid, assigned `days_ago`
+    before NOW, referrals as (days after assignment, engaged), grants as (days after, cost))."""
+    assignments, referrals, grants = [], [], []
     for sid, days_ago, made, granted in readers:
         at = (NOW - days_ago * DAY).timestamp()
-        assigned[sid] = (variant, at)
-        referrals += [(sid, at + d * 86400, engaged) for d, engaged in made]
-        grants += [(sid, at + d * 86400, cost) for d, cost in granted]
-    return assigned, referrals, grants
+        assignments.append((variant, at))
+        referrals += [(variant, sid, at, at + d * 86400, engaged) for d, engaged in made]
+        grants += [(variant, sid, at, at + d * 86400, cost) for d, cost in granted]
+    return assignments, referrals, grants
 
 
 def test_the_comparison_waits_for_the_horizon_and_computes_the_figures_by_hand():
     generous = Variant(1, "generous", 1, True, "usd")
     young = Variant(2, "young", 1, True, None)
-    assigned, referrals, grants = _build(
+    assignments, referrals, grants = _build(
         [
             # 60 days in: two referrals in its first 30 days (one still engaged), one after them
             # (outside the horizon: not counted), a reward of 500 cents within them, one after
@@ -97,11 +97,11 @@ def test_the_comparison_waits_for_the_horizon_and_computes_the_figures_by_hand()
     )
     # the young variant: every reader arrived within the horizon
     more = _build([(5, 29, [(1, True)], []), (6, 0, [], [])], variant=2)
-    assigned.update(more[0])
+    assignments += more[0]
     referrals += more[1]
-    # a referral by a reader on no variant (the default ladder) is in no comparison
-    referrals.append((99, (NOW - 50 * DAY).timestamp(), True))
-    first, second = compare([young, generous], assigned, referrals, grants, NOW, 30)
+    readers = count_readers(assignments, NOW, 30)
+    assert readers == {1: (4, 3), 2: (2, 0)}
+    first, second = compare([young, generous], readers, referrals, grants, NOW, 30)
     assert (first["name"], second["name"]) == ("generous", "young")  # in id order
     assert (first["assigned"], first["judged"], first["waiting"]) == (4, 3, 1)
     # engaged referrals q = 1, 0, 2; counted c = 2, 0, 2; costs y = 500, 0, 300
@@ -126,7 +126,7 @@ def test_the_comparison_waits_for_the_horizon_and_computes_the_figures_by_hand()
     assert second["quality_k"]["value"] is None
     assert second["cost_per_referral_cents"]["value"] is None
     # exactly the horizon old is judged; its referral on day 1 counts
-    later = compare([young], assigned, referrals, grants, NOW + DAY, 30)[0]
+    later = compare([young], count_readers(assignments, NOW + DAY, 30), referrals, grants, NOW + DAY, 30)[0]
     assert later["judged"] == 1 and later["quality_k"]["value"] == 1.0
 
 
@@ -317,13 +317,19 @@ def test_the_report_compares_ladders_only_on_readers_past_the_horizon(client, se
         assignment.assigned_at -= 40 * DAY
     for grant in session.scalars(select(RewardGrant)):
         grant.granted_at -= 39 * DAY
-    from referrals.models import Referral
-
     for referral in session.scalars(select(Referral)):
         referral.counted_at -= 39 * DAY
     session.flush()
+    # Bo brings Di 35 days after his assignment: past his horizon, in nobody's figures
+    refer(client, session, outbox, "bo@example.com", "di@example.com", ip="192.0.2.2")
+    bo = by_email(session, "bo@example.com")
+    for referral in session.scalars(select(Referral).where(Referral.referrer_id == bo.id)):
+        referral.counted_at = utcnow() - 5 * DAY
+    for grant in session.scalars(select(RewardGrant).where(RewardGrant.subscriber_id == bo.id)):
+        grant.granted_at = utcnow() - 5 * DAY
+    session.flush()
     (row,) = client.get("/api/v1/reports/referrals", headers=headers).get_json()["ladders"]
-    assert (row["judged"], row["waiting"]) == (3, 0)
+    assert (row["assigned"], row["judged"], row["waiting"]) == (4, 3, 1)  # Di has just arrived
     # Cy is not engaged yet: Ana's referral counts (cost per referral) but not as an engaged one
     cy = by_email(session, "cy@example.com")
     assert cy.stage != Stage.ENGAGED
