@@ -437,9 +437,9 @@ def reader_milestones(session: Session, subscriber: Subscriber) -> list[Mileston
 
 
 MAX_REFERRALS_REQUIRED = 1_000_000
-# What a milestone's text accepts (the admin form and the API; referrals.schemas documents it).
-CURRENCY = re.compile(r"[a-z]{3}")
+CURRENCY = re.compile(r"[a-z]{3}")  # an ISO 4217 code, lower case as Stripe writes it
 MAX_COST_CENTS = 100_000_000  # a million in the currency's main unit per reward
+# What a milestone's text accepts (the admin form and the API; referrals.schemas documents it).
 MILESTONE_RULES = {
     "reward_name": Rule.of(Milestone.reward_name),
     "description": Rule("description", 5000, multiline=True),
