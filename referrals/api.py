@@ -182,7 +182,7 @@ def list_milestones():  # type: ignore[no-untyped-def]
     request="MilestoneCreate",
     response="Milestone",
     status=201,
-    errors=(400, 409, 422),
+    errors=(400, 404, 409, 422),
     tags=("referrals",),
 )
 def create_milestone():  # type: ignore[no-untyped-def]
