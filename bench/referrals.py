@@ -44,7 +44,11 @@ START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 SPAN_DAYS = 700
 REFERRED_SHARE = 0.6
 SHARER_SHARE = 0.15  # readers who ever share; the rest never refer anyone
+LADDERS = 2  # every reader is on one of two reward ladders, alternately, with a priced milestone at 1
 TABLES = (
+    "referral_ladder_assignments",
+    "referral_milestones",
+    "referral_ladder_variants",
     "referral_visits",
     "referral_reward_grants",
     "referral_nodes",
@@ -101,10 +105,17 @@ def _stamp(ts: float, sqlite: bool) -> object:
 
 
 def rows(data: dict[str, list], sqlite: bool, seed: int = 11):  # type: ignore[no-untyped-def]
-    """Row tuples for subscribers, referrals, referral_nodes and referral_visits."""
+    """Row tuples for subscribers, referrals, referral_nodes, referral_visits, the reward ladders
+    (variants, a milestone at one referral on each, every reader assigned) and their grants."""
     rng = random.Random(seed)
     parent, confirmed = data["parent"], data["confirmed"]
     subscribers, referrals, nodes, visits = [], [], [], []
+    first = _stamp(START.timestamp(), sqlite)
+    variants = [(v, f"ladder {v}", 1, True, first) for v in range(1, LADDERS + 1)]
+    milestones = [
+        (v, v, 1, f"reward {v}", "", "", True, first, 100 * v, "usd") for v in range(1, LADDERS + 1)
+    ]
+    assignments, grants = [], []
     for i, p in enumerate(parent):
         sid = i + 1
         at = _stamp(confirmed[i], sqlite)
@@ -131,6 +142,9 @@ def rows(data: dict[str, list], sqlite: bool, seed: int = 11):  # type: ignore[n
                 at,
             )
         )
+        assignments.append((sid, sid % LADDERS + 1, at))
+        if data["direct"][i]:
+            grants.append((sid, sid % LADDERS + 1, "granted", at))
         if p is not None:
             referrals.append((p + 1, sid, "counted", at, at, at))
             visits.append((p + 1, at, False, False, True))
@@ -148,7 +162,7 @@ def rows(data: dict[str, list], sqlite: bool, seed: int = 11):  # type: ignore[n
                     False,
                 )
             )
-    return subscribers, referrals, nodes, visits
+    return subscribers, referrals, nodes, visits, variants, milestones, assignments, grants
 
 
 INSERTS = {
@@ -166,6 +180,14 @@ INSERTS = {
         "subscriber_id, parent_id, root_id, depth, direct_count, downstream_count, leaderboard_opt_in",
     ),
     "visits": ("referral_visits", "referrer_id, at, is_bot, is_self, counted"),
+    "variants": ("referral_ladder_variants", "id, name, share, active, created_at"),
+    "milestones": (
+        "referral_milestones",
+        "id, variant_id, referrals_required, reward_name, description, fulfilment_note, active, "
+        "created_at, cost_cents, currency",
+    ),
+    "assignments": ("referral_ladder_assignments", "subscriber_id, variant_id, assigned_at"),
+    "grants": ("referral_reward_grants", "subscriber_id, milestone_id, status, granted_at"),
 }
 
 
@@ -186,7 +208,7 @@ def bulk_load(url: str, n: int) -> dict[str, float]:
             for table in TABLES:
                 conn.execute(text(f"DELETE FROM {table}"))
         raw = conn.connection.driver_connection
-        for key, batch in zip(("subscribers", "referrals", "nodes", "visits"), tables, strict=True):
+        for key, batch in zip(INSERTS, tables, strict=True):
             table, columns = INSERTS[key]
             if url.startswith("postgresql"):
                 with raw.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
@@ -223,6 +245,7 @@ def report_phase(url: str, with_networkx: bool) -> dict[str, float]:
         timings["top_share"] = result["concentration"]["top_share"]
         timings["virality_mean"] = result["structural_virality"]["mean"]
         timings["virality_cascades"] = result["structural_virality"]["cascades"]
+        timings["ladders_judged"] = sum(row["judged"] for row in result["ladders"])
         if with_networkx:
             clock = time.perf_counter()
             report.build_graph(session)

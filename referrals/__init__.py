@@ -22,6 +22,9 @@ ROLES = {
     "referrals_api.update_milestone": "admin",
     "referrals_api.grant_existing": "admin",
     "referrals_api.list_grants": "admin",
+    "referrals_api.list_ladders": "admin",
+    "referrals_api.create_ladder": "admin",
+    "referrals_api.update_ladder": "admin",
     "referrals_api.fulfil": "admin",
     "referrals_api.referral_report": "creator",
     "referrals_api.referral_graph": "creator",
@@ -44,7 +47,7 @@ def init_app(app: Flask) -> None:
         timeline,
     )
     from growth.extensions import csrf
-    from referrals import api, asks, cli, privacy, rewards, service, views, webhook_events  # noqa: F401 - rewards: its job
+    from referrals import api, asks, cli, ladders, privacy, rewards, service, views, webhook_events  # noqa: F401 - rewards: its job
     from referrals import timeline as referral_timeline
     from referrals.demo import ReferralsDemo
     from referrals.headline import headline_figures
@@ -58,6 +61,7 @@ def init_app(app: Flask) -> None:
     roles.register(app, ROLES)
     # weak=False: the handlers are module functions, but say plainly they live as long as the app.
     signals.subscriber_signed_up.connect(service.on_signed_up, weak=False)
+    signals.subscriber_signed_up.connect(ladders.on_signed_up, weak=False)
     signals.subscriber_confirmed.connect(service.on_confirmed, weak=False)
     signals.subscriber_changed.connect(service.on_changed, weak=False)
     signals.referral_link_visit.connect(service.on_link_visit, weak=False)

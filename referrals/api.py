@@ -1,4 +1,4 @@
-"""The referral JSON API under /api/v1: held referrals, milestones, fulfilment, the report."""
+"""The referral JSON API under /api/v1: held referrals, milestones, reward ladders, fulfilment, the report."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from growth.errors import Forbidden, InvalidRequest
 from growth.models import Subscriber
 from growth.openapi import spec
 from growth.params import query_int, query_int_schema
-from referrals import graph_export, report, rewards, ring_review, schemas, service
-from referrals.models import Milestone, Referral, RewardGrant
+from referrals import graph_export, ladders, report, rewards, ring_review, schemas, service
+from referrals.models import LadderVariant, Milestone, Referral, RewardGrant
 
 bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1")
 MAX_MARKET = 10**12  # more people than there are
@@ -56,6 +56,9 @@ def milestone_json(m: Milestone, readers_past: int) -> dict:
         "fulfilment_note": m.fulfilment_note,
         "active": m.active,
         "readers_past": readers_past,
+        "variant_id": m.variant_id,
+        "cost_cents": m.cost_cents,
+        "currency": m.currency,
     }
 
 
@@ -179,7 +182,7 @@ def list_milestones():  # type: ignore[no-untyped-def]
     request="MilestoneCreate",
     response="Milestone",
     status=201,
-    errors=(400, 409, 422),
+    errors=(400, 404, 409, 422),
     tags=("referrals",),
 )
 def create_milestone():  # type: ignore[no-untyped-def]
@@ -208,6 +211,82 @@ def update_milestone(milestone_id: int):  # type: ignore[no-untyped-def]
     milestone, past = rewards.save_and_offer(db.session, data, milestone_id)
     commit()
     return jsonify({**milestone_json(milestone, past), "grant_existing": bool(data.get("grant_existing"))})
+
+
+def ladder_json(v: LadderVariant, assigned: int, milestones: list[dict]) -> dict:
+    return {
+        "id": v.id,
+        "name": v.name,
+        "share": v.share,
+        "active": v.active,
+        "created_at": _iso(v.created_at),
+        "assigned": assigned,
+        "milestones": milestones,
+    }
+
+
+def _ladders_json() -> dict:
+    past = rewards.readers_past_counts(db.session)
+    assigned = ladders.assigned_counts(db.session)
+    by_ladder: dict[int | None, list[dict]] = {}
+    for m in service.milestones(db.session):
+        by_ladder.setdefault(m.variant_id, []).append(milestone_json(m, past[m.id]))
+    return {
+        "ladders": [
+            ladder_json(v, assigned.get(v.id, 0), by_ladder.get(v.id, []))
+            for v in ladders.variants(db.session)
+        ],
+        "default_milestones": by_ladder.get(None, []),
+    }
+
+
+@bp.get("/referrals/ladders")
+@spec.operation(
+    "/api/v1/referrals/ladders",
+    "get",
+    summary="Reward ladder variants and their milestones",
+    response="LadderList",
+    errors=(),
+    tags=("referrals",),
+)
+def list_ladders():  # type: ignore[no-untyped-def]
+    return jsonify(_ladders_json())
+
+
+@bp.post("/referrals/ladders")
+@spec.operation(
+    "/api/v1/referrals/ladders",
+    "post",
+    summary="Add a reward ladder variant (its milestones: POST /referrals/milestones with variant_id)",
+    request="LadderCreate",
+    response="Ladder",
+    status=201,
+    errors=(400, 409, 422),
+    tags=("referrals",),
+)
+def create_ladder():  # type: ignore[no-untyped-def]
+    """Add a variant; new readers are assigned to it from now on, in its share."""
+    variant = ladders.save_variant(db.session, growth_schemas.json_body(schemas.LADDER_CREATE))
+    commit()
+    return jsonify(ladder_json(variant, 0, [])), 201
+
+
+@bp.patch("/referrals/ladders/<id:variant_id>")
+@spec.operation(
+    "/api/v1/referrals/ladders/<id:variant_id>",
+    "patch",
+    summary="Change a reward ladder variant's name, share or active flag (nobody is reassigned)",
+    request="LadderUpdate",
+    response="Ladder",
+    errors=(400, 404, 409, 422),
+    tags=("referrals",),
+)
+def update_ladder(variant_id: int):  # type: ignore[no-untyped-def]
+    variant = ladders.save_variant(db.session, growth_schemas.json_body(schemas.LADDER_UPDATE), variant_id)
+    commit()
+    past = rewards.readers_past_counts(db.session)
+    milestones = [milestone_json(m, past[m.id]) for m in service.milestones(db.session, ladder=variant.id)]
+    return jsonify(ladder_json(variant, ladders.assigned_counts(db.session).get(variant.id, 0), milestones))
 
 
 @bp.post("/referrals/milestones/<id:milestone_id>/grant-existing")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from growth.db import Base, UTCDateTime, utcnow
@@ -134,18 +134,64 @@ class AddressKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Milestone(Base):
-    """A reward for reaching a number of counted referrals."""
+class LadderVariant(Base):
+    """A reward ladder under test: its own milestones, given to new readers in a fixed share.
 
-    __tablename__ = "referral_milestones"
+    `share` is a positive weight: a variant of share 2 beside one of share 1 gets two new readers
+    in three. Changing it changes only who is assigned from then on, never an assignment made.
+    """
+
+    __tablename__ = "referral_ladder_variants"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    referrals_required: Mapped[int] = mapped_column(unique=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    share: Mapped[int] = mapped_column(default=1)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LadderAssignment(Base):
+    """The ladder a reader was given at signup; once, kept for good (the unique subscriber)."""
+
+    __tablename__ = "referral_ladder_assignments"
+    __table_args__ = (Index("ix_referral_ladder_assignments_variant_assigned", "variant_id", "assigned_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), unique=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("referral_ladder_variants.id", ondelete="CASCADE"))
+    assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Milestone(Base):
+    """A reward for reaching a number of counted referrals, on the default ladder (no variant)
+    or on a variant's; one milestone per referral count on each ladder."""
+
+    __tablename__ = "referral_milestones"
+    __table_args__ = (
+        UniqueConstraint("variant_id", "referrals_required"),
+        # NULLs are distinct in a unique constraint: the default ladder needs its own index.
+        Index(
+            "uq_referral_milestones_default_required",
+            "referrals_required",
+            unique=True,
+            sqlite_where=text("variant_id IS NULL"),
+            postgresql_where=text("variant_id IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    variant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("referral_ladder_variants.id", ondelete="CASCADE"), index=True
+    )
+    referrals_required: Mapped[int] = mapped_column()
     reward_name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     fulfilment_note: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What one grant of it costs the publication (the ladders' cost per referral); 0 = unpriced.
+    cost_cents: Mapped[int] = mapped_column(default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="usd")
 
 
 class RewardGrant(Base):

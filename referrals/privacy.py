@@ -14,7 +14,16 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from growth.models import Subscriber
-from referrals.models import AddressKey, Milestone, Referral, ReferralNode, ReferralVisit, RewardGrant
+from referrals.models import (
+    AddressKey,
+    LadderAssignment,
+    LadderVariant,
+    Milestone,
+    Referral,
+    ReferralNode,
+    ReferralVisit,
+    RewardGrant,
+)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -32,7 +41,7 @@ def _referral(r: Referral) -> dict[str, Any]:
 
 
 def export_referrals(session: Session, subscriber: Subscriber) -> dict[str, Any]:
-    """Their code, who-referred-them standing, the referrals they made, their rewards."""
+    """Their code, who-referred-them standing, the referrals they made, their reward ladder and rewards."""
     made = session.scalars(
         select(Referral).where(Referral.referrer_id == subscriber.id).order_by(Referral.id)
     )
@@ -43,6 +52,11 @@ def export_referrals(session: Session, subscriber: Subscriber) -> dict[str, Any]
         .where(RewardGrant.subscriber_id == subscriber.id)
         .order_by(RewardGrant.id)
     ).all()
+    ladder = session.execute(
+        select(LadderVariant.name, LadderAssignment.assigned_at)
+        .join(LadderVariant, LadderVariant.id == LadderAssignment.variant_id)
+        .where(LadderAssignment.subscriber_id == subscriber.id)
+    ).first()
     visits = session.scalar(
         select(func.count()).select_from(ReferralVisit).where(ReferralVisit.referrer_id == subscriber.id)
     )
@@ -51,6 +65,8 @@ def export_referrals(session: Session, subscriber: Subscriber) -> dict[str, Any]
         "referred_by": _referral(received) if received else None,
         "referrals_made": [_referral(r) for r in made],
         "link_visits": visits or 0,
+        # the reward ladder variant they were given at signup (None: the default ladder)
+        "reward_ladder": {"name": ladder[0], "assigned_at": _iso(ladder[1])} if ladder else None,
         "rewards": [
             {
                 "reward": m.reward_name,

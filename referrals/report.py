@@ -15,13 +15,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
-from sqlalchemy import Float, cast, extract, func, select
+from sqlalchemy import Float, case, cast, extract, func, select
 from sqlalchemy.orm import Session
 
 from growth import access
 from growth.models import Stage, Status, Subscriber
-from referrals import asks, metrics
-from referrals.models import ReferralNode, ReferralVisit
+from referrals import asks, ladder_metrics, ladders, metrics
+from referrals.models import (
+    LadderAssignment,
+    Milestone,
+    Referral,
+    ReferralNode,
+    ReferralStatus,
+    ReferralVisit,
+    RewardGrant,
+)
 
 GOOD_STAGES = {Stage.ENGAGED, Stage.NURTURED, Stage.PAYING}
 PERIOD_DAYS = {"week": 7, "month": 30}
@@ -123,6 +131,75 @@ def load(session: Session, start: dt.datetime | None, end: dt.datetime | None) -
     grouped = session.execute(visits.group_by(ReferralVisit.referrer_id))
     data.visit_counts = {referrer: count for referrer, count in grouped}
     return data
+
+
+LadderData = tuple[
+    list[ladder_metrics.Variant],
+    dict[int, tuple[int, int]],
+    list[tuple[int, int, float, float, bool]],
+    list[tuple[int, int, float, float, int]],
+]
+
+
+def load_ladders(session: Session, good: set[int], now: dt.datetime, horizon_days: int) -> LadderData:
+    """The ladder comparison's data: the variants, (assigned, judged) readers per variant, and
+    the counted referrals (the referred reader in `good`: active and engaged now) and grants
+    (the milestone's cost) of judged readers within the horizon of their assignment. Nothing is
+    read without variants.
+
+    The counts and the horizon are applied here in SQL, as ladder_metrics.count_readers and
+    compare define them, so a million assigned readers are never fetched one by one."""
+    variant_rows = ladders.variants(session)
+    if not variant_rows:
+        return [], {}, [], []
+    dialect = session.get_bind().dialect.name
+    currency = dict(
+        session.execute(
+            select(Milestone.variant_id, Milestone.currency).where(Milestone.variant_id.is_not(None))
+        ).all()
+    )
+    variants = [
+        ladder_metrics.Variant(v.id, v.name, v.share, v.active, currency.get(v.id)) for v in variant_rows
+    ]
+    horizon = horizon_days * metrics.DAY
+    cutoff = now - dt.timedelta(days=horizon_days)
+    judged = LadderAssignment.assigned_at <= cutoff
+    readers = {
+        vid: (int(assigned), int(old or 0))
+        for vid, assigned, old in session.execute(
+            select(
+                LadderAssignment.variant_id,
+                func.count(),
+                func.sum(case((judged, 1), else_=0)),
+            ).group_by(LadderAssignment.variant_id)
+        )
+    }
+    start = _epoch(LadderAssignment.assigned_at, dialect)
+    columns = (LadderAssignment.variant_id, LadderAssignment.subscriber_id, start)
+
+    def within(moment: Any) -> Any:
+        at = _epoch(moment, dialect)
+        return (start <= cutoff.timestamp()) & (at >= start) & (at <= start + horizon)
+
+    referrals = [
+        (vid, referrer, at, t, referred in good)
+        for vid, referrer, at, t, referred in _raw_rows(
+            session,
+            select(*columns, _epoch(Referral.counted_at, dialect), Referral.referred_id)
+            .join(LadderAssignment, LadderAssignment.subscriber_id == Referral.referrer_id)
+            .where(Referral.status == str(ReferralStatus.COUNTED), within(Referral.counted_at)),
+        )
+    ]
+    grants = list(
+        _raw_rows(
+            session,
+            select(*columns, _epoch(RewardGrant.granted_at, dialect), Milestone.cost_cents)
+            .join(Milestone, Milestone.id == RewardGrant.milestone_id)
+            .join(LadderAssignment, LadderAssignment.subscriber_id == RewardGrant.subscriber_id)
+            .where(within(RewardGrant.granted_at)),
+        )
+    )
+    return variants, readers, referrals, grants
 
 
 def build_graph(session: Session) -> tuple[nx.DiGraph, dict[int, float]]:
@@ -261,8 +338,18 @@ def referral_report(
     computed = time.perf_counter()
     join_revenue(session, data, result)
     result["placements"] = asks.placement_report(session, s, e)
+    placed = time.perf_counter()
+    # The ladders are judged over every reader past the horizon, whatever the window.
+    result["ladders"] = ladder_metrics.compare(
+        *load_ladders(session, data.good, now, horizon_days), now, horizon_days
+    )
     if timings is not None:
-        timings.update(load=loaded - clock, metrics=computed - loaded, revenue=time.perf_counter() - computed)
+        timings.update(
+            load=loaded - clock,
+            metrics=computed - loaded,
+            revenue=placed - computed,
+            ladders=time.perf_counter() - placed,
+        )
     result = {
         "from": start.isoformat() if start else None,
         "to": end.isoformat() if end else None,

@@ -20,20 +20,29 @@ from growth.db import commit, db, ids_in, utcnow
 from growth.errors import Conflict
 from growth.models import Status, Subscriber
 from referrals import service, webhook_events
-from referrals.models import GrantStatus, Milestone, ReferralNode, RewardGrant
+from referrals.models import GrantStatus, LadderAssignment, Milestone, ReferralNode, RewardGrant
 from referrals.service import announce_reward
 
 GRANT_BATCH = 500  # grants (and emails) per transaction of a backfill
 
 
-def _past_without_grant(milestone_id: int, required: int) -> Any:
-    """Readers (not erased) with at least `required` counted referrals and no grant of it."""
+def _past_without_grant(milestone_id: int, required: int, variant_id: int | None) -> Any:
+    """Readers (not erased) on the milestone's ladder with at least `required` counted referrals
+    and no grant of it. The default ladder is the readers without a variant."""
+    on_variant = select(LadderAssignment.id).where(
+        LadderAssignment.subscriber_id == ReferralNode.subscriber_id
+    )
+    if variant_id is None:
+        on_ladder = ~on_variant.exists()
+    else:
+        on_ladder = on_variant.where(LadderAssignment.variant_id == variant_id).exists()
     return (
         select(ReferralNode.subscriber_id)
         .join(Subscriber, Subscriber.id == ReferralNode.subscriber_id)
         .where(
             ReferralNode.direct_count >= required,
             Subscriber.status != Status.ERASED,
+            on_ladder,
             ~select(RewardGrant.id)
             .where(
                 RewardGrant.subscriber_id == ReferralNode.subscriber_id,
@@ -46,7 +55,7 @@ def _past_without_grant(milestone_id: int, required: int) -> Any:
 
 def readers_past(session: Session, milestone: Milestone) -> int:
     """How many readers are at or past the milestone without having been granted it."""
-    past = _past_without_grant(milestone.id, milestone.referrals_required).subquery()
+    past = _past_without_grant(milestone.id, milestone.referrals_required, milestone.variant_id).subquery()
     return int(session.scalar(select(func.count()).select_from(past)) or 0)
 
 
@@ -89,7 +98,7 @@ def grant_to_readers_past(
         return 0, 0
     ids = list(
         session.scalars(
-            _past_without_grant(milestone.id, milestone.referrals_required)
+            _past_without_grant(milestone.id, milestone.referrals_required, milestone.variant_id)
             .order_by(ReferralNode.subscriber_id)
             .limit(limit)
         )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from growth.openapi import spec
-from referrals.service import MAX_REFERRALS_REQUIRED, MILESTONE_RULES
+from referrals.ladders import MAX_SHARE, NAME_RULE
+from referrals.service import MAX_COST_CENTS, MAX_REFERRALS_REQUIRED, MILESTONE_RULES
 
 NUM = {"type": ["number", "null"]}
 INT_OR_NULL = {"type": ["integer", "null"]}
@@ -153,9 +154,15 @@ MILESTONE = spec.schema(
             "fulfilment_note",
             "active",
             "readers_past",
+            "variant_id",
+            "cost_cents",
+            "currency",
         ],
         {
             "id": {"type": "integer"},
+            "variant_id": {**INT_OR_NULL, "description": "its ladder variant; null: the default ladder"},
+            "cost_cents": {"type": "integer", "minimum": 0, "description": "what one grant of it costs"},
+            "currency": {"type": "string", "pattern": "^[a-z]{3}$"},
             "referrals_required": {"type": "integer", "minimum": 1},
             "reward_name": {"type": "string"},
             "description": {"type": "string"},
@@ -201,6 +208,14 @@ _MILESTONE_FIELDS = {
     "description": MILESTONE_RULES["description"].schema(),
     "fulfilment_note": MILESTONE_RULES["fulfilment_note"].schema(),
     "active": {"type": "boolean"},
+    "variant_id": {
+        **INT_OR_NULL,
+        "minimum": 1,
+        "description": "on create: the ladder variant it belongs to (null or absent: the default "
+        "ladder); a milestone stays on its ladder",
+    },
+    "cost_cents": {"type": "integer", "minimum": 0, "maximum": MAX_COST_CENTS},
+    "currency": {"type": "string", "pattern": "^[a-zA-Z]{3}$", "description": "one per ladder"},
     "grant_existing": {
         "type": "boolean",
         "description": "grant it now to readers already past it (once each, with the email); "
@@ -213,6 +228,53 @@ MILESTONE_CREATE = spec.schema(
     _obj(["referrals_required", "reward_name"], _MILESTONE_FIELDS, additionalProperties=False),
 )
 MILESTONE_UPDATE = spec.schema("MilestoneUpdate", _obj([], _MILESTONE_FIELDS, additionalProperties=False))
+
+_LADDER_FIELDS = {
+    "name": NAME_RULE.schema(minLength=1),
+    "share": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": MAX_SHARE,
+        "description": "weight among new readers; a change never reassigns anyone",
+    },
+    "active": {"type": "boolean", "description": "inactive: no new readers, those assigned keep it"},
+}
+
+LADDER = spec.schema(
+    "Ladder",
+    _obj(
+        ["id", "name", "share", "active", "created_at", "assigned", "milestones"],
+        {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "share": {"type": "integer", "minimum": 1},
+            "active": {"type": "boolean"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "assigned": {"type": "integer", "description": "readers assigned to it"},
+            "milestones": {"type": "array", "items": {"$ref": "#/components/schemas/Milestone"}},
+        },
+    ),
+)
+
+LADDER_LIST = spec.schema(
+    "LadderList",
+    _obj(
+        ["ladders", "default_milestones"],
+        {
+            "ladders": {"type": "array", "items": {"$ref": "#/components/schemas/Ladder"}},
+            "default_milestones": {
+                "type": "array",
+                "description": "the default ladder: readers without a variant",
+                "items": {"$ref": "#/components/schemas/Milestone"},
+            },
+        },
+    ),
+)
+
+LADDER_CREATE = spec.schema(
+    "LadderCreate", _obj(["name", "share"], _LADDER_FIELDS, additionalProperties=False)
+)
+LADDER_UPDATE = spec.schema("LadderUpdate", _obj([], _LADDER_FIELDS, additionalProperties=False))
 
 GRANT = spec.schema(
     "RewardGrant",
@@ -286,6 +348,52 @@ _PLACEMENT_ROW = _obj(
     },
 )
 
+_INTERVAL = _obj(
+    ["value", "low", "high"],
+    {"value": NUM, "low": NUM, "high": NUM},
+    description="a figure with its 95% interval; null with nothing under it, bounds null below two readers",
+)
+
+_LADDER_ROW = _obj(
+    [
+        "id",
+        "name",
+        "share",
+        "active",
+        "assigned",
+        "judged",
+        "waiting",
+        "currency",
+        "engaged_referrer_share",
+        "quality_k",
+        "cost_per_referral_cents",
+    ],
+    {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "share": {"type": "integer", "description": "the variant's weight among new readers"},
+        "active": {"type": "boolean"},
+        "assigned": {"type": "integer", "description": "readers ever assigned to it"},
+        "judged": {"type": "integer", "description": "readers assigned at least horizon_days ago"},
+        "waiting": {"type": "integer", "description": "readers assigned more recently: not judged yet"},
+        "currency": {"type": ["string", "null"], "description": "of the variant's reward costs"},
+        "engaged_referrer_share": {
+            **_INTERVAL,
+            "description": "judged readers with at least one counted referral (within the horizon of "
+            "their assignment) whose referred reader is still engaged; Wilson interval",
+        },
+        "quality_k": {
+            **_INTERVAL,
+            "description": "counted referrals still engaged per judged reader; mean ± 1.96·sd/√n",
+        },
+        "cost_per_referral_cents": {
+            **_INTERVAL,
+            "description": "reward cost granted / counted referrals of the judged readers, in cents; "
+            "delta-method interval of a ratio",
+        },
+    },
+)
+
 _VIRALITY = _obj(
     ["min_size", "cascades", "mean", "median", "bands", "viral_share", "most_viral"],
     {
@@ -353,6 +461,7 @@ REPORT = spec.schema(
             "structural_virality",
             "forecast",
             "placements",
+            "ladders",
         ],
         {
             "from": {"type": ["string", "null"], "format": "date"},
@@ -483,6 +592,11 @@ REPORT = spec.schema(
                 "type": "array",
                 "description": "referral asks per placement (post_end, confirmed, poll, welcome), then all",
                 "items": _PLACEMENT_ROW,
+            },
+            "ladders": {
+                "type": "array",
+                "description": "reward ladder variants compared on readers past the referral horizon",
+                "items": _LADDER_ROW,
             },
             "forecast": _obj(
                 [

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from growth.db import ids_in
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import Rule, printable, single_line
 from growth.models import DeliveryKind, Status, Subscriber
-from referrals import fraud, ring_review, tree, webhook_events
+from referrals import fraud, ladders, ring_review, tree, webhook_events
 from referrals.models import (
     RING_HOLD_REASON,
     AddressKey,
@@ -278,13 +279,18 @@ def count_referral(session: Session, referral: Referral, now: dt.datetime) -> No
 def grant_milestones(session: Session, referrer_id: int, counted: int, now: dt.datetime) -> list[RewardGrant]:
     """Grant the milestones this count has just reached; the unique constraint settles races.
 
-    A counted referral adds one, so the milestones it reaches are those at exactly `counted`.
+    A counted referral adds one, so the milestones it reaches are those at exactly `counted`, on
+    the referrer's own ladder (their variant's, or the default one when they have none).
     Milestones the reader had already passed when they were added, lowered or switched on are
     the operator's call (`rewards.offer_to_readers_past`), never granted behind their back.
     """
     granted = []
     reached = session.scalars(
-        select(Milestone).where(Milestone.active.is_(True), Milestone.referrals_required == counted)
+        select(Milestone).where(
+            Milestone.active.is_(True),
+            Milestone.referrals_required == counted,
+            ladders.on_ladder(ladders.ladder_of(session, referrer_id)),
+        )
     ).all()
     have = set(
         session.scalars(select(RewardGrant.milestone_id).where(RewardGrant.subscriber_id == referrer_id))
@@ -407,14 +413,32 @@ def held_referrals(session: Session) -> list[tuple[Referral, Subscriber, Subscri
 # Milestones and fulfilment -----------------------------------------------------------------
 
 
-def milestones(session: Session, active_only: bool = False) -> list[Milestone]:
-    query = select(Milestone).order_by(Milestone.referrals_required)
+ALL_LADDERS = "all"
+
+
+def milestones(
+    session: Session, active_only: bool = False, ladder: int | None | str = ALL_LADDERS
+) -> list[Milestone]:
+    """Milestones by referral count: of every ladder (the default ladder's first), or of one
+    (`ladder` a variant id, None the default ladder)."""
+    query = select(Milestone).order_by(
+        Milestone.variant_id.is_not(None), Milestone.variant_id, Milestone.referrals_required
+    )
+    if ladder != ALL_LADDERS:
+        query = query.where(ladders.on_ladder(ladder if isinstance(ladder, int) else None))
     if active_only:
         query = query.where(Milestone.active.is_(True))
     return list(session.scalars(query))
 
 
+def reader_milestones(session: Session, subscriber: Subscriber) -> list[Milestone]:
+    """The active milestones of the reader's own ladder."""
+    return milestones(session, active_only=True, ladder=ladders.ladder_of(session, subscriber.id))
+
+
 MAX_REFERRALS_REQUIRED = 1_000_000
+CURRENCY = re.compile(r"[a-z]{3}")  # an ISO 4217 code, lower case as Stripe writes it
+MAX_COST_CENTS = 100_000_000  # a million in the currency's main unit per reward
 # What a milestone's text accepts (the admin form and the API; referrals.schemas documents it).
 MILESTONE_RULES = {
     "reward_name": Rule.of(Milestone.reward_name),
@@ -430,9 +454,42 @@ def get_milestone(session: Session, milestone_id: int) -> Milestone:
     return milestone
 
 
+def _milestone_ladder(session: Session, data: dict, milestone: Milestone, creating: bool) -> int | None:
+    """The ladder a milestone is on: chosen when it is created (variant_id; none: the default)."""
+    if not creating:
+        if "variant_id" in data and data["variant_id"] != milestone.variant_id:
+            raise ValidationFailed(
+                "A milestone stays on its ladder; add one to the other.", code="ladder_fixed"
+            )
+        return milestone.variant_id
+    variant_id = data.get("variant_id")
+    if variant_id is None:
+        return None
+    if not isinstance(variant_id, int) or isinstance(variant_id, bool) or variant_id < 1:
+        raise ValidationFailed("variant_id must be a ladder's id.", code="invalid_ladder")
+    return ladders.get_variant(session, variant_id).id
+
+
+def _cost(data: dict, milestone: Milestone) -> tuple[int, str]:
+    cost = data.get("cost_cents", milestone.cost_cents if milestone.cost_cents is not None else 0)
+    if not isinstance(cost, int) or isinstance(cost, bool) or not 0 <= cost <= MAX_COST_CENTS:
+        raise ValidationFailed(
+            f"cost_cents must be a whole number of cents from 0 to {MAX_COST_CENTS}.", code="invalid_cost"
+        )
+    currency = data.get("currency", milestone.currency or "usd")
+    if not isinstance(currency, str) or not CURRENCY.fullmatch(currency.strip().lower()):
+        raise ValidationFailed(
+            "currency must be a three-letter ISO code such as usd.", code="invalid_currency"
+        )
+    return cost, currency.strip().lower()
+
+
 def save_milestone(session: Session, data: dict, milestone_id: int | None = None) -> Milestone:
-    """Create or change a milestone; one milestone per referral count."""
+    """Create or change a milestone; one milestone per referral count on each ladder, and one
+    currency for a ladder's costs."""
     milestone = Milestone() if milestone_id is None else get_milestone(session, milestone_id)
+    variant_id = _milestone_ladder(session, data, milestone, milestone_id is None)
+    cost, currency = _cost(data, milestone)
     required = data.get("referrals_required", milestone.referrals_required)
     if (
         not isinstance(required, int)
@@ -450,11 +507,20 @@ def save_milestone(session: Session, data: dict, milestone_id: int | None = None
     note = MILESTONE_RULES["fulfilment_note"].clean(
         data.get("fulfilment_note", milestone.fulfilment_note) or ""
     )
-    clash = session.scalars(
-        select(Milestone).where(Milestone.referrals_required == required, Milestone.id != milestone_id)
-    ).first()
+    same_ladder = ladders.on_ladder(variant_id)
+    others = select(Milestone).where(same_ladder, Milestone.id != milestone_id)
+    clash = session.scalars(others.where(Milestone.referrals_required == required)).first()
     if clash is not None:
-        raise Conflict(f"A milestone at {required} referrals exists already.", code="duplicate_milestone")
+        raise Conflict(
+            f"A milestone at {required} referrals exists already on this ladder.", code="duplicate_milestone"
+        )
+    other_currency = session.scalars(others.where(Milestone.currency != currency)).first()
+    if other_currency is not None:
+        raise Conflict(
+            f"This ladder's rewards are priced in {other_currency.currency}; use it here too.",
+            code="currency_mismatch",
+        )
+    milestone.variant_id, milestone.cost_cents, milestone.currency = variant_id, cost, currency
     milestone.referrals_required, milestone.reward_name = required, name
     milestone.description, milestone.fulfilment_note = description, note
     milestone.active = bool(data.get("active", True if milestone.active is None else milestone.active))
@@ -501,7 +567,7 @@ def progress(session: Session, subscriber: Subscriber) -> Progress:
     if prefetched is not None and subscriber.id in prefetched["counts"]:
         # used once: a referral counted later in this unit of work must not read a stale count
         counted = prefetched["counts"].pop(subscriber.id)
-        milestones = prefetched["milestones"]
+        milestones = prefetched["milestones"].get(prefetched["ladders"].get(subscriber.id), [])
     else:
         counted = (
             session.scalar(
@@ -513,7 +579,11 @@ def progress(session: Session, subscriber: Subscriber) -> Progress:
     if milestones is None:
         upcoming = session.scalars(
             select(Milestone)
-            .where(Milestone.active.is_(True), Milestone.referrals_required > counted)
+            .where(
+                Milestone.active.is_(True),
+                Milestone.referrals_required > counted,
+                ladders.on_ladder(ladders.ladder_of(session, subscriber.id)),
+            )
             .order_by(Milestone.referrals_required)
             .limit(1)
         ).first()
@@ -523,7 +593,7 @@ def progress(session: Session, subscriber: Subscriber) -> Progress:
 
 
 def prefetch_progress(session: Session, subscribers: list[Subscriber]) -> None:
-    """Load the counts of a batch of readers and the active milestones in two queries."""
+    """Load the counts and ladders of a batch of readers and the active milestones in a few queries."""
     ids = [s.id for s in subscribers]
     counts = dict.fromkeys(ids, 0)
     for start in range(0, len(ids), 1000):
@@ -534,12 +604,16 @@ def prefetch_progress(session: Session, subscribers: list[Subscriber]) -> None:
             )
         )
         counts.update((sid, n) for sid, n in rows)
-    milestones = list(
-        session.scalars(
-            select(Milestone).where(Milestone.active.is_(True)).order_by(Milestone.referrals_required)
-        )
-    )
-    g.referral_progress = {"counts": {k: v or 0 for k, v in counts.items()}, "milestones": milestones}
+    by_ladder: dict[int | None, list[Milestone]] = {}
+    for milestone in session.scalars(
+        select(Milestone).where(Milestone.active.is_(True)).order_by(Milestone.referrals_required)
+    ):
+        by_ladder.setdefault(milestone.variant_id, []).append(milestone)
+    g.referral_progress = {
+        "counts": {k: v or 0 for k, v in counts.items()},
+        "ladders": ladders.ladders_of(session, ids),
+        "milestones": by_ladder,
+    }
 
 
 def progress_sentence(p: Progress) -> str:

@@ -15,7 +15,7 @@ from growth.models import Newsletter
 from growth.roles import ADMIN, has_role
 from growth.subscribers import default_newsletter
 from growth.tokens import make_token, read_token
-from referrals import asks, cascade_pictures, panels, rewards, ring_review, service
+from referrals import asks, cascade_pictures, ladders, panels, rewards, ring_review, service
 
 bp = Blueprint("referrals", __name__)
 
@@ -149,7 +149,7 @@ def hub(token: str):  # type: ignore[no-untyped-def]
             share_text=f"I read {publication} and think you'd like it too: {url}",
             progress=progress,
             sentence=service.progress_sentence(progress),
-            milestones=service.milestones(db.session, active_only=True),
+            milestones=service.reader_milestones(db.session, subscriber),
             reward_states=rewards.reward_states(db.session, subscriber),
             leaderboard=service.leaderboard(db.session),
             on_leaderboard=service.is_on_leaderboard(db.session, subscriber),
@@ -177,12 +177,27 @@ def _int_field(name: str, maximum: int = MAX_ID) -> int | None:
     return optional_int(request.form.get(name), name, 1, maximum)
 
 
-def _milestone_form() -> dict[str, object]:
+def _milestone_form(creating: bool = False) -> dict[str, object]:
     data: dict[str, object] = {
         k: request.form.get(k, "") for k in ("reward_name", "description", "fulfilment_note")
     }
     data["referrals_required"] = _int_field("referrals_required", service.MAX_REFERRALS_REQUIRED)
+    cost = optional_int(request.form.get("cost_cents"), "cost_cents", 0, service.MAX_COST_CENTS)
+    if cost is not None:  # blank: unchanged (0 for a new milestone)
+        data["cost_cents"] = cost
+    if (request.form.get("currency") or "").strip():
+        data["currency"] = request.form["currency"]
+    if creating:  # a milestone stays on the ladder it was added to
+        data["variant_id"] = _int_field("variant_id")
     data["grant_existing"] = request.form.get("grant_existing") == "on"
+    return data
+
+
+def _ladder_form() -> dict[str, object]:
+    data: dict[str, object] = {"name": request.form.get("name", "")}
+    share = _int_field("share", ladders.MAX_SHARE)
+    if share is not None:
+        data["share"] = share
     return data
 
 
@@ -232,7 +247,7 @@ def admin():  # type: ignore[no-untyped-def]
                 )
                 message = f"Referral {referral_id} {'approved' if action == 'approve' else 'rejected'}."
             elif action == "add_milestone":
-                data = _milestone_form()
+                data = _milestone_form(creating=True)
                 milestone, past = rewards.save_and_offer(db.session, data)
                 message = f"Milestone at {milestone.referrals_required} referrals added. " + _past_note(
                     past, bool(data["grant_existing"])
@@ -249,6 +264,16 @@ def admin():  # type: ignore[no-untyped-def]
                 milestone = service.get_milestone(db.session, _int_field("milestone_id") or 0)
                 past = rewards.offer_to_readers_past(db.session, milestone, grant=True)
                 message = _past_note(past, True)
+            elif action == "add_ladder":
+                variant = ladders.save_variant(db.session, _ladder_form())
+                message = f"Ladder {variant.name} added: new readers get it in its share from now on."
+            elif action == "edit_ladder":
+                variant_id = _int_field("variant_id")
+                if variant_id is None:
+                    raise NotFound("No such ladder.")
+                data = {**_ladder_form(), "active": request.form.get("active") == "on"}
+                variant = ladders.save_variant(db.session, data, variant_id)
+                message = f"Ladder {variant.name} saved; readers already assigned keep their ladder."
             elif action == "reject_ring":
                 ids = [
                     optional_int(raw, "referral_id", 1, MAX_ID) for raw in request.form.getlist("referral_id")
@@ -274,6 +299,9 @@ def admin():  # type: ignore[no-untyped-def]
         "referrals/admin.html",
         held=service.held_referrals(db.session),
         milestones=service.milestones(db.session),
+        ladders=ladders.variants(db.session),
+        ladder_names={v.id: v.name for v in ladders.variants(db.session)},
+        assigned=ladders.assigned_counts(db.session),
         readers_past=rewards.readers_past_counts(db.session),
         grants=service.grants(db.session),
         rings=ring_review.possible_rings(db.session, current_app.config["MASTHEAD"], utcnow()),
