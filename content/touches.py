@@ -34,7 +34,9 @@ def web_reads(session: Session, subscriber_ids: Collection[int] | None) -> list[
     slugs = {slug for _, _, url in rows if (slug := post_slug(url or ""))}
     if not slugs:
         return []
-    ids: dict[str, int] = {slug: pid for slug, pid in session.execute(select(Post.slug, Post.id).where(Post.slug.in_(slugs)))}
+    ids: dict[str, int] = {
+        slug: pid for slug, pid in session.execute(select(Post.slug, Post.id).where(Post.slug.in_(slugs)))
+    }
     return [
         Touch(int(sid), at, WEB_READ, ids[slug])
         for sid, at, url in rows
