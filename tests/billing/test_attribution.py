@@ -61,7 +61,9 @@ def test_the_last_read_within_seven_days_wins_over_an_earlier_click():
 
 def test_a_read_eight_days_before_does_not_count():
     assert post_credit(_conv(1), [Touch(1, T0 - 8 * DAY, WEB_READ, 20)]) == NO_POST
-    assert post_credit(_conv(1), [Touch(1, T0 - 7 * DAY - dt.timedelta(seconds=1), EMAIL_CLICK, 20)]) == NO_POST
+    assert (
+        post_credit(_conv(1), [Touch(1, T0 - 7 * DAY - dt.timedelta(seconds=1), EMAIL_CLICK, 20)]) == NO_POST
+    )
 
 
 def test_touches_after_the_conversion_do_not_count():
@@ -185,7 +187,9 @@ def test_influence_credits_every_referrer_up_the_chain_and_is_not_additive():
 def _admin_headers(session, role: str = "admin") -> dict[str, str]:  # type: ignore[no-untyped-def]
     from growth import auth
 
-    operator = auth.create_operator(session, f"{role}-{uuid.uuid4().hex[:6]}@example.com", "a-long-password", role)
+    operator = auth.create_operator(
+        session, f"{role}-{uuid.uuid4().hex[:6]}@example.com", "a-long-password", role
+    )
     token = auth.create_token(session, operator)
     session.commit()
     return {"Authorization": f"Bearer {token}"}
@@ -301,13 +305,17 @@ def test_content_touches_are_reads_and_human_clicks_of_posts_never_opens(session
         )
         session.add(send)
         session.flush()
-        d = Delivery(subscriber_id=ana, send_id=send.id, kind="value", template="post", to_email="a@example.com")
+        d = Delivery(
+            subscriber_id=ana, send_id=send.id, kind="value", template="post", to_email="a@example.com"
+        )
         session.add(d)
         session.flush()
         deliveries[post.id] = d.id
 
     def event(kind: str, at: dt.datetime, sid: int = ana, **fields: object) -> None:
-        session.add(EmailEvent(event_id=f"t-{uuid.uuid4().hex}", type=kind, subscriber_id=sid, at=at, **fields))
+        session.add(
+            EmailEvent(event_id=f"t-{uuid.uuid4().hex}", type=kind, subscriber_id=sid, at=at, **fields)
+        )
 
     event("web_visit", NOW - 2 * DAY, url=f"http://masthead.test/p/{read.slug}")
     event("web_visit", NOW - 2 * DAY, url="http://masthead.test/me/abc/upgrade")  # not a post page
