@@ -27,6 +27,7 @@ from growth.db import ids_in, utcnow
 from growth.models import Subscriber
 from growth.partner_models import Partner, PartnerSignup
 
+MAX_IDS_PER_QUERY = 5000  # SQLite binds each id of an IN list as its own parameter
 CSV_HEADER = ("by", "key", "label", "currency", "revenue_cents", "conversions")
 
 
@@ -114,7 +115,10 @@ def referral_chain(session: Session) -> dict[int, int]:
             select(Subscriber.id, Subscriber.referrer_id).where(Subscriber.referrer_id.is_not(None))
         )
     }
-    counted = reports.referred(session, list(pairs)) if pairs else set()
+    ids = list(pairs)
+    counted: set[int] = set()
+    for i in range(0, len(ids), MAX_IDS_PER_QUERY):
+        counted |= reports.referred(session, ids[i : i + MAX_IDS_PER_QUERY])
     return {sid: int(ref) for sid, ref in pairs.items() if sid in counted and ref is not None}
 
 
@@ -122,10 +126,16 @@ def compute(session: Session, now: dt.datetime) -> rules.Attribution:
     """Attribution of every conversion up to `now`."""
     conversions = load_conversions(session, now)
     ids = [c.subscriber_id for c in conversions]
+    wanted = set(ids)
+    # Past a few thousand payers one pass over every touch beats a statement naming them all.
+    touches = attribution_touches.touches(session, ids if len(ids) <= MAX_IDS_PER_QUERY else None)
+    acquisitions: dict[int, rules.Acquisition] = {}
+    for i in range(0, len(ids), MAX_IDS_PER_QUERY):
+        acquisitions.update(load_acquisitions(session, ids[i : i + MAX_IDS_PER_QUERY]))
     return rules.attribute(
         conversions,
-        attribution_touches.touches(session, ids),
-        load_acquisitions(session, ids),
+        [t for t in touches if t.subscriber_id in wanted],
+        acquisitions,
         referral_chain(session),
     )
 
