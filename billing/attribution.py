@@ -23,8 +23,9 @@ Rules
   3. otherwise no post (key NO_POST). Opens, machine or human, are never touches.
 - Acquisition credit, separate views of the paying subscriber's own signup facts:
   `source` (growth.acquisition_metrics.source_key: partner kind, `referral`, the source given,
-  `other_site`, `direct`), `campaign` (acquisition_metrics.campaign_of; NONE when none) and
-  `referrer` (the direct referrer of a counted referral; NONE when not referred). The same
+  `other_site`, `direct`), `campaign` (acquisition_metrics.campaign_of; NO_CAMPAIGN, "", when
+  none) and `referrer` (the direct referrer of a counted referral; NOT_REFERRED when not
+  referred). A conversion whose signup facts are gone is UNKNOWN in those three. The same
   notions as the acquisition report, so the two agree.
 - Each view gives each conversion's whole revenue to exactly one key: every view sums to the
   total revenue, per currency.
@@ -45,8 +46,9 @@ VIEWS = ("post", "source", "campaign", "referrer")
 READ_WINDOW = dt.timedelta(days=7)
 PAYWALL_GRACE = dt.timedelta(hours=1)
 NO_POST = "none"
-NONE = "none"  # no campaign, not referred
-UNKNOWN = "unknown"  # a conversion whose signup facts are gone
+NOT_REFERRED = "none"  # no referrer id is ever this
+NO_CAMPAIGN = ""  # as the acquisition report keys it (a campaign may well be named "none")
+UNKNOWN = "(unknown)"  # a conversion whose signup facts are gone
 INFLUENCE_LABEL = "influence, not additive"
 RULES = {
     "post": "Each paid conversion is credited to the post whose paywall or upgrade link started "
@@ -164,8 +166,8 @@ def attribute(
         own = {
             "post": post_credit(c, by_subscriber.get(c.subscriber_id, ())),
             "source": (facts.source or UNKNOWN) if facts else UNKNOWN,
-            "campaign": (facts.campaign or NONE) if facts else UNKNOWN,
-            "referrer": (str(facts.referrer_id) if facts.referrer_id is not None else NONE)
+            "campaign": facts.campaign if facts else UNKNOWN,
+            "referrer": (str(facts.referrer_id) if facts.referrer_id is not None else NOT_REFERRED)
             if facts
             else UNKNOWN,
         }

@@ -155,8 +155,8 @@ def _labels(session: Session, by: str, keys: Collection[str]) -> dict[str, str]:
         }
         return {k: emails.get(k, f"subscriber {k}") if k.isdigit() else "not referred" for k in keys}
     if by == "campaign":
-        return {k: "no campaign" if k == rules.NONE else k for k in keys}
-    return dict(zip(keys, keys, strict=True))
+        return {k: "no campaign" if k == rules.NO_CAMPAIGN else k for k in keys}
+    return {k: k for k in keys}
 
 
 def _credit_json(key: str, label: str, credit: rules.Credit) -> dict[str, Any]:
@@ -177,9 +177,8 @@ def report(session: Session, by: str, now: dt.datetime | None = None) -> dict[st
     credits = result.views[by]
     keys = list(credits)
     labels = _labels(session, by, keys)
-    for key in (rules.UNKNOWN,):
-        if key in labels:
-            labels[key] = "unknown (signup facts gone)"
+    if by != "post" and rules.UNKNOWN in labels:
+        labels[rules.UNKNOWN] = "unknown (signup facts gone)"
     rows = [_credit_json(k, labels[k], credits[k]) for k in keys]
     rows.sort(key=lambda r: (-sum(r["revenue_cents"].values()), -r["conversions"], r["key"]))
     out: dict[str, Any] = {

@@ -150,18 +150,18 @@ def test_each_view_sums_to_the_total_revenue():
         "website": {"usd": 1000},
         "referral": {"usd": 1200, "eur": 300},
         "direct": {"eur": 1200},
-        "unknown": {"usd": 100},
+        "(unknown)": {"usd": 100},
     }
     assert {k: c.revenue for k, c in result.views["campaign"].items()} == {
-        "none": {"usd": 2200, "eur": 300},
+        "": {"usd": 2200, "eur": 300},
         "spring": {"eur": 1200},
-        "unknown": {"usd": 100},
+        "(unknown)": {"usd": 100},
     }
     assert {k: c.revenue for k, c in result.views["referrer"].items()} == {
         "none": {"usd": 1000, "eur": 1200},
         "1": {"usd": 500, "eur": 300},
         "2": {"usd": 700},
-        "unknown": {"usd": 100},
+        "(unknown)": {"usd": 100},
     }
 
 
@@ -375,3 +375,43 @@ def test_a_bad_post_at_checkout_is_a_400_and_an_unknown_one_is_ignored(
     assert unknown.status_code == 200 and unknown.get_json()["url"]
     session_obj = next(iter(fake_stripe.checkout_sessions.values()))
     assert "post_id" not in session_obj["metadata"]
+
+
+def test_the_paywall_post_is_kept_once_whatever_order_stripe_sends_in(
+    billing_app, bclient, boutbox, bsession, fake_stripe
+):
+    from billing.models import Subscription
+    from growth.links import manage_token
+    from tests.billing.conftest import confirmed_subscriber, csrf_from, post_event
+    from tests.billing.test_checkout import make_tier, sync
+    from tests.content.conftest import make_post
+    from tests.fakes.stripe import event
+
+    ana = confirmed_subscriber(bclient, boutbox, bsession)
+    post = make_post(bsession, title="Gated", audience="paid")
+    tier = make_tier(billing_app, bsession)
+    sync(billing_app)
+    with billing_app.test_request_context():
+        token = manage_token(ana)
+    page = bclient.get(f"/me/{token}/upgrade?post={post.id}").get_data(as_text=True)
+    assert f'name="post_id" value="{post.id}"' in page  # the reader's own upgrade page carries it
+    answer = bclient.post(
+        "/billing/checkout",
+        json={"t": token, "tier_id": tier.id, "interval": "month", "post_id": post.id},
+        headers={"X-CSRFToken": csrf_from(page)},
+    )
+    assert answer.status_code == 200
+    session_obj = next(iter(fake_stripe.checkout_sessions.values()))
+    events = fake_stripe.complete_checkout(session_obj["id"], int(time.time()) - 86_400)
+    for e in reversed(events):  # the invoice first, the Checkout Session last
+        assert post_event(bclient, e).status_code == 200
+    # a later update whose metadata names another post (edited at Stripe) changes nothing
+    sub_obj = next(e for e in events if e["type"] == "customer.subscription.created")["data"]["object"]
+    edited = {**sub_obj, "metadata": {**sub_obj["metadata"], "post_id": "999"}}
+    assert (
+        post_event(bclient, event("customer.subscription.updated", edited, int(time.time()))).status_code
+        == 200
+    )
+    bsession.expire_all()
+    (sub,) = bsession.query(Subscription).all()
+    assert sub.checkout_post_id == post.id
