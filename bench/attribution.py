@@ -52,9 +52,8 @@ def main() -> None:
         assert sum(c.revenue.get("usd", 0) for c in result.views[view].values()) == total
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{PAYERS:,} payers, {len(touches):,} touches: attribute() {took:.2f} s, peak RSS {peak:.0f} MB")
-    print(
-        f"posts credited: {len(result.views['post']) - 1}, referrers with influence: {len(result.influence):,}"
-    )
+    posts = len(result.views["post"]) - 1
+    print(f"posts credited: {posts}, referrers with influence: {len(result.influence):,}")
 
 
 if __name__ == "__main__":
