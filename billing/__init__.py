@@ -38,6 +38,7 @@ ROLES = {
     "billing_api.create_tier": "admin",
     "billing_api.update_tier": "admin",
     "billing_api.revenue": "admin",
+    "billing_api.attribution_view": "admin",
     "billing_api.ledger": "admin",
     "billing_admin.bill_booking": "admin",
     "billing_api.bill_booking": "admin",
@@ -54,9 +55,11 @@ ROLES = {
 
 def init_app(app: Flask) -> None:
     """Register the billing domain's gateway, blueprints, commands and lookups."""
-    from billing import (  # noqa: F401  (webhooks: tasks)
+    from billing import (  # noqa: F401  (webhooks: tasks; attribution_api: routes on api.bp)
         admin,
         api,
+        attribution_api,
+        attribution_report,
         cli,
         gateway,
         gifts,
@@ -74,7 +77,18 @@ def init_app(app: Flask) -> None:
     from billing import reports as billing_reports
     from billing import timeline as billing_timeline
     from billing.demo import BillingDemo
-    from growth import access, demo, emails, paid_members, reports, roles, scheduler, timeline
+    from growth import (
+        access,
+        attribution_touches,
+        demo,
+        emails,
+        paid_members,
+        post_figures,
+        reports,
+        roles,
+        scheduler,
+        timeline,
+    )
     from growth import sponsorships as growth_sponsorships
     from growth.extensions import csrf
 
@@ -95,6 +109,9 @@ def init_app(app: Flask) -> None:
     access.register_grants_of(grants.grant_summaries)
     access.register_revenue_lookup(service.revenue_lookup)
     access.register_cash_lookup(billing_reports.cash_lookup)
+    attribution_touches.register_touches("billing", attribution_report.paywall_starts)
+    access.register_attribution(attribution_report.report)
+    post_figures.register_post_figures("billing", attribution_report.post_figures)
     webhook_events.register()
     reports.register_series("paid_history", report_series.paid_history)
     reports.register_series("mrr", report_series.mrr_at)

@@ -40,11 +40,12 @@ from billing.models import (
 )
 from billing.offers import record_redemption
 from billing.retention import note_subscription_event
-from billing.service import SIGNUP_METADATA, tier_for_price
+from billing.service import POST_METADATA, SIGNUP_METADATA, tier_for_price
 from growth import emails, rollups, signals
 from growth.db import utcnow
 from growth.errors import InvalidRequest
 from growth.models import Stage, Status, Subscriber, SubscriberEvent
+from growth.params import as_id
 from growth.subscribers import join_by_payment, set_stage
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ def parse_subscription(obj: dict[str, Any]) -> dict[str, Any]:
         "trial_end": timestamp(obj.get("trial_end")),
         "canceled_at": timestamp(obj.get("canceled_at")),
         "subscriber_id_hint": int_or_none(metadata.get("subscriber_id")),
+        "checkout_post_id": as_id(metadata.get(POST_METADATA)),
     }
 
 
@@ -206,6 +208,7 @@ def apply_subscription(session: Session, row: EventStamp, obj: dict[str, Any]) -
     fields = parse_subscription(obj)
     sub = _mirror_row(session, fields, row.created)
     hint = fields.pop("subscriber_id_hint")
+    note_checkout_post(sub, fields.pop("checkout_post_id"))
     session.add(
         SubscriptionSnapshot(
             event_id=row.event_id,
@@ -276,6 +279,16 @@ def apply_subscription(session: Session, row: EventStamp, obj: dict[str, Any]) -
         if subscriber is not None
         else (session.get(Subscriber, sub.subscriber_id) if sub.subscriber_id else None)
     )
+
+
+def note_checkout_post(sub: Subscription, post_id: int | None) -> None:
+    """Keep the post that started the subscription's Checkout; the first one reported stays.
+
+    Checkout copies the same metadata to the session and the subscription, so whichever event
+    arrives first (in any order, any number of times) records it, and a later change is ignored.
+    """
+    if post_id is not None and sub.checkout_post_id is None:
+        sub.checkout_post_id = post_id
 
 
 def _event_object(session: Session, event_id: str) -> dict[str, Any]:
@@ -377,6 +390,13 @@ def apply_checkout_completed(session: Session, row: StripeEvent, obj: dict[str, 
         link_customer(session, customer_id, subscriber, email)
         if subscriber is not None:
             refresh_stage(session, subscriber, row.created)
+    subscription_id = id_of(obj.get("subscription"))
+    if subscription_id:  # the subscription's own events carry the post too, if this one is late
+        sub = session.scalars(
+            select(Subscription).where(Subscription.stripe_subscription_id == subscription_id)
+        ).first()
+        if sub is not None:
+            note_checkout_post(sub, as_id(metadata.get(POST_METADATA)))
     if metadata.get("offer_id") and obj.get("id"):
         record_redemption(
             session, metadata["offer_id"], str(obj["id"]), subscriber.id if subscriber else None, row.created

@@ -146,6 +146,9 @@ class Subscription(SubscriptionState, Base):
     tier_id: Mapped[int | None] = mapped_column(ForeignKey("billing_tiers.id", ondelete="SET NULL"))
     state_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # `created` of the event it mirrors
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The post whose paywall or upgrade link started Checkout (its metadata), for attribution.
+    # A plain id, no foreign key: billing never reaches into content's tables.
+    checkout_post_id: Mapped[int | None] = mapped_column()
 
 
 class SubscriptionSnapshot(SubscriptionState, Base):

@@ -420,3 +420,46 @@ CANCELLATION_REPORT = spec.schema(
         },
     },
 )
+
+_CENTS_BY_CURRENCY = {"type": "object", "additionalProperties": {"type": "integer"}}
+_ATTRIBUTION_ROW = {
+    "type": "object",
+    "required": ["key", "label", "revenue_cents", "conversions"],
+    "properties": {
+        "key": {"type": "string", "description": "a post, subscriber or the value itself; `none`: not any"},
+        "label": {"type": "string"},
+        "revenue_cents": {**_CENTS_BY_CURRENCY, "description": "net cash per currency"},
+        "conversions": {"type": "integer"},
+    },
+}
+
+ATTRIBUTION_REPORT = spec.schema(
+    "AttributionReport",
+    {
+        "type": "object",
+        "required": ["by", "at", "currencies", "rows", "total_revenue_cents", "conversions", "rules"],
+        "properties": {
+            "by": {"enum": ["post", "source", "campaign", "referrer"]},
+            "at": {"type": "string", "format": "date-time"},
+            "currencies": {"type": "array", "items": {"type": "string"}},
+            "rows": {
+                "type": "array",
+                "items": _ATTRIBUTION_ROW,
+                "description": "each conversion in exactly one row: per currency they sum to the total",
+            },
+            "total_revenue_cents": _CENTS_BY_CURRENCY,
+            "conversions": {"type": "integer"},
+            "rules": {"type": "string", "description": "the rule of this view, in one sentence"},
+            "influence": {
+                "type": "object",
+                "description": "by=referrer only: revenue of everyone below each referrer in the "
+                "referral chain; a payment counts for every referrer above it (not additive)",
+                "required": ["label", "rows"],
+                "properties": {
+                    "label": {"const": "influence, not additive"},
+                    "rows": {"type": "array", "items": _ATTRIBUTION_ROW},
+                },
+            },
+        },
+    },
+)

@@ -37,6 +37,8 @@ MAX_TRIAL_DAYS = 730  # Stripe's limit on trial_period_days
 MAX_PRICE_CENTS = 99_999_999  # Stripe's limit on unit_amount (8 digits)
 # Checkout metadata of a stranger's session: the payment signs them up (the email is Stripe's).
 SIGNUP_METADATA = "masthead_signup"
+# Checkout metadata naming the post whose paywall or upgrade link started the session.
+POST_METADATA = "post_id"
 _CURRENCY = re.compile(r"[a-z]{3}")
 
 
@@ -325,6 +327,7 @@ def start_checkout(
     cancel_url: str,
     automatic_tax: bool,
     offer_id: int | None = None,
+    post_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> str:
     """Create a subscription-mode Checkout Session; returns its URL.
@@ -332,6 +335,8 @@ def start_checkout(
     For a stranger (no subscriber) Checkout asks the email; the completed payment makes them
     an active subscriber (billing.mirror), so the metadata says the session signs them up.
     An offer (its tier and interval, while live) applies its promotion code or its trial.
+    `post_id` (the post whose paywall or upgrade link started it) goes into the session's and
+    the subscription's metadata, so the mirror can credit the conversion to it.
     """
     from billing import offers  # offers builds on this module's tiers and prices
 
@@ -354,6 +359,8 @@ def start_checkout(
     metadata = {"tier_id": str(tier.id)}
     if offer is not None:
         metadata["offer_id"] = str(offer.id)
+    if post_id is not None:
+        metadata[POST_METADATA] = str(post_id)
     if subscriber is not None:
         metadata["subscriber_id"] = str(subscriber.id)
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request
 
 from billing import gateway, gifts, offers, self_service, service, webhooks
-from growth import links, readers, subscribers
+from growth import attribution_touches, links, readers, subscribers
 from growth.auth import current_operator
 from growth.db import commit, db, utcnow
 from growth.errors import DomainError, InvalidRequest
@@ -30,6 +30,18 @@ def _link_problem(exc: DomainError):  # type: ignore[no-untyped-def]
     return render_template("growth/link_problem.html", message=exc.message, code=exc.code), exc.status
 
 
+def _started_from_post(raw: object) -> int | None:
+    """The post whose paywall or upgrade link led here (`?post=`), when it names a post we have.
+
+    Anything else (no post, not a number, a post that is gone) is ignored: the page and Checkout
+    work the same, the payment is just credited by the reader's reads instead (billing.attribution).
+    """
+    post_id = as_id(raw)
+    if post_id is None:
+        return None
+    return post_id if attribution_touches.known_posts(db.session, [post_id]) else None
+
+
 def _pricing_page(subscriber: Subscriber | None, token: str | None):  # type: ignore[no-untyped-def]
     """The one pricing page: for a known reader (their plan, Checkout for them) or a stranger."""
     configured = gateway.is_configured()
@@ -50,6 +62,7 @@ def _pricing_page(subscriber: Subscriber | None, token: str | None):  # type: ig
         paid=request.args.get("checkout") == "success",
         gift_sent=request.args.get("gift") == "sent",
         gift_months=gifts.GIFT_MONTHS,
+        post_id=_started_from_post(request.args.get("post")),
     )
 
 
@@ -141,6 +154,9 @@ def checkout():  # type: ignore[no-untyped-def]
     offer_id = as_id(data.get("offer_id")) if data.get("offer_id") not in (None, "") else None
     if data.get("offer_id") not in (None, "") and offer_id is None:
         raise InvalidRequest("offer_id must be an offer's number", code="invalid_offer")
+    if data.get("post_id") not in (None, "") and as_id(data.get("post_id")) is None:
+        raise InvalidRequest("post_id must be a post's number", code="invalid_post")
+    post_id = _started_from_post(data.get("post_id"))  # a post that is gone is ignored
     if subscriber is not None:
         token = links.manage_token(subscriber)
         success_url = links.absolute(f"/me/{token}/billing?checkout=success")
@@ -158,6 +174,7 @@ def checkout():  # type: ignore[no-untyped-def]
         cancel_url=cancel_url,
         automatic_tax=current_app.config["MASTHEAD"].stripe_automatic_tax,
         offer_id=offer_id,
+        post_id=post_id,
         now=utcnow(),
     )
     commit()

@@ -102,11 +102,12 @@ def init_app(app: Flask) -> None:
         sponsor_api,
         sponsor_models,
         sponsorships,
+        touches,
         views,
         webhook_events,
     )
     from content import demo as content_demo
-    from growth import demo, emails, notices, reports, roles, scheduler, signals
+    from growth import attribution_touches, demo, emails, notices, reports, roles, scheduler, signals
     from growth import sponsorships as growth_sponsorships
     from growth.extensions import csrf
 
@@ -131,6 +132,8 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
     emails.register_welcome_provider(sequences.welcome_content)
     reports.register_series("landing_posts", report_series.landing_posts)
+    attribution_touches.register_touches("content", touches.post_touches)
+    attribution_touches.register_post_titles(touches.post_titles)
     privacy.register()
     growth_sponsorships.register_charge(sponsorships.charge_lookup)
     for signal, handler in (

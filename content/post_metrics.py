@@ -20,8 +20,8 @@ EMAIL_FIGURES = (
 )
 REVENUE_FIELDS = ("paid_conversions", "revenue", "revenue_note")
 REVENUE_NOTE = (
-    "Not attributed yet: paid conversions and revenue per post need payment attribution, "
-    "which is not built; until then these are null."
+    "Not attributed: paid conversions and revenue per post come from billing's payment "
+    "attribution, and no billing domain is installed; these are null."
 )
 SORTS = ("engaged_readers", "referral_signups", "referral_visits", "revenue", "published_at")
 _UNSUBSCRIBES = ("unsubscribe", "group_unsubscribe")

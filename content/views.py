@@ -19,18 +19,23 @@ from growth.params import query_int
 bp = Blueprint("content", __name__)
 
 UPGRADE_PATHS = ("/pricing", "/upgrade", "/billing/pricing")
+UPGRADE_POST_PARAM = "post"  # the pricing page carries it to Checkout (billing reads it)
 
 
-def _upgrade_url(subscriber_id: int | None) -> str:
+def _upgrade_url(subscriber_id: int | None, post_id: int | None = None) -> str:
     """Billing's pricing page when it has one, signed for a known reader; the subscribe page otherwise.
 
-    The signed link names the reader even where the cookie did not stick.
+    The signed link names the reader even where the cookie did not stick; `post` names the post
+    whose paywall the reader is leaving, so a payment that follows is credited to it.
     """
     rules = {rule.rule for rule in current_app.url_map.iter_rules()}
     path = next((p for p in UPGRADE_PATHS if p in rules), None)
     if path is None:
         return "/subscribe"
-    return f"{path}?r={paywall.reader_token(subscriber_id)}" if subscriber_id is not None else path
+    params = [f"r={paywall.reader_token(subscriber_id)}"] if subscriber_id is not None else []
+    if post_id is not None:
+        params.append(f"{UPGRADE_POST_PARAM}={post_id}")
+    return f"{path}?{'&'.join(params)}" if params else path
 
 
 def _set_cookie(response, name: str, value: str, days: int) -> None:  # type: ignore[no-untyped-def]
@@ -69,7 +74,7 @@ def post_page_html(  # type: ignore[no-untyped-def]
         full=full,
         reader=reader,
         ref=ref,
-        upgrade_url=upgrade_url or _upgrade_url(None),
+        upgrade_url=upgrade_url or _upgrade_url(None, post.id),
         subscriber=subscriber,
         more=more,
         referral_ask=referral_ask,
@@ -172,7 +177,7 @@ def post_page(slug: str):  # type: ignore[no-untyped-def]
             full,
             reader=reader,
             ref=ref,
-            upgrade_url=_upgrade_url(known[0].id if known else None),
+            upgrade_url=_upgrade_url(known[0].id if known else None, post.id),
             subscriber=known[0] if known else None,
             more=more,
             sponsors=sponsorships.placements_for_post(session, post.id),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -143,3 +144,27 @@ def cash_by_subscriber(session: Session) -> dict[int, list[tuple[dt.datetime, st
     if _cash_lookup is None:
         return {}
     return _cash_lookup(session)
+
+
+# (session, view, now) -> one view of the attribution of paid conversions (billing.attribution):
+# {"by", "at", "currencies", "rows": [{"key", "label", "revenue_cents": {currency: cents},
+#   "conversions"}], "total_revenue_cents", "conversions", "rules"} (+ "influence" for referrer)
+AttributionLookup = Callable[[Session, str, dt.datetime], dict[str, Any]]
+ATTRIBUTION_VIEWS = ("post", "source", "campaign", "referrer")
+_attribution: AttributionLookup | None = None
+
+
+def register_attribution(lookup: AttributionLookup) -> None:
+    """Billing calls this in its init_app."""
+    global _attribution
+    _attribution = lookup
+
+
+def attribution(session: Session, by: str, now: dt.datetime) -> dict[str, Any] | None:
+    """Revenue credited by `by` (one of ATTRIBUTION_VIEWS), rows summing to the total per
+    currency; None without billing. Every report that credits revenue reads it here."""
+    if by not in ATTRIBUTION_VIEWS:
+        raise ValueError(f"by must be one of {', '.join(ATTRIBUTION_VIEWS)}")
+    if _attribution is None:
+        return None
+    return _attribution(session, by, now)

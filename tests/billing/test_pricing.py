@@ -168,6 +168,7 @@ def test_the_paywall_upgrade_button_leads_to_pricing(billing_app, bclient, bsess
     post = make_post(bsession, title="Members only", audience="paid")
     bsession.commit()
     html = bclient.get(f"/p/{post.slug}").get_data(as_text=True)
-    assert 'href="/pricing">see the prices' in html  # a stranger: subscribe, or straight to a price
+    # a stranger: subscribe, or straight to a price (the link names the post, for attribution)
+    assert f'href="/pricing?post={post.id}">see the prices' in html
     assert bsession.scalars(select(Tier)).all() == []
     assert bclient.get("/pricing").status_code == 200
