@@ -186,8 +186,8 @@ REPORTS_FACTORY = "masthead_reports_sessions"
 def make_read_only_engine(url: str) -> Engine:
     """An engine whose every transaction is read-only: for reports on a replica.
 
-    PostgreSQL: `default_transaction_read_only` for each connection (a hot standby is read-only
-    anyway; a primary's URL given here by mistake still takes no write through it). SQLite:
+    PostgreSQL: each connection's transactions are READ ONLY (a hot standby is read-only anyway;
+    a primary's URL given here by mistake still takes no write through it). SQLite:
     `PRAGMA query_only`.
     """
     if url.startswith("sqlite"):
@@ -203,8 +203,17 @@ def make_read_only_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN")  # deferred: a reader takes no write lock
 
         return engine
-    read_only = "-c default_transaction_read_only=on"
-    return make_engine(url, connect_args={"connect_timeout": 5, "options": read_only})
+    engine = make_engine(url)
+
+    # Per connection, not in connect_args' `options`: that would replace options the URL gives.
+    @event.listens_for(engine, "connect")
+    def _read_only(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        cursor.close()
+        dbapi_connection.commit()
+
+    return engine
 
 
 class Database:
