@@ -276,9 +276,10 @@ def session() -> Session:
 def reports_session() -> Session:
     """The session the reports read through: REPORTS_DATABASE_URL's when set, else the request's.
 
-    The request's own writes so far (an API token's `last_used_at`, a login session's last
-    use) are committed on the primary first: they never go to the replica, and a report that
-    reads for a while holds no write transaction open on the primary.
+    The request's own writes so far (an API token's `last_used_at`) are committed on the
+    primary first: they never go to the replica, and a report that reads for a while holds no
+    write transaction open on the primary. Replica lag is fine: the rollups the reports read
+    are themselves refreshed by the tick, minutes apart.
     """
     commit()
     factory: sessionmaker[Session] | None = current_app.extensions.get(REPORTS_FACTORY)
