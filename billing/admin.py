@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from billing import gateway, grants, offers, reports, service, sponsorships
 from growth.auth import current_operator
-from growth.db import commit, db, utcnow
+from growth.db import commit, db, reports_session, utcnow
 from growth.errors import DomainError, ValidationFailed
 from growth.fields import MAX_ID, optional_int, parse_int
 
@@ -76,7 +76,7 @@ def tier(tier_id: int):  # type: ignore[no-untyped-def]
 def revenue():  # type: ignore[no-untyped-def]
     """MRR and this year's movements, per currency."""
     now = utcnow()
-    report = reports.revenue_report(db.session, reports.default_start(now), now)
+    report = reports.revenue_report(reports_session(), reports.default_start(now), now)
     return render_template(
         "billing/admin_revenue.html", report=report, review=service.events_for_review(db.session)
     )

@@ -12,7 +12,7 @@ from billing.report_series import MOVEMENT_FIELDS
 from growth import report_service
 from growth.auth import current_operator
 from growth.csvout import csv_response, wants_csv
-from growth.db import commit, db, utcnow
+from growth.db import commit, db, reports_session, utcnow
 from growth.errors import InvalidRequest
 from growth.fields import single_line
 from growth.openapi import spec
@@ -158,12 +158,11 @@ def revenue():  # type: ignore[no-untyped-def]
         raise InvalidRequest(f"the range may span at most {MAX_REPORT_DAYS} days", code="invalid_range")
     as_csv = wants_csv()
     window = current_app.config["MASTHEAD"].engaged_window_days
-    result = reports.revenue_report(db.session, start, end, window)
+    read = reports_session()
+    result = reports.revenue_report(read, start, end, window)
     if as_csv:
         return csv_response("revenue.csv", REVENUE_HEADER, revenue_rows(result))
-    result["revenue_per_reachable_reader"] = report_service.revenue_per_reachable_reader(
-        db.session, now, window
-    )
+    result["revenue_per_reachable_reader"] = report_service.revenue_per_reachable_reader(read, now, window)
     return jsonify(result)
 
 
@@ -221,10 +220,11 @@ def ledger():  # type: ignore[no-untyped-def]
     end = _instant("to", now)
     if end <= start:
         raise InvalidRequest("`to` must be after `from`", code="invalid_range")
+    read = reports_session()
     if wants_csv():
-        rows = (reports.invoice_json(i) for i in reports.iter_ledger(db.session, start, end))
+        rows = (reports.invoice_json(i) for i in reports.iter_ledger(read, start, end))
         return csv_response("ledger.csv", LEDGER_HEADER, rows)
-    entries = reports.ledger_entries(db.session, start, end, limit=LEDGER_LIMIT + 1)
+    entries = reports.ledger_entries(read, start, end, limit=LEDGER_LIMIT + 1)
     return jsonify(
         {
             "invoices": [reports.invoice_json(i) for i in entries[:LEDGER_LIMIT]],
@@ -448,4 +448,5 @@ def cancellations():  # type: ignore[no-untyped-def]
         raise InvalidRequest("`to` must be after `from`", code="invalid_range")
     if (end - start).days > MAX_REPORT_DAYS:
         raise InvalidRequest(f"the range may span at most {MAX_REPORT_DAYS} days", code="invalid_range")
-    return jsonify(retention.cancellation_report(retention.load_facts(db.session, start, end), start, end))
+    facts = retention.load_facts(reports_session(), start, end)
+    return jsonify(retention.cancellation_report(facts, start, end))

@@ -10,7 +10,7 @@ from content import post_metrics, post_report, posts
 from growth import roles
 from growth.auth import current_operator
 from growth.csvout import csv_response, format_parameter, wants_csv
-from growth.db import db
+from growth.db import reports_session
 from growth.errors import InvalidRequest
 from growth.openapi import spec
 
@@ -122,7 +122,8 @@ def post_report_api():  # type: ignore[no-untyped-def]
     """One row per post, sorted; creators get it without the revenue columns."""
     sort = _sort()
     as_csv = wants_csv()
-    rows = post_metrics.sort_rows(post_report.post_rows(db.session, post_report.all_posts(db.session)), sort)
+    read = reports_session()
+    rows = post_metrics.sort_rows(post_report.post_rows(read, post_report.all_posts(read)), sort)
     rows, admin = _rows_for_viewer(rows)
     if as_csv:
         header = list(CSV_COLUMNS)
@@ -141,7 +142,8 @@ def _revenue_text(revenue: dict[str, int] | None) -> str | None:
 @bp.get("/admin/posts/<id:post_id>/report")
 def post_report_page(post_id: int):  # type: ignore[no-untyped-def]
     """What one post did, in total and send by send."""
-    post = posts.get_post(db.session, post_id)
-    rows, admin = _rows_for_viewer(post_report.post_rows(db.session, [post]))
-    sends = post_report.send_rows(db.session, post)
+    read = reports_session()
+    post = posts.get_post(read, post_id)
+    rows, admin = _rows_for_viewer(post_report.post_rows(read, [post]))
+    sends = post_report.send_rows(read, post)
     return render_template("content/admin_post_report.html", post=post, row=rows[0], sends=sends, admin=admin)

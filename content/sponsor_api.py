@@ -12,7 +12,7 @@ from content.sponsor_models import Sponsor
 from growth import schemas
 from growth.auth import current_operator
 from growth.csvout import csv_response, wants_csv
-from growth.db import commit, db, utcnow
+from growth.db import commit, db, reports_session, utcnow
 from growth.errors import InvalidRequest, ValidationFailed
 from growth.openapi import spec
 from growth.params import query_int, query_int_schema
@@ -189,7 +189,7 @@ def calendar():  # type: ignore[no-untyped-def]
 def sponsors_report():  # type: ignore[no-untyped-def]
     """The sponsors report; `?format=csv` answers one row per booking."""
     csv = wants_csv()
-    report = sponsorships.sponsors_report(db.session)
+    report = sponsorships.sponsors_report(reports_session())
     if csv:
         return csv_response("sponsors.csv", REPORT_CSV_COLUMNS, report["bookings"])
     return jsonify(report)

@@ -64,6 +64,7 @@ class Config:
     env: str = "development"
     instance_path: Path = Path("instance")
     database_url: str = ""
+    reports_database_url: str | None = None  # a read replica for the reports; None: the primary
     redis_url: str | None = None
     secret_key: str = ""
     base_url: str = "http://127.0.0.1:5000"
@@ -154,6 +155,9 @@ class Config:
             env=mode,
             instance_path=instance,
             database_url=normalise_database_url(database_url),
+            reports_database_url=normalise_database_url(env["REPORTS_DATABASE_URL"])
+            if env.get("REPORTS_DATABASE_URL")
+            else None,
             redis_url=env.get("REDIS_URL") or None,
             secret_key=env.get("SECRET_KEY", ""),
             base_url=base_url.rstrip("/"),
@@ -254,6 +258,12 @@ class Config:
             raise ConfigError("REFERRAL_RING_MIN must be 2 or more and REFERRAL_RING_MINUTES 1 or more")
         if self.scheduler not in {"on", "off"}:
             raise ConfigError("SCHEDULER must be 'on' or 'off'")
+        replica = self.reports_database_url
+        if replica is not None and replica.split(":", 1)[0] != self.database_url.split(":", 1)[0]:
+            raise ConfigError(
+                "REPORTS_DATABASE_URL must be a replica of DATABASE_URL's kind "
+                f"({self.database_url.split(':', 1)[0]}), got {replica.split(':', 1)[0]}"
+            )
         if self.image_max_bytes < 1 or self.image_max_pixels < 1:
             raise ConfigError("IMAGE_MAX_BYTES and IMAGE_MAX_PIXELS must be positive")
         if self.sequence_emails_per_day < 0:

@@ -180,6 +180,42 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+REPORTS_FACTORY = "masthead_reports_sessions"
+
+
+def make_read_only_engine(url: str) -> Engine:
+    """An engine whose every transaction is read-only: for reports on a replica.
+
+    PostgreSQL: each connection's transactions are READ ONLY (a hot standby is read-only anyway;
+    a primary's URL given here by mistake still takes no write through it). SQLite:
+    `PRAGMA query_only`.
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _query_only(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            dbapi_connection.execute("PRAGMA query_only=ON")
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")  # deferred: a reader takes no write lock
+
+        return engine
+    engine = make_engine(url)
+
+    # Per connection, not in connect_args' `options`: that would replace options the URL gives.
+    @event.listens_for(engine, "connect")
+    def _read_only(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        cursor.close()
+        dbapi_connection.commit()
+
+    return engine
+
+
 class Database:
     """The engine and a session per application context (one unit of work per request)."""
 
@@ -198,6 +234,11 @@ class Database:
         self.engine = make_engine(url)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         app.extensions["masthead_db"] = self
+        reports_url = app.config["MASTHEAD"].reports_database_url
+        if reports_url:
+            # Per app, not on this shared object: another app in the process may have none.
+            factory = sessionmaker(make_read_only_engine(reports_url), expire_on_commit=False)
+            app.extensions[REPORTS_FACTORY] = factory
         app.teardown_appcontext(self._close_session)
 
     def bind_to(self, factory: sessionmaker[Session]) -> None:
@@ -213,9 +254,10 @@ class Database:
         return g.db_session  # type: ignore[no-any-return]
 
     def _close_session(self, _exc: BaseException | None) -> None:
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.close()
+        for key in ("db_session", "reports_session"):
+            session = g.pop(key, None)
+            if session is not None:
+                session.close()
 
 
 def get_db() -> Database:
@@ -229,6 +271,23 @@ db = Database()
 def session() -> Session:
     """Shortcut for the current request's session."""
     return db.session
+
+
+def reports_session() -> Session:
+    """The session the reports read through: REPORTS_DATABASE_URL's when set, else the request's.
+
+    The request's own writes so far (an API token's `last_used_at`) are committed on the
+    primary first: they never go to the replica, and a report that reads for a while holds no
+    write transaction open on the primary. Replica lag is fine: the rollups the reports read
+    are themselves refreshed by the tick, minutes apart.
+    """
+    commit()
+    factory: sessionmaker[Session] | None = current_app.extensions.get(REPORTS_FACTORY)
+    if factory is None:
+        return db.session
+    if "reports_session" not in g:
+        g.reports_session = factory()
+    return g.reports_session  # type: ignore[no-any-return]
 
 
 def commit() -> None:

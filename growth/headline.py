@@ -329,18 +329,24 @@ CACHE = "headline"
 MAX_AGE = dt.timedelta(minutes=5)
 
 
-def cache_headline(session: Session, now: dt.datetime, window_days: int) -> list[Figure]:
-    """Compute the headline and keep it (report_series) for the next views of the desk."""
-    figures = headline(session, now, window_days)
+def cache_headline(
+    session: Session, now: dt.datetime, window_days: int, read: Session | None = None
+) -> list[Figure]:
+    """Compute the headline (through `read`, the reports session, when given) and keep it
+    (report_series, through `session`) for the next views of the desk."""
+    figures = headline(read or session, now, window_days)
     payload = {"window_days": window_days, "figures": [asdict(f) for f in figures]}
     rollup_series.keep_series(session, CACHE, now, payload)
     return figures
 
 
 def current_headline(
-    session: Session, now: dt.datetime, window_days: int
+    session: Session, now: dt.datetime, window_days: int, read: Session | None = None
 ) -> tuple[list[Figure], dt.datetime]:
     """The kept headline while at most MAX_AGE old (and for the same window), else computed and kept.
+
+    `read`: the session the figures are computed through (a read replica's); the kept copy is
+    read and written through `session`, the primary's.
 
     Kept, not computed by the tick: a tick (and seed-demo's simulated ticks) would compute it
     whether anyone looks or not.
@@ -348,7 +354,7 @@ def current_headline(
     row = session.get(ReportSeries, CACHE, populate_existing=True)
     if row is not None and now - row.computed_at <= MAX_AGE and row.payload.get("window_days") == window_days:
         return [Figure(**f) for f in row.payload["figures"]], row.computed_at
-    return cache_headline(session, now, window_days), now
+    return cache_headline(session, now, window_days, read), now
 
 
 def total_subscribers(session: Session) -> int:

@@ -255,17 +255,26 @@ CACHE = "panels"
 MAX_AGE = dt.timedelta(minutes=5)
 
 
-def cache_panels(session: Session, now: dt.datetime, window_days: int) -> list[Panel]:
-    """Compute every panel and keep them (report_series) for the next views of the desk."""
-    result = panels(session, now, window_days)
+def cache_panels(
+    session: Session, now: dt.datetime, window_days: int, read: Session | None = None
+) -> list[Panel]:
+    """Compute every panel (through `read`, the reports session, when given) and keep them
+    (report_series, through `session`) for the next views of the desk."""
+    result = panels(read or session, now, window_days)
     payload = {"window_days": window_days, "panels": [asdict(p) for p in result]}
     rollup_series.keep_series(session, CACHE, now, payload)
     return result
 
 
-def current_panels(session: Session, now: dt.datetime, window_days: int) -> list[Panel]:
-    """The kept panels while at most MAX_AGE old (and for the same window), else computed and kept."""
+def current_panels(
+    session: Session, now: dt.datetime, window_days: int, read: Session | None = None
+) -> list[Panel]:
+    """The kept panels while at most MAX_AGE old (and for the same window), else computed and kept.
+
+    `read`: the session the figures are computed through (a read replica's); the kept copy is
+    read and written through `session`, the primary's.
+    """
     row = session.get(ReportSeries, CACHE, populate_existing=True)
     if row is not None and now - row.computed_at <= MAX_AGE and row.payload.get("window_days") == window_days:
         return [Panel(**{**p, "series": Series(**p["series"])}) for p in row.payload["panels"]]
-    return cache_panels(session, now, window_days)
+    return cache_panels(session, now, window_days, read)

@@ -10,7 +10,7 @@ from growth import roles
 from growth import schemas as growth_schemas
 from growth.auth import current_operator
 from growth.csvout import csv_response, wants_csv
-from growth.db import commit, db, utcnow
+from growth.db import commit, db, reports_session, utcnow
 from growth.errors import Forbidden, InvalidRequest
 from growth.models import Subscriber
 from growth.openapi import spec
@@ -392,7 +392,7 @@ def referral_report():  # type: ignore[no-untyped-def]
     args = parse_report_args(request.args)
     as_csv = wants_csv()
     horizon = current_app.config["MASTHEAD"].referral_horizon_days
-    result = report.referral_report(db.session, utcnow(), horizon_days=horizon, **args)
+    result = report.referral_report(reports_session(), utcnow(), horizon_days=horizon, **args)
     if not roles.has_role(current_operator(), "admin"):
         # creators see the growth figures, not what the referrers' readers pay
         for rows in result["top_referrers"].values():

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from growth import branding, csvout, links, referral_asks, subscribers
 from growth.auth import current_operator
-from growth.db import commit, db, utcnow
+from growth.db import commit, db, reports_session, utcnow
 from growth.errors import DomainError, NotFound
 from growth.extensions import client_ip, limiter
 from growth.fields import MAX_ID, optional_int
@@ -214,14 +214,14 @@ def _past_note(past: int, granting: bool) -> str:
 @bp.get("/admin/referral-report")
 def report_page():  # type: ignore[no-untyped-def]
     """The referral report in words and charts; the top referrers by name for admins."""
-    page = panels.report_page(db.session, utcnow())
+    page = panels.report_page(reports_session(), utcnow())
     return render_template("referrals/report.html", **page, admin=has_role(current_operator(), ADMIN))
 
 
 @bp.get("/admin/referral-report/<panel_id>.csv")
 def report_csv(panel_id: str):  # type: ignore[no-untyped-def]
     """One chart of the referral report as CSV."""
-    page = panels.report_page(db.session, utcnow())
+    page = panels.report_page(reports_session(), utcnow())
     found = next((p for p in page["panels"] if p.id == panel_id), None)
     if found is None:
         raise NotFound("No such chart.")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from growth import acquisition, panels, schemas
 from growth import acquisition_metrics as am
 from growth.csvout import csv_response, wants_csv
-from growth.db import commit, db, utcnow
+from growth.db import commit, db, reports_session, utcnow
 from growth.errors import DomainError, ValidationFailed
 from growth.openapi import spec
 from growth.views.reports import PARAMETERS, parse_filters
@@ -54,7 +54,7 @@ def desk_panels(session: Session, now: dt.datetime) -> list[panels.Panel]:
 
 
 def _page(error: str | None = None, status: int = 200, notice: str | None = None):  # type: ignore[no-untyped-def]
-    report = acquisition.acquisition_report(db.session, None, None, utcnow(), base_host())
+    report = acquisition.acquisition_report(reports_session(), None, None, utcnow(), base_host())
     return render_template(
         "admin/acquisition.html",
         rules=acquisition.list_rules(db.session),
@@ -310,7 +310,9 @@ def acquisition_report():  # type: ignore[no-untyped-def]
     """Signups of [from, to] (all time by default); a month's spend counts when the window touches it."""
     filters = parse_filters({k: v for k, v in request.args.items() if k in ("from", "to")})
     as_csv = wants_csv()
-    report = acquisition.acquisition_report(db.session, filters.start, filters.end, utcnow(), base_host())
+    report = acquisition.acquisition_report(
+        reports_session(), filters.start, filters.end, utcnow(), base_host()
+    )
     if as_csv:
         return csv_response("acquisition.csv", ROW_COLUMNS, report_rows(report))
     return jsonify(report)

@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired
 
 from growth import branding, csvout, headline, headline_metrics, jobs, notices, panels
 from growth.auth import SESSION_KEY, authenticate, current_operator, end_session, start_session
-from growth.db import commit, db, utcnow
+from growth.db import commit, db, reports_session, utcnow
 from growth.errors import Forbidden
 from growth.extensions import client_ip
 from growth.models import Operator
@@ -96,8 +96,9 @@ def dashboard():  # type: ignore[no-untyped-def]
     """The headline: what the business lives on, each figure against the previous period."""
     config = current_app.config["MASTHEAD"]
     now, admin = utcnow(), has_role(current_operator(), ADMIN)
-    figures, computed_at = headline.current_headline(db.session, now, config.engaged_window_days)
-    charts = panels.current_panels(db.session, now, config.engaged_window_days)
+    read = reports_session()
+    figures, computed_at = headline.current_headline(db.session, now, config.engaged_window_days, read)
+    charts = panels.current_panels(db.session, now, config.engaged_window_days, read)
     if not admin:  # revenue is the admins'
         figures = [f for f in figures if not f.revenue]
         charts = [p for p in charts if not p.revenue]
@@ -109,7 +110,7 @@ def dashboard():  # type: ignore[no-untyped-def]
         computed_at=computed_at,
         panels=charts,
         period_days=headline_metrics.PERIOD_DAYS,
-        total=headline.total_subscribers(db.session),
+        total=headline.total_subscribers(read),
         fmt=headline_metrics.format_value,
         fmt_change=headline_metrics.format_change,
         base_url=config.base_url,
@@ -120,7 +121,7 @@ def dashboard():  # type: ignore[no-untyped-def]
 def panel_csv(panel_id: str):  # type: ignore[no-untyped-def]
     """One desk panel's numbers as CSV (revenue panels: admins only)."""
     config = current_app.config["MASTHEAD"]
-    charts = panels.current_panels(db.session, utcnow(), config.engaged_window_days)
+    charts = panels.current_panels(db.session, utcnow(), config.engaged_window_days, reports_session())
     commit()
     found = next((p for p in charts if p.id == panel_id), None)
     if found is None:

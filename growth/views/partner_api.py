@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify
 
 from growth import partners, schemas
 from growth.csvout import csv_response, wants_csv
-from growth.db import commit, db, utcnow
+from growth.db import commit, db, reports_session, utcnow
 from growth.openapi import spec
 
 bp = Blueprint("partner_api", __name__, url_prefix="/api/v1")
@@ -170,7 +170,7 @@ def create_partner():  # type: ignore[no-untyped-def]
 def partners_report():  # type: ignore[no-untyped-def]
     """The partners report; `?format=csv` answers one row per partner."""
     csv = wants_csv()
-    report = partners.partners_report(db.session, utcnow())
+    report = partners.partners_report(reports_session(), utcnow())
     if csv:
         return csv_response("partners.csv", REPORT_COLUMNS, report["partners"])
     return jsonify(report)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from growth import partners
-from growth.db import commit, db, utcnow
+from growth.db import commit, db, reports_session, utcnow
 from growth.errors import DomainError
 
 bp = Blueprint("partners", __name__, url_prefix="/admin")
@@ -17,7 +17,7 @@ ROLES = {
 
 
 def _page(error: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
-    report = partners.partners_report(db.session, utcnow())
+    report = partners.partners_report(reports_session(), utcnow())
     return render_template(
         "admin/partners.html",
         partners=partners.list_partners(db.session),

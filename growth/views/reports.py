@@ -12,7 +12,7 @@ from sqlalchemy import select
 from growth import report_schemas  # noqa: F401 - registers the report shapes in the document
 from growth import report_service as service
 from growth.csvout import csv_response, wants_csv
-from growth.db import db, utcnow
+from growth.db import db, reports_session, utcnow
 from growth.errors import InvalidRequest
 from growth.fields import single_line
 from growth.models import Newsletter
@@ -99,7 +99,7 @@ def funnel():  # type: ignore[no-untyped-def]
     """Readers who signed up in [from, to]: each milestone, conversions, days, who still waits."""
     filters = parse_filters(request.args)
     as_csv = wants_csv()
-    result = service.funnel_report(db.session, filters)
+    result = service.funnel_report(reports_session(), filters)
     if as_csv:
         return csv_response("funnel.csv", FUNNEL_HEADER, funnel_rows(result))
     return jsonify(result)
@@ -151,7 +151,7 @@ def cohorts():  # type: ignore[no-untyped-def]
     """Cohorts of the months overlapping [from, to], by calendar months since signup."""
     filters = parse_filters(request.args)
     as_csv = wants_csv()
-    result = service.cohort_report(db.session, filters, utcnow())
+    result = service.cohort_report(reports_session(), filters, utcnow())
     if as_csv:
         return csv_response("cohorts.csv", COHORT_HEADER, cohort_rows(result))
     return jsonify(result)
@@ -196,10 +196,11 @@ def growth():  # type: ignore[no-untyped-def]
     """Every day of [from, to] in order, and billing's MRR movements for its months."""
     filters = parse_filters(request.args)
     as_csv = wants_csv()
-    start, end = filters.start or service.first_day(db.session), filters.end or utcnow().date()
+    read = reports_session()
+    start, end = filters.start or service.first_day(read), filters.end or utcnow().date()
     if start is not None and (end - start).days > MAX_GROWTH_DAYS:
         raise InvalidRequest(f"the range may span at most {MAX_GROWTH_DAYS} days", code="invalid_range")
-    result = service.growth_report(db.session, filters, utcnow(), _window_days())
+    result = service.growth_report(read, filters, utcnow(), _window_days())
     if as_csv:
         return csv_response("growth.csv", GROWTH_HEADER, result["days"])
     return jsonify(result)
@@ -222,7 +223,7 @@ def value_pitch():  # type: ignore[no-untyped-def]
     """The audience's resistance to pitching: leaves after each kind of email sent in [from, to]."""
     filters = parse_filters(request.args)
     as_csv = wants_csv()
-    result = service.value_pitch_report(db.session, filters, utcnow())
+    result = service.value_pitch_report(reports_session(), filters, utcnow())
     if as_csv:
         return csv_response("value-pitch.csv", VALUE_PITCH_HEADER, result["rows"])
     return jsonify(result)

@@ -94,3 +94,38 @@ def test_sender_defaults_to_the_publication(tmp_path):
     assert Config.from_env(env).mail_from == "The Daily Sprout <newsletter@localhost>"
     env["MAIL_FROM"] = "Ed <ed@sprout.example>"
     assert Config.from_env(env).mail_from == "Ed <ed@sprout.example>"
+
+
+def test_reports_database_url_is_optional_and_a_replica_of_the_same_kind(tmp_path):
+    assert Config.from_env({"MASTHEAD_INSTANCE": str(tmp_path)}).reports_database_url is None
+    config = Config.from_env(
+        {
+            "DATABASE_URL": "postgres://app@primary/masthead",
+            "REPORTS_DATABASE_URL": "postgres://ro@replica/masthead",
+        }
+    )
+    assert config.reports_database_url == "postgresql+psycopg://ro@replica/masthead"
+    config.validate()
+    mixed = Config.from_env(
+        {"MASTHEAD_INSTANCE": str(tmp_path), "REPORTS_DATABASE_URL": "postgresql://ro@replica/masthead"}
+    )
+    with pytest.raises(ConfigError, match="REPORTS_DATABASE_URL must be a replica of DATABASE_URL's kind"):
+        mixed.validate()
+
+
+def test_the_reports_engine_reads_and_refuses_writes_on_sqlite(tmp_path):
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from growth.db import make_engine, make_read_only_engine
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    with make_engine(url).begin() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        conn.execute(text("INSERT INTO t VALUES (7)"))
+    reader = make_read_only_engine(url)
+    with reader.connect() as conn:
+        assert conn.scalar(text("SELECT n FROM t")) == 7
+        with pytest.raises(OperationalError, match="readonly"):
+            conn.execute(text("INSERT INTO t VALUES (8)"))
+    reader.dispose()
