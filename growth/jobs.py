@@ -258,7 +258,7 @@ def run_worker(queue: Any, burst: bool = False, sleep: Callable[[float], None] |
             log.warning("worker %s stopped: Redis unreachable (%s)", worker.name, exc)
         except StopRequested:
             return
-        if burst or getattr(worker, "_stop_requested", False):
+        if burst or _stop_asked(worker):
             return
         log.warning("worker %s lost Redis; reconnecting", worker.name)
         wait = 1.0
@@ -266,12 +266,23 @@ def run_worker(queue: Any, burst: bool = False, sleep: Callable[[float], None] |
             pause(wait)  # never a busy loop, whatever made RQ's worker quit
             while not _redis_answers(queue.connection):
                 pause(wait)
-                if getattr(worker, "_stop_requested", False):
+                if _stop_asked(worker):
                     return
                 wait = min(wait * 2, RECONNECT_MAX_WAIT)
         except StopRequested:  # RQ's SIGTERM handler, still installed, raises it while idle
             return
         log.info("Redis answers again: starting a new worker")
+
+
+def _stop_asked(worker: Any) -> bool:
+    """Whether the worker was asked to stop (SIGTERM or SIGINT), busy or idle.
+
+    RQ marks a stop asked during a job with `_stop_requested`; one asked while idle raises
+    StopRequested, which its own work loop catches and returns from normally, leaving only the
+    time of the request (`_shutdown_requested_date`) behind. Missing that, an idle worker would
+    take its SIGTERM for a lost Redis and start again, never stopping.
+    """
+    return bool(getattr(worker, "_stop_requested", False) or getattr(worker, "_shutdown_requested_date", None))
 
 
 def _redis_answers(connection: Any) -> bool:

@@ -63,3 +63,20 @@ def test_the_worker_survives_redis_going_away_during_a_job_and_carries_on(  # ty
     finally:
         worker.stop()
         provider.stop()
+
+
+def test_an_idle_worker_stops_on_sigterm_and_does_not_start_again(  # type: ignore[no-untyped-def]
+    private_postgres, private_redis, tmp_path: Path
+):
+    # RQ's idle worker answers SIGTERM by leaving its work loop normally: taken for a lost
+    # Redis, a new worker started in its place and `systemctl stop` waited for SIGKILL.
+    worker = WorkerProcess(private_postgres.url, private_redis.url, tmp_path)
+    try:
+        redis = Redis.from_url(private_redis.url)
+        wait_for(lambda: jobs.last_worker_seen(redis), 60, "the worker's first heartbeat")
+        worker.process.terminate()
+        worker.process.wait(timeout=15)  # raises TimeoutExpired while it keeps working
+        assert worker.process.returncode == 0, worker.output()[-3000:]
+        assert "reconnecting" not in worker.output()
+    finally:
+        worker.stop()
