@@ -282,7 +282,8 @@ def _stop_asked(worker: Any) -> bool:
     time of the request (`_shutdown_requested_date`) behind. Missing that, an idle worker would
     take its SIGTERM for a lost Redis and start again, never stopping.
     """
-    return bool(getattr(worker, "_stop_requested", False) or getattr(worker, "_shutdown_requested_date", None))
+    asked_busy = getattr(worker, "_stop_requested", False)
+    return bool(asked_busy or getattr(worker, "_shutdown_requested_date", None))
 
 
 def _redis_answers(connection: Any) -> bool:
