@@ -177,12 +177,16 @@ def tick_command(only: tuple[str, ...]) -> None:
 @with_appcontext
 def scheduler_command(interval: float) -> None:
     """Tick every minute until stopped (`make scheduler`; with or without Redis)."""
+    import signal
     import threading
 
     from growth import scheduler
 
     stop = threading.Event()
-    click.echo(f"ticking every {interval:g}s; Ctrl-C stops")
+    # SIGTERM (systemctl stop, docker stop) lets the tick under way finish, then ends the loop;
+    # without a handler the process died mid-tick, or as a container's PID 1 ignored it.
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    click.echo(f"ticking every {interval:g}s; Ctrl-C or SIGTERM stops")
     try:
         scheduler.run_loop(current_app._get_current_object(), stop, interval)  # type: ignore[attr-defined]
     except KeyboardInterrupt:

@@ -115,3 +115,44 @@ def test_sends_and_sequence_steps_run_on_every_tick(session):  # type: ignore[no
         assert name in set(first.ran) | set(first.failed)
         assert name in set(second.ran) | set(second.failed)
     assert "engagement" not in set(second.ran) | set(second.failed)  # daily: not due again
+
+
+def test_the_scheduler_command_ends_on_sigterm_after_its_tick(tmp_path):  # type: ignore[no-untyped-def]
+    # systemctl stop and docker stop send SIGTERM: the loop ends cleanly (exit 0), not killed
+    # mid-tick by the signal's default action.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'masthead.db'}",
+        "MASTHEAD_INSTANCE": str(tmp_path / "instance"),
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "SECRET_KEY": "test-secret-key",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name in ("TEST_DATABASE_URL", "REDIS_URL"):
+        env.pop(name, None)
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    subprocess.run([*flask, "db-upgrade"], cwd=root, env=env, check=True, capture_output=True, timeout=120)
+    log_path = tmp_path / "scheduler.log"
+    log = log_path.open("wb")
+    command = [*flask, "scheduler", "--interval", "0.5"]
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while b"ticking every" not in log_path.read_bytes():
+            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        time.sleep(1.5)  # a tick or more under way
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0, log_path.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()
