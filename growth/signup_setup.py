@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_AFTER = dt.timedelta(minutes=1)  # a healthy worker finishes a signup within seconds
 BATCH = 500
+FINISH_EVERY = 1.0  # seconds between two rounds of the worker's finisher (SIGNUP_FINISH=sweep)
 
 
 def _job_id(subscriber_id: int) -> str:
@@ -44,11 +46,20 @@ def finish_signup_job(subscriber_id: int) -> bool:
 
 
 def sweep_unfinished_signups(session: Session, now: dt.datetime) -> dict[str, int]:
-    """Finish the signups left unfinished for SWEEP_AFTER whose job is not waiting; commits each."""
+    """The tick's sweep: finish the signups left SWEEP_AFTER whose job is not waiting; commits each."""
+    return _finish_unfinished(session, now, now - SWEEP_AFTER)
+
+
+def finish_new_signups(session: Session, now: dt.datetime) -> dict[str, int]:
+    """The worker's finisher (SIGNUP_FINISH=sweep): finish every unfinished signup; commits each."""
+    return _finish_unfinished(session, now, now)
+
+
+def _finish_unfinished(session: Session, now: dt.datetime, made_before: dt.datetime) -> dict[str, int]:
     ids = list(
         session.scalars(
             select(Subscriber.id)
-            .where(Subscriber.setup_pending.is_not(None), Subscriber.created_at <= now - SWEEP_AFTER)
+            .where(Subscriber.setup_pending.is_not(None), Subscriber.created_at <= made_before)
             .order_by(Subscriber.created_at)
             .limit(BATCH)
         )
@@ -65,6 +76,26 @@ def sweep_unfinished_signups(session: Session, now: dt.datetime) -> dict[str, in
         except Exception:
             session.rollback()
             log.exception("could not finish the signup of subscriber %s", subscriber_id)
-    if finished:
+    if finished and made_before < now:
         log.warning("finished %d signups whose job was lost", finished)
     return {"finished": finished, "waiting": waiting}
+
+
+def start_finisher(app: Flask) -> threading.Event | None:
+    """With SIGNUP_FINISH=sweep, finish new signups every FINISH_EVERY seconds in a daemon thread."""
+    if app.config["MASTHEAD"].signup_finish != "sweep":
+        return None
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                with app.app_context():
+                    finish_new_signups(db.session, utcnow())
+            except Exception:  # the database away: try again next round
+                log.exception("signup finisher round failed")
+            stop.wait(FINISH_EVERY)
+
+    threading.Thread(target=loop, name="masthead-signup-finisher", daemon=True).start()
+    log.info("signup finisher: every %ss in this process", FINISH_EVERY)
+    return stop

@@ -12,6 +12,7 @@ import datetime as dt
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 
 import fakeredis
 import pytest
@@ -21,6 +22,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from growth import jobs, scheduler, signup_setup, subscribers
+from growth.config import Config, ConfigError
 from growth.db import db, utcnow
 from growth.models import Consent, Delivery, Membership, Subscriber, SubscriberEvent
 from referrals.models import AddressKey
@@ -69,7 +71,8 @@ def test_the_request_only_inserts_and_queues_one_job(app_factory, session):  # t
     assert (sub.status, sub.utm_source, sub.setup_pending is not None) == ("pending", "news", True)
     assert counts(session, sub.id) == dict.fromkeys(ONCE, 0)
     [job] = queue.jobs
-    assert (job.id, job.args) == (f"masthead-finish-signup-{sub.id}", (subscribers.FINISH_SIGNUP_TASK, sub.id))
+    assert job.id == f"masthead-finish-signup-{sub.id}"
+    assert job.args == (subscribers.FINISH_SIGNUP_TASK, sub.id)
 
 
 def test_the_job_run_twice_records_and_mails_once(client, session, outbox):  # type: ignore[no-untyped-def]
@@ -107,7 +110,8 @@ def test_the_finish_keeps_what_the_request_carried(app_factory, session):  # typ
     from referrals.models import Referral
 
     referral = session.scalars(select(Referral)).one()
-    assert (referral.referrer_id, referral.referred_id, referral.status) == (referrer.id, friend.id, "pending")
+    assert (referral.referrer_id, referral.referred_id) == (referrer.id, friend.id)
+    assert referral.status == "pending"
 
 
 def test_a_second_signup_while_pending_gets_the_same_answer_and_no_double(app_factory, session):  # type: ignore[no-untyped-def]
@@ -150,7 +154,8 @@ def test_a_lost_job_is_finished_by_the_sweep_once_its_job_is_gone(app_factory, s
 def test_without_redis_a_lost_job_is_swept_too(app, session):  # type: ignore[no-untyped-def]
     now = utcnow()
     with app.test_request_context():
-        result = subscribers.signup(session, subscribers.SignupRequest(email="gone@example.com"), now, defer=True)
+        request = subscribers.SignupRequest(email="gone@example.com")
+        result = subscribers.signup(session, request, now, defer=True)
         jobs.discard_pending()  # the process died before handing the job over
     sub_id = result.subscriber.id
     assert counts(session, sub_id) == dict.fromkeys(ONCE, 0)
@@ -219,3 +224,24 @@ def test_finishers_racing_on_one_signup_finish_it_once(app, unfinished):  # type
     with app.app_context():
         assert counts(db.session, unfinished) == ONCE
         assert db.session.get(Subscriber, unfinished).setup_pending is None  # type: ignore[union-attr]
+
+
+def test_with_signup_finish_sweep_the_request_queues_nothing_and_the_finisher_does_it(app_factory, session):  # type: ignore[no-untyped-def]
+    app, queue = waiting_app(app_factory)
+    app.config["MASTHEAD"] = replace(app.config["MASTHEAD"], signup_finish="sweep")
+    assert signup(app.test_client(), "swept@example.com").status_code == 202
+    sub = session.scalars(select(Subscriber)).one()
+    assert queue.jobs == [] and sub.setup_pending is not None
+    with app.app_context():
+        assert signup_setup.finish_new_signups(session, utcnow()) == {"finished": 1, "waiting": 0}
+        assert signup_setup.finish_new_signups(session, utcnow()) == {"finished": 0, "waiting": 0}
+    session.expire_all()
+    assert counts(session, sub.id) == ONCE
+    assert [j.args[0] for j in queue.jobs] == ["send_delivery"]
+    assert signup_setup.start_finisher(app_factory()) is None  # SIGNUP_FINISH=job: no thread
+
+
+def test_signup_finish_must_be_job_or_sweep():  # type: ignore[no-untyped-def]
+    assert Config.from_env({"SIGNUP_FINISH": "Sweep"}).signup_finish == "sweep"
+    with pytest.raises(ConfigError, match="SIGNUP_FINISH"):
+        Config.from_env({"SIGNUP_FINISH": "later"}).validate()
