@@ -236,7 +236,8 @@ def signup(
     most once per `resend_after` seconds; a suppressed one (bounced, complained) gets nothing.
     A throwaway address is refused (422) unless `refuse_disposable` is off (DISPOSABLE_EMAILS).
     `defer` (the public views): a new address is only inserted, with what its finishing needs
-    in `setup_pending`, and one job (`finish_signup`) does the rest after the commit.
+    in `setup_pending`; one `finish_signup` job (or, with SIGNUP_FINISH=sweep, the worker's
+    finisher) does the rest after the commit.
     """
     req = clean_signup(req)
     answers = custom_fields.clean_values(session, req.fields, custom_fields.SIGNUP)
