@@ -25,6 +25,7 @@ from growth import jobs, scheduler, signup_setup, subscribers
 from growth.config import Config, ConfigError
 from growth.db import db, utcnow
 from growth.models import Consent, Delivery, Membership, Subscriber, SubscriberEvent
+from growth.rollup_models import ReportDirty
 from referrals.models import AddressKey
 from tests.growth.helpers import messages, signup
 
@@ -197,6 +198,8 @@ def unfinished(app: Flask, outbox) -> Iterator[int]:  # type: ignore[no-untyped-
     yield sub_id
     with app.app_context():
         db.session.execute(delete(Subscriber).where(Subscriber.id == sub_id))
+        # the report mark the finish made has no foreign key: it would outlive the row
+        db.session.execute(delete(ReportDirty).where(ReportDirty.subscriber_id == sub_id))
         db.session.commit()
 
 
