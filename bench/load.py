@@ -169,7 +169,7 @@ def serve(spec: str, port: int, env: dict[str, str], instance: Path) -> subproce
     }
     log = open(instance / "server.log", "wb")  # noqa: SIM115  # lives as long as the server
     process = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), spec],
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), spec],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -174,7 +174,7 @@ def register_scheduled_work(app: Flask) -> None:
     """The core's own periodic work in the tick (domains add theirs in their init_app)."""
     import datetime as dt
 
-    from growth import redelivery, rollup_series, rollups, scheduler, signals, sunset
+    from growth import redelivery, rollup_series, rollups, scheduler, signals, signup_setup, sunset
 
     # The report rollups hear of every change to a subscriber and refresh them in the tick.
     for signal in (
@@ -188,6 +188,7 @@ def register_scheduled_work(app: Flask) -> None:
 
     scheduler.register_scheduled("engagement", sunset.run_engagement, dt.timedelta(days=1))
     scheduler.register_scheduled("transactional-retry", redelivery.retry_queued_transactional)
+    scheduler.register_scheduled("unfinished-signups", signup_setup.sweep_unfinished_signups)
     scheduler.register_scheduled("report-rollups", rollups.rollup_work, dt.timedelta(0))  # every tick
     scheduler.register_scheduled("report-rollups-daily", rollups.daily_work, dt.timedelta(days=1))
     scheduler.register_scheduled("report-billing", rollup_series.billing_series_work, dt.timedelta(minutes=5))

@@ -138,15 +138,18 @@ def worker(burst: bool) -> None:
     queue = current_app.extensions.get("masthead_queue")
     if queue is None:
         raise click.ClickException("REDIS_URL is not set: jobs already run in process")
-    from growth import jobs, scheduler
+    from growth import jobs, scheduler, signup_setup
 
-    # The one-minute tick runs beside the worker (the lease makes several workers harmless).
-    stop = None if burst else scheduler.start_in_background(current_app._get_current_object())  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # The one-minute tick runs beside the worker (the lease makes several workers harmless), and
+    # with SIGNUP_FINISH=sweep the signup finisher (each signup's row lock makes them harmless too).
+    stops = [] if burst else [scheduler.start_in_background(app), signup_setup.start_finisher(app)]
     try:
         jobs.run_worker(queue, burst=burst)  # survives Redis going away and coming back
     finally:
-        if stop is not None:
-            stop.set()
+        for stop in stops:
+            if stop is not None:
+                stop.set()
 
 
 @click.command("tick")

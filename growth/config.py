@@ -128,6 +128,9 @@ class Config:
     publication_timezone: str = "UTC"
     sequence_emails_per_day: int = 1
     scheduler: str = "on"
+    # How a deferred signup's second half is started: `job` (one RQ job per signup) or `sweep`
+    # (no enqueue in the request; the worker finishes new signups every second).
+    signup_finish: str = "job"
     webhooks_allow_private: bool = (
         False  # outgoing webhooks may reach private addresses (never in production)
     )
@@ -214,6 +217,7 @@ class Config:
             publication_timezone=env.get("PUBLICATION_TIMEZONE") or "UTC",
             sequence_emails_per_day=_int(env, "SEQUENCE_EMAILS_PER_DAY", 1),
             scheduler=(env.get("SCHEDULER") or "on").strip().lower(),
+            signup_finish=(env.get("SIGNUP_FINISH") or "job").strip().lower(),
             webhooks_allow_private=_bool(env.get("WEBHOOKS_ALLOW_PRIVATE")),
             metrics_allow_from=_networks(env, "METRICS_ALLOW_FROM"),
             metrics_token=env.get("METRICS_TOKEN") or None,
@@ -264,6 +268,8 @@ class Config:
                 "REPORTS_DATABASE_URL must be a replica of DATABASE_URL's kind "
                 f"({self.database_url.split(':', 1)[0]}), got {replica.split(':', 1)[0]}"
             )
+        if self.signup_finish not in {"job", "sweep"}:
+            raise ConfigError("SIGNUP_FINISH must be 'job' or 'sweep'")
         if self.image_max_bytes < 1 or self.image_max_pixels < 1:
             raise ConfigError("IMAGE_MAX_BYTES and IMAGE_MAX_PIXELS must be positive")
         if self.sequence_emails_per_day < 0:

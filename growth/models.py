@@ -112,6 +112,9 @@ class PublicationSettings(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+SETUP_PENDING = "setup_pending IS NOT NULL"
+
+
 class Subscriber(Base):
     """A reader; `status` says whether we may email them, `stage` where they are in the funnel."""
 
@@ -119,6 +122,13 @@ class Subscriber(Base):
     __table_args__ = (
         Index("ix_subscribers_status_stage", "status", "stage"),
         Index("ix_subscribers_created_at", "created_at"),
+        # The tick's sweep of signups whose finishing job was lost: a nearly empty index.
+        Index(
+            "ix_subscribers_setup_pending",
+            "created_at",
+            postgresql_where=text(SETUP_PENDING),
+            sqlite_where=text(SETUP_PENDING),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -146,6 +156,9 @@ class Subscriber(Base):
     paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     status_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     stage_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # A signup answered after its INSERT keeps here what its finishing job needs (consent text,
+    # newsletters, referral ask, partner, custom fields); None once finished (growth.signup_setup).
+    setup_pending: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan"

@@ -50,6 +50,8 @@ def export_profile(session: Session, s: Subscriber) -> dict[str, Any]:
         "confirmed_at": _iso(s.confirmed_at),
         "unsubscribed_at": _iso(s.unsubscribed_at),
         "paused_until": _iso(s.paused_until),
+        # A signup whose second half has not run yet holds its consent details here (IP, agent).
+        "unfinished_signup": s.setup_pending,
     }
 
 

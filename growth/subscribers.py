@@ -218,6 +218,9 @@ class SignupResult:
     confirmation_queued: bool
 
 
+FINISH_SIGNUP_TASK = "finish_signup"
+
+
 def signup(
     session: Session,
     req: SignupRequest,
@@ -225,12 +228,16 @@ def signup(
     resend_after: int = 600,
     *,
     refuse_disposable: bool = True,
+    defer: bool = False,
 ) -> SignupResult:
     """Sign an address up (pending) and queue the confirmation; safe to repeat and to race.
 
     A known address gets no new row; a pending or returning one gets the confirmation again at
     most once per `resend_after` seconds; a suppressed one (bounced, complained) gets nothing.
     A throwaway address is refused (422) unless `refuse_disposable` is off (DISPOSABLE_EMAILS).
+    `defer` (the public views): a new address is only inserted, with what its finishing needs
+    in `setup_pending`; one `finish_signup` job (or, with SIGNUP_FINISH=sweep, the worker's
+    finisher) does the rest after the commit.
     """
     req = clean_signup(req)
     answers = custom_fields.clean_values(session, req.fields, custom_fields.SIGNUP)
@@ -241,43 +248,109 @@ def signup(
     display, key = normalize_email(req.email)
     if refuse_disposable:
         addresses.refuse_disposable(key)
-    newsletters = resolve_newsletters(session, req.newsletters)
+    # No slug named: the default newsletter, found by whoever finishes (no read here).
+    newsletter_ids = None
+    if req.newsletters:
+        newsletter_ids = [n.id for n in resolve_newsletters(session, req.newsletters)]
+    setup = {
+        "newsletter_ids": newsletter_ids,
+        "ip": req.ip,
+        "user_agent": req.user_agent,
+        "form": req.form or req.source,
+        "ref": req.ref,
+        "ask": req.ask,
+        "partner": req.partner,
+        "fields": {str(k): v for k, v in answers.items()},
+    }
     # Most signups are new: try the INSERT first; a known address answers with its row.
-    subscriber, created = _insert_subscriber(session, req, display, key, now)
+    subscriber, created = _insert_subscriber(session, req, display, key, now, setup=setup if defer else None)
+    if created:
+        if defer:
+            if _job_per_signup():
+                from growth import jobs
+
+                jobs.enqueue(FINISH_SIGNUP_TASK, subscriber.id)
+            return SignupResult(subscriber, True, False)
+        return _complete_signup(session, subscriber, True, setup, now, now, resend_after)
+    if subscriber.setup_pending is not None:
+        # Its own signup is not finished yet (the job is queued): finish it first, here.
+        finish_signup(session, subscriber.id, now, resend_after)
+    return _complete_signup(session, subscriber, False, setup, now, now, resend_after)
+
+
+def _job_per_signup() -> bool:
+    """Whether a deferred signup queues its own job; with SIGNUP_FINISH=sweep and a queue, the
+    worker's finisher finds it instead (a Redis round trip and RQ's work saved per request)."""
+    return (
+        current_app.config["MASTHEAD"].signup_finish == "job"
+        or current_app.extensions.get("masthead_queue") is None
+    )
+
+
+def finish_signup(session: Session, subscriber_id: int, now: dt.datetime, resend_after: int = 600) -> bool:
+    """Do what a deferred signup left (consent, memberships, history, signals, confirmation) once.
+
+    The row is locked and its `setup_pending` cleared in the same unit of work: a second run, in
+    a job run twice, the sweep or a signup of the same address, waits, then finds nothing to do.
+    False when there was nothing to finish. Records are dated at the signup, the
+    confirmation at `now`.
+    """
+    subscriber = lock_row(session, Subscriber, subscriber_id)
+    if subscriber is None or subscriber.setup_pending is None:
+        return False
+    setup = subscriber.setup_pending
+    subscriber.setup_pending = None
+    if subscriber.status == Status.ERASED:  # erasure clears it too; be safe
+        return False
+    _complete_signup(session, subscriber, True, setup, subscriber.created_at, now, resend_after)
+    return True
+
+
+def _complete_signup(
+    session: Session,
+    subscriber: Subscriber,
+    created: bool,
+    setup: dict[str, Any],
+    at: dt.datetime,
+    now: dt.datetime,
+    resend_after: int,
+) -> SignupResult:
+    """The rest of a signup once its row exists: records dated `at`, the confirmation at `now`."""
     if subscriber.status == Status.ERASED:  # cannot happen by key (erased rows lose it); be safe
         return SignupResult(subscriber, False, False)
+    answers = {int(k): v for k, v in (setup.get("fields") or {}).items()}
     if answers and (created or subscriber.status == Status.PENDING):
         # Anyone may sign an address up: only a new or unconfirmed reader's fields are filled.
-        custom_fields.set_values(session, subscriber.id, answers, custom_fields.SIGNUP, now)
-
+        custom_fields.set_values(session, subscriber.id, answers, custom_fields.SIGNUP, at)
+    newsletter_ids = setup.get("newsletter_ids") or [default_newsletter(session).id]
     session.add(
         Consent(
             subscriber_id=subscriber.id,
             action="signup",
-            at=now,
-            ip=req.ip,
-            user_agent=req.user_agent,
-            form=req.form or req.source,
-            newsletter_ids=[n.id for n in newsletters],
+            at=at,
+            ip=setup.get("ip"),
+            user_agent=setup.get("user_agent"),
+            form=setup.get("form"),
+            newsletter_ids=newsletter_ids,
         )
     )
     if created:
-        record_first_events(session, subscriber, now, reason="signup")
-        partners.tag_signup(session, subscriber, req.partner, now)
+        record_first_events(session, subscriber, at, reason="signup")
+        partners.tag_signup(session, subscriber, setup.get("partner"), at)
         signals.subscriber_signed_up.send(
             subscriber,
             session=session,
-            ref=req.ref,
-            ip=req.ip,
-            user_agent=req.user_agent,
-            now=now,
-            ask=req.ask,
+            ref=setup.get("ref"),
+            ip=setup.get("ip"),
+            user_agent=setup.get("user_agent"),
+            now=at,
+            ask=setup.get("ask"),
         )
     if subscriber.status in SUPPRESSED_STATUSES:
         log.info("signup for suppressed subscriber %s: no mail", subscriber.id)
         return SignupResult(subscriber, created, False)
 
-    wants_new_list = _add_pending_memberships(session, subscriber, newsletters, now)
+    wants_new_list = _add_pending_memberships(session, subscriber, newsletter_ids, at)
     if subscriber.status == Status.ACTIVE and not wants_new_list:
         return SignupResult(subscriber, created, False)
     queued = queue_confirmation(session, subscriber, now, resend_after)
@@ -285,7 +358,12 @@ def signup(
 
 
 def _insert_subscriber(
-    session: Session, req: SignupRequest, display: str, key: str, now: dt.datetime
+    session: Session,
+    req: SignupRequest,
+    display: str,
+    key: str,
+    now: dt.datetime,
+    setup: dict[str, Any] | None = None,
 ) -> tuple[Subscriber, bool]:
     """Insert under the unique constraints; a racing signup that won is returned instead.
 
@@ -317,6 +395,7 @@ def _insert_subscriber(
             landing_url=req.landing_url,
             signup_ip=req.ip,
             created_at=now,
+            setup_pending=setup,
         )
         statement = (
             insert(Subscriber)  # type: ignore[attr-defined]  # both dialects' Insert have it
@@ -337,16 +416,16 @@ def _insert_subscriber(
 
 
 def _add_pending_memberships(
-    session: Session, subscriber: Subscriber, newsletters: list[Newsletter], now: dt.datetime
+    session: Session, subscriber: Subscriber, newsletter_ids: list[int], now: dt.datetime
 ) -> bool:
     """Ask for each newsletter not already active; True when one awaits confirmation."""
     current = {m.newsletter_id: m for m in subscriber.memberships}
     waiting = False
-    for newsletter in newsletters:
-        membership = current.get(newsletter.id)
+    for newsletter_id in newsletter_ids:
+        membership = current.get(newsletter_id)
         if membership is None:
             membership = Membership(
-                subscriber_id=subscriber.id, newsletter_id=newsletter.id, status="pending", created_at=now
+                subscriber_id=subscriber.id, newsletter_id=newsletter_id, status="pending", created_at=now
             )
             subscriber.memberships.append(membership)
             waiting = True
@@ -520,6 +599,8 @@ def join_by_payment(session: Session, raw_email: str, now: dt.datetime) -> Subsc
             signals.subscriber_signed_up.send(
                 subscriber, session=session, ref=None, ip=None, user_agent=None, now=now
             )
+    elif subscriber.setup_pending is not None:  # their signup's job has not run yet: first that
+        finish_signup(session, subscriber.id, now)
     if subscriber.status == Status.PENDING:
         confirm(session, subscriber, now, form=PAYMENT_FORM)
     return subscriber
@@ -662,6 +743,7 @@ def erase(session: Session, subscriber: Subscriber, now: dt.datetime) -> None:
     subscriber.signup_ip = None
     subscriber.referrer_url = None
     subscriber.landing_url = None
+    subscriber.setup_pending = None  # an unfinished signup's IP and user agent; its job then stops
     for consent in session.scalars(select(Consent).where(Consent.subscriber_id == subscriber.id)):
         consent.ip = None
         consent.user_agent = None

@@ -81,6 +81,7 @@ def create_subscriber():  # type: ignore[no-untyped-def]
             utcnow(),
             resend_after=current_app.config["MASTHEAD"].confirmation_resend_seconds,
             refuse_disposable=current_app.config["MASTHEAD"].disposable_emails == "refuse",
+            defer=True,  # answered after the INSERT: the finish_signup job does the rest
         )
         commit()
     return _cors_headers(jsonify({"status": "pending"})), 202

@@ -60,6 +60,7 @@ def subscribe():  # type: ignore[no-untyped-def]
             utcnow(),
             resend_after=current_app.config["MASTHEAD"].confirmation_resend_seconds,
             refuse_disposable=current_app.config["MASTHEAD"].disposable_emails == "refuse",
+            defer=True,  # answered after the INSERT: the finish_signup job does the rest
         )
     except ValidationFailed as exc:
         db.session.rollback()
