@@ -287,13 +287,15 @@ def _job_per_signup() -> bool:
     )
 
 
-def finish_signup(session: Session, subscriber_id: int, now: dt.datetime, resend_after: int = 600) -> bool:
+def finish_signup(
+    session: Session, subscriber_id: int, now: dt.datetime, resend_after: int = 600, *, mail: bool = True
+) -> bool:
     """Do what a deferred signup left (consent, memberships, history, signals, confirmation) once.
 
     The row is locked and its `setup_pending` cleared in the same unit of work: a second run, in
     a job run twice, the sweep or a signup of the same address, waits, then finds nothing to do.
     False when there was nothing to finish. Records are dated at the signup, the
-    confirmation at `now`.
+    confirmation at `now`. `mail=False` queues no confirmation (a payment confirms them instead).
     """
     subscriber = lock_row(session, Subscriber, subscriber_id)
     if subscriber is None or subscriber.setup_pending is None:
@@ -302,7 +304,7 @@ def finish_signup(session: Session, subscriber_id: int, now: dt.datetime, resend
     subscriber.setup_pending = None
     if subscriber.status == Status.ERASED:  # erasure clears it too; be safe
         return False
-    _complete_signup(session, subscriber, True, setup, subscriber.created_at, now, resend_after)
+    _complete_signup(session, subscriber, True, setup, subscriber.created_at, now, resend_after, mail=mail)
     return True
 
 
@@ -314,6 +316,8 @@ def _complete_signup(
     at: dt.datetime,
     now: dt.datetime,
     resend_after: int,
+    *,
+    mail: bool = True,
 ) -> SignupResult:
     """The rest of a signup once its row exists: records dated `at`, the confirmation at `now`."""
     if subscriber.status == Status.ERASED:  # cannot happen by key (erased rows lose it); be safe
@@ -351,7 +355,7 @@ def _complete_signup(
         return SignupResult(subscriber, created, False)
 
     wants_new_list = _add_pending_memberships(session, subscriber, newsletter_ids, at)
-    if subscriber.status == Status.ACTIVE and not wants_new_list:
+    if (subscriber.status == Status.ACTIVE and not wants_new_list) or not mail:
         return SignupResult(subscriber, created, False)
     queued = queue_confirmation(session, subscriber, now, resend_after)
     return SignupResult(subscriber, created, queued)
@@ -599,8 +603,8 @@ def join_by_payment(session: Session, raw_email: str, now: dt.datetime) -> Subsc
             signals.subscriber_signed_up.send(
                 subscriber, session=session, ref=None, ip=None, user_agent=None, now=now
             )
-    elif subscriber.setup_pending is not None:  # their signup's job has not run yet: first that
-        finish_signup(session, subscriber.id, now)
+    elif subscriber.setup_pending is not None:  # their signup's job has not run yet: first that,
+        finish_signup(session, subscriber.id, now, mail=False)  # without a confirmation to click
     if subscriber.status == Status.PENDING:
         confirm(session, subscriber, now, form=PAYMENT_FORM)
     return subscriber

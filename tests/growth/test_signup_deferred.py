@@ -183,6 +183,27 @@ def test_erasing_an_unfinished_signup_drops_its_setup_and_the_job_does_nothing(a
     assert counts(session, sub.id)["consents"] == 0
 
 
+def test_paying_before_the_signup_finished_confirms_without_a_confirmation_email(app, session):  # type: ignore[no-untyped-def]
+    now = utcnow()
+    with app.test_request_context():
+        result = subscribers.signup(
+            session, subscribers.SignupRequest(email="payer@example.com", source="web"), now, defer=True
+        )
+        jobs.discard_pending()  # the job has not run when the Checkout's payment arrives
+        paid = subscribers.join_by_payment(session, "Payer@example.com", now + dt.timedelta(seconds=5))
+    assert paid is not None and paid.id == result.subscriber.id
+    assert (paid.status, paid.setup_pending) == ("active", None)
+    # the signup's consent and the payment's, one membership, and no confirmation to click:
+    # the payment stood for it (the welcome is the one email)
+    consents = session.scalars(
+        select(Consent.form).where(Consent.subscriber_id == paid.id).order_by(Consent.id)
+    )
+    assert list(consents) == ["api", "stripe_checkout"]
+    templates = session.scalars(select(Delivery.template).where(Delivery.subscriber_id == paid.id))
+    assert list(templates) == ["welcome"]
+    assert counts(session, paid.id)["memberships"] == 1
+
+
 # --- real commits: many finishers of one signup at once --------------------------------------
 
 
