@@ -526,7 +526,12 @@ def save_milestone(session: Session, data: dict, milestone_id: int | None = None
     milestone.active = bool(data.get("active", True if milestone.active is None else milestone.active))
     if milestone_id is None:
         session.add(milestone)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the same count saved at once by another request: the check
+        raise Conflict(  # above saw nothing, the unique index did (callers hold a savepoint)
+            f"A milestone at {required} referrals exists already on this ladder.", code="duplicate_milestone"
+        ) from exc
     return milestone
 
 

@@ -7,9 +7,9 @@ import threading
 import pytest
 from sqlalchemy import delete, func, select
 
-from growth import subscribers
+from growth import auth, subscribers
 from growth.db import commit, db, utcnow
-from growth.models import Delivery, Newsletter, Subscriber
+from growth.models import ApiToken, Delivery, Newsletter, Operator, Subscriber
 from growth.subscribers import SignupRequest
 from referrals import service
 from referrals.models import Milestone, ReferralNode, RewardGrant
@@ -152,3 +152,47 @@ def test_two_backfills_at_once_grant_each_reader_once_with_one_email(app):
             if not had_newsletter:
                 db.session.execute(delete(Newsletter))
             db.session.commit()
+
+
+def test_two_requests_adding_the_same_milestone_at_once_give_one_and_a_409(app):
+    # Both requests pass the duplicate check before either commits; the unique index decides,
+    # and the loser gets the same 409 the check gives, not a 500.
+    required = 7919  # no other test uses it
+    with app.app_context():
+        operator = auth.create_operator(db.session, "race-milestones@example.com", "a long enough password")
+        token, operator_id = auth.create_token(db.session, operator), operator.id
+        commit()
+    holding, go = threading.Event(), threading.Event()
+    answers: list[int] = []
+
+    def first() -> None:
+        with app.app_context():
+            service.save_milestone(db.session, {"referrals_required": required, "reward_name": "first"})
+            holding.set()  # flushed, not committed: the second request's check sees nothing
+            go.wait(timeout=10)
+            commit()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert holding.wait(timeout=10)
+        timer = threading.Timer(1.0, go.set)  # the second blocks on the index until then
+        timer.start()
+        answer = app.test_client().post(
+            "/api/v1/referrals/milestones",
+            json={"referrals_required": required, "reward_name": "second"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        answers.append(answer.status_code)
+        assert answer.status_code == 409, answer.get_data(as_text=True)
+        assert answer.get_json()["error"]["code"] == "duplicate_milestone"
+    finally:
+        go.set()
+        thread.join(timeout=20)
+        with app.app_context():
+            db.session.execute(delete(Milestone).where(Milestone.referrals_required == required))
+            db.session.execute(delete(ApiToken).where(ApiToken.operator_id == operator_id))
+            db.session.execute(delete(Operator).where(Operator.id == operator_id))
+            commit()
+    with app.app_context():
+        assert answers == [409]
