@@ -314,7 +314,8 @@ _TOP_ROW = _obj(
             "type": ["object", "null"],
             "additionalProperties": {"type": "integer"},
             "description": "net cents per currency of the paid conversions they referred directly "
-            "(the attribution's referrer view: additive); null without billing, before any paid conversion, or for non-admins",
+            "(the attribution's referrer view: additive); null without billing, before any paid "
+            "conversion, or for non-admins",
         },
         "downstream_revenue": {
             "type": ["object", "null"],

@@ -140,7 +140,10 @@ def test_the_referral_report_credits_direct_referrals_and_labels_the_chain_as_in
     # Ana brought Bo (10.00) directly; Bo brought Dee (5.00); Cy never paid
     assert {r["subscriber_id"]: r["revenue_credited"] for r in rows} == {ana: {"usd": 1000}, bo: {"usd": 500}}
     # below Ana: Bo and Dee (15.00); below Bo: Dee. Dee's 5.00 counts twice: not additive
-    assert {r["subscriber_id"]: r["downstream_revenue"] for r in rows} == {ana: {"usd": 1500}, bo: {"usd": 500}}
+    assert {r["subscriber_id"]: r["downstream_revenue"] for r in rows} == {
+        ana: {"usd": 1500},
+        bo: {"usd": 500},
+    }
     assert body["revenue_labels"]["downstream_revenue"] == "influence, not additive"
     assert "direct referrer" in body["revenue_labels"]["revenue_credited"]
     # without refunds the old definition (every paid invoice below, over the stored forest) agrees

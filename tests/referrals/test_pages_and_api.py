@@ -294,8 +294,7 @@ def test_top_referrers_join_downstream_revenue_when_billing_answers(client, sess
     join(client, outbox, "ana@example.com")
     refer(client, session, outbox, "ana@example.com", "bo@example.com", ip="192.0.2.1")
     refer(client, session, outbox, "bo@example.com", "cy@example.com", ip="192.0.2.2")
-    bo, cy = by_email(session, "bo@example.com"), by_email(session, "cy@example.com")
-    ana = by_email(session, "ana@example.com")
+    ana, bo = by_email(session, "ana@example.com"), by_email(session, "bo@example.com")
 
     def attribution(_session, by, now):  # type: ignore[no-untyped-def]
         # the referrer view as billing gives it: Cy (through Bo) and Bo (through Ana) paid
