@@ -230,3 +230,26 @@ def test_the_panels_fold_the_rest_into_one_row():
     assert usd.series.columns["Paid conversions"] == [1, 1, 2] and usd.revenue
     assert panels["attribution-post-eur"].series.labels == ["euro only"]
     assert set(panels) == {f"attribution-{v}-{c}" for v in ("post", "source") for c in ("usd", "eur")}
+
+
+def test_the_admin_pages_print_the_credit_and_label_the_influence(client, session, paid_history):
+    from growth import auth
+    from tests.growth.helpers import login_as
+
+    admin = auth.create_operator(session, "pages-boss@example.com", "long enough pw", "admin")
+    creator = auth.create_operator(session, "pages-pen@example.com", "long enough pw", "creator")
+    session.commit()
+    login_as(client, admin)
+    page = client.get("/admin/referral-report").get_data(as_text=True)
+    assert "Revenue credited</th>" in page and "(influence, not additive)</span></th>" in page
+    assert "<td>10.00 USD </td><td>15.00 USD </td>" in page  # Ana: credited, then below her
+    partners_page = client.get("/admin/partners").get_data(as_text=True)
+    assert "Revenue credited</th>" in partners_page and "7.00 USD" in partners_page
+    acquisition_page = client.get("/admin/acquisition").get_data(as_text=True)
+    assert "Revenue credited by source and campaign" in acquisition_page
+    assert "<td>referral</td><td>2</td><td>15.00 USD </td>" in acquisition_page
+    login_as(client, creator)
+    page = client.get("/admin/referral-report").get_data(as_text=True)
+    assert "Revenue credited" not in page and "USD" not in page
+    assert client.get("/admin/partners").status_code == 403
+    assert client.get("/admin/acquisition").status_code == 403
