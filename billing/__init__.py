@@ -59,6 +59,7 @@ def init_app(app: Flask) -> None:
         admin,
         api,
         attribution_api,
+        attribution_panels,
         attribution_report,
         cli,
         gateway,
@@ -83,6 +84,7 @@ def init_app(app: Flask) -> None:
         demo,
         emails,
         paid_members,
+        panels,
         post_figures,
         reports,
         roles,
@@ -112,6 +114,7 @@ def init_app(app: Flask) -> None:
     attribution_touches.register_touches("billing", attribution_report.paywall_starts)
     access.register_attribution(attribution_report.report)
     post_figures.register_post_figures("billing", attribution_report.post_figures)
+    panels.register_panels("attribution", attribution_panels.desk_panels)
     webhook_events.register()
     reports.register_series("paid_history", report_series.paid_history)
     reports.register_series("mrr", report_series.mrr_at)

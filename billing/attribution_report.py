@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -140,6 +140,25 @@ def compute(session: Session, now: dt.datetime) -> rules.Attribution:
     )
 
 
+def attribution(session: Session, now: dt.datetime) -> tuple[rules.Attribution, dt.datetime]:
+    """The attribution up to `now` and the instant it was computed at, once per request.
+
+    The desk, the posts report and each report page may all ask in one request: the first
+    computation (all cash, every payer's touches) serves the rest of that request. Outside a
+    request (the CLI, the worker's desk panels) it is computed fresh each time.
+    """
+    if not has_request_context():
+        return compute(session, now), now
+    this = request._get_current_object()  # type: ignore[attr-defined]
+    memo = g.get("attribution_memo")
+    # g outlives a request when an app context was pushed around it (tests, the shell)
+    if memo is not None and memo[0] is this and memo[1] is session:
+        return memo[2], memo[3]
+    result = compute(session, now)
+    g.attribution_memo = (this, session, result, now)
+    return result, now
+
+
 def _labels(session: Session, by: str, keys: Collection[str]) -> dict[str, str]:
     ids = [int(k) for k in keys if k.isdigit()]
     if by == "post":
@@ -172,8 +191,7 @@ def report(session: Session, by: str, now: dt.datetime | None = None) -> dict[st
     """One view of the attribution as JSON: rows (most revenue first) summing to the total."""
     if by not in rules.VIEWS:
         raise ValueError(by)
-    now = now or utcnow()
-    result = compute(session, now)
+    result, now = attribution(session, now or utcnow())
     credits = result.views[by]
     keys = list(credits)
     labels = _labels(session, by, keys)
@@ -216,7 +234,7 @@ def csv_rows(result: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def post_figures(session: Session, post_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """{post_id: {paid_conversions, revenue: {currency: cents}, revenue_note}} from the post view."""
-    credits = compute(session, utcnow()).views["post"]
+    credits = attribution(session, utcnow())[0].views["post"]
     out: dict[int, dict[str, Any]] = {}
     for post_id in post_ids:
         credit = credits.get(str(post_id))

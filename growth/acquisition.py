@@ -2,6 +2,7 @@
 
 Cash comes through `growth.access.cash_by_subscriber` (billing's paid invoices), sponsorship
 revenue through `growth.sponsorships.payments` (shared among the readers engaged that month),
+the revenue credited per source and campaign through `growth.access.attribution` (its rule),
 partners from `growth.partner_models`; the funnel milestones from the reports' facts rows.
 """
 
@@ -347,10 +348,35 @@ def acquisition_report(
         "classes": groups["class"],
         "campaigns": groups["campaign"],
         "sources": {
+            "source": groups["source"],
             "partner": groups["partner"],
             "referrer": [r for r in groups["referrer"] if r["value"] in keep],
             "post": groups["post"],
         },
+        "attribution": attribution_block(session, now),
+    }
+
+
+def attribution_block(session: Session, now: dt.datetime) -> dict[str, Any] | None:
+    """Revenue credited per source and per campaign by the attribution of paid conversions (all
+    time, whatever the window; null without billing), beside the report's own cash.
+
+    The same keys as `sources.source` and `campaigns`. For a window covering every signup the
+    subscription cash agrees key by key; the report's revenue_cents differ by what attribution
+    does not credit: sponsorship shares (no paid conversion), and the cash of a subscriber who
+    never paid an invoice (a refund alone).
+    """
+    views = {by: access.attribution(session, by, now) for by in ("source", "campaign")}
+    source, campaign = views["source"], views["campaign"]
+    if source is None or campaign is None:
+        return None
+    return {
+        "at": source["at"],
+        "rules": {"source": source["rules"], "campaign": campaign["rules"]},
+        "source": source["rows"],
+        "campaign": campaign["rows"],
+        "total_revenue_cents": source["total_revenue_cents"],
+        "conversions": source["conversions"],
     }
 
 

@@ -382,6 +382,9 @@ def campaign_classes(classes: Mapping[str, Counter[str]], spent: Iterable[str]) 
     return out
 
 
+GROUPS = ("class", "campaign", "source", "partner", "referrer", "post")
+
+
 def acquisition(
     signups: Sequence[Signup],
     rules: Sequence[Rule],
@@ -389,7 +392,8 @@ def acquisition(
     now: dt.datetime,
     detail_groups: Iterable[str] = ("class", "campaign"),
 ) -> dict[str, Any]:
-    """The report: rows per class and per campaign, and the value of a signup per source."""
+    """The report: rows per class and per campaign, and the value of a signup per source (the
+    source_key of each signup), partner, referrer and landing post."""
     detail = set(detail_groups)
     by: dict[str, dict[str, list[Signup]]] = defaultdict(lambda: defaultdict(list))
     campaign_votes: dict[str, Counter[str]] = defaultdict(Counter)
@@ -399,6 +403,7 @@ def acquisition(
         campaign_votes[campaign][media_class] += 1
         by["class"][media_class].append(s)
         by["campaign"][campaign].append(s)
+        by["source"][source_key(s)].append(s)
         if s.partner:
             by["partner"][s.partner].append(s)
         if s.referrer:
@@ -413,7 +418,7 @@ def acquisition(
     for campaign, amounts in spend_campaign.items():
         spend_class[homes[campaign]].update(amounts)
     groups: dict[str, list[dict[str, Any]]] = {}
-    for group in ("class", "campaign", "partner", "referrer", "post"):
+    for group in GROUPS:
         values = (
             list(CLASSES)
             if group == "class"

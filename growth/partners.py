@@ -22,7 +22,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from growth import jobs, partner_metrics
+from growth import access, jobs, partner_metrics
 from growth.db import commit, db, ids_in, utcnow
 from growth.errors import Conflict, NotFound, ValidationFailed
 from growth.fields import one_line
@@ -298,8 +298,16 @@ def _first_human(session: Session, pairs: list[tuple[int, dt.datetime]]) -> dict
     return first
 
 
+PARTNER_CREDIT_RULE = (
+    "Each paid conversion of a reader who signed up through the partner (and with no UTM campaign "
+    "of their own, which takes the credit) is credited to the partner once, with all its net "
+    "revenue: the attribution's campaign view. Sponsorships are not paid conversions."
+)
+
+
 def partners_report(session: Session, now: dt.datetime) -> dict[str, Any]:
-    """Per partner: inbound pending, verified (14-day rule), rejected, billable; outbound ticks."""
+    """Per partner: inbound pending, verified (14-day rule), rejected, billable, the revenue
+    credited to the partner by the attribution (null without billing); outbound ticks."""
     signups = session.execute(
         select(
             PartnerSignup.partner_id,
@@ -320,7 +328,18 @@ def partners_report(session: Session, now: dt.datetime) -> dict[str, Any]:
         )
     ]
     rows = partner_metrics.partner_rows(list_partners(session), inbound, outbound, now)
-    return {"verify_days": partner_metrics.VERIFY_DAYS, "partners": rows}
+    credited = access.attribution(session, "campaign", now)
+    by_key = {r["key"]: r for r in credited["rows"]} if credited else {}
+    for row in rows:
+        # a partner signup's campaign is partner:<code> (acquisition_metrics.campaign_of)
+        found = by_key.get(f"partner:{row['code']}")
+        row["revenue_credited"] = (found["revenue_cents"] if found else {}) if credited else None
+        row["paid_conversions"] = (found["conversions"] if found else 0) if credited else None
+    return {
+        "verify_days": partner_metrics.VERIFY_DAYS,
+        "partners": rows,
+        "revenue_credited_rule": PARTNER_CREDIT_RULE if credited else None,
+    }
 
 
 def partner_signup_count(session: Session, partner_id: int) -> int:

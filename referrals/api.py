@@ -397,7 +397,7 @@ def referral_report():  # type: ignore[no-untyped-def]
         # creators see the growth figures, not what the referrers' readers pay
         for rows in result["top_referrers"].values():
             for row in rows:
-                row["downstream_revenue"] = None
+                row["revenue_credited"] = row["downstream_revenue"] = None
     if as_csv:
         figures = ((k, v) for k, v in result.items() if v is None or isinstance(v, str | int | float))
         return csv_response("referrals.csv", ("figure", "value"), figures)

@@ -66,7 +66,10 @@ def format_report(data: dict[str, Any]) -> str:
     lines += ["", "  generation  subscribers"]
     for depth, count in data["generation_counts"].items():
         lines.append(f"  {depth:>10}  {count}")
-    lines += ["", f"  {'top referrers':<16}{'direct':>8}{'downstream':>12}  revenue"]
+    lines += [
+        "",
+        f"  {'top referrers':<16}{'direct':>8}{'downstream':>12}  revenue below (influence, not additive)",
+    ]
     for row in data["top_referrers"]["by_downstream"]:
         money = row["downstream_revenue"] or "-"
         lines.append(f"  {row['subscriber_id']:<16}{row['direct']:>8}{row['downstream']:>12}  {money}")

@@ -307,14 +307,27 @@ def _virality(
     return metrics.virality_summary(cascades, generation_counts, min_size, top)
 
 
-def join_revenue(session: Session, data: ReferralData, result: dict[str, Any]) -> None:
-    """Add each top referrer's downstream revenue when billing answers (none otherwise)."""
-    wanted = {row["subscriber_id"] for rows in result["top_referrers"].values() for row in rows}
-    revenue = access.revenue_by_subscriber(session)
-    per = metrics.downstream_revenue(data.parent, revenue, wanted) if revenue else {}
+def join_revenue(session: Session, now: dt.datetime, result: dict[str, Any]) -> None:
+    """Add each top referrer's revenue from the attribution of paid conversions (billing's, through
+    growth.access; null without billing): `revenue_credited`, the conversions they referred
+    directly (the referrer view, additive), and `downstream_revenue`, everyone below them in the
+    chain (its influence: one payment counts for every referrer above it, so not additive).
+    Both are null, and so is `revenue_labels`, until somebody has paid (no columns of dashes)."""
+    credited = access.attribution(session, "referrer", now)
+    if credited is not None and not credited["conversions"]:
+        credited = None
+    direct = {r["key"]: r["revenue_cents"] for r in credited["rows"]} if credited else {}
+    below = {r["key"]: r["revenue_cents"] for r in credited["influence"]["rows"]} if credited else {}
     for rows in result["top_referrers"].values():
         for row in rows:
-            row["downstream_revenue"] = per.get(row["subscriber_id"], {}) if revenue else None
+            key = str(row["subscriber_id"])
+            row["revenue_credited"] = direct.get(key, {}) if credited else None
+            row["downstream_revenue"] = below.get(key, {}) if credited else None
+    result["revenue_labels"] = (
+        {"revenue_credited": credited["rules"], "downstream_revenue": credited["influence"]["label"]}
+        if credited
+        else None
+    )
 
 
 def referral_report(
@@ -336,7 +349,7 @@ def referral_report(
     loaded = time.perf_counter()
     result = compute(data, now, s, e, cohort, horizon_days, market, virality_min_size=virality_min_size)
     computed = time.perf_counter()
-    join_revenue(session, data, result)
+    join_revenue(session, now, result)
     result["placements"] = asks.placement_report(session, s, e)
     placed = time.perf_counter()
     # The ladders are judged over every reader past the horizon, whatever the window.

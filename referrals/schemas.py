@@ -305,15 +305,23 @@ GRANT_LIST = spec.schema(
 )
 
 _TOP_ROW = _obj(
-    ["subscriber_id", "direct", "downstream", "downstream_revenue"],
+    ["subscriber_id", "direct", "downstream", "revenue_credited", "downstream_revenue"],
     {
         "subscriber_id": {"type": "integer"},
         "direct": {"type": "integer"},
         "downstream": {"type": "integer"},
+        "revenue_credited": {
+            "type": ["object", "null"],
+            "additionalProperties": {"type": "integer"},
+            "description": "net cents per currency of the paid conversions they referred directly "
+            "(the attribution's referrer view: additive); null without billing, before any paid "
+            "conversion, or for non-admins",
+        },
         "downstream_revenue": {
             "type": ["object", "null"],
             "additionalProperties": {"type": "integer"},
-            "description": "paid cents per currency of every reader below; null without billing",
+            "description": "net cents per currency of the paid conversions of every reader below "
+            "them (the attribution's influence, not additive); null as revenue_credited",
         },
     },
 )
@@ -587,6 +595,15 @@ REPORT = spec.schema(
                     "by_downstream": {"type": "array", "items": _TOP_ROW},
                 },
             ),
+            "revenue_labels": {
+                "type": ["object", "null"],
+                "description": "what the top referrers' revenue columns mean; null when they are",
+                "required": ["revenue_credited", "downstream_revenue"],
+                "properties": {
+                    "revenue_credited": {"type": "string", "description": "the referrer view's rule"},
+                    "downstream_revenue": {"const": "influence, not additive"},
+                },
+            },
             "structural_virality": _VIRALITY,
             "placements": {
                 "type": "array",

@@ -200,8 +200,11 @@ _ROW = {
     "type": "object",
     "required": list(ROW_COLUMNS),
     "properties": {
-        "group": {"type": "string", "enum": ["class", "campaign", "partner", "referrer", "post"]},
-        "value": {"type": "string", "description": "the class, campaign, partner code, referrer id or post"},
+        "group": {"type": "string", "enum": list(am.GROUPS)},
+        "value": {
+            "type": "string",
+            "description": "the class, campaign, source, partner code, referrer id or post",
+        },
         "currency": {"type": ["string", "null"], "description": "null: neither spend nor revenue"},
         "signups": _INT,
         "confirmed": _INT,
@@ -233,6 +236,17 @@ _ROW = {
         "backtest_summary": {"type": "array", "items": {"type": "object"}},
     },
 }
+_PER_CURRENCY = {"type": "object", "additionalProperties": {"type": "integer"}}
+_CREDIT = {
+    "type": "object",
+    "required": ["key", "label", "revenue_cents", "conversions"],
+    "properties": {
+        "key": {"type": "string", "description": "as the value of the report's source or campaign rows"},
+        "label": {"type": "string"},
+        "revenue_cents": _PER_CURRENCY,
+        "conversions": _INT,
+    },
+}
 spec.schema(
     "AcquisitionReport",
     {
@@ -260,7 +274,28 @@ spec.schema(
             "campaigns": {"type": "array", "items": _ROW},
             "sources": {
                 "type": "object",
-                "properties": {k: {"type": "array", "items": _ROW} for k in ("partner", "referrer", "post")},
+                "properties": {
+                    k: {"type": "array", "items": _ROW} for k in ("source", "partner", "referrer", "post")
+                },
+            },
+            "attribution": {
+                "type": ["object", "null"],
+                "description": "revenue credited per source and per campaign by the attribution of "
+                "paid conversions (all time, whatever the window); null without billing. For a window "
+                "covering every signup its subscription cash agrees with sources.source and campaigns "
+                "key by key; their revenue_cents also hold sponsorship shares, which it does not credit",
+                "required": ["at", "rules", "source", "campaign", "total_revenue_cents", "conversions"],
+                "properties": {
+                    "at": {"type": "string", "format": "date-time"},
+                    "rules": {
+                        "type": "object",
+                        "properties": {"source": {"type": "string"}, "campaign": {"type": "string"}},
+                    },
+                    "source": {"type": "array", "items": _CREDIT},
+                    "campaign": {"type": "array", "items": _CREDIT},
+                    "total_revenue_cents": _PER_CURRENCY,
+                    "conversions": _INT,
+                },
             },
         },
     },
@@ -304,7 +339,7 @@ def record_spend():  # type: ignore[no-untyped-def]
     response="AcquisitionReport",
     parameters=PARAMETERS[:2],
     tags=("reports", *TAGS),
-    csv="group (class, campaign, partner, referrer, post), value and currency",
+    csv="group (class, campaign, source, partner, referrer, post), value and currency",
 )
 def acquisition_report():  # type: ignore[no-untyped-def]
     """Signups of [from, to] (all time by default); a month's spend counts when the window touches it."""
@@ -319,7 +354,7 @@ def acquisition_report():  # type: ignore[no-untyped-def]
 
 
 def report_rows(report: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every summary row: classes, campaigns, then partners, referrers and posts."""
+    """Every summary row: classes, campaigns, then sources, partners, referrers and posts."""
     yield from report["classes"]
     yield from report["campaigns"]
     for rows in report["sources"].values():

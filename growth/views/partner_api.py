@@ -89,8 +89,12 @@ spec.schema(
     "PartnersReport",
     {
         "type": "object",
-        "required": ["verify_days", "partners"],
+        "required": ["verify_days", "partners", "revenue_credited_rule"],
         "properties": {
+            "revenue_credited_rule": {
+                "type": ["string", "null"],
+                "description": "how revenue_credited is credited; null without billing",
+            },
             "verify_days": {
                 "type": "integer",
                 "description": "a signup verifies by confirming and engaging as a person within these days",
@@ -99,7 +103,7 @@ spec.schema(
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "required": list(REPORT_COLUMNS),
+                    "required": [*REPORT_COLUMNS, "revenue_credited"],
                     "properties": {
                         "partner_id": {"type": "integer"},
                         "code": {"type": "string"},
@@ -121,6 +125,17 @@ spec.schema(
                         "subscriptions": {
                             **_COUNT,
                             "description": "outbound ticks the partner's signup API accepted",
+                        },
+                        "revenue_credited": {
+                            "type": ["object", "null"],
+                            "additionalProperties": {"type": "integer"},
+                            "description": "net cents per currency of the paid conversions credited "
+                            "to the partner (the attribution's campaign view partner:<code>); null "
+                            "without billing; not in the CSV",
+                        },
+                        "paid_conversions": {
+                            "type": ["integer", "null"],
+                            "description": "paid conversions credited to the partner; null without billing",
                         },
                     },
                 },

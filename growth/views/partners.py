@@ -23,6 +23,7 @@ def _page(error: str | None = None, status: int = 200):  # type: ignore[no-untyp
         partners=partners.list_partners(db.session),
         rows=report["partners"],
         verify_days=report["verify_days"],
+        credited_rule=report["revenue_credited_rule"],
         error=error,
         values=request.form,
     ), status

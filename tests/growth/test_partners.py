@@ -102,9 +102,12 @@ def test_report_needs_a_token_and_is_empty_on_a_fresh_database(client, session):
     for path in ("/api/v1/reports/partners", "/api/v1/partners"):
         assert client.get(path).status_code == 401
     headers = admin(session)
+    from growth.partners import PARTNER_CREDIT_RULE
+
     assert client.get("/api/v1/reports/partners", headers=headers).get_json() == {
         "verify_days": 14,
         "partners": [],
+        "revenue_credited_rule": PARTNER_CREDIT_RULE,  # billing answers in this build
     }
     as_csv = client.get("/api/v1/reports/partners?format=csv", headers=headers)
     assert as_csv.status_code == 200 and as_csv.mimetype == "text/csv"

@@ -271,7 +271,9 @@ def test_report_endpoint_validates_and_answers_with_every_figure(app_factory, cl
         (ana.id, 1, 2),
         (bo.id, 1, 1),
     ]
-    assert top[0]["downstream_revenue"] is None  # no billing in this build
+    # nobody has paid: no revenue columns (nor labels) to show
+    assert top[0]["downstream_revenue"] is None and top[0]["revenue_credited"] is None
+    assert data["revenue_labels"] is None
     assert len(data["forecast"]["periods"]) == 12
     # a chain of three is below the default minimum of ten; from two it is (3 + 1) / 3
     assert data["structural_virality"]["cascades"] == 0 and data["structural_virality"]["mean"] is None
@@ -292,16 +294,44 @@ def test_top_referrers_join_downstream_revenue_when_billing_answers(client, sess
     join(client, outbox, "ana@example.com")
     refer(client, session, outbox, "ana@example.com", "bo@example.com", ip="192.0.2.1")
     refer(client, session, outbox, "bo@example.com", "cy@example.com", ip="192.0.2.2")
-    bo, cy = by_email(session, "bo@example.com"), by_email(session, "cy@example.com")
-    previous = access._revenue_lookup
-    access.register_revenue_lookup(lambda _session: {cy.id: {"usd": 500}, bo.id: {"usd": 200, "eur": 100}})
+    ana, bo = by_email(session, "ana@example.com"), by_email(session, "bo@example.com")
+
+    def attribution(_session, by, now):  # type: ignore[no-untyped-def]
+        # the referrer view as billing gives it: Cy (through Bo) and Bo (through Ana) paid
+        assert by == "referrer"
+        return {
+            "rows": [
+                {"key": str(bo.id), "revenue_cents": {"usd": 500}, "conversions": 1},
+                {"key": str(ana.id), "revenue_cents": {"usd": 200, "eur": 100}, "conversions": 1},
+            ],
+            "conversions": 2,
+            "rules": "Each paid conversion is credited to the subscriber's direct referrer",
+            "influence": {
+                "label": "influence, not additive",
+                "rows": [
+                    {"key": str(ana.id), "revenue_cents": {"usd": 700, "eur": 100}, "conversions": 2},
+                    {"key": str(bo.id), "revenue_cents": {"usd": 500}, "conversions": 1},
+                ],
+            },
+        }
+
+    previous = access._attribution
+    access.register_attribution(attribution)
     try:
         data = client.get("/api/v1/reports/referrals", headers=headers).get_json()
     finally:
-        access._revenue_lookup = previous
-    revenue = {r["subscriber_id"]: r["downstream_revenue"] for r in data["top_referrers"]["by_downstream"]}
-    ana = by_email(session, "ana@example.com")
-    assert revenue == {ana.id: {"usd": 700, "eur": 100}, bo.id: {"usd": 500}}
+        access._attribution = previous
+    rows = data["top_referrers"]["by_downstream"]
+    assert {r["subscriber_id"]: r["downstream_revenue"] for r in rows} == {
+        ana.id: {"usd": 700, "eur": 100},
+        bo.id: {"usd": 500},
+    }
+    assert {r["subscriber_id"]: r["revenue_credited"] for r in rows} == {
+        ana.id: {"usd": 200, "eur": 100},
+        bo.id: {"usd": 500},
+    }
+    assert data["revenue_labels"]["downstream_revenue"] == "influence, not additive"
+    assert data["revenue_labels"]["revenue_credited"].startswith("Each paid conversion")
 
 
 def test_cli_prints_the_report_as_a_table(app, session, outbox):
