@@ -32,12 +32,20 @@
       options: {
         responsive: true, maintainAspectRatio: false, animation: false,
         interaction: { mode: "index", intersect: false },
-        scales: { x: { stacked: stacked, ticks: { maxTicksLimit: 8, autoSkip: true } },
+        scales: { x: { stacked: stacked, ticks: { maxTicksLimit: 8, autoSkip: true, callback: shortLabel } },
                   y: { stacked: stacked, beginAtZero: true } },
         plugins: { legend: { position: "bottom", display: !funnel } }
       }
     });
     canvas.setAttribute("data-drawn", String(chart.data.datasets.length));
+  }
+
+  // Long category names (post titles) would be cut off at the chart's edge: the axis shows
+  // the first SHORT characters, the tooltip and the table the whole name.
+  var SHORT = 24;
+  function shortLabel(value) {
+    var label = String(this.getLabelForValue(value));
+    return label.length > SHORT ? label.slice(0, SHORT - 1) + "\u2026" : label;
   }
 
   function el(name, attrs, text) {
