@@ -158,7 +158,9 @@ class Subscriber(Base):
     stage_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # A signup answered after its INSERT keeps here what its finishing job needs (consent text,
     # newsletters, referral ask, partner, custom fields); None once finished (growth.signup_setup).
-    setup_pending: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # none_as_null: a finished signup is SQL NULL, not JSON null, or every row would match the
+    # sweep's `IS NOT NULL` and sit in the partial index
+    setup_pending: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan"

@@ -18,7 +18,7 @@ import fakeredis
 import pytest
 from flask import Flask
 from rq import Queue
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from growth import jobs, scheduler, signup_setup, subscribers
@@ -150,6 +150,29 @@ def test_a_lost_job_is_finished_by_the_sweep_once_its_job_is_gone(app_factory, s
     session.expire_all()
     assert counts(session, sub.id) == ONCE
     assert [j.args[0] for j in queue.jobs] == ["send_delivery"]  # the confirmation, queued once
+
+
+def test_finished_signups_are_sql_null_and_the_sweep_reaches_a_lost_job_behind_them(
+    app, session, monkeypatch
+):  # type: ignore[no-untyped-def]
+    # Stored as JSON null, every finished signup matched the sweep's `IS NOT NULL`: the oldest
+    # BATCH of them filled each sweep and a lost job behind them was never reached.
+    now = utcnow()
+    monkeypatch.setattr(signup_setup, "BATCH", 3)
+    with app.test_request_context():
+        for i in range(5):  # finished: at once, and deferred then finished as its job does
+            request = subscribers.SignupRequest(email=f"done{i}@example.com")
+            done = subscribers.signup(session, request, now, defer=i % 2 == 0).subscriber
+            subscribers.finish_signup(session, done.id, now)
+            jobs.discard_pending()
+        request = subscribers.SignupRequest(email="behind@example.com")
+        lost = subscribers.signup(session, request, now + dt.timedelta(seconds=1), defer=True).subscriber
+        jobs.discard_pending()
+    session.flush()
+    raw = session.execute(text("SELECT count(*) FROM subscribers WHERE setup_pending IS NOT NULL")).scalar()
+    assert raw == 1  # only the lost one
+    assert signup_setup.sweep_unfinished_signups(session, now + dt.timedelta(minutes=2))["finished"] == 1
+    assert counts(session, lost.id) == ONCE
 
 
 def test_without_redis_a_lost_job_is_swept_too(app, session):  # type: ignore[no-untyped-def]
