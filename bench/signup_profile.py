@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=300, help="signups measured per mode (default 300)")
     parser.add_argument("--profile", choices=("job", "sweep"), help="also print cProfile's top 30 for this mode")
     parser.add_argument("--sort", default="cumulative", help="cProfile's order: cumulative (default), tottime")
+    parser.add_argument("--match", help="only functions whose path or name matches this regex (e.g. redis)")
     args = parser.parse_args()
     if not os.environ.get("BENCH_DATABASE_URL") or not os.environ.get("REDIS_URL"):
         raise SystemExit("set BENCH_DATABASE_URL (PostgreSQL, wiped) and REDIS_URL (its database is flushed)")
@@ -126,7 +127,7 @@ def main() -> None:
                 signups(client, args.n)
                 profiler.disable()
                 out = io.StringIO()
-                pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(30)
+                pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(*([args.match] if args.match else []), 30)
                 print(out.getvalue())
     finally:
         redis.flushdb()
