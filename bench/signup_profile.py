@@ -4,11 +4,12 @@ N signups (`POST /api/v1/subscribers`, a new address and a new X-Forwarded-For e
 Flask test client of an app in production mode on PostgreSQL (BENCH_DATABASE_URL, wiped) and Redis
 (REDIS_URL; its database is flushed), after a warm-up. Prints the mean and median milliseconds of
 bench/load.py's bare route (one INSERT, committed) and of a signup for SIGNUP_FINISH=job and
-=sweep, with the ratio of the medians (the in-process counterpart of load.py's throughput ratio), then (with --profile) cProfile's top functions by
-cumulative time for one of them. No worker runs: what the request path costs, nothing after it.
+=sweep, with the ratio of the medians (the in-process counterpart of load.py's throughput
+ratio), then (with --profile) cProfile's top functions (--sort, --match) for one of them.
+No worker runs: what the request path costs, nothing after it.
 
     BENCH_DATABASE_URL=postgresql://... REDIS_URL=redis://127.0.0.1:6379/N \
-        .venv/bin/python bench/signup_profile.py [-n 300] [--profile job|sweep]
+        .venv/bin/python bench/signup_profile.py [-n 300] [--profile job|sweep] [--match redis]
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def summary(name: str, n: int, times: list[float]) -> str:
     """One line: mean, median and p90 milliseconds of n requests."""
     return (
         f"{name:22} {n} requests: mean {statistics.fmean(times) * 1000:5.2f} ms, "
-        f"median {statistics.median(times) * 1000:5.2f} ms, p90 {sorted(times)[int(0.9 * len(times))] * 1000:5.2f} ms"
+        f"median {statistics.median(times) * 1000:5.2f} ms, "
+        f"p90 {sorted(times)[int(0.9 * len(times))] * 1000:5.2f} ms"
     )
 
 
@@ -95,10 +97,16 @@ def main() -> None:
 
     from bench.send import fresh_database
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-n", type=int, default=300, help="signups measured per mode (default 300)")
-    parser.add_argument("--profile", choices=("job", "sweep"), help="also print cProfile's top 30 for this mode")
-    parser.add_argument("--sort", default="cumulative", help="cProfile's order: cumulative (default), tottime")
+    parser.add_argument(
+        "--profile", choices=("job", "sweep"), help="also print cProfile's top 30 for this mode"
+    )
+    parser.add_argument(
+        "--sort", default="cumulative", help="cProfile's order: cumulative (default), tottime"
+    )
     parser.add_argument("--match", help="only functions whose path or name matches this regex (e.g. redis)")
     args = parser.parse_args()
     if not os.environ.get("BENCH_DATABASE_URL") or not os.environ.get("REDIS_URL"):
@@ -127,7 +135,9 @@ def main() -> None:
                 signups(client, args.n)
                 profiler.disable()
                 out = io.StringIO()
-                pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(*([args.match] if args.match else []), 30)
+                pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(
+                    *([args.match] if args.match else []), 30
+                )
                 print(out.getvalue())
     finally:
         redis.flushdb()

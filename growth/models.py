@@ -158,7 +158,8 @@ class Subscriber(Base):
     stage_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # A signup answered after its INSERT keeps here what its finishing job needs (consent text,
     # newsletters, referral ask, partner, custom fields); None once finished (growth.signup_setup).
-    setup_pending: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # None is SQL NULL, not JSON null: the sweep and its partial index look for IS NOT NULL.
+    setup_pending: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan"

@@ -19,7 +19,7 @@ from limits.strategies import STRATEGIES, FixedWindowRateLimiter, WindowStats
 NAME = "masthead-fixed-window"
 
 # limits' incr_expire.lua, which also answers the key's TTL (seconds) for the headers.
-HIT_SCRIPT = """
+HIT_SCRIPT = b"""
 local amount = tonumber(ARGV[2])
 local current = redis.call("incrby", KEYS[1], amount)
 if tonumber(current) == amount then
@@ -35,7 +35,9 @@ class OneTripFixedWindow(FixedWindowRateLimiter):
     def __init__(self, storage: StorageTypes):
         super().__init__(storage)
         self._hit_script = (
-            storage.get_connection().register_script(HIT_SCRIPT) if isinstance(storage, RedisStorage) else None
+            storage.get_connection().register_script(HIT_SCRIPT)
+            if isinstance(storage, RedisStorage)
+            else None
         )
 
     def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:

@@ -68,7 +68,9 @@ def test_the_signup_answers_carry_the_limit_headers(app_factory):
     seen = []
     for n in range(4):
         answer = client.post(
-            "/api/v1/subscribers", json={"email": f"headers{n}@example.com"}, environ_base={"REMOTE_ADDR": "10.9.9.9"}
+            "/api/v1/subscribers",
+            json={"email": f"headers{n}@example.com"},
+            environ_base={"REMOTE_ADDR": "10.9.9.9"},
         )
         seen.append((answer.status_code, answer.headers.get("X-RateLimit-Remaining")))
         reset = int(answer.headers["X-RateLimit-Reset"])
