@@ -6,6 +6,7 @@ from flask import current_app, request
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 
+from growth import ratelimits
 from growth.fields import valid_ip
 
 
@@ -30,7 +31,8 @@ def _signup_limit() -> str:
     return current_app.config["MASTHEAD"].signup_rate_limit  # type: ignore[no-any-return]
 
 
-limiter = Limiter(key_func=_limit_key)
+# Fixed window, as flask-limiter's default, in one Redis round trip a request (growth.ratelimits).
+limiter = Limiter(key_func=_limit_key, strategy=ratelimits.NAME)
 csrf = CSRFProtect()
 
 # The form, the embed and the API share one allowance per client IP.

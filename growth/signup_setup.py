@@ -13,7 +13,7 @@ import logging
 import threading
 
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from growth import jobs, subscribers
@@ -59,7 +59,12 @@ def _finish_unfinished(session: Session, now: dt.datetime, made_before: dt.datet
     ids = list(
         session.scalars(
             select(Subscriber.id)
-            .where(Subscriber.setup_pending.is_not(None), Subscriber.created_at <= made_before)
+            .where(
+                Subscriber.setup_pending.is_not(None),
+                # rows finished before setup_pending stored SQL NULL kept a JSON null: not pending
+                cast(Subscriber.setup_pending, String) != "null",
+                Subscriber.created_at <= made_before,
+            )
             .order_by(Subscriber.created_at)
             .limit(BATCH)
         )

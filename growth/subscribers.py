@@ -10,13 +10,13 @@ import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from growth import addresses, custom_fields, emails, partners, referral_asks, signals
@@ -379,44 +379,82 @@ def _insert_subscriber(
         referrer = session.scalars(
             select(Subscriber).where(Subscriber.referral_code == req.ref.strip().lower())
         ).first()
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name]
     for _attempt in range(5):
-        values = dict(
-            email=display,
-            email_normalized=key,
-            name=req.name,
-            status=Status.PENDING,
-            stage=Stage.SIGNED_UP,
-            status_changed_at=now,
-            stage_changed_at=now,
-            referral_code=new_referral_code(),
-            referrer_id=referrer.id if referrer and referrer.status != Status.ERASED else None,
-            source=req.source or ("referral" if referrer else req.form),
-            utm_source=req.utm_source,
-            utm_medium=req.utm_medium,
-            utm_campaign=req.utm_campaign,
-            referrer_url=req.referrer_url,
-            landing_url=req.landing_url,
-            signup_ip=req.ip,
-            created_at=now,
-            setup_pending=setup,
-        )
-        statement = (
-            insert(Subscriber)  # type: ignore[attr-defined]  # both dialects' Insert have it
-            .values(**values)
-            .on_conflict_do_nothing()
-            .returning(Subscriber)
-        )
-        subscriber = session.scalars(statement).first()
-        if subscriber is not None:
-            # Known empty: no SELECT for them when the signup adds the first.
-            set_committed_value(subscriber, "memberships", [])
-            return subscriber, True
+        values = subscriber_values(req, display, key, now, referrer, setup)
+        row = session.execute(insert_subscriber_statement(session, values), values).first()
+        if row is not None:
+            return _persistent(session, row._mapping), True
         existing = session.scalars(select(Subscriber).where(Subscriber.email_normalized == key)).first()
         if existing is not None:
             return existing, False
         # otherwise a referral code collided: draw another
     raise RuntimeError("could not allocate a referral code")
+
+
+def subscriber_values(
+    req: SignupRequest,
+    display: str,
+    key: str,
+    now: dt.datetime,
+    referrer: Subscriber | None,
+    setup: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The columns a signup's INSERT sets (a fresh referral code each call)."""
+    return dict(
+        email=display,
+        email_normalized=key,
+        name=req.name,
+        status=Status.PENDING,
+        stage=Stage.SIGNED_UP,
+        status_changed_at=now,
+        stage_changed_at=now,
+        referral_code=new_referral_code(),
+        referrer_id=referrer.id if referrer and referrer.status != Status.ERASED else None,
+        source=req.source or ("referral" if referrer else req.form),
+        utm_source=req.utm_source,
+        utm_medium=req.utm_medium,
+        utm_campaign=req.utm_campaign,
+        referrer_url=req.referrer_url,
+        landing_url=req.landing_url,
+        signup_ip=req.ip,
+        created_at=now,
+        setup_pending=setup,
+    )
+
+
+def insert_subscriber_statement(session: Session, columns: Iterable[str]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING every column, through Core; built once.
+
+    Core, not the ORM's INSERT, and bound parameters, not values: building the ORM statement
+    anew cost more than its round trip (bench/signup_profile.py). Run it with the values of
+    `columns` as parameters; the table's defaults apply to the others as before.
+    """
+    key = (session.get_bind().dialect.name, tuple(columns))
+    statement = _INSERT_STATEMENTS.get(key)
+    if statement is None:
+        table = cast(Table, Subscriber.__table__)
+        insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[key[0]]
+        statement = (
+            insert(table)  # type: ignore[attr-defined]  # both dialects' Insert have on_conflict
+            .values({name: bindparam(name, type_=table.c[name].type) for name in key[1]})
+            .on_conflict_do_nothing()
+            .returning(*table.c)
+        )
+        _INSERT_STATEMENTS[key] = statement
+    return statement
+
+
+_INSERT_STATEMENTS: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def _persistent(session: Session, row: Any) -> Subscriber:
+    """The Subscriber of a row just inserted, in the session as if loaded (no SQL)."""
+    subscriber = Subscriber(**row)
+    make_transient_to_detached(subscriber)
+    session.add(subscriber)
+    # Known empty: no SELECT for them when the signup adds the first.
+    set_committed_value(subscriber, "memberships", [])
+    return subscriber
 
 
 def _add_pending_memberships(
