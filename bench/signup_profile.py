@@ -68,17 +68,9 @@ def signups(client, n: int, path: str = "/api/v1/subscribers") -> list[float]:  
 
 
 def bare_client(url: str):  # type: ignore[no-untyped-def]
-    """bench/load.py's bare route (one INSERT, committed) in this process, on the same database."""
-    from sqlalchemy import text
-
+    """bench/load.py's bare route (the signup's INSERT, committed) in this process, same database."""
     from bench.load import make_bare_app
-    from growth.db import make_engine
 
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS bench_bare"))
-        conn.execute(text("CREATE TABLE bench_bare (id serial PRIMARY KEY, email varchar(320) UNIQUE)"))
-    engine.dispose()
     os.environ["DATABASE_URL"] = url
     return make_bare_app().test_client()
 

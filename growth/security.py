@@ -57,14 +57,23 @@ def allow_framing_by(origins: Iterable[str]) -> None:
     request.environ[_FRAME_ANCESTORS] = list(origins) or ["*"]
 
 
+def _policy_text(policy: dict[str, list[str]]) -> str:
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in policy.items())
+
+
+_BASE_POLICY_TEXT = _policy_text(BASE_POLICY)  # most responses: built once, not per request
+
+
 def content_security_policy() -> str:
     """The policy of the current response."""
+    if _EXTRA not in request.environ and not request.environ.get(_FRAME_ANCESTORS):
+        return _BASE_POLICY_TEXT
     policy = {name: list(sources) for name, sources in BASE_POLICY.items()}
     for name, sources in request.environ.get(_EXTRA, {}).items():
         policy[name].extend(sources)
     if request.environ.get(_FRAME_ANCESTORS):
         policy["frame-ancestors"] = request.environ[_FRAME_ANCESTORS]
-    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in policy.items())
+    return _policy_text(policy)
 
 
 def add_security_headers(response: Response) -> Response:

@@ -381,7 +381,10 @@ def _insert_subscriber(
         ).first()
     for _attempt in range(5):
         values = subscriber_values(req, display, key, now, referrer, setup)
-        row = session.execute(insert_subscriber_statement(session, values), values).first()
+        # On the session's connection, in its transaction: the ORM's execute adds nothing here.
+        connection = session.connection()
+        statement = insert_subscriber_statement(connection.dialect.name, values)
+        row = connection.execute(statement, values).first()
         if row is not None:
             return _persistent(session, row._mapping), True
         existing = session.scalars(select(Subscriber).where(Subscriber.email_normalized == key)).first()
@@ -422,14 +425,15 @@ def subscriber_values(
     )
 
 
-def insert_subscriber_statement(session: Session, columns: Iterable[str]) -> Any:
+def insert_subscriber_statement(dialect: str, columns: Iterable[str]) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING every column, through Core; built once.
 
     Core, not the ORM's INSERT, and bound parameters, not values: building the ORM statement
     anew cost more than its round trip (bench/signup_profile.py). Run it with the values of
-    `columns` as parameters; the table's defaults apply to the others as before.
+    `columns` as parameters; the table's defaults apply to the others as before. `dialect`:
+    "postgresql" or "sqlite". bench/load.py's bare route runs this same statement.
     """
-    key = (session.get_bind().dialect.name, tuple(columns))
+    key = (dialect, tuple(columns))
     statement = _INSERT_STATEMENTS.get(key)
     if statement is None:
         table = cast(Table, Subscriber.__table__)
