@@ -20,9 +20,11 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # finish the requests they have for up to this long; HUP re-reads the code and this file.
 graceful_timeout = 30
 keepalive = 5
-# Recycle workers now and then so a slow leak never grows without bound.
-max_requests = 2000
-max_requests_jitter = 200
+# Recycle workers now and then so a slow leak never grows without bound. Not often: a new worker
+# builds the whole app (seconds of CPU), and at 2,000 requests five workers taking 300 signups a
+# second each rebuilt every half minute, stalling the requests queued to it (bench/load.py).
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "50000"))
+max_requests_jitter = max_requests // 10
 preload_app = False  # each worker builds the app: HUP reloads new code
 instance = Path(os.environ.get("MASTHEAD_INSTANCE", "instance"))
 pidfile = str(instance / "gunicorn.pid")
