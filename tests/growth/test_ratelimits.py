@@ -77,3 +77,42 @@ def test_the_signup_answers_carry_the_limit_headers(app_factory):
         assert time.time() + 50 <= reset <= time.time() + 62
         assert answer.headers["X-RateLimit-Limit"] == "3"
     assert seen == [(202, "2"), (202, "1"), (202, "0"), (429, "0")]
+
+
+def test_the_before_request_pass_is_skipped_only_while_it_has_nothing_to_check(app):
+    from flask import Blueprint, Flask
+
+    from growth.extensions import MastheadLimiter, limiter
+
+    with app.app_context():
+        assert not limiter._has_middleware_limits()  # Masthead's limits are all decorated
+
+    def limited_app(**limits):  # type: ignore[no-untyped-def]
+        other = Flask("other")
+        other.config["RATELIMIT_STORAGE_URI"] = "memory://"
+        ours = MastheadLimiter(key_func=lambda: "one client", app=other, **limits)
+        bp = Blueprint("bp", __name__)
+        bp.add_url_rule("/bp", "bp", lambda: "bp")
+        other.add_url_rule("/plain", "plain", lambda: "plain")
+        return other, ours, bp
+
+    other, ours, bp = limited_app(default_limits=["2/minute"])
+    other.register_blueprint(bp)
+    client = other.test_client()
+    assert [client.get("/plain").status_code for _ in range(3)] == [200, 200, 429]
+
+    other, ours, bp = limited_app(application_limits=["1/minute"])
+    other.register_blueprint(bp)
+    client = other.test_client()
+    assert [client.get("/plain").status_code for _ in range(2)] == [200, 429]
+
+    other, ours, bp = limited_app()
+    ours.limit("1/minute")(bp)
+    other.register_blueprint(bp)
+    client = other.test_client()
+    assert [client.get("/bp").status_code for _ in range(2)] == [200, 429]
+    assert [client.get("/plain").status_code for _ in range(3)] == [200, 200, 200]  # none set
+
+    other, ours, bp = limited_app(meta_limits=["1/hour"], default_limits=["1/minute"])
+    other.register_blueprint(bp)
+    assert ours._has_middleware_limits()
