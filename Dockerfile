@@ -21,9 +21,13 @@ COPY . .
 # Editable: the app finds templates/ and static/ beside its packages, here in /app.
 RUN pip install -e .
 
+# /tmp/prometheus world-writable and sticky, as /tmp: the tmpfs compose.yaml mounts over it takes
+# this directory's mode but root as its owner (with 755, gunicorn's workers could not write there
+# and the web never booted).
 RUN useradd --system --home-dir /app --shell /usr/sbin/nologin masthead \
     && mkdir -p /app/instance /tmp/prometheus \
-    && chown -R masthead:masthead /app/instance /tmp/prometheus
+    && chown -R masthead:masthead /app/instance /tmp/prometheus \
+    && chmod 1777 /tmp/prometheus
 USER masthead
 
 EXPOSE 8000

@@ -326,7 +326,10 @@ def init_app(app: Flask) -> None:
     from rq import Queue
 
     # A connect timeout: an unreachable Redis costs a request two seconds, not a hang. No read
-    # timeout: the worker's blocking dequeue waits longer than any sensible one.
-    connection = Redis.from_url(config.redis_url, socket_connect_timeout=2)
+    # timeout: the worker's blocking dequeue waits longer than any sensible one. Said explicitly:
+    # redis-py 8 reads for 5 seconds by default, and a connection the pool opened before RQ's
+    # worker raised the pool's timeout kept it, so every idle dequeue (BLPOP, 45 seconds) on it
+    # ended in "Timeout reading from socket".
+    connection = Redis.from_url(config.redis_url, socket_connect_timeout=2, socket_timeout=None)
     app.extensions["masthead_redis"] = connection
     app.extensions["masthead_queue"] = Queue("masthead", connection=connection, is_async=config.queue_async)
