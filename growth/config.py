@@ -128,9 +128,9 @@ class Config:
     publication_timezone: str = "UTC"
     sequence_emails_per_day: int = 1
     scheduler: str = "on"
-    # How a deferred signup's second half is started: `job` (one RQ job per signup) or `sweep`
-    # (no enqueue in the request; the worker finishes new signups every second).
-    signup_finish: str = "job"
+    # How a deferred signup's second half is started: `sweep` (no enqueue in the request; the
+    # worker finishes new signups every second) or `job` (one RQ job per signup).
+    signup_finish: str = "sweep"
     webhooks_allow_private: bool = (
         False  # outgoing webhooks may reach private addresses (never in production)
     )
@@ -217,7 +217,7 @@ class Config:
             publication_timezone=env.get("PUBLICATION_TIMEZONE") or "UTC",
             sequence_emails_per_day=_int(env, "SEQUENCE_EMAILS_PER_DAY", 1),
             scheduler=(env.get("SCHEDULER") or "on").strip().lower(),
-            signup_finish=(env.get("SIGNUP_FINISH") or "job").strip().lower(),
+            signup_finish=(env.get("SIGNUP_FINISH") or "sweep").strip().lower(),
             webhooks_allow_private=_bool(env.get("WEBHOOKS_ALLOW_PRIVATE")),
             metrics_allow_from=_networks(env, "METRICS_ALLOW_FROM"),
             metrics_token=env.get("METRICS_TOKEN") or None,

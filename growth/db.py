@@ -134,18 +134,21 @@ def simulated_clock(clock: Callable[[], dt.datetime]) -> Iterator[None]:
 SQLITE_IMMEDIATE = "masthead_sqlite_immediate"
 
 
-def lock_row(session: Session, model: type[T], ident: Any) -> T | None:
+def lock_row(session: Session, model: type[T], ident: Any, *, skip_locked: bool = False) -> T | None:
     """Load a row afresh, locked until the unit of work ends: racing writers take turns.
 
     PostgreSQL locks the row (SELECT ... FOR UPDATE; a waiter reads the winner's commit).
     SQLite has one lock for the whole file: a transaction that read before it writes fails at
     once ("database is locked") when another wrote meanwhile, so there the unit of work must
     begin with this call, which opens it with BEGIN IMMEDIATE (it waits its turn instead).
+    `skip_locked`: on PostgreSQL, None at once when another transaction holds the row (SKIP
+    LOCKED), for workers sharing a batch; SQLite waits its turn as always.
     """
     if not session.in_transaction():
         session.connection(execution_options={SQLITE_IMMEDIATE: True})
     query = select(model).where(model.id == ident)  # type: ignore[attr-defined]
-    return session.scalars(query.with_for_update().execution_options(populate_existing=True)).first()
+    locked = query.with_for_update(skip_locked=skip_locked)
+    return session.scalars(locked.execution_options(populate_existing=True)).first()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -76,7 +76,8 @@ def _finish_unfinished(session: Session, now: dt.datetime, made_before: dt.datet
             waiting += 1  # a busy worker will get to it: its claim would stop a double anyway
             continue
         try:
-            finished += subscribers.finish_signup(session, subscriber_id, now, resend_after)
+            # Every worker's finisher walks the same batch: each takes the rows no other holds.
+            finished += subscribers.finish_signup(session, subscriber_id, now, resend_after, skip_locked=True)
             commit()
         except Exception:
             session.rollback()

@@ -279,16 +279,22 @@ def signup(
 
 
 def _job_per_signup() -> bool:
-    """Whether a deferred signup queues its own job; with SIGNUP_FINISH=sweep and a queue, the
-    worker's finisher finds it instead (a Redis round trip and RQ's work saved per request)."""
-    return (
-        current_app.config["MASTHEAD"].signup_finish == "job"
-        or current_app.extensions.get("masthead_queue") is None
-    )
+    """Whether a deferred signup queues its own job; with SIGNUP_FINISH=sweep and a worker's
+    queue, the worker's finisher finds it instead (a Redis round trip and RQ's work saved per
+    request). Without Redis, or with QUEUE_ASYNC off (jobs run at once, no worker), the job runs
+    in process after the commit, whichever the setting."""
+    queue = current_app.extensions.get("masthead_queue")
+    return current_app.config["MASTHEAD"].signup_finish == "job" or queue is None or not queue.is_async
 
 
 def finish_signup(
-    session: Session, subscriber_id: int, now: dt.datetime, resend_after: int = 600, *, mail: bool = True
+    session: Session,
+    subscriber_id: int,
+    now: dt.datetime,
+    resend_after: int = 600,
+    *,
+    mail: bool = True,
+    skip_locked: bool = False,
 ) -> bool:
     """Do what a deferred signup left (consent, memberships, history, signals, confirmation) once.
 
@@ -296,8 +302,10 @@ def finish_signup(
     a job run twice, the sweep or a signup of the same address, waits, then finds nothing to do.
     False when there was nothing to finish. Records are dated at the signup, the
     confirmation at `now`. `mail=False` queues no confirmation (a payment confirms them instead).
+    `skip_locked` (the finishers of several workers walking one batch): a row another
+    transaction holds is left to it, False at once, on PostgreSQL.
     """
-    subscriber = lock_row(session, Subscriber, subscriber_id)
+    subscriber = lock_row(session, Subscriber, subscriber_id, skip_locked=skip_locked)
     if subscriber is None or subscriber.setup_pending is None:
         return False
     setup = subscriber.setup_pending

@@ -33,7 +33,7 @@ def test_rolled_back_request_sends_nothing(app, session, outbox):
 def test_jobs_go_through_rq_and_a_worker_runs_them(app_factory, session, outbox):
     from rq import SimpleWorker
 
-    app = app_factory(queue_async=True)
+    app = app_factory(queue_async=True, signup_finish="job")
     queue = app.extensions["masthead_queue"]
     queue.empty()
     app.test_client().post("/api/v1/subscribers", json={"email": "rq@example.com"})

@@ -95,7 +95,9 @@ def test_the_tick_gives_up_after_max_attempts_or_three_days(app_factory, session
 
 
 def test_with_redis_the_tick_queues_a_delivery_again_only_when_its_job_is_gone(app_factory, session):  # type: ignore[no-untyped-def]
-    app = app_factory(redis_url="redis://fake.invalid:6379/0", extra={"ratelimit": "off"})
+    app = app_factory(
+        redis_url="redis://fake.invalid:6379/0", extra={"ratelimit": "off"}, signup_finish="job"
+    )
     fake = fakeredis.FakeRedis()
     queue = Queue("masthead", connection=fake)  # async: jobs wait for a worker that is not there
     app.extensions["masthead_redis"] = fake

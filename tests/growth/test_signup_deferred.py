@@ -27,6 +27,7 @@ from growth.db import db, utcnow
 from growth.models import Consent, Delivery, Membership, Subscriber, SubscriberEvent
 from growth.rollup_models import ReportDirty
 from referrals.models import AddressKey
+from tests.conftest import USING_POSTGRES
 from tests.growth.helpers import messages, signup
 
 FINISHERS = 8
@@ -55,8 +56,10 @@ ONCE = {"consents": 1, "memberships": 1, "events": 2, "deliveries": 1, "address_
 
 
 def waiting_app(app_factory) -> tuple[Flask, Queue]:  # type: ignore[no-untyped-def]
-    """An app whose jobs wait in a (fake) Redis queue that no worker reads."""
-    app = app_factory(redis_url="redis://fake.invalid:6379/0", extra={"ratelimit": "off"})
+    """An app whose jobs (one per signup) wait in a (fake) Redis queue that no worker reads."""
+    app = app_factory(
+        redis_url="redis://fake.invalid:6379/0", extra={"ratelimit": "off"}, signup_finish="job"
+    )
     fake = fakeredis.FakeRedis()
     queue = Queue("masthead", connection=fake)
     app.extensions["masthead_redis"] = fake
@@ -285,10 +288,86 @@ def test_with_signup_finish_sweep_the_request_queues_nothing_and_the_finisher_do
     session.expire_all()
     assert counts(session, sub.id) == ONCE
     assert [j.args[0] for j in queue.jobs] == ["send_delivery"]
-    assert signup_setup.start_finisher(app_factory()) is None  # SIGNUP_FINISH=job: no thread
+    assert signup_setup.start_finisher(app_factory(signup_finish="job")) is None  # no thread
 
 
 def test_signup_finish_must_be_job_or_sweep():  # type: ignore[no-untyped-def]
-    assert Config.from_env({"SIGNUP_FINISH": "Sweep"}).signup_finish == "sweep"
+    assert Config.from_env({}).signup_finish == "sweep"  # the default (bench/load.py)
+    assert Config.from_env({"SIGNUP_FINISH": "Job"}).signup_finish == "job"
     with pytest.raises(ConfigError, match="SIGNUP_FINISH"):
         Config.from_env({"SIGNUP_FINISH": "later"}).validate()
+
+
+# --- real commits: every worker's finisher walking the same batch ------------------------------
+
+
+@pytest.fixture
+def unfinished_many(app: Flask, outbox) -> Iterator[list[int]]:  # type: ignore[no-untyped-def]
+    """Committed signups whose jobs were never handed over; deleted after."""
+    ids = []
+    with app.test_request_context():
+        for _ in range(12):
+            email = f"share-{uuid.uuid4().hex[:8]}@example.com"
+            request = subscribers.SignupRequest(email=email)
+            ids.append(subscribers.signup(db.session, request, utcnow(), defer=True).subscriber.id)
+        jobs.discard_pending()
+        db.session.commit()
+    yield ids
+    with app.app_context():
+        db.session.execute(delete(Subscriber).where(Subscriber.id.in_(ids)))
+        db.session.execute(delete(ReportDirty).where(ReportDirty.subscriber_id.in_(ids)))
+        db.session.commit()
+
+
+@pytest.mark.skipif(not USING_POSTGRES, reason="row locks are PostgreSQL's (SQLite has one writer)")
+def test_a_finisher_leaves_a_row_another_holds_and_takes_the_rest(app, unfinished_many):  # type: ignore[no-untyped-def]
+    held, *rest = unfinished_many
+    with app.app_context():
+        engine = db.session.get_bind()
+    done: list[dict[str, int]] = []
+
+    def finisher() -> None:
+        with app.app_context():
+            done.append(signup_setup.finish_new_signups(db.session, utcnow()))
+
+    with engine.connect() as other:  # another worker's finish under way
+        other.execute(text("SELECT id FROM subscribers WHERE id = :i FOR UPDATE"), {"i": held})
+        thread = threading.Thread(target=finisher)
+        thread.start()
+        thread.join(20)
+        waited = thread.is_alive()  # stuck behind the held row
+        other.rollback()
+    thread.join(60)
+    assert not waited, "the finisher waited for the row another transaction held"
+    assert done[0]["finished"] == len(rest)
+    with app.app_context():
+        assert db.session.get(Subscriber, held).setup_pending is not None  # type: ignore[union-attr]
+        assert signup_setup.finish_new_signups(db.session, utcnow())["finished"] == 1
+        for sub_id in unfinished_many:
+            assert counts(db.session, sub_id) == ONCE
+
+
+def test_finishers_of_several_workers_finish_each_signup_once(app, unfinished_many):  # type: ignore[no-untyped-def]
+    barrier = threading.Barrier(4)
+    finished: list[int] = []
+    errors: list[BaseException] = []
+
+    def finisher() -> None:
+        try:
+            with app.app_context():
+                barrier.wait()
+                finished.append(signup_setup.finish_new_signups(db.session, utcnow())["finished"])
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=finisher) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    with app.app_context():
+        left = signup_setup.finish_new_signups(db.session, utcnow())["finished"]
+        assert sum(finished) + left == len(unfinished_many)
+        for sub_id in unfinished_many:
+            assert counts(db.session, sub_id) == ONCE
