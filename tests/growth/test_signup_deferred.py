@@ -29,6 +29,7 @@ from growth.rollup_models import ReportDirty
 from referrals.models import AddressKey
 from tests.conftest import USING_POSTGRES
 from tests.growth.helpers import messages, signup
+from tests.races import at_once
 
 FINISHERS = 8
 
@@ -252,24 +253,9 @@ def unfinished(app: Flask, outbox) -> Iterator[int]:  # type: ignore[no-untyped-
 
 def test_finishers_racing_on_one_signup_finish_it_once(app, unfinished):  # type: ignore[no-untyped-def]
     """On PostgreSQL the row lock makes them take turns; on SQLite BEGIN IMMEDIATE does."""
-    barrier = threading.Barrier(FINISHERS)
-    outcomes: list[bool] = []
-    errors: list[BaseException] = []
-
-    def finisher() -> None:
-        try:
-            with app.app_context():
-                barrier.wait()
-                outcomes.append(bool(jobs.run_task(subscribers.FINISH_SIGNUP_TASK, unfinished)))
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion
-            errors.append(exc)
-
-    threads = [threading.Thread(target=finisher) for _ in range(FINISHERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
+    outcomes = at_once(
+        app, FINISHERS, lambda: bool(jobs.run_task(subscribers.FINISH_SIGNUP_TASK, unfinished))
+    )
     assert sorted(outcomes) == [False] * (FINISHERS - 1) + [True]
     with app.app_context():
         assert counts(db.session, unfinished) == ONCE
@@ -348,24 +334,7 @@ def test_a_finisher_leaves_a_row_another_holds_and_takes_the_rest(app, unfinishe
 
 
 def test_finishers_of_several_workers_finish_each_signup_once(app, unfinished_many):  # type: ignore[no-untyped-def]
-    barrier = threading.Barrier(4)
-    finished: list[int] = []
-    errors: list[BaseException] = []
-
-    def finisher() -> None:
-        try:
-            with app.app_context():
-                barrier.wait()
-                finished.append(signup_setup.finish_new_signups(db.session, utcnow())["finished"])
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion
-            errors.append(exc)
-
-    threads = [threading.Thread(target=finisher) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
+    finished = at_once(app, 4, lambda: signup_setup.finish_new_signups(db.session, utcnow())["finished"])
     with app.app_context():
         left = signup_setup.finish_new_signups(db.session, utcnow())["finished"]
         assert sum(finished) + left == len(unfinished_many)
