@@ -3,7 +3,7 @@
 N signups (`POST /api/v1/subscribers`, a new address and a new X-Forwarded-For each) through the
 Flask test client of an app in production mode on PostgreSQL (BENCH_DATABASE_URL, wiped) and Redis
 (REDIS_URL; its database is flushed), after a warm-up. Prints the mean and median milliseconds of
-bench/load.py's bare route (one INSERT, committed) and of a signup for SIGNUP_FINISH=job and
+bench/load.py's bare route (the signup's own INSERT, committed) and of a signup for SIGNUP_FINISH=job and
 =sweep, with the ratio of the medians (the in-process counterpart of load.py's throughput
 ratio), then (with --profile) cProfile's top functions (--sort, --match) for one of them.
 No worker runs: what the request path costs, nothing after it.
