@@ -249,9 +249,15 @@ def run_worker(queue: Any, burst: bool = False, sleep: Callable[[float], None] |
     from rq.exceptions import StopRequested
 
     pause = sleep or time.sleep
+    asked: list[int] = []  # signals received before a worker had its own handlers
+    current: list[Any] = []  # the RQ worker being started or run
+    _stop_while_starting(asked, current)
     start_liveness(queue.connection)
-    while True:
+    while not asked:
         worker = make_worker(queue)
+        current[:] = [worker]
+        if asked:
+            return
         try:
             worker.work(burst=burst)
         except RedisError as exc:  # raised by its start-up or its clean-up, Redis being gone
@@ -272,6 +278,24 @@ def run_worker(queue: Any, burst: bool = False, sleep: Callable[[float], None] |
         except StopRequested:  # RQ's SIGTERM handler, still installed, raises it while idle
             return
         log.info("Redis answers again: starting a new worker")
+
+
+def _stop_while_starting(asked: list[int], current: list[Any]) -> None:
+    """Until RQ's worker installs its signal handlers (at the end of its start-up), SIGTERM and
+    SIGINT are noted, and the worker being started is marked to stop before its first dequeue,
+    instead of the process dying by the signal. Nothing is raised: an exception raised in a
+    handler can be swallowed where it lands (a log call's error handling), losing the stop."""
+    import signal
+    import threading
+
+    def stop(signum: int, _frame: Any) -> None:
+        asked.append(signum)
+        if current:
+            current[0]._stop_requested = True  # RQ's loop checks it before each dequeue
+
+    if threading.current_thread() is threading.main_thread():  # signals reach the main thread
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
 
 
 def _stop_asked(worker: Any) -> bool:
