@@ -82,3 +82,42 @@ def test_a_worker_without_an_app_context_builds_the_app_and_finds_every_task(app
         assert jobs.run_task("send_delivery", 987654321) == "missing"
     finally:
         db.engine, db.session_factory = original
+
+
+def test_a_stop_asked_while_the_worker_starts_stops_it_before_any_work(monkeypatch):  # type: ignore[no-untyped-def]
+    """SIGTERM before RQ's worker has its own handlers: noted, never the signal's default death."""
+    import signal
+
+    import fakeredis
+    from rq import Queue
+
+    queue = Queue("masthead", connection=fakeredis.FakeRedis())
+    saved = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    made = []
+
+    class Untouched:
+        name = "never-started"
+        _stop_requested = False
+
+        def work(self, burst: bool = False) -> None:
+            raise AssertionError("the worker ran after the stop")
+
+    def make_worker_then_sigterm(_queue):  # type: ignore[no-untyped-def]
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while the worker is being made
+        made.append(Untouched())
+        return made[-1]
+
+    monkeypatch.setattr(jobs_module, "start_liveness", lambda _connection: "test:0")
+    monkeypatch.setattr(jobs_module, "make_worker", make_worker_then_sigterm)
+    try:
+        jobs_module.run_worker(queue)  # returns: no work, no new worker, no death by SIGTERM
+        assert len(made) == 1
+        # one already made when the signal comes is marked for RQ's loop to stop before a dequeue
+        asked: list[int] = []
+        current: list[object] = [Untouched()]
+        jobs_module._stop_while_starting(asked, current)
+        os.kill(os.getpid(), signal.SIGINT)
+        assert asked == [signal.SIGINT] and current[0]._stop_requested is True  # type: ignore[attr-defined]
+    finally:
+        signal.signal(signal.SIGTERM, saved[0])
+        signal.signal(signal.SIGINT, saved[1])
