@@ -60,7 +60,12 @@ def make_bare_app():  # type: ignore[no-untyped-def]
 
     from growth.config import normalise_database_url
     from growth.db import make_engine, utcnow
-    from growth.subscribers import SignupRequest, insert_subscriber_statement, subscriber_values
+    from growth.subscribers import (
+        SignupRequest,
+        insert_subscriber_statement,
+        signup_setup_values,
+        subscriber_values,
+    )
 
     app = Flask("bare")
     engine = make_engine(normalise_database_url(os.environ["DATABASE_URL"]))
@@ -69,16 +74,7 @@ def make_bare_app():  # type: ignore[no-untyped-def]
     def bare():  # type: ignore[no-untyped-def]
         email = str((request.get_json(silent=True) or {}).get("email") or "")
         req = SignupRequest(email=email, form="api", ip=request.remote_addr)
-        setup = {
-            "newsletter_ids": None,
-            "ip": req.ip,
-            "user_agent": None,
-            "form": "api",
-            "ref": None,
-            "ask": None,
-            "partner": None,
-            "fields": {},
-        }
+        setup = signup_setup_values(req, None, {})
         values = subscriber_values(req, email, email.lower(), utcnow(), None, setup)
         with engine.begin() as conn:
             conn.execute(insert_subscriber_statement(conn.dialect.name, values), values).first()

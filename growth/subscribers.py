@@ -252,16 +252,7 @@ def signup(
     newsletter_ids = None
     if req.newsletters:
         newsletter_ids = [n.id for n in resolve_newsletters(session, req.newsletters)]
-    setup = {
-        "newsletter_ids": newsletter_ids,
-        "ip": req.ip,
-        "user_agent": req.user_agent,
-        "form": req.form or req.source,
-        "ref": req.ref,
-        "ask": req.ask,
-        "partner": req.partner,
-        "fields": {str(k): v for k, v in answers.items()},
-    }
+    setup = signup_setup_values(req, newsletter_ids, answers)
     # Most signups are new: try the INSERT first; a known address answers with its row.
     subscriber, created = _insert_subscriber(session, req, display, key, now, setup=setup if defer else None)
     if created:
@@ -276,6 +267,22 @@ def signup(
         # Its own signup is not finished yet (the job is queued): finish it first, here.
         finish_signup(session, subscriber.id, now, resend_after)
     return _complete_signup(session, subscriber, False, setup, now, now, resend_after)
+
+
+def signup_setup_values(
+    req: SignupRequest, newsletter_ids: list[int] | None, answers: dict[Any, Any]
+) -> dict[str, Any]:
+    """What finishing a signup needs from its request (kept in `setup_pending`, JSON)."""
+    return {
+        "newsletter_ids": newsletter_ids,
+        "ip": req.ip,
+        "user_agent": req.user_agent,
+        "form": req.form or req.source,
+        "ref": req.ref,
+        "ask": req.ask,
+        "partner": req.partner,
+        "fields": {str(k): v for k, v in answers.items()},
+    }
 
 
 def _job_per_signup() -> bool:
